@@ -1,0 +1,42 @@
+"""FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import FastAPI
+
+from api.errors import ApiError, api_error_handler, ingest_error_handler, storage_error_handler
+from api.routers import alerts, auth, cameras, captures, diary, health, ingest, models, plots
+from cropwatch.db import session_factory
+from cropwatch.ingest import IngestError
+from cropwatch.queue import enqueue_detect, make_celery
+from cropwatch.settings import Settings, get_settings
+from cropwatch.storage import Storage, StorageError
+
+
+def create_app(settings: Settings | None = None, *, enqueue: Callable[[int], None] | None = None) -> FastAPI:
+    """The API; ``enqueue`` publishes detect(capture_id) (default: Celery on the configured broker)."""
+    settings = settings or get_settings()
+    if enqueue is None:
+        celery_app = make_celery(settings)
+
+        def enqueue(capture_id: int) -> None:
+            enqueue_detect(capture_id, celery_app=celery_app)
+
+    app = FastAPI(
+        title="CropWatch",
+        version="0.1.0",
+        description="Pest and ripeness monitoring for farming cooperatives (API; Vietnamese messages by default, "
+                    "`Accept-Language: en` or `?lang=en` for English).",
+    )
+    app.state.settings = settings
+    app.state.sessions = session_factory(settings.db_url)
+    app.state.storage = Storage(settings)
+    app.state.enqueue = enqueue
+    app.add_exception_handler(ApiError, api_error_handler)
+    app.add_exception_handler(IngestError, ingest_error_handler)
+    app.add_exception_handler(StorageError, storage_error_handler)
+    for module in (health, auth, plots, cameras, ingest, captures, alerts, diary, models):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from api.deps import CurrentUser, SessionDep
+from api.errors import request_locale
+from api.schemas import AlertOut, ResolveIn
+from api.scoping import get_owned, scoped
+from cropwatch.domain import AlertStatus
+from cropwatch.tables import Alert
+from cropwatch.timeutil import utcnow
+
+router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
+
+
+def _out(alert: Alert, locale: str) -> AlertOut:
+    data = {c: getattr(alert, c) for c in AlertOut.model_fields if c != "message"}
+    return AlertOut(**data, message=alert.message_en if locale == "en" else alert.message_vi)
+
+
+@router.get("", response_model=list[AlertOut])
+def list_alerts(request: Request, session: SessionDep, principal: CurrentUser, status: AlertStatus | None = None,
+                plot_id: int | None = None) -> list[AlertOut]:
+    q = scoped(Alert, principal)
+    if status is not None:
+        q = q.where(Alert.status == status)
+    if plot_id is not None:
+        q = q.where(Alert.plot_id == plot_id)
+    locale = request_locale(request)
+    return [_out(a, locale) for a in session.scalars(q.order_by(Alert.updated_at.desc()).limit(500))]
+
+
+@router.get("/{alert_id}", response_model=AlertOut)
+def get_alert(alert_id: int, request: Request, session: SessionDep, principal: CurrentUser) -> AlertOut:
+    return _out(get_owned(session, Alert, alert_id, principal, "alert"), request_locale(request))
+
+
+@router.post("/{alert_id}/acknowledge", response_model=AlertOut)
+def acknowledge(alert_id: int, request: Request, session: SessionDep, principal: CurrentUser) -> AlertOut:
+    """Say 'I have seen it' (any member of the cooperative)."""
+    alert = get_owned(session, Alert, alert_id, principal, "alert")
+    if alert.status == AlertStatus.open:
+        alert.status, alert.acknowledged_by, alert.acknowledged_at = AlertStatus.acknowledged, principal.user.id, utcnow()
+        session.commit()
+    return _out(alert, request_locale(request))
+
+
+@router.post("/{alert_id}/resolve", response_model=AlertOut)
+def resolve(alert_id: int, body: ResolveIn, request: Request, session: SessionDep,
+            principal: CurrentUser) -> AlertOut:
+    alert = get_owned(session, Alert, alert_id, principal, "alert")
+    if alert.status != AlertStatus.resolved:
+        alert.status, alert.resolved_at, alert.resolution = AlertStatus.resolved, utcnow(), body.reason
+        session.commit()
+    return _out(alert, request_locale(request))

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import CurrentUser, SessionDep
+from api.schemas import CameraIn, CameraOut, CameraWithToken
+from api.scoping import get_owned, scoped
+from cropwatch.domain import Role
+from cropwatch.security import new_token, token_hash
+from cropwatch.tables import Camera, Plot
+
+router = APIRouter(prefix="/api/v1/cameras", tags=["cameras"])
+
+
+def _issue_token(session: SessionDep, cam: Camera) -> CameraWithToken:
+    """Give the camera a fresh device token (stored hashed); the plain token is returned once."""
+    token = new_token("cam")
+    cam.token_hash, cam.token_revoked_at = token_hash(token), None
+    session.commit()
+    return CameraWithToken(**CameraOut.model_validate(cam).model_dump(), device_token=token)
+
+
+@router.get("", response_model=list[CameraOut])
+def list_cameras(session: SessionDep, principal: CurrentUser) -> list[Camera]:
+    return list(session.scalars(scoped(Camera, principal).order_by(Camera.id)))
+
+
+@router.get("/{camera_id}", response_model=CameraOut)
+def get_camera(camera_id: int, session: SessionDep, principal: CurrentUser) -> Camera:
+    return get_owned(session, Camera, camera_id, principal, "camera")
+
+
+@router.post("", response_model=CameraWithToken, status_code=201)
+def create_camera(body: CameraIn, session: SessionDep, principal: CurrentUser) -> CameraWithToken:
+    """Register a camera on a plot; its device token is shown once and stored hashed."""
+    principal.require(Role.coop_admin)
+    get_owned(session, Plot, body.plot_id, principal, "plot")
+    cam = Camera(cooperative_id=principal.cooperative_id, **body.model_dump())
+    session.add(cam)
+    return _issue_token(session, cam)
+
+
+@router.post("/{camera_id}/rotate-token", response_model=CameraWithToken)
+def rotate_token(camera_id: int, session: SessionDep, principal: CurrentUser) -> CameraWithToken:
+    """Issue a new device token; the old one stops working at once."""
+    principal.require(Role.coop_admin)
+    cam = get_owned(session, Camera, camera_id, principal, "camera")
+    return _issue_token(session, cam)
+
+
+@router.post("/{camera_id}/revoke-token", response_model=CameraOut)
+def revoke_token(camera_id: int, session: SessionDep, principal: CurrentUser) -> Camera:
+    """Revoke the device token (a stolen or retired device); uploads answer 401 from then on."""
+    principal.require(Role.coop_admin)
+    cam = get_owned(session, Camera, camera_id, principal, "camera")
+    from cropwatch.timeutil import utcnow
+
+    cam.token_revoked_at = utcnow()
+    session.commit()
+    return cam

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
+from api.schemas import CaptureDetail, CaptureOut, DetectionOut
+from api.scoping import get_owned, scoped
+from cropwatch.domain import CaptureStatus
+from cropwatch.tables import Capture
+
+router = APIRouter(prefix="/api/v1/captures", tags=["captures"])
+
+
+@router.get("", response_model=list[CaptureOut])
+def list_captures(
+    session: SessionDep,
+    principal: CurrentUser,
+    plot_id: int | None = None,
+    camera_id: int | None = None,
+    status: CaptureStatus | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[Capture]:
+    q = scoped(Capture, principal)
+    if plot_id is not None:
+        q = q.where(Capture.plot_id == plot_id)
+    if camera_id is not None:
+        q = q.where(Capture.camera_id == camera_id)
+    if status is not None:
+        q = q.where(Capture.status == status)
+    if since is not None:
+        q = q.where(Capture.captured_at >= since)
+    if until is not None:
+        q = q.where(Capture.captured_at < until)
+    return list(session.scalars(q.order_by(Capture.captured_at.desc(), Capture.id.desc()).limit(limit).offset(offset)))
+
+
+@router.get("/{capture_id}", response_model=CaptureDetail)
+def get_capture(capture_id: int, session: SessionDep, principal: CurrentUser, storage: StorageDep,
+                settings: SettingsDep) -> CaptureDetail:
+    """A capture with its detections and a short-lived URL of the image."""
+    cap = get_owned(session, Capture, capture_id, principal, "capture")
+    url = None
+    if cap.status != CaptureStatus.pending:
+        url = storage.presigned_get(cap.object_key, dt.timedelta(seconds=settings.image_url_expiry_seconds))
+    return CaptureDetail(
+        **CaptureOut.model_validate(cap).model_dump(),
+        detections=[DetectionOut.model_validate(d) for d in sorted(cap.detections, key=lambda d: -d.score)],
+        image_url=url,
+    )

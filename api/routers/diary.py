@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, UploadFile
+from sqlalchemy import select
+
+from api.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
+from api.schemas import DiaryDetail, DiaryOut, RevisionOut
+from api.scoping import get_owned, scoped
+from cropwatch import diary
+from cropwatch.domain import DiarySource, DiaryStatus, DiaryType, Role
+from cropwatch.ingest import CONTENT_TYPES, check_image_header
+from cropwatch.tables import DiaryEntry, DiaryRevision, Plot
+from cropwatch.timeutil import utcnow
+
+router = APIRouter(prefix="/api/v1/diary", tags=["diary"])
+WRITERS = (Role.member, Role.agronomist, Role.coop_admin)
+
+
+@router.get("", response_model=list[DiaryOut])
+def list_entries(
+    session: SessionDep, principal: CurrentUser, plot_id: int | None = None, type: DiaryType | None = None,
+    status: DiaryStatus | None = None, source: DiarySource | None = None,
+    since: dt.datetime | None = None, until: dt.datetime | None = None,
+) -> list[DiaryEntry]:
+    q = scoped(DiaryEntry, principal).where(DiaryEntry.deleted_at.is_(None))
+    for col, value in ((DiaryEntry.plot_id, plot_id), (DiaryEntry.type, type), (DiaryEntry.status, status),
+                       (DiaryEntry.source, source)):
+        if value is not None:
+            q = q.where(col == value)
+    if since is not None:
+        q = q.where(DiaryEntry.occurred_at >= since)
+    if until is not None:
+        q = q.where(DiaryEntry.occurred_at < until)
+    return list(session.scalars(q.order_by(DiaryEntry.occurred_at.desc(), DiaryEntry.id.desc()).limit(1000)))
+
+
+@router.get("/{entry_id}", response_model=DiaryDetail)
+def get_entry(entry_id: int, session: SessionDep, principal: CurrentUser, storage: StorageDep,
+              settings: SettingsDep) -> DiaryDetail:
+    entry = get_owned(session, DiaryEntry, entry_id, principal, "diary entry")
+    revs = session.scalars(select(DiaryRevision).where(DiaryRevision.entry_id == entry.id)
+                           .order_by(DiaryRevision.revision))
+    expiry = dt.timedelta(seconds=settings.image_url_expiry_seconds)
+    return DiaryDetail(**DiaryOut.model_validate(entry).model_dump(),
+                       revisions=[RevisionOut.model_validate(r) for r in revs],
+                       photo_urls=[storage.presigned_get(k, expiry) for k in entry.photo_keys])
+
+
+@router.post("", response_model=DiaryOut, status_code=201)
+async def create_entry(
+    session: SessionDep, principal: CurrentUser, storage: StorageDep, settings: SettingsDep,
+    plot_id: Annotated[int, Form()],
+    type: Annotated[DiaryType, Form()],
+    occurred_at: Annotated[dt.datetime | None, Form()] = None,
+    status: Annotated[DiaryStatus, Form()] = DiaryStatus.done,
+    title: Annotated[str, Form(max_length=300)] = "",
+    notes: Annotated[str, Form(max_length=10000)] = "",
+    quantity_value: Annotated[float | None, Form()] = None,
+    quantity_unit: Annotated[str | None, Form(max_length=32)] = None,
+    product_name: Annotated[str | None, Form(max_length=200)] = None,
+    registration_no: Annotated[str | None, Form(max_length=100)] = None,
+    active_ingredient: Annotated[str | None, Form(max_length=200)] = None,
+    dose: Annotated[str | None, Form(max_length=100)] = None,
+    treated_area_m2: Annotated[float | None, Form(ge=0)] = None,
+    operator: Annotated[str | None, Form(max_length=200)] = None,
+    phi_days: Annotated[int | None, Form(ge=0, le=365)] = None,
+    photos: Annotated[list[UploadFile] | None, File()] = None,
+) -> DiaryEntry:
+    """A manual diary entry, with photos taken on the phone (checked like camera images)."""
+    principal.require(*WRITERS)
+    get_owned(session, Plot, plot_id, principal, "plot")
+    blobs = []
+    for photo in photos or []:
+        data = await photo.read(settings.max_upload_bytes + 1)
+        fmt, _, _ = check_image_header(settings, data)
+        blobs.append((data, fmt))
+    keys = []
+    for data, fmt in blobs:
+        key = f"diary/{principal.cooperative_id}/{plot_id}/{uuid.uuid4().hex}.{'jpg' if fmt == 'jpeg' else fmt}"
+        storage.put_bytes(key, data, CONTENT_TYPES[fmt])
+        keys.append(key)
+    entry = diary.create_entry(
+        session, cooperative_id=principal.cooperative_id, user_id=principal.user.id, plot_id=plot_id,
+        occurred_at=occurred_at or utcnow(), type=type, status=status, source=DiarySource.manual, title=title,
+        notes=notes, quantity_value=quantity_value, quantity_unit=quantity_unit, product_name=product_name,
+        registration_no=registration_no, active_ingredient=active_ingredient, dose=dose,
+        treated_area_m2=treated_area_m2, operator=operator, phi_days=phi_days, photo_keys=keys,
+    )
+    session.commit()
+    return entry
+
+
+@router.post("/{entry_id}/done", response_model=DiaryOut)
+def mark_done(entry_id: int, session: SessionDep, principal: CurrentUser) -> DiaryEntry:
+    """Confirm a pending (e.g. automatic) entry; the change is kept as a revision."""
+    principal.require(*WRITERS)
+    entry = get_owned(session, DiaryEntry, entry_id, principal, "diary entry")
+    if entry.status != DiaryStatus.done:
+        entry.status = DiaryStatus.done
+        diary.record_revision(session, entry, user_id=principal.user.id)
+        session.commit()
+    return entry

@@ -1,0 +1,66 @@
+"""Camera-facing routes, authenticated by the camera's device token."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+
+from api.deps import CurrentCamera, SessionDep, SettingsDep, StorageDep
+from api.errors import not_found
+from api.schemas import CaptureOut, SlotIn, SlotOut, UploadOut
+from cropwatch import ingest
+from cropwatch.tables import Capture
+from cropwatch.timeutil import utcnow
+
+router = APIRouter(prefix="/api/v1/ingest", tags=["ingest (cameras)"])
+log = logging.getLogger(__name__)
+
+
+def _enqueue(request: Request, capture_id: int) -> None:
+    try:
+        request.app.state.enqueue(capture_id)
+    except Exception as exc:  # the capture is `stored`: the sweeper relays it when the broker is back
+        log.warning("broker unavailable, capture %s waits for the sweeper: %s", capture_id, exc)
+
+
+@router.post("/slots", response_model=SlotOut)
+def request_slot(body: SlotIn, session: SessionDep, storage: StorageDep, settings: SettingsDep,
+                 camera: CurrentCamera, response: Response) -> SlotOut:
+    """Ask for a presigned PUT URL for one image (idempotent per camera and sha256)."""
+    slot = ingest.request_slot(session, storage, settings, camera=camera, sha256=body.sha256, size=body.size,
+                               captured_at=body.captured_at)
+    response.status_code = 201 if slot.created else 200
+    return SlotOut(capture_id=slot.capture.id, status=slot.capture.status, upload_url=slot.upload_url,
+                   expires_at=slot.capture.upload_expires_at if slot.upload_url else None,
+                   duplicate=slot.upload_url is None)
+
+
+@router.post("/captures/{capture_id}/confirm", response_model=CaptureOut)
+def confirm(request: Request, capture_id: int, session: SessionDep, storage: StorageDep, settings: SettingsDep,
+            camera: CurrentCamera) -> Capture:
+    """Tell the server the PUT finished: it verifies the object and queues detection."""
+    cap = session.get(Capture, capture_id)
+    if cap is None or cap.camera_id != camera.id:
+        raise not_found("capture")
+    was_pending = cap.status.value == "pending"
+    cap = ingest.confirm(session, storage, settings, capture=cap)
+    if was_pending:
+        _enqueue(request, cap.id)
+    return cap
+
+
+@router.post("/upload", response_model=UploadOut)
+async def upload(request: Request, session: SessionDep, storage: StorageDep, settings: SettingsDep,
+                 camera: CurrentCamera, response: Response, file: Annotated[UploadFile, File()],
+                 captured_at: Annotated[dt.datetime | None, Form()] = None) -> UploadOut:
+    """Direct multipart upload for simple cameras (one request, no presigned URL)."""
+    data = await file.read(settings.max_upload_bytes + 1)
+    cap, created = ingest.direct_upload(session, storage, settings, camera=camera, data=data,
+                                        captured_at=captured_at or utcnow())
+    if created:
+        _enqueue(request, cap.id)
+    response.status_code = 201 if created else 200
+    return UploadOut(capture=CaptureOut.model_validate(cap), duplicate=not created)

@@ -1,0 +1,198 @@
+"""Request and response bodies."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cropwatch.domain import (
+    AlertLevel, AlertStatus, CameraKind, CaptureStatus, DetectionSource, DiarySource, DiaryStatus, DiaryType,
+    ModelStage, ModelTask, ReviewState, Role,
+)
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_at: dt.datetime
+    cooperative_id: int
+    role: Role
+
+
+class MeOut(BaseModel):
+    id: int
+    username: str
+    full_name: str
+    locale: str
+    cooperative_id: int
+    role: Role
+
+
+class PlotOut(_Out):
+    id: int
+    farm_id: int
+    name: str
+    crop: str
+    variety: str | None
+    area_m2: float | None
+    planting_date: dt.date | None
+    expected_harvest: dt.date | None
+    growing_area_code: str | None
+
+
+class CameraOut(_Out):
+    id: int
+    plot_id: int
+    name: str
+    kind: CameraKind
+    model_task: ModelTask
+    capture_interval_s: int
+    last_seen_at: dt.datetime | None
+    token_revoked_at: dt.datetime | None
+
+
+class CameraIn(BaseModel):
+    plot_id: int
+    name: str = Field(min_length=1, max_length=200)
+    kind: CameraKind = CameraKind.garden
+    model_task: ModelTask = ModelTask.pest
+    capture_interval_s: int = Field(default=600, ge=10, le=86400)
+
+
+class CameraWithToken(CameraOut):
+    device_token: str = Field(description="shown once; store it on the device")
+
+
+class SlotIn(BaseModel):
+    sha256: str = Field(min_length=64, max_length=64)
+    size: int = Field(description="bytes; 0 is refused as an empty image")
+    captured_at: dt.datetime
+
+
+class SlotOut(BaseModel):
+    capture_id: int
+    status: CaptureStatus
+    upload_url: str | None = None
+    method: str = "PUT"
+    expires_at: dt.datetime | None = None
+    duplicate: bool = False
+
+
+class DetectionOut(_Out):
+    id: int
+    class_id: int
+    class_name: str
+    score: float
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    source: DetectionSource
+    review_state: ReviewState
+    model_version_id: int | None
+
+
+class CaptureOut(_Out):
+    id: int
+    camera_id: int
+    plot_id: int
+    sha256: str
+    size_bytes: int
+    width: int | None
+    height: int | None
+    captured_at: dt.datetime
+    received_at: dt.datetime
+    status: CaptureStatus
+    attempts: int
+    error: str | None
+
+
+class CaptureDetail(CaptureOut):
+    detections: list[DetectionOut]
+    image_url: str | None = None
+
+
+class UploadOut(BaseModel):
+    capture: CaptureOut
+    duplicate: bool
+
+
+class AlertOut(_Out):
+    id: int
+    plot_id: int
+    class_name: str
+    level: AlertLevel
+    status: AlertStatus
+    count: int
+    threshold: int
+    local_day: dt.date
+    message: str
+    message_vi: str
+    message_en: str
+    evidence_capture_id: int | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    acknowledged_at: dt.datetime | None
+    resolved_at: dt.datetime | None
+    resolution: str | None
+
+
+class ResolveIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class DiaryOut(_Out):
+    id: int
+    plot_id: int
+    occurred_at: dt.datetime
+    type: DiaryType
+    status: DiaryStatus
+    source: DiarySource
+    title: str
+    notes: str
+    quantity_value: float | None
+    quantity_unit: str | None
+    product_name: str | None
+    registration_no: str | None
+    active_ingredient: str | None
+    dose: str | None
+    treated_area_m2: float | None
+    operator: str | None
+    phi_days: int | None
+    photo_keys: list[str]
+    capture_id: int | None
+    alert_id: int | None
+    detection_ids: list[int]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class RevisionOut(_Out):
+    revision: int
+    changed_by: int | None
+    changed_at: dt.datetime
+    snapshot: dict
+
+
+class DiaryDetail(DiaryOut):
+    revisions: list[RevisionOut]
+    photo_urls: list[str] = []
+
+
+class ModelOut(_Out):
+    id: int
+    task: ModelTask
+    name: str
+    sha256: str
+    classes: dict
+    classes_vi: dict | None
+    input_size: int
+    metrics: dict | None
+    stage: ModelStage
+    created_at: dt.datetime
+    promoted_at: dt.datetime | None

@@ -1,0 +1,116 @@
+"""Alert rules: count of a pest class per plot per local day over a threshold, with a cooldown.
+
+One alert stays open per (plot, pest, level) and is updated as the count grows; the partial
+unique index on the table makes this hold under concurrent workers too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from cropwatch.domain import AlertLevel, AlertStatus, ReviewState
+from cropwatch.i18n import t
+from cropwatch.tables import Alert, AlertRule, Capture, Detection, Plot
+from cropwatch.timeutil import fmt_date, local_day, local_day_bounds, utcnow
+
+LEVEL_ORDER = {AlertLevel.watch: 0, AlertLevel.warning: 1, AlertLevel.danger: 2}
+
+
+def daily_count(session: Session, *, plot_id: int, class_name: str, day: dt.date, min_score: float) -> int:
+    start, end = local_day_bounds(day)
+    return session.scalar(
+        select(func.count(Detection.id))
+        .join(Capture, Capture.id == Detection.capture_id)
+        .where(
+            Capture.plot_id == plot_id,
+            Capture.captured_at >= start,
+            Capture.captured_at < end,
+            Detection.class_name == class_name,
+            Detection.score >= min_score,
+            Detection.review_state != ReviewState.rejected,
+        )
+    ) or 0
+
+
+def alert_messages(*, level: AlertLevel, pest_vi: str, pest_en: str, plot: Plot, count: int,
+                   threshold: int, day: dt.date) -> tuple[str, str]:
+    common = dict(plot=plot.name, count=count, threshold=threshold, date=fmt_date(day))
+    return (
+        t("alert_pest", "vi", level=t(f"level_{level.value}", "vi"), pest=pest_vi, **common),
+        t("alert_pest", "en", level=t(f"level_{level.value}", "en"), pest=pest_en, **common),
+    )
+
+
+def evaluate(
+    session: Session,
+    *,
+    capture: Capture,
+    plot: Plot,
+    class_names: Iterable[str],
+    names_vi: dict[str, str] | None = None,
+) -> list[Alert]:
+    """Apply the cooperative's rules to the plot's day of this capture; returns alerts opened or updated."""
+    classes = set(class_names)
+    if not classes:
+        return []
+    rules = session.scalars(
+        select(AlertRule).where(
+            AlertRule.cooperative_id == capture.cooperative_id,
+            AlertRule.enabled.is_(True),
+            AlertRule.class_name.in_(classes),
+        )
+    ).all()
+    day = local_day(capture.captured_at)
+    touched: list[Alert] = []
+    for rule in rules:
+        if rule.crop and rule.crop != plot.crop:
+            continue
+        count = daily_count(session, plot_id=plot.id, class_name=rule.class_name, day=day, min_score=rule.min_score)
+        if count < rule.threshold:
+            continue
+        alert = _upsert(session, rule=rule, capture=capture, plot=plot, count=count, day=day,
+                        pest_vi=(names_vi or {}).get(rule.class_name, rule.class_name))
+        if alert is not None:
+            touched.append(alert)
+    return touched
+
+
+def _upsert(session: Session, *, rule: AlertRule, capture: Capture, plot: Plot, count: int, day: dt.date,
+            pest_vi: str) -> Alert | None:
+    open_alert = session.scalar(
+        select(Alert).where(
+            Alert.plot_id == plot.id,
+            Alert.class_name == rule.class_name,
+            Alert.level == rule.level,
+            Alert.status != AlertStatus.resolved,
+        )
+    )
+    vi, en = alert_messages(level=rule.level, pest_vi=pest_vi, pest_en=rule.class_name, plot=plot, count=count,
+                            threshold=rule.threshold, day=day)
+    if open_alert is not None:
+        if open_alert.local_day == day and open_alert.count >= count:
+            return None
+        open_alert.count, open_alert.local_day = count, day
+        open_alert.message_vi, open_alert.message_en = vi, en
+        open_alert.evidence_capture_id = capture.id
+        open_alert.updated_at = utcnow()
+        return open_alert
+    last_resolved = session.scalar(
+        select(func.max(Alert.resolved_at)).where(
+            Alert.plot_id == plot.id, Alert.class_name == rule.class_name, Alert.level == rule.level
+        )
+    )
+    if last_resolved and utcnow() - last_resolved < dt.timedelta(minutes=rule.cooldown_minutes):
+        return None
+    alert = Alert(
+        cooperative_id=capture.cooperative_id, rule_id=rule.id, plot_id=plot.id, class_name=rule.class_name,
+        level=rule.level, status=AlertStatus.open, count=count, threshold=rule.threshold, local_day=day,
+        message_vi=vi, message_en=en, evidence_capture_id=capture.id,
+    )
+    session.add(alert)
+    session.flush()
+    return alert

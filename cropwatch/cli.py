@@ -1,0 +1,218 @@
+"""`cropwatch` command line: api, worker, beat, migrate, seed-demo, register-models, up (all-in-one)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cropwatch.settings import get_settings
+
+app = typer.Typer(help="CropWatch: crop and pest monitoring for cooperatives.", no_args_is_help=True)
+console = Console()
+
+
+def _logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (SQLite or PostgreSQL, from CROPWATCH_DATABASE_URL)."""
+    from cropwatch.migrate import upgrade
+
+    upgrade(get_settings().db_url)
+    console.print("[green]database is up to date[/]")
+
+
+@app.command()
+def api(host: str | None = None, port: int | None = None, workers: int = 1) -> None:
+    """Serve the HTTP API with uvicorn."""
+    import uvicorn
+
+    s = get_settings()
+    uvicorn.run("api.app:create_app", factory=True, host=host or s.api_host, port=port or s.api_port,
+                workers=workers, log_level="info")
+
+
+@app.command()
+def worker(queues: str = "inference,maintenance", concurrency: int = 1, loglevel: str = "INFO") -> None:
+    """Run a Celery worker (one process per concurrency slot; each runs onnxruntime with onnx_threads)."""
+    from cropwatch.queue import app as celery_app
+
+    celery_app.worker_main(["worker", "-Q", queues, "-c", str(concurrency), "--loglevel", loglevel,
+                            "--without-gossip", "--without-mingle", "-n", f"worker-{os.getpid()}@%h"])
+
+
+@app.command()
+def beat(loglevel: str = "INFO") -> None:
+    """Run Celery beat (the periodic sweeper of stuck captures)."""
+    from cropwatch.queue import app as celery_app
+
+    s = get_settings()
+    s.data_dir.mkdir(parents=True, exist_ok=True)
+    celery_app.start(["beat", "--loglevel", loglevel, "-s", str(s.data_dir / "celerybeat-schedule")])
+
+
+@app.command("register-models")
+def register_models() -> None:
+    """Register the shipped models (models/<task>/*.onnx) in the registry and object storage."""
+    from cropwatch.db import session_scope
+    from cropwatch.storage import Storage
+    from models import registry
+
+    s = get_settings()
+    storage = Storage(s)
+    storage.ensure_bucket()
+    with session_scope(s.db_url) as session:
+        for mv in registry.bootstrap(session, storage):
+            console.print(f"{mv.task.value}: {mv.name} ({mv.sha256[:12]}) stage={mv.stage.value}")
+
+
+@app.command("seed-demo")
+def seed_demo_cmd() -> None:
+    """Create the demo cooperative, its users, plots, cameras and alert rules (idempotent)."""
+    _seed_and_print()
+
+
+def _seed_and_print() -> list:
+    from cropwatch.db import session_scope
+    from cropwatch.seed import DEMO_PASSWORD, DEMO_USERS, seed_demo
+
+    s = get_settings()
+    with session_scope(s.db_url) as session:
+        cams = seed_demo(session, s.data_dir / "demo" / "cameras.json")
+    table = Table(title="Demo logins / Tài khoản demo (password / mật khẩu: " + DEMO_PASSWORD + ")")
+    table.add_column("username")
+    table.add_column("name")
+    table.add_column("role")
+    for username, name, role in DEMO_USERS:
+        table.add_row(username, name, role.value)
+    console.print(table)
+    return cams
+
+
+def _demo_images(cam, folder: Path) -> Path:  # noqa: ANN001
+    """Copy real pest photos (or render ripeness scenes) into the camera's folder, once."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if any(folder.iterdir()):
+        return folder
+    s = get_settings()
+    if cam.kind == "fruit":
+        import cv2
+        import numpy as np
+
+        from datasets.synthetic import render_ripeness_scene
+
+        rng = np.random.default_rng(cam.camera_id)
+        for i in range(24):
+            img, _ = render_ripeness_scene(rng, size=640)
+            cv2.imwrite(str(folder / f"scene_{i:03d}.jpg"), img)
+        return folder
+    src = s.shared_datasets_dir / "rice-pests" / "images" / "test"
+    photos = sorted(src.glob("*.jpg"))
+    if not photos:
+        raise typer.BadParameter(f"no demo photos found in {src} (set CROPWATCH_SHARED_DATASETS_DIR)")
+    offset = cam.camera_id % 2
+    for p in photos[offset::2]:
+        shutil.copy2(p, folder / p.name)
+    return folder
+
+
+@app.command()
+def up(cameras: bool = typer.Option(True, help="start simulated cameras"),
+       workers: int = typer.Option(1, help="Celery worker processes"),
+       camera_interval: float = typer.Option(5.0, help="seconds between uploads per simulated camera")) -> None:
+    """Everything on one machine: embedded SeaweedFS and Redis, SQLite, API, worker, beat, demo cameras."""
+    from cropwatch.embedded import EmbeddedRedis, EmbeddedS3
+
+    _logging()
+    s = get_settings()
+    s.data_dir.mkdir(parents=True, exist_ok=True)
+    env = os.environ.copy()
+    servers = []
+    children: list[tuple[str, subprocess.Popen]] = []
+
+    def shutdown(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, shutdown)
+    try:
+        if s.embedded_s3:
+            port = int(s.s3_endpoint.rsplit(":", 1)[1])
+            s3 = EmbeddedS3(s.data_dir / "s3", s3_port=port, access_key=s.s3_access_key,
+                            secret_key=s.s3_secret_key).start()
+            servers.append(s3)
+            console.print(f"[green]SeaweedFS S3[/] on {s3.endpoint}")
+        if s.embedded_redis and not s.broker_url:
+            redis = EmbeddedRedis(s.data_dir / "redis").start()
+            servers.append(redis)
+            env["CROPWATCH_BROKER_URL"] = redis.url
+            console.print(f"[green]Redis[/] on {redis.socket_path}")
+        migrate()
+        register_models()
+        cams = _seed_and_print()
+        py = sys.executable
+        specs = [
+            ("api", [py, "-m", "cropwatch.cli", "api"]),
+            ("worker", [py, "-m", "cropwatch.cli", "worker", "--concurrency", str(workers)]),
+            ("beat", [py, "-m", "cropwatch.cli", "beat"]),
+        ]
+        for name, cmd in specs:
+            children.append((name, subprocess.Popen(cmd, env=env)))
+        _wait_http(f"http://{s.api_host}:{s.api_port}/health", 60)
+        console.print(f"[bold green]CropWatch is up:[/] http://{s.api_host}:{s.api_port}  (API docs: /docs)")
+        if cameras:
+            for i, cam in enumerate(cams):
+                folder = _demo_images(cam, s.data_dir / "demo" / f"camera-{cam.camera_id}")
+                cmd = [py, "-m", "camera_agents.simulator", "--api", f"http://{s.api_host}:{s.api_port}",
+                       "--token", cam.token, "--folder", str(folder), "--interval", str(camera_interval),
+                       "--seed", str(cam.camera_id)]
+                children.append((f"camera-{cam.camera_id}", subprocess.Popen(cmd, env=env)))
+            console.print(f"{len(cams)} simulated cameras uploading every {camera_interval:.0f}s")
+        while True:
+            for name, proc in children:
+                if proc.poll() is not None and not name.startswith("camera"):
+                    raise RuntimeError(f"{name} exited with code {proc.returncode}")
+            time.sleep(1)
+    except KeyboardInterrupt:
+        console.print("stopping…")
+    finally:
+        for _, proc in reversed(children):
+            if proc.poll() is None:
+                proc.terminate()
+        for _, proc in reversed(children):
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for server in reversed(servers):
+            server.stop()
+        console.print("stopped; data kept in " + str(s.data_dir))
+
+
+def _wait_http(url: str, timeout: float) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,70 @@
+"""Message catalogue: Vietnamese first, English second. Every user-facing string goes through ``t``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+DEFAULT_LOCALE = "vi"
+LOCALES = ("vi", "en")
+
+CATALOGUE: dict[str, dict[str, str]] = {
+    # errors
+    "not_found": {"vi": "Không tìm thấy {what}.", "en": "{what} not found."},
+    "unauthorized": {"vi": "Chưa đăng nhập hoặc mã truy cập không hợp lệ.", "en": "Not signed in or invalid token."},
+    "bad_credentials": {"vi": "Sai tên đăng nhập hoặc mật khẩu.", "en": "Wrong username or password."},
+    "camera_token_invalid": {"vi": "Mã thiết bị camera không hợp lệ hoặc đã bị thu hồi.",
+                             "en": "Camera device token is invalid or revoked."},
+    "forbidden_role": {"vi": "Vai trò của bạn không được phép làm việc này.",
+                       "en": "Your role is not allowed to do this."},
+    "image_empty": {"vi": "Tệp ảnh rỗng.", "en": "The image file is empty."},
+    "image_too_large": {"vi": "Ảnh quá lớn ({size} byte, tối đa {limit}).",
+                        "en": "Image too large ({size} bytes, limit {limit})."},
+    "image_not_an_image": {"vi": "Tệp không phải là ảnh JPEG/PNG/WebP.",
+                           "en": "The file is not a JPEG/PNG/WebP image."},
+    "image_too_many_pixels": {"vi": "Ảnh có quá nhiều điểm ảnh ({pixels}, tối đa {limit}).",
+                              "en": "Image has too many pixels ({pixels}, limit {limit})."},
+    "image_corrupt": {"vi": "Ảnh bị hỏng hoặc không đầy đủ.", "en": "The image is corrupt or truncated."},
+    "image_unsupported_format": {"vi": "Định dạng ảnh không được hỗ trợ.", "en": "Unsupported image format."},
+    "sha256_mismatch": {"vi": "Mã băm SHA-256 của ảnh không khớp với khai báo.",
+                        "en": "The image's SHA-256 does not match the declared value."},
+    "size_mismatch": {"vi": "Kích thước tệp không khớp với khai báo.",
+                      "en": "The file size does not match the declared size."},
+    "upload_missing": {"vi": "Chưa nhận được ảnh tại địa chỉ tải lên.",
+                       "en": "The image has not been uploaded to the upload URL yet."},
+    "upload_expired": {"vi": "Phiên tải lên đã hết hạn, hãy xin phiên mới.",
+                       "en": "The upload slot expired; request a new one."},
+    "storage_unavailable": {"vi": "Kho lưu trữ ảnh tạm thời không truy cập được, hãy thử lại.",
+                            "en": "Object storage is temporarily unavailable; retry later."},
+    "invalid_sha256": {"vi": "Mã SHA-256 phải gồm 64 ký tự hex.", "en": "sha256 must be 64 hex characters."},
+    "captured_at_future": {"vi": "Thời điểm chụp nằm quá xa trong tương lai.",
+                           "en": "captured_at is too far in the future."},
+    # alerts and diary
+    "alert_pest": {
+        "vi": "{level}: {pest} trên lô {plot} — {count} cá thể hôm nay {date} (ngưỡng {threshold}).",
+        "en": "{level}: {pest} on plot {plot} — {count} today {date} (threshold {threshold}).",
+    },
+    "level_watch": {"vi": "Theo dõi", "en": "Watch"},
+    "level_warning": {"vi": "Cảnh báo", "en": "Warning"},
+    "level_danger": {"vi": "Nguy hiểm", "en": "Danger"},
+    "diary_auto_observation": {
+        "vi": "Quan sát tự động từ camera {camera}: {summary}",
+        "en": "Automatic observation from camera {camera}: {summary}",
+    },
+}
+
+
+def normalize_locale(value: str | None) -> str:
+    if not value:
+        return DEFAULT_LOCALE
+    for part in value.replace(" ", "").split(","):
+        code = part.split(";")[0].split("-")[0].lower()
+        if code in LOCALES:
+            return code
+    return DEFAULT_LOCALE
+
+
+def t(key: str, locale: str = DEFAULT_LOCALE, **params: Any) -> str:
+    entry = CATALOGUE.get(key)
+    if entry is None:
+        return key
+    return entry.get(locale, entry[DEFAULT_LOCALE]).format(**params)

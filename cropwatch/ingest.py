@@ -1,0 +1,171 @@
+"""Accepting captures from cameras: presigned slot → confirm, or a direct upload.
+
+Idempotent per (camera, sha256). The uploader writes to a one-off `incoming/` key; on confirm
+the server verifies size and sha256, checks the image header, and copies the bytes to the
+immutable `raw/` key the capture points at, so a leaked upload URL cannot change a stored capture.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import re
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cropwatch.domain import CaptureStatus
+from cropwatch.settings import Settings
+from cropwatch.storage import Storage
+from cropwatch.tables import Camera, Capture
+from cropwatch.timeutil import utcnow
+from inference.decode import ImageRejected, image_dimensions, sniff_format
+
+log = logging.getLogger(__name__)
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+CONTENT_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
+
+
+class IngestError(Exception):
+    """A refusal with an i18n key, its parameters and an HTTP status."""
+
+    def __init__(self, status: int, key: str, **params: object) -> None:
+        super().__init__(key)
+        self.status, self.key, self.params = status, key, params
+
+
+@dataclass
+class Slot:
+    capture: Capture
+    upload_url: str | None  # None when the capture already exists (nothing to upload)
+    created: bool
+
+
+def raw_key(camera: Camera, captured_at: dt.datetime, ext: str = "jpg") -> str:
+    d = captured_at.astimezone(dt.timezone.utc)
+    return f"raw/{camera.cooperative_id}/{camera.id}/{d:%Y/%m/%d}/{uuid.uuid4().hex}.{ext}"
+
+
+def _check_declared(settings: Settings, sha256: str, size: int, captured_at: dt.datetime) -> None:
+    if not SHA256_RE.match(sha256):
+        raise IngestError(422, "invalid_sha256")
+    if size <= 0:
+        raise IngestError(422, "image_empty")
+    if size > settings.max_upload_bytes:
+        raise IngestError(413, "image_too_large", size=size, limit=settings.max_upload_bytes)
+    if captured_at.tzinfo is None:
+        captured_at = captured_at.replace(tzinfo=dt.timezone.utc)
+    if captured_at > utcnow() + dt.timedelta(hours=24):
+        raise IngestError(422, "captured_at_future")
+
+
+def check_image_header(settings: Settings, data: bytes) -> tuple[str, int, int]:
+    """Magic bytes and declared pixel count, without decoding; returns (format, width, height)."""
+    if not data:
+        raise IngestError(422, "image_empty")
+    if len(data) > settings.max_upload_bytes:
+        raise IngestError(413, "image_too_large", size=len(data), limit=settings.max_upload_bytes)
+    fmt = sniff_format(data)
+    if fmt is None:
+        raise IngestError(415, "image_not_an_image")
+    try:
+        w, h = image_dimensions(data)
+    except ImageRejected as exc:
+        raise IngestError(422, f"image_{exc.code}") from exc
+    if w * h > settings.max_image_pixels:
+        raise IngestError(422, "image_too_many_pixels", pixels=w * h, limit=settings.max_image_pixels)
+    return fmt, w, h
+
+
+def _existing(session: Session, camera: Camera, sha256: str) -> Capture | None:
+    return session.scalar(select(Capture).where(Capture.camera_id == camera.id, Capture.sha256 == sha256))
+
+
+def request_slot(session: Session, storage: Storage, settings: Settings, *, camera: Camera, sha256: str,
+                 size: int, captured_at: dt.datetime) -> Slot:
+    sha256 = sha256.lower()
+    _check_declared(settings, sha256, size, captured_at)
+    expires = dt.timedelta(seconds=settings.presign_expiry_seconds)
+    cap = _existing(session, camera, sha256)
+    created = False
+    if cap is not None and cap.status != CaptureStatus.pending:
+        return Slot(cap, None, False)
+    if cap is None:
+        cap = Capture(
+            cooperative_id=camera.cooperative_id, camera_id=camera.id, plot_id=camera.plot_id,
+            object_key=raw_key(camera, captured_at), sha256=sha256, size_bytes=size,
+            captured_at=captured_at, status=CaptureStatus.pending,
+        )
+        session.add(cap)
+        created = True
+    cap.upload_key = f"incoming/{camera.cooperative_id}/{camera.id}/{uuid.uuid4().hex}"
+    cap.upload_expires_at = utcnow() + expires
+    cap.size_bytes = size
+    try:
+        session.commit()
+    except IntegrityError:  # the same image asked for twice at once
+        session.rollback()
+        cap = _existing(session, camera, sha256)
+        return Slot(cap, None, False) if cap.status != CaptureStatus.pending else request_slot(
+            session, storage, settings, camera=camera, sha256=sha256, size=size, captured_at=captured_at)
+    return Slot(cap, storage.presigned_put(cap.upload_key, expires), created)
+
+
+def confirm(session: Session, storage: Storage, settings: Settings, *, capture: Capture) -> Capture:
+    """Verify the uploaded object and accept the capture (status `stored`); idempotent."""
+    if capture.status != CaptureStatus.pending:
+        return capture
+    info = storage.stat(capture.upload_key) if capture.upload_key else None
+    if info is None:
+        if capture.upload_expires_at and capture.upload_expires_at < utcnow():
+            raise IngestError(410, "upload_expired")
+        raise IngestError(409, "upload_missing")
+    try:
+        if info.size != capture.size_bytes:
+            raise IngestError(422, "size_mismatch")
+        data = storage.get_bytes(capture.upload_key, max_bytes=settings.max_upload_bytes)
+        if hashlib.sha256(data).hexdigest() != capture.sha256:
+            raise IngestError(422, "sha256_mismatch")
+        fmt, w, h = check_image_header(settings, data)
+    except IngestError:
+        storage.remove(capture.upload_key)
+        session.delete(capture)  # never accepted: nothing of it is kept
+        session.commit()
+        raise
+    storage.put_bytes(capture.object_key, data, CONTENT_TYPES[fmt])
+    storage.remove(capture.upload_key)
+    capture.content_type, capture.width, capture.height = CONTENT_TYPES[fmt], w, h
+    capture.status = CaptureStatus.stored
+    capture.received_at = utcnow()
+    capture.upload_key = None
+    session.commit()
+    return capture
+
+
+def direct_upload(session: Session, storage: Storage, settings: Settings, *, camera: Camera, data: bytes,
+                  captured_at: dt.datetime) -> tuple[Capture, bool]:
+    """Store an image posted through the API; returns (capture, created)."""
+    sha256 = hashlib.sha256(data).hexdigest()
+    _check_declared(settings, sha256, max(len(data), 1), captured_at)
+    fmt, w, h = check_image_header(settings, data)
+    existing = _existing(session, camera, sha256)
+    if existing is not None and existing.status != CaptureStatus.pending:
+        return existing, False
+    key = existing.object_key if existing else raw_key(camera, captured_at)
+    storage.put_bytes(key, data, CONTENT_TYPES[fmt])
+    cap = existing or Capture(cooperative_id=camera.cooperative_id, camera_id=camera.id, plot_id=camera.plot_id,
+                              object_key=key, sha256=sha256, captured_at=captured_at)
+    cap.size_bytes, cap.content_type, cap.width, cap.height = len(data), CONTENT_TYPES[fmt], w, h
+    cap.status, cap.received_at, cap.upload_key = CaptureStatus.stored, utcnow(), None
+    session.add(cap)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        storage.remove(key)
+        return _existing(session, camera, sha256), False
+    return cap, True

@@ -1,0 +1,50 @@
+"""Celery application and its delivery guarantees (ARCHITECTURE.md §5).
+
+Tasks carry ids only, never images. A worker killed with -9 leaves its message unacknowledged
+(`acks_late` + `reject_on_worker_lost`), Redis re-delivers it after `visibility_timeout`, and the
+sweeper re-enqueues captures stuck in `stored`/`processing` whatever happened to the broker.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from cropwatch.settings import Settings, get_settings
+
+DETECT_TASK = "cropwatch.detect"
+SWEEP_TASK = "cropwatch.sweep"
+INFERENCE_QUEUE = "inference"
+MAINTENANCE_QUEUE = "maintenance"
+
+
+def make_celery(settings: Settings) -> Celery:
+    app = Celery("cropwatch", broker=settings.celery_broker_url, include=["inference.tasks"])
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        task_default_queue=INFERENCE_QUEUE,
+        task_routes={DETECT_TASK: {"queue": INFERENCE_QUEUE}, SWEEP_TASK: {"queue": MAINTENANCE_QUEUE}},
+        broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout},
+        broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,
+        worker_hijack_root_logger=False,
+        worker_max_tasks_per_child=2000,
+        timezone=settings.timezone,
+        enable_utc=True,
+        beat_schedule={
+            "sweep-stuck-captures": {"task": SWEEP_TASK, "schedule": float(settings.sweep_interval_seconds)},
+        },
+    )
+    return app
+
+
+app = make_celery(get_settings())
+
+
+def enqueue_detect(capture_id: int, *, celery_app: Celery | None = None) -> None:
+    """Publish detect(capture_id); raises if the broker is down (the capture stays `stored` for the sweeper)."""
+    (celery_app or app).send_task(DETECT_TASK, args=[capture_id], queue=INFERENCE_QUEUE, retry=False)

@@ -1,0 +1,110 @@
+"""One settings object for every process, read from ``CROPWATCH_*`` environment variables.
+
+Config classes do no I/O; :func:`get_settings` caches one instance per process.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "change-me-dev-only"
+DEFAULT_S3_SECRET = "cropwatch-dev-secret"
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CROPWATCH_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = PROJECT_ROOT / "data"
+    secret_key: str = DEFAULT_SECRET
+
+    # database: SQLite file in the data dir unless a URL is given (postgresql+psycopg://...)
+    database_url: str | None = None
+
+    # broker: embedded redis (unix socket in the data dir) unless a URL is given
+    broker_url: str | None = None
+    broker_visibility_timeout: int = 600  # seconds; above the worst task time
+
+    # object storage (S3). Embedded SeaweedFS listens on s3_endpoint when `cropwatch up` runs.
+    s3_endpoint: str = "127.0.0.1:8333"
+    s3_access_key: str = "cropwatch"
+    s3_secret_key: str = DEFAULT_S3_SECRET
+    s3_secure: bool = False
+    s3_region: str = "us-east-1"
+    s3_bucket: str = "cropwatch"
+    # public endpoint used in presigned URLs handed to cameras/browsers (defaults to s3_endpoint)
+    s3_public_endpoint: str | None = None
+
+    # ingest
+    max_upload_bytes: int = 20 * 1024 * 1024
+    max_image_pixels: int = 40_000_000
+    presign_expiry_seconds: int = Field(default=600, le=900)
+    image_url_expiry_seconds: int = Field(default=300, le=900)
+
+    # worker
+    max_attempts: int = 3
+    sweep_interval_seconds: int = 30
+    stuck_after_seconds: int = 120
+    onnx_threads: int = 2
+    execution_provider: Literal["cpu", "cuda", "tensorrt", "openvino"] = "cpu"
+    # fault injection for the kill -9 test: pause after claiming a capture (honoured only when environment=test)
+    test_task_delay_seconds: float = 0.0
+    detect_conf: float = 0.25
+    detect_iou: float = 0.45
+
+    # api
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    token_ttl_hours: int = 24 * 7
+    default_locale: Literal["vi", "en"] = "vi"
+    timezone: str = "Asia/Ho_Chi_Minh"
+
+    # real photos for the simulated cameras (read only; copied into the data dir)
+    shared_datasets_dir: Path = PROJECT_ROOT.parent / "shared" / "datasets"
+
+    # embedded servers started by `cropwatch up`
+    embedded_s3: bool = True
+    embedded_redis: bool = True
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets_outside_dev(self) -> "Settings":
+        if self.environment == "production":
+            if self.secret_key == DEFAULT_SECRET:
+                raise ValueError("CROPWATCH_SECRET_KEY must be set in production")
+            if self.s3_secret_key == DEFAULT_S3_SECRET:
+                raise ValueError("CROPWATCH_S3_SECRET_KEY must be set in production")
+        return self
+
+    # derived paths and URLs (pure functions of the fields)
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'cropwatch.db'}"
+
+    @property
+    def redis_socket(self) -> Path:
+        return self.data_dir / "redis" / "redis.sock"
+
+    @property
+    def celery_broker_url(self) -> str:
+        return self.broker_url or f"redis+socket://{self.redis_socket}"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)

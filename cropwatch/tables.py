@@ -1,0 +1,347 @@
+"""SQLAlchemy tables for the CropWatch domain (ARCHITECTURE.md §2).
+
+Every tenant-owned row carries ``cooperative_id``; queries filter on it (see ``cropwatch.scoping``).
+Model versions are shared by all cooperatives of the installation (``cooperative_id`` is NULL).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from cropwatch.db import Base
+from cropwatch.domain import (
+    AlertLevel,
+    AlertStatus,
+    CameraKind,
+    CaptureStatus,
+    DetectionSource,
+    DiarySource,
+    DiaryStatus,
+    DiaryType,
+    ModelStage,
+    ModelTask,
+    ReviewState,
+    Role,
+)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on SQLite (which stores naive) and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use timezone-aware values")
+        return value.astimezone(dt.timezone.utc)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
+
+
+def _enum(cls: type) -> Enum:
+    return Enum(cls, native_enum=False, length=32, validate_strings=True)
+
+
+def _coop_fk() -> Mapped[int]:
+    return mapped_column(ForeignKey("cooperatives.id", ondelete="CASCADE"), index=True)
+
+
+class Cooperative(Base):
+    __tablename__ = "cooperatives"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    province: Mapped[str | None] = mapped_column(String(100))
+    union_code: Mapped[str | None] = mapped_column(String(64), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    phone: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    locale: Mapped[str] = mapped_column(String(8), default="vi")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    memberships: Mapped[list["Membership"]] = relationship(back_populates="user", lazy="selectin")
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("user_id", "cooperative_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    cooperative_id: Mapped[int] = _coop_fk()
+    role: Mapped[Role] = mapped_column(_enum(Role))
+    user: Mapped[User] = relationship(back_populates="memberships")
+
+
+class ApiToken(Base):
+    """Bearer tokens for the API, stored as sha256; one token acts in one cooperative."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    cooperative_id: Mapped[int] = _coop_fk()
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Farm(Base):
+    __tablename__ = "farms"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cooperative_id: Mapped[int] = _coop_fk()
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(String(300))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class Plot(Base):
+    __tablename__ = "plots"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cooperative_id: Mapped[int] = _coop_fk()
+    farm_id: Mapped[int] = mapped_column(ForeignKey("farms.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    crop: Mapped[str] = mapped_column(String(100))
+    variety: Mapped[str | None] = mapped_column(String(100))
+    area_m2: Mapped[float | None] = mapped_column(Float)
+    planting_date: Mapped[dt.date | None] = mapped_column(Date)
+    expected_harvest: Mapped[dt.date | None] = mapped_column(Date)
+    growing_area_code: Mapped[str | None] = mapped_column(String(64))
+    polygon: Mapped[list | None] = mapped_column(JSON)
+
+
+class Camera(Base):
+    __tablename__ = "cameras"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cooperative_id: Mapped[int] = _coop_fk()
+    plot_id: Mapped[int] = mapped_column(ForeignKey("plots.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[CameraKind] = mapped_column(_enum(CameraKind), default=CameraKind.garden)
+    model_task: Mapped[ModelTask] = mapped_column(_enum(ModelTask), default=ModelTask.pest)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    capture_interval_s: Mapped[int] = mapped_column(Integer, default=600)
+    tiling: Mapped[dict | None] = mapped_column(JSON)
+    last_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Capture(Base):
+    __tablename__ = "captures"
+    __table_args__ = (
+        UniqueConstraint("camera_id", "sha256", name="uq_capture_camera_sha256"),
+        Index("ix_captures_status_updated", "status", "updated_at"),
+        Index("ix_captures_coop_captured", "cooperative_id", "captured_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cooperative_id: Mapped[int] = _coop_fk()
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), index=True)
+    plot_id: Mapped[int] = mapped_column(ForeignKey("plots.id", ondelete="CASCADE"), index=True)
+    object_key: Mapped[str] = mapped_column(String(400), unique=True)
+    upload_key: Mapped[str | None] = mapped_column(String(400))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str] = mapped_column(String(64), default="image/jpeg")
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    captured_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    upload_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[CaptureStatus] = mapped_column(_enum(CaptureStatus), default=CaptureStatus.pending)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    processed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    detections: Mapped[list["Detection"]] = relationship(back_populates="capture", lazy="selectin")
+
+
+class ModelVersion(Base):
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("task", "sha256"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cooperative_id: Mapped[int | None] = mapped_column(ForeignKey("cooperatives.id", ondelete="CASCADE"))
+    task: Mapped[ModelTask] = mapped_column(_enum(ModelTask))
+    name: Mapped[str] = mapped_column(String(200))
+    onnx_key: Mapped[str] = mapped_column(String(400))
+    sha256: Mapped[str] = mapped_column(String(64))
+    classes: Mapped[dict] = mapped_column(JSON)
+    classes_vi: Mapped[dict | None] = mapped_column(JSON)
+    input_size: Mapped[int] = mapped_column(Integer)
+    metrics: Mapped[dict | None] = mapped_column(JSON)
+    stage: Mapped[ModelStage] = mapped_column(_enum(ModelStage), default=ModelStage.candidate)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    promoted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class InferenceRun(Base):
+    """One row per (capture, model version): the unique key that makes results write-once."""
+
+    __tablename__ = "inference_runs"
+    __table_args__ = (UniqueConstraint("capture_id", "model_version_id", name="uq_run_capture_model"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cooperative_id: Mapped[int] = _coop_fk()
+    capture_id: Mapped[int] = mapped_column(ForeignKey("captures.id", ondelete="CASCADE"), index=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    source: Mapped[DetectionSource] = mapped_column(_enum(DetectionSource), default=DetectionSource.model)
+    detection_count: Mapped[int] = mapped_column(Integer, default=0)
+    duration_ms: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Detection(Base):
+    __tablename__ = "detections"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cooperative_id: Mapped[int] = _coop_fk()
+    capture_id: Mapped[int] = mapped_column(ForeignKey("captures.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("inference_runs.id", ondelete="CASCADE"), index=True)
+    model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    class_id: Mapped[int] = mapped_column(Integer)
+    class_name: Mapped[str] = mapped_column(String(100), index=True)
+    score: Mapped[float] = mapped_column(Float)
+    x1: Mapped[float] = mapped_column(Float)
+    y1: Mapped[float] = mapped_column(Float)
+    x2: Mapped[float] = mapped_column(Float)
+    y2: Mapped[float] = mapped_column(Float)
+    source: Mapped[DetectionSource] = mapped_column(_enum(DetectionSource), default=DetectionSource.model)
+    review_state: Mapped[ReviewState] = mapped_column(_enum(ReviewState), default=ReviewState.unreviewed)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    capture: Mapped[Capture] = relationship(back_populates="detections")
+
+
+class Review(Base):
+    __tablename__ = "reviews"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cooperative_id: Mapped[int] = _coop_fk()
+    capture_id: Mapped[int] = mapped_column(ForeignKey("captures.id", ondelete="CASCADE"), index=True)
+    detection_id: Mapped[int | None] = mapped_column(ForeignKey("detections.id", ondelete="SET NULL"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(32))
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AlertRule(Base):
+    __tablename__ = "alert_rules"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cooperative_id: Mapped[int] = _coop_fk()
+    name: Mapped[str] = mapped_column(String(200))
+    crop: Mapped[str | None] = mapped_column(String(100))  # None: any crop
+    class_name: Mapped[str] = mapped_column(String(100))
+    threshold: Mapped[int] = mapped_column(Integer)  # detections per plot per local day
+    level: Mapped[AlertLevel] = mapped_column(_enum(AlertLevel), default=AlertLevel.warning)
+    min_score: Mapped[float] = mapped_column(Float, default=0.25)
+    cooldown_minutes: Mapped[int] = mapped_column(Integer, default=360)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Alert(Base):
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index("ix_alerts_coop_status", "cooperative_id", "status"),
+        # one open (or acknowledged) alert per (plot, pest, level): it updates instead of repeating
+        Index(
+            "uq_alert_open_per_plot_pest_level", "plot_id", "class_name", "level", unique=True,
+            sqlite_where=text("status != 'resolved'"), postgresql_where=text("status != 'resolved'"),
+        ),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cooperative_id: Mapped[int] = _coop_fk()
+    rule_id: Mapped[int | None] = mapped_column(ForeignKey("alert_rules.id", ondelete="SET NULL"))
+    plot_id: Mapped[int] = mapped_column(ForeignKey("plots.id", ondelete="CASCADE"), index=True)
+    class_name: Mapped[str] = mapped_column(String(100))
+    level: Mapped[AlertLevel] = mapped_column(_enum(AlertLevel))
+    status: Mapped[AlertStatus] = mapped_column(_enum(AlertStatus), default=AlertStatus.open)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    threshold: Mapped[int] = mapped_column(Integer, default=0)
+    local_day: Mapped[dt.date] = mapped_column(Date)
+    message_vi: Mapped[str] = mapped_column(Text, default="")
+    message_en: Mapped[str] = mapped_column(Text, default="")
+    evidence_capture_id: Mapped[int | None] = mapped_column(ForeignKey("captures.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    resolution: Mapped[str | None] = mapped_column(Text)
+
+
+class DiaryEntry(Base):
+    __tablename__ = "diary_entries"
+    __table_args__ = (Index("ix_diary_plot_time", "cooperative_id", "plot_id", "occurred_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cooperative_id: Mapped[int] = _coop_fk()
+    plot_id: Mapped[int] = mapped_column(ForeignKey("plots.id", ondelete="CASCADE"), index=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    type: Mapped[DiaryType] = mapped_column(_enum(DiaryType))
+    status: Mapped[DiaryStatus] = mapped_column(_enum(DiaryStatus), default=DiaryStatus.done)
+    source: Mapped[DiarySource] = mapped_column(_enum(DiarySource), default=DiarySource.manual)
+    title: Mapped[str] = mapped_column(String(300), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    quantity_value: Mapped[float | None] = mapped_column(Float)
+    quantity_unit: Mapped[str | None] = mapped_column(String(32))
+    product_name: Mapped[str | None] = mapped_column(String(200))
+    registration_no: Mapped[str | None] = mapped_column(String(100))
+    active_ingredient: Mapped[str | None] = mapped_column(String(200))
+    dose: Mapped[str | None] = mapped_column(String(100))
+    treated_area_m2: Mapped[float | None] = mapped_column(Float)
+    operator: Mapped[str | None] = mapped_column(String(200))
+    phi_days: Mapped[int | None] = mapped_column(Integer)
+    photo_keys: Mapped[list] = mapped_column(JSON, default=list)
+    capture_id: Mapped[int | None] = mapped_column(ForeignKey("captures.id", ondelete="SET NULL"), index=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL"))
+    detection_ids: Mapped[list] = mapped_column(JSON, default=list)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class DiaryRevision(Base):
+    __tablename__ = "diary_revisions"
+    __table_args__ = (UniqueConstraint("entry_id", "revision"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cooperative_id: Mapped[int] = _coop_fk()
+    entry_id: Mapped[int] = mapped_column(ForeignKey("diary_entries.id", ondelete="CASCADE"), index=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    changed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    snapshot: Mapped[dict] = mapped_column(JSON)

@@ -1,0 +1,141 @@
+"""The one value type that flows from the detector to storage: boxes, scores, classes plus per-detection extras.
+
+Modelled on ``supervision.Detections``: parallel NumPy arrays, shapes checked on construction, boolean-mask / index /
+slice indexing that returns another ``Detections``. Boxes are xyxy float32 pixels of the original image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from inference.nms import nms
+
+RECORD_KEYS = ("class_id", "class_name", "score", "x1", "y1", "x2", "y2")
+
+
+@dataclass(frozen=True, eq=False)
+class Detections:
+    xyxy: np.ndarray  # (N, 4) float32, pixels in the original image
+    confidence: np.ndarray  # (N,) float32
+    class_id: np.ndarray  # (N,) int64
+    data: dict[str, np.ndarray] = field(default_factory=dict)  # per-detection extras, each of length N
+
+    def __post_init__(self) -> None:
+        xyxy = np.asarray(self.xyxy, dtype=np.float32)
+        if xyxy.size == 0:
+            xyxy = xyxy.reshape(0, 4)
+        if xyxy.ndim != 2 or xyxy.shape[1] != 4:
+            raise ValueError(f"xyxy must have shape (N, 4), got {xyxy.shape}")
+        n = len(xyxy)
+        confidence = np.asarray(self.confidence, dtype=np.float32)
+        class_id = np.asarray(self.class_id)
+        if n == 0:  # accept [] / np.empty(0) of any shape for an empty set
+            confidence, class_id = confidence.reshape(-1), class_id.reshape(-1)
+        if class_id.dtype.kind == "f" and not np.array_equal(class_id, np.trunc(class_id)):
+            raise ValueError("class_id must hold integers")
+        if class_id.dtype.kind not in "iuf" and class_id.size:
+            raise ValueError(f"class_id must be integer, got {class_id.dtype}")
+        class_id = class_id.astype(np.int64, copy=False)
+        for name, arr in (("confidence", confidence), ("class_id", class_id)):
+            if arr.shape != (n,):
+                raise ValueError(f"{name} must have shape ({n},), got {arr.shape}")
+        data = {}
+        for key, value in dict(self.data).items():
+            value = np.asarray(value)
+            if value.ndim == 0 or len(value) != n:
+                raise ValueError(f"data[{key!r}] must have length {n}, got shape {value.shape}")
+            data[key] = value
+        object.__setattr__(self, "xyxy", xyxy)
+        object.__setattr__(self, "confidence", confidence)
+        object.__setattr__(self, "class_id", class_id)
+        object.__setattr__(self, "data", data)
+
+    @classmethod
+    def empty(cls) -> Detections:
+        return cls(np.empty((0, 4), np.float32), np.empty(0, np.float32), np.empty(0, np.int64))
+
+    def __len__(self) -> int:
+        return len(self.xyxy)
+
+    def __getitem__(self, index: int | slice | Sequence[int] | np.ndarray) -> Detections:
+        """Boolean mask, integer array, slice or single int (kept as a one-row ``Detections``)."""
+        if isinstance(index, (int, np.integer)):
+            index = [int(index)]
+        if isinstance(index, (list, tuple, np.ndarray)):
+            index = np.asarray(index)
+            if index.size == 0 and index.dtype != bool:
+                index = index.astype(np.int64)  # [] / np.array([]) select nothing
+        return Detections(
+            self.xyxy[index], self.confidence[index], self.class_id[index], {k: v[index] for k, v in self.data.items()}
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Detections):
+            return NotImplemented
+        return (
+            np.array_equal(self.xyxy, other.xyxy)
+            and np.array_equal(self.confidence, other.confidence)
+            and np.array_equal(self.class_id, other.class_id)
+            and self.data.keys() == other.data.keys()
+            and all(np.array_equal(v, other.data[k]) for k, v in self.data.items())
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable arrays inside
+
+    @classmethod
+    def merge(cls, items: Iterable[Detections]) -> Detections:
+        """Concatenate; every non-empty item must carry the same ``data`` keys."""
+        items = [d for d in items if len(d)]
+        if not items:
+            return cls.empty()
+        keys = items[0].data.keys()
+        if any(d.data.keys() != keys for d in items):
+            raise ValueError("cannot merge Detections with different data keys")
+        return cls(
+            np.concatenate([d.xyxy for d in items]),
+            np.concatenate([d.confidence for d in items]),
+            np.concatenate([d.class_id for d in items]),
+            {k: np.concatenate([d.data[k] for d in items]) for k in keys},
+        )
+
+    def with_nms(self, iou: float = 0.5, class_agnostic: bool = False) -> Detections:
+        """Greedy NMS (torchvision semantics), per class unless ``class_agnostic``; result sorted by score."""
+        keep = nms(self.xyxy, self.confidence, iou, class_ids=None if class_agnostic else self.class_id)
+        return self[keep]
+
+    def filter(self, *, min_confidence: float | None = None, classes: Iterable[int] | None = None) -> Detections:
+        mask = np.ones(len(self), dtype=bool)
+        if min_confidence is not None:
+            mask &= self.confidence >= min_confidence
+        if classes is not None:
+            mask &= np.isin(self.class_id, np.fromiter(classes, dtype=np.int64))
+        return self[mask]
+
+    def to_records(self, names: Mapping[int, str]) -> list[dict[str, Any]]:
+        """Plain dicts for storage: class_id, class_name, score, x1, y1, x2, y2 (+ one key per 1-D ``data`` array)."""
+        extras = {k: v for k, v in self.data.items() if v.ndim == 1}
+        records = []
+        for i, (box, score, cid) in enumerate(zip(self.xyxy.tolist(), self.confidence.tolist(), self.class_id.tolist())):
+            rec = {"class_id": cid, "class_name": names.get(cid, str(cid)), "score": round(score, 5)}
+            rec.update(zip(("x1", "y1", "x2", "y2"), (round(c, 2) for c in box)))
+            rec.update({k: v[i].item() for k, v in extras.items()})
+            records.append(rec)
+        return records
+
+    @classmethod
+    def from_records(cls, records: Iterable[Mapping[str, Any]]) -> Detections:
+        """Inverse of :meth:`to_records`; ``class_name`` is dropped (names belong to the model), other keys -> data."""
+        records = list(records)
+        if not records:
+            return cls.empty()
+        extra_keys = [k for k in records[0] if k not in RECORD_KEYS]
+        return cls(
+            np.array([[r["x1"], r["y1"], r["x2"], r["y2"]] for r in records], dtype=np.float32),
+            np.array([r["score"] for r in records], dtype=np.float32),
+            np.array([r["class_id"] for r in records], dtype=np.int64),
+            {k: np.array([r[k] for r in records]) for k in extra_keys},
+        )

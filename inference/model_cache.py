@@ -1,0 +1,85 @@
+"""Workers' view of the registry: the production detector per task, reloaded when promotion changes it.
+
+A model file is fetched from object storage once per sha256 into the data dir, verified, and
+loaded; a model that fails its checks is refused and the one already loaded keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from cropwatch.domain import ModelTask
+from cropwatch.settings import Settings
+from cropwatch.storage import Storage
+from cropwatch.tables import ModelVersion
+from inference.detector import ModelRejected, OnnxDetector
+from models import registry
+
+log = logging.getLogger(__name__)
+
+
+class NoModel(RuntimeError):
+    """No production model can serve this task right now (transient: retried later)."""
+
+
+class ModelCache:
+    def __init__(self, settings: Settings, storage: Storage, *, check_every: float = 2.0) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.check_every = check_every
+        self._loaded: dict[ModelTask, tuple[int, str, OnnxDetector]] = {}
+        self._refused: set[str] = set()
+        self._checked_at: dict[ModelTask, float] = {}
+        self._lock = threading.Lock()
+
+    def _fetch(self, mv: ModelVersion) -> Path:
+        folder = self.settings.models_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{mv.sha256}.onnx"
+        if not path.exists() or registry.sha256_file(path) != mv.sha256:
+            tmp = path.with_suffix(".part")
+            tmp.write_bytes(self.storage.get_bytes(mv.onnx_key))
+            tmp.replace(path)
+        return path
+
+    def get(self, session: Session, task: ModelTask) -> tuple[int, OnnxDetector]:
+        """(model_version_id, detector) of the production model; keeps the old one if the new is bad."""
+        with self._lock:
+            now = time.monotonic()
+            current = self._loaded.get(task)
+            if current and now - self._checked_at.get(task, 0) < self.check_every:
+                return current[0], current[2]
+            self._checked_at[task] = now
+            mv = registry.production(session, task)
+            if mv is None:
+                if current:
+                    return current[0], current[2]
+                raise NoModel(f"no production model for task '{task.value}'")
+            if current and current[1] == mv.sha256:
+                return current[0], current[2]
+            if mv.sha256 in self._refused:
+                if current:
+                    return current[0], current[2]
+                raise NoModel(f"production model {mv.id} for '{task.value}' was refused")
+            try:
+                path = self._fetch(mv)
+                detector = OnnxDetector(
+                    path,
+                    threads=self.settings.onnx_threads,
+                    provider=self.settings.execution_provider,
+                    expected_sha256=mv.sha256,
+                )
+            except ModelRejected as exc:
+                log.error("model %s (%s) refused: %s; keeping the previous model", mv.id, mv.sha256[:12], exc)
+                self._refused.add(mv.sha256)
+                if current:
+                    return current[0], current[2]
+                raise NoModel(str(exc)) from exc
+            log.info("loaded %s model %s (%s) on %s", task.value, mv.id, mv.sha256[:12], detector.provider)
+            self._loaded[task] = (mv.id, mv.sha256, detector)
+            return mv.id, detector

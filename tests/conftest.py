@@ -1,0 +1,140 @@
+"""Real servers for the tests: SeaweedFS (`weed mini`), Redis (embedded or CROPWATCH_TEST_REDIS_URL),
+SQLite and, when CROPWATCH_TEST_POSTGRES_URL is set, PostgreSQL (a fresh database per test)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+from cropwatch.offline import configure_ultralytics
+
+configure_ultralytics(Path(tempfile.gettempdir()) / "cropwatch-test-ultralytics")
+
+from cropwatch.embedded import EmbeddedRedis, EmbeddedS3, free_port  # noqa: E402
+from cropwatch.settings import Settings  # noqa: E402
+
+TEST_PG = os.environ.get("CROPWATCH_TEST_POSTGRES_URL")
+TEST_REDIS = os.environ.get("CROPWATCH_TEST_REDIS_URL")
+DB_BACKENDS = ["sqlite"] + (["postgresql"] if TEST_PG else [])
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    server = EmbeddedS3(tmp_path_factory.mktemp("s3"), s3_port=free_port(), access_key="cw-test",
+                        secret_key="cw-test-secret").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    if TEST_REDIS:
+        import redis
+
+        redis.Redis.from_url(TEST_REDIS).flushdb()
+        yield TEST_REDIS
+        return
+    server = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="cwr-"))).start()  # short path for the unix socket
+    yield server.url
+    server.stop()
+
+
+def _pg_database():
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(TEST_PG, isolation_level="AUTOCOMMIT")
+    name = f"cw_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(TEST_PG).set(database=name).render_as_string(hide_password=False)
+    return admin, name, url
+
+
+@pytest.fixture(params=DB_BACKENDS)
+def db_url(request, tmp_path):
+    from cropwatch.migrate import upgrade
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'cropwatch.db'}"
+        upgrade(url)
+        yield url
+        return
+    import sqlalchemy as sa
+
+    from cropwatch.db import engine_for
+
+    admin, name, url = _pg_database()
+    upgrade(url)
+    yield url
+    engine_for(url).dispose()
+    with admin.connect() as c:
+        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _drop_bucket(server: EmbeddedS3, bucket: str) -> None:
+    """Remove a test's bucket so SeaweedFS frees its collection's volumes for the next tests."""
+    from minio import Minio
+    from minio.deleteobjects import DeleteObject
+
+    client = Minio(server.endpoint, access_key=server.access_key, secret_key=server.secret_key, secure=False)
+    try:
+        if not client.bucket_exists(bucket):
+            return
+        names = [DeleteObject(o.object_name) for o in client.list_objects(bucket, recursive=True)]
+        for err in client.remove_objects(bucket, names):
+            raise RuntimeError(f"could not remove {err}")
+        client.remove_bucket(bucket)
+    except Exception as exc:  # a test that stopped the server on purpose must not fail teardown
+        print(f"note: bucket {bucket} left behind: {exc}")
+
+
+@pytest.fixture
+def settings(tmp_path, db_url, s3_server, redis_url):
+    s = Settings(
+        _env_file=None, environment="test", data_dir=tmp_path / "data", database_url=db_url, broker_url=redis_url,
+        s3_endpoint=s3_server.endpoint, s3_access_key=s3_server.access_key, s3_secret_key=s3_server.secret_key,
+        s3_bucket=f"cw-{uuid.uuid4().hex[:12]}", max_attempts=3, onnx_threads=1,
+        detect_conf=0.001,  # the pipeline is under test, not the weak from-scratch model
+    )
+    yield s
+    _drop_bucket(s3_server, s.s3_bucket)
+
+
+@pytest.fixture
+def storage(settings):
+    from cropwatch.storage import Storage
+
+    s = Storage(settings)
+    s.ensure_bucket()
+    return s
+
+
+@pytest.fixture
+def sessions(settings):
+    from cropwatch.db import session_factory
+
+    return session_factory(settings.db_url)
+
+
+@pytest.fixture
+def models_registered(sessions, storage):
+    """The shipped models, registered as production in this test's database and bucket."""
+    from models import registry
+
+    with sessions.begin() as s:
+        versions = registry.bootstrap(s, storage)
+        assert {v.task.value for v in versions} >= {"pest"}, "the shipped pest model is missing under models/pest"
+        return {v.task.value: v.id for v in versions}
+
+
+def rice_photos(n: int, split: str = "test") -> list[Path]:
+    photos = sorted((SHARED / "rice-pests" / "images" / split).glob("*.jpg"))
+    assert len(photos) >= n, f"need {n} real photos in {SHARED}"
+    return photos[:n]

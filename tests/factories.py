@@ -1,0 +1,67 @@
+"""Factories that build real rows: a cooperative with a user of every role, a farm, a plot and a camera."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from cropwatch.domain import AlertLevel, ModelTask, Role
+from cropwatch.security import hash_password, new_token, token_hash
+from cropwatch.tables import AlertRule, ApiToken, Camera, Cooperative, Farm, Membership, Plot, User
+from cropwatch.timeutil import utcnow
+
+
+@dataclass
+class Tenant:
+    cooperative_id: int
+    plot_id: int
+    camera_id: int
+    camera_token: str
+    tokens: dict[Role, str] = field(default_factory=dict)  # user bearer token per role
+    user_ids: dict[Role, int] = field(default_factory=dict)
+
+    def auth(self, role: Role = Role.member) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+    @property
+    def camera_auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.camera_token}"}
+
+
+def make_tenant(session: Session, code: str, *, task: ModelTask = ModelTask.pest, crop: str = "lúa") -> Tenant:
+    coop = Cooperative(code=code, name=f"HTX {code}")
+    session.add(coop)
+    session.flush()
+    tokens, ids = {}, {}
+    for role in (Role.member, Role.agronomist, Role.ml_engineer, Role.coop_admin):
+        u = User(username=f"{code}-{role.value}", full_name=role.value, password_hash=hash_password("pw-" + code))
+        session.add(u)
+        session.flush()
+        session.add(Membership(user_id=u.id, cooperative_id=coop.id, role=role))
+        tok = new_token("cw")
+        session.add(ApiToken(token_hash=token_hash(tok), user_id=u.id, cooperative_id=coop.id,
+                             expires_at=utcnow() + dt.timedelta(hours=1)))
+        tokens[role], ids[role] = tok, u.id
+    farm = Farm(cooperative_id=coop.id, name=f"farm {code}")
+    session.add(farm)
+    session.flush()
+    plot = Plot(cooperative_id=coop.id, farm_id=farm.id, name=f"Lô {code}", crop=crop)
+    session.add(plot)
+    session.flush()
+    cam_token = new_token("cam")
+    cam = Camera(cooperative_id=coop.id, plot_id=plot.id, name=f"cam {code}", token_hash=token_hash(cam_token),
+                 model_task=task)
+    session.add(cam)
+    session.flush()
+    return Tenant(coop.id, plot.id, cam.id, cam_token, tokens, ids)
+
+
+def add_rule(session: Session, cooperative_id: int, class_name: str, threshold: int = 1,
+             level: AlertLevel = AlertLevel.warning) -> AlertRule:
+    rule = AlertRule(cooperative_id=cooperative_id, name=f"{class_name}>={threshold}", class_name=class_name,
+                     threshold=threshold, level=level, min_score=0.0)
+    session.add(rule)
+    session.flush()
+    return rule

@@ -1,0 +1,170 @@
+"""End to end with real processes: API and Celery worker as subprocesses on real SeaweedFS, Redis and SQLite.
+
+The simulated camera uploads real pest photos through the presigned flow; the farmer sees detections,
+alerts and diary entries over HTTP. A worker killed with SIGKILL mid-task loses nothing and writes once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from conftest import PROJECT, rice_photos
+from camera_agents.simulator import CameraSimulator
+from cropwatch.domain import CaptureStatus, Role
+from cropwatch.embedded import free_port
+from cropwatch.tables import Capture, Detection, InferenceRun
+from factories import add_rule, make_tenant
+
+pytestmark = pytest.mark.slow
+
+
+def stack_env(settings, **extra) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CROPWATCH_")}
+    env.update({
+        "CROPWATCH_ENVIRONMENT": "test", "CROPWATCH_DATA_DIR": str(settings.data_dir),
+        "CROPWATCH_DATABASE_URL": settings.db_url, "CROPWATCH_BROKER_URL": settings.broker_url,
+        "CROPWATCH_S3_ENDPOINT": settings.s3_endpoint, "CROPWATCH_S3_ACCESS_KEY": settings.s3_access_key,
+        "CROPWATCH_S3_SECRET_KEY": settings.s3_secret_key, "CROPWATCH_S3_BUCKET": settings.s3_bucket,
+        "CROPWATCH_ONNX_THREADS": "1", "PYTHONUNBUFFERED": "1",
+        # the pipeline is under test here, not the from-scratch model: a low threshold keeps boxes coming
+        "CROPWATCH_DETECT_CONF": "0.001",
+    })
+    env.update({f"CROPWATCH_{k.upper()}": str(v) for k, v in extra.items()})
+    return env
+
+
+def spawn(args: list[str], env: dict, log) -> subprocess.Popen:  # noqa: ANN001
+    return subprocess.Popen([sys.executable, "-m", "cropwatch.cli", *args], env=env, cwd=PROJECT,
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def kill_group(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, sig)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+@contextmanager
+def api_server(env: dict, log):  # noqa: ANN001
+    port = free_port()
+    proc = spawn(["api", "--port", str(port)], env, log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "API did not start"
+            time.sleep(0.3)
+        yield url
+    finally:
+        kill_group(proc)
+
+
+def wait_for(predicate, timeout: float, what: str):  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def tenant(sessions, models_registered):
+    from models import registry
+    from cropwatch.domain import ModelTask
+
+    with sessions.begin() as s:
+        t = make_tenant(s, "e2e")
+        for name in registry.production(s, ModelTask.pest).classes.values():
+            add_rule(s, t.cooperative_id, name, threshold=1)
+        return t
+
+
+def test_camera_to_alert_and_diary_through_real_processes(settings, sessions, tenant, tmp_path):
+    env = stack_env(settings)
+    log = open(tmp_path / "stack.log", "wb")
+    worker = spawn(["worker"], env, log)
+    try:
+        with api_server(env, log) as url:
+            sim = CameraSimulator(url, tenant.camera_token)
+            photos = rice_photos(6)
+            uploaded = sim.run(photos, interval=0, stop=threading.Event())
+            assert len(uploaded) == 6 and not any(u.duplicate for u in uploaded)
+            auth = tenant.auth(Role.member)
+
+            def all_done():
+                caps = httpx.get(f"{url}/api/v1/captures", headers=auth).json()
+                return caps if len(caps) == 6 and all(c["status"] == "done" for c in caps) else None
+
+            wait_for(all_done, 180, "6 captures done")
+            details = [httpx.get(f"{url}/api/v1/captures/{u.capture_id}", headers=auth).json() for u in uploaded]
+            n_dets = sum(len(d["detections"]) for d in details)
+            assert n_dets > 0
+            assert httpx.get(details[0]["image_url"]).content == photos[0].read_bytes()
+            alerts = httpx.get(f"{url}/api/v1/alerts", headers=auth).json()
+            assert alerts and alerts[0]["message"] == alerts[0]["message_vi"]
+            diary = httpx.get(f"{url}/api/v1/diary", headers=auth, params={"source": "automatic"}).json()
+            assert {e["capture_id"] for e in diary} == {d["id"] for d in details if d["detections"]}
+            # uploading the same photos again changes nothing
+            again = sim.run(photos, interval=0, stop=threading.Event())
+            assert all(u.duplicate for u in again)
+            assert len(httpx.get(f"{url}/api/v1/captures", headers=auth).json()) == 6
+    finally:
+        kill_group(worker)
+        log.close()
+
+
+def test_worker_killed_mid_task_loses_nothing_and_writes_once(settings, sessions, tenant, tmp_path):
+    log = open(tmp_path / "stack.log", "wb")
+    slow_env = stack_env(settings, test_task_delay_seconds=4, broker_visibility_timeout=5)
+    env = stack_env(settings, broker_visibility_timeout=5)
+    with api_server(env, log) as url:
+        worker = spawn(["worker"], slow_env, log)
+        try:
+            sim = CameraSimulator(url, tenant.camera_token)
+            cid = sim.upload(rice_photos(1)[0]).capture_id
+
+            def processing():
+                with sessions() as s:
+                    return s.get(Capture, cid).status == CaptureStatus.processing
+
+            wait_for(processing, 90, "the worker to pick the capture up")
+            kill_group(worker, signal.SIGKILL)  # the whole worker, main process and pool, with -9
+        finally:
+            kill_group(worker)
+        worker2 = spawn(["worker"], env, log)
+        try:
+            def done():
+                with sessions() as s:
+                    return s.get(Capture, cid).status == CaptureStatus.done
+
+            wait_for(done, 120, "the capture to be processed after the restart")
+        finally:
+            kill_group(worker2)
+    log.close()
+    with sessions() as s:
+        cap = s.get(Capture, cid)
+        runs = s.scalars(select(InferenceRun).where(InferenceRun.capture_id == cid)).all()
+        dets = s.scalars(select(Detection).where(Detection.capture_id == cid)).all()
+        assert len(runs) == 1 and len(dets) == runs[0].detection_count
+        assert cap.attempts == 2  # the killed attempt is counted

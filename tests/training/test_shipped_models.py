@@ -1,0 +1,68 @@
+"""The bootstrap models in models/ match their cards."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import pytest
+
+from training.model_card import sha256_file
+from training.recipes import RECIPES
+
+MODELS = Path(__file__).resolve().parents[2] / "models"
+
+
+@pytest.fixture(params=sorted(RECIPES))
+def shipped(request) -> tuple[str, Path, dict]:
+    recipe = RECIPES[request.param]
+    folder = MODELS / recipe.task
+    card_path = folder / "model_card.json"
+    assert card_path.is_file(), f"{card_path} missing: run python -m training {recipe.task}"
+    return request.param, folder, json.loads(card_path.read_text(encoding="utf-8"))
+
+
+def test_card_matches_the_onnx_file(shipped):
+    task, folder, card = shipped
+    onnx_path = folder / card["file"]
+    assert card["file"] == f"{RECIPES[task].model_name}.onnx"
+    assert onnx_path.is_file()
+    assert sha256_file(onnx_path) == card["sha256"]
+    assert onnx_path.stat().st_size == card["size_bytes"] < 12_000_000
+    assert (folder / "MODEL_CARD.md").is_file()
+
+
+def test_card_content(shipped):
+    task, folder, card = shipped
+    recipe = RECIPES[task]
+    assert card["task"] == task
+    assert card["names"] == {str(k): v for k, v in recipe.names.items()}
+    assert card["names_vi"] == {str(k): v for k, v in recipe.names_vi.items()}
+    for key in ("map50", "map50_95", "precision", "recall", "per_class"):
+        assert key in card["metrics"]
+    assert card["metrics"]["split"] == "test"
+    assert card["latency"]["median_ms"] > 0
+    assert f"python -m training {task}" in card["reproduce"]
+    assert card["recipe"]["epochs"] == recipe.epochs
+    assert card["recipe"]["seed"] == recipe.seed and card["recipe"]["imgsz"] == recipe.imgsz
+    md = (folder / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert card["sha256"] in md
+    if task == "ripeness":
+        assert "SYNTHETIC DATA" in md and any("SYNTHETIC" in w for w in card["warnings"])
+    else:
+        assert "CC BY 4.0" in md and "CC BY 4.0" in card["dataset"]["license"]
+
+
+def test_onnx_metadata_matches_card(shipped):
+    import onnxruntime as ort
+
+    task, folder, card = shipped
+    sess = ort.InferenceSession(str(folder / card["file"]), providers=["CPUExecutionProvider"])
+    meta = sess.get_modelmeta().custom_metadata_map
+    assert meta["cropwatch_task"] == task
+    assert meta["cropwatch_dataset"] == RECIPES[task].dataset
+    assert meta["cropwatch_version"] == card["cropwatch_version"]
+    assert {str(k): v for k, v in ast.literal_eval(meta["names"]).items()} == card["names"]
+    assert ast.literal_eval(meta["imgsz"]) == [card["input"]["imgsz"]] * 2
+    assert isinstance(sess.get_inputs()[0].shape[0], str)  # dynamic batch

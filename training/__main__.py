@@ -1,0 +1,52 @@
+"""``python -m training pest|ripeness``: reproduce a shipped model end to end (offline, CPU)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from training.pipeline import REPO_ROOT, SHARED_DATASETS, build, with_overrides
+from training.recipes import RECIPES
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+DataDir = Annotated[Path, typer.Option(help="work folder for datasets, runs and the Ultralytics config")]
+ModelsDir = Annotated[Path, typer.Option(help="where models/<task>/ lives")]
+Shared = Annotated[Path, typer.Option(help="read-only folder holding the source datasets")]
+
+
+def _run(task: str, epochs, imgsz, batch, seed, data_dir, models_dir, shared, threads) -> None:
+    recipe = with_overrides(RECIPES[task], epochs=epochs, imgsz=imgsz, batch=batch, seed=seed)
+    card = build(recipe, data_dir=data_dir, models_dir=models_dir, shared=shared, threads=threads)
+    m = card["metrics"]
+    typer.echo(
+        f"{card['model']}: test mAP50 {m['map50']:.3f}, mAP50-95 {m['map50_95']:.3f}, "
+        f"{card['latency']['median_ms']} ms/image, {card['size_bytes'] / 1e6:.1f} MB"
+    )
+
+
+def _command(task: str):
+    def command(
+        epochs: Annotated[int | None, typer.Option(help="default: the recipe's")] = None,
+        imgsz: Annotated[int | None, typer.Option()] = None,
+        batch: Annotated[int | None, typer.Option()] = None,
+        seed: Annotated[int | None, typer.Option()] = None,
+        data_dir: DataDir = REPO_ROOT / "data",
+        models_dir: ModelsDir = REPO_ROOT / "models",
+        shared: Shared = SHARED_DATASETS,
+        threads: Annotated[int, typer.Option(help="torch and onnxruntime threads")] = 2,
+    ) -> None:
+        _run(task, epochs, imgsz, batch, seed, data_dir, models_dir, shared, threads)
+
+    command.__doc__ = f"Reproduce the shipped {task} model ({RECIPES[task].model_name})."
+    return command
+
+
+for _task in RECIPES:
+    app.command(name=_task)(_command(_task))
+
+
+if __name__ == "__main__":
+    app()

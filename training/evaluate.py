@@ -1,0 +1,91 @@
+"""Evaluate a detector (``.pt`` or the exported ``.onnx``) on one split of a data.yaml."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from training.offline import load_ultralytics
+
+
+@dataclass(frozen=True)
+class ClassMetrics:
+    name: str
+    images: int
+    instances: int
+    precision: float
+    recall: float
+    map50: float
+    map50_95: float
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    split: str
+    map50: float
+    map50_95: float
+    precision: float
+    recall: float
+    per_class: dict[int, ClassMetrics] = field(default_factory=dict)  # classes with labels in the split
+
+    @property
+    def per_class_map50(self) -> dict[int, float]:
+        return {k: v.map50 for k, v in self.per_class.items()}
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["per_class"] = {str(k): asdict(v) for k, v in self.per_class.items()}
+        return d
+
+
+def evaluate(
+    weights: Path,
+    data_yaml: Path,
+    *,
+    imgsz: int,
+    data_dir: Path,
+    split: str = "test",
+    batch: int = 16,
+    threads: int = 2,
+) -> EvalResult:
+    """Run ``model.val()`` on ``split``; metrics at Ultralytics' defaults (conf 0.001, IoU 0.7 for NMS)."""
+    load_ultralytics(data_dir, threads)
+    from ultralytics import YOLO
+
+    model = YOLO(str(weights), task="detect")
+    m = model.val(
+        data=str(Path(data_yaml).resolve()),
+        split=split,
+        imgsz=imgsz,
+        batch=batch,
+        device="cpu",
+        workers=0,
+        plots=False,
+        save_json=False,
+        project=str(Path(data_dir).resolve() / "runs"),
+        name=f"val-{Path(weights).stem}-{split}",
+        exist_ok=True,
+        verbose=False,
+    )
+    box = m.box
+    per_class = {}
+    for i, c in enumerate(box.ap_class_index):
+        c = int(c)
+        p, r, ap50, ap = box.class_result(i)
+        per_class[c] = ClassMetrics(
+            name=m.names[c],
+            images=int(m.nt_per_image[c]),
+            instances=int(m.nt_per_class[c]),
+            precision=round(float(p), 4),
+            recall=round(float(r), 4),
+            map50=round(float(ap50), 4),
+            map50_95=round(float(ap), 4),
+        )
+    return EvalResult(
+        split=split,
+        map50=round(float(box.map50), 4),
+        map50_95=round(float(box.map), 4),
+        precision=round(float(box.mp), 4),
+        recall=round(float(box.mr), 4),
+        per_class=per_class,
+    )

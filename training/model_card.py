@@ -1,0 +1,92 @@
+"""MODEL_CARD.md and model_card.json for a shipped model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+from models.registry import sha256_file  # noqa: E402  (one implementation, re-exported for training/)
+
+
+def _pct(v: float | None) -> str:
+    return "–" if v is None else f"{v:.3f}"
+
+
+def render_markdown(card: dict[str, Any]) -> str:
+    m, rec, data, lat = card["metrics"], card["recipe"], card["dataset"], card["latency"]
+    lines = [f"# Model card — {card['model']}", ""]
+    for w in card.get("warnings", []):
+        lines += [f"> **⚠ {w}**", ""]
+    lines += [
+        f"- Task: **{card['task']}** (object detection), architecture {card['architecture']}",
+        f"- File: `{card['file']}` — {card['size_bytes'] / 1e6:.2f} MB, sha256 `{card['sha256']}`",
+        f"- Input: {card['input']['description']}",
+        f"- Produced by CropWatch {card['cropwatch_version']} on {card['created_at']}",
+        "",
+        "## Classes",
+        "",
+        "| id | name | tiếng Việt |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {k} | {v} | {card['names_vi'][k]} |" for k, v in card["names"].items()]
+    lines += [
+        "",
+        "## Data",
+        "",
+        f"- Dataset: `{data['name']}` — license: {data['license']}",
+        f"- Attribution: {data['attribution']}",
+        f"- Images per split: {json.dumps(data['images'], ensure_ascii=False)}; objects per class: {json.dumps(data['boxes_per_class'], ensure_ascii=False)}",
+    ]
+    if data.get("import"):
+        lines.append(f"- Import: {json.dumps(data['import'], ensure_ascii=False)}")
+    lines += [
+        "",
+        "## Recipe",
+        "",
+        f"- Ultralytics {rec['ultralytics']}, torch {rec['torch']}, from `{rec['model_yaml']}` (no pretrained weights)",
+        f"- epochs {rec['epochs']} (run: {rec['epochs_run']}), imgsz {rec['imgsz']}, batch {rec['batch']}, "
+        f"seed {rec['seed']}, deterministic, CPU with {rec['threads']} threads",
+        f"- Other train arguments: `{json.dumps(rec['train_args'], ensure_ascii=False)}`",
+        f"- Training wall time: {rec['train_wall_s'] / 60:.1f} min",
+        "",
+        "## Test-split metrics",
+        "",
+        f"Split `{m['split']}`: **mAP50 {_pct(m['map50'])}**, **mAP50-95 {_pct(m['map50_95'])}**, "
+        f"precision {_pct(m['precision'])}, recall {_pct(m['recall'])} (evaluated on the exported ONNX file).",
+        "",
+        "| id | class | images | objects | P | R | mAP50 | mAP50-95 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for k, c in m["per_class"].items():
+        lines.append(
+            f"| {k} | {c['name']} | {c['images']} | {c['instances']} | {_pct(c['precision'])} | {_pct(c['recall'])} "
+            f"| {_pct(c['map50'])} | {_pct(c['map50_95'])} |"
+        )
+    lines += [
+        "",
+        "## Speed",
+        "",
+        f"ONNX Runtime CPU, {lat['threads']} threads, batch {lat['batch']} at {lat['imgsz']} px, network only: "
+        f"median **{lat['median_ms']} ms**, p90 {lat['p90_ms']} ms ({lat['runs']} runs) on {card['machine']}.",
+        "",
+        "## Reproduce",
+        "",
+        "```sh",
+        card["reproduce"],
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_model_card(out_dir: Path, card: dict[str, Any]) -> tuple[Path, Path]:
+    """Write ``model_card.json`` and ``MODEL_CARD.md`` into ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    js = out_dir / "model_card.json"
+    md = out_dir / "MODEL_CARD.md"
+    js.write_text(json.dumps(card, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    md.write_text(render_markdown(card), encoding="utf-8")
+    return js, md

@@ -1,0 +1,230 @@
+"""End to end: data → train → export → evaluate → latency → model card → ``models/<task>/``."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from datasets.splits import train_val_route
+from datasets.synthetic import generate_ripeness_dataset
+from datasets.yolo import import_yolo, write_data_yaml
+from training.evaluate import evaluate
+from training.latency import measure_latency
+from training.offline import load_ultralytics
+from training.model_card import sha256_file, write_model_card
+from training.recipes import Recipe
+from training.train import TrainConfig, export_onnx, train
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATASETS = Path("/work/shared/datasets")
+
+Log = Callable[[str], None]
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cropwatch_version() -> str:
+    try:
+        return importlib.metadata.version("cropwatch")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def prepare_data(recipe: Recipe, dest: Path, shared: Path = SHARED_DATASETS) -> tuple[Path, dict[str, Any]]:
+    """Build the recipe's dataset afresh in ``dest``; return its data.yaml and a summary for the card."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    if recipe.task == "pest":
+        stats = import_yolo(
+            shared / "rice-pests",
+            dest,
+            splits=("train", "test"),
+            route=train_val_route(recipe.val_fraction),
+            num_classes=len(recipe.names),
+        )
+        data_yaml = write_data_yaml(dest, recipe.names)
+        summary = {
+            "images": dict(sorted(stats.images.items())),
+            "boxes_per_class": {str(k): v for k, v in sorted(stats.boxes_per_class.items())},
+            "import": {
+                "source": str(shared / "rice-pests"),
+                "split_rule": f"source train → val when sha256(filename stem before '.rf.') < {recipe.val_fraction}; "
+                "source test → test",
+                "polygons_converted": stats.polygons_converted,
+                "boxes_clamped": stats.boxes_clamped,
+                "lines_dropped": stats.lines_dropped,
+                "drop_reasons": dict(stats.drop_reasons),
+            },
+        }
+    else:
+        syn = generate_ripeness_dataset(dest, counts=recipe.synthetic_counts, imgsz=recipe.imgsz, seed=recipe.seed)
+        data_yaml = dest / "data.yaml"
+        summary = {
+            "images": dict(syn.images),
+            "boxes_per_class": {str(k): v for k, v in sorted(syn.boxes_per_class.items())},
+            "generator": {"module": "datasets.synthetic.generate_ripeness_dataset", "seed": recipe.seed},
+        }
+    return data_yaml, summary
+
+
+@contextlib.contextmanager
+def exclusive(work: Path):
+    """Refuse a second build of the same model into the same work dir while one runs (it would wipe its data)."""
+    work.mkdir(parents=True, exist_ok=True)
+    with open(work / "build.lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError(f"another build is running in {work}; use another --data-dir") from None
+        yield
+
+
+def _publish(src: Path, dst: Path) -> None:
+    """Copy ``src`` to ``dst`` atomically (readers never see a half-written model)."""
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
+def reproduce_command(recipe: Recipe) -> str:
+    return (
+        f"cd <repo> && .venv/bin/python -m training {recipe.task} "
+        f"--epochs {recipe.epochs} --imgsz {recipe.imgsz} --batch {recipe.batch} --seed {recipe.seed}"
+    )
+
+
+def build(
+    recipe: Recipe,
+    *,
+    data_dir: Path,
+    models_dir: Path = REPO_ROOT / "models",
+    shared: Path = SHARED_DATASETS,
+    threads: int = 2,
+    log: Log = print,
+) -> dict[str, Any]:
+    """Reproduce one shipped model; returns its card (also written next to the ONNX in ``models_dir``)."""
+    data_dir = Path(data_dir).resolve()
+    work = data_dir / "training" / recipe.model_name
+    with exclusive(work):
+        return _build(recipe, data_dir=data_dir, work=work, models_dir=models_dir, shared=shared, threads=threads, log=log)
+
+
+def _build(recipe: Recipe, *, data_dir: Path, work: Path, models_dir: Path, shared: Path, threads: int, log: Log) -> dict[str, Any]:
+    ultralytics = load_ultralytics(data_dir, threads)  # before anything else imports it
+    import torch
+
+    t_start = time.perf_counter()
+
+    log(f"[{recipe.model_name}] preparing data in {work / 'dataset'}")
+    data_yaml, data_summary = prepare_data(recipe, work / "dataset", shared)
+    log(f"[{recipe.model_name}] data: {json.dumps(data_summary)}")
+
+    cfg = TrainConfig(
+        data_yaml=data_yaml,
+        data_dir=work,
+        name="train",
+        epochs=recipe.epochs,
+        imgsz=recipe.imgsz,
+        batch=recipe.batch,
+        seed=recipe.seed,
+        model_yaml=recipe.model_yaml,
+        threads=threads,
+        overrides=dict(recipe.overrides),
+    )
+    result = train(cfg)
+    log(f"[{recipe.model_name}] trained {result.epochs_run} epochs in {result.wall_s:.0f} s → {result.best}")
+
+    version = cropwatch_version()
+    meta = {
+        "cropwatch_task": recipe.task,
+        "cropwatch_dataset": recipe.dataset,
+        "cropwatch_version": version,
+        "cropwatch_model": recipe.model_name,
+        "cropwatch_names_vi": json.dumps({str(k): v for k, v in recipe.names_vi.items()}, ensure_ascii=False),
+    }
+    onnx_path = export_onnx(result.best, imgsz=recipe.imgsz, data_dir=work, metadata=meta, threads=threads)
+    log(f"[{recipe.model_name}] exported {onnx_path}")
+
+    metrics = evaluate(onnx_path, data_yaml, imgsz=recipe.imgsz, data_dir=work, split="test", threads=threads)
+    log(f"[{recipe.model_name}] test: mAP50 {metrics.map50} mAP50-95 {metrics.map50_95}")
+    latency = measure_latency(onnx_path, imgsz=recipe.imgsz, threads=threads)
+    log(f"[{recipe.model_name}] latency: {latency.median_ms} ms")
+
+    card = {
+        "model": recipe.model_name,
+        "task": recipe.task,
+        "file": f"{recipe.model_name}.onnx",
+        "sha256": sha256_file(onnx_path),
+        "size_bytes": onnx_path.stat().st_size,
+        "architecture": "YOLO11n (Ultralytics), trained from scratch",
+        "input": {
+            "imgsz": recipe.imgsz,
+            "dynamic_axes": ["batch", "height", "width"],
+            "description": f"float32 NCHW RGB in [0, 1], letterboxed to {recipe.imgsz}×{recipe.imgsz} "
+            "(batch, height and width are dynamic axes); output (batch, 4 + classes, anchors), no NMS",
+        },
+        "names": {str(k): v for k, v in recipe.names.items()},
+        "names_vi": {str(k): v for k, v in recipe.names_vi.items()},
+        "onnx_metadata": meta,
+        "dataset": {
+            "name": recipe.dataset,
+            "license": recipe.license,
+            "attribution": recipe.attribution,
+            **data_summary,
+        },
+        "recipe": {
+            "model_yaml": recipe.model_yaml,
+            "epochs": recipe.epochs,
+            "epochs_run": result.epochs_run,
+            "imgsz": recipe.imgsz,
+            "batch": recipe.batch,
+            "seed": recipe.seed,
+            "deterministic": True,
+            "threads": threads,
+            "train_args": {k: v for k, v in cfg.train_args().items() if k not in {"data", "project", "name"}},
+            "train_wall_s": round(result.wall_s, 1),
+            "ultralytics": ultralytics.__version__,
+            "torch": torch.__version__,
+        },
+        "metrics": metrics.as_dict(),
+        "latency": latency.as_dict(),
+        "machine": cpu_name(),
+        "reproduce": reproduce_command(recipe),
+        "warnings": list(recipe.warnings),
+        "cropwatch_version": version,
+        "created_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "pipeline_wall_s": round(time.perf_counter() - t_start, 1),
+    }
+    write_model_card(work / "card", card)
+    target_dir = Path(models_dir) / recipe.task
+    target_dir.mkdir(parents=True, exist_ok=True)
+    _publish(onnx_path, target_dir / card["file"])
+    for name in ("model_card.json", "MODEL_CARD.md"):
+        _publish(work / "card" / name, target_dir / name)
+    log(f"[{recipe.model_name}] published {target_dir / card['file']} and its card")
+    return card
+
+
+def with_overrides(recipe: Recipe, **changes: Any) -> Recipe:
+    """A copy of ``recipe`` with the non-None ``changes`` applied (CLI options)."""
+    return replace(recipe, **{k: v for k, v in changes.items() if v is not None})

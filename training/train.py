@@ -1,0 +1,98 @@
+"""Train a YOLO detector from its model YAML (no pretrained download), offline, and export it to ONNX."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import onnx
+
+from training.offline import load_ultralytics
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data_yaml: Path
+    data_dir: Path  # runs are written under <data_dir>/runs/<name>
+    name: str
+    epochs: int
+    imgsz: int
+    batch: int = 16
+    seed: int = 0
+    model_yaml: str = "yolo11n.yaml"
+    threads: int = 2
+    patience: int = 100
+    overrides: dict[str, Any] = field(default_factory=dict)  # any further Ultralytics train argument
+
+    def train_args(self) -> dict[str, Any]:
+        return {
+            "data": str(Path(self.data_yaml).resolve()),
+            "epochs": self.epochs,
+            "imgsz": self.imgsz,
+            "batch": self.batch,
+            "seed": self.seed,
+            "deterministic": True,
+            "device": "cpu",
+            "workers": 0,
+            "amp": False,
+            "plots": False,
+            "pretrained": False,
+            "patience": self.patience,
+            "project": str(Path(self.data_dir).resolve() / "runs"),
+            "name": self.name,
+            "exist_ok": True,
+            "verbose": True,
+            **self.overrides,
+        }
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    best: Path
+    run_dir: Path
+    wall_s: float
+    epochs_run: int
+
+
+def train(cfg: TrainConfig) -> TrainResult:
+    """Train from ``cfg.model_yaml``; return the best checkpoint (by validation fitness)."""
+    load_ultralytics(cfg.data_dir, cfg.threads)
+    from ultralytics import YOLO
+
+    model = YOLO(cfg.model_yaml, task="detect")
+    t0 = time.perf_counter()
+    model.train(**cfg.train_args())
+    wall = time.perf_counter() - t0
+    trainer = model.trainer
+    best = Path(trainer.best if Path(trainer.best).is_file() else trainer.last)
+    return TrainResult(best=best, run_dir=Path(trainer.save_dir), wall_s=wall, epochs_run=int(trainer.epoch) + 1)
+
+
+def add_onnx_metadata(path: Path, extra: dict[str, str]) -> None:
+    """Add (or replace) string metadata keys in an ONNX file, keeping the keys already there."""
+    model = onnx.load(str(path))
+    props = {p.key: p.value for p in model.metadata_props}
+    props.update({k: str(v) for k, v in extra.items()})
+    del model.metadata_props[:]
+    for k, v in props.items():
+        model.metadata_props.add(key=k, value=v)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+
+
+def export_onnx(weights: Path, *, imgsz: int, data_dir: Path, metadata: dict[str, str], threads: int = 2) -> Path:
+    """Export ``weights`` to ONNX (dynamic batch/size, simplified) and add CropWatch metadata keys.
+
+    Ultralytics writes its own metadata (names, imgsz, stride, task, ...) into the file; those stay.
+    """
+    load_ultralytics(data_dir, threads)
+    from ultralytics import YOLO
+
+    out = YOLO(str(weights), task="detect").export(
+        format="onnx", dynamic=True, simplify=True, imgsz=imgsz, device="cpu", nms=False
+    )
+    path = Path(out)
+    add_onnx_metadata(path, metadata)
+    return path
