@@ -69,8 +69,8 @@ class CameraSimulator:
             time.sleep(delay)
         raise AssertionError("unreachable")
 
-    def upload(self, path: Path, captured_at: dt.datetime | None = None) -> UploadResult:
-        data = Path(path).read_bytes()
+    def upload(self, path: Path, captured_at: dt.datetime | None = None, data: bytes | None = None) -> UploadResult:
+        data = Path(path).read_bytes() if data is None else data
         sha = hashlib.sha256(data).hexdigest()
         when = (captured_at or dt.datetime.now(dt.timezone.utc)).isoformat()
         slot = self._with_retry("slot", lambda: self.client.post(
@@ -84,15 +84,22 @@ class CameraSimulator:
             f"{self.api_url}/api/v1/ingest/captures/{slot['capture_id']}/confirm", headers=self._auth))
         return UploadResult(Path(path), slot["capture_id"], False)
 
-    def run(self, images: Iterable[Path], *, interval: float, stop: threading.Event,
-            limit: int | None = None) -> list[UploadResult]:
+    def run(self, images: Iterable[Path | tuple[Path, bytes]], *, interval: float, stop: threading.Event,
+            limit: int | None = None, state: Path | None = None) -> list[UploadResult]:
+        """Upload one image per ``interval``. ``images`` yields paths, or (path, bytes) for re-shot frames; with
+        ``state`` the number of frames sent is kept in that file (see ``resume``)."""
         done: list[UploadResult] = []
-        for path in images:
+        sent = _read_count(state)
+        for item in images:
             if stop.is_set() or (limit is not None and len(done) >= limit):
                 break
+            path, data = item if isinstance(item, tuple) else (item, None)
             try:
-                done.append(self.upload(path))
-                log.info("uploaded %s -> capture %s", path.name, done[-1].capture_id)
+                done.append(self.upload(path, data=data))
+                sent += 1
+                _write_count(state, sent)
+                log.info("uploaded %s -> capture %s%s", path.name, done[-1].capture_id,
+                         " (already had it)" if done[-1].duplicate else "")
             except Refused as exc:
                 log.error("server refused %s: %s", path.name, exc)
             except httpx.TransportError as exc:
@@ -112,6 +119,44 @@ def cycle_shuffled(paths: list[Path], rng: random.Random) -> Iterator[Path]:
         yield from order
 
 
+def reshoot(data: bytes, rng: random.Random) -> bytes:
+    """The same scene photographed again: slightly different light and JPEG noise, so different bytes (a real camera
+    never sends the same file twice; the server de-duplicates identical files by sha256)."""
+    import cv2
+    import numpy as np
+
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if img is None:
+        return data
+    img = cv2.convertScaleAbs(img, alpha=rng.uniform(0.9, 1.1), beta=rng.uniform(-8, 8))
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, rng.randint(85, 95)])
+    return buf.tobytes() if ok else data
+
+
+def camera_frames(paths: list[Path], rng: random.Random, *, skip: int = 0) -> Iterator[Path | tuple[Path, bytes]]:
+    """An endless camera: the folder in shuffled passes; the first pass sends the files as they are, later passes
+    re-shoot them. ``skip`` frames are passed over (a restarted camera resumes where it stopped)."""
+    for n, path in enumerate(cycle_shuffled(paths, rng)):
+        first_pass = n < len(paths)
+        if n < skip:
+            continue
+        yield path if first_pass else (path, reshoot(path.read_bytes(), random.Random(n)))
+
+
+def _read_count(state: Path | None) -> int:
+    try:
+        return int(state.read_text()) if state else 0
+    except (OSError, ValueError):
+        return 0
+
+
+def _write_count(state: Path | None, n: int) -> None:
+    if state:
+        tmp = state.with_suffix(".tmp")
+        tmp.write_text(str(n))
+        tmp.replace(state)
+
+
 def main(argv: list[str] | None = None) -> None:
     import argparse
 
@@ -122,13 +167,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--interval", type=float, default=10.0)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--state", type=Path, default=None,
+                        help="file keeping how many frames were sent, so a restart resumes instead of replaying")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s camera %(message)s")
+    for name in ("httpx", "httpcore"):  # request lines would print presigned upload URLs
+        logging.getLogger(name).setLevel(logging.WARNING)
     rng = random.Random(args.seed)
     sim = CameraSimulator(args.api, args.token, rng=rng)
     stop = threading.Event()
     try:
-        sim.run(cycle_shuffled(folder_images(args.folder), rng), interval=args.interval, stop=stop, limit=args.limit)
+        frames = camera_frames(folder_images(args.folder), rng, skip=_read_count(args.state))
+        sim.run(frames, interval=args.interval, stop=stop, limit=args.limit, state=args.state)
     except KeyboardInterrupt:
         stop.set()
 

@@ -21,8 +21,15 @@ app = typer.Typer(help="CropWatch: crop and pest monitoring for cooperatives.", 
 console = Console()
 
 
+#: libraries whose INFO lines drown the service's own log (httpx would also print presigned URLs)
+QUIET_LOGGERS = ("alembic", "httpx", "httpcore", "urllib3")
+
+
 def _logging(level: str = "INFO") -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)  # retries are reported by our code
 
 
 @app.command()
@@ -146,15 +153,22 @@ def up(cameras: bool = typer.Option(True, help="start simulated cameras"),
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    # children get their own session: Ctrl-C reaches only this process, which then stops them in order
+    # (cameras first, then API and worker, then the servers), so nothing dies half-way through a task.
     try:
         if s.embedded_s3:
             port = int(s.s3_endpoint.rsplit(":", 1)[1])
             s3 = EmbeddedS3(s.data_dir / "s3", s3_port=port, access_key=s.s3_access_key,
-                            secret_key=s.s3_secret_key).start()
+                            secret_key=s.s3_secret_key)
+            s3.own_session = True
+            s3.start()
             servers.append(s3)
             console.print(f"[green]SeaweedFS S3[/] on {s3.endpoint}")
         if s.embedded_redis and not s.broker_url:
-            redis = EmbeddedRedis(s.data_dir / "redis").start()
+            redis = EmbeddedRedis(s.data_dir / "redis")
+            redis.own_session = True
+            redis.start()
             servers.append(redis)
             env["CROPWATCH_BROKER_URL"] = redis.url
             console.print(f"[green]Redis[/] on {redis.socket_path}")
@@ -168,7 +182,7 @@ def up(cameras: bool = typer.Option(True, help="start simulated cameras"),
             ("beat", [py, "-m", "cropwatch.cli", "beat"]),
         ]
         for name, cmd in specs:
-            children.append((name, subprocess.Popen(cmd, env=env)))
+            children.append((name, subprocess.Popen(cmd, env=env, start_new_session=True)))
         _wait_http(f"http://{s.api_host}:{s.api_port}/health", 60)
         console.print(f"[bold green]CropWatch is up:[/] http://{s.api_host}:{s.api_port}  (API docs: /docs)")
         if cameras:
@@ -176,8 +190,8 @@ def up(cameras: bool = typer.Option(True, help="start simulated cameras"),
                 folder = _demo_images(cam, s.data_dir / "demo" / f"camera-{cam.camera_id}")
                 cmd = [py, "-m", "camera_agents.simulator", "--api", f"http://{s.api_host}:{s.api_port}",
                        "--token", cam.token, "--folder", str(folder), "--interval", str(camera_interval),
-                       "--seed", str(cam.camera_id)]
-                children.append((f"camera-{cam.camera_id}", subprocess.Popen(cmd, env=env)))
+                       "--seed", str(cam.camera_id), "--state", str(folder.parent / f"camera-{cam.camera_id}.sent")]
+                children.append((f"camera-{cam.camera_id}", subprocess.Popen(cmd, env=env, start_new_session=True)))
             console.print(f"{len(cams)} simulated cameras uploading every {camera_interval:.0f}s")
         while True:
             for name, proc in children:

@@ -43,6 +43,9 @@ def weed_binary() -> str:
 class _Child:
     proc: subprocess.Popen | None = None
     name = "child"
+    #: start in a session of its own, so a Ctrl-C in the terminal reaches only the supervisor (`cropwatch up`),
+    #: which stops the server after the processes that still need it
+    own_session = False
 
     def stop(self, timeout: float = 10) -> None:
         if self.proc and self.proc.poll() is None:
@@ -123,7 +126,8 @@ class EmbeddedS3(_Child):
             f"-volume.max={self.max_volumes}", f"-master.volumeSizeLimitMB={self.volume_size_mb}",
         ]
         log = open(self.root / "weed.log", "ab")
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=self.root)
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=self.root,
+                                     start_new_session=self.own_session)
         self._wait_ready(timeout)
         return self
 
@@ -177,7 +181,8 @@ class EmbeddedRedis(_Child):
             "--dir", str(self.root), "--appendonly", "yes", "--appendfsync", "everysec",
             "--save", "", "--daemonize", "no", "--logfile", str(self.root / "redis.log"),
         ]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=self.own_session)
         deadline = time.monotonic() + timeout
         while True:
             try:
