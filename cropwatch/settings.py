@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     # broker: embedded redis (unix socket in the data dir) unless a URL is given
     broker_url: str | None = None
     broker_visibility_timeout: int = 600  # seconds; above the worst task time
+    # where workers report what they serve (default: the broker, when it is Redis; see cropwatch/heartbeat.py)
+    heartbeat_redis_url: str | None = None
 
     # object storage (S3). Embedded SeaweedFS listens on s3_endpoint when `cropwatch up` runs.
     s3_endpoint: str = "127.0.0.1:8333"
@@ -52,9 +54,17 @@ class Settings(BaseSettings):
     # worker
     max_attempts: int = 3
     sweep_interval_seconds: int = 30
-    stuck_after_seconds: int = 120
-    onnx_threads: int = 2
+    stuck_after_seconds: int = 120  # also the lease of a worker's claim on a capture
+    onnx_threads: int = 2  # intra-op threads of one model call (a single image)
+    # a batch of several images is split over this many single-threaded calls at once (one per core): on a 2-core
+    # worker, 2 (see README, Performance)
+    onnx_parallel: int = Field(default=2, ge=1, le=64)
     execution_provider: Literal["cpu", "cuda", "tensorrt", "openvino"] = "cpu"
+    # which artifact of a model version a worker serves: the FP32 export or its INT8 quantization (when it has one)
+    model_variant: Literal["fp32", "int8"] = "fp32"
+    # a worker takes up to this many waiting captures into one batched session call
+    batch_size: int = Field(default=8, ge=1, le=64)
+
     # fault injection for the kill -9 test: pause after claiming a capture (honoured only when environment=test)
     test_task_delay_seconds: float = 0.0
     detect_conf: float = 0.25

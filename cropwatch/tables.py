@@ -187,6 +187,8 @@ class Capture(Base):
     upload_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[CaptureStatus] = mapped_column(_enum(CaptureStatus), default=CaptureStatus.pending)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: when a worker last claimed it: a lease of `claim_lease_seconds` during which other deliveries stand back
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     processed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -206,6 +208,8 @@ class ModelVersion(Base):
     classes_vi: Mapped[dict | None] = mapped_column(JSON)
     input_size: Mapped[int] = mapped_column(Integer)
     metrics: Mapped[dict | None] = mapped_column(JSON)
+    #: other artifacts of the same version, by variant name: {"int8": {"key": ..., "sha256": ..., "metrics": ...}}
+    variants: Mapped[dict | None] = mapped_column(JSON)
     stage: Mapped[ModelStage] = mapped_column(_enum(ModelStage), default=ModelStage.candidate)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     promoted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

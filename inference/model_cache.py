@@ -32,20 +32,26 @@ class ModelCache:
         self.settings = settings
         self.storage = storage
         self.check_every = check_every
-        self._loaded: dict[ModelTask, tuple[int, str, OnnxDetector]] = {}
+        self._loaded: dict[ModelTask, tuple[int, str, OnnxDetector]] = {}  # (version id, sha256 served, detector)
         self._refused: set[str] = set()
         self._checked_at: dict[ModelTask, float] = {}
         self._lock = threading.Lock()
+        self._warned_variant = False
 
-    def _fetch(self, mv: ModelVersion) -> Path:
+    def _fetch(self, key: str, sha256: str) -> Path:
         folder = self.settings.models_dir
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{mv.sha256}.onnx"
-        if not path.exists() or registry.sha256_file(path) != mv.sha256:
+        path = folder / f"{sha256}.onnx"
+        if not path.exists() or registry.sha256_file(path) != sha256:
             tmp = path.with_suffix(".part")
-            tmp.write_bytes(self.storage.get_bytes(mv.onnx_key))
+            tmp.write_bytes(self.storage.get_bytes(key))
             tmp.replace(path)
         return path
+
+    def loaded(self) -> list[dict]:
+        """What this worker serves now (for heartbeats, health and metrics)."""
+        return [{"task": task.value, "model_version_id": mv_id, "sha256": sha, "variant": det.variant,
+                 "provider": det.provider} for task, (mv_id, sha, det) in self._loaded.items()]
 
     def get(self, session: Session, task: ModelTask) -> tuple[int, OnnxDetector]:
         """(model_version_id, detector) of the production model; keeps the old one if the new is bad."""
@@ -60,26 +66,34 @@ class ModelCache:
                 if current:
                     return current[0], current[2]
                 raise NoModel(f"no production model for task '{task.value}'")
-            if current and current[1] == mv.sha256:
+            variant, key, sha256 = registry.artifact(mv, self.settings.model_variant)
+            if variant != self.settings.model_variant and not self._warned_variant:
+                log.warning("model %s has no %s variant; serving its %s file", mv.id, self.settings.model_variant,
+                            variant)
+                self._warned_variant = True
+            if current and current[1] == sha256:
                 return current[0], current[2]
-            if mv.sha256 in self._refused:
+            if sha256 in self._refused:
                 if current:
                     return current[0], current[2]
                 raise NoModel(f"production model {mv.id} for '{task.value}' was refused")
             try:
-                path = self._fetch(mv)
+                path = self._fetch(key, sha256)
                 detector = OnnxDetector(
                     path,
                     threads=self.settings.onnx_threads,
                     provider=self.settings.execution_provider,
-                    expected_sha256=mv.sha256,
+                    expected_sha256=sha256,
+                    max_batch=self.settings.batch_size,
+                    parallel=self.settings.onnx_parallel,
                 )
+                detector.variant = variant
             except ModelRejected as exc:
-                log.error("model %s (%s) refused: %s; keeping the previous model", mv.id, mv.sha256[:12], exc)
-                self._refused.add(mv.sha256)
+                log.error("model %s (%s) refused: %s; keeping the previous model", mv.id, sha256[:12], exc)
+                self._refused.add(sha256)
                 if current:
                     return current[0], current[2]
                 raise NoModel(str(exc)) from exc
-            log.info("loaded %s model %s (%s) on %s", task.value, mv.id, mv.sha256[:12], detector.provider)
-            self._loaded[task] = (mv.id, mv.sha256, detector)
+            log.info("loaded %s model %s (%s, %s) on %s", task.value, mv.id, variant, sha256[:12], detector.provider)
+            self._loaded[task] = (mv.id, sha256, detector)
             return mv.id, detector

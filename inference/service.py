@@ -1,16 +1,27 @@
-"""Process one capture: fetch → safe decode → detect → store once → alerts → diary.
+"""Process captures: claim → fetch → safe decode → detect (batched) → store once → alerts → diary.
 
-Framework-free: the Celery task is a thin wrapper. Results are written in one transaction
+Framework-free: the Celery task is a thin wrapper. Results are written in one transaction per capture,
 guarded by the unique (capture, model version) key, so a duplicate delivery writes nothing twice.
+
+Batching: the task for one capture also claims up to ``batch_size - 1`` other captures that wait in the database
+(``stored``, never attempted) and runs them through the model in one session call. Every capture keeps its own
+claim, attempt counter, result transaction and failure: a capture that was in a batch that crashed the worker is
+processed alone afterwards, so a poison image cannot use up the attempts of its neighbours. A claim is a lease of
+``stuck_after_seconds``: another delivery of a capture under a live lease stands back (``in_progress``), and the
+sweeper re-enqueues it once the lease has run out.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import logging
 import time
+from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,6 +34,7 @@ from cropwatch.tables import Camera, Capture, Detection, InferenceRun, ModelVers
 from cropwatch.timeutil import utcnow
 from inference.decode import ImageRejected, decode_image
 from inference.model_cache import ModelCache, NoModel
+from inference.tiling import TileConfig, detect_tiled
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +44,7 @@ class Outcome(str, enum.Enum):
     already_done = "already_done"
     failed = "failed"
     retry = "retry"  # transient (storage, no model, write conflict): try again later
+    in_progress = "in_progress"  # another worker holds a live claim on it
 
 
 @dataclass
@@ -41,9 +54,21 @@ class Result:
     detections: int = 0
 
 
+@dataclass
+class _Work:
+    """A claimed capture, decoded and matched with its model, ready for the detector."""
+
+    cap: Capture
+    image: np.ndarray
+    model_id: int
+    detector: Any
+    tiling: TileConfig | None
+
+
 class CaptureProcessor:
     def __init__(self, settings: Settings, sessions: sessionmaker[Session], storage: Storage,
-                 models: ModelCache | None = None) -> None:
+                 models: ModelCache | None = None, on_batch=None) -> None:  # noqa: ANN001
+        self.on_batch = on_batch  # called with (images, total_ms) after each model call, for worker statistics
         self.settings = settings
         self.sessions = sessions
         self.storage = storage
@@ -61,11 +86,16 @@ class CaptureProcessor:
                 return Result(Outcome.failed, cap.error or "")
             if cap.status == CaptureStatus.pending:
                 return Result(Outcome.failed, "upload not confirmed")
+            now = utcnow()
+            lease = dt.timedelta(seconds=self.settings.stuck_after_seconds)
+            if cap.status == CaptureStatus.processing and cap.claimed_at and now - _aware(cap.claimed_at) < lease:
+                return Result(Outcome.in_progress, "another worker is processing it")
             if cap.attempts >= self.settings.max_attempts:
                 cap.status = CaptureStatus.failed
                 cap.error = f"gave up after {cap.attempts} attempts: {cap.error or 'worker lost during processing'}"
                 return Result(Outcome.failed, cap.error)
             cap.status = CaptureStatus.processing
+            cap.claimed_at = now
             cap.attempts += 1
             s.flush()
             s.expunge(cap)
@@ -84,6 +114,70 @@ class CaptureProcessor:
                 cap.attempts = max(0, cap.attempts - 1)  # transient trouble does not use up attempts
 
     def process(self, capture_id: int) -> Result:
+        """Process one capture on its own."""
+        return self.process_many([capture_id])[capture_id]
+
+    def process_batch(self, capture_id: int) -> Result:
+        """Process ``capture_id`` together with up to ``batch_size - 1`` other waiting captures; its result."""
+        ids = [capture_id] + self._waiting(exclude=capture_id, limit=self.settings.batch_size - 1)
+        return self.process_many(ids)[capture_id]
+
+    def _waiting(self, *, exclude: int, limit: int) -> list[int]:
+        if limit <= 0:
+            return []
+        with self.sessions() as s:
+            first = s.get(Capture, exclude)
+            if first is None or first.attempts > 0:
+                return []  # a capture that was in a crash goes alone
+            return list(s.scalars(
+                select(Capture.id).where(Capture.status == CaptureStatus.stored, Capture.attempts == 0,
+                                         Capture.id != exclude)
+                .order_by(Capture.received_at, Capture.id).limit(limit)
+            ))
+
+    def process_many(self, capture_ids: list[int]) -> dict[int, Result]:
+        """Claim, decode and detect several captures, one batched model call per model; each stored on its own."""
+        results: dict[int, Result] = {}
+        work: list[_Work] = []
+        for cid in dict.fromkeys(capture_ids):
+            prepared = self._prepare(cid)
+            if isinstance(prepared, Result):
+                results[cid] = prepared
+            else:
+                work.append(prepared)
+        groups: dict[int, list[_Work]] = defaultdict(list)
+        for w in work:
+            groups[w.model_id].append(w)
+        kw = {"conf": self.settings.detect_conf, "iou": self.settings.detect_iou}
+        for items in groups.values():
+            plain = [w for w in items if w.tiling is None]
+            if len(plain) > 1:
+                t0 = time.perf_counter()
+                try:
+                    dets = plain[0].detector.predict_batch([w.image for w in plain], **kw)
+                except Exception:  # noqa: BLE001 - one bad image must not fail the others: go one by one
+                    log.exception("batched detection of %d captures failed; processing them one by one", len(plain))
+                    dets = None
+                if dets is not None:
+                    ms = (time.perf_counter() - t0) * 1000 / len(plain)
+                    self._count(len(plain), ms * len(plain))
+                    for w, d in zip(plain, dets):
+                        results[w.cap.id] = self._finish(w, d, ms)
+                    plain = []
+            for w in plain + [w for w in items if w.tiling is not None]:
+                t0 = time.perf_counter()
+                d = (detect_tiled(w.detector, w.image, w.tiling, **kw) if w.tiling
+                     else w.detector.predict_batch([w.image], **kw)[0])
+                ms = (time.perf_counter() - t0) * 1000
+                self._count(1, ms)
+                results[w.cap.id] = self._finish(w, d, ms)
+        return results
+
+    def _count(self, images: int, total_ms: float) -> None:
+        if self.on_batch is not None:
+            self.on_batch(images, total_ms)
+
+    def _prepare(self, capture_id: int) -> Result | _Work:
         claimed = self._claim(capture_id)
         if isinstance(claimed, Result):
             return claimed
@@ -108,12 +202,18 @@ class CaptureProcessor:
             except NoModel as exc:
                 self._release(capture_id, str(exc), permanent=False)
                 return Result(Outcome.retry, str(exc))
-        t0 = time.perf_counter()
-        dets = detector(image, conf=self.settings.detect_conf, iou=self.settings.detect_iou)
-        elapsed_ms = (time.perf_counter() - t0) * 1000
-        records = dets.to_records(detector.names)
+            try:
+                tiling = TileConfig.from_setting(camera.tiling)
+            except (TypeError, ValueError) as exc:
+                log.warning("camera %s: tiling setting %r ignored (%s)", camera.id, camera.tiling, exc)
+                tiling = None
+        return _Work(cap, image, model_id, detector, tiling)
+
+    def _finish(self, w: _Work, dets: Any, elapsed_ms: float) -> Result:
+        records = dets.to_records(w.detector.names)
+        capture_id, model_id = w.cap.id, w.model_id
         try:
-            return self._store(cap, image.shape, model_id, records, elapsed_ms)
+            return self._store(w.cap, w.image.shape, model_id, records, elapsed_ms)
         except IntegrityError:
             with self.sessions() as s:
                 run = s.scalar(select(InferenceRun).where(InferenceRun.capture_id == capture_id,
@@ -157,3 +257,7 @@ class CaptureProcessor:
             )
         log.info("capture %s: %d detections in %.0f ms", cap.id, len(records), elapsed_ms)
         return Result(Outcome.done, detections=len(records))
+
+
+def _aware(t: dt.datetime) -> dt.datetime:
+    return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)

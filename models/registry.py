@@ -55,6 +55,43 @@ def model_key(task: ModelTask, sha256: str) -> str:
     return f"models/{task.value}/{sha256}.onnx"
 
 
+#: variants a version may carry besides its FP32 file (``training/quantize.py`` writes ``<name>.int8.onnx``)
+VARIANTS = ("int8",)
+
+
+def variant_path(fp32: Path, variant: str) -> Path:
+    return fp32.with_name(f"{fp32.stem}.{variant}.onnx")
+
+
+def add_variant(session: Session, storage: Storage, mv: ModelVersion, path: Path, *, variant: str,
+                metrics: dict | None = None) -> ModelVersion:
+    """Attach another artifact of the same model (e.g. its INT8 quantization) to ``mv``; idempotent."""
+    if variant not in VARIANTS:
+        raise RegistryError(f"unknown model variant {variant!r}; known: {', '.join(VARIANTS)}")
+    path = Path(path)
+    digest = sha256_file(path)
+    current = dict(mv.variants or {})
+    if current.get(variant, {}).get("sha256") == digest:
+        return mv
+    meta = read_onnx_metadata(path)
+    if {str(k): v for k, v in meta["names"].items()} != mv.classes:
+        raise RegistryError(f"{path.name}: its classes differ from model version {mv.id}'s")
+    key = model_key(mv.task, digest)
+    storage.put_bytes(key, path.read_bytes(), "application/octet-stream")
+    current[variant] = {"key": key, "sha256": digest, "size_bytes": path.stat().st_size, "metrics": metrics}
+    mv.variants = current  # a new dict, so the JSON column is seen as changed
+    session.flush()
+    return mv
+
+
+def artifact(mv: ModelVersion, variant: str = "fp32") -> tuple[str, str, str]:
+    """(variant served, object key, sha256) for the wanted variant; FP32 when the version has no such variant."""
+    if variant != "fp32" and variant in (mv.variants or {}):
+        v = mv.variants[variant]
+        return variant, v["key"], v["sha256"]
+    return "fp32", mv.onnx_key, mv.sha256
+
+
 def register(
     session: Session,
     storage: Storage,
@@ -70,6 +107,7 @@ def register(
     digest = sha256_file(onnx_path)
     existing = session.scalar(select(ModelVersion).where(ModelVersion.task == task, ModelVersion.sha256 == digest))
     if existing is not None:
+        _attach_variants(session, storage, existing, onnx_path, card or {})
         return existing
     meta = read_onnx_metadata(onnx_path)
     key = model_key(task, digest)
@@ -89,9 +127,18 @@ def register(
     )
     session.add(mv)
     session.flush()
+    _attach_variants(session, storage, mv, onnx_path, card)
     if stage == ModelStage.production:
         promote(session, mv)
     return mv
+
+
+def _attach_variants(session: Session, storage: Storage, mv: ModelVersion, fp32: Path, card: dict) -> None:
+    for variant in VARIANTS:
+        path = variant_path(fp32, variant)
+        if path.exists():
+            add_variant(session, storage, mv, path, variant=variant,
+                        metrics=(card.get("variants") or {}).get(variant, {}).get("metrics"))
 
 
 def production(session: Session, task: ModelTask) -> ModelVersion | None:
@@ -118,6 +165,8 @@ def shipped_models() -> list[tuple[ModelTask, Path, dict]]:
     for task in ModelTask:
         folder = SHIPPED_DIR / task.value
         for onnx_path in sorted(folder.glob("*.onnx")):
+            if any(onnx_path.name.endswith(f".{v}.onnx") for v in VARIANTS):
+                continue  # attached to its FP32 version
             card_path = folder / "model_card.json"
             card = json.loads(card_path.read_text()) if card_path.exists() else {}
             found.append((task, onnx_path, card))

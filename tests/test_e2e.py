@@ -101,7 +101,7 @@ def tenant(sessions, models_registered):
 
 
 def test_camera_to_alert_and_diary_through_real_processes(settings, sessions, tenant, tmp_path):
-    env = stack_env(settings)
+    env = stack_env(settings, model_variant="int8")  # the worker serves the INT8 artifact of the shipped model
     log = open(tmp_path / "stack.log", "wb")
     worker = spawn(["worker"], env, log)
     try:
@@ -117,6 +117,13 @@ def test_camera_to_alert_and_diary_through_real_processes(settings, sessions, te
                 return caps if len(caps) == 6 and all(c["status"] == "done" for c in caps) else None
 
             wait_for(all_done, 180, "6 captures done")
+            # the worker reports what it serves: model variant and the execution provider really in use
+            health = httpx.get(f"{url}/health").json()
+            served = [m for w in health["workers"] for m in w["models"] if m["task"] == "pest"]
+            assert any(m["variant"] == "int8" and m["provider"] == "cpu" for m in served), health
+            metrics = httpx.get(f"{url}/metrics").text
+            assert any(line.startswith("cropwatch_worker_model_info{") and 'provider="cpu"' in line
+                       and 'variant="int8"' in line for line in metrics.splitlines()), metrics[-2000:]
             details = [httpx.get(f"{url}/api/v1/captures/{u.capture_id}", headers=auth).json() for u in uploaded]
             n_dets = sum(len(d["detections"]) for d in details)
             assert n_dets > 0
@@ -136,8 +143,9 @@ def test_camera_to_alert_and_diary_through_real_processes(settings, sessions, te
 
 def test_worker_killed_mid_task_loses_nothing_and_writes_once(settings, sessions, tenant, tmp_path):
     log = open(tmp_path / "stack.log", "wb")
-    slow_env = stack_env(settings, test_task_delay_seconds=4, broker_visibility_timeout=5)
-    env = stack_env(settings, broker_visibility_timeout=5)
+    # the claim lease (stuck_after_seconds) is shorter than the redelivery, so the restarted worker may re-claim
+    slow_env = stack_env(settings, test_task_delay_seconds=4, broker_visibility_timeout=5, stuck_after_seconds=3)
+    env = stack_env(settings, broker_visibility_timeout=5, stuck_after_seconds=3)
     with api_server(env, log) as url:
         worker = spawn(["worker"], slow_env, log)
         try:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from training.pipeline import REPO_ROOT, SHARED_DATASETS, build, with_overrides
+from training.pipeline import REPO_ROOT, SHARED_DATASETS, build, quantize_shipped, with_overrides
 from training.recipes import RECIPES
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -46,6 +46,23 @@ def _command(task: str):
 
 for _task in RECIPES:
     app.command(name=_task)(_command(_task))
+
+
+@app.command()
+def quantize(
+    task: Annotated[str, typer.Argument(help="pest | ripeness")],
+    data_dir: DataDir = REPO_ROOT / "data",
+    models_dir: ModelsDir = REPO_ROOT / "models",
+    shared: Shared = SHARED_DATASETS,
+    threads: Annotated[int, typer.Option(help="onnxruntime threads")] = 2,
+) -> None:
+    """Add the INT8 variant (static QDQ quantization) to the shipped model of TASK, with its test metrics."""
+    if task not in RECIPES:
+        raise typer.BadParameter(f"unknown task {task!r}; choose from {', '.join(RECIPES)}")
+    card = quantize_shipped(RECIPES[task], data_dir=data_dir, models_dir=models_dir, shared=shared, threads=threads)
+    fp, q = card["metrics"], card["variants"]["int8"]["metrics"]
+    typer.echo(f"{card['model']}: test mAP50 FP32 {fp['map50']:.3f} → INT8 {q['map50']:.3f} "
+               f"({(q['map50'] - fp['map50']) * 100:+.1f} points)")
 
 
 if __name__ == "__main__":

@@ -64,6 +64,25 @@ def render_markdown(card: dict[str, Any]) -> str:
             f"| {k} | {c['name']} | {c['images']} | {c['instances']} | {_pct(c['precision'])} | {_pct(c['recall'])} "
             f"| {_pct(c['map50'])} | {_pct(c['map50_95'])} |"
         )
+    for name, v in (card.get("variants") or {}).items():
+        vm, vl = v["metrics"], v["latency"]
+        lines += [
+            "",
+            f"## {name.upper()} variant",
+            "",
+            f"- File: `{v['file']}` — {v['size_bytes'] / 1e6:.2f} MB, sha256 `{v['sha256']}`",
+            f"- {v['method']}",
+            f"- Test split: **mAP50 {_pct(vm['map50'])}** (FP32 {_pct(m['map50'])}, "
+            f"{(vm['map50'] - m['map50']) * 100:+.1f} points), mAP50-95 {_pct(vm['map50_95'])} "
+            f"(FP32 {_pct(m['map50_95'])}), precision {_pct(vm['precision'])}, recall {_pct(vm['recall'])}",
+            f"- Network only, same settings as below: median **{vl['median_ms']} ms** (FP32 {lat['median_ms']} ms)",
+            "",
+            "| id | class | mAP50 FP32 | mAP50 " + name.upper() + " |",
+            "|---|---|---|---|",
+        ]
+        for k, c in m["per_class"].items():
+            q = vm["per_class"].get(k, {})
+            lines.append(f"| {k} | {c['name']} | {_pct(c['map50'])} | {_pct(q.get('map50'))} |")
     lines += [
         "",
         "## Speed",

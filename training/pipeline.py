@@ -22,12 +22,13 @@ from datasets.yolo import import_yolo, write_data_yaml
 from training.evaluate import evaluate
 from training.latency import measure_latency
 from training.offline import load_ultralytics
+from training.quantize import QuantizeConfig, calibration_images, int8_path, quantize_int8
 from training.model_card import sha256_file, write_model_card
 from training.recipes import Recipe
 from training.train import TrainConfig, export_onnx, train
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATASETS = Path("/work/shared/datasets")
+SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
 
 Log = Callable[[str], None]
 
@@ -215,13 +216,63 @@ def _build(recipe: Recipe, *, data_dir: Path, work: Path, models_dir: Path, shar
         "created_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "pipeline_wall_s": round(time.perf_counter() - t_start, 1),
     }
+    card["variants"] = {"int8": quantize_variant(recipe, onnx_path, data_yaml, work=work, threads=threads, log=log)}
     write_model_card(work / "card", card)
     target_dir = Path(models_dir) / recipe.task
+    _publish(int8_path(onnx_path), target_dir / int8_path(Path(card["file"])).name)
     target_dir.mkdir(parents=True, exist_ok=True)
     _publish(onnx_path, target_dir / card["file"])
     for name in ("model_card.json", "MODEL_CARD.md"):
         _publish(work / "card" / name, target_dir / name)
     log(f"[{recipe.model_name}] published {target_dir / card['file']} and its card")
+    return card
+
+
+def quantize_variant(recipe: Recipe, onnx_path: Path, data_yaml: Path, *, work: Path, threads: int,
+                     log: Log = print, config: QuantizeConfig = QuantizeConfig()) -> dict[str, Any]:
+    """Write ``<model>.int8.onnx`` next to ``onnx_path`` (static QDQ, calibrated on the training split) and return
+    its card section: file, sha256, size, test-split metrics and latency, measured like the FP32 file's."""
+    images = calibration_images(Path(data_yaml).parent / "images" / "train", config.calibration_images, config.seed)
+    out = quantize_int8(onnx_path, int8_path(onnx_path), images, imgsz=recipe.imgsz, config=config)
+    log(f"[{recipe.model_name}] quantized to INT8 with {len(images)} calibration images → {out}")
+    metrics = evaluate(out, data_yaml, imgsz=recipe.imgsz, data_dir=work, split="test", threads=threads)
+    log(f"[{recipe.model_name}] INT8 test: mAP50 {metrics.map50} mAP50-95 {metrics.map50_95}")
+    latency = measure_latency(out, imgsz=recipe.imgsz, threads=threads)
+    return {
+        "file": out.name,
+        "sha256": sha256_file(out),
+        "size_bytes": out.stat().st_size,
+        "method": f"onnxruntime static quantization, QDQ, {config.method} calibration on {len(images)} "
+                  f"training images (seed {config.seed}), per-channel int8 weights, uint8 activations, "
+                  "detection-head decode kept in float",
+        "metrics": metrics.as_dict(),
+        "latency": latency.as_dict(),
+    }
+
+
+def quantize_shipped(recipe: Recipe, *, data_dir: Path, models_dir: Path = REPO_ROOT / "models",
+                     shared: Path = SHARED_DATASETS, threads: int = 2, log: Log = print) -> dict[str, Any]:
+    """Add the INT8 variant to an already shipped model (its card gains a ``variants.int8`` section)."""
+    data_dir = Path(data_dir).resolve()
+    work = data_dir / "training" / recipe.model_name
+    target_dir = Path(models_dir) / recipe.task
+    card = json.loads((target_dir / "model_card.json").read_text())
+    fp32 = target_dir / card["file"]
+    if sha256_file(fp32) != card["sha256"]:
+        raise RuntimeError(f"{fp32} does not match its model card's sha256")
+    with exclusive(work):
+        load_ultralytics(data_dir=work, threads=threads)
+        data_yaml, _ = prepare_data(recipe, work / "dataset", shared)
+        staged = work / "quantize" / card["file"]
+        staged.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(fp32, staged)
+        section = quantize_variant(recipe, staged, data_yaml, work=work, threads=threads, log=log)
+        card.setdefault("variants", {})["int8"] = section
+        write_model_card(work / "card", card)
+        _publish(int8_path(staged), target_dir / section["file"])
+        for name in ("model_card.json", "MODEL_CARD.md"):
+            _publish(work / "card" / name, target_dir / name)
+    log(f"[{recipe.model_name}] published {target_dir / section['file']} and the updated card")
     return card
 
 

@@ -1,17 +1,36 @@
+"""Health and Prometheus metrics of the service: API, database, object storage and the workers' heartbeats."""
+
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
+import time
 
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from sqlalchemy import func, select, text
+
+from cropwatch import heartbeat
 from cropwatch.storage import StorageError
+from cropwatch.tables import Capture
 
 router = APIRouter(tags=["health"])
 
 
+def _heartbeat_client(request: Request):  # noqa: ANN202
+    state = request.app.state
+    if not hasattr(state, "heartbeat_redis"):
+        s = state.settings
+        state.heartbeat_redis = heartbeat.client(heartbeat.redis_url_for(s.celery_broker_url, s.heartbeat_redis_url))
+    return state.heartbeat_redis
+
+
+def _workers(request: Request) -> list[dict]:
+    return heartbeat.read_all(_heartbeat_client(request))
+
+
 @router.get("/health")
 def health(request: Request, response: Response) -> dict:
-    """Liveness of the API and reachability of the database and object storage."""
+    """Liveness of the API, reachability of the database and object storage, and what each live worker serves
+    (model version, FP32/INT8 variant and the execution provider really in use)."""
     state = request.app.state
     checks = {}
     try:
@@ -27,10 +46,44 @@ def health(request: Request, response: Response) -> dict:
         checks["object_storage"] = f"error: {exc}"
     ok = all(v == "ok" for v in checks.values())
     response.status_code = 200 if ok else 503
+    now = time.time()
+    workers = [{"worker": w["worker"], "models": w.get("models", []), "batch_size": w.get("batch_size"),
+                "seen_seconds_ago": round(now - w.get("at", now), 1)} for w in _workers(request)]
     return {"status": "ok" if ok else "degraded", "checks": checks,
-            "execution_provider": state.settings.execution_provider}
+            "execution_provider": state.settings.execution_provider, "model_variant": state.settings.model_variant,
+            "workers": workers}
 
 
 @router.get("/metrics")
-def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+def metrics(request: Request) -> Response:
+    """Prometheus text format: the API process's own metrics plus, from the heartbeats, one series set per worker.
+    Aggregates only (no cooperative's data); keep the endpoint on the internal network."""
+    reg = CollectorRegistry()
+    info = Gauge("cropwatch_worker_model_info", "model a worker process serves (value 1)",
+                 ["worker", "task", "model_version", "variant", "provider"], registry=reg)
+    outcomes = Gauge("cropwatch_worker_captures", "captures handled by a worker process since it started",
+                     ["worker", "outcome"], registry=reg)
+    inf_sum = Gauge("cropwatch_worker_inference_ms_sum", "model time spent, ms", ["worker"], registry=reg)
+    inf_count = Gauge("cropwatch_worker_inference_images", "images through the model", ["worker"], registry=reg)
+    batches = Gauge("cropwatch_worker_batches", "model calls (batches)", ["worker"], registry=reg)
+    live = Gauge("cropwatch_workers_live", "worker processes with a live heartbeat", registry=reg)
+    by_status = Gauge("cropwatch_captures", "captures by status, all cooperatives", ["status"], registry=reg)
+    workers = _workers(request)
+    live.set(len(workers))
+    for w in workers:
+        name = w["worker"]
+        for m in w.get("models", []):
+            info.labels(name, m["task"], str(m["model_version_id"]), m["variant"], m["provider"]).set(1)
+        st = w.get("stats", {})
+        for outcome, n in st.get("outcomes", {}).items():
+            outcomes.labels(name, outcome).set(n)
+        inf_sum.labels(name).set(st.get("inference_ms_sum", 0))
+        inf_count.labels(name).set(st.get("inference_count", 0))
+        batches.labels(name).set(st.get("batches", 0))
+    try:
+        with request.app.state.sessions() as s:
+            for status, n in s.execute(select(Capture.status, func.count(Capture.id)).group_by(Capture.status)):
+                by_status.labels(status.value).set(n)
+    except Exception:  # noqa: BLE001 - metrics must answer even when the database does not
+        pass
+    return Response(generate_latest() + generate_latest(reg), media_type=CONTENT_TYPE_LATEST)

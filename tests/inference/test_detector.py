@@ -233,3 +233,15 @@ def test_hot_path_imports_neither_torch_nor_ultralytics(random_onnx, photo_files
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_parallel_batches_give_the_single_call_results(random_onnx, photos, photo_shapes):
+    """A batch spread over two single-threaded calls at once returns, image by image, what single calls return."""
+    par = OnnxDetector(random_onnx, conf=0.01, threads=2, parallel=2)
+    seq = OnnxDetector(random_onnx, conf=0.01, threads=2, parallel=1)
+    images = list(photos) + list(photo_shapes.values())
+    batch = par.predict_batch(images)
+    assert len(batch) == len(images)
+    for img, det in zip(images, batch):
+        assert_identical(det, seq(img))
+    assert par._par_session is not None, "the parallel path was not taken"

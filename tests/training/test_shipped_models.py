@@ -66,3 +66,12 @@ def test_onnx_metadata_matches_card(shipped):
     assert {str(k): v for k, v in ast.literal_eval(meta["names"]).items()} == card["names"]
     assert ast.literal_eval(meta["imgsz"]) == [card["input"]["imgsz"]] * 2
     assert isinstance(sess.get_inputs()[0].shape[0], str)  # dynamic batch
+
+
+def test_int8_variant_is_on_the_card_and_keeps_map50(shipped):
+    _, folder, card = shipped
+    int8 = card["variants"]["int8"]
+    path = folder / int8["file"]
+    assert path.is_file() and sha256_file(path) == int8["sha256"]
+    assert int8["metrics"]["map50"] >= card["metrics"]["map50"] - 0.01, "INT8 may lose at most 1 point of mAP50"
+    assert "INT8 variant" in (folder / "MODEL_CARD.md").read_text(encoding="utf-8")

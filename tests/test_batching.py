@@ -1,0 +1,108 @@
+"""Batching in the worker keeps every per-capture guarantee: each capture claimed, stored, retried or failed alone."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+
+from conftest import rice_photos
+from cropwatch.domain import CaptureStatus
+from cropwatch.tables import Camera, Capture, InferenceRun
+from factories import make_tenant
+from inference.service import CaptureProcessor, Outcome
+from test_processing import upload
+
+
+@pytest.fixture
+def tenant(sessions):
+    with sessions.begin() as s:
+        return make_tenant(s, "b")
+
+
+@pytest.fixture
+def processor(settings, sessions, storage, models_registered):
+    return CaptureProcessor(settings, sessions, storage)
+
+
+def _runs(sessions, cid):
+    with sessions() as s:
+        return s.scalar(select(func.count(InferenceRun.id)).where(InferenceRun.capture_id == cid))
+
+
+def _spy_batches(monkeypatch, processor, sessions):
+    """Record the size of every batch the detector is given (the real detector still runs)."""
+    sizes: list[int] = []
+    with sessions() as s:
+        _, detector = processor.models.get(s, s.scalars(select(Camera)).first().model_task)
+    real = detector.predict_batch
+
+    def predict_batch(images, **kw):
+        sizes.append(len(images))
+        return real(images, **kw)
+
+    monkeypatch.setattr(detector, "predict_batch", predict_batch)
+    return sizes
+
+
+def test_one_task_takes_the_waiting_captures_into_one_batch_and_each_is_stored_once(
+        processor, sessions, storage, settings, tenant, monkeypatch):
+    ids = [upload(sessions, storage, settings, tenant, p.read_bytes()) for p in rice_photos(5)]
+    sizes = _spy_batches(monkeypatch, processor, sessions)
+    assert processor.process_batch(ids[2]).outcome == Outcome.done
+    assert sizes == [5]
+    with sessions() as s:
+        caps = [s.get(Capture, i) for i in ids]
+        assert all(c.status == CaptureStatus.done and c.attempts == 1 for c in caps)
+    assert [_runs(sessions, i) for i in ids] == [1] * 5
+    # the other captures' own messages arrive afterwards: nothing is written twice
+    for i in ids:
+        assert processor.process_batch(i).outcome == Outcome.already_done
+    assert [_runs(sessions, i) for i in ids] == [1] * 5
+
+
+def test_a_capture_from_a_crashed_batch_goes_alone(processor, sessions, storage, settings, tenant, monkeypatch):
+    ids = [upload(sessions, storage, settings, tenant, p.read_bytes()) for p in rice_photos(3)]
+    long_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=settings.stuck_after_seconds + 5)
+    with sessions.begin() as s:  # the worker died while holding ids[0]; its lease has run out
+        cap = s.get(Capture, ids[0])
+        cap.status, cap.attempts, cap.claimed_at = CaptureStatus.processing, 1, long_ago
+    sizes = _spy_batches(monkeypatch, processor, sessions)
+    assert processor.process_batch(ids[0]).outcome == Outcome.done
+    assert sizes == [1], "a capture that was in a crash must not take others with it"
+    with sessions() as s:
+        assert s.get(Capture, ids[0]).attempts == 2
+        assert s.get(Capture, ids[1]).status == CaptureStatus.stored
+
+
+def test_a_duplicate_delivery_stands_back_while_a_worker_holds_the_claim(processor, sessions, storage, settings,
+                                                                         tenant):
+    cid = upload(sessions, storage, settings, tenant, rice_photos(1)[0].read_bytes())
+    with sessions.begin() as s:  # another worker claimed it a moment ago
+        cap = s.get(Capture, cid)
+        cap.status, cap.attempts, cap.claimed_at = CaptureStatus.processing, 1, dt.datetime.now(dt.timezone.utc)
+    assert processor.process_batch(cid).outcome == Outcome.in_progress
+    with sessions() as s:
+        cap = s.get(Capture, cid)
+        assert cap.status == CaptureStatus.processing and cap.attempts == 1
+    assert _runs(sessions, cid) == 0
+
+
+def test_a_poison_image_in_a_batch_fails_alone(processor, sessions, storage, settings, tenant):
+    good = [upload(sessions, storage, settings, tenant, p.read_bytes()) for p in rice_photos(2)]
+    data = rice_photos(3)[2].read_bytes()
+    bad = upload(sessions, storage, settings, tenant, data[: len(data) // 2])  # truncated JPEG
+    assert processor.process_batch(good[0]).outcome == Outcome.done
+    with sessions() as s:
+        assert [s.get(Capture, i).status for i in good] == [CaptureStatus.done] * 2
+        failed = s.get(Capture, bad)
+        assert failed.status == CaptureStatus.failed and failed.error
+
+
+def test_a_tiled_camera_is_detected_over_windows(processor, sessions, storage, settings, tenant):
+    with sessions.begin() as s:
+        s.get(Camera, tenant.camera_id).tiling = {"tile": 320, "overlap": 0.25}
+    cid = upload(sessions, storage, settings, tenant, rice_photos(1)[0].read_bytes())
+    assert processor.process_batch(cid).outcome == Outcome.done
+    assert _runs(sessions, cid) == 1
