@@ -110,6 +110,8 @@ class CaptureOut(_Out):
     status: CaptureStatus
     attempts: int
     error: str | None
+    flagged_at: dt.datetime | None = None
+    reviewed_at: dt.datetime | None = None
 
 
 class CaptureDetail(CaptureOut):
@@ -196,3 +198,36 @@ class ModelOut(_Out):
     stage: ModelStage
     created_at: dt.datetime
     promoted_at: dt.datetime | None
+
+
+class ReviewIn(BaseModel):
+    action: str = Field(description="confirm | reject | relabel | add_box | adjust_box | no_pest")
+    detection_id: int | None = None
+    class_name: str | None = Field(default=None, max_length=100)
+    box: list[float] | None = Field(default=None, min_length=4, max_length=4, description="x1, y1, x2, y2 in pixels")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class ReviewOut(_Out):
+    id: int
+    capture_id: int
+    detection_id: int | None
+    user_id: int
+    action: str
+    before: dict | None
+    after: dict | None
+    created_at: dt.datetime
+
+
+class FlagIn(BaseModel):
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class QueueItemOut(BaseModel):
+    capture_id: int
+    priority: float
+    reasons: list[str]
+    plot_id: int
+    captured_at: dt.datetime
+    detections: int
+    classes: list[str]

@@ -189,6 +189,11 @@ class Capture(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     #: when a worker last claimed it: a lease of `claim_lease_seconds` during which other deliveries stand back
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: a farmer asked for a second look (it goes first in the review queue)
+    flagged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    flag_note: Mapped[str | None] = mapped_column(Text)
+    #: last time an agronomist reviewed it (None: not reviewed yet)
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
     error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     processed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
