@@ -218,6 +218,59 @@ class ModelVersion(Base):
     stage: Mapped[ModelStage] = mapped_column(_enum(ModelStage), default=ModelStage.candidate)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     promoted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: provenance: the dataset version and training run that made it (None for the shipped bootstrap models)
+    dataset_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dataset_versions.id", ondelete="SET NULL", name="fk_model_versions_dataset_version"))
+    training_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("training_runs.id", ondelete="SET NULL", name="fk_model_versions_training_run"))
+    #: PyTorch weights in object storage, so the next run can fine-tune from this version
+    weights_key: Mapped[str | None] = mapped_column(String(400))
+    #: promotions, rollbacks and gate overrides: [{"at", "by", "action", "reason"}]
+    history: Mapped[list | None] = mapped_column(JSON)
+
+
+class DatasetVersion(Base):
+    """An immutable dataset: a manifest in object storage (every image's key, sha256, split and boxes)."""
+
+    __tablename__ = "dataset_versions"
+    __table_args__ = (UniqueConstraint("cooperative_id", "name", "version", name="uq_dataset_version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cooperative_id: Mapped[int | None] = mapped_column(ForeignKey("cooperatives.id", ondelete="CASCADE"),
+                                                       index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(Integer)
+    task: Mapped[ModelTask] = mapped_column(_enum(ModelTask))
+    manifest_key: Mapped[str] = mapped_column(String(400))
+    manifest_sha256: Mapped[str] = mapped_column(String(64))
+    classes: Mapped[dict] = mapped_column(JSON)
+    stats: Mapped[dict] = mapped_column(JSON)
+    filters: Mapped[dict | None] = mapped_column(JSON)
+    preview_key: Mapped[str | None] = mapped_column(String(400))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TrainingRun(Base):
+    """One training job: dataset version in, candidate model version out, with its log and metrics."""
+
+    __tablename__ = "training_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cooperative_id: Mapped[int | None] = mapped_column(ForeignKey("cooperatives.id", ondelete="CASCADE"),
+                                                       index=True)
+    dataset_version_id: Mapped[int] = mapped_column(ForeignKey("dataset_versions.id"))
+    base_model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    params: Mapped[dict] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued | running | done | failed
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    log: Mapped[str] = mapped_column(Text, default="")
+    metrics: Mapped[dict | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    model_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("model_versions.id", use_alter=True, name="fk_training_runs_model_version"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class InferenceRun(Base):

@@ -147,6 +147,51 @@ def production(session: Session, task: ModelTask) -> ModelVersion | None:
     )
 
 
+class GateRefused(RegistryError):
+    """The candidate scores below production by more than the tolerance; promote with a written reason instead."""
+
+
+def _note(mv: ModelVersion, action: str, by: int | None, reason: str | None, **extra: Any) -> None:
+    mv.history = [*(mv.history or []), {"at": utcnow().isoformat(), "action": action, "by": by,
+                                        "reason": reason, **extra}]
+
+
+def gate_map50(mv: ModelVersion) -> tuple[float | None, float | None]:
+    """(candidate mAP50, production's mAP50 on the same test split when it was measured) from the metrics a
+    training run records."""
+    m = mv.metrics or {}
+    base = (m.get("baseline") or {}).get("map50")
+    return m.get("map50"), base
+
+
+def promote_gated(session: Session, mv: ModelVersion, *, by: int | None, tolerance: float = 0.01,
+                  override_reason: str | None = None) -> ModelVersion:
+    """Promote if the candidate's mAP50 on its test split is not below production's (measured on the same split by
+    the training run) by more than ``tolerance``; otherwise only with ``override_reason``, which is recorded."""
+    current = production(session, mv.task)
+    cand, base = gate_map50(mv)
+    passed = current is None or current.id == mv.id or base is None or (cand is not None and cand >= base - tolerance)
+    if not passed and not override_reason:
+        raise GateRefused(f"candidate mAP50 {cand:.3f} is below production's {base:.3f} on the same test split by "
+                          f"more than {tolerance:.3f}; give a reason to promote anyway")
+    promote(session, mv)
+    _note(mv, "promote", by, override_reason, gate="passed" if passed else "overridden", candidate_map50=cand,
+          production_map50=base, replaced=current.id if current else None)
+    return mv
+
+
+def rollback(session: Session, target: ModelVersion, *, by: int | None, reason: str | None = None) -> ModelVersion:
+    """Make an earlier version production again (no gate: it served before); the current one is archived."""
+    current = production(session, target.task)
+    if current is not None and current.id == target.id:
+        raise RegistryError(f"model version {target.id} is already in production")
+    if target.promoted_at is None:
+        raise RegistryError(f"model version {target.id} never served; promote it instead of rolling back to it")
+    promote(session, target)
+    _note(target, "rollback", by, reason, replaced=current.id if current else None)
+    return target
+
+
 def promote(session: Session, mv: ModelVersion) -> ModelVersion:
     for other in session.scalars(
         select(ModelVersion).where(ModelVersion.task == mv.task, ModelVersion.stage == ModelStage.production)

@@ -229,14 +229,15 @@ def _build(recipe: Recipe, *, data_dir: Path, work: Path, models_dir: Path, shar
 
 
 def quantize_variant(recipe: Recipe, onnx_path: Path, data_yaml: Path, *, work: Path, threads: int,
-                     log: Log = print, config: QuantizeConfig = QuantizeConfig()) -> dict[str, Any]:
+                     log: Log = print, config: QuantizeConfig = QuantizeConfig(),
+                     split: str = "test") -> dict[str, Any]:
     """Write ``<model>.int8.onnx`` next to ``onnx_path`` (static QDQ, calibrated on the training split) and return
     its card section: file, sha256, size, test-split metrics and latency, measured like the FP32 file's."""
     images = calibration_images(Path(data_yaml).parent / "images" / "train", config.calibration_images, config.seed)
     out = quantize_int8(onnx_path, int8_path(onnx_path), images, imgsz=recipe.imgsz, config=config)
     log(f"[{recipe.model_name}] quantized to INT8 with {len(images)} calibration images → {out}")
-    metrics = evaluate(out, data_yaml, imgsz=recipe.imgsz, data_dir=work, split="test", threads=threads)
-    log(f"[{recipe.model_name}] INT8 test: mAP50 {metrics.map50} mAP50-95 {metrics.map50_95}")
+    metrics = evaluate(out, data_yaml, imgsz=recipe.imgsz, data_dir=work, split=split, threads=threads)
+    log(f"[{recipe.model_name}] INT8 {split}: mAP50 {metrics.map50} mAP50-95 {metrics.map50_95}")
     latency = measure_latency(out, imgsz=recipe.imgsz, threads=threads)
     return {
         "file": out.name,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,12 +57,16 @@ class TrainResult:
     epochs_run: int
 
 
-def train(cfg: TrainConfig) -> TrainResult:
-    """Train from ``cfg.model_yaml``; return the best checkpoint (by validation fitness)."""
+def train(cfg: TrainConfig, on_epoch: Callable[[int, int, dict[str, float]], None] | None = None) -> TrainResult:
+    """Train from ``cfg.model_yaml`` (a model YAML, or a ``.pt`` to fine-tune); return the best checkpoint (by
+    validation fitness). ``on_epoch(epoch, epochs, metrics)`` is called after each epoch's validation."""
     load_ultralytics(cfg.data_dir, cfg.threads)
     from ultralytics import YOLO
 
     model = YOLO(cfg.model_yaml, task="detect")
+    if on_epoch is not None:
+        model.add_callback("on_fit_epoch_end", lambda tr: on_epoch(
+            int(tr.epoch) + 1, int(tr.epochs), {k: float(v) for k, v in (tr.metrics or {}).items()}))
     t0 = time.perf_counter()
     model.train(**cfg.train_args())
     wall = time.perf_counter() - t0
