@@ -7,22 +7,27 @@ from collections.abc import Callable
 from fastapi import FastAPI
 
 from api.errors import ApiError, api_error_handler, ingest_error_handler, storage_error_handler
-from api.routers import alerts, auth, cameras, captures, diary, health, ingest, models, plots, review
+from api.routers import alerts, auth, cameras, captures, diary, health, ingest, learning, models, plots, review
 from cropwatch.db import session_factory
 from cropwatch.ingest import IngestError
 from cropwatch.queue import enqueue_detect, make_celery
+from cropwatch.queue import enqueue_training as queue_training
 from cropwatch.settings import Settings, get_settings
 from cropwatch.storage import Storage, StorageError
 
 
-def create_app(settings: Settings | None = None, *, enqueue: Callable[[int], None] | None = None) -> FastAPI:
-    """The API; ``enqueue`` publishes detect(capture_id) (default: Celery on the configured broker)."""
+def create_app(settings: Settings | None = None, *, enqueue: Callable[[int], None] | None = None,
+               enqueue_training: Callable[[int], None] | None = None) -> FastAPI:
+    """The API; ``enqueue`` publishes detect(capture_id) and ``enqueue_training`` train(run_id) (default: Celery on
+    the configured broker)."""
     settings = settings or get_settings()
+    celery_app = make_celery(settings) if enqueue is None or enqueue_training is None else None
     if enqueue is None:
-        celery_app = make_celery(settings)
-
         def enqueue(capture_id: int) -> None:
             enqueue_detect(capture_id, celery_app=celery_app)
+    if enqueue_training is None:
+        def enqueue_training(run_id: int) -> None:
+            queue_training(run_id, celery_app=celery_app)
 
     app = FastAPI(
         title="CropWatch",
@@ -34,9 +39,10 @@ def create_app(settings: Settings | None = None, *, enqueue: Callable[[int], Non
     app.state.sessions = session_factory(settings.db_url)
     app.state.storage = Storage(settings)
     app.state.enqueue = enqueue
+    app.state.enqueue_training = enqueue_training
     app.add_exception_handler(ApiError, api_error_handler)
     app.add_exception_handler(IngestError, ingest_error_handler)
     app.add_exception_handler(StorageError, storage_error_handler)
-    for module in (health, auth, plots, cameras, ingest, captures, alerts, diary, models, review):
+    for module in (health, auth, plots, cameras, ingest, captures, alerts, diary, models, review, learning):
         app.include_router(module.router)
     return app

@@ -198,6 +198,10 @@ class ModelOut(_Out):
     stage: ModelStage
     created_at: dt.datetime
     promoted_at: dt.datetime | None
+    variants: dict | None = None
+    dataset_version_id: int | None = None
+    training_run_id: int | None = None
+    history: list | None = None
 
 
 class ReviewIn(BaseModel):
@@ -231,3 +235,57 @@ class QueueItemOut(BaseModel):
     captured_at: dt.datetime
     detections: int
     classes: list[str]
+
+
+class DatasetBuildIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    task: ModelTask = ModelTask.pest
+    plot_ids: list[int] | None = None
+    crop: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    classes: list[str] | None = Field(default=None, description="keep only these classes (by name)")
+
+
+class DatasetVersionOut(_Out):
+    id: int
+    cooperative_id: int | None
+    name: str
+    version: int
+    task: ModelTask
+    manifest_sha256: str
+    classes: dict
+    stats: dict
+    filters: dict | None
+    created_at: dt.datetime
+    preview_url: str | None = None
+
+
+class TrainingRunIn(BaseModel):
+    dataset_version_id: int
+    base_model_version_id: int | None = Field(default=None, description="fine-tune from this version's weights")
+    epochs: int = Field(default=30, ge=1, le=1000)
+    imgsz: int = Field(default=320, ge=32, le=1280, multiple_of=32)
+    batch: int = Field(default=16, ge=1, le=256)
+    seed: int = 0
+
+
+class TrainingRunOut(_Out):
+    id: int
+    dataset_version_id: int
+    base_model_version_id: int | None
+    params: dict
+    status: str
+    progress: float
+    log: str
+    metrics: dict | None
+    error: str | None
+    model_version_id: int | None
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
+class PromoteIn(BaseModel):
+    reason: str | None = Field(default=None, max_length=2000,
+                               description="required to promote past the gate, recorded with the promotion")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import json
 import os
 import shutil
 import signal
@@ -83,6 +84,111 @@ def register_models() -> None:
     with session_scope(s.db_url) as session:
         for mv in registry.bootstrap(session, storage):
             console.print(f"{mv.task.value}: {mv.name} ({mv.sha256[:12]}) stage={mv.stage.value}")
+
+
+@app.command("dataset-import")
+def dataset_import(folder: Path = typer.Argument(..., help="a YOLO folder (images/<split>, labels/<split>)"),
+                   name: str = typer.Option(..., help="dataset name, e.g. rice-pests"),
+                   task: str = typer.Option("pest", help="pest | ripeness"),
+                   names_from: Path | None = typer.Option(None, help="data.yaml naming the folder's classes "
+                                                                    "(default: the production model's classes)")) -> None:
+    """Upload a labelled YOLO folder (boxes or polygons) and freeze it as the next version of a shared dataset."""
+    from cropwatch.db import session_scope
+    from cropwatch.domain import ModelTask
+    from cropwatch.storage import Storage
+    from datasets.versions import create_version, import_yolo_folder
+    from datasets.yolo import read_names
+    from models import registry
+
+    s = get_settings()
+    storage = Storage(s)
+    storage.ensure_bucket()
+    with session_scope(s.db_url) as session:
+        prod = registry.production(session, ModelTask(task))
+        if prod is None:
+            raise typer.BadParameter(f"no production {task} model: run cropwatch register-models first")
+        classes = {int(k): v for k, v in prod.classes.items()}
+        names = read_names(names_from) if names_from else classes
+        items, stats = import_yolo_folder(storage, folder, name=name, names=names)
+        dv = create_version(session, storage, name=name, task=ModelTask(task), classes=classes, items=items,
+                            filters={"import": str(folder)})
+        console.print(f"[green]{name} v{dv.version}[/] (id {dv.id}): {json.dumps(dv.stats, ensure_ascii=False)}")
+
+
+@app.command("dataset-build")
+def dataset_build(cooperative: str = typer.Option(..., help="cooperative code"),
+                  name: str = typer.Option(...), task: str = typer.Option("pest")) -> None:
+    """Freeze a cooperative's reviewed captures as the next version of dataset NAME."""
+    from sqlalchemy import select
+
+    from cropwatch.db import session_scope
+    from cropwatch.domain import ModelTask
+    from cropwatch.storage import Storage
+    from cropwatch.tables import Cooperative
+    from datasets.versions import create_version, verified_captures
+    from models import registry
+
+    s = get_settings()
+    storage = Storage(s)
+    with session_scope(s.db_url) as session:
+        coop = session.scalar(select(Cooperative).where(Cooperative.code == cooperative))
+        if coop is None:
+            raise typer.BadParameter(f"no cooperative {cooperative!r}")
+        prod = registry.production(session, ModelTask(task))
+        dv = create_version(session, storage, name=name, task=ModelTask(task),
+                            classes={int(k): v for k, v in prod.classes.items()},
+                            items=verified_captures(session, cooperative_id=coop.id), cooperative_id=coop.id)
+        console.print(f"[green]{name} v{dv.version}[/] (id {dv.id}): {json.dumps(dv.stats, ensure_ascii=False)}")
+
+
+@app.command()
+def train(dataset: int = typer.Option(..., help="dataset version id"),
+          epochs: int = 30, imgsz: int = 320, batch: int = 16, seed: int = 0,
+          base: int | None = typer.Option(None, help="fine-tune from this model version's weights"),
+          promote: bool = typer.Option(False, help="promote the candidate if it passes the gate")) -> None:
+    """Train a candidate model from a dataset version here and now (offline), with progress; registers it."""
+    from rich.progress import Progress
+
+    from cropwatch.db import session_factory
+    from cropwatch.storage import Storage
+    from cropwatch.tables import DatasetVersion, ModelVersion
+    from models import registry
+    from training import jobs
+
+    s = get_settings()
+    sessions = session_factory(s.db_url)
+    storage = Storage(s)
+    with sessions.begin() as session:
+        dv = session.get(DatasetVersion, dataset)
+        if dv is None:
+            raise typer.BadParameter(f"no dataset version {dataset}")
+        run = jobs.create_run(session, dataset=dv, created_by=None, cooperative_id=dv.cooperative_id,
+                              base=session.get(ModelVersion, base) if base else None,
+                              params={"epochs": epochs, "imgsz": imgsz, "batch": batch, "seed": seed})
+        run_id = run.id
+    with Progress(console=console) as progress:
+        bar = progress.add_task(f"training run {run_id}", total=1.0)
+
+        def echo(line: str) -> None:
+            progress.console.print(line)
+            with sessions() as session:
+                from cropwatch.tables import TrainingRun
+
+                progress.update(bar, completed=session.get(TrainingRun, run_id).progress)
+
+        result = jobs.execute(run_id, sessions=sessions, storage=storage, settings=s, echo=echo)
+    if result.status != "done":
+        console.print(f"[red]run {run_id} failed:[/] {result.error}")
+        raise typer.Exit(1)
+    console.print(f"[green]candidate model version {result.model_version_id}[/]: {json.dumps(result.metrics)[:300]}")
+    if promote:
+        with sessions.begin() as session:
+            try:
+                registry.promote_gated(session, session.get(ModelVersion, result.model_version_id), by=None,
+                                       tolerance=s.promotion_tolerance)
+                console.print("[green]promoted to production[/]")
+            except registry.GateRefused as exc:
+                console.print(f"[yellow]not promoted:[/] {exc}")
 
 
 @app.command("seed-demo")
@@ -179,6 +285,8 @@ def up(cameras: bool = typer.Option(True, help="start simulated cameras"),
         specs = [
             ("api", [py, "-m", "cropwatch.cli", "api"]),
             ("worker", [py, "-m", "cropwatch.cli", "worker", "--concurrency", str(workers)]),
+            # training jobs get a worker of their own, so a run never holds up detection
+            ("training-worker", [py, "-m", "cropwatch.cli", "worker", "--queues", "training", "--concurrency", "1"]),
             ("beat", [py, "-m", "cropwatch.cli", "beat"]),
         ]
         for name, cmd in specs:

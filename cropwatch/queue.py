@@ -13,12 +13,14 @@ from cropwatch.settings import Settings, get_settings
 
 DETECT_TASK = "cropwatch.detect"
 SWEEP_TASK = "cropwatch.sweep"
+TRAIN_TASK = "cropwatch.train"
 INFERENCE_QUEUE = "inference"
 MAINTENANCE_QUEUE = "maintenance"
+TRAINING_QUEUE = "training"  # its own workers: a training job must not hold up detection
 
 
 def make_celery(settings: Settings) -> Celery:
-    app = Celery("cropwatch", broker=settings.celery_broker_url, include=["inference.tasks"])
+    app = Celery("cropwatch", broker=settings.celery_broker_url, include=["inference.tasks", "training.tasks"])
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -27,7 +29,8 @@ def make_celery(settings: Settings) -> Celery:
         task_serializer="json",
         accept_content=["json"],
         task_default_queue=INFERENCE_QUEUE,
-        task_routes={DETECT_TASK: {"queue": INFERENCE_QUEUE}, SWEEP_TASK: {"queue": MAINTENANCE_QUEUE}},
+        task_routes={DETECT_TASK: {"queue": INFERENCE_QUEUE}, SWEEP_TASK: {"queue": MAINTENANCE_QUEUE},
+                     TRAIN_TASK: {"queue": TRAINING_QUEUE}},
         broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout},
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
@@ -48,3 +51,8 @@ app = make_celery(get_settings())
 def enqueue_detect(capture_id: int, *, celery_app: Celery | None = None) -> None:
     """Publish detect(capture_id); raises if the broker is down (the capture stays `stored` for the sweeper)."""
     (celery_app or app).send_task(DETECT_TASK, args=[capture_id], queue=INFERENCE_QUEUE, retry=False)
+
+
+def enqueue_training(run_id: int, *, celery_app: Celery | None = None) -> None:
+    """Publish train(run_id) on the training queue."""
+    (celery_app or app).send_task(TRAIN_TASK, args=[run_id], queue=TRAINING_QUEUE, retry=False)

@@ -1,0 +1,154 @@
+"""The learning loop over HTTP: dataset versions, training runs, promotion through the gate, rollback.
+
+Datasets and training runs belong to a cooperative (built from its reviewed captures). The model registry is
+shared by the installation (one production model per task serves every cooperative), so only ML staff promote or
+roll back, and every such change is recorded on the version with who and why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, Request
+from sqlalchemy import or_, select
+
+from api.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
+from api.errors import ApiError, not_found
+from api.schemas import (DatasetBuildIn, DatasetVersionOut, ModelOut, PromoteIn, TrainingRunIn, TrainingRunOut)
+from api.scoping import get_owned
+from cropwatch.domain import Role
+from cropwatch.tables import DatasetVersion, ModelVersion, TrainingRun
+from datasets.versions import DatasetError, create_version, verified_captures
+from models import registry
+
+router = APIRouter(tags=["learning loop"])
+ML = (Role.ml_engineer, Role.coop_admin)
+REGISTRY_ADMINS = (Role.ml_engineer, Role.union_admin)
+
+
+def _dataset_out(dv: DatasetVersion, storage, settings) -> DatasetVersionOut:  # noqa: ANN001
+    out = DatasetVersionOut.model_validate(dv)
+    if dv.preview_key:
+        out.preview_url = storage.presigned_get(dv.preview_key,
+                                                dt.timedelta(seconds=settings.image_url_expiry_seconds))
+    return out
+
+
+def _visible_dataset(session, principal, dataset_id: int) -> DatasetVersion:  # noqa: ANN001
+    dv = session.get(DatasetVersion, dataset_id)
+    if dv is None or dv.cooperative_id not in (None, principal.cooperative_id):
+        raise not_found("dataset")
+    return dv
+
+
+@router.post("/api/v1/datasets", response_model=DatasetVersionOut, status_code=201)
+def build_dataset(body: DatasetBuildIn, session: SessionDep, principal: CurrentUser, storage: StorageDep,
+                  settings: SettingsDep) -> DatasetVersionOut:
+    """Freeze the cooperative's human-verified captures (with filters) into the next version of ``name``."""
+    principal.require(*ML)
+    prod = registry.production(session, body.task)
+    if prod is None:
+        raise ApiError(409, "no_production_model", task=body.task.value)
+    items = verified_captures(session, cooperative_id=principal.cooperative_id, plot_ids=body.plot_ids,
+                              crop=body.crop, since=body.since, until=body.until)
+    try:
+        dv = create_version(session, storage, name=body.name, task=body.task,
+                            classes={int(k): v for k, v in prod.classes.items()}, items=items,
+                            cooperative_id=principal.cooperative_id, created_by=principal.user.id,
+                            only_classes=body.classes,
+                            filters=body.model_dump(mode="json", exclude={"name", "task"}, exclude_none=True))
+    except DatasetError:
+        raise ApiError(422, "dataset_empty") from None
+    session.commit()
+    return _dataset_out(dv, storage, settings)
+
+
+@router.get("/api/v1/datasets", response_model=list[DatasetVersionOut])
+def list_datasets(session: SessionDep, principal: CurrentUser, storage: StorageDep,
+                  settings: SettingsDep) -> list[DatasetVersionOut]:
+    q = select(DatasetVersion).where(or_(DatasetVersion.cooperative_id.is_(None),
+                                         DatasetVersion.cooperative_id == principal.cooperative_id))
+    return [_dataset_out(dv, storage, settings)
+            for dv in session.scalars(q.order_by(DatasetVersion.name, DatasetVersion.version))]
+
+
+@router.get("/api/v1/datasets/{dataset_id}", response_model=DatasetVersionOut)
+def get_dataset(dataset_id: int, session: SessionDep, principal: CurrentUser, storage: StorageDep,
+                settings: SettingsDep) -> DatasetVersionOut:
+    return _dataset_out(_visible_dataset(session, principal, dataset_id), storage, settings)
+
+
+@router.post("/api/v1/training/runs", response_model=TrainingRunOut, status_code=202)
+def start_training(body: TrainingRunIn, request: Request, session: SessionDep, principal: CurrentUser) -> TrainingRun:
+    """Queue a training run on the `training` workers; follow it with GET /api/v1/training/runs/{id}."""
+    from training.jobs import create_run
+
+    principal.require(Role.ml_engineer)
+    dv = _visible_dataset(session, principal, body.dataset_version_id)
+    base = None
+    if body.base_model_version_id is not None:
+        base = session.get(ModelVersion, body.base_model_version_id)
+        if base is None or base.cooperative_id not in (None, principal.cooperative_id):
+            raise not_found("model version")
+    try:
+        run = create_run(session, dataset=dv, created_by=principal.user.id, base=base,
+                         cooperative_id=principal.cooperative_id,
+                         params=body.model_dump(exclude={"dataset_version_id", "base_model_version_id"}))
+    except ValueError as exc:
+        raise ApiError(422, "training_refused", reason=str(exc)) from None
+    session.commit()
+    try:
+        request.app.state.enqueue_training(run.id)
+    except Exception:  # noqa: BLE001 - the run stays queued; publishing again is safe
+        raise ApiError(503, "broker_unavailable") from None
+    return run
+
+
+@router.get("/api/v1/training/runs", response_model=list[TrainingRunOut])
+def list_runs(session: SessionDep, principal: CurrentUser) -> list[TrainingRun]:
+    principal.require(*ML, Role.agronomist)
+    q = select(TrainingRun).where(TrainingRun.cooperative_id == principal.cooperative_id)
+    return list(session.scalars(q.order_by(TrainingRun.id.desc()).limit(100)))
+
+
+@router.get("/api/v1/training/runs/{run_id}", response_model=TrainingRunOut)
+def get_run(run_id: int, session: SessionDep, principal: CurrentUser) -> TrainingRun:
+    """Status, progress (0..1), log lines and metrics of a run."""
+    return get_owned(session, TrainingRun, run_id, principal, "training run")
+
+
+def _model(session, model_id: int) -> ModelVersion:  # noqa: ANN001
+    mv = session.get(ModelVersion, model_id)
+    if mv is None:
+        raise not_found("model version")
+    return mv
+
+
+@router.post("/api/v1/models/{model_id}/promote", response_model=ModelOut)
+def promote_model(model_id: int, body: PromoteIn, session: SessionDep, principal: CurrentUser,
+                  settings: SettingsDep) -> ModelVersion:
+    """Make a candidate production, if it passes the gate (its test mAP50 not below production's on the same
+    split by more than the tolerance) or with a written reason. Workers load it within seconds, no restart."""
+    principal.require(*REGISTRY_ADMINS)
+    mv = _model(session, model_id)
+    try:
+        registry.promote_gated(session, mv, by=principal.user.id, tolerance=settings.promotion_tolerance,
+                               override_reason=body.reason)
+    except registry.GateRefused:
+        cand, base = registry.gate_map50(mv)
+        raise ApiError(409, "gate_refused", candidate=f"{cand:.3f}", production=f"{base:.3f}") from None
+    session.commit()
+    return mv
+
+
+@router.post("/api/v1/models/{model_id}/rollback", response_model=ModelOut)
+def rollback_model(model_id: int, body: PromoteIn, session: SessionDep, principal: CurrentUser) -> ModelVersion:
+    """Put an earlier production version back in service (the current one is archived)."""
+    principal.require(*REGISTRY_ADMINS)
+    mv = _model(session, model_id)
+    try:
+        registry.rollback(session, mv, by=principal.user.id, reason=body.reason)
+    except registry.RegistryError as exc:
+        raise ApiError(409, "rollback_refused", reason=str(exc)) from None
+    session.commit()
+    return mv

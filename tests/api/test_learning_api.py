@@ -1,0 +1,95 @@
+"""The learning loop over HTTP: dataset versions from reviewed captures, training runs, the promotion gate and
+rollback; roles and cooperatives are kept apart."""
+
+from __future__ import annotations
+
+import pytest
+
+from cropwatch.domain import ModelStage, ModelTask, Role
+from cropwatch.tables import ModelVersion
+from inference.service import CaptureProcessor
+from models import registry
+
+from .conftest import presigned_upload
+from .test_review import PHOTO
+
+
+@pytest.fixture
+def reviewed(client, tenant_a, sessions, storage, settings, models_registered):
+    cap = presigned_upload(client, tenant_a.camera_auth, PHOTO.read_bytes()).json()
+    CaptureProcessor(settings.model_copy(update={"detect_conf": 0.25}), sessions, storage).process(cap["id"])
+    return cap
+
+
+def test_dataset_versions_come_from_reviewed_captures_only(client, tenant_a, tenant_b, reviewed):
+    ml = tenant_a.auth(Role.ml_engineer)
+    r = client.post("/api/v1/datasets", headers=ml, json={"name": "rice-htx-a"})
+    assert (r.status_code, r.json()["code"]) == (422, "dataset_empty")
+    detail = client.get(f"/api/v1/captures/{reviewed['id']}", headers=ml).json()
+    first = detail["detections"][0]
+    client.post(f"/api/v1/captures/{reviewed['id']}/reviews", headers=tenant_a.auth(Role.agronomist),
+                json={"action": "reject", "detection_id": first["id"]})
+    r = client.post("/api/v1/datasets", headers=ml, json={"name": "rice-htx-a"})
+    assert r.status_code == 201, r.text
+    dv = r.json()
+    assert dv["version"] == 1 and sum(dv["stats"]["images"].values()) == 1
+    assert sum(dv["stats"]["boxes_per_class"].values()) == len(detail["detections"]) - 1  # the rejected box is out
+    assert dv["preview_url"]
+    assert client.post("/api/v1/datasets", headers=ml, json={"name": "rice-htx-a"}).json()["version"] == 2
+    assert client.post("/api/v1/datasets", headers=tenant_a.auth(Role.member), json={"name": "x"}).status_code == 403
+    assert client.post("/api/v1/datasets", headers=ml, json={"name": "Bad Name!"}).status_code == 422
+    # cooperative B sees none of it
+    assert client.get(f"/api/v1/datasets/{dv['id']}", headers=tenant_b.auth(Role.ml_engineer)).status_code == 404
+    assert dv["id"] not in [d["id"] for d in client.get("/api/v1/datasets",
+                                                        headers=tenant_b.auth(Role.ml_engineer)).json()]
+
+
+def test_a_training_run_is_queued_for_the_training_workers(client, tenant_a, tenant_b, reviewed):
+    queued = []
+    client.app.state.enqueue_training = queued.append
+    ml = tenant_a.auth(Role.ml_engineer)
+    client.post(f"/api/v1/captures/{reviewed['id']}/reviews", headers=tenant_a.auth(Role.agronomist),
+                json={"action": "no_pest"})
+    dv = client.post("/api/v1/datasets", headers=ml, json={"name": "neg"}).json()
+    assert client.post("/api/v1/training/runs", headers=ml,
+                       json={"dataset_version_id": dv["id"], "epochs": 0}).status_code == 422
+    assert client.post("/api/v1/training/runs", headers=tenant_a.auth(Role.agronomist),
+                       json={"dataset_version_id": dv["id"]}).status_code == 403
+    r = client.post("/api/v1/training/runs", headers=ml, json={"dataset_version_id": dv["id"], "epochs": 3})
+    assert r.status_code == 202, r.text
+    run = r.json()
+    assert run["status"] == "queued" and run["params"]["epochs"] == 3 and queued == [run["id"]]
+    assert client.get(f"/api/v1/training/runs/{run['id']}", headers=ml).json()["status"] == "queued"
+    assert client.get(f"/api/v1/training/runs/{run['id']}",
+                      headers=tenant_b.auth(Role.ml_engineer)).status_code == 404
+    assert client.post("/api/v1/training/runs", headers=tenant_b.auth(Role.ml_engineer),
+                       json={"dataset_version_id": dv["id"]}).status_code == 404
+
+
+def test_promotion_gate_override_and_rollback(client, tenant_a, sessions, models_registered):
+    old_id = models_registered["pest"]
+    with sessions.begin() as s:
+        old = s.get(ModelVersion, old_id)
+        cand = ModelVersion(task=ModelTask.pest, name="worse", onnx_key=old.onnx_key, sha256="f" * 64,
+                            classes=old.classes, input_size=old.input_size, stage=ModelStage.candidate,
+                            metrics={"map50": 0.10, "baseline": {"model_version_id": old_id, "map50": 0.30}})
+        s.add(cand)
+        s.flush()
+        cand_id = cand.id
+    ml = tenant_a.auth(Role.ml_engineer)
+    assert client.post(f"/api/v1/models/{cand_id}/promote", headers=tenant_a.auth(Role.agronomist),
+                       json={}).status_code == 403
+    r = client.post(f"/api/v1/models/{cand_id}/promote", headers=ml, json={})
+    assert (r.status_code, r.json()["code"]) == (409, "gate_refused") and "0.100" in r.json()["detail"]
+    r = client.post(f"/api/v1/models/{cand_id}/promote", headers=ml, json={"reason": "field test on plot A2"})
+    assert r.status_code == 200 and r.json()["stage"] == "production"
+    assert r.json()["history"][-1] | {"gate": "overridden", "reason": "field test on plot A2"} == r.json()["history"][-1]
+    with sessions() as s:
+        assert registry.production(s, ModelTask.pest).id == cand_id
+    r = client.post(f"/api/v1/models/{old_id}/rollback", headers=ml, json={"reason": "misses planthoppers"})
+    assert r.status_code == 200 and r.json()["stage"] == "production"
+    with sessions() as s:
+        assert registry.production(s, ModelTask.pest).id == old_id
+        assert s.get(ModelVersion, cand_id).stage == ModelStage.archived
+    r = client.post(f"/api/v1/models/{old_id}/rollback", headers=ml, json={})
+    assert (r.status_code, r.json()["code"]) == (409, "rollback_refused")
