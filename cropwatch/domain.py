@@ -83,5 +83,6 @@ class ModelTask(str, enum.Enum):
 
 class ModelStage(str, enum.Enum):
     candidate = "candidate"
+    shadow = "shadow"  # a candidate running beside production on a sample of live captures, never alerting
     production = "production"
     archived = "archived"

@@ -29,6 +29,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
                            "cần ghi lý do để vẫn đưa vào sử dụng.",
                      "en": "The candidate (mAP50 {candidate}) is worse than production ({production}); "
                            "give a reason to promote it anyway."},
+    "shadow_refused": {"vi": "Không thể chạy thử song song: {reason}", "en": "Shadow mode refused: {reason}"},
     "rollback_refused": {"vi": "Không thể quay lại phiên bản này: {reason}",
                          "en": "Cannot roll back to this version: {reason}"},
     "review_bad_action": {"vi": "Thao tác duyệt không hợp lệ (các thao tác: {actions}).",

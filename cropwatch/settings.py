@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     # worker, 2 (see README, Performance)
     onnx_parallel: int = Field(default=2, ge=1, le=64)
     execution_provider: Literal["cpu", "cuda", "tensorrt", "openvino"] = "cpu"
+    # share of live captures a shadow model (if one is set for the task) also runs on
+    shadow_sample_rate: float = Field(default=0.2, ge=0, le=1)
     # promotion gate: a candidate's test mAP50 may be this much below production's (same split) and still pass
     promotion_tolerance: float = Field(default=0.01, ge=0, le=1)
     # which artifact of a model version a worker serves: the FP32 export or its INT8 quantization (when it has one)

@@ -229,6 +229,21 @@ class ModelVersion(Base):
     history: Mapped[list | None] = mapped_column(JSON)
 
 
+class ShadowResult(Base):
+    """What a shadow model found on a live capture: kept apart from detections, so it never counts or alerts."""
+
+    __tablename__ = "shadow_results"
+    __table_args__ = (UniqueConstraint("capture_id", "model_version_id", name="uq_shadow_capture_model"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cooperative_id: Mapped[int] = _coop_fk()
+    capture_id: Mapped[int] = mapped_column(ForeignKey("captures.id", ondelete="CASCADE"), index=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"), index=True)
+    production_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    records: Mapped[list] = mapped_column(JSON)  # [{class_name, score, x1, y1, x2, y2}]
+    duration_ms: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class DatasetVersion(Base):
     """An immutable dataset: a manifest in object storage (every image's key, sha256, split and boxes)."""
 

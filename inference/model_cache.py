@@ -11,9 +11,10 @@ import threading
 import time
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cropwatch.domain import ModelTask
+from cropwatch.domain import ModelStage, ModelTask
 from cropwatch.settings import Settings
 from cropwatch.storage import Storage
 from cropwatch.tables import ModelVersion
@@ -37,6 +38,7 @@ class ModelCache:
         self._checked_at: dict[ModelTask, float] = {}
         self._lock = threading.Lock()
         self._warned_variant = False
+        self._shadow: dict[ModelTask, tuple[int, str, OnnxDetector | None]] = {}
 
     def _fetch(self, key: str, sha256: str) -> Path:
         folder = self.settings.models_dir
@@ -50,8 +52,43 @@ class ModelCache:
 
     def loaded(self) -> list[dict]:
         """What this worker serves now (for heartbeats, health and metrics)."""
-        return [{"task": task.value, "model_version_id": mv_id, "sha256": sha, "variant": det.variant,
-                 "provider": det.provider} for task, (mv_id, sha, det) in self._loaded.items()]
+        out = [{"task": task.value, "stage": "production", "model_version_id": mv_id, "sha256": sha,
+                "variant": det.variant, "provider": det.provider} for task, (mv_id, sha, det) in self._loaded.items()]
+        out += [{"task": task.value, "stage": "shadow", "model_version_id": mv_id, "sha256": sha,
+                 "variant": det.variant, "provider": det.provider}
+                for task, (mv_id, sha, det) in self._shadow.items() if det is not None]
+        return out
+
+    def shadow(self, session: Session, task: ModelTask) -> tuple[int, OnnxDetector] | None:
+        """(model_version_id, detector) of the task's shadow model, or None (none, or it cannot load)."""
+        with self._lock:
+            now = time.monotonic()
+            key = ("shadow", task)
+            if task in self._shadow and now - self._checked_at.get(key, 0) < self.check_every:
+                cur = self._shadow[task]
+                return (cur[0], cur[2]) if cur[2] is not None else None
+            self._checked_at[key] = now
+            mv = session.scalar(select(ModelVersion).where(ModelVersion.task == task,
+                                                           ModelVersion.stage == ModelStage.shadow))
+            if mv is None:
+                self._shadow.pop(task, None)
+                return None
+            variant, obj_key, sha256 = registry.artifact(mv, self.settings.model_variant)
+            cur = self._shadow.get(task)
+            if cur and cur[1] == sha256:
+                return (cur[0], cur[2]) if cur[2] is not None else None
+            try:
+                detector = OnnxDetector(self._fetch(obj_key, sha256), threads=self.settings.onnx_threads,
+                                        provider=self.settings.execution_provider, expected_sha256=sha256,
+                                        max_batch=self.settings.batch_size)
+                detector.variant = variant
+            except ModelRejected as exc:
+                log.error("shadow model %s refused: %s", mv.id, exc)
+                self._shadow[task] = (mv.id, sha256, None)
+                return None
+            log.info("shadow %s model %s (%s) loaded", task.value, mv.id, sha256[:12])
+            self._shadow[task] = (mv.id, sha256, detector)
+            return mv.id, detector
 
     def get(self, session: Session, task: ModelTask) -> tuple[int, OnnxDetector]:
         """(model_version_id, detector) of the production model; keeps the old one if the new is bad."""

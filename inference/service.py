@@ -30,7 +30,7 @@ from cropwatch import alerts, diary
 from cropwatch.domain import CaptureStatus, DetectionSource
 from cropwatch.settings import Settings
 from cropwatch.storage import Storage, StorageError
-from cropwatch.tables import Camera, Capture, Detection, InferenceRun, ModelVersion, Plot
+from cropwatch.tables import Camera, Capture, Detection, InferenceRun, ModelVersion, Plot, ShadowResult
 from cropwatch.timeutil import utcnow
 from inference.decode import ImageRejected, decode_image
 from inference.model_cache import ModelCache, NoModel
@@ -171,7 +171,39 @@ class CaptureProcessor:
                 ms = (time.perf_counter() - t0) * 1000
                 self._count(1, ms)
                 results[w.cap.id] = self._finish(w, d, ms)
+        for w in work:
+            if results[w.cap.id].outcome == Outcome.done and self._in_shadow_sample(w.cap.id):
+                self._shadow(w, kw)
         return results
+
+    def _in_shadow_sample(self, capture_id: int) -> bool:
+        rate = self.settings.shadow_sample_rate
+        return rate > 0 and (rate >= 1 or (capture_id * 2654435761 % 2**32) / 2**32 < rate)
+
+    def _shadow(self, w: _Work, kw: dict) -> None:
+        """Run the task's shadow model on a capture production just processed; store apart, never alert. Any
+        failure here is logged and leaves the capture's (already stored) result alone."""
+        try:
+            with self.sessions() as s:
+                camera = s.get(Camera, w.cap.camera_id)
+                found = self.models.shadow(s, camera.model_task)
+            if found is None:
+                return
+            shadow_id, detector = found
+            t0 = time.perf_counter()
+            d = (detect_tiled(detector, w.image, w.tiling, **kw) if w.tiling
+                 else detector.predict_batch([w.image], **kw)[0])
+            ms = (time.perf_counter() - t0) * 1000
+            records = [{k: r[k] for k in ("class_name", "score", "x1", "y1", "x2", "y2")}
+                       for r in d.to_records(detector.names)]
+            with self.sessions.begin() as s:
+                s.add(ShadowResult(cooperative_id=w.cap.cooperative_id, capture_id=w.cap.id,
+                                   model_version_id=shadow_id, production_version_id=w.model_id, records=records,
+                                   duration_ms=ms))
+        except IntegrityError:
+            pass  # a duplicate delivery: the shadow result is already there
+        except Exception:  # noqa: BLE001
+            log.exception("shadow detection of capture %s failed", w.cap.id)
 
     def _count(self, images: int, total_ms: float) -> None:
         if self.on_batch is not None:

@@ -192,6 +192,29 @@ def rollback(session: Session, target: ModelVersion, *, by: int | None, reason: 
     return target
 
 
+def start_shadow(session: Session, mv: ModelVersion, *, by: int | None) -> ModelVersion:
+    """Run ``mv`` beside production on a sample of live captures (one shadow per task; the previous one goes back to
+    candidate). Shadow results are stored apart and never counted or alerted."""
+    if mv.stage not in (ModelStage.candidate, ModelStage.archived):
+        raise RegistryError(f"model version {mv.id} is {mv.stage.value}; only a candidate or archived one can shadow")
+    for other in session.scalars(select(ModelVersion).where(ModelVersion.task == mv.task,
+                                                            ModelVersion.stage == ModelStage.shadow)):
+        other.stage = ModelStage.candidate
+    mv.stage = ModelStage.shadow
+    _note(mv, "shadow", by, None)
+    session.flush()
+    return mv
+
+
+def stop_shadow(session: Session, mv: ModelVersion, *, by: int | None) -> ModelVersion:
+    if mv.stage != ModelStage.shadow:
+        raise RegistryError(f"model version {mv.id} is not in shadow mode")
+    mv.stage = ModelStage.candidate
+    _note(mv, "shadow stopped", by, None)
+    session.flush()
+    return mv
+
+
 def promote(session: Session, mv: ModelVersion) -> ModelVersion:
     for other in session.scalars(
         select(ModelVersion).where(ModelVersion.task == mv.task, ModelVersion.stage == ModelStage.production)

@@ -152,3 +152,39 @@ def rollback_model(model_id: int, body: PromoteIn, session: SessionDep, principa
         raise ApiError(409, "rollback_refused", reason=str(exc)) from None
     session.commit()
     return mv
+
+
+@router.post("/api/v1/models/{model_id}/shadow", response_model=ModelOut)
+def start_shadow(model_id: int, session: SessionDep, principal: CurrentUser) -> ModelVersion:
+    """Run a candidate beside production on a sample of live captures (``CROPWATCH_SHADOW_SAMPLE_RATE``): its
+    results are stored apart, compared, and never counted or alerted."""
+    principal.require(*REGISTRY_ADMINS)
+    mv = _model(session, model_id)
+    try:
+        registry.start_shadow(session, mv, by=principal.user.id)
+    except registry.RegistryError as exc:
+        raise ApiError(409, "shadow_refused", reason=str(exc)) from None
+    session.commit()
+    return mv
+
+
+@router.delete("/api/v1/models/{model_id}/shadow", response_model=ModelOut)
+def stop_shadow(model_id: int, session: SessionDep, principal: CurrentUser) -> ModelVersion:
+    principal.require(*REGISTRY_ADMINS)
+    mv = _model(session, model_id)
+    try:
+        registry.stop_shadow(session, mv, by=principal.user.id)
+    except registry.RegistryError as exc:
+        raise ApiError(409, "shadow_refused", reason=str(exc)) from None
+    session.commit()
+    return mv
+
+
+@router.get("/api/v1/models/{model_id}/shadow-report")
+def shadow_report(model_id: int, session: SessionDep, principal: CurrentUser) -> dict:
+    """The shadow model against production and against reviewers, on this cooperative's captures."""
+    from models.shadow import report
+
+    principal.require(*ML, Role.agronomist)
+    _model(session, model_id)
+    return report(session, model_id, cooperative_id=principal.cooperative_id)

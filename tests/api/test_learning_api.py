@@ -93,3 +93,22 @@ def test_promotion_gate_override_and_rollback(client, tenant_a, sessions, models
         assert s.get(ModelVersion, cand_id).stage == ModelStage.archived
     r = client.post(f"/api/v1/models/{old_id}/rollback", headers=ml, json={})
     assert (r.status_code, r.json()["code"]) == (409, "rollback_refused")
+
+
+def test_shadow_mode_over_http(client, tenant_a, tenant_b, sessions, models_registered):
+    with sessions.begin() as s:
+        old = s.get(ModelVersion, models_registered["pest"])
+        cand = ModelVersion(task=ModelTask.pest, name="shadow-me", onnx_key=old.onnx_key, sha256="e" * 64,
+                            classes=old.classes, input_size=old.input_size, stage=ModelStage.candidate)
+        s.add(cand)
+        s.flush()
+        cand_id = cand.id
+    ml = tenant_a.auth(Role.ml_engineer)
+    assert client.post(f"/api/v1/models/{cand_id}/shadow", headers=tenant_a.auth(Role.agronomist)).status_code == 403
+    r = client.post(f"/api/v1/models/{cand_id}/shadow", headers=ml)
+    assert r.status_code == 200 and r.json()["stage"] == "shadow"
+    r = client.post(f"/api/v1/models/{models_registered['pest']}/shadow", headers=ml)
+    assert (r.status_code, r.json()["code"]) == (409, "shadow_refused")  # production cannot shadow itself
+    rep = client.get(f"/api/v1/models/{cand_id}/shadow-report", headers=tenant_a.auth(Role.agronomist)).json()
+    assert rep["captures"] == 0 and rep["model_version_id"] == cand_id
+    assert client.delete(f"/api/v1/models/{cand_id}/shadow", headers=ml).json()["stage"] == "candidate"
