@@ -246,6 +246,29 @@ def queue(session: Session, *, cooperative_id: int, threshold: float, limit: int
     return items[:limit]
 
 
+def agreement_over_time(session: Session, *, cooperative_id: int) -> list[dict]:
+    """Per ISO week (local time) and class: reviewers' verdicts on the model's detections and the precision."""
+    rows = session.execute(
+        select(Review.before, Review.action, Review.created_at)
+        .where(Review.cooperative_id == cooperative_id,
+               Review.action.in_([Action.confirm.value, Action.reject.value, Action.relabel.value,
+                                  Action.no_pest.value]))
+    ).all()
+    buckets: dict[tuple[str, str], Counter] = {}
+    for before, action, at in rows:
+        if not before or before.get("source") == DetectionSource.human.value:
+            continue
+        year, week, _ = local_day(at).isocalendar()
+        c = buckets.setdefault((f"{year}-W{week:02d}", before["class_name"]), Counter())
+        c["confirmed" if action == Action.confirm.value else "relabeled" if action == Action.relabel.value
+          else "rejected"] += 1
+    out = []
+    for (week, name), c in sorted(buckets.items()):
+        n = sum(c.values())
+        out.append({"week": week, "class_name": name, **dict(c), "precision": round(c["confirmed"] / n, 4)})
+    return out
+
+
 def agreement(session: Session, *, cooperative_id: int) -> dict[str, dict[str, float | int]]:
     """Per class: how often reviewers agreed with the model's detections (precision against human verdicts)."""
     rows = session.execute(

@@ -74,6 +74,9 @@ def test_import_train_promote_serve_rollback(sessions, storage, settings, models
         assert cand.stage == ModelStage.candidate and cand.dataset_version_id == dv_id
         assert cand.training_run_id == run_id and cand.weights_key and storage.stat(cand.weights_key)
         assert cand.metrics["baseline"]["model_version_id"] == old_id
+        # confusion matrix and PR curve, rendered offline and kept with the version
+        assert set(cand.metrics["reports"]) == {"confusion_matrix", "pr_curve"}
+        assert all(storage.get_bytes(k)[:8] == b"\x89PNG\r\n\x1a\n" for k in cand.metrics["reports"].values())
 
     # a 1-epoch model from scratch is worse than production: the gate refuses it unless a reason is given
     with sessions.begin() as s:

@@ -27,6 +27,7 @@ class EvalResult:
     precision: float
     recall: float
     per_class: dict[int, ClassMetrics] = field(default_factory=dict)  # classes with labels in the split
+    plots: dict[str, str] = field(default_factory=dict)  # name -> PNG path (confusion matrix, PR curve) if asked
 
     @property
     def per_class_map50(self) -> dict[int, float]:
@@ -47,8 +48,10 @@ def evaluate(
     split: str = "test",
     batch: int = 16,
     threads: int = 2,
+    plots: bool = False,
 ) -> EvalResult:
-    """Run ``model.val()`` on ``split``; metrics at Ultralytics' defaults (conf 0.001, IoU 0.7 for NMS)."""
+    """Run ``model.val()`` on ``split``; metrics at Ultralytics' defaults (conf 0.001, IoU 0.7 for NMS). With
+    ``plots`` the confusion matrix and PR curve are rendered offline (local DejaVu font, see training.offline)."""
     load_ultralytics(data_dir, threads)
     from ultralytics import YOLO
 
@@ -60,7 +63,7 @@ def evaluate(
         batch=batch,
         device="cpu",
         workers=0,
-        plots=False,
+        plots=plots,
         save_json=False,
         project=str(Path(data_dir).resolve() / "runs"),
         name=f"val-{Path(weights).stem}-{split}",
@@ -81,7 +84,16 @@ def evaluate(
             map50=round(float(ap50), 4),
             map50_95=round(float(ap), 4),
         )
+    files = {}
+    if plots:
+        save_dir = Path(m.save_dir)
+        for name, pattern in (("confusion_matrix", "confusion_matrix_normalized.png"),
+                              ("pr_curve", "*PR_curve.png")):
+            found = sorted(save_dir.glob(pattern))
+            if found:
+                files[name] = str(found[0])
     return EvalResult(
+        plots=files,
         split=split,
         map50=round(float(box.map50), 4),
         map50_95=round(float(box.map), 4),

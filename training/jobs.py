@@ -123,8 +123,15 @@ def execute(run_id: int, *, sessions: sessionmaker[Session], storage: Storage, s
                                                     ensure_ascii=False)
         onnx_path = export_onnx(result.best, imgsz=cfg.imgsz, data_dir=work, metadata=meta, threads=cfg.threads)
         split = _split_with_images(work / "dataset")
-        metrics = evaluate(onnx_path, data_yaml, imgsz=cfg.imgsz, data_dir=work, split=split, threads=cfg.threads)
+        metrics = evaluate(onnx_path, data_yaml, imgsz=cfg.imgsz, data_dir=work, split=split, threads=cfg.threads,
+                           plots=True)
         summary: dict[str, Any] = {**metrics.as_dict(), "split": split}
+        reports = {}
+        for name, path in summary.pop("plots", {}).items():
+            key = f"models/{task.value}/reports/run-{run_id}/{name}.png"
+            storage.put_bytes(key, Path(path).read_bytes(), "image/png")
+            reports[name] = key
+        summary["reports"] = reports
         note(f"candidate on the {split} split: mAP50 {metrics.map50:.3f}, mAP50-95 {metrics.map50_95:.3f}", 0.85)
         if current_info:
             key, sha, cur_id = current_info

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
 from sqlalchemy import or_, select
 
 from api.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
@@ -188,3 +189,14 @@ def shadow_report(model_id: int, session: SessionDep, principal: CurrentUser) ->
     principal.require(*ML, Role.agronomist)
     _model(session, model_id)
     return report(session, model_id, cooperative_id=principal.cooperative_id)
+
+
+@router.get("/api/v1/models/{model_id}/reports/{name}")
+def model_report(model_id: int, name: str, session: SessionDep, principal: CurrentUser, storage: StorageDep,
+                 settings: SettingsDep) -> RedirectResponse:
+    """A picture from the version's evaluation (``confusion_matrix`` or ``pr_curve``): a redirect to the image."""
+    mv = _model(session, model_id)
+    key = ((mv.metrics or {}).get("reports") or {}).get(name)
+    if key is None:
+        raise not_found("report")
+    return RedirectResponse(storage.presigned_get(key, dt.timedelta(seconds=settings.image_url_expiry_seconds)))

@@ -94,4 +94,5 @@ def flag_capture(capture_id: int, body: FlagIn, session: SessionDep, principal: 
 def review_agreement(session: SessionDep, principal: CurrentUser) -> dict:
     """Per class: reviewers' verdicts on the model's detections and the resulting precision."""
     principal.require(*READERS)
-    return {"classes": review.agreement(session, cooperative_id=principal.cooperative_id)}
+    return {"classes": review.agreement(session, cooperative_id=principal.cooperative_id),
+            "weekly": review.agreement_over_time(session, cooperative_id=principal.cooperative_id)}

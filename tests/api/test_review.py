@@ -92,6 +92,9 @@ def test_no_pest_rejects_everything_and_agreement_follows(client, tenant_a, proc
     n = len(hoppers)
     assert agreement["planthopper"]["confirmed"] == 1 and agreement["planthopper"]["rejected"] == n
     assert agreement["planthopper"]["precision"] == round(1 / (n + 1), 4)
+    weekly = client.get("/api/v1/review/agreement", headers=tenant_a.auth(Role.ml_engineer)).json()["weekly"]
+    [this_week] = [w for w in weekly if w["class_name"] == "planthopper"]
+    assert this_week["confirmed"] == 1 and this_week["precision"] == round(1 / (n + 1), 4)
 
 
 def test_bad_reviews_are_refused_with_a_reason_and_change_nothing(client, tenant_a, tenant_b, processed):
