@@ -422,3 +422,22 @@ class DiaryRevision(Base):
     changed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     snapshot: Mapped[dict] = mapped_column(JSON)
+
+
+class HarvestLot(Base):
+    """A harvest lot with a public, unguessable code for its QR label and traceability page."""
+
+    __tablename__ = "harvest_lots"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cooperative_id: Mapped[int] = _coop_fk()
+    plot_id: Mapped[int] = mapped_column(ForeignKey("plots.id", ondelete="RESTRICT"), index=True)
+    public_code: Mapped[str] = mapped_column(String(32), unique=True)
+    harvested_on: Mapped[dt.date] = mapped_column(Date)
+    quantity: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(16), default="kg")
+    ripeness_grade: Mapped[str | None] = mapped_column(String(32))
+    diary_entry_id: Mapped[int | None] = mapped_column(ForeignKey("diary_entries.id", ondelete="SET NULL"))
+    #: a pre-harvest interval that was still running, overridden by an agronomist: who, why, which products
+    phi_override: Mapped[dict | None] = mapped_column(JSON)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -8,13 +8,14 @@ from fastapi import APIRouter, File, Form, UploadFile
 from sqlalchemy import select
 
 from api.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
+from api.errors import ApiError
 from api.schemas import DiaryDetail, DiaryOut, RevisionOut
 from api.scoping import get_owned, scoped
 from cropwatch import diary
 from cropwatch.domain import DiarySource, DiaryStatus, DiaryType, Role
 from cropwatch.ingest import CONTENT_TYPES, check_image_header
 from cropwatch.tables import DiaryEntry, DiaryRevision, Plot
-from cropwatch.timeutil import utcnow
+from cropwatch.timeutil import local_day, utcnow
 
 router = APIRouter(prefix="/api/v1/diary", tags=["diary"])
 WRITERS = (Role.member, Role.agronomist, Role.coop_admin)
@@ -68,11 +69,18 @@ async def create_entry(
     treated_area_m2: Annotated[float | None, Form(ge=0)] = None,
     operator: Annotated[str | None, Form(max_length=200)] = None,
     phi_days: Annotated[int | None, Form(ge=0, le=365)] = None,
+    phi_override_reason: Annotated[str | None, Form(max_length=2000)] = None,
     photos: Annotated[list[UploadFile] | None, File()] = None,
 ) -> DiaryEntry:
-    """A manual diary entry, with photos taken on the phone (checked like camera images)."""
+    """A manual diary entry, with photos taken on the phone (checked like camera images). A `harvest` inside a
+    sprayed product's pre-harvest interval is refused (409 `phi_active`) unless an agronomist gives a reason."""
     principal.require(*WRITERS)
     get_owned(session, Plot, plot_id, principal, "plot")
+    if type == DiaryType.harvest:
+        when = occurred_at or utcnow()
+        guard(session, principal, plot_id, local_day(when), phi_override_reason)
+        if phi_override_reason:
+            notes = (notes + "\n" if notes else "") + f"PHI override: {phi_override_reason}"
     blobs = []
     for photo in photos or []:
         data = await photo.read(settings.max_upload_bytes + 1)
@@ -92,6 +100,21 @@ async def create_entry(
     )
     session.commit()
     return entry
+
+
+def guard(session, principal, plot_id: int, day, override_reason: str | None) -> dict | None:  # noqa: ANN001
+    """The pre-harvest interval guard as an API error (shared by diary harvests and harvest lots)."""
+    from cropwatch.traceability import PhiActive, check_phi
+    from cropwatch.timeutil import fmt_date
+
+    try:
+        return check_phi(session, plot_id=plot_id, day=day, override_reason=override_reason,
+                         may_override=principal.role in (Role.agronomist, Role.coop_admin),
+                         user_id=principal.user.id)
+    except PhiActive as exc:
+        b = exc.first
+        raise ApiError(409, "phi_active", product=b.product, sprayed=fmt_date(b.sprayed_on), days=b.phi_days,
+                       ends=fmt_date(b.ends_on)) from None
 
 
 @router.post("/{entry_id}/done", response_model=DiaryOut)

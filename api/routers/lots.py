@@ -1,0 +1,118 @@
+"""Harvest lots: create (behind the pre-harvest interval guard), list, QR label (PNG/SVG), and the public
+traceability page a buyer reaches by scanning it — no login, no private data."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from api.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
+from api.errors import not_found, request_locale
+from api.routers.diary import guard
+from api.scoping import get_owned, scoped
+from cropwatch.domain import Role
+from cropwatch.i18n import t
+from cropwatch.tables import HarvestLot, Plot
+from cropwatch.traceability import create_lot, public_view, qr_png, qr_svg
+
+router = APIRouter(tags=["harvest lots"])
+TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).resolve().parents[1] / "templates"),
+                        autoescape=select_autoescape(["html"]))
+
+
+class LotIn(BaseModel):
+    plot_id: int
+    harvested_on: dt.date
+    quantity: float = Field(gt=0, le=1e7)
+    unit: str = Field(default="kg", max_length=16)
+    ripeness_grade: str | None = Field(default=None, max_length=32)
+    phi_override_reason: str | None = Field(default=None, max_length=2000)
+
+
+class LotOut(BaseModel):
+    model_config = {"from_attributes": True}
+    id: int
+    plot_id: int
+    public_code: str
+    harvested_on: dt.date
+    quantity: float
+    unit: str
+    ripeness_grade: str | None
+    diary_entry_id: int | None
+    phi_override: dict | None
+    created_at: dt.datetime
+    public_url: str | None = None
+
+
+def _public_url(request: Request, lot: HarvestLot) -> str:
+    return str(request.url_for("lot_public_page", code=lot.public_code))
+
+
+def _out(request: Request, lot: HarvestLot) -> LotOut:
+    out = LotOut.model_validate(lot)
+    out.public_url = _public_url(request, lot)
+    return out
+
+
+@router.post("/api/v1/lots", response_model=LotOut, status_code=201)
+def new_lot(body: LotIn, request: Request, session: SessionDep, principal: CurrentUser) -> LotOut:
+    """Record a harvest lot (and its `harvest` diary entry). Inside a pre-harvest interval: 409 `phi_active`
+    naming the product and the first allowed day, unless an agronomist gives ``phi_override_reason``."""
+    principal.require(Role.member, Role.agronomist, Role.coop_admin)
+    plot = get_owned(session, Plot, body.plot_id, principal, "plot")
+    guard(session, principal, plot.id, body.harvested_on, body.phi_override_reason)
+    lot = create_lot(session, plot=plot, harvested_on=body.harvested_on, quantity=body.quantity, unit=body.unit,
+                     ripeness_grade=body.ripeness_grade, user_id=principal.user.id,
+                     override_reason=body.phi_override_reason,
+                     may_override=principal.role in (Role.agronomist, Role.coop_admin))
+    session.commit()
+    return _out(request, lot)
+
+
+@router.get("/api/v1/lots", response_model=list[LotOut])
+def list_lots(request: Request, session: SessionDep, principal: CurrentUser,
+              plot_id: int | None = None) -> list[LotOut]:
+    q = scoped(HarvestLot, principal)
+    if plot_id is not None:
+        q = q.where(HarvestLot.plot_id == plot_id)
+    return [_out(request, lot) for lot in session.scalars(q.order_by(HarvestLot.harvested_on.desc()))]
+
+
+@router.get("/api/v1/lots/{lot_id}/qr.{fmt}")
+def lot_qr(lot_id: int, fmt: str, request: Request, session: SessionDep, principal: CurrentUser) -> Response:
+    """The lot's QR label (``png`` or ``svg``) pointing at its public page."""
+    lot = get_owned(session, HarvestLot, lot_id, principal, "lot")
+    if fmt == "png":
+        return Response(qr_png(_public_url(request, lot)), media_type="image/png")
+    if fmt == "svg":
+        return Response(qr_svg(_public_url(request, lot)), media_type="image/svg+xml")
+    raise not_found("format")
+
+
+def _public(session, storage, settings, code: str) -> dict:  # noqa: ANN001
+    lot = session.scalar(select(HarvestLot).where(HarvestLot.public_code == code)) if len(code) <= 32 else None
+    if lot is None:
+        raise not_found("lot")
+    expiry = dt.timedelta(seconds=settings.image_url_expiry_seconds)
+    return public_view(session, lot, photo_url=lambda key: storage.presigned_get(key, expiry))
+
+
+@router.get("/t/{code}.json")
+def lot_public_json(code: str, session: SessionDep, storage: StorageDep, settings: SettingsDep) -> dict:
+    return _public(session, storage, settings, code)
+
+
+@router.get("/t/{code}", response_class=HTMLResponse, name="lot_public_page")
+def lot_public_page(code: str, request: Request, session: SessionDep, storage: StorageDep,
+                    settings: SettingsDep, lang: Annotated[str | None, Query(pattern="^(vi|en)$")] = None) -> str:
+    """Public traceability page of a lot (no login): cooperative, growing area, crop, the season's diary."""
+    view = _public(session, storage, settings, code)
+    locale = lang or request_locale(request)
+    return TEMPLATES.get_template("lot.html").render(v=view, lang=locale, t=lambda key: t(key, locale))

@@ -1,0 +1,74 @@
+"""Harvest lots: the pre-harvest interval guard, QR labels, and a public page without login or private data."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from PIL import Image
+
+from cropwatch.domain import Role
+from cropwatch.timeutil import local_day_bounds
+
+
+def _spray(client, tenant, day: dt.date, *, phi: int = 7, product: str = "Regent 800WG"):
+    start, _ = local_day_bounds(day)
+    r = client.post("/api/v1/diary", headers=tenant.auth(Role.member), data={
+        "plot_id": tenant.plot_id, "type": "pest_control", "occurred_at": (start + dt.timedelta(hours=8)).isoformat(),
+        "title": "Phun thuốc trừ rầy", "product_name": product, "registration_no": "VN-123",
+        "active_ingredient": "Fipronil", "dose": "32 g/ha", "operator": "Nguyễn Văn Bí Mật", "phi_days": phi,
+        "notes": "SĐT 0912 345 678"})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_harvest_inside_a_pre_harvest_interval_is_refused_with_the_date_it_ends(client, tenant_a):
+    sprayed = dt.date(2026, 11, 10)
+    _spray(client, tenant_a, sprayed, phi=7)
+    body = {"plot_id": tenant_a.plot_id, "harvested_on": "2026-11-15", "quantity": 1200, "unit": "kg"}
+    r = client.post("/api/v1/lots", headers=tenant_a.auth(Role.member), json=body)
+    assert (r.status_code, r.json()["code"]) == (409, "phi_active")
+    assert "Regent 800WG" in r.json()["detail"] and "17/11/2026" in r.json()["detail"]
+    # a diary harvest entry is guarded the same way
+    r = client.post("/api/v1/diary", headers=tenant_a.auth(Role.member), data={
+        "plot_id": tenant_a.plot_id, "type": "harvest", "occurred_at": "2026-11-15T03:00:00+00:00"})
+    assert (r.status_code, r.json()["code"]) == (409, "phi_active")
+    # a farmer cannot override; an agronomist can, with a reason that is kept
+    r = client.post("/api/v1/lots", headers=tenant_a.auth(Role.member), json=body | {"phi_override_reason": "x"})
+    assert r.status_code == 409
+    r = client.post("/api/v1/lots", headers=tenant_a.auth(Role.agronomist),
+                    json=body | {"phi_override_reason": "mẫu kiểm tra dư lượng đạt"})
+    assert r.status_code == 201, r.text
+    assert r.json()["phi_override"]["reason"] == "mẫu kiểm tra dư lượng đạt"
+    assert r.json()["phi_override"]["products"][0]["ends_on"] == "2026-11-17"
+    # from the day the interval ends, no guard
+    r = client.post("/api/v1/lots", headers=tenant_a.auth(Role.member), json=body | {"harvested_on": "2026-11-17"})
+    assert r.status_code == 201
+
+
+def test_a_lot_has_a_qr_label_and_a_public_page_without_private_data(client, tenant_a, tenant_b):
+    _spray(client, tenant_a, dt.date(2026, 10, 1), phi=14)
+    lot = client.post("/api/v1/lots", headers=tenant_a.auth(Role.member), json={
+        "plot_id": tenant_a.plot_id, "harvested_on": "2026-11-20", "quantity": 850.5, "unit": "kg",
+        "ripeness_grade": "chín"}).json()
+    assert len(lot["public_code"]) >= 20 and lot["public_url"].endswith(f"/t/{lot['public_code']}")
+    png = client.get(f"/api/v1/lots/{lot['id']}/qr.png", headers=tenant_a.auth(Role.member))
+    assert png.status_code == 200 and Image.open(io.BytesIO(png.content)).size[0] > 100
+    svg = client.get(f"/api/v1/lots/{lot['id']}/qr.svg", headers=tenant_a.auth(Role.member))
+    assert svg.status_code == 200 and b"<svg" in svg.content
+    assert client.get(f"/api/v1/lots/{lot['id']}/qr.png", headers=tenant_b.auth(Role.coop_admin)).status_code == 404
+    assert lot["id"] not in [x["id"] for x in client.get("/api/v1/lots", headers=tenant_b.auth(Role.member)).json()]
+
+    page = client.get(f"/t/{lot['public_code']}")  # no Authorization header at all
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    html = page.text
+    assert "Truy xuất nguồn gốc" in html and "HTX a" in html and "Regent 800WG" in html and "20/11/2026" in html
+    assert "15/10/2026" in html  # the end of the interval, dd/mm/yyyy
+    for private in ("Nguyễn Văn Bí Mật", "0912 345 678", "SĐT"):
+        assert private not in html
+    data = client.get(f"/t/{lot['public_code']}.json").json()
+    assert {e["type"] for e in data["diary"]} >= {"pest_control", "harvest"}
+    assert "operator" not in str(data) and "notes" not in str(data) and "0912" not in str(data)
+    assert client.get(f"/t/{lot['public_code']}?lang=en").text.count("Harvest lot traceability") == 2
+    assert client.get("/t/not-a-real-code").status_code == 404
