@@ -113,4 +113,7 @@ def _upsert(session: Session, *, rule: AlertRule, capture: Capture, plot: Plot, 
     )
     session.add(alert)
     session.flush()
+    from cropwatch.notify import queue_deliveries  # the outbox row is written with the alert
+
+    queue_deliveries(session, alert)
     return alert

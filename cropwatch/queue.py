@@ -14,6 +14,7 @@ from cropwatch.settings import Settings, get_settings
 DETECT_TASK = "cropwatch.detect"
 SWEEP_TASK = "cropwatch.sweep"
 TRAIN_TASK = "cropwatch.train"
+DELIVER_TASK = "cropwatch.deliver"
 INFERENCE_QUEUE = "inference"
 MAINTENANCE_QUEUE = "maintenance"
 TRAINING_QUEUE = "training"  # its own workers: a training job must not hold up detection
@@ -30,7 +31,7 @@ def make_celery(settings: Settings) -> Celery:
         accept_content=["json"],
         task_default_queue=INFERENCE_QUEUE,
         task_routes={DETECT_TASK: {"queue": INFERENCE_QUEUE}, SWEEP_TASK: {"queue": MAINTENANCE_QUEUE},
-                     TRAIN_TASK: {"queue": TRAINING_QUEUE}},
+                     TRAIN_TASK: {"queue": TRAINING_QUEUE}, DELIVER_TASK: {"queue": MAINTENANCE_QUEUE}},
         broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout},
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
@@ -40,6 +41,7 @@ def make_celery(settings: Settings) -> Celery:
         enable_utc=True,
         beat_schedule={
             "sweep-stuck-captures": {"task": SWEEP_TASK, "schedule": float(settings.sweep_interval_seconds)},
+            "deliver-notifications": {"task": DELIVER_TASK, "schedule": float(settings.notify_interval_seconds)},
         },
     )
     return app

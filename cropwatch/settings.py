@@ -60,6 +60,21 @@ class Settings(BaseSettings):
     # worker, 2 (see README, Performance)
     onnx_parallel: int = Field(default=2, ge=1, le=64)
     execution_provider: Literal["cpu", "cuda", "tensorrt", "openvino"] = "cpu"
+    # notifications (cropwatch/notify.py)
+    public_base_url: str = "http://127.0.0.1:8000"  # links in messages (evidence photo, lot pages)
+    notify_interval_seconds: int = 10
+    notify_timeout_seconds: float = 10.0
+    notify_max_attempts: int = 6
+    notify_backoff_seconds: float = 30.0
+    notify_backoff_max_seconds: float = 3600.0
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_from: str = "CropWatch <canhbao@cropwatch.invalid>"
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    telegram_api_base: str = "https://api.telegram.org"
+    zalo_api_base: str = "https://openapi.zalo.me"
     # share of live captures a shadow model (if one is set for the task) also runs on
     shadow_sample_rate: float = Field(default=0.2, ge=0, le=1)
     # promotion gate: a candidate's test mAP50 may be this much below production's (same split) and still pass

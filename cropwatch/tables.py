@@ -441,3 +441,37 @@ class HarvestLot(Base):
     phi_override: Mapped[dict | None] = mapped_column(JSON)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class NotificationChannel(Base):
+    """Where a cooperative's alerts go: in_app | webhook | email | telegram | zalo, with its settings."""
+
+    __tablename__ = "notification_channels"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cooperative_id: Mapped[int] = _coop_fk()
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    config: Mapped[dict] = mapped_column(JSON)  # url + secret | to addresses | bot token + chat id | token + user id
+    locale: Mapped[str] = mapped_column(String(8), default="vi")
+    min_level: Mapped[AlertLevel] = mapped_column(_enum(AlertLevel), default=AlertLevel.watch)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Delivery(Base):
+    """One alert to one channel: an outbox row written with the alert, sent with retries, logged."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("alert_id", "channel_id", "level", name="uq_delivery_alert_channel_level"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cooperative_id: Mapped[int] = _coop_fk()
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("notification_channels.id", ondelete="CASCADE"), index=True)
+    level: Mapped[AlertLevel] = mapped_column(_enum(AlertLevel))
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    response_code: Mapped[int | None] = mapped_column(Integer)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -12,7 +12,7 @@ from celery.signals import worker_process_init
 from cropwatch import heartbeat
 from cropwatch.db import session_factory
 from cropwatch.domain import ModelTask
-from cropwatch.queue import DETECT_TASK, SWEEP_TASK, app, enqueue_detect
+from cropwatch.queue import DELIVER_TASK, DETECT_TASK, SWEEP_TASK, app, enqueue_detect
 from cropwatch.settings import get_settings
 from cropwatch.storage import Storage
 from cropwatch.sweeper import sweep
@@ -94,3 +94,12 @@ def sweep_stuck() -> int:
     settings = get_settings()
     return sweep(session_factory(settings.db_url), enqueue_detect,
                  older_than=dt.timedelta(seconds=settings.stuck_after_seconds))
+
+
+@app.task(name=DELIVER_TASK, ignore_result=True)
+def deliver() -> dict:
+    """Send the alert notifications that are due (beat, every notify_interval_seconds)."""
+    from cropwatch.notify import deliver_due
+
+    settings = get_settings()
+    return deliver_due(session_factory(settings.db_url), settings)

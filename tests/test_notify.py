@@ -1,0 +1,186 @@
+"""Alert notifications through real local servers: a webhook receiver that fails first (signed payloads, retries),
+an SMTP server (aiosmtpd), and stand-ins speaking the Telegram Bot and Zalo OA HTTP APIs (no outside network here)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from sqlalchemy import select
+
+from cropwatch.domain import AlertLevel, CaptureStatus
+from cropwatch.notify import deliver_due
+from cropwatch.tables import Alert, Capture, Delivery, NotificationChannel, Plot
+from cropwatch import alerts
+from cropwatch.timeutil import utcnow
+from factories import add_rule, make_tenant
+
+
+class Recorder(BaseHTTPRequestHandler):
+    """Answers each POST with the next status of ``server.statuses`` (then 200) and records what it got."""
+
+    def do_POST(self):  # noqa: N802
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.server.received.append({"path": self.path, "headers": dict(self.headers), "body": body})
+        status = self.server.statuses.pop(0) if self.server.statuses else 200
+        reply = self.server.reply(self.path) if self.server.reply else b"{}"
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(reply)
+
+    def log_message(self, *a):  # quiet
+        pass
+
+
+@pytest.fixture
+def http_server():
+    servers = []
+
+    def start(statuses=(), reply=None):
+        srv = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+        srv.received, srv.statuses, srv.reply = [], list(statuses), reply
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        servers.append(srv)
+        return srv
+
+    yield start
+    for srv in servers:
+        srv.shutdown()
+
+
+@pytest.fixture
+def smtp_server():
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+
+    got = []
+
+    class Keep(Message):
+        def handle_message(self, message):
+            got.append(message)
+
+    from cropwatch.embedded import free_port
+
+    ctl = Controller(Keep(), hostname="127.0.0.1", port=free_port())
+    ctl.start()
+    ctl.messages = got
+    yield ctl
+    ctl.stop()
+
+
+def _open_alert(sessions, tenant, level=AlertLevel.warning):
+    """A real alert raised by the rules from a stored detection count (threshold 1)."""
+    from cropwatch.tables import Detection
+
+    with sessions.begin() as s:
+        add_rule(s, tenant.cooperative_id, "planthopper", threshold=1, level=level)
+        cap = Capture(cooperative_id=tenant.cooperative_id, camera_id=tenant.camera_id, plot_id=tenant.plot_id,
+                      object_key=f"raw/x/{uuid.uuid4().hex}.jpg", sha256=uuid.uuid4().hex * 2, size_bytes=1,
+                      captured_at=utcnow(), status=CaptureStatus.done)
+        s.add(cap)
+        s.flush()
+        s.add(Detection(cooperative_id=tenant.cooperative_id, capture_id=cap.id, class_id=6,
+                        class_name="planthopper", score=0.9, x1=1, y1=1, x2=5, y2=5))
+        s.flush()
+        raised = alerts.evaluate(s, capture=cap, plot=s.get(Plot, tenant.plot_id), class_names={"planthopper"},
+                                 names_vi={"planthopper": "rầy nâu"})
+        return next(a.id for a in raised if a.level == level)
+
+
+def _channel(sessions, tenant, kind, config, **kw):
+    with sessions.begin() as s:
+        s.add(NotificationChannel(cooperative_id=tenant.cooperative_id, kind=kind, config=config, **kw))
+
+
+def _due_now(sessions):
+    with sessions.begin() as s:
+        for d in s.scalars(select(Delivery).where(Delivery.status == "pending")):
+            d.next_attempt_at = utcnow() - dt.timedelta(seconds=1)
+
+
+def test_webhook_gets_signed_payloads_and_is_retried_after_a_500(sessions, settings, http_server):
+    srv = http_server(statuses=[500, 503])
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "wh")
+    _channel(sessions, tenant, "webhook", {"url": f"http://127.0.0.1:{srv.server_port}/hook", "secret": "s3cret"})
+    alert_id = _open_alert(sessions, tenant)
+    cfg = settings.model_copy(update={"notify_backoff_seconds": 60})
+    assert deliver_due(sessions, cfg) == {"sent": 0, "retry": 1, "failed": 0}
+    assert deliver_due(sessions, cfg) == {"sent": 0, "retry": 0, "failed": 0}, "not due again before the backoff"
+    _due_now(sessions)
+    assert deliver_due(sessions, cfg)["retry"] == 1
+    _due_now(sessions)
+    assert deliver_due(sessions, cfg)["sent"] == 1
+    assert len(srv.received) == 3
+    for req in srv.received:
+        expected = "sha256=" + hmac.new(b"s3cret", req["body"], hashlib.sha256).hexdigest()
+        assert req["headers"]["X-CropWatch-Signature"] == expected
+    data = json.loads(srv.received[-1]["body"])
+    assert data["alert_id"] == alert_id and data["class_name"] == "planthopper" and "rầy nâu" in data["message_vi"]
+    with sessions() as s:
+        [d] = s.scalars(select(Delivery)).all()
+        assert (d.status, d.attempts, d.response_code) == ("sent", 3, 200) and d.sent_at
+    # the same alert does not notify twice
+    with sessions.begin() as s:
+        from cropwatch.notify import queue_deliveries
+
+        assert queue_deliveries(s, s.get(Alert, alert_id)) == []
+
+
+def test_a_4xx_is_not_retried_and_attempts_are_capped(sessions, settings, http_server):
+    srv = http_server(statuses=[404])
+    flaky = http_server(statuses=[500] * 10)
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "w4")
+    _channel(sessions, tenant, "webhook", {"url": f"http://127.0.0.1:{srv.server_port}/gone", "secret": "k"})
+    _channel(sessions, tenant, "webhook", {"url": f"http://127.0.0.1:{flaky.server_port}/x", "secret": "k"})
+    _open_alert(sessions, tenant)
+    cfg = settings.model_copy(update={"notify_max_attempts": 2})
+    deliver_due(sessions, cfg)
+    _due_now(sessions)
+    deliver_due(sessions, cfg)
+    with sessions() as s:
+        gone, capped = s.scalars(select(Delivery).order_by(Delivery.id)).all()
+        assert (gone.status, gone.attempts, gone.response_code) == ("failed", 1, 404)
+        assert (capped.status, capped.attempts) == ("failed", 2) and "500" in capped.last_error
+
+
+def test_email_lands_in_a_real_smtp_server(sessions, settings, smtp_server):
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "em")
+    _channel(sessions, tenant, "email", {"to": ["kysu@htx.example"]})
+    _open_alert(sessions, tenant)
+    cfg = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": smtp_server.port})
+    assert deliver_due(sessions, cfg)["sent"] == 1
+    [msg] = smtp_server.messages
+    assert msg["To"] == "kysu@htx.example" and "[CropWatch]" in msg["Subject"]
+    body = msg.get_payload(decode=True).decode()
+    assert "rầy nâu" in body and "planthopper" in body and "/api/v1/captures/" in body
+
+
+def test_telegram_and_zalo_adapters_speak_their_apis(sessions, settings, http_server):
+    tg = http_server(reply=lambda path: b'{"ok": true, "result": {"message_id": 1}}')
+    zalo = http_server(reply=lambda path: b'{"error": 0, "message": "Success"}')
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "tz")
+    _channel(sessions, tenant, "telegram", {"bot_token": "123:ABC", "chat_id": "-100"})
+    _channel(sessions, tenant, "zalo", {"access_token": "zt", "user_id": "u1"}, locale="vi",
+             min_level=AlertLevel.danger)
+    _open_alert(sessions, tenant, level=AlertLevel.warning)  # below zalo's min level
+    cfg = settings.model_copy(update={"telegram_api_base": f"http://127.0.0.1:{tg.server_port}",
+                                      "zalo_api_base": f"http://127.0.0.1:{zalo.server_port}"})
+    assert deliver_due(sessions, cfg)["sent"] == 1
+    assert tg.received[0]["path"] == "/bot123:ABC/sendMessage"
+    assert json.loads(tg.received[0]["body"])["chat_id"] == "-100" and not zalo.received
+    _open_alert(sessions, tenant, level=AlertLevel.danger)
+    assert deliver_due(sessions, cfg)["sent"] == 2
+    req = zalo.received[0]
+    assert req["path"] == "/v3.0/oa/message/cs" and req["headers"]["access_token"] == "zt"
+    assert json.loads(req["body"])["recipient"] == {"user_id": "u1"}
