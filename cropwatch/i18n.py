@@ -29,6 +29,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
                    "en": "The pre-harvest interval of {product} (sprayed {sprayed}, {days} days) is still running: harvest allowed from {ends}."},
     "lot_harvest_title": {"vi": "Thu hoạch {qty} {unit}", "en": "Harvest {qty} {unit}"},
     "lot_public_title": {"vi": "Truy xuất nguồn gốc lô hàng", "en": "Harvest lot traceability"},
+    "digest_title": {"vi": "Tóm tắt {n} cảnh báo trong giờ yên lặng:", "en": "Digest of {n} alerts held during quiet hours:"},
     "review_bad_box": {"vi": "Khung không hợp lệ: cần x1 < x2, y1 < y2 và nằm trong ảnh.",
                        "en": "Invalid box: x1 < x2 and y1 < y2 are needed, inside the image."},
     "review_unknown_class": {"vi": "Loài '{name}' không có trong mô hình (các loài: {known}).",

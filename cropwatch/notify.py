@@ -24,11 +24,14 @@ from email.message import EmailMessage
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cropwatch.domain import AlertLevel
+from cropwatch.i18n import t
 from cropwatch.settings import Settings
 from cropwatch.tables import Alert, Delivery, NotificationChannel, Plot
 from cropwatch.timeutil import utcnow
@@ -46,9 +49,40 @@ class DeliveryError(Exception):
 
 # -- the outbox -----------------------------------------------------------------------------------------------------
 
-def queue_deliveries(session: Session, alert: Alert) -> list[Delivery]:
+def _local(t: dt.datetime, tz: str) -> dt.datetime:
+    return t.astimezone(ZoneInfo(tz))
+
+
+def quiet_until(config: dict, now: dt.datetime, tz: str) -> dt.datetime | None:
+    """End of the channel's quiet hours (``{"quiet_hours": {"start": "21:00", "end": "06:00"}}``, local time) when
+    ``now`` falls inside them, else None. A danger alert is not held (see ``queue_deliveries``)."""
+    q = config.get("quiet_hours")
+    if not q:
+        return None
+    start, end = (dt.time.fromisoformat(q["start"]), dt.time.fromisoformat(q["end"]))
+    local = _local(now, tz)
+    t = local.time()
+    inside = (start <= t < end) if start < end else (t >= start or t < end)
+    if not inside:
+        return None
+    day = local.date() if t < end else local.date() + dt.timedelta(days=1)
+    return dt.datetime.combine(day, end, tzinfo=ZoneInfo(tz)).astimezone(dt.timezone.utc)
+
+
+def _sent_today(session: Session, channel_id: int, now: dt.datetime, tz: str) -> int:
+    local = _local(now, tz)
+    start = dt.datetime.combine(local.date(), dt.time(0), tzinfo=ZoneInfo(tz)).astimezone(dt.timezone.utc)
+    return session.scalar(select(func.count(Delivery.id)).where(
+        Delivery.channel_id == channel_id, Delivery.created_at >= start, Delivery.digest.is_(False))) or 0
+
+
+def queue_deliveries(session: Session, alert: Alert, *, tz: str = "Asia/Ho_Chi_Minh",
+                     now: dt.datetime | None = None) -> list[Delivery]:
     """Delivery rows for the cooperative's enabled channels whose minimum level the alert reaches (idempotent per
-    alert, channel and level)."""
+    alert, channel and level). Inside a channel's quiet hours, or past its ``max_per_day`` immediate messages, the
+    delivery waits for the digest (sent as one message when the quiet hours end / the next morning); a `danger`
+    alert is never held back."""
+    now = now or utcnow()
     out = []
     for ch in session.scalars(select(NotificationChannel).where(
             NotificationChannel.cooperative_id == alert.cooperative_id, NotificationChannel.enabled.is_(True))):
@@ -57,8 +91,18 @@ def queue_deliveries(session: Session, alert: Alert) -> list[Delivery]:
         exists = session.scalar(select(Delivery.id).where(Delivery.alert_id == alert.id, Delivery.channel_id == ch.id,
                                                           Delivery.level == alert.level))
         if exists is None:
-            d = Delivery(cooperative_id=alert.cooperative_id, alert_id=alert.id, channel_id=ch.id, level=alert.level)
+            d = Delivery(cooperative_id=alert.cooperative_id, alert_id=alert.id, channel_id=ch.id, level=alert.level,
+                         next_attempt_at=now)
+            if alert.level != AlertLevel.danger and ch.kind != "in_app":
+                held = quiet_until(ch.config, now, tz)
+                cap = ch.config.get("max_per_day")
+                if held is None and cap is not None and _sent_today(session, ch.id, now, tz) >= int(cap):
+                    tomorrow = _local(now, tz).date() + dt.timedelta(days=1)
+                    held = dt.datetime.combine(tomorrow, dt.time(6), tzinfo=ZoneInfo(tz)).astimezone(dt.timezone.utc)
+                if held is not None:
+                    d.digest, d.next_attempt_at = True, held
             session.add(d)
+            session.flush()
             out.append(d)
     return out
 
@@ -97,7 +141,8 @@ def send_email(config: dict, data: dict, text: str, *, delivery_id: int, setting
     msg = EmailMessage()
     msg["From"] = settings.smtp_from
     msg["To"] = ", ".join(config["to"])
-    msg["Subject"] = f"[CropWatch] {text.split('.')[0]}"
+    first = (text.splitlines() or [""])[0].split(". ")[0]
+    msg["Subject"] = f"[CropWatch] {first[:120]}"
     msg["X-CropWatch-Delivery"] = str(delivery_id)
     msg.set_content(f"{text}\n\n{data['message_en']}\n\n{data.get('evidence_url') or ''}\n")
     with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.notify_timeout_seconds) as smtp:
@@ -141,29 +186,51 @@ def deliver_due(sessions: sessionmaker[Session], settings: Settings, *, limit: i
     """Send the deliveries that are due; returns counts by outcome."""
     counts = {"sent": 0, "retry": 0, "failed": 0}
     with sessions() as s:
-        due = list(s.scalars(select(Delivery.id).where(Delivery.status == "pending",
-                                                       Delivery.next_attempt_at <= utcnow())
-                             .order_by(Delivery.next_attempt_at).limit(limit)))
-    for delivery_id in due:
-        counts[_deliver_one(sessions, settings, delivery_id)] += 1
+        due = s.execute(select(Delivery.id, Delivery.channel_id, Delivery.digest)
+                        .where(Delivery.status == "pending", Delivery.next_attempt_at <= utcnow())
+                        .order_by(Delivery.next_attempt_at).limit(limit)).all()
+    digests: dict[int, list[int]] = {}
+    for delivery_id, channel_id, digest in due:
+        if digest:
+            digests.setdefault(channel_id, []).append(delivery_id)
+        else:
+            counts[_deliver_one(sessions, settings, delivery_id)] += 1
+    for ids in digests.values():
+        outcome = _deliver_one(sessions, settings, ids[0], together=ids[1:])
+        counts[outcome] += len(ids)
     return counts
 
 
-def _deliver_one(sessions: sessionmaker[Session], settings: Settings, delivery_id: int) -> str:
+def _deliver_one(sessions: sessionmaker[Session], settings: Settings, delivery_id: int,
+                 together: list[int] | None = None) -> str:
+    """Send one delivery, or (``together``) one digest message standing for several of the same channel."""
+    ids = [delivery_id, *(together or [])]
     with sessions.begin() as s:
-        d = s.get(Delivery, delivery_id, with_for_update=True)
-        if d is None or d.status != "pending" or _aware(d.next_attempt_at) > utcnow():
+        rows = [s.get(Delivery, i, with_for_update=True) for i in ids]
+        rows = [d for d in rows if d is not None and d.status == "pending" and _aware(d.next_attempt_at) <= utcnow()]
+        if not rows:
             return "retry"
+        ids = [d.id for d in rows]
+        d = rows[0]
         ch = s.get(NotificationChannel, d.channel_id)
-        alert = s.get(Alert, d.alert_id)
-        data = payload(alert, s.get(Plot, alert.plot_id), settings)
-        text = alert.message_vi if ch.locale == "vi" else alert.message_en
-        if data["evidence_url"]:
-            text = f"{text} {data['evidence_url']}"
+        items = []
+        for row in rows:
+            alert = s.get(Alert, row.alert_id)
+            data = payload(alert, s.get(Plot, alert.plot_id), settings)
+            text = alert.message_vi if ch.locale == "vi" else alert.message_en
+            items.append((data, f"{text} {data['evidence_url']}" if data["evidence_url"] else text))
+        if len(items) == 1:
+            data, text = items[0]
+        else:
+            head = t("digest_title", ch.locale, n=len(items))
+            text = head + "\n" + "\n".join(f"- {x}" for _, x in items)
+            data = {"digest": True, "alerts": [x for x, _ in items], "message_vi": t("digest_title", "vi", n=len(items)),
+                    "message_en": t("digest_title", "en", n=len(items)), "evidence_url": None}
         kind, config = ch.kind, dict(ch.config)
-        d.attempts += 1
-        # claim: push the next attempt out so a second sender leaves it alone while this one works
-        d.next_attempt_at = utcnow() + dt.timedelta(seconds=settings.notify_timeout_seconds * 2)
+        for row in rows:
+            row.attempts += 1
+            # claim: push the next attempt out so a second sender leaves it alone while this one works
+            row.next_attempt_at = utcnow() + dt.timedelta(seconds=settings.notify_timeout_seconds * 2)
         attempts = d.attempts
     outcome, error, code = "sent", None, None
     try:
@@ -178,15 +245,16 @@ def _deliver_one(sessions: sessionmaker[Session], settings: Settings, delivery_i
     if outcome == "retry" and attempts >= settings.notify_max_attempts:
         outcome = "failed"
     with sessions.begin() as s:
-        d = s.get(Delivery, delivery_id)
-        d.response_code, d.last_error = code, error
-        if outcome == "sent":
-            d.status, d.sent_at = "sent", utcnow()
-        elif outcome == "failed":
-            d.status = "failed"
-        else:
-            delay = min(settings.notify_backoff_max_seconds, settings.notify_backoff_seconds * 2 ** (attempts - 1))
-            d.next_attempt_at = utcnow() + dt.timedelta(seconds=delay)
+        for d in (s.get(Delivery, i) for i in ids):
+            d.response_code, d.last_error = code, error
+            if outcome == "sent":
+                d.status, d.sent_at = "sent", utcnow()
+            elif outcome == "failed":
+                d.status = "failed"
+            else:
+                delay = min(settings.notify_backoff_max_seconds,
+                            settings.notify_backoff_seconds * 2 ** (attempts - 1))
+                d.next_attempt_at = utcnow() + dt.timedelta(seconds=delay)
     if error:
         log.warning("delivery %s via %s: %s (%s)", delivery_id, kind, error, outcome)
     return outcome

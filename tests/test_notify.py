@@ -184,3 +184,41 @@ def test_telegram_and_zalo_adapters_speak_their_apis(sessions, settings, http_se
     req = zalo.received[0]
     assert req["path"] == "/v3.0/oa/message/cs" and req["headers"]["access_token"] == "zt"
     assert json.loads(req["body"])["recipient"] == {"user_id": "u1"}
+
+
+def test_quiet_hours_and_the_daily_cap_hold_alerts_for_one_digest_but_never_danger(sessions, settings, http_server):
+    from zoneinfo import ZoneInfo
+
+    srv = http_server()
+    now = dt.datetime.now(ZoneInfo("Asia/Ho_Chi_Minh"))
+    quiet = {"start": (now - dt.timedelta(hours=1)).strftime("%H:%M"),
+             "end": (now + dt.timedelta(hours=1)).strftime("%H:%M")}
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "qh")
+    _channel(sessions, tenant, "webhook", {"url": f"http://127.0.0.1:{srv.server_port}/h", "secret": "k",
+                                           "quiet_hours": quiet})
+    _open_alert(sessions, tenant, level=AlertLevel.watch)
+    _open_alert(sessions, tenant, level=AlertLevel.warning)
+    assert deliver_due(sessions, settings)["sent"] == 0 and not srv.received, "held during quiet hours"
+    _open_alert(sessions, tenant, level=AlertLevel.danger)
+    assert deliver_due(sessions, settings)["sent"] == 1, "a danger alert goes out at once"
+    assert json.loads(srv.received[0]["body"])["level"] == "danger"
+    _due_now(sessions)  # the quiet hours are over
+    assert deliver_due(sessions, settings)["sent"] == 2
+    digest = json.loads(srv.received[1]["body"])
+    assert len(srv.received) == 2 and digest["digest"] is True and len(digest["alerts"]) == 2
+    assert {a["level"] for a in digest["alerts"]} == {"watch", "warning"}
+
+
+def test_a_daily_cap_sends_the_rest_as_a_digest(sessions, settings, http_server):
+    srv = http_server()
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "cap")
+    _channel(sessions, tenant, "webhook", {"url": f"http://127.0.0.1:{srv.server_port}/h", "secret": "k",
+                                           "max_per_day": 1})
+    _open_alert(sessions, tenant, level=AlertLevel.watch)
+    _open_alert(sessions, tenant, level=AlertLevel.warning)
+    assert deliver_due(sessions, settings)["sent"] == 1 and len(srv.received) == 1
+    with sessions() as s:
+        held = s.scalars(select(Delivery).where(Delivery.status == "pending")).all()
+        assert len(held) == 1 and held[0].digest
