@@ -7,7 +7,7 @@ from collections.abc import Callable
 from fastapi import FastAPI
 
 from api.errors import ApiError, api_error_handler, ingest_error_handler, storage_error_handler
-from api.routers import alerts, auth, cameras, captures, channels, diary, health, ingest, learning, lots, models, plots, review
+from api.routers import alerts, auth, cameras, captures, channels, diary, health, ingest, learning, lots, models, plots, review, rules
 from cropwatch.db import session_factory
 from cropwatch.ingest import IngestError
 from cropwatch.queue import enqueue_detect, make_celery
@@ -43,6 +43,6 @@ def create_app(settings: Settings | None = None, *, enqueue: Callable[[int], Non
     app.add_exception_handler(ApiError, api_error_handler)
     app.add_exception_handler(IngestError, ingest_error_handler)
     app.add_exception_handler(StorageError, storage_error_handler)
-    for module in (health, auth, plots, cameras, ingest, captures, alerts, diary, models, review, learning, lots, channels):
+    for module in (health, auth, plots, cameras, ingest, captures, alerts, diary, models, review, learning, lots, channels, rules):
         app.include_router(module.router)
     return app
