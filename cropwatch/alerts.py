@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from cropwatch.domain import AlertLevel, AlertStatus, ReviewState
 from cropwatch.i18n import t
 from cropwatch.tables import Alert, AlertRule, Capture, Detection, Plot
-from cropwatch.timeutil import fmt_date, local_day, local_day_bounds, utcnow
+from cropwatch.timeutil import fmt_date, fmt_datetime, local_day, local_day_bounds, utcnow
 
 LEVEL_ORDER = {AlertLevel.watch: 0, AlertLevel.warning: 1, AlertLevel.danger: 2}
 
@@ -67,20 +67,28 @@ def evaluate(
     day = local_day(capture.captured_at)
     touched: list[Alert] = []
     for rule in rules:
-        if rule.crop and rule.crop != plot.crop:
+        if rule.crop and rule.crop != plot.crop or rule.kind == "silence":
             continue
         count = daily_count(session, plot_id=plot.id, class_name=rule.class_name, day=day, min_score=rule.min_score)
         if count < rule.threshold:
             continue
+        extra = None
+        if rule.kind == "trend":
+            before = daily_count(session, plot_id=plot.id, class_name=rule.class_name,
+                                 day=day - dt.timedelta(days=1), min_score=rule.min_score)
+            rise = float((rule.params or {}).get("rise_pct", 50))
+            if before == 0 or (count - before) * 100 / before < rise:
+                continue
+            extra = (round((count - before) * 100 / before), before)
         alert = _upsert(session, rule=rule, capture=capture, plot=plot, count=count, day=day,
-                        pest_vi=(names_vi or {}).get(rule.class_name, rule.class_name))
+                        pest_vi=(names_vi or {}).get(rule.class_name, rule.class_name), trend=extra)
         if alert is not None:
             touched.append(alert)
     return touched
 
 
 def _upsert(session: Session, *, rule: AlertRule, capture: Capture, plot: Plot, count: int, day: dt.date,
-            pest_vi: str) -> Alert | None:
+            pest_vi: str, trend: tuple[int, int] | None = None) -> Alert | None:
     open_alert = session.scalar(
         select(Alert).where(
             Alert.plot_id == plot.id,
@@ -91,6 +99,9 @@ def _upsert(session: Session, *, rule: AlertRule, capture: Capture, plot: Plot, 
     )
     vi, en = alert_messages(level=rule.level, pest_vi=pest_vi, pest_en=rule.class_name, plot=plot, count=count,
                             threshold=rule.threshold, day=day)
+    if trend is not None:
+        vi += " " + t("alert_trend", "vi", pct=trend[0], before=trend[1])
+        en += " " + t("alert_trend", "en", pct=trend[0], before=trend[1])
     if open_alert is not None:
         if open_alert.local_day == day and open_alert.count >= count:
             return None
@@ -117,3 +128,43 @@ def _upsert(session: Session, *, rule: AlertRule, capture: Capture, plot: Plot, 
 
     queue_deliveries(session, alert)
     return alert
+
+
+def check_silent_cameras(session: Session, *, now: dt.datetime | None = None) -> list[Alert]:
+    """``silence`` rules: a camera whose last upload is older than ``params.hours`` (default 6) opens an alert on its
+    plot (class ``camera_silent``); it resolves itself when the camera is heard from again."""
+    from cropwatch.tables import Camera
+
+    now = now or utcnow()
+    touched = []
+    for rule in session.scalars(select(AlertRule).where(AlertRule.kind == "silence", AlertRule.enabled.is_(True))):
+        hours = float((rule.params or {}).get("hours", 6))
+        for cam in session.scalars(select(Camera).where(Camera.cooperative_id == rule.cooperative_id,
+                                                        Camera.token_revoked_at.is_(None))):
+            seen = cam.last_seen_at or cam.created_at
+            seen = seen if seen.tzinfo else seen.replace(tzinfo=dt.timezone.utc)
+            plot = session.get(Plot, cam.plot_id)
+            open_alert = session.scalar(select(Alert).where(
+                Alert.plot_id == plot.id, Alert.class_name == SILENT, Alert.level == rule.level,
+                Alert.status != AlertStatus.resolved))
+            if now - seen < dt.timedelta(hours=hours):
+                if open_alert is not None:
+                    open_alert.status, open_alert.resolved_at = AlertStatus.resolved, now
+                    open_alert.resolution = "camera heard from again"
+                continue
+            if open_alert is not None:
+                continue
+            common = dict(camera=cam.name, plot=plot.name, since=fmt_datetime(seen), hours=f"{hours:g}")
+            alert = Alert(cooperative_id=rule.cooperative_id, rule_id=rule.id, plot_id=plot.id, class_name=SILENT,
+                          level=rule.level, status=AlertStatus.open, count=0, threshold=0, local_day=local_day(now),
+                          message_vi=t("alert_silent", "vi", **common), message_en=t("alert_silent", "en", **common))
+            session.add(alert)
+            session.flush()
+            from cropwatch.notify import queue_deliveries
+
+            queue_deliveries(session, alert)
+            touched.append(alert)
+    return touched
+
+
+SILENT = "camera_silent"

@@ -349,6 +349,10 @@ class AlertRule(Base):
     min_score: Mapped[float] = mapped_column(Float, default=0.25)
     cooldown_minutes: Mapped[int] = mapped_column(Integer, default=360)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: threshold (count per plot per day ≥ threshold) | trend (count rose ≥ params.rise_pct % over yesterday and is
+    #: ≥ threshold) | silence (a camera of the plot sent nothing for params.hours; class_name is "camera_silent")
+    kind: Mapped[str] = mapped_column(String(16), default="threshold", server_default="threshold")
+    params: Mapped[dict | None] = mapped_column(JSON)
 
 
 class Alert(Base):

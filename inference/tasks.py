@@ -91,9 +91,16 @@ def detect(self, capture_id: int) -> str:  # noqa: ANN001
 
 @app.task(name=SWEEP_TASK)
 def sweep_stuck() -> int:
+    """Re-publish stuck captures, and check the `silence` rules (cameras that stopped sending)."""
+    from cropwatch.alerts import check_silent_cameras
+
     settings = get_settings()
-    return sweep(session_factory(settings.db_url), enqueue_detect,
-                 older_than=dt.timedelta(seconds=settings.stuck_after_seconds))
+    sessions = session_factory(settings.db_url)
+    n = sweep(sessions, enqueue_detect, older_than=dt.timedelta(seconds=settings.stuck_after_seconds))
+    with sessions.begin() as s:
+        for alert in check_silent_cameras(s):
+            log.warning("camera silent: %s", alert.message_en)
+    return n
 
 
 @app.task(name=DELIVER_TASK, ignore_result=True)

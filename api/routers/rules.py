@@ -23,6 +23,8 @@ class RuleIn(BaseModel):
     min_score: float = Field(default=0.25, ge=0, le=1)
     cooldown_minutes: int = Field(default=360, ge=0, le=60 * 24 * 30)
     enabled: bool = True
+    kind: str = Field(default="threshold", pattern="^(threshold|trend|silence)$")
+    params: dict | None = Field(default=None, description='trend: {"rise_pct": 50}; silence: {"hours": 6}')
 
 
 class RulePatch(BaseModel):
@@ -32,6 +34,7 @@ class RulePatch(BaseModel):
     min_score: float | None = Field(default=None, ge=0, le=1)
     cooldown_minutes: int | None = Field(default=None, ge=0, le=60 * 24 * 30)
     enabled: bool | None = None
+    params: dict | None = None
 
 
 class RuleOut(RuleIn):

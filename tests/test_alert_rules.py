@@ -1,0 +1,90 @@
+"""Alert rules on a synthetic week of captures: thresholds, day-over-day trends, cooldown, silent cameras."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import select
+
+from cropwatch import alerts
+from cropwatch.domain import AlertLevel, AlertStatus, CaptureStatus
+from cropwatch.tables import Alert, AlertRule, Camera, Capture, Detection, Plot
+from cropwatch.timeutil import local_day_bounds, utcnow
+from factories import make_tenant
+
+WEEK = [dt.date(2026, 11, 16) + dt.timedelta(days=i) for i in range(7)]
+
+
+def _captures(s, tenant, day: dt.date, n: int, cls: str = "planthopper") -> list:
+    start, _ = local_day_bounds(day)
+    cap = Capture(cooperative_id=tenant.cooperative_id, camera_id=tenant.camera_id, plot_id=tenant.plot_id,
+                  object_key=f"raw/{uuid.uuid4().hex}.jpg", sha256=uuid.uuid4().hex * 2, size_bytes=1,
+                  captured_at=start + dt.timedelta(hours=9), status=CaptureStatus.done)
+    s.add(cap)
+    s.flush()
+    for _ in range(n):
+        s.add(Detection(cooperative_id=tenant.cooperative_id, capture_id=cap.id, class_id=6, class_name=cls,
+                        score=0.8, x1=1, y1=1, x2=9, y2=9))
+    s.flush()
+    return alerts.evaluate(s, capture=cap, plot=s.get(Plot, tenant.plot_id), class_names={cls},
+                           names_vi={"planthopper": "rầy nâu"})
+
+
+def _rule(s, tenant, **kw):
+    s.add(AlertRule(cooperative_id=tenant.cooperative_id, name=kw.get("kind", "threshold"),
+                    class_name=kw.pop("class_name", "planthopper"), min_score=0.25, **kw))
+    s.flush()
+
+
+def test_thresholds_and_trends_over_a_week(sessions):
+    counts = [1, 2, 2, 4, 4, 9, 3]
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "wk")
+        _rule(s, tenant, threshold=3, level=AlertLevel.warning)
+        _rule(s, tenant, kind="trend", threshold=2, level=AlertLevel.watch, params={"rise_pct": 50})
+        raised = {day: [(a.level.value, a.count) for a in _captures(s, tenant, day, n)]
+                  for day, n in zip(WEEK, counts)}
+    assert raised[WEEK[0]] == []
+    assert raised[WEEK[1]] == [("watch", 2)]            # 1 → 2: +100 %
+    assert raised[WEEK[2]] == []                        # 2 → 2: flat, under the threshold
+    assert sorted(raised[WEEK[3]]) == [("warning", 4), ("watch", 4)]  # over 3, and +100 %
+    assert raised[WEEK[4]] == [("warning", 4)]          # 4 → 4: no trend; the open warning alert moves to today
+    assert sorted(raised[WEEK[5]]) == [("warning", 9), ("watch", 9)]  # +125 %: the open alerts are updated
+    assert raised[WEEK[6]] == [("warning", 3)]          # still over 3; a fall is no trend
+    with sessions() as s:
+        rows = s.scalars(select(Alert).order_by(Alert.id)).all()
+        assert [(a.level.value, a.status.value) for a in rows] == [("watch", "open"), ("warning", "open")]
+        watch = rows[0]
+        assert "Tăng 125% so với hôm qua (4)" in watch.message_vi and "Up 125% on yesterday" in watch.message_en
+
+
+def test_no_repeated_alert_inside_the_cooldown(sessions):
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "cd")
+        _rule(s, tenant, threshold=2, level=AlertLevel.warning, cooldown_minutes=360)
+        today = dt.datetime.now(dt.timezone.utc).date()
+        [first] = _captures(s, tenant, today, 3)
+        first.status, first.resolved_at = AlertStatus.resolved, utcnow()
+        s.flush()
+        assert _captures(s, tenant, today, 5) == [], "resolved a moment ago: the cooldown holds"
+        first.resolved_at = utcnow() - dt.timedelta(minutes=361)
+        s.flush()
+        assert [a.count for a in _captures(s, tenant, today, 1)] == [9]
+
+
+def test_a_silent_camera_raises_one_alert_and_clears_it_when_heard_again(sessions):
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "si")
+        _rule(s, tenant, kind="silence", class_name=alerts.SILENT, threshold=1, level=AlertLevel.warning,
+              params={"hours": 6})
+        cam = s.get(Camera, tenant.camera_id)
+        cam.last_seen_at = utcnow() - dt.timedelta(hours=7)
+        s.flush()
+        [alert] = alerts.check_silent_cameras(s)
+        assert alert.class_name == "camera_silent" and "không gửi ảnh" in alert.message_vi
+        assert alerts.check_silent_cameras(s) == [], "one open alert, not one per check"
+        cam.last_seen_at = utcnow()
+        s.flush()
+        alerts.check_silent_cameras(s)
+        assert alert.status == AlertStatus.resolved and alert.resolution == "camera heard from again"
