@@ -32,6 +32,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "alert_trend": {"vi": "Tăng {pct}% so với hôm qua ({before}).", "en": "Up {pct}% on yesterday ({before})."},
     "alert_silent": {"vi": "Camera {camera} (lô {plot}) không gửi ảnh từ {since} (quá {hours} giờ): kiểm tra nguồn điện và mạng.",
                      "en": "Camera {camera} (plot {plot}) has sent nothing since {since} (over {hours} h): check its power and network."},
+    "export_bad_period": {"vi": "Khoảng thời gian không hợp lệ (tối đa 3 năm).", "en": "Invalid period (3 years at most)."},
+    "export_bad_format": {"vi": "Định dạng phải là pdf, csv hoặc xlsx.", "en": "Format must be pdf, csv or xlsx."},
     "digest_title": {"vi": "Tóm tắt {n} cảnh báo trong giờ yên lặng:", "en": "Digest of {n} alerts held during quiet hours:"},
     "review_bad_box": {"vi": "Khung không hợp lệ: cần x1 < x2, y1 < y2 và nằm trong ảnh.",
                        "en": "Invalid box: x1 < x2 and y1 < y2 are needed, inside the image."},

@@ -4,7 +4,7 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Response, UploadFile
 from sqlalchemy import select
 
 from api.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
@@ -37,6 +37,38 @@ def list_entries(
     if until is not None:
         q = q.where(DiaryEntry.occurred_at < until)
     return list(session.scalars(q.order_by(DiaryEntry.occurred_at.desc(), DiaryEntry.id.desc()).limit(1000)))
+
+
+@router.get("/export")
+def export_diary(session: SessionDep, principal: CurrentUser, storage: StorageDep, plot_id: int,
+                 since: dt.date, until: dt.date, format: str = "pdf") -> Response:
+    """The plot's diary for a season as ``pdf`` (VietGAP-style, Vietnamese, with photos), ``csv`` or ``xlsx``.
+    Every entry of the period is in it, pending and deleted ones included (marked)."""
+    from cropwatch import diary_export
+
+    plot = get_owned(session, Plot, plot_id, principal, "plot")
+    if until < since or (until - since).days > 3 * 366:
+        raise ApiError(422, "export_bad_period")
+    items = diary_export.entries(session, plot, since, until)
+    name = f"nhat-ky-{plot.id}-{since:%Y%m%d}-{until:%Y%m%d}"
+    if format == "csv":
+        return Response(diary_export.to_csv(items), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    if format == "xlsx":
+        return Response(diary_export.to_xlsx(items, f"Nhật ký canh tác — {plot.name}"),
+                        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
+    if format == "pdf":
+        def photo(key: str) -> bytes | None:
+            try:
+                return storage.get_bytes(key)
+            except Exception:  # noqa: BLE001 - a missing photo must not lose the export
+                return None
+
+        return Response(diary_export.to_pdf(session, plot, items, since, until, photo=photo),
+                        media_type="application/pdf",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'})
+    raise ApiError(422, "export_bad_format")
 
 
 @router.get("/{entry_id}", response_model=DiaryDetail)

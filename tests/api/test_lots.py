@@ -72,3 +72,41 @@ def test_a_lot_has_a_qr_label_and_a_public_page_without_private_data(client, ten
     assert "operator" not in str(data) and "notes" not in str(data) and "0912" not in str(data)
     assert client.get(f"/t/{lot['public_code']}?lang=en").text.count("Harvest lot traceability") == 2
     assert client.get("/t/not-a-real-code").status_code == 404
+
+
+def test_diary_exports_open_and_hold_every_entry(client, tenant_a, tenant_b):
+    import csv as csvmod
+
+    import pypdfium2
+    from openpyxl import load_workbook
+
+    _spray(client, tenant_a, dt.date(2026, 9, 1), phi=7, product="Chess 50WG")
+    from conftest import rice_photos
+
+    r = client.post("/api/v1/diary", headers=tenant_a.auth(Role.member), data={
+        "plot_id": tenant_a.plot_id, "type": "fertilizing", "occurred_at": "2026-09-05T02:00:00+00:00",
+        "title": "Bón thúc đợt 1", "product_name": "NPK 20-20-15", "quantity_value": 50, "quantity_unit": "kg"},
+        files=[("photos", ("ruong.jpg", rice_photos(1)[0].read_bytes(), "image/jpeg"))])
+    assert r.status_code == 201, r.text
+    q = {"plot_id": tenant_a.plot_id, "since": "2026-08-01", "until": "2026-09-30"}
+    member = tenant_a.auth(Role.member)
+
+    pdf = client.get("/api/v1/diary/export", headers=member, params=q | {"format": "pdf"})
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    doc = pypdfium2.PdfDocument(pdf.content)
+    page = doc[0]
+    bitmap = page.render(scale=1).to_pil()
+    assert bitmap.size[0] > 500 and len(set(bitmap.convert("L").getdata())) > 2  # rendered, not blank
+    text = page.get_textpage().get_text_range()
+    assert "NHẬT KÝ CANH TÁC" in text and "Chess 50WG" in text and "NPK 20-20-15" in text and "01/09/2026" in text
+    assert len(doc) == 2, "the photo page follows the table"
+
+    rows = list(csvmod.reader(client.get("/api/v1/diary/export", headers=member,
+                                         params=q | {"format": "csv"}).content.decode("utf-8-sig").splitlines()))
+    assert rows[0][0] == "Ngày" and len(rows) == 3 and {r[4] for r in rows[1:]} == {"Chess 50WG", "NPK 20-20-15"}
+    wb = load_workbook(io.BytesIO(client.get("/api/v1/diary/export", headers=member,
+                                             params=q | {"format": "xlsx"}).content))
+    assert wb.active.max_row == 4  # title, header, 2 entries
+    assert client.get("/api/v1/diary/export", headers=member, params=q | {"format": "doc"}).status_code == 422
+    assert client.get("/api/v1/diary/export", headers=tenant_b.auth(Role.coop_admin),
+                      params=q | {"format": "csv"}).status_code == 404
