@@ -142,6 +142,11 @@ class AlertOut(_Out):
     acknowledged_at: dt.datetime | None
     resolved_at: dt.datetime | None
     resolution: str | None
+    snoozed_until: dt.datetime | None = None
+
+
+class SnoozeIn(BaseModel):
+    hours: float = Field(gt=0, le=24 * 14)
 
 
 class ResolveIn(BaseModel):

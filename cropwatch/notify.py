@@ -208,6 +208,12 @@ def _deliver_one(sessions: sessionmaker[Session], settings: Settings, delivery_i
     with sessions.begin() as s:
         rows = [s.get(Delivery, i, with_for_update=True) for i in ids]
         rows = [d for d in rows if d is not None and d.status == "pending" and _aware(d.next_attempt_at) <= utcnow()]
+        now = utcnow()
+        for row in rows:  # a snoozed alert's messages wait for the end of the snooze (no attempt is used)
+            until = s.get(Alert, row.alert_id).snoozed_until
+            if until is not None and _aware(until) > now:
+                row.next_attempt_at = until
+        rows = [d for d in rows if _aware(d.next_attempt_at) <= now]
         if not rows:
             return "retry"
         ids = [d.id for d in rows]

@@ -382,6 +382,8 @@ class Alert(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: notifications of this alert wait until then; the alert list hides it until then unless asked
+    snoozed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     resolution: Mapped[str | None] = mapped_column(Text)
 

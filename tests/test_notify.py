@@ -56,6 +56,24 @@ def http_server():
 
 
 @pytest.fixture
+def client_for(settings, storage):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    clients = []
+
+    def make():
+        c = TestClient(create_app(settings, enqueue=lambda _id: None, enqueue_training=lambda _id: None))
+        clients.append(c)
+        return c
+
+    yield make
+    for c in clients:
+        c.close()
+
+
+@pytest.fixture
 def smtp_server():
     from aiosmtpd.controller import Controller
     from aiosmtpd.handlers import Message
@@ -222,3 +240,23 @@ def test_a_daily_cap_sends_the_rest_as_a_digest(sessions, settings, http_server)
     with sessions() as s:
         held = s.scalars(select(Delivery).where(Delivery.status == "pending")).all()
         assert len(held) == 1 and held[0].digest
+
+
+def test_a_snoozed_alert_waits_and_is_hidden_from_the_list(sessions, settings, http_server, client_for):
+    srv = http_server()
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "sz")
+    _channel(sessions, tenant, "webhook", {"url": f"http://127.0.0.1:{srv.server_port}/h", "secret": "k"})
+    alert_id = _open_alert(sessions, tenant)
+    client = client_for()
+    from cropwatch.domain import Role
+
+    r = client.post(f"/api/v1/alerts/{alert_id}/snooze", headers=tenant.auth(Role.member), json={"hours": 2})
+    assert r.status_code == 200 and r.json()["snoozed_until"]
+    assert client.get("/api/v1/alerts", headers=tenant.auth(Role.member)).json() == []
+    assert len(client.get("/api/v1/alerts", headers=tenant.auth(Role.member),
+                          params={"include_snoozed": True}).json()) == 1
+    assert deliver_due(sessions, settings)["sent"] == 0 and not srv.received
+    with sessions() as s:
+        [d] = s.scalars(select(Delivery)).all()
+        assert d.attempts == 0 and d.next_attempt_at > utcnow() + dt.timedelta(hours=1)

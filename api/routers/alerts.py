@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from fastapi import APIRouter, Request
+from sqlalchemy import or_
 
 from api.deps import CurrentUser, SessionDep
 from api.errors import request_locale
-from api.schemas import AlertOut, ResolveIn
+from api.schemas import AlertOut, ResolveIn, SnoozeIn
 from api.scoping import get_owned, scoped
 from cropwatch.domain import AlertStatus
 from cropwatch.tables import Alert
@@ -20,8 +23,10 @@ def _out(alert: Alert, locale: str) -> AlertOut:
 
 @router.get("", response_model=list[AlertOut])
 def list_alerts(request: Request, session: SessionDep, principal: CurrentUser, status: AlertStatus | None = None,
-                plot_id: int | None = None) -> list[AlertOut]:
+                plot_id: int | None = None, include_snoozed: bool = False) -> list[AlertOut]:
     q = scoped(Alert, principal)
+    if not include_snoozed:
+        q = q.where(or_(Alert.snoozed_until.is_(None), Alert.snoozed_until <= utcnow()))
     if status is not None:
         q = q.where(Alert.status == status)
     if plot_id is not None:
@@ -42,6 +47,15 @@ def acknowledge(alert_id: int, request: Request, session: SessionDep, principal:
     if alert.status == AlertStatus.open:
         alert.status, alert.acknowledged_by, alert.acknowledged_at = AlertStatus.acknowledged, principal.user.id, utcnow()
         session.commit()
+    return _out(alert, request_locale(request))
+
+
+@router.post("/{alert_id}/snooze", response_model=AlertOut)
+def snooze(alert_id: int, body: SnoozeIn, request: Request, session: SessionDep, principal: CurrentUser) -> AlertOut:
+    """Hide the alert and hold its notifications for ``hours`` (any member of the cooperative)."""
+    alert = get_owned(session, Alert, alert_id, principal, "alert")
+    alert.snoozed_until = utcnow() + dt.timedelta(hours=body.hours)
+    session.commit()
     return _out(alert, request_locale(request))
 
 
