@@ -158,3 +158,30 @@ def qr_svg(url: str) -> bytes:
     buf = io.BytesIO()
     img.save(buf)
     return buf.getvalue()
+
+
+def label_sheet_pdf(labels: list[tuple[str, HarvestLot, Plot]]) -> bytes:
+    """QR labels on A4 sticker sheets: 3 columns × 8 rows of 70 × 37 mm; QR on the left, lot facts on the right."""
+    from fpdf import FPDF
+
+    from cropwatch.diary_export import _font
+
+    pdf = FPDF(unit="mm", format="A4")
+    pdf.add_font("DejaVu", "", str(_font()))
+    pdf.set_auto_page_break(False)
+    pdf.set_margins(0, 0)
+    w, h, top = 70.0, 37.0, (297 - 8 * 37) / 2
+    for n, (url, lot, plot) in enumerate(labels):
+        if n % 24 == 0:
+            pdf.add_page()
+        col, row = n % 3, (n // 3) % 8
+        x, y = col * w, top + row * h
+        pdf.image(io.BytesIO(qr_png(url, box_size=4)), x=x + 2, y=y + 2, w=h - 4, h=h - 4)
+        pdf.set_font("DejaVu", size=7)
+        pdf.set_xy(x + h - 1, y + 4)
+        for line in (plot.crop + (f" — {plot.variety}" if plot.variety else ""),
+                     f"Thu hoạch: {fmt_date(lot.harvested_on)}", f"{lot.quantity:g} {lot.unit}",
+                     f"Vùng trồng: {plot.growing_area_code or '—'}", lot.public_code[:10] + "…"):
+            pdf.set_x(x + h - 1)
+            pdf.cell(w - h, 4.2, line[:34], new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())

@@ -85,6 +85,19 @@ def list_lots(request: Request, session: SessionDep, principal: CurrentUser,
     return [_out(request, lot) for lot in session.scalars(q.order_by(HarvestLot.harvested_on.desc()))]
 
 
+@router.get("/api/v1/lots/labels.pdf")
+def lot_labels(request: Request, session: SessionDep, principal: CurrentUser,
+               ids: Annotated[str, Query(pattern=r"^\d+(,\d+)*$", description="lot ids, comma-separated")]) -> Response:
+    """A printable A4 sheet of QR labels (3 × 8, 70 × 37 mm, the common sticker sheet) for the given lots."""
+    from cropwatch.traceability import label_sheet_pdf
+
+    lots = [get_owned(session, HarvestLot, int(i), principal, "lot") for i in ids.split(",")[:240]]
+    plots = {lot.plot_id: session.get(Plot, lot.plot_id) for lot in lots}
+    labels = [(_public_url(request, lot), lot, plots[lot.plot_id]) for lot in lots]
+    return Response(label_sheet_pdf(labels), media_type="application/pdf",
+                    headers={"Content-Disposition": 'attachment; filename="nhan-lo-hang.pdf"'})
+
+
 @router.get("/api/v1/lots/{lot_id}/qr.{fmt}")
 def lot_qr(lot_id: int, fmt: str, request: Request, session: SessionDep, principal: CurrentUser) -> Response:
     """The lot's QR label (``png`` or ``svg``) pointing at its public page."""

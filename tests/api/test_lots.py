@@ -58,6 +58,14 @@ def test_a_lot_has_a_qr_label_and_a_public_page_without_private_data(client, ten
     svg = client.get(f"/api/v1/lots/{lot['id']}/qr.svg", headers=tenant_a.auth(Role.member))
     assert svg.status_code == 200 and b"<svg" in svg.content
     assert client.get(f"/api/v1/lots/{lot['id']}/qr.png", headers=tenant_b.auth(Role.coop_admin)).status_code == 404
+    sheet = client.get("/api/v1/lots/labels.pdf", headers=tenant_a.auth(Role.member), params={"ids": str(lot["id"])})
+    assert sheet.status_code == 200 and sheet.content.startswith(b"%PDF")
+    import pypdfium2
+
+    text = pypdfium2.PdfDocument(sheet.content)[0].get_textpage().get_text_range()
+    assert "20/11/2026" in text and "850.5 kg" in text
+    assert client.get("/api/v1/lots/labels.pdf", headers=tenant_b.auth(Role.member),
+                      params={"ids": str(lot["id"])}).status_code == 404
     assert lot["id"] not in [x["id"] for x in client.get("/api/v1/lots", headers=tenant_b.auth(Role.member)).json()]
 
     page = client.get(f"/t/{lot['public_code']}")  # no Authorization header at all
