@@ -61,13 +61,18 @@ def evaluate(
         select(AlertRule).where(
             AlertRule.cooperative_id == capture.cooperative_id,
             AlertRule.enabled.is_(True),
-            AlertRule.class_name.in_(classes),
+            AlertRule.class_name.in_(classes | ({"harvest_window"} if classes & set(FRUIT_CLASSES) else set())),
         )
     ).all()
     day = local_day(capture.captured_at)
     touched: list[Alert] = []
     for rule in rules:
         if rule.crop and rule.crop != plot.crop or rule.kind == "silence":
+            continue
+        if rule.kind == "harvest_window":
+            alert = _harvest_window(session, rule=rule, capture=capture, plot=plot, day=day)
+            if alert is not None:
+                touched.append(alert)
             continue
         count = daily_count(session, plot_id=plot.id, class_name=rule.class_name, day=day, min_score=rule.min_score)
         if count < rule.threshold:
@@ -125,6 +130,79 @@ def _upsert(session: Session, *, rule: AlertRule, capture: Capture, plot: Plot, 
     session.add(alert)
     session.flush()
     from cropwatch.notify import queue_deliveries  # the outbox row is written with the alert
+
+    queue_deliveries(session, alert)
+    return alert
+
+
+RIPE_CLASSES = ("ripe", "overripe")
+FRUIT_CLASSES = ("unripe", "turning", "ripe", "overripe")
+
+
+def ripe_share(session: Session, *, plot_id: int, day: dt.date, min_score: float) -> tuple[float, int] | None:
+    """(share of fruit detected ripe or overripe on the plot that day, fruit counted); None without fruit."""
+    counts = {c: daily_count(session, plot_id=plot_id, class_name=c, day=day, min_score=min_score)
+              for c in FRUIT_CLASSES}
+    total = sum(counts.values())
+    if total == 0:
+        return None
+    return sum(counts[c] for c in RIPE_CLASSES) / total, total
+
+
+def harvest_eta_days(shares: list[tuple[int, float]], target: float) -> float | None:
+    """Days from the last point until the ripe share reaches ``target``, by a least-squares line through
+    (day offset, share); 0 when already there, None when the share is not rising."""
+    if shares and shares[-1][1] >= target:
+        return 0.0
+    if len(shares) < 2:
+        return None
+    xs = [float(x) for x, _ in shares]
+    ys = [y for _, y in shares]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    var = sum((x - mx) ** 2 for x in xs)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var if var else 0.0
+    if slope <= 0:
+        return None
+    return max(0.0, (target - ys[-1]) / slope)
+
+
+def _harvest_window(session: Session, *, rule: AlertRule, capture: Capture, plot: Plot,
+                    day: dt.date) -> Alert | None:
+    """``harvest_window`` rule (class_name ``harvest_window``): when the ripe share of the plot's fruit passes
+    ``params.share`` (e.g. 0.3), say so, with the estimated days until ``params.target`` (e.g. 0.8) from the trend of
+    the last ``params.days`` days (default 7)."""
+    p = rule.params or {}
+    share_level, target, days = float(p.get("share", 0.3)), float(p.get("target", 0.8)), int(p.get("days", 7))
+    today = ripe_share(session, plot_id=plot.id, day=day, min_score=rule.min_score)
+    if today is None or today[0] < share_level:
+        return None
+    series = []
+    for back in range(days - 1, -1, -1):
+        d = day - dt.timedelta(days=back)
+        got = ripe_share(session, plot_id=plot.id, day=d, min_score=rule.min_score)
+        if got is not None:
+            series.append((days - 1 - back, got[0]))
+    eta = harvest_eta_days(series, target)
+    eta_text = {"vi": "chưa ước lượng được", "en": "not yet estimable"} if eta is None else \
+        {"vi": f"khoảng {round(eta)} ngày", "en": f"about {round(eta)} days"}
+    common = dict(plot=plot.name, share=round(today[0] * 100), total=today[1], target=round(target * 100))
+    vi = t("alert_harvest", "vi", eta=eta_text["vi"], **common)
+    en = t("alert_harvest", "en", eta=eta_text["en"], **common)
+    open_alert = session.scalar(select(Alert).where(Alert.plot_id == plot.id, Alert.class_name == rule.class_name,
+                                                    Alert.level == rule.level, Alert.status != AlertStatus.resolved))
+    if open_alert is not None:
+        if open_alert.message_vi == vi:
+            return None
+        open_alert.message_vi, open_alert.message_en, open_alert.local_day = vi, en, day
+        open_alert.count, open_alert.evidence_capture_id = round(today[0] * 100), capture.id
+        return open_alert
+    alert = Alert(cooperative_id=capture.cooperative_id, rule_id=rule.id, plot_id=plot.id,
+                  class_name=rule.class_name, level=rule.level, status=AlertStatus.open,
+                  count=round(today[0] * 100), threshold=round(share_level * 100), local_day=day,
+                  message_vi=vi, message_en=en, evidence_capture_id=capture.id)
+    session.add(alert)
+    session.flush()
+    from cropwatch.notify import queue_deliveries
 
     queue_deliveries(session, alert)
     return alert

@@ -29,6 +29,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
                    "en": "The pre-harvest interval of {product} (sprayed {sprayed}, {days} days) is still running: harvest allowed from {ends}."},
     "lot_harvest_title": {"vi": "Thu hoạch {qty} {unit}", "en": "Harvest {qty} {unit}"},
     "lot_public_title": {"vi": "Truy xuất nguồn gốc lô hàng", "en": "Harvest lot traceability"},
+    "alert_harvest": {"vi": "{plot}: {share}% quả đã chín ({total} quả đếm được). Dự kiến đạt {target}% chín sau {eta}.",
+                      "en": "{plot}: {share}% of fruit ripe ({total} counted). {target}% ripe expected in {eta}."},
     "alert_trend": {"vi": "Tăng {pct}% so với hôm qua ({before}).", "en": "Up {pct}% on yesterday ({before})."},
     "alert_silent": {"vi": "Camera {camera} (lô {plot}) không gửi ảnh từ {since} (quá {hours} giờ): kiểm tra nguồn điện và mạng.",
                      "en": "Camera {camera} (plot {plot}) has sent nothing since {since} (over {hours} h): check its power and network."},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+import pytest
 from sqlalchemy import select
 
 from cropwatch import alerts
@@ -88,3 +89,32 @@ def test_a_silent_camera_raises_one_alert_and_clears_it_when_heard_again(session
         s.flush()
         alerts.check_silent_cameras(s)
         assert alert.status == AlertStatus.resolved and alert.resolution == "camera heard from again"
+
+
+def _fruit(s, tenant, day, ripe, unripe):
+    start, _ = local_day_bounds(day)
+    cap = Capture(cooperative_id=tenant.cooperative_id, camera_id=tenant.camera_id, plot_id=tenant.plot_id,
+                  object_key=f"raw/{uuid.uuid4().hex}.jpg", sha256=uuid.uuid4().hex * 2, size_bytes=1,
+                  captured_at=start + dt.timedelta(hours=9), status=CaptureStatus.done)
+    s.add(cap)
+    s.flush()
+    for cls, n in (("ripe", ripe), ("unripe", unripe)):
+        for _ in range(n):
+            s.add(Detection(cooperative_id=tenant.cooperative_id, capture_id=cap.id, class_id=0, class_name=cls,
+                            score=0.9, x1=1, y1=1, x2=9, y2=9))
+    s.flush()
+    return alerts.evaluate(s, capture=cap, plot=s.get(Plot, tenant.plot_id), class_names={"ripe", "unripe"})
+
+
+def test_harvest_window_estimates_days_to_ripeness_from_the_trend(sessions):
+    assert alerts.harvest_eta_days([(0, 0.2), (1, 0.3), (2, 0.4)], 0.8) == pytest.approx(4.0)
+    assert alerts.harvest_eta_days([(0, 0.5), (1, 0.4)], 0.8) is None
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "hw")
+        _rule(s, tenant, kind="harvest_window", class_name="harvest_window", threshold=1, level=AlertLevel.watch,
+              params={"share": 0.3, "target": 0.8, "days": 7})
+        assert _fruit(s, tenant, WEEK[0], 2, 8) == []           # 20 % ripe: under the level
+        [first] = _fruit(s, tenant, WEEK[1], 3, 7)              # 30 %, +10 points since yesterday → 5 days
+        assert "30% quả đã chín" in first.message_vi and "khoảng 5 ngày" in first.message_vi
+        [again] = _fruit(s, tenant, WEEK[2], 4, 6)              # 40 %, +10 points a day → 80 % in 4 days
+        assert again.id == first.id and "khoảng 4 ngày" in again.message_vi and "about 4 days" in again.message_en

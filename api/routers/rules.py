@@ -23,8 +23,9 @@ class RuleIn(BaseModel):
     min_score: float = Field(default=0.25, ge=0, le=1)
     cooldown_minutes: int = Field(default=360, ge=0, le=60 * 24 * 30)
     enabled: bool = True
-    kind: str = Field(default="threshold", pattern="^(threshold|trend|silence)$")
-    params: dict | None = Field(default=None, description='trend: {"rise_pct": 50}; silence: {"hours": 6}')
+    kind: str = Field(default="threshold", pattern="^(threshold|trend|silence|harvest_window)$")
+    params: dict | None = Field(default=None, description='trend: {"rise_pct": 50}; silence: {"hours": 6}; '
+                                                      'harvest_window: {"share": 0.3, "target": 0.8, "days": 7}')
 
 
 class RulePatch(BaseModel):
