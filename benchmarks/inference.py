@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
 from cropwatch.offline import configure_ultralytics  # noqa: E402
+from training.pipeline import cpu_name  # noqa: E402
 
 SHIPPED = PROJECT / "models" / "pest" / "pest-rice-yolo11n.onnx"
 PHOTOS = PROJECT.parent / "shared" / "datasets" / "rice-pests" / "images" / "test"
@@ -66,16 +66,6 @@ def timed(fns: dict, warmup: int, repeats: int, blocks: int = 3) -> dict[str, li
                 fn()
                 out[name].append((time.perf_counter() - t) * 1000)
     return out
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def peak_rss_mb(model: Path, threads: int) -> float:

@@ -17,19 +17,25 @@ from factories import make_tenant
 WEEK = [dt.date(2026, 11, 16) + dt.timedelta(days=i) for i in range(7)]
 
 
-def _captures(s, tenant, day: dt.date, n: int, cls: str = "planthopper") -> list:
+def _capture_with(s, tenant, day: dt.date, counts: dict[str, int]) -> list:
+    """A processed capture on ``day`` with ``counts`` detections per class; the rules evaluated on it."""
     start, _ = local_day_bounds(day)
     cap = Capture(cooperative_id=tenant.cooperative_id, camera_id=tenant.camera_id, plot_id=tenant.plot_id,
                   object_key=f"raw/{uuid.uuid4().hex}.jpg", sha256=uuid.uuid4().hex * 2, size_bytes=1,
                   captured_at=start + dt.timedelta(hours=9), status=CaptureStatus.done)
     s.add(cap)
     s.flush()
-    for _ in range(n):
-        s.add(Detection(cooperative_id=tenant.cooperative_id, capture_id=cap.id, class_id=6, class_name=cls,
-                        score=0.8, x1=1, y1=1, x2=9, y2=9))
+    for cls, n in counts.items():
+        for _ in range(n):
+            s.add(Detection(cooperative_id=tenant.cooperative_id, capture_id=cap.id, class_id=0, class_name=cls,
+                            score=0.8, x1=1, y1=1, x2=9, y2=9))
     s.flush()
-    return alerts.evaluate(s, capture=cap, plot=s.get(Plot, tenant.plot_id), class_names={cls},
+    return alerts.evaluate(s, capture=cap, plot=s.get(Plot, tenant.plot_id), class_names=set(counts),
                            names_vi={"planthopper": "rầy nâu"})
+
+
+def _captures(s, tenant, day: dt.date, n: int, cls: str = "planthopper") -> list:
+    return _capture_with(s, tenant, day, {cls: n})
 
 
 def _rule(s, tenant, **kw):
@@ -92,18 +98,7 @@ def test_a_silent_camera_raises_one_alert_and_clears_it_when_heard_again(session
 
 
 def _fruit(s, tenant, day, ripe, unripe):
-    start, _ = local_day_bounds(day)
-    cap = Capture(cooperative_id=tenant.cooperative_id, camera_id=tenant.camera_id, plot_id=tenant.plot_id,
-                  object_key=f"raw/{uuid.uuid4().hex}.jpg", sha256=uuid.uuid4().hex * 2, size_bytes=1,
-                  captured_at=start + dt.timedelta(hours=9), status=CaptureStatus.done)
-    s.add(cap)
-    s.flush()
-    for cls, n in (("ripe", ripe), ("unripe", unripe)):
-        for _ in range(n):
-            s.add(Detection(cooperative_id=tenant.cooperative_id, capture_id=cap.id, class_id=0, class_name=cls,
-                            score=0.9, x1=1, y1=1, x2=9, y2=9))
-    s.flush()
-    return alerts.evaluate(s, capture=cap, plot=s.get(Plot, tenant.plot_id), class_names={"ripe", "unripe"})
+    return _capture_with(s, tenant, day, {"ripe": ripe, "unripe": unripe})
 
 
 def test_harvest_window_estimates_days_to_ripeness_from_the_trend(sessions):
