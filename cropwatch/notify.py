@@ -27,7 +27,6 @@ import httpx
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cropwatch.domain import AlertLevel
@@ -269,5 +268,3 @@ def _deliver_one(sessions: sessionmaker[Session], settings: Settings, delivery_i
 def _aware(t: dt.datetime) -> dt.datetime:
     return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
 
-
-__all__ = ["KINDS", "DeliveryError", "IntegrityError", "deliver_due", "queue_deliveries", "sign"]

@@ -10,6 +10,7 @@ marked done by the review (with a revision).
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import hashlib
 import math
@@ -191,6 +192,10 @@ class QueueItem:
     capture_id: int
     priority: float
     reasons: list[str]
+    plot_id: int
+    captured_at: dt.datetime
+    detections: int
+    classes: list[str]
 
 
 def queue(session: Session, *, cooperative_id: int, threshold: float, limit: int = 50, plot_id: int | None = None,
@@ -241,57 +246,44 @@ def queue(session: Session, *, cooperative_id: int, threshold: float, limit: int
             reasons.append("random_sample")
             priority += 1
         if reasons:
-            items.append(QueueItem(cap.id, round(priority, 4), reasons))
+            items.append(QueueItem(cap.id, round(priority, 4), reasons, cap.plot_id, cap.captured_at, len(ds),
+                                   sorted({d.class_name for d in ds})))
     items.sort(key=lambda i: (-i.priority, -i.capture_id))
     return items[:limit]
 
 
-def agreement_over_time(session: Session, *, cooperative_id: int) -> list[dict]:
-    """Per ISO week (local time) and class: reviewers' verdicts on the model's detections and the precision."""
+def _verdicts(session: Session, cooperative_id: int) -> list[tuple[str, str, dt.datetime]]:
+    """(class the model said, confirmed | rejected | relabeled, when) for every review of a model detection."""
     rows = session.execute(
         select(Review.before, Review.action, Review.created_at)
         .where(Review.cooperative_id == cooperative_id,
                Review.action.in_([Action.confirm.value, Action.reject.value, Action.relabel.value,
                                   Action.no_pest.value]))
-    ).all()
-    buckets: dict[tuple[str, str], Counter] = {}
-    for before, action, at in rows:
-        if not before or before.get("source") == DetectionSource.human.value:
-            continue
-        year, week, _ = local_day(at).isocalendar()
-        c = buckets.setdefault((f"{year}-W{week:02d}", before["class_name"]), Counter())
-        c["confirmed" if action == Action.confirm.value else "relabeled" if action == Action.relabel.value
-          else "rejected"] += 1
-    out = []
-    for (week, name), c in sorted(buckets.items()):
-        n = sum(c.values())
-        out.append({"week": week, "class_name": name, **dict(c), "precision": round(c["confirmed"] / n, 4)})
-    return out
-
-
-def agreement(session: Session, *, cooperative_id: int) -> dict[str, dict[str, float | int]]:
-    """Per class: how often reviewers agreed with the model's detections (precision against human verdicts)."""
-    rows = session.execute(
-        select(Review.before, Review.after, Review.action)
-        .where(Review.cooperative_id == cooperative_id,
-               Review.action.in_([Action.confirm.value, Action.reject.value, Action.relabel.value,
-                                  Action.no_pest.value]))
         .order_by(Review.id)
     ).all()
+    verdict = {Action.confirm.value: "confirmed", Action.relabel.value: "relabeled"}
+    return [(before["class_name"], verdict.get(action, "rejected"), at) for before, action, at in rows
+            if before and before.get("source") != DetectionSource.human.value]
+
+
+def _tally(c: Counter) -> dict[str, float | int | None]:
+    n = c["confirmed"] + c["rejected"] + c["relabeled"]
+    return {"confirmed": c["confirmed"], "rejected": c["rejected"], "relabeled": c["relabeled"],
+            "precision": round(c["confirmed"] / n, 4) if n else None}
+
+
+def agreement_over_time(session: Session, *, cooperative_id: int) -> list[dict]:
+    """Per ISO week (local time) and class: reviewers' verdicts on the model's detections and the precision."""
+    buckets: dict[tuple[str, str], Counter] = {}
+    for name, verdict, at in _verdicts(session, cooperative_id):
+        year, week, _ = local_day(at).isocalendar()
+        buckets.setdefault((f"{year}-W{week:02d}", name), Counter())[verdict] += 1
+    return [{"week": week, "class_name": name, **_tally(c)} for (week, name), c in sorted(buckets.items())]
+
+
+def agreement(session: Session, *, cooperative_id: int) -> dict[str, dict[str, float | int | None]]:
+    """Per class: how often reviewers agreed with the model's detections (precision against human verdicts)."""
     out: dict[str, Counter] = {}
-    for before, after, action in rows:
-        if not before or before.get("source") == DetectionSource.human.value:
-            continue
-        c = out.setdefault(before["class_name"], Counter())
-        if action == Action.confirm.value:
-            c["confirmed"] += 1
-        elif action == Action.relabel.value:
-            c["relabeled"] += 1
-        else:
-            c["rejected"] += 1
-    result = {}
-    for name, c in sorted(out.items()):
-        n = c["confirmed"] + c["rejected"] + c["relabeled"]
-        result[name] = {"confirmed": c["confirmed"], "rejected": c["rejected"], "relabeled": c["relabeled"],
-                        "precision": round(c["confirmed"] / n, 4) if n else None}
-    return result
+    for name, verdict, _ in _verdicts(session, cooperative_id):
+        out.setdefault(name, Counter())[verdict] += 1
+    return {name: _tally(c) for name, c in sorted(out.items())}

@@ -100,11 +100,6 @@ def create_lot(session: Session, *, plot: Plot, harvested_on: dt.date, quantity:
     return lot
 
 
-PUBLIC_TYPES = {DiaryType.land_prep, DiaryType.sowing, DiaryType.transplanting, DiaryType.tilling,
-                DiaryType.fertilizing, DiaryType.irrigation, DiaryType.pruning, DiaryType.pest_control,
-                DiaryType.observation, DiaryType.harvest, DiaryType.other}
-
-
 def public_view(session: Session, lot: HarvestLot, *, photo_url=None) -> dict[str, Any]:  # noqa: ANN001
     """Everything the public page shows, and nothing more (see module docstring)."""
     plot = session.get(Plot, lot.plot_id)
@@ -116,8 +111,6 @@ def public_view(session: Session, lot: HarvestLot, *, photo_url=None) -> dict[st
     for e in session.scalars(select(DiaryEntry).where(
             DiaryEntry.plot_id == plot.id, DiaryEntry.deleted_at.is_(None), DiaryEntry.status == DiaryStatus.done,
             DiaryEntry.occurred_at >= start, DiaryEntry.occurred_at < end).order_by(DiaryEntry.occurred_at)):
-        if e.type not in PUBLIC_TYPES:
-            continue
         item = {"date": fmt_date(local_day(e.occurred_at)), "type": e.type.value,
                 "type_vi": t(f"diary_type_{e.type.value}", "vi"), "type_en": t(f"diary_type_{e.type.value}", "en"),
                 "title": e.title}

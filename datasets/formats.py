@@ -7,30 +7,13 @@ is dropped and counted there (``datasets.versions.create_version``).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 from cropwatch.storage import Storage
-from datasets.versions import Item, _prefix
-
-
-def _upload(storage: Storage, data: bytes, name: str, suffix: str, cooperative_id: int | None) -> tuple[str, str]:
-    sha = hashlib.sha256(data).hexdigest()
-    key = f"{_prefix(cooperative_id)}/imports/{name}/{sha}{suffix.lower()}"
-    if storage.stat(key) is None:
-        storage.put_bytes(key, data, "image/png" if suffix.lower() == ".png" else "image/jpeg")
-    return key, sha
-
-
-def _size(data: bytes) -> tuple[int, int] | None:
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    return None if img is None else (img.shape[1], img.shape[0])
+from datasets.versions import Item, store_image
 
 
 def import_coco(storage: Storage, annotations: Path, images_dir: Path, *, name: str,
@@ -48,15 +31,11 @@ def import_coco(storage: Storage, annotations: Path, images_dir: Path, *, name: 
     items = []
     for im in coco.get("images", []):
         path = Path(images_dir) / im["file_name"]
-        if not path.is_file():
-            continue
-        data = path.read_bytes()
-        size = _size(data)
-        if size is None:
-            continue
-        key, sha = _upload(storage, data, name, path.suffix, cooperative_id)
-        items.append(Item(key=key, sha256=sha, width=size[0], height=size[1], boxes=boxes.get(im["id"], []),
-                          source=f"coco:{name}"))
+        stored = store_image(storage, path, name=name, cooperative_id=cooperative_id) if path.is_file() else None
+        if stored is not None:
+            key, sha, w, h = stored
+            items.append(Item(key=key, sha256=sha, width=w, height=h, boxes=boxes.get(im["id"], []),
+                              source=f"coco:{name}"))
     return items
 
 
@@ -67,12 +46,10 @@ def import_voc(storage: Storage, annotations_dir: Path, images_dir: Path, *, nam
     for xml_path in sorted(Path(annotations_dir).glob("*.xml")):
         root = ET.parse(xml_path).getroot()
         path = Path(images_dir) / (root.findtext("filename") or f"{xml_path.stem}.jpg")
-        if not path.is_file():
+        stored = store_image(storage, path, name=name, cooperative_id=cooperative_id) if path.is_file() else None
+        if stored is None:
             continue
-        data = path.read_bytes()
-        size = _size(data)
-        if size is None:
-            continue
+        key, sha, w, h = stored
         boxes = []
         for obj in root.iter("object"):
             bb = obj.find("bndbox")
@@ -82,6 +59,5 @@ def import_voc(storage: Storage, annotations_dir: Path, images_dir: Path, *, nam
             label = (obj.findtext("name") or "").strip()
             if x2 > x1 and y2 > y1:
                 boxes.append([(mapping or {}).get(label, label), x1 - 1, y1 - 1, x2, y2])
-        key, sha = _upload(storage, data, name, path.suffix, cooperative_id)
-        items.append(Item(key=key, sha256=sha, width=size[0], height=size[1], boxes=boxes, source=f"voc:{name}"))
+        items.append(Item(key=key, sha256=sha, width=w, height=h, boxes=boxes, source=f"voc:{name}"))
     return items

@@ -82,6 +82,22 @@ def _prefix(cooperative_id: int | None) -> str:
 
 # -- sources --------------------------------------------------------------------------------------------------------
 
+def store_image(storage: Storage, path: Path, *, name: str,
+                cooperative_id: int | None = None) -> tuple[str, str, int, int] | None:
+    """Upload an imported image under ``<prefix>/imports/<name>/<sha256><ext>`` (once); (key, sha256, width,
+    height), or None when it does not decode."""
+    data = Path(path).read_bytes()
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if img is None:
+        return None
+    sha = hashlib.sha256(data).hexdigest()
+    suffix = Path(path).suffix.lower()
+    key = f"{_prefix(cooperative_id)}/imports/{name}/{sha}{suffix}"
+    if storage.stat(key) is None:
+        storage.put_bytes(key, data, "image/png" if suffix == ".png" else "image/jpeg")
+    return key, sha, img.shape[1], img.shape[0]
+
+
 def import_yolo_folder(storage: Storage, src: Path, *, name: str, names: Mapping[int, str],
                        cooperative_id: int | None = None, splits: Iterable[str] | None = None,
                        limit: int | None = None) -> tuple[list[Item], ImportStats]:
@@ -94,12 +110,11 @@ def import_yolo_folder(storage: Storage, src: Path, *, name: str, names: Mapping
         for image in sorted((src / "images" / split).iterdir()):
             if image.suffix.lower() not in IMAGE_SUFFIXES or (limit and len(items) >= limit):
                 continue
-            data = image.read_bytes()
-            img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-            if img is None:
+            stored = store_image(storage, image, name=name, cooperative_id=cooperative_id)
+            if stored is None:
                 stats.drop_reasons["unreadable image"] += 1
                 continue
-            h, w = img.shape[:2]
+            key, sha, w, h = stored
             label = src / "labels" / split / f"{image.stem}.txt"
             lines = convert_label_text(label.read_text(encoding="utf-8") if label.is_file() else "", stats)
             boxes = []
@@ -108,10 +123,6 @@ def import_yolo_folder(storage: Storage, src: Path, *, name: str, names: Mapping
                 cx, cy, bw, bh = (float(v) for v in (cx, cy, bw, bh))
                 boxes.append([names[int(c)], (cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w,
                               (cy + bh / 2) * h])
-            sha = hashlib.sha256(data).hexdigest()
-            key = f"{_prefix(cooperative_id)}/imports/{name}/{sha}{image.suffix.lower()}"
-            if storage.stat(key) is None:
-                storage.put_bytes(key, data, "image/jpeg" if image.suffix.lower() in (".jpg", ".jpeg") else "image/png")
             items.append(Item(key=key, sha256=sha, width=w, height=h, boxes=boxes, source=f"import:{name}"))
             stats.images[split] += 1
     return items, stats

@@ -50,6 +50,14 @@ class ModelCache:
             tmp.replace(path)
         return path
 
+    def _detector(self, key: str, sha256: str, variant: str) -> OnnxDetector:
+        """Fetch (once per sha256) and load a model file with the worker's settings; ModelRejected if it is bad."""
+        detector = OnnxDetector(self._fetch(key, sha256), threads=self.settings.onnx_threads,
+                                provider=self.settings.execution_provider, expected_sha256=sha256,
+                                max_batch=self.settings.batch_size, parallel=self.settings.onnx_parallel)
+        detector.variant = variant
+        return detector
+
     def loaded(self) -> list[dict]:
         """What this worker serves now (for heartbeats, health and metrics)."""
         out = [{"task": task.value, "stage": "production", "model_version_id": mv_id, "sha256": sha,
@@ -78,10 +86,7 @@ class ModelCache:
             if cur and cur[1] == sha256:
                 return (cur[0], cur[2]) if cur[2] is not None else None
             try:
-                detector = OnnxDetector(self._fetch(obj_key, sha256), threads=self.settings.onnx_threads,
-                                        provider=self.settings.execution_provider, expected_sha256=sha256,
-                                        max_batch=self.settings.batch_size)
-                detector.variant = variant
+                detector = self._detector(obj_key, sha256, variant)
             except ModelRejected as exc:
                 log.error("shadow model %s refused: %s", mv.id, exc)
                 self._shadow[task] = (mv.id, sha256, None)
@@ -115,16 +120,7 @@ class ModelCache:
                     return current[0], current[2]
                 raise NoModel(f"production model {mv.id} for '{task.value}' was refused")
             try:
-                path = self._fetch(key, sha256)
-                detector = OnnxDetector(
-                    path,
-                    threads=self.settings.onnx_threads,
-                    provider=self.settings.execution_provider,
-                    expected_sha256=sha256,
-                    max_batch=self.settings.batch_size,
-                    parallel=self.settings.onnx_parallel,
-                )
-                detector.variant = variant
+                detector = self._detector(key, sha256, variant)
             except ModelRejected as exc:
                 log.error("model %s (%s) refused: %s; keeping the previous model", mv.id, sha256[:12], exc)
                 self._refused.add(sha256)

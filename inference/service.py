@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cropwatch import alerts, diary
-from cropwatch.domain import CaptureStatus, DetectionSource
+from cropwatch.domain import CaptureStatus, DetectionSource, ModelTask
 from cropwatch.settings import Settings
 from cropwatch.storage import Storage, StorageError
 from cropwatch.tables import Camera, Capture, Detection, InferenceRun, ModelVersion, Plot, ShadowResult
@@ -63,6 +63,7 @@ class _Work:
     model_id: int
     detector: Any
     tiling: TileConfig | None
+    task: ModelTask
 
 
 class CaptureProcessor:
@@ -165,10 +166,7 @@ class CaptureProcessor:
                         results[w.cap.id] = self._finish(w, d, ms)
                     plain = []
             for w in plain + [w for w in items if w.tiling is not None]:
-                t0 = time.perf_counter()
-                d = (detect_tiled(w.detector, w.image, w.tiling, **kw) if w.tiling
-                     else w.detector.predict_batch([w.image], **kw)[0])
-                ms = (time.perf_counter() - t0) * 1000
+                d, ms = _detect_one(w.detector, w, kw)
                 self._count(1, ms)
                 results[w.cap.id] = self._finish(w, d, ms)
         for w in work:
@@ -185,15 +183,11 @@ class CaptureProcessor:
         failure here is logged and leaves the capture's (already stored) result alone."""
         try:
             with self.sessions() as s:
-                camera = s.get(Camera, w.cap.camera_id)
-                found = self.models.shadow(s, camera.model_task)
+                found = self.models.shadow(s, w.task)
             if found is None:
                 return
             shadow_id, detector = found
-            t0 = time.perf_counter()
-            d = (detect_tiled(detector, w.image, w.tiling, **kw) if w.tiling
-                 else detector.predict_batch([w.image], **kw)[0])
-            ms = (time.perf_counter() - t0) * 1000
+            d, ms = _detect_one(detector, w, kw)
             records = [{k: r[k] for k in ("class_name", "score", "x1", "y1", "x2", "y2")}
                        for r in d.to_records(detector.names)]
             with self.sessions.begin() as s:
@@ -239,7 +233,7 @@ class CaptureProcessor:
             except (TypeError, ValueError) as exc:
                 log.warning("camera %s: tiling setting %r ignored (%s)", camera.id, camera.tiling, exc)
                 tiling = None
-        return _Work(cap, image, model_id, detector, tiling)
+        return _Work(cap, image, model_id, detector, tiling, camera.model_task)
 
     def _finish(self, w: _Work, dets: Any, elapsed_ms: float) -> Result:
         records = dets.to_records(w.detector.names)
@@ -289,6 +283,13 @@ class CaptureProcessor:
             )
         log.info("capture %s: %d detections in %.0f ms", cap.id, len(records), elapsed_ms)
         return Result(Outcome.done, detections=len(records))
+
+
+def _detect_one(detector: Any, w: _Work, kw: dict) -> tuple[Any, float]:
+    """One capture through ``detector`` (over windows when its camera tiles): detections and milliseconds."""
+    t0 = time.perf_counter()
+    d = detect_tiled(detector, w.image, w.tiling, **kw) if w.tiling else detector.predict_batch([w.image], **kw)[0]
+    return d, (time.perf_counter() - t0) * 1000
 
 
 def _aware(t: dt.datetime) -> dt.datetime:

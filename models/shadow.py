@@ -84,10 +84,8 @@ def report(session: Session, model_version_id: int, *, cooperative_id: int | Non
             truth = [(d.class_name, [d.x1, d.y1, d.x2, d.y2]) for d in dets
                      if d.review_state != ReviewState.rejected]
             shadow_vs_people += match(shadow, truth, iou)
-            prod_orig = [(d.class_name, [d.x1, d.y1, d.x2, d.y2]) for d in dets
-                         if d.model_version_id == r.production_version_id and d.source == DetectionSource.model]
             # production's own boxes as they were judged: rejected ones are its false positives
-            production_vs_people += match(prod_orig, truth, iou)
+            production_vs_people += match(prod, truth, iou)
     classes = sorted(counts)
     return {
         "model_version_id": model_version_id,

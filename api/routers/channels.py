@@ -9,7 +9,6 @@ from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
 from api.deps import CurrentUser, SessionDep
-from api.errors import ApiError
 from api.scoping import get_owned, scoped
 from cropwatch.domain import AlertLevel, Role
 from cropwatch.notify import KINDS
@@ -103,5 +102,3 @@ def alert_deliveries(alert_id: int, session: SessionDep, principal: CurrentUser)
     get_owned(session, Alert, alert_id, principal, "alert")
     return list(session.scalars(select(Delivery).where(Delivery.alert_id == alert_id).order_by(Delivery.id)))
 
-
-__all__ = ["router", "ApiError"]

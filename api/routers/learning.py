@@ -159,22 +159,19 @@ def rollback_model(model_id: int, body: PromoteIn, session: SessionDep, principa
 def start_shadow(model_id: int, session: SessionDep, principal: CurrentUser) -> ModelVersion:
     """Run a candidate beside production on a sample of live captures (``CROPWATCH_SHADOW_SAMPLE_RATE``): its
     results are stored apart, compared, and never counted or alerted."""
-    principal.require(*REGISTRY_ADMINS)
-    mv = _model(session, model_id)
-    try:
-        registry.start_shadow(session, mv, by=principal.user.id)
-    except registry.RegistryError as exc:
-        raise ApiError(409, "shadow_refused", reason=str(exc)) from None
-    session.commit()
-    return mv
+    return _shadow_change(session, principal, model_id, registry.start_shadow)
 
 
 @router.delete("/api/v1/models/{model_id}/shadow", response_model=ModelOut)
 def stop_shadow(model_id: int, session: SessionDep, principal: CurrentUser) -> ModelVersion:
+    return _shadow_change(session, principal, model_id, registry.stop_shadow)
+
+
+def _shadow_change(session, principal, model_id: int, change) -> ModelVersion:  # noqa: ANN001
     principal.require(*REGISTRY_ADMINS)
     mv = _model(session, model_id)
     try:
-        registry.stop_shadow(session, mv, by=principal.user.id)
+        change(session, mv, by=principal.user.id)
     except registry.RegistryError as exc:
         raise ApiError(409, "shadow_refused", reason=str(exc)) from None
     session.commit()

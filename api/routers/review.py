@@ -14,7 +14,7 @@ from api.schemas import CaptureDetail, FlagIn, QueueItemOut, ReviewIn, ReviewOut
 from api.scoping import get_owned
 from cropwatch import review
 from cropwatch.domain import CaptureStatus, Role
-from cropwatch.tables import Capture, Detection, Review
+from cropwatch.tables import Capture, Review
 from cropwatch.timeutil import local_day, utcnow
 
 router = APIRouter(tags=["review"])
@@ -39,13 +39,7 @@ def review_queue(
     items = review.queue(session, cooperative_id=principal.cooperative_id, threshold=settings.detect_conf,
                          limit=limit, plot_id=plot_id, class_name=class_name, min_score=min_score,
                          max_score=max_score, salt=str(local_day(utcnow())))
-    out = []
-    for item in items:
-        cap = session.get(Capture, item.capture_id)
-        names = session.scalars(select(Detection.class_name).where(Detection.capture_id == cap.id)).all()
-        out.append(QueueItemOut(capture_id=cap.id, priority=item.priority, reasons=item.reasons, plot_id=cap.plot_id,
-                                captured_at=cap.captured_at, detections=len(names), classes=sorted(set(names))))
-    return out
+    return [QueueItemOut(**vars(item)) for item in items]
 
 
 @router.post("/api/v1/captures/{capture_id}/reviews", response_model=CaptureDetail)
