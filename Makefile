@@ -6,7 +6,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast install clean-data
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test test-fast install clean-data browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -21,10 +24,15 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/cropwatch up
 
-test: $(STAMP)
+# the web UI's browser tests drive Debian's Chromium (no browser download by Playwright)
+browser:
+	@test -x $(CHROMIUM) || (DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium \
+	  || ($(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium))
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=15
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) browser
 	$(BIN)/python -m pytest -q -m "not slow"
 
 clean-data:

@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 from fastapi import FastAPI
 
-from api.errors import ApiError, api_error_handler, ingest_error_handler, storage_error_handler
+from api.errors import ingest_error_handler, storage_error_handler
+from api import web
 from api.routers import alerts, auth, cameras, captures, channels, diary, health, ingest, learning, lots, models, plots, review, rules
 from cropwatch.db import session_factory
 from cropwatch.ingest import IngestError
@@ -40,9 +41,9 @@ def create_app(settings: Settings | None = None, *, enqueue: Callable[[int], Non
     app.state.storage = Storage(settings)
     app.state.enqueue = enqueue
     app.state.enqueue_training = enqueue_training
-    app.add_exception_handler(ApiError, api_error_handler)
     app.add_exception_handler(IngestError, ingest_error_handler)
     app.add_exception_handler(StorageError, storage_error_handler)
+    web.register(app)  # pages; also answers ApiError on page paths as HTML
     for module in (health, auth, plots, cameras, ingest, captures, alerts, diary, models, review, learning, lots, channels, rules):
         app.include_router(module.router)
     return app

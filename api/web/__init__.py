@@ -1,0 +1,55 @@
+"""The server-rendered web UI (Jinja2 + HTMX), served by the API process.
+
+Pages live next to the API under the same rules: the same tenant scoping (``api.scoping``), the same role sets
+and the same service functions in ``cropwatch``; only the way of signing in (a cookie session, see ``session``)
+and the output (HTML) differ. Static assets are vendored under ``api/static`` (no CDN, no build step).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from api.errors import ApiError, api_error_handler
+from api.web import pages_admin, pages_agronomist, pages_auth, pages_farmer, pages_ml
+from api.web.render import render, translate
+from api.web.session import LoginRequired, page_locale
+
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
+PAGE_MODULES = (pages_auth, pages_farmer, pages_agronomist, pages_ml, pages_admin)
+
+
+def is_page_request(request: Request) -> bool:
+    path = request.url.path
+    return not (path.startswith("/api/") or path.startswith("/t/") or path in ("/health", "/metrics"))
+
+
+async def login_required_handler(request: Request, exc: LoginRequired) -> Response:
+    if request.headers.get("hx-request"):
+        return Response(status_code=401, headers={"HX-Redirect": "/login"})
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
+async def error_handler(request: Request, exc: ApiError) -> Response:
+    """API paths keep their JSON errors; pages get an HTML page (or a fragment for HTMX) in the page language."""
+    if not is_page_request(request):
+        return await api_error_handler(request, exc)
+    locale = page_locale(request, getattr(request.state, "principal", None))
+    message = translate({403: "error_403", 404: "error_404"}.get(exc.status, exc.code), locale, **exc.params) \
+        if exc.status in (403, 404) else translate(exc.code, locale, **exc.params)
+    if request.headers.get("hx-request"):
+        return render(request, "_flash.html", status=exc.status, message=message, kind="error")
+    return render(request, "error.html", status=exc.status, message=message, code=exc.status)
+
+
+def register(app: FastAPI) -> None:
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_exception_handler(LoginRequired, login_required_handler)
+    app.add_exception_handler(ApiError, error_handler)
+    for module in PAGE_MODULES:
+        app.include_router(module.router)

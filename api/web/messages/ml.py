@@ -1,0 +1,2 @@
+MESSAGES: dict[str, dict[str, str]] = {
+}

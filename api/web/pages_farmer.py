@@ -1,0 +1,256 @@
+"""The farmer's pages (phone first): today's alerts with their evidence photo, a capture's photo with boxes,
+my plots with a status badge, a plot's diary as a timeline with a photo entry, harvest lots with QR labels."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import func, or_, select
+
+from api.deps import Principal, SessionDep, SettingsDep, StorageDep
+from api.errors import ApiError
+from api.routers import diary as diary_api
+from api.routers.lots import LotIn, new_lot
+from api.scoping import get_owned, scoped
+from api.web.render import render, translate
+from api.web.session import PageUser, csrf_protect, page_locale
+from cropwatch import alerts as alert_logic
+from cropwatch.domain import AlertLevel, AlertStatus, CaptureStatus, DiaryStatus, DiaryType, Role
+from cropwatch.ingest import IngestError
+from cropwatch.tables import Alert, Camera, Capture, DiaryEntry, Farm, HarvestLot, Plot
+from cropwatch.timeutil import local_day, local_day_bounds, utcnow
+from cropwatch.traceability import qr_png, qr_svg
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
+SEVERITY = {AlertLevel.danger: 0, AlertLevel.warning: 1, AlertLevel.watch: 2}
+SNOOZE_HOURS = (2, 24, 72)
+WRITERS = (Role.member, Role.agronomist, Role.coop_admin)
+
+
+def visible_plots(session, principal: Principal) -> list[Plot]:  # noqa: ANN001
+    """A farmer sees the plots of the farms they own (all of the cooperative's when they own none); staff see all."""
+    plots = list(session.scalars(scoped(Plot, principal).order_by(Plot.name)))
+    if principal.role == Role.member:
+        own = set(session.scalars(scoped(Farm, principal).where(Farm.owner_id == principal.user.id)
+                                  .with_only_columns(Farm.id)))
+        mine = [p for p in plots if p.farm_id in own]
+        return mine or plots
+    return plots
+
+
+def _alert_view(session, alert: Alert, plots: dict[int, Plot]) -> dict:  # noqa: ANN001
+    capture = session.get(Capture, alert.evidence_capture_id) if alert.evidence_capture_id else None
+    camera = session.get(Camera, capture.camera_id) if capture else None
+    return {"alert": alert, "plot": plots.get(alert.plot_id) or session.get(Plot, alert.plot_id),
+            "capture": capture if capture and capture.status == CaptureStatus.done else None,
+            "camera": camera.name if camera else "",
+            "detections": sorted([d for d in capture.detections if d.class_name == alert.class_name],
+                                 key=lambda d: -d.score) if capture else []}
+
+
+@router.get("/alerts")
+def alerts_page(request: Request, session: SessionDep, principal: PageUser) -> Response:
+    plots = {p.id: p for p in visible_plots(session, principal)}
+    q = (scoped(Alert, principal).where(Alert.plot_id.in_(plots), Alert.status != AlertStatus.resolved)
+         .where(or_(Alert.snoozed_until.is_(None), Alert.snoozed_until <= utcnow())))
+    found = sorted(session.scalars(q.limit(200)), key=lambda a: (a.status != AlertStatus.open,
+                                                                 SEVERITY.get(a.level, 9), -a.updated_at.timestamp()))
+    return render(request, "farmer/alerts.html", principal,
+                  items=[_alert_view(session, a, plots) for a in found], snooze_hours=SNOOZE_HOURS)
+
+
+def _card(request: Request, session, principal: Principal, alert: Alert) -> Response:  # noqa: ANN001
+    return render(request, "farmer/_alert_card.html", principal, it=_alert_view(session, alert, {}),
+                  snooze_hours=SNOOZE_HOURS)
+
+
+@router.post("/alerts/{alert_id}/acknowledge")
+def acknowledge(alert_id: int, request: Request, session: SessionDep, principal: PageUser) -> Response:
+    alert = get_owned(session, Alert, alert_id, principal, "alert")
+    if alert.status == AlertStatus.open:
+        alert.status, alert.acknowledged_by, alert.acknowledged_at = AlertStatus.acknowledged, principal.user.id, utcnow()
+        session.commit()
+    return _card(request, session, principal, alert)
+
+
+@router.post("/alerts/{alert_id}/snooze")
+def snooze(alert_id: int, request: Request, session: SessionDep, principal: PageUser,
+           hours: Annotated[int, Form(ge=1, le=24 * 14)]) -> Response:
+    alert = get_owned(session, Alert, alert_id, principal, "alert")
+    alert.snoozed_until = utcnow() + dt.timedelta(hours=hours)
+    session.commit()
+    return _card(request, session, principal, alert)
+
+
+@router.get("/captures/{capture_id}")
+def capture_page(capture_id: int, request: Request, session: SessionDep, principal: PageUser,
+                 flagged: bool = False) -> Response:
+    cap = get_owned(session, Capture, capture_id, principal, "capture")
+    camera = session.get(Camera, cap.camera_id)
+    return render(request, "farmer/capture.html", principal, capture=cap, camera=camera.name if camera else "",
+                  plot=session.get(Plot, cap.plot_id), flagged=flagged,
+                  detections=sorted(cap.detections, key=lambda d: -d.score))
+
+
+@router.post("/captures/{capture_id}/flag")
+def flag_capture(capture_id: int, session: SessionDep, principal: PageUser,
+                 note: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    """A farmer's "please check": the capture goes first in the agronomists' review queue."""
+    cap = get_owned(session, Capture, capture_id, principal, "capture")
+    cap.flagged_at, cap.flag_note = utcnow(), note or None
+    session.commit()
+    return RedirectResponse(f"/captures/{capture_id}?flagged=1", status_code=303)
+
+
+def _plot_status(session, plot: Plot, today: dt.date, min_score: float) -> dict:  # noqa: ANN001
+    worst = session.scalars(select(Alert).where(Alert.plot_id == plot.id, Alert.status != AlertStatus.resolved,
+                                                Alert.local_day >= today - dt.timedelta(days=1))).all()
+    level = min((a.level for a in worst), key=lambda lv: SEVERITY.get(lv, 9), default=None)
+    start, end = local_day_bounds(today)
+    from cropwatch.tables import Detection
+
+    pests = session.scalar(
+        select(func.count(Detection.id)).join(Capture, Capture.id == Detection.capture_id)
+        .where(Capture.plot_id == plot.id, Capture.captured_at >= start, Capture.captured_at < end,
+               Detection.score >= min_score, Detection.review_state != "rejected",
+               Detection.class_name.not_in(alert_logic.FRUIT_CLASSES))) or 0
+    ripe = alert_logic.ripe_share(session, plot_id=plot.id, day=today, min_score=min_score)
+    return {"plot": plot, "level": level.value if level else None, "pests": pests,
+            "ripe_pct": round(ripe[0] * 100) if ripe else None, "fruit": ripe[1] if ripe else 0}
+
+
+@router.get("/plots")
+def plots_page(request: Request, session: SessionDep, principal: PageUser, settings: SettingsDep) -> Response:
+    today = local_day(utcnow())
+    rows = [_plot_status(session, p, today, 0.25) for p in visible_plots(session, principal)]
+    return render(request, "farmer/plots.html", principal, rows=rows)
+
+
+def _diary_page(request: Request, session, principal: Principal, plot: Plot, *, error: str | None = None,  # noqa: ANN001
+                saved: bool = False, status: int = 200) -> Response:
+    entries = list(session.scalars(
+        scoped(DiaryEntry, principal).where(DiaryEntry.plot_id == plot.id, DiaryEntry.deleted_at.is_(None))
+        .order_by(DiaryEntry.occurred_at.desc(), DiaryEntry.id.desc()).limit(200)))
+    recent = list(session.scalars(scoped(Capture, principal).where(Capture.plot_id == plot.id,
+                                                                   Capture.status == CaptureStatus.done)
+                                  .order_by(Capture.captured_at.desc()).limit(6)))
+    return render(request, "farmer/plot.html", principal, status=status, plot=plot, entries=entries, recent=recent,
+                  types=list(DiaryType), error=error, saved=saved, today=local_day(utcnow()).isoformat(),
+                  can_write=principal.role in WRITERS,
+                  can_override=principal.role in (Role.agronomist, Role.coop_admin))
+
+
+@router.get("/plots/{plot_id}")
+def plot_page(plot_id: int, request: Request, session: SessionDep, principal: PageUser,
+              saved: bool = False) -> Response:
+    return _diary_page(request, session, principal, get_owned(session, Plot, plot_id, principal, "plot"),
+                       saved=saved)
+
+
+@router.post("/plots/{plot_id}/diary")
+async def add_diary_entry(
+    plot_id: int, request: Request, session: SessionDep, principal: PageUser, storage: StorageDep,
+    settings: SettingsDep,
+    type: Annotated[DiaryType, Form()],
+    day: Annotated[dt.date | None, Form()] = None,
+    title: Annotated[str, Form(max_length=300)] = "",
+    notes: Annotated[str, Form(max_length=10000)] = "",
+    product_name: Annotated[str | None, Form(max_length=200)] = None,
+    dose: Annotated[str | None, Form(max_length=100)] = None,
+    phi_days: Annotated[int | None, Form(ge=0, le=365)] = None,
+    quantity_value: Annotated[float | None, Form(ge=0)] = None,
+    quantity_unit: Annotated[str | None, Form(max_length=32)] = None,
+    phi_override_reason: Annotated[str | None, Form(max_length=2000)] = None,
+    photos: Annotated[list[UploadFile] | None, File()] = None,
+) -> Response:
+    """The same checks as ``POST /api/v1/diary`` (role, plot scope, photo checks, pre-harvest interval guard);
+    a refusal re-shows the form with the reason."""
+    plot = get_owned(session, Plot, plot_id, principal, "plot")
+    photos = [p for p in photos or [] if p.filename]  # an empty file input still sends one empty part
+    now = utcnow()
+    occurred = now if day is None or day == local_day(now) else \
+        local_day_bounds(day)[0] + dt.timedelta(hours=12)  # a past day: noon local time
+    try:
+        await diary_api.create_entry(
+            session=session, principal=principal, storage=storage, settings=settings, plot_id=plot.id, type=type,
+            occurred_at=occurred, status=DiaryStatus.done, title=title, notes=notes, quantity_value=quantity_value,
+            quantity_unit=quantity_unit or None, product_name=product_name or None, registration_no=None,
+            active_ingredient=None, dose=dose or None, treated_area_m2=None, operator=None, phi_days=phi_days,
+            phi_override_reason=phi_override_reason or None, photos=photos)
+    except ApiError as exc:
+        session.rollback()
+        return _diary_page(request, session, principal, plot, status=exc.status,
+                           error=translate(exc.code, page_locale(request, principal), **exc.params))
+    except IngestError as exc:
+        session.rollback()
+        return _diary_page(request, session, principal, plot, status=exc.status,
+                           error=translate(exc.key, page_locale(request, principal), **exc.params))
+    return RedirectResponse(f"/plots/{plot.id}?saved=1", status_code=303)
+
+
+@router.post("/diary/{entry_id}/done")
+def diary_done(entry_id: int, session: SessionDep, principal: PageUser) -> Response:
+    entry = diary_api.mark_done(entry_id, session, principal)
+    return RedirectResponse(f"/plots/{entry.plot_id}", status_code=303)
+
+
+# harvest lots -------------------------------------------------------------------------------------------------
+
+
+def _lots_page(request: Request, session, principal: Principal, *, error: str | None = None,  # noqa: ANN001
+               created: str | None = None, status: int = 200) -> Response:
+    principal.require(*WRITERS)
+    lots = list(session.scalars(scoped(HarvestLot, principal).order_by(HarvestLot.harvested_on.desc(),
+                                                                        HarvestLot.id.desc()).limit(300)))
+    plots = {p.id: p for p in session.scalars(scoped(Plot, principal))}
+    return render(request, "farmer/lots.html", principal, status=status, lots=lots, plots=plots,
+                  mine=visible_plots(session, principal), error=error, created=created,
+                  today=local_day(utcnow()).isoformat(),
+                  can_override=principal.role in (Role.agronomist, Role.coop_admin))
+
+
+@router.get("/lots")
+def lots_page(request: Request, session: SessionDep, principal: PageUser, created: str | None = None) -> Response:
+    return _lots_page(request, session, principal, created=created)
+
+
+@router.post("/lots")
+def create_lot_page(request: Request, session: SessionDep, principal: PageUser,
+                    plot_id: Annotated[int, Form()], harvested_on: Annotated[dt.date, Form()],
+                    quantity: Annotated[float, Form(gt=0, le=1e7)], unit: Annotated[str, Form(max_length=16)] = "kg",
+                    ripeness_grade: Annotated[str | None, Form(max_length=32)] = None,
+                    phi_override_reason: Annotated[str | None, Form(max_length=2000)] = None) -> Response:
+    body = LotIn(plot_id=plot_id, harvested_on=harvested_on, quantity=quantity, unit=unit or "kg",
+                 ripeness_grade=ripeness_grade or None, phi_override_reason=phi_override_reason or None)
+    try:
+        lot = new_lot(body, request, session, principal)
+    except ApiError as exc:
+        session.rollback()
+        if exc.status in (403, 404):
+            raise
+        return _lots_page(request, session, principal, status=exc.status,
+                          error=translate(exc.code, page_locale(request, principal), **exc.params))
+    return RedirectResponse(f"/lots?created={lot.public_code}", status_code=303)
+
+
+@router.get("/lots/{lot_id}/qr.{fmt}")
+def lot_qr(lot_id: int, fmt: str, request: Request, session: SessionDep, principal: PageUser) -> Response:
+    lot = get_owned(session, HarvestLot, lot_id, principal, "lot")
+    url = str(request.url_for("lot_public_page", code=lot.public_code))
+    if fmt == "svg":
+        return Response(qr_svg(url), media_type="image/svg+xml")
+    if fmt == "png":
+        return Response(qr_png(url), media_type="image/png",
+                        headers={"Content-Disposition": f'attachment; filename="qr-{lot.public_code}.png"'})
+    return Response(status_code=404)
+
+
+@router.get("/lots/labels.pdf")
+def lot_labels(request: Request, session: SessionDep, principal: PageUser,
+               ids: Annotated[list[int], Query(max_length=240)]) -> Response:
+    from api.routers.lots import lot_labels as api_labels
+
+    return api_labels(request, session, principal, ",".join(str(i) for i in ids))

@@ -1,0 +1,151 @@
+"""Browser tests: Debian's Chromium driven by Playwright against the real app (uvicorn on loopback), with real
+SeaweedFS and the database; captures are processed by the worker's own service in a background thread."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from conftest import PROJECT
+
+CHROMIUM = os.environ.get("CROPWATCH_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(os.environ.get("CROPWATCH_TEST_ARTIFACTS", PROJECT / "test-artifacts"))
+SCREENSHOTS = ARTIFACTS / "screenshots"
+PHONE = {"width": 360, "height": 740}
+DESKTOP = {"width": 1280, "height": 900}
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+
+
+
+@pytest.fixture
+def db_url(tmp_path):
+    """SQLite only for the browser tests: the pages run the same queries the API tests run on PostgreSQL too."""
+    from cropwatch.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'cropwatch.db'}"
+    upgrade(url)
+    return url
+
+
+def upload(server_url: str, camera_token: str, data: bytes) -> dict:
+    """The camera's presigned flow against the live server: slot, PUT to S3, confirm."""
+    import datetime as dt
+    import hashlib
+
+    import httpx
+
+    auth = {"Authorization": f"Bearer {camera_token}"}
+    with httpx.Client(base_url=server_url, timeout=30) as c:
+        slot = c.post("/api/v1/ingest/slots", headers=auth, json={
+            "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
+            "captured_at": dt.datetime.now(dt.timezone.utc).isoformat()})
+        assert slot.status_code in (200, 201), slot.text
+        assert httpx.put(slot.json()["upload_url"], content=data).status_code == 200
+        confirm = c.post(f"/api/v1/ingest/captures/{slot.json()['capture_id']}/confirm", headers=auth)
+        assert confirm.status_code == 200, confirm.text
+        return confirm.json()
+
+
+@dataclass
+class LiveServer:
+    url: str
+    processed: list
+    errors: list
+
+    def wait_processed(self, n: int, timeout: float = 60) -> None:
+        end = time.monotonic() + timeout
+        while len(self.processed) < n and time.monotonic() < end:
+            assert not self.errors, self.errors
+            time.sleep(0.1)
+        assert len(self.processed) >= n, f"only {len(self.processed)} of {n} captures processed"
+
+
+@pytest.fixture
+def live_server(settings, storage, sessions, models_registered):
+    import uvicorn
+
+    from api.app import create_app
+    from cropwatch.embedded import free_port
+    from inference.service import CaptureProcessor
+
+    worker_settings = settings.model_copy(update={"detect_conf": 0.25})
+    worker = CaptureProcessor(worker_settings, sessions, storage)
+    pool = ThreadPoolExecutor(max_workers=1)
+    processed, errors = [], []
+
+    def process(capture_id: int) -> None:
+        try:
+            processed.append(worker.process(capture_id))
+        except Exception as exc:  # noqa: BLE001 - reported by wait_processed
+            errors.append(repr(exc))
+
+    app = create_app(settings, enqueue=lambda cid: pool.submit(process, cid), enqueue_training=lambda rid: None)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    end = time.monotonic() + 20
+    while not server.started and time.monotonic() < end:
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    yield LiveServer(f"http://127.0.0.1:{port}", processed, errors)
+    server.should_exit = True
+    thread.join(10)
+    pool.shutdown(wait=True)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium is not installed at {CHROMIUM}: `make install` installs it (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    pw = sync_playwright().start()
+    b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    yield b
+    b.close()
+    pw.stop()
+
+
+@pytest.fixture
+def open_page(browser, live_server):
+    """``open_page(username, password, viewport)``: a fresh browser context signed in through the login form."""
+    contexts = []
+
+    def _open(username: str, password: str, viewport: dict = DESKTOP):
+        ctx = browser.new_context(viewport=viewport, base_url=live_server.url, locale="vi-VN",
+                                  timezone_id="Asia/Ho_Chi_Minh")
+        ctx.set_default_timeout(15_000)
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.goto("/login")
+        page.get_by_label("Tên đăng nhập").fill(username)
+        page.get_by_label("Mật khẩu").fill(password)
+        page.get_by_role("button", name="Đăng nhập").click()
+        page.wait_for_load_state("networkidle")
+        assert "/login" not in page.url, page.content()[:2000]
+        return page
+
+    yield _open
+    for ctx in contexts:
+        ctx.close()
+
+
+def screenshot(page, name: str) -> Path:
+    """Saved under test-artifacts/screenshots (CI keeps them); the README shows copies from docs/screenshots."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    if os.environ.get("CROPWATCH_UPDATE_DOCS_SCREENSHOTS"):
+        docs = PROJECT / "docs" / "screenshots"
+        docs.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, docs / path.name)
+    return path
