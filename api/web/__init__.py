@@ -11,6 +11,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -47,9 +49,22 @@ async def error_handler(request: Request, exc: ApiError) -> Response:
     return render(request, "error.html", status=exc.status, message=message, code=exc.status)
 
 
+async def validation_handler(request: Request, exc: RequestValidationError) -> Response:
+    """Pages answer a form that fails validation with the fields at fault, in the page language (422)."""
+    if not is_page_request(request):
+        return await request_validation_exception_handler(request, exc)
+    locale = page_locale(request, getattr(request.state, "principal", None))
+    fields = ", ".join(sorted({str(e["loc"][-1]) for e in exc.errors() if e.get("loc")}))
+    message = translate("validation_failed", locale, fields=fields)
+    if request.headers.get("hx-request"):
+        return render(request, "_flash.html", status=422, message=message, kind="error")
+    return render(request, "error.html", status=422, message=message, code=422)
+
+
 def register(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(LoginRequired, login_required_handler)
     app.add_exception_handler(ApiError, error_handler)
+    app.add_exception_handler(RequestValidationError, validation_handler)
     for module in PAGE_MODULES:
         app.include_router(module.router)

@@ -1,9 +1,263 @@
-"""Pages of the agronomist group."""
+"""The agronomist's pages: the review queue and the annotator (keyboard and mouse), pest pressure over time per
+plot and per cooperative with the rule thresholds drawn, a grid of plots coloured by today's pressure, and the
+alert rules."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+import datetime as dt
+from collections import Counter, defaultdict
+from typing import Annotated
 
-from api.web.session import csrf_protect
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from api.deps import Principal, SessionDep, SettingsDep
+from api.errors import ApiError
+from api.routers.review import READERS, REVIEWERS
+from api.routers.rules import EDITORS
+from api.scoping import get_owned, scoped
+from api.web.render import class_names_vi, render, translate
+from api.web.session import PageUser, csrf_protect, page_locale
+from cropwatch import review
+from cropwatch.alerts import FRUIT_CLASSES
+from cropwatch.domain import AlertLevel, CaptureStatus, ModelStage, ReviewState, Role
+from cropwatch.tables import AlertRule, Camera, Capture, Detection, ModelVersion, Plot
+from cropwatch.timeutil import LOCAL_TZ, local_day, local_day_bounds, utcnow
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
+PRESSURE_DAYS = 30
+RULE_KINDS = ("threshold", "trend", "silence", "harvest_window")
+
+
+def _production_classes(session) -> list[str]:  # noqa: ANN001
+    names: list[str] = []
+    for mv in session.scalars(select(ModelVersion).where(ModelVersion.stage == ModelStage.production)
+                              .order_by(ModelVersion.task)):
+        names += [n for _, n in sorted(mv.classes.items(), key=lambda kv: int(kv[0])) if n not in names]
+    return names
+
+
+# review -------------------------------------------------------------------------------------------------------
+
+
+@router.get("/review")
+def review_queue_page(request: Request, session: SessionDep, principal: PageUser, settings: SettingsDep,
+                      plot_id: Annotated[int | None, Query()] = None,
+                      class_name: Annotated[str | None, Query(max_length=100)] = None,
+                      min_score: Annotated[float | None, Query(ge=0, le=1)] = None,
+                      max_score: Annotated[float | None, Query(ge=0, le=1)] = None,
+                      done: bool = False) -> Response:
+    principal.require(*READERS)
+    items = review.queue(session, cooperative_id=principal.cooperative_id, threshold=settings.detect_conf,
+                         limit=100, plot_id=plot_id, class_name=class_name or None, min_score=min_score,
+                         max_score=max_score, salt=str(local_day(utcnow())))
+    plots = {p.id: p for p in session.scalars(scoped(Plot, principal).order_by(Plot.name))}
+    return render(request, "agronomist/queue.html", principal, items=items, plots=plots,
+                  classes=_production_classes(session), done=done,
+                  f={"plot_id": plot_id, "class_name": class_name or "", "min_score": min_score,
+                     "max_score": max_score})
+
+
+def _next_in_queue(session, principal: Principal, settings, skip: int | None) -> int | None:  # noqa: ANN001
+    items = review.queue(session, cooperative_id=principal.cooperative_id, threshold=settings.detect_conf, limit=5,
+                         salt=str(local_day(utcnow())))
+    return next((i.capture_id for i in items if i.capture_id != skip), None)
+
+
+@router.get("/review/next")
+def review_next(session: SessionDep, principal: PageUser, settings: SettingsDep, skip: int | None = None) -> Response:
+    principal.require(*READERS)
+    nxt = _next_in_queue(session, principal, settings, skip)
+    return RedirectResponse(f"/review/{nxt}" if nxt else "/review?done=1", status_code=303)
+
+
+def _state(session, cap: Capture) -> dict:  # noqa: ANN001
+    dets = sorted(cap.detections, key=lambda d: (d.review_state == ReviewState.rejected, -d.score, d.id))
+    counts = Counter(d.class_name for d in dets if d.review_state != ReviewState.rejected)
+    return {"capture_id": cap.id, "width": cap.width, "height": cap.height,
+            "detections": [{"id": d.id, "class_name": d.class_name, "score": round(d.score, 3),
+                            "box": [d.x1, d.y1, d.x2, d.y2], "state": d.review_state.value,
+                            "source": d.source.value} for d in dets],
+            "counts": dict(sorted(counts.items()))}
+
+
+@router.get("/review/{capture_id}")
+def annotator(capture_id: int, request: Request, session: SessionDep, principal: PageUser) -> Response:
+    principal.require(*READERS)
+    cap = get_owned(session, Capture, capture_id, principal, "capture")
+    camera = session.get(Camera, cap.camera_id)
+    classes = sorted(review.class_ids(session, cap).items(), key=lambda kv: kv[1])
+    names = class_names_vi(request) if page_locale(request, principal) == "vi" else {}
+    return render(request, "agronomist/annotator.html", principal, capture=cap, camera=camera.name if camera else "",
+                  plot=session.get(Plot, cap.plot_id), state=_state(session, cap),
+                  classes=[name for name, _ in classes],
+                  labels={name: names.get(name, name) for name, _ in classes}, can_review=principal.role in REVIEWERS,
+                  processed=cap.status == CaptureStatus.done)
+
+
+class ActIn(BaseModel):
+    action: str = Field(max_length=32)
+    detection_id: int | None = None
+    class_name: str | None = Field(default=None, max_length=100)
+    box: list[float] | None = Field(default=None, min_length=4, max_length=4)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+@router.post("/review/{capture_id}/act")
+def annotator_act(capture_id: int, body: ActIn, request: Request, session: SessionDep,
+                  principal: PageUser) -> Response:
+    """One review action from the annotator (JSON in, the capture's new state out); the same service as the API."""
+    principal.require(*REVIEWERS)
+    cap = get_owned(session, Capture, capture_id, principal, "capture")
+    locale = page_locale(request, principal)
+    if cap.status != CaptureStatus.done:
+        return JSONResponse({"error": translate("review_not_processed", locale)}, status_code=409)
+    try:
+        review.apply(session, capture=cap, user_id=principal.user.id, action=review.Action(body.action),
+                     detection_id=body.detection_id, class_name=body.class_name,
+                     box=review.Box(*body.box) if body.box else None, note=body.note)
+    except ValueError as exc:  # ReviewError, or an unknown action
+        session.rollback()
+        code = getattr(exc, "code", "review_bad_action")
+        params = getattr(exc, "params", {"actions": ", ".join(a.value for a in review.Action)})
+        return JSONResponse({"error": translate(code, locale, **params)}, status_code=404 if code == "not_found"
+                            else 422)
+    session.commit()
+    session.expire_all()
+    return JSONResponse(_state(session, get_owned(session, Capture, capture_id, principal, "capture")))
+
+
+# pest pressure ------------------------------------------------------------------------------------------------
+
+
+def _daily_counts(session, principal: Principal, days: list[dt.date], plot_ids: list[int]) -> dict:  # noqa: ANN001
+    """{plot_id: {class: Counter(day -> count)}} of pest detections a reviewer did not reject (score ≥ 0.25)."""
+    start, _ = local_day_bounds(days[0])
+    _, end = local_day_bounds(days[-1])
+    rows = session.execute(
+        select(Capture.plot_id, Capture.captured_at, Detection.class_name)
+        .join(Capture, Capture.id == Detection.capture_id)
+        .where(Detection.cooperative_id == principal.cooperative_id, Capture.captured_at >= start,
+               Capture.captured_at < end, Capture.plot_id.in_(plot_ids), Detection.score >= 0.25,
+               Detection.review_state != ReviewState.rejected, Detection.class_name.not_in(FRUIT_CLASSES)))
+    out: dict = defaultdict(lambda: defaultdict(Counter))
+    for plot_id, when, name in rows:
+        out[plot_id][name][when.astimezone(LOCAL_TZ).date()] += 1
+    return out
+
+
+@router.get("/pressure")
+def pressure_page(request: Request, session: SessionDep, principal: PageUser,
+                  plot_id: Annotated[int | None, Query()] = None,
+                  days: Annotated[int, Query(ge=7, le=120)] = PRESSURE_DAYS) -> Response:
+    principal.require(Role.agronomist, Role.coop_admin, Role.ml_engineer, Role.union_admin)
+    plots = list(session.scalars(scoped(Plot, principal).order_by(Plot.name)))
+    selected = get_owned(session, Plot, plot_id, principal, "plot") if plot_id is not None else None
+    today = local_day(utcnow())
+    day_list = [today - dt.timedelta(days=i) for i in range(days - 1, -1, -1)]
+    counts = _daily_counts(session, principal, day_list, [p.id for p in plots])
+    rules = list(session.scalars(scoped(AlertRule, principal).where(AlertRule.enabled.is_(True),
+                                                                    AlertRule.kind == "threshold")))
+    # grid: today's worst count/threshold ratio per plot
+    severity = {AlertLevel.watch: 1, AlertLevel.warning: 2, AlertLevel.danger: 3}
+    tiles = []
+    for p in plots:
+        level, total = None, 0
+        for name, per_day in counts.get(p.id, {}).items():
+            n = per_day.get(today, 0)
+            total += n
+            for r in rules:
+                if r.class_name == name and (r.crop in (None, p.crop)) and n >= r.threshold and \
+                        severity[r.level] > severity.get(level, 0):
+                    level = r.level
+        tiles.append({"plot": p, "level": level.value if level else "ok", "today": total})
+
+    locale = page_locale(request, principal)
+    names = class_names_vi(request) if locale == "vi" else {}
+
+    def series(per_class: dict) -> list[dict]:
+        return [{"name": name, "label": names.get(name, name), "data": [per_day.get(d, 0) for d in day_list]}
+                for name, per_day in sorted(per_class.items())]
+
+    coop_total: dict = defaultdict(Counter)
+    for per_class in counts.values():
+        for name, per_day in per_class.items():
+            coop_total[name].update(per_day)
+    plot_series = series(counts.get(selected.id, {})) if selected else []
+    thresholds = [{"name": r.class_name, "label": names.get(r.class_name, r.class_name), "level": r.level.value, "value": r.threshold} for r in rules
+                  if selected and r.crop in (None, selected.crop)
+                  and (r.class_name in {s["name"] for s in plot_series})]
+    chart = {"labels": [d.strftime("%d/%m") for d in day_list], "coop": series(coop_total), "plot": plot_series,
+             "thresholds": thresholds,
+             "text": {lv: translate(f"level_{lv}", locale) for lv in ("watch", "warning", "danger")}}
+    return render(request, "agronomist/pressure.html", principal, plots=plots, selected=selected, tiles=tiles,
+                  chart=chart, days=days)
+
+
+# alert rules --------------------------------------------------------------------------------------------------
+
+
+def _rules_page(request: Request, session, principal: Principal, *, error: str | None = None,  # noqa: ANN001
+                saved: bool = False, status: int = 200) -> Response:
+    rules = list(session.scalars(scoped(AlertRule, principal).order_by(AlertRule.class_name, AlertRule.threshold)))
+    crops = sorted({p.crop for p in session.scalars(scoped(Plot, principal))})
+    return render(request, "agronomist/rules.html", principal, status=status, rules=rules, error=error, saved=saved,
+                  classes=_production_classes(session), crops=crops, levels=[lv.value for lv in AlertLevel],
+                  kinds=RULE_KINDS, can_edit=principal.role in EDITORS)
+
+
+@router.get("/rules")
+def rules_page(request: Request, session: SessionDep, principal: PageUser, saved: bool = False) -> Response:
+    return _rules_page(request, session, principal, saved=saved)
+
+
+def _params(kind: str, rise_pct: float | None, hours: float | None, share: float | None, target: float | None,
+            days: int | None) -> dict | None:
+    if kind == "trend":
+        return {"rise_pct": rise_pct or 50}
+    if kind == "silence":
+        return {"hours": hours or 6}
+    if kind == "harvest_window":
+        return {"share": share if share is not None else 0.3, "target": target or 0.8, "days": days or 7}
+    return None
+
+
+@router.post("/rules")
+def add_rule(request: Request, session: SessionDep, principal: PageUser,
+             class_name: Annotated[str, Form(min_length=1, max_length=100)],
+             threshold: Annotated[int, Form(ge=1, le=100000)],
+             level: Annotated[AlertLevel, Form()] = AlertLevel.warning,
+             kind: Annotated[str, Form(pattern="^(threshold|trend|silence|harvest_window)$")] = "threshold",
+             crop: Annotated[str | None, Form(max_length=100)] = None,
+             min_score: Annotated[float, Form(ge=0, le=1)] = 0.25,
+             cooldown_minutes: Annotated[int, Form(ge=0, le=60 * 24 * 30)] = 360,
+             name: Annotated[str, Form(max_length=200)] = "",
+             rise_pct: Annotated[float | None, Form(ge=1, le=10000)] = None,
+             hours: Annotated[float | None, Form(gt=0, le=24 * 30)] = None,
+             share: Annotated[float | None, Form(ge=0, le=1)] = None,
+             target: Annotated[float | None, Form(gt=0, le=1)] = None,
+             days: Annotated[int | None, Form(ge=1, le=90)] = None) -> Response:
+    principal.require(*EDITORS)
+    session.add(AlertRule(cooperative_id=principal.cooperative_id, class_name=class_name, threshold=threshold,
+                          level=level, kind=kind, crop=crop or None, min_score=min_score,
+                          cooldown_minutes=cooldown_minutes, name=name or f"{class_name} ≥ {threshold}/ngày",
+                          params=_params(kind, rise_pct, hours, share, target, days)))
+    session.commit()
+    return RedirectResponse("/rules?saved=1", status_code=303)
+
+
+@router.post("/rules/{rule_id}")
+def edit_rule(rule_id: int, session: SessionDep, principal: PageUser,
+              threshold: Annotated[int, Form(ge=1, le=100000)],
+              level: Annotated[AlertLevel, Form()],
+              min_score: Annotated[float, Form(ge=0, le=1)],
+              cooldown_minutes: Annotated[int, Form(ge=0, le=60 * 24 * 30)],
+              enabled: Annotated[bool, Form()] = False) -> Response:
+    principal.require(*EDITORS)
+    rule = get_owned(session, AlertRule, rule_id, principal, "alert rule")
+    rule.threshold, rule.level, rule.min_score, rule.cooldown_minutes, rule.enabled = (
+        threshold, level, min_score, cooldown_minutes, enabled)
+    session.commit()
+    return RedirectResponse(f"/rules?saved=1#rule-{rule.id}", status_code=303)

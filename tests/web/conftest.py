@@ -87,7 +87,7 @@ def live_server(settings, storage, sessions, models_registered):
         except Exception as exc:  # noqa: BLE001 - reported by wait_processed
             errors.append(repr(exc))
 
-    app = create_app(settings, enqueue=lambda cid: pool.submit(process, cid), enqueue_training=lambda rid: None)
+    app = create_app(worker_settings, enqueue=lambda cid: pool.submit(process, cid), enqueue_training=lambda rid: None)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
