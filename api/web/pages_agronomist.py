@@ -89,11 +89,18 @@ def annotator(capture_id: int, request: Request, session: SessionDep, principal:
     cap = get_owned(session, Capture, capture_id, principal, "capture")
     camera = session.get(Camera, cap.camera_id)
     classes = sorted(review.class_ids(session, cap).items(), key=lambda kv: kv[1])
-    names = class_names_vi(request) if page_locale(request, principal) == "vi" else {}
+    locale = page_locale(request, principal)
+    names = class_names_vi(request) if locale == "vi" else {}
+    state = _state(session, cap)
+    review_data = {"state": state, "classes": [name for name, _ in classes],
+                   "labels": {name: names.get(name, name) for name, _ in classes},
+                   "can_review": principal.role in REVIEWERS,
+                   "text": {k: translate(f"state_{k}", locale) for k in ("confirmed", "rejected", "relabeled",
+                                                                          "unreviewed")}
+                   | {"saved": translate("saved_ok", locale)}}
     return render(request, "agronomist/annotator.html", principal, capture=cap, camera=camera.name if camera else "",
-                  plot=session.get(Plot, cap.plot_id), state=_state(session, cap),
-                  classes=[name for name, _ in classes],
-                  labels={name: names.get(name, name) for name, _ in classes}, can_review=principal.role in REVIEWERS,
+                  plot=session.get(Plot, cap.plot_id), review_data=review_data,
+                  classes=[name for name, _ in classes], can_review=principal.role in REVIEWERS,
                   processed=cap.status == CaptureStatus.done)
 
 

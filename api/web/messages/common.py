@@ -10,6 +10,8 @@ MESSAGES = {
     "language": {"vi": "Ngôn ngữ", "en": "Language"},
     "lang_vi": {"vi": "Tiếng Việt", "en": "Tiếng Việt"},
     "lang_en": {"vi": "English", "en": "English"},
+    "lang_short_vi": {"vi": "VI", "en": "VI"},
+    "lang_short_en": {"vi": "EN", "en": "EN"},
     "menu": {"vi": "Menu", "en": "Menu"},
     "signed_in_as": {"vi": "Đang đăng nhập: {name} ({role})", "en": "Signed in: {name} ({role})"},
     "role_member": {"vi": "Nông dân", "en": "Farmer"},
