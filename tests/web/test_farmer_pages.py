@@ -72,3 +72,72 @@ def test_farmer_sees_acknowledges_alert_and_writes_diary_with_photo(live_server,
         [row] = s.scalars(select(DiaryEntry).where(DiaryEntry.cooperative_id == tenant.cooperative_id,
                                                    DiaryEntry.title == "Phun thuốc trừ rầy")).all()
         assert row.type.value == "pest_control" and len(row.photo_keys) == 1
+
+
+def test_farmer_records_a_lot_behind_the_phi_guard_and_prints_its_qr_label(live_server, open_page, sessions):
+    import datetime as dt
+
+    from cropwatch import diary
+    from cropwatch.domain import DiarySource, DiaryStatus, DiaryType
+    from cropwatch.tables import HarvestLot
+    from cropwatch.timeutil import utcnow
+
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "a")
+        member = next(uid for role, uid in tenant.user_ids.items() if role.value == "member")
+        diary.create_entry(s, cooperative_id=tenant.cooperative_id, user_id=member, plot_id=tenant.plot_id,
+                           occurred_at=utcnow() - dt.timedelta(days=20), type=DiaryType.pest_control,
+                           status=DiaryStatus.done, source=DiarySource.manual, title="", notes="",
+                           product_name="Chess 50WG", phi_days=7, photo_keys=[])
+        diary.create_entry(s, cooperative_id=tenant.cooperative_id, user_id=member, plot_id=tenant.plot_id,
+                           occurred_at=utcnow() - dt.timedelta(days=2), type=DiaryType.pest_control,
+                           status=DiaryStatus.done, source=DiarySource.manual, title="", notes="",
+                           product_name="Regent 800WG", phi_days=14, photo_keys=[])
+    page = open_page("a-member", "pw-a", PHONE)
+    page.goto("/lots")
+    page.get_by_label("Khối lượng").fill("350")
+    page.get_by_role("button", name="Lưu").click()
+    error = page.locator(".flash.error")
+    assert "Regent 800WG" in error.inner_text()  # refused, naming the product still inside its interval
+    with sessions() as s:
+        assert s.query(HarvestLot).count() == 0
+
+    # a harvest after the interval is accepted, with its QR label
+    later = (dt.date.today() + dt.timedelta(days=14)).isoformat()
+    page.get_by_label("Ngày thu hoạch").fill(later)
+    page.get_by_label("Khối lượng").fill("350")
+    page.get_by_role("button", name="Lưu").click()
+    page.wait_for_selector(".flash.ok")
+    with sessions() as s:
+        lot = s.query(HarvestLot).one()
+    card = page.locator(f"article.lot[data-code='{lot.public_code}']")
+    page.wait_for_function("() => [...document.querySelectorAll('article.lot .qr img')].every(i => i.naturalWidth > 0)")
+    screenshot(page, "farmer-lots-phone")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="In tem (A4)").click()
+    assert download.value.suggested_filename.endswith(".pdf")
+    assert open(download.value.path(), "rb").read(5) == b"%PDF-"
+    card.get_by_role("link", name="Trang truy xuất").click()
+    page.wait_for_url(f"**/t/{lot.public_code}")
+    assert "350" in page.inner_text("body") and "Regent" not in page.inner_text("body").split("Nhật ký")[0]
+
+
+def test_snoozed_alert_leaves_the_list_until_its_time(live_server, open_page, sessions):
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "a")
+        add_rule(s, tenant.cooperative_id, "planthopper", threshold=3)
+    upload(live_server.url, tenant.camera_token, PHOTO.read_bytes())
+    live_server.wait_processed(1)
+    page = open_page("a-member", "pw-a", PHONE)
+    card = page.locator("article.alert").first
+    card.get_by_label("Tạm ẩn trong").select_option("24")
+    card.get_by_role("button", name="Tạm ẩn").click()
+    page.wait_for_selector("article.alert >> text=Đã tạm ẩn đến")
+    page.reload()
+    assert page.locator("article.alert").count() == 0
+    with sessions() as s:
+        alert = s.scalars(select(Alert)).one()
+        from cropwatch.timeutil import utcnow
+        import datetime as dt
+
+        assert dt.timedelta(hours=23) < alert.snoozed_until - utcnow() <= dt.timedelta(hours=24)
