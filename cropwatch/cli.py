@@ -292,7 +292,8 @@ def up(cameras: bool = typer.Option(True, help="start simulated cameras"),
         for name, cmd in specs:
             children.append((name, subprocess.Popen(cmd, env=env, start_new_session=True)))
         _wait_http(f"http://{s.api_host}:{s.api_port}/health", 60)
-        console.print(f"[bold green]CropWatch is up:[/] http://{s.api_host}:{s.api_port}  (API docs: /docs)")
+        console.print(f"[bold green]CropWatch is up:[/] http://{s.api_host}:{s.api_port}/  (web; sign in with a demo "
+                      "login above — API docs: /docs)")
         if cameras:
             for i, cam in enumerate(cams):
                 folder = _demo_images(cam, s.data_dir / "demo" / f"camera-{cam.camera_id}")

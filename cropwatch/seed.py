@@ -22,6 +22,7 @@ DEMO_USERS = (
     ("kysu", "Trần Thị Kỹ Sư", Role.agronomist),
     ("ml", "Lê Minh Học Máy", Role.ml_engineer),
     ("quantri", "Phạm Quản Trị", Role.coop_admin),
+    ("lienminh", "Võ Liên Minh", Role.union_admin),
 )
 
 

@@ -87,6 +87,15 @@ def test_agronomist_rejects_draws_and_relabels_and_counts_follow(live_server, op
     page.keyboard.press(str(classes.index(other) + 1))
     page.wait_for_function(f"() => document.querySelector('#det-list li[data-det=\"{selected_id}\"]').dataset.state === 'relabeled'")
     assert _count(page, other) >= 1
+
+    # arrows move the selected box, Enter saves the adjusted box
+    box_before = page.evaluate(f"CropWatch.data('review-data').state.detections.find(d => d.id === {selected_id}).box")
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("Shift+ArrowDown")
+    page.evaluate("document.getElementById('flash').innerHTML = ''")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#flash .flash.ok")
     screenshot(page, "agronomist-review")
 
     with sessions() as s:
@@ -96,9 +105,12 @@ def test_agronomist_rejects_draws_and_relabels_and_counts_follow(live_server, op
         assert len(human) == 1 and human[0].class_name == "planthopper"
         assert human[0].x2 - human[0].x1 > 10 and human[0].y2 - human[0].y1 > 10
         assert dets[selected_id].class_name == other
+        adjusted = dets[selected_id]
+        assert adjusted.x1 > box_before[0] and adjusted.x2 > box_before[2] and adjusted.y2 > box_before[3]
+        assert abs(adjusted.y1 - box_before[1]) < 0.2
         actions = [r.action for r in s.scalars(select(Review).where(Review.capture_id == capture["id"])
                                                .order_by(Review.id))]
-        assert actions == ["reject", "add_box", "relabel"]
+        assert actions == ["reject", "add_box", "relabel", "adjust_box"]
         assert all(r.user_id == tenant.user_ids[Role.agronomist]
                    for r in s.scalars(select(Review).where(Review.capture_id == capture["id"])))
         alert = s.scalars(select(Alert).where(Alert.cooperative_id == tenant.cooperative_id,
