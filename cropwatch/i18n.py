@@ -85,8 +85,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
                            "en": "captured_at is too far in the future."},
     # alerts and diary
     "alert_pest": {
-        "vi": "{level}: {pest} trên lô {plot} — {count} cá thể hôm nay {date} (ngưỡng {threshold}).",
-        "en": "{level}: {pest} on plot {plot} — {count} today {date} (threshold {threshold}).",
+        "vi": "{level}: {pest} trên {plot} — {count} cá thể hôm nay {date} (ngưỡng {threshold}).",
+        "en": "{level}: {pest} on {plot} — {count} today {date} (threshold {threshold}).",
     },
     "level_watch": {"vi": "Theo dõi", "en": "Watch"},
     "level_warning": {"vi": "Cảnh báo", "en": "Warning"},

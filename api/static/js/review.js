@@ -16,7 +16,7 @@
   var edited = null;     // the selected box moved/resized but not saved yet
   var busy = false;
   var W = state.width || 1, H = state.height || 1;
-  var lw = Math.max(2, W / 400), fs = Math.max(14, Math.round(W / 40));
+  var lw = Math.max(2, W / 400), fs = Math.max(14, Math.round(W / 30));
 
   function label(name) { return labels[name] || name; }
   function el(tag, attrs, parent) {
@@ -151,7 +151,7 @@
   svg.style.pointerEvents = "all";
   svg.addEventListener("pointerdown", function (ev) {
     if (!cfg.can_review) { return; }
-    fig.focus();
+    fig.focus({preventScroll: true});
     var p = toImage(ev), d = current();
     if (d) {
       var b = boxOf(selected);
@@ -206,5 +206,5 @@
 
   selected = state.detections.length ? 0 : null;
   draw();
-  fig.focus();
+  fig.focus({preventScroll: true});
 })();
