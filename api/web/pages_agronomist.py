@@ -14,7 +14,6 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from api.deps import Principal, SessionDep, SettingsDep
-from api.errors import ApiError
 from api.routers.review import READERS, REVIEWERS
 from api.routers.rules import EDITORS
 from api.scoping import get_owned, scoped
