@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from api.errors import ingest_error_handler, storage_error_handler
 from api import web
-from api.routers import alerts, auth, cameras, captures, channels, diary, health, ingest, learning, lots, models, plots, review, rules
+from api.routers import agent, alerts, auth, cameras, captures, channels, diary, health, ingest, learning, lots, models, plots, review, rules
 from cropwatch.db import session_factory
 from cropwatch.ingest import IngestError
 from cropwatch.queue import enqueue_detect, make_celery
@@ -44,6 +44,6 @@ def create_app(settings: Settings | None = None, *, enqueue: Callable[[int], Non
     app.add_exception_handler(IngestError, ingest_error_handler)
     app.add_exception_handler(StorageError, storage_error_handler)
     web.register(app)  # pages; also answers ApiError on page paths as HTML
-    for module in (health, auth, plots, cameras, ingest, captures, alerts, diary, models, review, learning, lots, channels, rules):
+    for module in (health, auth, plots, agent, cameras, ingest, captures, alerts, diary, models, review, learning, lots, channels, rules):
         app.include_router(module.router)
     return app

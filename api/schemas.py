@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -72,6 +74,36 @@ class SlotIn(BaseModel):
     sha256: str = Field(min_length=64, max_length=64)
     size: int = Field(description="bytes; 0 is refused as an empty image")
     captured_at: dt.datetime
+    multipart: bool = Field(default=False, description="upload in parts (resumable), for frames above the part size")
+
+
+class PartOut(BaseModel):
+    part_number: int
+    url: str
+    done: bool
+
+
+class MultipartOut(BaseModel):
+    upload_id: str
+    part_size: int
+    parts: list[PartOut]
+
+
+class EdgeDetectionIn(BaseModel):
+    class_name: str = Field(min_length=1, max_length=100)
+    score: float = Field(ge=0, le=1)
+    box: list[float] = Field(min_length=4, max_length=4, description="x1, y1, x2, y2 in image pixels")
+
+
+class EdgeIn(BaseModel):
+    model_sha256: str = Field(min_length=64, max_length=64)
+    duration_ms: float | None = Field(default=None, ge=0)
+    detections: list[EdgeDetectionIn] = Field(default_factory=list, max_length=2000)
+
+
+class ConfirmIn(BaseModel):
+    edge: EdgeIn | None = Field(default=None, description="detections the camera's agent ran itself")
+    kind: Literal["frame", "crops"] = "frame"
 
 
 class SlotOut(BaseModel):
@@ -81,6 +113,7 @@ class SlotOut(BaseModel):
     method: str = "PUT"
     expires_at: dt.datetime | None = None
     duplicate: bool = False
+    multipart: MultipartOut | None = None
 
 
 class DetectionOut(_Out):

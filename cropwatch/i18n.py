@@ -83,6 +83,13 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "invalid_sha256": {"vi": "Mã SHA-256 phải gồm 64 ký tự hex.", "en": "sha256 must be 64 hex characters."},
     "captured_at_future": {"vi": "Thời điểm chụp nằm quá xa trong tương lai.",
                            "en": "captured_at is too far in the future."},
+    "edge_model_unknown": {"vi": "Máy chủ không biết mô hình mà camera đã chạy (sha256 {sha256}…); hãy tải mô hình mới.",
+                           "en": "The server does not know the model the camera ran (sha256 {sha256}…); download the current one."},
+    "edge_bad_detection": {"vi": "Phát hiện không hợp lệ từ camera (loài '{name}' hoặc khung sai).",
+                           "en": "Invalid detection from the camera (class '{name}' or its box)."},
+    "no_model_for_camera": {"vi": "Chưa có mô hình đang dùng cho camera này.", "en": "No production model for this camera."},
+    "agent_mode_needs_edge": {"vi": "Chế độ 'chỉ ảnh có phát hiện' hoặc 'chỉ ảnh cắt' cần bật phát hiện trên thiết bị.",
+                              "en": "Modes 'detections' and 'crops' need edge detection turned on."},
     # alerts and diary
     "alert_pest": {
         "vi": "{level}: {pest} trên {plot} — {count} cá thể hôm nay {date} (ngưỡng {threshold}).",

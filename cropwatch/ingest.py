@@ -43,6 +43,45 @@ class Slot:
     capture: Capture
     upload_url: str | None  # None when the capture already exists (nothing to upload)
     created: bool
+    #: a multipart upload instead of upload_url: {"upload_id", "part_size", "parts": [{"part_number", "url", "done"}]}
+    multipart: dict | None = None
+
+
+def _part_sizes(size: int, part_size: int) -> list[int]:
+    n = max(1, -(-size // part_size))
+    return [part_size] * (n - 1) + [size - part_size * (n - 1)]
+
+
+def _multipart_slot(session: Session, storage: Storage, settings: Settings, cap: Capture, created: bool,
+                    expires: dt.timedelta) -> Slot:
+    """Start (or resume) the capture's multipart upload: parts S3 already holds come back ``done``."""
+    held = storage.list_parts(cap.upload_key, cap.multipart_upload_id) if cap.multipart_upload_id else None
+    if held is None:
+        cap.upload_key = f"incoming/{cap.cooperative_id}/{cap.camera_id}/{uuid.uuid4().hex}"
+        cap.multipart_upload_id = storage.create_multipart(cap.upload_key)
+        held = {}
+    cap.upload_expires_at = utcnow() + expires
+    session.commit()
+    sizes = _part_sizes(cap.size_bytes, settings.multipart_part_size)
+    parts = [{"part_number": n, "done": n in held and held[n][1] == want,
+              "url": storage.presigned_part(cap.upload_key, cap.multipart_upload_id, n, expires)}
+             for n, want in enumerate(sizes, start=1)]
+    return Slot(cap, None, created, {"upload_id": cap.multipart_upload_id,
+                                     "part_size": settings.multipart_part_size, "parts": parts})
+
+
+def _complete_multipart(session: Session, storage: Storage, settings: Settings, capture: Capture) -> None:
+    """Assemble the parts of a multipart upload once every part is there (else 409 ``upload_missing``)."""
+    held = storage.list_parts(capture.upload_key, capture.multipart_upload_id)
+    if held is None:  # completed by an earlier confirm that stopped before committing
+        capture.multipart_upload_id = None
+        return
+    sizes = _part_sizes(capture.size_bytes, settings.multipart_part_size)
+    if any(n not in held or held[n][1] != want for n, want in enumerate(sizes, start=1)):
+        raise IngestError(409, "upload_missing")
+    storage.complete_multipart(capture.upload_key, capture.multipart_upload_id, held)
+    capture.multipart_upload_id = None
+    session.commit()
 
 
 def raw_key(camera: Camera, captured_at: dt.datetime, ext: str = "jpg") -> str:
@@ -86,7 +125,7 @@ def _existing(session: Session, camera: Camera, sha256: str) -> Capture | None:
 
 
 def request_slot(session: Session, storage: Storage, settings: Settings, *, camera: Camera, sha256: str,
-                 size: int, captured_at: dt.datetime) -> Slot:
+                 size: int, captured_at: dt.datetime, multipart: bool = False) -> Slot:
     sha256 = sha256.lower()
     _check_declared(settings, sha256, size, captured_at)
     expires = dt.timedelta(seconds=settings.presign_expiry_seconds)
@@ -102,6 +141,18 @@ def request_slot(session: Session, storage: Storage, settings: Settings, *, came
         )
         session.add(cap)
         created = True
+    if cap.multipart_upload_id and (cap.size_bytes != size or not multipart):
+        storage.abort_multipart(cap.upload_key, cap.multipart_upload_id)  # restarted with other parts
+        cap.multipart_upload_id = None
+    if multipart and size > settings.multipart_part_size:
+        cap.size_bytes = size
+        try:
+            session.flush()
+        except IntegrityError:  # the same image asked for twice at once
+            session.rollback()
+            return request_slot(session, storage, settings, camera=camera, sha256=sha256, size=size,
+                                captured_at=captured_at, multipart=multipart)
+        return _multipart_slot(session, storage, settings, cap, created, expires)
     cap.upload_key = f"incoming/{camera.cooperative_id}/{camera.id}/{uuid.uuid4().hex}"
     cap.upload_expires_at = utcnow() + expires
     cap.size_bytes = size
@@ -119,6 +170,8 @@ def confirm(session: Session, storage: Storage, settings: Settings, *, capture: 
     """Verify the uploaded object and accept the capture (status `stored`); idempotent."""
     if capture.status != CaptureStatus.pending:
         return capture
+    if capture.multipart_upload_id:
+        _complete_multipart(session, storage, settings, capture)
     info = storage.stat(capture.upload_key) if capture.upload_key else None
     if info is None:
         if capture.upload_expires_at and capture.upload_expires_at < utcnow():

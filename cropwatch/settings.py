@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 20 * 1024 * 1024
     max_image_pixels: int = 40_000_000
     presign_expiry_seconds: int = Field(default=600, le=900)
+    # field agents upload frames above this size in parts (S3's minimum part is 5 MiB), resumable part by part
+    multipart_part_size: int = Field(default=5 * 1024 * 1024, ge=5 * 1024 * 1024)
     image_url_expiry_seconds: int = Field(default=300, le=900)
 
     # worker

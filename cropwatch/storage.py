@@ -97,6 +97,57 @@ class Storage:
     def presigned_get(self, key: str, expires: dt.timedelta) -> str:
         return self._public_url(self._client.presigned_get_object(self.bucket, key, expires=expires))
 
+    # multipart uploads (large frames from field agents, resumable part by part) ------------------------------
+
+    def create_multipart(self, key: str, content_type: str = "application/octet-stream") -> str:
+        try:
+            return self._client._create_multipart_upload(self.bucket, key, {"Content-Type": content_type})
+        except Exception as exc:
+            raise StorageError(f"could not start a multipart upload of {key}: {exc}") from exc
+
+    def presigned_part(self, key: str, upload_id: str, part_number: int, expires: dt.timedelta) -> str:
+        return self._public_url(self._client.get_presigned_url(
+            "PUT", self.bucket, key, expires=expires,
+            extra_query_params={"uploadId": upload_id, "partNumber": str(part_number)}))
+
+    def list_parts(self, key: str, upload_id: str) -> dict[int, tuple[str, int]] | None:
+        """{part number: (etag, size)} of the parts S3 holds; None when the upload is unknown (completed or
+        aborted)."""
+        parts: dict[int, tuple[str, int]] = {}
+        marker = None
+        try:
+            while True:
+                res = self._client._list_parts(self.bucket, key, upload_id, part_number_marker=marker)
+                for p in res.parts:
+                    parts[p.part_number] = (p.etag, p.size or 0)
+                if not res.is_truncated:
+                    return parts
+                marker = str(res.next_part_number_marker)
+        except S3Error as exc:
+            if exc.code == "NoSuchUpload":
+                return None
+            raise StorageError(str(exc)) from exc
+        except Exception as exc:
+            raise StorageError(f"object storage unreachable: {exc}") from exc
+
+    def complete_multipart(self, key: str, upload_id: str, parts: dict[int, tuple[str, int]]) -> None:
+        from minio.datatypes import Part
+
+        try:
+            self._client._complete_multipart_upload(
+                self.bucket, key, upload_id, [Part(n, etag) for n, (etag, _) in sorted(parts.items())])
+        except Exception as exc:
+            raise StorageError(f"could not complete the upload of {key}: {exc}") from exc
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        try:
+            self._client._abort_multipart_upload(self.bucket, key, upload_id)
+        except S3Error as exc:
+            if exc.code != "NoSuchUpload":
+                raise StorageError(str(exc)) from exc
+        except Exception as exc:
+            raise StorageError(f"object storage unreachable: {exc}") from exc
+
     def _public_url(self, url: str) -> str:
         # The signature covers the host header, so a public endpoint must be the one clients reach:
         # configure s3_endpoint to it in production; s3_public_endpoint only swaps the scheme/host for

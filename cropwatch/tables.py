@@ -163,6 +163,12 @@ class Camera(Base):
     tiling: Mapped[dict | None] = mapped_column(JSON)
     last_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: the field agent's settings set by an admin: {"mode", "edge_detection", "daylight_only", "jpeg_quality",
+    #: "max_side", "max_upload_kbps"} (docs/edge-protocol.md); None: defaults
+    agent_config: Mapped[dict | None] = mapped_column(JSON)
+    #: the agent's last heartbeat (version, disk, temperature, battery, backlog, evicted, last error) and its time
+    agent_status: Mapped[dict | None] = mapped_column(JSON)
+    agent_reported_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Capture(Base):
@@ -178,6 +184,10 @@ class Capture(Base):
     plot_id: Mapped[int] = mapped_column(ForeignKey("plots.id", ondelete="CASCADE"), index=True)
     object_key: Mapped[str] = mapped_column(String(400), unique=True)
     upload_key: Mapped[str | None] = mapped_column(String(400))
+    #: an S3 multipart upload in progress at ``upload_key`` (large frames from field agents; resumable)
+    multipart_upload_id: Mapped[str | None] = mapped_column(String(400))
+    #: frame (the camera's picture) | crops (a mosaic of crops around edge detections)
+    kind: Mapped[str] = mapped_column(String(16), default="frame", server_default="frame")
     sha256: Mapped[str] = mapped_column(String(64))
     size_bytes: Mapped[int] = mapped_column(Integer)
     content_type: Mapped[str] = mapped_column(String(64), default="image/jpeg")

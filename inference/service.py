@@ -26,11 +26,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from cropwatch import alerts, diary
-from cropwatch.domain import CaptureStatus, DetectionSource, ModelTask
+from cropwatch.domain import CaptureStatus, ModelTask
+from cropwatch.results import store_detections
 from cropwatch.settings import Settings
 from cropwatch.storage import Storage, StorageError
-from cropwatch.tables import Camera, Capture, Detection, InferenceRun, ModelVersion, Plot, ShadowResult
+from cropwatch.tables import Camera, Capture, InferenceRun, ShadowResult
 from cropwatch.timeutil import utcnow
 from inference.decode import ImageRejected, decode_image
 from inference.model_cache import ModelCache, NoModel
@@ -254,33 +254,8 @@ class CaptureProcessor:
             capture = s.get(Capture, cap.id)
             if capture.status == CaptureStatus.done:
                 return Result(Outcome.already_done)
-            run = InferenceRun(cooperative_id=capture.cooperative_id, capture_id=capture.id,
-                               model_version_id=model_id, detection_count=len(records), duration_ms=elapsed_ms)
-            s.add(run)
-            s.flush()  # the unique (capture, model) key: a second delivery fails here
-            rows = [
-                Detection(cooperative_id=capture.cooperative_id, capture_id=capture.id, run_id=run.id,
-                          model_version_id=model_id, class_id=r["class_id"], class_name=r["class_name"],
-                          score=r["score"], x1=r["x1"], y1=r["y1"], x2=r["x2"], y2=r["y2"],
-                          source=DetectionSource.model)
-                for r in records
-            ]
-            s.add_all(rows)
-            capture.height, capture.width = int(shape[0]), int(shape[1])
-            capture.status = CaptureStatus.done
-            capture.error = None
-            capture.processed_at = utcnow()
-            s.flush()
-            mv = s.get(ModelVersion, model_id)
-            names_vi = {mv.classes[k]: v for k, v in (mv.classes_vi or {}).items() if k in mv.classes}
-            plot = s.get(Plot, capture.plot_id)
-            camera = s.get(Camera, capture.camera_id)
-            opened = alerts.evaluate(s, capture=capture, plot=plot, class_names={r.class_name for r in rows},
-                                     names_vi=names_vi)
-            diary.automatic_observation(
-                s, capture=capture, camera=camera, detections=[(d.id, d.class_name) for d in rows],
-                names_vi=names_vi, alert_id=opened[0].id if opened else None,
-            )
+            store_detections(s, capture=capture, model_version_id=model_id, records=records,
+                             elapsed_ms=elapsed_ms, width=int(shape[1]), height=int(shape[0]))
         log.info("capture %s: %d detections in %.0f ms", cap.id, len(records), elapsed_ms)
         return Result(Outcome.done, detections=len(records))
 

@@ -10,8 +10,8 @@ from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 
 from api.deps import CurrentCamera, SessionDep, SettingsDep, StorageDep
 from api.errors import not_found
-from api.schemas import CaptureOut, SlotIn, SlotOut, UploadOut
-from cropwatch import ingest
+from api.schemas import CaptureOut, ConfirmIn, SlotIn, SlotOut, UploadOut
+from cropwatch import edge, ingest
 from cropwatch.tables import Capture
 from cropwatch.timeutil import utcnow
 
@@ -31,23 +31,34 @@ def request_slot(body: SlotIn, session: SessionDep, storage: StorageDep, setting
                  camera: CurrentCamera, response: Response) -> SlotOut:
     """Ask for a presigned PUT URL for one image (idempotent per camera and sha256)."""
     slot = ingest.request_slot(session, storage, settings, camera=camera, sha256=body.sha256, size=body.size,
-                               captured_at=body.captured_at)
+                               captured_at=body.captured_at, multipart=body.multipart)
     response.status_code = 201 if slot.created else 200
+    uploading = slot.upload_url is not None or slot.multipart is not None
     return SlotOut(capture_id=slot.capture.id, status=slot.capture.status, upload_url=slot.upload_url,
-                   expires_at=slot.capture.upload_expires_at if slot.upload_url else None,
-                   duplicate=slot.upload_url is None)
+                   expires_at=slot.capture.upload_expires_at if uploading else None,
+                   duplicate=not uploading, multipart=slot.multipart)
 
 
 @router.post("/captures/{capture_id}/confirm", response_model=CaptureOut)
 def confirm(request: Request, capture_id: int, session: SessionDep, storage: StorageDep, settings: SettingsDep,
-            camera: CurrentCamera) -> Capture:
-    """Tell the server the PUT finished: it verifies the object and queues detection."""
+            camera: CurrentCamera, body: ConfirmIn | None = None) -> Capture:
+    """Tell the server the upload finished (a multipart upload is assembled here): it verifies the object and
+    queues detection — or, with ``edge``, stores the detections the camera's agent ran and evaluates alerts."""
     cap = session.get(Capture, capture_id)
     if cap is None or cap.camera_id != camera.id:
         raise not_found("capture")
+    body = body or ConfirmIn()
+    dets = [edge.EdgeDetection(d.class_name, d.score, tuple(d.box)) for d in body.edge.detections] \
+        if body.edge else []
+    mv = edge.check_edge(session, camera, body.edge.model_sha256, dets) if body.edge else None
     was_pending = cap.status.value == "pending"
     cap = ingest.confirm(session, storage, settings, capture=cap)
-    if was_pending:
+    if was_pending and body.kind != cap.kind:
+        cap.kind = body.kind
+        session.commit()
+    if mv is not None:
+        edge.accept_edge(session, cap, mv, dets, body.edge.duration_ms)
+    elif was_pending:
         _enqueue(request, cap.id)
     return cap
 
