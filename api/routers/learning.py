@@ -118,9 +118,10 @@ def get_run(run_id: int, session: SessionDep, principal: CurrentUser) -> Trainin
     return get_owned(session, TrainingRun, run_id, principal, "training run")
 
 
-def _model(session, model_id: int) -> ModelVersion:  # noqa: ANN001
+def _model(session, model_id: int, principal) -> ModelVersion:  # noqa: ANN001
+    """A shared model version, or one of the caller's cooperative (another cooperative's is 404)."""
     mv = session.get(ModelVersion, model_id)
-    if mv is None:
+    if mv is None or mv.cooperative_id not in (None, principal.cooperative_id):
         raise not_found("model version")
     return mv
 
@@ -131,7 +132,7 @@ def promote_model(model_id: int, body: PromoteIn, session: SessionDep, principal
     """Make a candidate production, if it passes the gate (its test mAP50 not below production's on the same
     split by more than the tolerance) or with a written reason. Workers load it within seconds, no restart."""
     principal.require(*REGISTRY_ADMINS)
-    mv = _model(session, model_id)
+    mv = _model(session, model_id, principal)
     try:
         registry.promote_gated(session, mv, by=principal.user.id, tolerance=settings.promotion_tolerance,
                                override_reason=body.reason)
@@ -146,7 +147,7 @@ def promote_model(model_id: int, body: PromoteIn, session: SessionDep, principal
 def rollback_model(model_id: int, body: PromoteIn, session: SessionDep, principal: CurrentUser) -> ModelVersion:
     """Put an earlier production version back in service (the current one is archived)."""
     principal.require(*REGISTRY_ADMINS)
-    mv = _model(session, model_id)
+    mv = _model(session, model_id, principal)
     try:
         registry.rollback(session, mv, by=principal.user.id, reason=body.reason)
     except registry.RegistryError as exc:
@@ -169,7 +170,7 @@ def stop_shadow(model_id: int, session: SessionDep, principal: CurrentUser) -> M
 
 def _shadow_change(session, principal, model_id: int, change) -> ModelVersion:  # noqa: ANN001
     principal.require(*REGISTRY_ADMINS)
-    mv = _model(session, model_id)
+    mv = _model(session, model_id, principal)
     try:
         change(session, mv, by=principal.user.id)
     except registry.RegistryError as exc:
@@ -184,7 +185,7 @@ def shadow_report(model_id: int, session: SessionDep, principal: CurrentUser) ->
     from models.shadow import report
 
     principal.require(*ML, Role.agronomist)
-    _model(session, model_id)
+    _model(session, model_id, principal)
     return report(session, model_id, cooperative_id=principal.cooperative_id)
 
 
@@ -192,7 +193,7 @@ def shadow_report(model_id: int, session: SessionDep, principal: CurrentUser) ->
 def model_report(model_id: int, name: str, session: SessionDep, principal: CurrentUser, storage: StorageDep,
                  settings: SettingsDep) -> RedirectResponse:
     """A picture from the version's evaluation (``confusion_matrix`` or ``pr_curve``): a redirect to the image."""
-    mv = _model(session, model_id)
+    mv = _model(session, model_id, principal)
     key = ((mv.metrics or {}).get("reports") or {}).get(name)
     if key is None:
         raise not_found("report")

@@ -112,3 +112,27 @@ def test_shadow_mode_over_http(client, tenant_a, tenant_b, sessions, models_regi
     rep = client.get(f"/api/v1/models/{cand_id}/shadow-report", headers=tenant_a.auth(Role.agronomist)).json()
     assert rep["captures"] == 0 and rep["model_version_id"] == cand_id
     assert client.delete(f"/api/v1/models/{cand_id}/shadow", headers=ml).json()["stage"] == "candidate"
+
+
+def test_a_cooperatives_own_model_versions_are_invisible_to_other_cooperatives(client, tenant_a, tenant_b, sessions,
+                                                                                 models_registered):
+    with sessions.begin() as s:
+        shipped = s.get(ModelVersion, models_registered["pest"])
+        own = ModelVersion(cooperative_id=tenant_a.cooperative_id, task=ModelTask.pest, name="htx-a-private",
+                           onnx_key=shipped.onnx_key, sha256="f" * 64, classes=shipped.classes,
+                           input_size=shipped.input_size, stage=ModelStage.candidate,
+                           metrics={"reports": {"confusion_matrix": "reports/x.png"}})
+        s.add(own)
+        s.flush()
+        own_id = own.id
+    ml_b = tenant_b.auth(Role.ml_engineer)
+    for method, path, body in (("post", f"/api/v1/models/{own_id}/promote", {"reason": "x"}),
+                               ("post", f"/api/v1/models/{own_id}/rollback", {"reason": "x"}),
+                               ("post", f"/api/v1/models/{own_id}/shadow", None),
+                               ("delete", f"/api/v1/models/{own_id}/shadow", None),
+                               ("get", f"/api/v1/models/{own_id}/shadow-report", None),
+                               ("get", f"/api/v1/models/{own_id}/reports/confusion_matrix", None)):
+        r = client.request(method.upper(), path, headers=ml_b, json=body, follow_redirects=False)
+        assert r.status_code == 404, (path, r.status_code)
+    with sessions() as s:
+        assert s.get(ModelVersion, own_id).stage == ModelStage.candidate and not s.get(ModelVersion, own_id).history
