@@ -1,9 +1,548 @@
-"""Pages of the admin group."""
+"""Pages of the admin group.
+
+- ``/admin/members``: a cooperative admin manages the cooperative's people (add with a password policy, change a
+  role, deactivate: the user's sessions and API tokens are revoked at once; never themselves).
+- ``/admin/cameras``: cameras with their last contact and an online/silent badge; add a camera, rotate or revoke
+  its device token (the API's own functions in ``api.routers.cameras``; a new token is shown once). Agronomists
+  see the list read-only.
+- ``/admin/plots``: farms and their plots; add a farm, add a plot.
+- ``/union`` and ``/union/export.csv``: a union admin's aggregate numbers for the cooperatives that share their home
+  cooperative's ``union_code`` (captures, alerts by level, pests by crop and month). Counts only: nothing here links
+  to another cooperative's photos or rows.
+
+Refusals re-show the page with the reason (status 4xx); other cooperatives' ids are 404 (``get_owned``).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+import csv
+import datetime as dt
+import io
+import re
+from collections.abc import Callable
+from typing import Annotated, Any
 
-from api.web.session import csrf_protect
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import case, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.deps import Principal, SessionDep
+from api.errors import ApiError
+from api.routers import cameras as cameras_api
+from api.schemas import CameraIn
+from api.scoping import get_owned, scoped
+from api.web.render import render, translate
+from api.web.session import PageUser, csrf_protect, page_locale
+from cropwatch.alerts import FRUIT_CLASSES
+from cropwatch.domain import AlertLevel, CameraKind, CaptureStatus, ModelTask, ReviewState, Role
+from cropwatch.security import hash_password
+from cropwatch.tables import (Alert, ApiToken, Camera, Capture, Cooperative, Detection, Farm, Membership, Plot,
+                              User)
+from cropwatch.timeutil import LOCAL_TZ, local_day_bounds, utcnow
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
+
+#: roles a cooperative admin may give; union_admin sees several cooperatives, so only the installation grants it
+ASSIGNABLE = (Role.member, Role.agronomist, Role.ml_engineer, Role.coop_admin)
+CAMERA_VIEWERS = (Role.coop_admin, Role.agronomist)
+USERNAME_RE = re.compile(r"^[A-Za-z0-9._-]{3,64}$")
+PHONE_RE = re.compile(r"^\+?[0-9][0-9 .-]{5,19}$")
+PASSWORD_MIN = 10
+LEVELS = (AlertLevel.danger, AlertLevel.warning, AlertLevel.watch)
+PERIODS = (3, 6, 12, 24)
+CSV_HEADER = ("cooperative", "crop", "month", "class", "count")
+
+
+def _refuse(code: str, status: int = 400, **params: Any) -> ApiError:
+    return ApiError(status, code, **params)
+
+
+def _reason(request: Request, principal: Principal, exc: ApiError) -> str:
+    """The refusal in the page language; a ``field`` parameter is itself a message key (the field's label)."""
+    locale = page_locale(request, principal)
+    params = {k: translate(v, locale) if k == "field" else v for k, v in exc.params.items()}
+    return translate(exc.code, locale, **params)
+
+
+def _coop(session: Session, principal: Principal) -> Cooperative:
+    return session.get(Cooperative, principal.cooperative_id)
+
+
+# members --------------------------------------------------------------------------------------------------------
+
+
+def password_problem(password: str, username: str) -> str | None:
+    """Why a new password is refused (a message key), or None. Candidate for ``cropwatch.security``."""
+    if len(password) < PASSWORD_MIN:
+        return "admin_pw_too_short"
+    if password.isdigit():
+        return "admin_pw_all_digits"
+    if password.strip().casefold() == username.strip().casefold():
+        return "admin_pw_is_username"
+    return None
+
+
+def _members_page(request: Request, session: Session, principal: Principal, *, error: str | None = None,
+                  form: dict | None = None, done: str | None = None, done_who: str = "",
+                  status: int = 200) -> Response:
+    """``form``: the add-member form as typed (a refusal of it is shown next to the form)."""
+    principal.require(Role.coop_admin)
+    found = session.execute(
+        select(Membership, User).join(User, User.id == Membership.user_id)
+        .where(Membership.cooperative_id == principal.cooperative_id)
+        .order_by(User.is_active.desc(), User.username)).all()
+    rows = []
+    for m, u in found:
+        options = list(ASSIGNABLE) + ([m.role] if m.role not in ASSIGNABLE else [])
+        rows.append({"m": m, "u": u, "me": u.id == principal.user.id, "options": options})
+    counts = {r: sum(1 for x in rows if x["m"].role == r and x["u"].is_active) for r in Role}
+    return render(request, "admin/members.html", principal, status=status, coop=_coop(session, principal),
+                  rows=rows, counts=counts, roles=ASSIGNABLE, error=error, done=done, done_who=done_who,
+                  form_error=form is not None,
+                  form=form or {"role": Role.member.value}, password_min=PASSWORD_MIN,
+                  active=sum(1 for x in rows if x["u"].is_active))
+
+
+DONE_MEMBERS = {"added": "admin_member_added", "role": "admin_role_changed", "off": "admin_member_deactivated",
+                "on": "admin_member_reactivated"}
+
+
+@router.get("/admin/members")
+def members_page(request: Request, session: SessionDep, principal: PageUser, done: str | None = None,
+                 m: int | None = None) -> Response:
+    principal.require(Role.coop_admin)
+    who = ""
+    if m is not None:
+        membership = session.scalar(scoped(Membership, principal).where(Membership.id == m))
+        who = membership.user.username if membership else ""
+    return _members_page(request, session, principal, done=DONE_MEMBERS.get(done or ""), done_who=who)
+
+
+@router.post("/admin/members")
+def add_member(request: Request, session: SessionDep, principal: PageUser,
+               username: Annotated[str, Form(max_length=64)] = "",
+               full_name: Annotated[str, Form(max_length=200)] = "",
+               phone: Annotated[str, Form(max_length=32)] = "",
+               password: Annotated[str, Form(max_length=256)] = "",
+               role: Annotated[str, Form(max_length=32)] = "member") -> Response:
+    principal.require(Role.coop_admin)
+    username, full_name, phone = username.strip(), full_name.strip(), phone.strip()
+    form = {"username": username, "full_name": full_name, "phone": phone, "role": role}
+    try:
+        if not USERNAME_RE.match(username):
+            raise _refuse("admin_bad_username")
+        if not full_name:
+            raise _refuse("admin_required", field="admin_full_name")
+        if phone and not PHONE_RE.match(phone):
+            raise _refuse("admin_bad_phone")
+        problem = password_problem(password, username)
+        if problem:
+            raise _refuse(problem, n=PASSWORD_MIN)
+        if role not in {r.value for r in ASSIGNABLE}:
+            raise _refuse("admin_role_not_assignable")
+        if session.scalar(select(User.id).where(func.lower(User.username) == username.lower())) is not None:
+            raise _refuse("admin_username_taken", 409, username=username)
+    except ApiError as exc:
+        return _members_page(request, session, principal, error=_reason(request, principal, exc), form=form,
+                             status=exc.status)
+    user = User(username=username, full_name=full_name, phone=phone or None, password_hash=hash_password(password),
+                locale=principal.user.locale or "vi")
+    try:
+        session.add(user)
+        session.flush()
+        membership = Membership(user_id=user.id, cooperative_id=principal.cooperative_id, role=Role(role))
+        session.add(membership)
+        session.commit()
+    except IntegrityError:  # the same username added at the same moment by someone else
+        session.rollback()
+        return _members_page(request, session, principal, form=form, status=409, error=translate(
+            "admin_username_taken", page_locale(request, principal), username=username))
+    return RedirectResponse(f"/admin/members?done=added&m={membership.id}", status_code=303)
+
+
+def _member_action(request: Request, session: Session, principal: Principal, membership_id: int,
+                   action: Callable[[Membership], str]) -> Response:
+    """Look the membership up in the caller's cooperative (404 otherwise), apply ``action``; a refusal re-shows
+    the page with the reason."""
+    principal.require(Role.coop_admin)
+    membership = get_owned(session, Membership, membership_id, principal, "member")
+    try:
+        done = action(membership)
+    except ApiError as exc:
+        session.rollback()
+        return _members_page(request, session, principal, error=_reason(request, principal, exc),
+                             status=exc.status)
+    session.commit()
+    return RedirectResponse(f"/admin/members?done={done}&m={membership.id}", status_code=303)
+
+
+@router.post("/admin/members/{membership_id}/role")
+def change_role(membership_id: int, request: Request, session: SessionDep, principal: PageUser,
+                role: Annotated[str, Form(max_length=32)] = "") -> Response:
+    def act(m: Membership) -> str:
+        if m.user_id == principal.user.id:
+            raise _refuse("admin_self_role")
+        if role == m.role.value:
+            return "role"
+        if role not in {r.value for r in ASSIGNABLE}:
+            raise _refuse("admin_role_not_assignable")
+        m.role = Role(role)
+        return "role"
+
+    return _member_action(request, session, principal, membership_id, act)
+
+
+def revoke_user_tokens(session: Session, user_id: int) -> int:
+    """End every browser session and API token of a user (they stay in the table, revoked)."""
+    result = session.execute(update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+                             .values(revoked_at=utcnow()))
+    return result.rowcount or 0
+
+
+@router.post("/admin/members/{membership_id}/deactivate")
+def deactivate_member(membership_id: int, request: Request, session: SessionDep, principal: PageUser) -> Response:
+    def act(m: Membership) -> str:
+        if m.user_id == principal.user.id:
+            raise _refuse("admin_self_deactivate")
+        others = session.scalar(select(func.count(Membership.id)).where(
+            Membership.user_id == m.user_id, Membership.cooperative_id != principal.cooperative_id)) or 0
+        if others:
+            # a user account is shared by all its cooperatives: one cooperative cannot switch it off for the others
+            raise _refuse("admin_deactivate_shared")
+        m.user.is_active = False
+        revoke_user_tokens(session, m.user_id)
+        return "off"
+
+    return _member_action(request, session, principal, membership_id, act)
+
+
+@router.post("/admin/members/{membership_id}/reactivate")
+def reactivate_member(membership_id: int, request: Request, session: SessionDep, principal: PageUser) -> Response:
+    def act(m: Membership) -> str:
+        m.user.is_active = True  # old sessions stay revoked: they sign in again
+        return "on"
+
+    return _member_action(request, session, principal, membership_id, act)
+
+
+# cameras --------------------------------------------------------------------------------------------------------
+
+
+def ago(moment: dt.datetime, now: dt.datetime) -> tuple[str, int]:
+    """("admin_ago_min", 5) → "5 phút trước"."""
+    seconds = max(0, int((now - moment).total_seconds()))
+    if seconds < 60:
+        return "admin_ago_now", 0
+    if seconds < 3600:
+        return "admin_ago_min", seconds // 60
+    if seconds < 86400:
+        return "admin_ago_hour", seconds // 3600
+    return "admin_ago_day", seconds // 86400
+
+
+def camera_state(cam: Camera, now: dt.datetime) -> str:
+    """online: seen within twice its capture interval; silent: not since; never: no contact yet; revoked."""
+    if cam.token_revoked_at is not None:
+        return "revoked"
+    if cam.last_seen_at is None:
+        return "never"
+    return "online" if now - cam.last_seen_at <= dt.timedelta(seconds=2 * cam.capture_interval_s) else "silent"
+
+
+def _every(seconds: int) -> dict:
+    if seconds % 3600 == 0:
+        return {"every_key": "admin_every_hour", "every_n": seconds // 3600}
+    if seconds % 60 == 0:
+        return {"every_key": "admin_every_min", "every_n": seconds // 60}
+    return {"every_key": "admin_every_s", "every_n": seconds}
+
+
+STATE_BADGE = {"online": "ok", "silent": "warning", "never": "muted", "revoked": "danger"}
+
+
+def _cameras_page(request: Request, session: Session, principal: Principal, *, error: str | None = None,
+                  form: dict | None = None, new_token: dict | None = None, done: str | None = None,
+                  status: int = 200) -> Response:
+    principal.require(*CAMERA_VIEWERS)
+    now = utcnow()
+    plots = {p.id: p for p in session.scalars(scoped(Plot, principal).order_by(Plot.name))}
+    rows = []
+    for cam in session.scalars(scoped(Camera, principal).order_by(Camera.name, Camera.id)):
+        state = camera_state(cam, now)
+        key, n = ago(cam.last_seen_at, now) if cam.last_seen_at else ("admin_never_seen", 0)
+        rows.append({"cam": cam, "plot": plots.get(cam.plot_id), "state": state, "badge": STATE_BADGE[state],
+                     "ago_key": key, "ago_n": n, **_every(cam.capture_interval_s)})
+    summary = {s: sum(1 for r in rows if r["state"] == s) for s in STATE_BADGE}
+    return render(request, "admin/cameras.html", principal, status=status, rows=rows, plots=list(plots.values()),
+                  kinds=list(CameraKind), tasks=list(ModelTask), can_edit=principal.role == Role.coop_admin,
+                  error=error, new_token=new_token, done=done, summary=summary,
+                  form=form or {"kind": CameraKind.garden.value, "model_task": ModelTask.pest.value,
+                                "capture_interval_s": 600})
+
+
+@router.get("/admin/cameras")
+def cameras_page(request: Request, session: SessionDep, principal: PageUser, done: str | None = None) -> Response:
+    return _cameras_page(request, session, principal,
+                         done={"revoked": "admin_token_revoked"}.get(done or ""))
+
+
+@router.post("/admin/cameras")
+def add_camera(request: Request, session: SessionDep, principal: PageUser,
+               name: Annotated[str, Form(max_length=200)] = "", plot_id: Annotated[str, Form()] = "",
+               kind: Annotated[str, Form(max_length=32)] = "garden",
+               model_task: Annotated[str, Form(max_length=32)] = "pest",
+               capture_interval_s: Annotated[str, Form(max_length=12)] = "600") -> Response:
+    principal.require(Role.coop_admin)
+    form = {"name": name, "plot_id": plot_id, "kind": kind, "model_task": model_task,
+            "capture_interval_s": capture_interval_s}
+    try:
+        body = CameraIn(plot_id=plot_id, name=name.strip(), kind=kind, model_task=model_task,
+                        capture_interval_s=capture_interval_s)
+    except ValidationError as exc:
+        field = str(exc.errors()[0]["loc"][0]) if exc.errors() else "name"
+        return _cameras_page(request, session, principal, form=form, status=400, error=translate(
+            "admin_camera_invalid", page_locale(request, principal),
+            field=translate(f"admin_cam_{field}", page_locale(request, principal))))
+    created = cameras_api.create_camera(body, session, principal)  # the plot must be ours (404 otherwise)
+    return _cameras_page(request, session, principal, status=201,
+                         new_token={"camera": created.name, "id": created.id, "token": created.device_token,
+                                    "created": True})
+
+
+@router.post("/admin/cameras/{camera_id}/rotate")
+def rotate_camera_token(camera_id: int, request: Request, session: SessionDep, principal: PageUser) -> Response:
+    rotated = cameras_api.rotate_token(camera_id, session, principal)
+    return _cameras_page(request, session, principal,
+                         new_token={"camera": rotated.name, "id": rotated.id, "token": rotated.device_token,
+                                    "created": False})
+
+
+@router.post("/admin/cameras/{camera_id}/revoke")
+def revoke_camera_token(camera_id: int, session: SessionDep, principal: PageUser) -> Response:
+    cameras_api.revoke_token(camera_id, session, principal)
+    return RedirectResponse("/admin/cameras?done=revoked", status_code=303)
+
+
+# farms and plots ------------------------------------------------------------------------------------------------
+
+
+def _plots_page(request: Request, session: Session, principal: Principal, *, error: str | None = None,
+                farm_form: dict | None = None, plot_form: dict | None = None, done: str | None = None,
+                status: int = 200) -> Response:
+    principal.require(Role.coop_admin)
+    farms = list(session.scalars(scoped(Farm, principal).order_by(Farm.name, Farm.id)))
+    plots = list(session.scalars(scoped(Plot, principal).order_by(Plot.name, Plot.id)))
+    cameras: dict[int, int] = dict(session.execute(
+        select(Camera.plot_id, func.count(Camera.id)).where(Camera.cooperative_id == principal.cooperative_id)
+        .group_by(Camera.plot_id)).all())
+    members = session.execute(
+        select(User.id, User.username, User.full_name).join(Membership, Membership.user_id == User.id)
+        .where(Membership.cooperative_id == principal.cooperative_id, User.is_active.is_(True))
+        .order_by(User.username)).all()
+    owners = {u.id: u for u in members}
+    groups = [{"farm": f, "plots": [p for p in plots if p.farm_id == f.id]} for f in farms]
+    return render(request, "admin/plots.html", principal, status=status, groups=groups, farms=farms,
+                  members=members, owners=owners, cameras=cameras, error=error, done=done,
+                  total_area=sum(p.area_m2 or 0 for p in plots), plot_count=len(plots),
+                  farm_form=farm_form or {}, plot_form=plot_form or {})
+
+
+@router.get("/admin/plots")
+def admin_plots_page(request: Request, session: SessionDep, principal: PageUser,
+                     done: str | None = None) -> Response:
+    return _plots_page(request, session, principal,
+                       done={"farm": "admin_farm_added", "plot": "admin_plot_added"}.get(done or ""))
+
+
+@router.post("/admin/farms")
+def add_farm(request: Request, session: SessionDep, principal: PageUser,
+             name: Annotated[str, Form(max_length=200)] = "", address: Annotated[str, Form(max_length=300)] = "",
+             owner_id: Annotated[str, Form()] = "") -> Response:
+    principal.require(Role.coop_admin)
+    form = {"name": name, "address": address, "owner_id": owner_id}
+    try:
+        if not name.strip():
+            raise _refuse("admin_required", field="admin_farm_name")
+        owner = None
+        if owner_id:
+            if not owner_id.isdigit():
+                raise _refuse("admin_invalid_value", field="admin_farm_owner")
+            owner = session.scalar(select(Membership.user_id).where(
+                Membership.cooperative_id == principal.cooperative_id, Membership.user_id == int(owner_id)))
+            if owner is None:
+                raise _refuse("admin_invalid_value", field="admin_farm_owner")
+    except ApiError as exc:
+        return _plots_page(request, session, principal, error=_reason(request, principal, exc), farm_form=form,
+                           status=exc.status)
+    session.add(Farm(cooperative_id=principal.cooperative_id, name=name.strip(), address=address.strip() or None,
+                     owner_id=owner))
+    session.commit()
+    return RedirectResponse("/admin/plots?done=farm", status_code=303)
+
+
+def _date(value: str, field: str) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise _refuse("admin_invalid_value", field=field) from None
+
+
+@router.post("/admin/plots")
+def add_plot(request: Request, session: SessionDep, principal: PageUser,
+             farm_id: Annotated[str, Form()] = "", name: Annotated[str, Form(max_length=200)] = "",
+             crop: Annotated[str, Form(max_length=100)] = "", variety: Annotated[str, Form(max_length=100)] = "",
+             area_m2: Annotated[str, Form(max_length=20)] = "", planting_date: Annotated[str, Form()] = "",
+             expected_harvest: Annotated[str, Form()] = "",
+             growing_area_code: Annotated[str, Form(max_length=64)] = "") -> Response:
+    principal.require(Role.coop_admin)
+    form = {"farm_id": farm_id, "name": name, "crop": crop, "variety": variety, "area_m2": area_m2,
+            "planting_date": planting_date, "expected_harvest": expected_harvest,
+            "growing_area_code": growing_area_code}
+    if not farm_id.isdigit():
+        return _plots_page(request, session, principal, plot_form=form, status=400, error=translate(
+            "admin_required", page_locale(request, principal),
+            field=translate("admin_plot_farm", page_locale(request, principal))))
+    farm = get_owned(session, Farm, int(farm_id), principal, "farm")  # another cooperative's farm: 404
+    try:
+        if not name.strip():
+            raise _refuse("admin_required", field="admin_plot_name")
+        if not crop.strip():
+            raise _refuse("admin_required", field="crop")
+        area = None
+        if area_m2.strip():
+            try:
+                area = float(area_m2.replace(",", "."))
+            except ValueError:
+                raise _refuse("admin_invalid_value", field="admin_plot_area") from None
+            if not 0 < area <= 1e8:
+                raise _refuse("admin_invalid_value", field="admin_plot_area")
+        planted = _date(planting_date, "admin_plot_planting")
+        harvest = _date(expected_harvest, "admin_plot_harvest")
+        if planted and harvest and harvest < planted:
+            raise _refuse("admin_harvest_before_planting")
+    except ApiError as exc:
+        return _plots_page(request, session, principal, error=_reason(request, principal, exc), plot_form=form,
+                           status=exc.status)
+    session.add(Plot(cooperative_id=principal.cooperative_id, farm_id=farm.id, name=name.strip(), crop=crop.strip(),
+                     variety=variety.strip() or None, area_m2=area, planting_date=planted, expected_harvest=harvest,
+                     growing_area_code=growing_area_code.strip() or None))
+    session.commit()
+    return RedirectResponse("/admin/plots?done=plot", status_code=303)
+
+
+# union ----------------------------------------------------------------------------------------------------------
+
+
+def union_cooperatives(session: Session, principal: Principal) -> tuple[Cooperative, list[Cooperative]]:
+    """The union admin's home cooperative and every cooperative sharing its union code (just home without one)."""
+    principal.require(Role.union_admin)
+    home = session.get(Cooperative, principal.cooperative_id)
+    if not home.union_code:
+        return home, [home]
+    return home, list(session.scalars(select(Cooperative).where(Cooperative.union_code == home.union_code)
+                                      .order_by(Cooperative.name, Cooperative.id)))
+
+
+def local_months(months: int, now: dt.datetime | None = None) -> list[tuple[str, dt.datetime]]:
+    """The last ``months`` local (Asia/Ho_Chi_Minh) calendar months, oldest first: ("2025-03", UTC start)."""
+    today = (now or utcnow()).astimezone(LOCAL_TZ).date()
+    y, m = today.year, today.month
+    out = []
+    for _ in range(months):
+        out.append((f"{y:04d}-{m:02d}", local_day_bounds(dt.date(y, m, 1))[0]))
+        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
+    return out[::-1]
+
+
+def union_stats(session: Session, coop_ids: list[int], months: int, now: dt.datetime | None = None) -> dict:
+    """Counts only, per cooperative: captures, alerts by level, pests by crop / local month / class.
+
+    Pests: detections that are not rejected by a reviewer, fruit-ripeness classes left out. The local month is a
+    CASE over the months' UTC bounds, so the same query runs on SQLite and PostgreSQL."""
+    buckets = local_months(months, now)
+    start = buckets[0][1]
+    whens = [(Capture.captured_at < buckets[i + 1][1], buckets[i][0]) for i in range(len(buckets) - 1)]
+    month = case(*(whens or [(Capture.captured_at >= start, buckets[0][0])]), else_=buckets[-1][0]).label("month")
+    captures = dict(session.execute(
+        select(Capture.cooperative_id, func.count(Capture.id))
+        .where(Capture.cooperative_id.in_(coop_ids), Capture.captured_at >= start,
+               Capture.status != CaptureStatus.pending)
+        .group_by(Capture.cooperative_id)).all())
+    alerts: dict[int, dict[str, int]] = {cid: {lv.value: 0 for lv in LEVELS} for cid in coop_ids}
+    for cid, level, n in session.execute(
+            select(Alert.cooperative_id, Alert.level, func.count(Alert.id))
+            .where(Alert.cooperative_id.in_(coop_ids), Alert.created_at >= start)
+            .group_by(Alert.cooperative_id, Alert.level)):
+        alerts[cid][AlertLevel(level).value] = n
+    # grouped outside a subquery: a GROUP BY repeating the CASE's bound parameters is refused by PostgreSQL
+    rows = (select(Capture.cooperative_id.label("coop"), Plot.crop.label("crop"), month,
+                   Detection.class_name.label("cls"))
+            .select_from(Detection).join(Capture, Capture.id == Detection.capture_id)
+            .join(Plot, Plot.id == Capture.plot_id)
+            .where(Capture.cooperative_id.in_(coop_ids), Capture.captured_at >= start,
+                   Detection.review_state != ReviewState.rejected, Detection.class_name.not_in(FRUIT_CLASSES))
+            .subquery())
+    q = (select(rows.c.coop, rows.c.crop, rows.c.month, rows.c.cls, func.count())
+         .group_by(rows.c.coop, rows.c.crop, rows.c.month, rows.c.cls))
+    pests = [(cid, crop, m, cls, n) for cid, crop, m, cls, n in session.execute(q)]
+    pests.sort(key=lambda r: (r[0], r[1], r[2], r[3]))
+    return {"months": [b[0] for b in buckets], "captures": captures, "alerts": alerts, "pests": pests}
+
+
+def _period(months: int | None) -> int:
+    return months if months in PERIODS else 12
+
+
+@router.get("/union")
+def union_page(request: Request, session: SessionDep, principal: PageUser, months: int | None = None) -> Response:
+    home, coops = union_cooperatives(session, principal)
+    months = _period(months)
+    stats = union_stats(session, [c.id for c in coops], months)
+    names = {c.id: c.name for c in coops}
+    pest_total = {c.id: 0 for c in coops}
+    per_month = {c.id: dict.fromkeys(stats["months"], 0) for c in coops}
+    for cid, _crop, month, _cls, n in stats["pests"]:
+        pest_total[cid] += n
+        per_month[cid][month] += n
+    labels = [f"{m[5:]}/{m[:4]}" for m in stats["months"]]
+    locale = page_locale(request, principal)
+    chart = {"labels": labels,
+             "datasets": [{"label": names[c.id], "data": list(per_month[c.id].values())} for c in coops],
+             "y_title": translate("union_chart_y", locale), "x_title": translate("union_chart_x", locale)}
+    rows = sorted(stats["pests"], key=lambda r: (names[r[0]], r[2], r[1], -r[4], r[3]))
+    return render(request, "admin/union.html", principal, home=home, coops=coops, months=months, periods=PERIODS,
+                  stats=stats, pest_total=pest_total, chart=chart, levels=[lv.value for lv in LEVELS],
+                  rows=[{"coop": names[r[0]], "crop": r[1], "month": f"{r[2][5:]}/{r[2][:4]}", "class": r[3],
+                         "count": r[4]} for r in rows],
+                  total_pests=sum(pest_total.values()),
+                  total_captures=sum(stats["captures"].get(c.id, 0) for c in coops))
+
+
+def _csv_cell(value: object) -> object:
+    """No formula injection when the file is opened in a spreadsheet."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+@router.get("/union/export.csv")
+def union_export(session: SessionDep, principal: PageUser, months: int | None = None) -> Response:
+    home, coops = union_cooperatives(session, principal)
+    months = _period(months)
+    stats = union_stats(session, [c.id for c in coops], months)
+    names = {c.id: c.name for c in coops}
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(CSV_HEADER)
+    for cid, crop, month, cls, n in sorted(stats["pests"], key=lambda r: (names[r[0]], r[1], r[2], r[3])):
+        w.writerow([_csv_cell(names[cid]), _csv_cell(crop), month, _csv_cell(cls), n])
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", home.union_code or home.code).strip("-") or "union"
+    filename = f"union-{slug}-{stats['months'][-1]}-{months}m.csv"
+    return Response(("\ufeff" + buf.getvalue()).encode("utf-8"), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                             "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
