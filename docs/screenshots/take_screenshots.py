@@ -20,10 +20,13 @@ SHOTS = [
     # (login, viewport, path, file, full page)
     ("nongdan", PHONE, "/alerts", "farmer-alerts.png", False),
     ("nongdan", PHONE, "/plots", "farmer-plots.png", False),
+    ("nongdan", PHONE, "/plots/2", "farmer-diary.png", False),
+    ("nongdan", PHONE, "/lots", "farmer-lots.png", False),
     ("kysu", DESKTOP, "/review", "agronomist-queue.png", False),
     ("kysu", DESKTOP, "/review/next", "agronomist-review.png", False),
     ("kysu", DESKTOP, "/pressure?plot_id=1", "agronomist-pressure.png", True),
-    ("ml", DESKTOP, "/ml/models", "ml-models.png", True),
+    ("ml", DESKTOP, "/ml/models", "ml-models.png", False),
+    ("lienminh", DESKTOP, "/union", "union.png", False),
     ("quantri", DESKTOP, "/admin/cameras", "admin-cameras.png", False),
 ]
 
