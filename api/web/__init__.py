@@ -37,11 +37,24 @@ async def login_required_handler(request: Request, exc: LoginRequired) -> Respon
     return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
 
 
+def _usable_principal(request: Request):  # noqa: ANN202
+    """The signed-in principal for an error page, unless its user row is no longer loadable (the request's
+    session was rolled back and closed before the handler runs): then the page renders without the menu."""
+    principal = getattr(request.state, "principal", None)
+    try:
+        if principal is not None:
+            _ = (principal.user.full_name, principal.user.username, principal.user.locale)
+        return principal
+    except Exception:  # noqa: BLE001
+        request.state.principal = None
+        return None
+
+
 async def error_handler(request: Request, exc: ApiError) -> Response:
     """API paths keep their JSON errors; pages get an HTML page (or a fragment for HTMX) in the page language."""
     if not is_page_request(request):
         return await api_error_handler(request, exc)
-    locale = page_locale(request, getattr(request.state, "principal", None))
+    locale = page_locale(request, _usable_principal(request))
     message = translate({403: "error_403", 404: "error_404"}.get(exc.status, exc.code), locale, **exc.params) \
         if exc.status in (403, 404) else translate(exc.code, locale, **exc.params)
     if request.headers.get("hx-request"):
@@ -53,7 +66,7 @@ async def validation_handler(request: Request, exc: RequestValidationError) -> R
     """Pages answer a form that fails validation with the fields at fault, in the page language (422)."""
     if not is_page_request(request):
         return await request_validation_exception_handler(request, exc)
-    locale = page_locale(request, getattr(request.state, "principal", None))
+    locale = page_locale(request, _usable_principal(request))
     fields = ", ".join(sorted({str(e["loc"][-1]) for e in exc.errors() if e.get("loc")}))
     message = translate("validation_failed", locale, fields=fields)
     if request.headers.get("hx-request"):

@@ -228,9 +228,9 @@ def create_lot_page(request: Request, session: SessionDep, principal: PageUser,
     try:
         lot = new_lot(body, request, session, principal)
     except ApiError as exc:
-        session.rollback()
         if exc.status in (403, 404):
             raise
+        session.rollback()
         return _lots_page(request, session, principal, status=exc.status,
                           error=translate(exc.code, page_locale(request, principal), **exc.params))
     return RedirectResponse(f"/lots?created={lot.public_code}", status_code=303)

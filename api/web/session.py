@@ -118,9 +118,15 @@ async def csrf_protect(request: Request) -> None:
         raise ApiError(403, "csrf_failed")
 
 
+def _user_locale(principal: Principal | None) -> str | None:
+    try:
+        return principal.user.locale if principal else None
+    except Exception:  # noqa: BLE001 - a user row expired by a rolled-back session: fall back to the defaults
+        return None
+
+
 def page_locale(request: Request, principal: Principal | None = None) -> str:
-    for value in (request.query_params.get("lang"), request.cookies.get(LANG_COOKIE),
-                  principal.user.locale if principal else None):
+    for value in (request.query_params.get("lang"), request.cookies.get(LANG_COOKIE), _user_locale(principal)):
         if value in LOCALES:
             return value
     return DEFAULT_LOCALE
