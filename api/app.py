@@ -9,7 +9,9 @@ from fastapi import FastAPI
 from api.errors import ingest_error_handler, storage_error_handler
 from api import web
 from api.routers import agent, alerts, auth, cameras, captures, channels, diary, health, ingest, learning, lots, models, plots, review, rules
+from cropwatch import heartbeat
 from cropwatch.db import session_factory
+from cropwatch.ratelimit import RateLimiter
 from cropwatch.ingest import IngestError
 from cropwatch.queue import enqueue_detect, make_celery
 from cropwatch.queue import enqueue_training as queue_training
@@ -39,6 +41,8 @@ def create_app(settings: Settings | None = None, *, enqueue: Callable[[int], Non
     app.state.settings = settings
     app.state.sessions = session_factory(settings.db_url)
     app.state.storage = Storage(settings)
+    app.state.limiter = RateLimiter(heartbeat.client(heartbeat.redis_url_for(settings.celery_broker_url,
+                                                                            settings.heartbeat_redis_url)))
     app.state.enqueue = enqueue
     app.state.enqueue_training = enqueue_training
     app.add_exception_handler(IngestError, ingest_error_handler)

@@ -77,12 +77,59 @@ def current_principal(session: SessionDep, creds: Credentials) -> Principal:
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 
 
-def current_camera(session: SessionDep, creds: Credentials) -> Camera:
+def _limits(request: Request):  # noqa: ANN202
+    from cropwatch.ratelimit import Limit
+
+    s = request.app.state.settings
+    return (Limit("login-user", s.login_failures_per_user, 900), Limit("login-addr", s.login_failures_per_address, 900),
+            Limit("camera", s.camera_requests_per_minute, 60))
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def guard_login(request: Request, username: str) -> None:
+    """Before checking a password: 429 when this address (or address + username) has tried too often."""
+    from cropwatch.ratelimit import RateLimited
+
+    per_user, per_addr, _ = _limits(request)
+    addr = client_address(request)
+    try:
+        request.app.state.limiter.check(per_addr, addr)
+        request.app.state.limiter.check(per_user, f"{addr}:{username.lower()}")
+    except RateLimited as exc:
+        raise ApiError(429, "too_many_attempts", headers={"Retry-After": str(exc.retry_after)},
+                       minutes=max(1, exc.retry_after // 60)) from None
+
+
+def login_failed(request: Request, username: str) -> None:
+    from cropwatch.ratelimit import RateLimited
+
+    per_user, per_addr, _ = _limits(request)
+    for limit, key in ((per_user, f"{client_address(request)}:{username.lower()}"), (per_addr, client_address(request))):
+        try:
+            request.app.state.limiter.hit(limit, key)
+        except RateLimited:
+            pass  # counted; the next attempt is refused by guard_login
+
+
+def login_succeeded(request: Request, username: str) -> None:
+    request.app.state.limiter.reset(_limits(request)[0], f"{client_address(request)}:{username.lower()}")
+
+
+def current_camera(request: Request, session: SessionDep, creds: Credentials) -> Camera:
     if creds is None or not creds.credentials:
         raise ApiError(401, "camera_token_invalid", headers={"WWW-Authenticate": "Bearer"})
     cam = session.scalar(select(Camera).where(Camera.token_hash == token_hash(creds.credentials)))
     if cam is None or cam.token_revoked_at is not None:
         raise ApiError(401, "camera_token_invalid", headers={"WWW-Authenticate": "Bearer"})
+    from cropwatch.ratelimit import RateLimited
+
+    try:
+        request.app.state.limiter.hit(_limits(request)[2], cam.token_hash[:24])
+    except RateLimited as exc:
+        raise ApiError(429, "too_many_requests", headers={"Retry-After": str(exc.retry_after)}) from None
     cam.last_seen_at = utcnow()
     session.commit()
     return cam

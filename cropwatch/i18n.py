@@ -90,6 +90,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "no_model_for_camera": {"vi": "Chưa có mô hình đang dùng cho camera này.", "en": "No production model for this camera."},
     "agent_mode_needs_edge": {"vi": "Chế độ 'chỉ ảnh có phát hiện' hoặc 'chỉ ảnh cắt' cần bật phát hiện trên thiết bị.",
                               "en": "Modes 'detections' and 'crops' need edge detection turned on."},
+    "too_many_attempts": {"vi": "Đăng nhập sai quá nhiều lần; hãy thử lại sau {minutes} phút.",
+                          "en": "Too many failed sign-ins; try again in {minutes} minutes."},
+    "too_many_requests": {"vi": "Thiết bị gửi quá nhiều yêu cầu; hãy chờ rồi thử lại.",
+                          "en": "Too many requests from this device; wait and retry."},
     # alerts and diary
     "alert_pest": {
         "vi": "{level}: {pest} trên {plot} — {count} cá thể hôm nay {date} (ngưỡng {threshold}).",

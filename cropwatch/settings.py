@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     token_ttl_hours: int = 24 * 7
+    # rate limits (0 turns one off): failed sign-ins per address+username and per address in 15 minutes; camera
+    # requests per device token per minute (a camera sends a few per frame: slot, PUT, confirm, heartbeat)
+    login_failures_per_user: int = 10
+    login_failures_per_address: int = 50
+    camera_requests_per_minute: int = 600
     default_locale: Literal["vi", "en"] = "vi"
     timezone: str = "Asia/Ho_Chi_Minh"
 

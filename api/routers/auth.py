@@ -3,10 +3,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Form, Request
 from sqlalchemy import select
 
-from api.deps import Credentials, CurrentUser, SessionDep, SettingsDep
+from api.deps import Credentials, CurrentUser, SessionDep, SettingsDep, guard_login, login_failed, login_succeeded
 from api.errors import ApiError
 from api.schemas import MeOut, TokenOut
 from cropwatch.security import new_token, token_hash, verify_password
@@ -18,16 +18,21 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 @router.post("/token", response_model=TokenOut)
 def login(
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     username: Annotated[str, Form()],
     password: Annotated[str, Form()],
     cooperative_id: Annotated[int | None, Form()] = None,
 ) -> TokenOut:
-    """Sign in with a username and password; the token acts in one cooperative (the first by default)."""
+    """Sign in with a username and password; the token acts in one cooperative (the first by default). Too many
+    failures from one address for one username (or too many attempts from one address) answer 429."""
+    guard_login(request, username)
     user = session.scalar(select(User).where(User.username == username))
     if user is None or not user.is_active or not verify_password(password, user.password_hash):
+        login_failed(request, username)
         raise ApiError(401, "bad_credentials")
+    login_succeeded(request, username)
     memberships = sorted(user.memberships, key=lambda m: m.cooperative_id)
     chosen = next((m for m in memberships if cooperative_id in (None, m.cooperative_id)), None)
     if chosen is None:

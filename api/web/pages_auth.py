@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from api.deps import SessionDep, StorageDep
+from api.deps import SessionDep, StorageDep, guard_login, login_failed, login_succeeded
 from api.scoping import get_owned
 from api.web.render import HOME, render, translate
 from api.web.session import (LANG_COOKIE, PageUser, csrf_protect, end_session, page_locale,
@@ -46,11 +46,14 @@ def login_page(request: Request, session: SessionDep, next: str | None = None) -
 @router.post("/login")
 def login(request: Request, session: SessionDep, username: Annotated[str, Form(max_length=64)],
           password: Annotated[str, Form(max_length=256)], next: Annotated[str, Form()] = "") -> Response:
+    guard_login(request, username)
     user = session.scalar(select(User).where(User.username == username))
     if user is None or not user.is_active or not verify_password(password, user.password_hash) \
             or not user.memberships:
+        login_failed(request, username)
         return render(request, "login.html", status=401, next=safe_next(next) or "", username=username,
                       error=translate("bad_credentials", page_locale(request)))
+    login_succeeded(request, username)
     membership = sorted(user.memberships, key=lambda m: m.cooperative_id)[0]
     response = RedirectResponse(safe_next(next) or HOME[membership.role], status_code=303)
     start_session(request, response, session, user, membership.cooperative_id)
