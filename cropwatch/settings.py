@@ -99,7 +99,7 @@ class Settings(BaseSettings):
     # requests per device token per minute (a camera sends a few per frame: slot, PUT, confirm, heartbeat)
     login_failures_per_user: int = 10
     login_failures_per_address: int = 50
-    camera_requests_per_minute: int = 600
+    camera_requests_per_minute: int = 3000
     default_locale: Literal["vi", "en"] = "vi"
     timezone: str = "Asia/Ho_Chi_Minh"
 

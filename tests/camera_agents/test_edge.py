@@ -1,0 +1,168 @@
+"""Edge detection on the agent: the crop mosaic (pixels and remapped boxes), the model kept in step with the server's
+(sha256-verified download, swap without a restart, a bad download keeps the old model), and the modes
+`all` / `detections` / `crops` deciding what goes into the outbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from agent_testkit import ListSource
+from camera_agents.agent import Agent
+from camera_agents.config import AgentConfig, ModelRef
+from camera_agents.edge import EdgeDetector, EdgeResult, crop_mosaic
+from camera_agents.sources import Frame
+from camera_agents.uploader import Refused
+
+PROJECT = Path(__file__).resolve().parents[2]
+MODEL = PROJECT / "models" / "pest" / "pest-rice-yolo11n.int8.onnx"
+FP32 = PROJECT / "models" / "pest" / "pest-rice-yolo11n.onnx"
+PHOTOS = PROJECT.parent / "shared" / "datasets" / "rice-pests" / "images" / "test"
+
+
+def test_crop_mosaic_holds_the_pixels_under_every_remapped_box():
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 255, (900, 1600, 3), dtype=np.uint8)
+    dets = [{"class_name": "a", "score": 0.9, "box": [100, 120, 160, 200]},
+            {"class_name": "b", "score": 0.8, "box": [150, 150, 210, 230]},  # overlaps the first: one crop
+            {"class_name": "c", "score": 0.7, "box": [1400, 700, 1590, 890]},  # at the border
+            {"class_name": "d", "score": 0.6, "box": [800, 10, 805, 14]}]  # tiny: min_side context
+    mosaic, out = crop_mosaic(img, dets, margin=0.25, min_side=64)
+    assert mosaic.shape[0] * mosaic.shape[1] < img.shape[0] * img.shape[1] / 4
+    assert [d["class_name"] for d in out] == ["a", "b", "c", "d"]
+    for d, m in zip(dets, out):
+        x1, y1, x2, y2 = map(int, d["box"])
+        mx1, my1, mx2, my2 = map(int, m["box"])
+        assert (mx2 - mx1, my2 - my1) == (x2 - x1, y2 - y1)
+        assert np.array_equal(mosaic[my1:my2, mx1:mx2], img[y1:y2, x1:x2])
+    with pytest.raises(ValueError):
+        crop_mosaic(img, [])
+
+
+def test_the_shipped_model_runs_on_the_agent_and_reports_its_sha256(tmp_path):
+    edge = EdgeDetector(tmp_path / "models", conf=0.05, threads=1)
+    edge.load(MODEL)
+    photo = cv2.imread(str(next(PHOTOS.glob("*.jpg"))))
+    res = edge.detect(photo)
+    assert res.model_sha256 == hashlib.sha256(MODEL.read_bytes()).hexdigest()
+    assert res.duration_ms > 0 and res.detections, "conf 0.05 on a pest photo finds something"
+    d = res.detections[0]
+    assert set(d) == {"class_name", "score", "box"} and d["box"][0] < d["box"][2]
+
+
+class ModelServer:
+    def __init__(self, path: Path) -> None:
+        self.path, self.calls = path, 0
+
+    def download_model(self, url, dest, sha):  # noqa: ANN001, ANN201
+        self.calls += 1
+        shutil.copy(self.path, dest)
+        got = hashlib.sha256(Path(dest).read_bytes()).hexdigest()
+        if got != sha:
+            raise Refused(0, "model_sha256_mismatch", got)
+        return got
+
+
+def test_the_server_model_is_downloaded_verified_and_swapped_without_a_restart(tmp_path):
+    edge = EdgeDetector(tmp_path / "models", threads=1)
+    fp32_sha = hashlib.sha256(FP32.read_bytes()).hexdigest()
+    int8_sha = hashlib.sha256(MODEL.read_bytes()).hexdigest()
+    assert edge.ensure(ModelRef(sha256=fp32_sha), ModelServer(FP32))
+    assert edge.sha256 == fp32_sha
+    srv = ModelServer(MODEL)
+    assert not edge.ensure(ModelRef(sha256=fp32_sha), srv) and srv.calls == 0  # same model: nothing to do
+    # a download that does not match the announced sha256 keeps the old model serving
+    with pytest.raises(Refused):
+        edge.ensure(ModelRef(sha256="ab" * 32), srv)
+    assert edge.sha256 == fp32_sha and not list((tmp_path / "models").glob(".*.download"))
+    assert edge.ensure(ModelRef(sha256=int8_sha), srv) and edge.sha256 == int8_sha
+    assert sorted(p.name for p in (tmp_path / "models").glob("*.onnx")) == [f"{int8_sha}.onnx"]
+    again = EdgeDetector(tmp_path / "models", threads=1)  # after a restart: the same model
+    assert again.load_current() and again.sha256 == int8_sha
+
+
+class FakeEdge:
+    """Detections scripted per frame (by the frame's mean grey level)."""
+
+    ready = True
+    sha256 = "cd" * 32
+
+    def __init__(self, boxes_for: dict[int, list]) -> None:
+        self.boxes_for = boxes_for
+
+    def detect(self, img):  # noqa: ANN001, ANN201
+        boxes = self.boxes_for.get(int(img[0, 0, 0]), [])
+        return EdgeResult(self.sha256, 12.0, [{"class_name": "planthopper", "score": 0.7, "box": b} for b in boxes])
+
+
+def _agent(tmp_path, mode: str, edge) -> Agent:  # noqa: ANN001
+    cfg = AgentConfig()
+    cfg.agent.data_dir = str(tmp_path / "agent")
+    cfg.outbox.min_free_mb = 0
+    cfg.edge.edge_detection, cfg.edge.mode = True, mode
+    return Agent(cfg.validate(), source=ListSource([]), edge=edge, api=_NoApi())
+
+
+class _NoApi:
+    bucket = None
+
+    def close(self) -> None:
+        pass
+
+
+def _frame(level: int) -> Frame:
+    img = np.full((480, 640, 3), level, np.uint8)
+    return Frame(image=img, name=f"grey-{level}", captured_at=dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
+                 + dt.timedelta(minutes=level))
+
+
+def test_mode_all_sends_every_frame_with_its_detections_and_flags_those_with_some(tmp_path):
+    agent = _agent(tmp_path, "all", FakeEdge({10: [[5, 5, 50, 50]]}))
+    assert agent.process(_frame(10)) and agent.process(_frame(20))
+    first, second = agent.outbox.next_due(), None
+    agent.outbox.uploaded(first)
+    second = agent.outbox.next_due()
+    assert first.flagged and first.edge["detections"][0]["box"] == [5, 5, 50, 50]
+    assert first.edge["model_sha256"] == "cd" * 32 and first.kind == "frame"
+    assert not second.flagged and second.edge["detections"] == []
+
+
+def test_mode_detections_sends_frames_with_detections_and_one_picture_an_hour(tmp_path, monkeypatch):
+    agent = _agent(tmp_path, "detections", FakeEdge({30: [[1, 1, 9, 9]]}))
+    t = [10_000.0]
+    monkeypatch.setattr("camera_agents.agent.time.time", lambda: t[0])
+    assert agent.process(_frame(1))  # the first frame: the hourly picture
+    t[0] += 600
+    assert not agent.process(_frame(2))  # nothing seen, picture sent 10 min ago
+    assert agent.process(_frame(30))  # a detection
+    t[0] += 3600
+    assert agent.process(_frame(3))  # an hour later: a picture again
+    assert agent.outbox.backlog() == 3 and agent.stats.skipped_no_detection == 1
+
+
+def test_mode_crops_sends_a_mosaic_with_boxes_in_its_coordinates(tmp_path):
+    agent = _agent(tmp_path, "crops", FakeEdge({40: [[100, 100, 140, 150], [500, 300, 560, 380]]}))
+    agent.last_picture_ts = 1e18  # no hourly picture due
+    assert not agent.process(_frame(5))
+    frame = _frame(40)
+    frame.image[100:150, 100:140] = 200
+    assert agent.process(frame)
+    entry = agent.outbox.next_due()
+    assert entry.kind == "crops" and entry.flagged
+    mosaic = cv2.imdecode(np.frombuffer(entry.read(), np.uint8), cv2.IMREAD_COLOR)
+    assert mosaic.shape[0] * mosaic.shape[1] < 480 * 640 / 4
+    x1, y1, x2, y2 = map(int, entry.edge["detections"][0]["box"])
+    assert abs(int(mosaic[y1:y2, x1:x2].mean()) - 200) < 6  # the crop under its box (JPEG noise aside)
+
+
+def test_without_a_model_yet_every_frame_is_sent(tmp_path):
+    empty = EdgeDetector(tmp_path / "models")
+    agent = _agent(tmp_path, "detections", empty)
+    assert agent.process(_frame(1)) and agent.process(_frame(2))
+    assert agent.outbox.next_due().edge is None
