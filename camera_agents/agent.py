@@ -432,6 +432,12 @@ class Agent:
     def run(self, *, max_frames: int | None = None) -> None:
         log.info("cropwatch-agent %s: source %s, data in %s, %d frame(s) waiting in the outbox", AGENT_VERSION,
                  self.cfg.camera.source, self.data_dir, self.outbox.backlog())
+        # one heartbeat before the first frame: when the server answers, the first frames already follow its
+        # configuration (edge detection with its model); when it does not, the saved or local config applies
+        try:
+            self.heartbeat_once()
+        except Exception as exc:  # noqa: BLE001
+            self._error(f"heartbeat: {type(exc).__name__}: {exc}", logging.ERROR)
         self.start_background()
         try:
             self.capture_loop(max_frames=max_frames)

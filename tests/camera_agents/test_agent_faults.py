@@ -181,3 +181,39 @@ def test_a_corrupt_frame_is_skipped_with_its_reason_and_the_loop_goes_on(field, 
     reasons = [r.getMessage() for r in caplog.records if "skipping corrupt frame" in r.getMessage()]
     assert len(reasons) == 3, reasons
     assert "no end-of-image marker" in reasons[0] and "not_an_image" in reasons[1] and "frame empty-array" in reasons[2]
+
+
+def test_edge_agent_downloads_the_model_and_its_detections_raise_alerts_on_the_server(field, tmp_path,
+                                                                                       models_registered):
+    """End to end with the real server: the admin turns edge detection on; the agent downloads the production INT8
+    model (sha256-verified), detects on real photos and the server stores its detections (source edge) and alerts."""
+    from sqlalchemy import select
+
+    from conftest import rice_photos
+    from cropwatch.domain import DetectionSource, ModelStage, ModelTask
+    from cropwatch.tables import Alert, Camera, Capture, Detection, ModelVersion
+    from factories import add_rule
+
+    with field.sessions.begin() as s:
+        cam = s.get(Camera, field.camera_id)
+        cam.agent_config = {"edge_detection": True, "mode": "all"}
+        mv = s.scalars(select(ModelVersion).where(ModelVersion.task == ModelTask.pest,
+                                                  ModelVersion.stage == ModelStage.production)).one()
+        int8_sha, mv_id = mv.variants["int8"]["sha256"], mv.id
+        for name in mv.classes.values():
+            add_rule(s, cam.cooperative_id, name, threshold=1)
+    photos = [p.read_bytes() for p in rice_photos(4)]
+    agent = Agent(agent_config(tmp_path, field), source=ListSource(photos))
+    with running(agent):
+        wait_for(lambda: len(field.stored()) + sum(1 for _, st in field.capture_rows() if st == "done") >= 4
+                 and agent.outbox.backlog() == 0, timeout=120, what="4 frames sent with edge detections")
+    assert agent.edge.sha256 == int8_sha  # the agent runs what the server announced
+    with field.sessions() as s:
+        caps = s.scalars(select(Capture).where(Capture.camera_id == field.camera_id)).all()
+        assert len(caps) == 4 and {c.status.value for c in caps} == {"done"}
+        dets = s.scalars(select(Detection).where(Detection.capture_id.in_([c.id for c in caps]))).all()
+        assert dets and {d.source for d in dets} == {DetectionSource.edge} and {d.model_version_id for d in dets} == {mv_id}
+        alerts = s.scalars(select(Alert).where(Alert.cooperative_id == caps[0].cooperative_id)).all()
+        assert alerts, "edge detections raise alerts like server detections"
+        for alert in alerts:  # counted once: the alert's count is the plot's edge detections of that class (score ≥ rule)
+            assert alert.count == sum(1 for d in dets if d.class_name == alert.class_name and d.score >= 0.0)
