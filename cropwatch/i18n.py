@@ -70,6 +70,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
                               "en": "Image has too many pixels ({pixels}, limit {limit})."},
     "image_corrupt": {"vi": "Ảnh bị hỏng hoặc không đầy đủ.", "en": "The image is corrupt or truncated."},
     "image_unsupported_format": {"vi": "Định dạng ảnh không được hỗ trợ.", "en": "Unsupported image format."},
+    "image_trailing_data": {"vi": "Tệp có dữ liệu lạ phía sau phần ảnh (tệp ghép), không được chấp nhận.",
+                            "en": "The file has extra data after the end of the image (an appended file); "
+                                  "it is not accepted."},
     "sha256_mismatch": {"vi": "Mã băm SHA-256 của ảnh không khớp với khai báo.",
                         "en": "The image's SHA-256 does not match the declared value."},
     "size_mismatch": {"vi": "Kích thước tệp không khớp với khai báo.",

@@ -23,7 +23,7 @@ from cropwatch.settings import Settings
 from cropwatch.storage import Storage
 from cropwatch.tables import Camera, Capture
 from cropwatch.timeutil import utcnow
-from inference.decode import ImageRejected, image_dimensions, sniff_format
+from inference.decode import ImageRejected, check_complete, check_format, image_dimensions
 
 log = logging.getLogger(__name__)
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -102,21 +102,39 @@ def _check_declared(settings: Settings, sha256: str, size: int, captured_at: dt.
         raise IngestError(422, "captured_at_future")
 
 
-def check_image_header(settings: Settings, data: bytes) -> tuple[str, int, int]:
-    """Magic bytes and declared pixel count, without decoding; returns (format, width, height)."""
+def _refusal(exc: ImageRejected) -> IngestError:
+    """The API's answer to a file the safe decoder's pre-checks refuse (415 for what is no image we take)."""
+    if exc.code in ("not_an_image", "unsupported_format"):
+        return IngestError(415, f"image_{exc.code}")
+    if exc.detail == "trailing_data":
+        return IngestError(422, "image_trailing_data")
+    return IngestError(422, f"image_{exc.code}")
+
+
+def check_image_header(settings: Settings, data: bytes, *, complete: bool = True) -> tuple[str, int, int]:
+    """Magic bytes and declared pixel count, without decoding; returns (format, width, height).
+
+    With ``complete`` (the default) the file must also be whole: not cut short, nothing appended after the image
+    (a polyglot), no JPEG scan bomb or PNG metadata bomb - what the worker's decoder refuses, checked without
+    decoding. Camera captures pass ``complete=False``: the worker decodes them and records why one failed on the
+    capture itself (docs/decisions.md). A diary photo has no such second look (it goes straight into pages and the
+    season's PDF), so it is refused here."""
     if not data:
         raise IngestError(422, "image_empty")
     if len(data) > settings.max_upload_bytes:
         raise IngestError(413, "image_too_large", size=len(data), limit=settings.max_upload_bytes)
-    fmt = sniff_format(data)
-    if fmt is None:
-        raise IngestError(415, "image_not_an_image")
     try:
+        fmt = check_format(data)
         w, h = image_dimensions(data)
     except ImageRejected as exc:
-        raise IngestError(422, f"image_{exc.code}") from exc
+        raise _refusal(exc) from exc
     if w * h > settings.max_image_pixels:
         raise IngestError(422, "image_too_many_pixels", pixels=w * h, limit=settings.max_image_pixels)
+    if complete:
+        try:
+            check_complete(fmt, data)
+        except ImageRejected as exc:
+            raise _refusal(exc) from exc
     return fmt, w, h
 
 
@@ -183,7 +201,7 @@ def confirm(session: Session, storage: Storage, settings: Settings, *, capture: 
         data = storage.get_bytes(capture.upload_key, max_bytes=settings.max_upload_bytes)
         if hashlib.sha256(data).hexdigest() != capture.sha256:
             raise IngestError(422, "sha256_mismatch")
-        fmt, w, h = check_image_header(settings, data)
+        fmt, w, h = check_image_header(settings, data, complete=False)
     except IngestError:
         storage.remove(capture.upload_key)
         session.delete(capture)  # never accepted: nothing of it is kept
@@ -204,7 +222,7 @@ def direct_upload(session: Session, storage: Storage, settings: Settings, *, cam
     """Store an image posted through the API; returns (capture, created)."""
     sha256 = hashlib.sha256(data).hexdigest()
     _check_declared(settings, sha256, max(len(data), 1), captured_at)
-    fmt, w, h = check_image_header(settings, data)
+    fmt, w, h = check_image_header(settings, data, complete=False)
     existing = _existing(session, camera, sha256)
     if existing is not None and existing.status != CaptureStatus.pending:
         return existing, False

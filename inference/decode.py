@@ -4,13 +4,18 @@ decoded, so a decompression bomb, a truncated upload or a polyglot is refused in
 Rules (all raise :class:`ImageRejected` with a stable ``code``):
 
 * ``empty`` - no bytes; ``too_large`` - more than ``max_bytes``;
-* ``not_an_image`` - no known image signature (text, HTML, ZIP...); ``unsupported_format`` - an image format that is
-  not JPEG / PNG / WebP (GIF, BMP, TIFF, HEIC/AVIF, animated WebP);
+* ``not_an_image`` - no known image signature (text, HTML, SVG, PDF, ZIP...); ``unsupported_format`` - an image format
+  that is not JPEG / PNG / WebP (GIF, BMP, TIFF, HEIC/AVIF, animated WebP, animated PNG);
 * ``too_many_pixels`` - header width x height above ``max_pixels`` (checked from the header, never by decoding);
 * ``corrupt`` - unreadable header, zero size, a file cut short (JPEG without its EOI marker after the scan data, PNG
   without IEND, WebP shorter than its RIFF size), bytes after the end of the image (a polyglot, also Samsung/"motion
   photo" trailers: pass ``allow_trailing_data=True`` to accept those), a progressive JPEG with an absurd number of
-  scans (CPU bomb), or OpenCV failing to decode.
+  scans (CPU bomb), a JPEG with a second frame header (the first may be small and the second huge: decoders disagree
+  on which one counts), a PNG with thousands of chunks before its pixel data or whose compressed metadata (colour
+  profile, text) inflates past 1 MiB, or OpenCV failing to decode.
+
+:func:`check_format`, :func:`image_dimensions` and :func:`check_complete` are the pre-decoding checks on their own
+(the API refuses uploads with them without decoding anything).
 
 OpenCV's own cap ``OPENCV_IO_MAX_IMAGE_PIXELS`` is read once when cv2 loads; this module sets it (from
 ``CROPWATCH_MAX_IMAGE_PIXELS`` or 40 MP) if cv2 has not been imported yet, as a second line of defence.
@@ -21,6 +26,7 @@ from __future__ import annotations
 import os
 import struct
 import sys
+import zlib
 
 DEFAULT_MAX_PIXELS = 40_000_000
 if "cv2" not in sys.modules:  # the cap is read at cv2's load time only
@@ -32,8 +38,10 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 MAX_JPEG_SCANS = 64  # progressive JPEGs use ~10; thousands of tiny scans is a known CPU bomb
+MAX_PNG_CHUNKS_BEFORE_IDAT = 1024  # a real PNG has a dozen (IHDR, PLTE, tRNS, gAMA, iCCP, pHYs, tEXt, eXIf...)
+MAX_PNG_CHUNKS = 65536  # ~2500 IDATs of 8 KiB make a 20 MiB PNG
+MAX_PNG_METADATA = 1 << 20  # inflated iCCP + zTXt + iTXt; an sRGB / Display P3 profile is 0.5-4 KiB
 _PNG_SIG = b"\x89PNG\r\n\x1a\n"
-_PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 # SOFn markers carry the frame size; C4 (DHT), C8 (JPG), CC (DAC) share the range but are not frames
 _JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 _OTHER_IMAGES = (  # recognised, refused as unsupported rather than "not an image"
@@ -44,11 +52,12 @@ _OTHER_IMAGES = (  # recognised, refused as unsupported rather than "not an imag
 
 class ImageRejected(ValueError):
     """An upload that will not be decoded. ``code``: empty | too_large | not_an_image | unsupported_format |
-    too_many_pixels | corrupt; ``message``: for humans."""
+    too_many_pixels | corrupt; ``message``: for humans; ``detail``: a finer reason where one helps the uploader
+    (``truncated``, ``trailing_data``), else None."""
 
-    def __init__(self, code: str, message: str):
+    def __init__(self, code: str, message: str, detail: str | None = None):
         super().__init__(message)
-        self.code, self.message = code, message
+        self.code, self.message, self.detail = code, message, detail
 
     def __repr__(self) -> str:
         return f"ImageRejected({self.code!r}, {self.message!r})"
@@ -71,8 +80,19 @@ def _other_image(data: bytes) -> bool:
     return any(data[off : off + len(sig)] == sig for off, sig in _OTHER_IMAGES)
 
 
-def _corrupt(message: str) -> ImageRejected:
-    return ImageRejected("corrupt", message)
+def check_format(data: bytes) -> str:
+    """'jpeg' | 'png' | 'webp', or :class:`ImageRejected` ``unsupported_format`` (a known image format we do not take:
+    GIF, TIFF, BMP, HEIC...) or ``not_an_image`` (anything else: HTML, SVG, PDF, ZIP...)."""
+    fmt = sniff_format(data)
+    if fmt is not None:
+        return fmt
+    if _other_image(data):
+        raise ImageRejected("unsupported_format", "only JPEG, PNG and WebP images are accepted")
+    raise ImageRejected("not_an_image", "the file is not an image (no JPEG, PNG or WebP signature)")
+
+
+def _corrupt(message: str, detail: str | None = None) -> ImageRejected:
+    return ImageRejected("corrupt", message, detail)
 
 
 def _jpeg_header(data: bytes) -> tuple[int, int, int]:
@@ -96,7 +116,9 @@ def _jpeg_header(data: bytes) -> tuple[int, int, int]:
         (length,) = struct.unpack_from(">H", data, i)
         if length < 2:
             raise _corrupt("JPEG: bad segment length")
-        if marker in _JPEG_SOF and size is None:
+        if marker in _JPEG_SOF:
+            if size is not None:  # libjpeg refuses it, PIL takes the last one: refuse before anyone decodes
+                raise _corrupt("JPEG: more than one frame header")
             if i + 7 > n:
                 break
             h, w = struct.unpack_from(">HH", data, i + 3)
@@ -106,7 +128,7 @@ def _jpeg_header(data: bytes) -> tuple[int, int, int]:
                 raise _corrupt("JPEG: scan data before the frame header")
             return size[0], size[1], i - 2
         i += length
-    raise _corrupt("JPEG: file ends inside the headers (truncated)")
+    raise _corrupt("JPEG: file ends inside the headers (truncated)", "truncated")
 
 
 def _webp_size(data: bytes) -> tuple[int, int]:
@@ -132,15 +154,32 @@ def _webp_size(data: bytes) -> tuple[int, int]:
     raise _corrupt(f"WebP: unknown chunk {fourcc!r}")
 
 
+def _png_size(data: bytes) -> tuple[int, int]:
+    """IHDR's size; walks the chunks up to the first IDAT to refuse animated PNGs (acTL), as animated WebP is."""
+    if len(data) < 24 or data[12:16] != b"IHDR":
+        raise _corrupt("PNG: IHDR chunk missing")
+    w, h = struct.unpack_from(">II", data, 16)
+    i, n = 8, len(data)
+    for _ in range(MAX_PNG_CHUNKS_BEFORE_IDAT):
+        if i + 8 > n:
+            return w, h  # cut short before its pixel data: check_complete / the decoder say so
+        (length,) = struct.unpack_from(">I", data, i)
+        kind = data[i + 4 : i + 8]
+        if kind == b"IDAT":
+            return w, h
+        if kind == b"acTL":
+            raise ImageRejected("unsupported_format", "animated PNG (APNG) is not supported; send a still image")
+        i += 12 + length
+    raise _corrupt(f"PNG: more than {MAX_PNG_CHUNKS_BEFORE_IDAT} chunks before the image data")
+
+
 def image_dimensions(data: bytes) -> tuple[int, int]:
     """(width, height) read from the JPEG SOF / PNG IHDR / WebP VP8* header, without decoding any pixels."""
     fmt = sniff_format(data)
     if fmt == "jpeg":
         w, h, _ = _jpeg_header(data)
     elif fmt == "png":
-        if len(data) < 24 or data[12:16] != b"IHDR":
-            raise _corrupt("PNG: IHDR chunk missing")
-        w, h = struct.unpack_from(">II", data, 16)
+        w, h = _png_size(data)
     elif fmt == "webp":
         w, h = _webp_size(data)
     else:
@@ -150,32 +189,72 @@ def image_dimensions(data: bytes) -> tuple[int, int]:
     return w, h
 
 
-def _check_complete(fmt: str, data: bytes, allow_trailing: bool) -> None:
-    """Refuse files cut short and, unless allowed, bytes after the image's end (polyglots, appended archives)."""
+def _png_metadata_size(kind: bytes, body: bytes, budget: int) -> int:
+    """Bytes a compressed text / colour-profile chunk inflates to, reading at most ``budget + 1`` of them."""
+    name_end = body.find(b"\x00", 0, 80)
+    if name_end < 0:
+        raise _corrupt(f"PNG: {kind.decode()} chunk without its keyword")
+    if kind == b"iTXt":
+        if len(body) < name_end + 3 or body[name_end + 1] == 0:
+            return 0  # uncompressed international text: its length is the chunk's
+        start = body.find(b"\x00", body.find(b"\x00", name_end + 3) + 1) + 1  # after language and translated key
+        if start <= 0:
+            raise _corrupt("PNG: iTXt chunk cut short")
+    else:
+        start = name_end + 2  # keyword, NUL, compression method
+    try:
+        inflater = zlib.decompressobj()
+        out = inflater.decompress(body[start:], budget + 1)
+    except zlib.error as exc:
+        raise _corrupt(f"PNG: the compressed {kind.decode()} chunk is damaged ({exc})") from None
+    return len(out) + (1 if inflater.unconsumed_tail else 0)
+
+
+def _png_end(data: bytes) -> int:
+    """Offset just past the first IEND chunk, walking the chunks (an IEND copied to the very end of a file does not
+    hide what was appended after the real one). Compressed metadata (iCCP, zTXt, iTXt) may inflate to
+    ``MAX_PNG_METADATA`` bytes per chunk and in all: a metadata bomb is refused before anything inflates it
+    (Pillow, which renders diary photos into PDFs, refuses more than 1 MiB per chunk with an exception)."""
+    i, n, metadata = 8, len(data), 0
+    for _ in range(MAX_PNG_CHUNKS):
+        if i + 12 > n:
+            raise _corrupt("PNG: no IEND chunk (truncated upload?)", "truncated")
+        (length,) = struct.unpack_from(">I", data, i)
+        kind = data[i + 4 : i + 8]
+        if kind == b"IEND":
+            return i + 12
+        if kind in (b"iCCP", b"zTXt", b"iTXt") and i + 8 + length <= n:
+            metadata += _png_metadata_size(kind, data[i + 8 : i + 8 + length], MAX_PNG_METADATA - metadata)
+            if metadata > MAX_PNG_METADATA:
+                raise _corrupt(f"PNG: compressed metadata ({kind.decode()}) inflates to more than "
+                               f"{MAX_PNG_METADATA} bytes (a decompression bomb)")
+        i += 12 + length
+    raise _corrupt(f"PNG: more than {MAX_PNG_CHUNKS} chunks")
+
+
+def check_complete(fmt: str, data: bytes, *, allow_trailing_data: bool = False) -> None:
+    """Refuse files cut short (``detail`` ``truncated``) and, unless allowed, bytes after the image's end (polyglots,
+    appended archives or pages: ``trailing_data``), plus the JPEG scan bomb; ``fmt`` from :func:`sniff_format`."""
     n = len(data)
     if fmt == "jpeg":
         _, _, sos = _jpeg_header(data)
         end = data.find(b"\xff\xd9", sos)  # inside scan data 0xFF is stuffed, so the first FFD9 is the EOI
         if end < 0:
-            raise _corrupt("JPEG: no end-of-image marker (truncated upload?)")
+            raise _corrupt("JPEG: no end-of-image marker (truncated upload?)", "truncated")
         if data.count(b"\xff\xda", sos, end) > MAX_JPEG_SCANS:
             raise _corrupt(f"JPEG: more than {MAX_JPEG_SCANS} scans")
         end += 2
     elif fmt == "png":
-        if data.endswith(_PNG_IEND):
-            return
-        end = data.rfind(_PNG_IEND)
-        if end < 0:
-            raise _corrupt("PNG: no IEND chunk (truncated upload?)")
-        end += len(_PNG_IEND)
+        end = _png_end(data)
     else:
         (riff,) = struct.unpack_from("<I", data, 4)
         end = riff + 8
         if n < end:
-            raise _corrupt("WebP: shorter than its RIFF size (truncated upload?)")
+            raise _corrupt("WebP: shorter than its RIFF size (truncated upload?)", "truncated")
     trailing = data[end:]
-    if trailing and not allow_trailing and trailing.strip(b"\x00\xff"):  # zero/FF padding is harmless
-        raise _corrupt(f"{len(trailing)} bytes after the end of the {fmt.upper()} image (appended data)")
+    if trailing and not allow_trailing_data and trailing.strip(b"\x00\xff"):  # zero/FF padding is harmless
+        raise _corrupt(f"{len(trailing)} bytes after the end of the {fmt.upper()} image (appended data)",
+                       "trailing_data")
 
 
 def decode_image(
@@ -196,15 +275,11 @@ def decode_image(
         raise ImageRejected("too_large", f"the file has {len(data)} bytes, more than the {max_bytes} allowed")
     if isinstance(data, memoryview):
         data = data.tobytes()
-    fmt = sniff_format(data)
-    if fmt is None:
-        if _other_image(data):
-            raise ImageRejected("unsupported_format", "only JPEG, PNG and WebP images are accepted")
-        raise ImageRejected("not_an_image", "the file is not an image (no JPEG, PNG or WebP signature)")
+    fmt = check_format(data)
     w, h = image_dimensions(data)
     if w * h > max_pixels:
         raise ImageRejected("too_many_pixels", f"{w}x{h} is {w * h} pixels, more than the {max_pixels} allowed")
-    _check_complete(fmt, data, allow_trailing_data)
+    check_complete(fmt, data, allow_trailing_data=allow_trailing_data)
     try:
         img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     except cv2.error as e:
