@@ -32,7 +32,14 @@ def make_celery(settings: Settings) -> Celery:
         task_default_queue=INFERENCE_QUEUE,
         task_routes={DETECT_TASK: {"queue": INFERENCE_QUEUE}, SWEEP_TASK: {"queue": MAINTENANCE_QUEUE},
                      TRAIN_TASK: {"queue": TRAINING_QUEUE}, DELIVER_TASK: {"queue": MAINTENANCE_QUEUE}},
-        broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout},
+        broker_transport_options={
+            "visibility_timeout": settings.broker_visibility_timeout,
+            # kombu >= 5.7 scans for unacknowledged messages only every interval x throttle (10 s x 10 by default),
+            # which re-delivers up to 100 s after the visibility timeout: scan every few seconds instead (one
+            # cheap ZRANGE per worker)
+            "unacked_restore_interval": max(1, min(10, settings.broker_visibility_timeout // 2)),
+            "unacked_restore_throttle": 1,
+        },
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
         worker_hijack_root_logger=False,
