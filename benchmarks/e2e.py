@@ -70,11 +70,16 @@ class ProcWatch(threading.Thread):
             return []
 
     def cpu(self, name: str) -> float:
+        """CPU seconds of the tree: live processes, plus what the root's exited children used (a worker's pool
+        processes are replaced now and then)."""
         total = 0.0
-        for p in self._tree(self.procs[name]):
+        tree = self._tree(self.procs[name])
+        for i, p in enumerate(tree):
             try:
                 t = p.cpu_times()
                 total += t.user + t.system
+                if i == 0 and p.pid != os.getpid():
+                    total += t.children_user + t.children_system
             except psutil.Error:
                 pass
         return total
