@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi import FastAPI
+from sqlalchemy.exc import DataError
 
-from api.errors import ingest_error_handler, storage_error_handler
+from api.errors import data_error_handler, ingest_error_handler, storage_error_handler
 from api import web
 from api.routers import agent, alerts, auth, cameras, captures, channels, diary, health, ingest, learning, lots, models, plots, review, rules
 from cropwatch import heartbeat
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, *, enqueue: Callable[[int], Non
     app.state.enqueue_training = enqueue_training
     app.add_exception_handler(IngestError, ingest_error_handler)
     app.add_exception_handler(StorageError, storage_error_handler)
+    app.add_exception_handler(DataError, data_error_handler)
     web.register(app)  # pages; also answers ApiError on page paths as HTML
     for module in (health, auth, plots, agent, cameras, ingest, captures, alerts, diary, models, review, learning, lots, channels, rules):
         app.include_router(module.router)

@@ -2,16 +2,87 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 import datetime as dt
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from cropwatch.domain import (
     AlertLevel, AlertStatus, CameraKind, CaptureStatus, DetectionSource, DiarySource, DiaryStatus, DiaryType,
     ModelStage, ModelTask, ReviewState, Role,
 )
+
+
+ID_MAX = 2**31 - 1
+BIGINT_MAX = 2**63 - 1
+#: A row id in a path, query or body. The id columns are INTEGER (32 bits on PostgreSQL): a larger number can name no
+#: row, and the database refuses it (PostgreSQL: integer out of range; SQLite past 64 bits: OverflowError) — a 500
+#: instead of a 422 without this bound.
+Id = Annotated[int, Field(ge=1, le=ID_MAX)]
+
+
+def _farm_year(value: dt.date) -> dt.date:
+    if not 1900 <= value.year <= 2999:
+        raise ValueError("the year must be between 1900 and 2999")
+    return value
+
+
+#: A day or moment of farm work. Outside these years the date arithmetic on it (local-day bounds in UTC, the
+#: pre-harvest interval looking a year back) leaves Python's date range: a 500 instead of a 422. A moment must carry
+#: its UTC offset: the database layer refuses naive datetimes (another 500).
+Day = Annotated[dt.date, AfterValidator(_farm_year)]
+Moment = Annotated[AwareDatetime, AfterValidator(_farm_year)]
+
+
+class ErrorOut(BaseModel):
+    """An API error: a stable ``code``, its message in the caller's language (Vietnamese by default) and in English."""
+    code: str
+    detail: str
+    detail_en: str
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorOut(BaseModel):
+    """The request does not match the schema (FastAPI's validation error)."""
+    detail: list[ValidationIssue]
+
+
+class MalformedBodyOut(BaseModel):
+    """The body could not be parsed at all (e.g. not UTF-8 JSON)."""
+    detail: str
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "The request body could not be parsed",
+    401: "Not signed in, or the token is expired or revoked",
+    403: "The caller's role may not do this",
+    404: "No such object in the caller's cooperative",
+    409: "The object's state does not allow it",
+    410: "The upload URL expired",
+    413: "The image is larger than the limit",
+    415: "The file is not a supported image",
+    422: "Invalid request (schema validation, or a stable error code)",
+    429: "Too many requests (failed sign-ins, or a camera's rate); see Retry-After",
+    503: "A backing service (object storage, broker) is unavailable; retry later",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for the error statuses a route really answers (bodies from ``api.errors``)."""
+    models: dict[int, Any] = {400: MalformedBodyOut, 422: ErrorOut | ValidationErrorOut}
+    return {s: {"model": models.get(s, ErrorOut), "description": _ERROR_DESCRIPTIONS[s]} for s in statuses}
+
+
+def binary(*media_types: str, description: str) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route whose 200 is a file (use with ``response_class=Response``)."""
+    return {200: {"description": description,
+                  "content": {m: {"schema": {"type": "string", "format": "binary"}} for m in media_types}}}
 
 
 class _Out(BaseModel):
@@ -59,7 +130,7 @@ class CameraOut(_Out):
 
 
 class CameraIn(BaseModel):
-    plot_id: int
+    plot_id: Id
     name: str = Field(min_length=1, max_length=200)
     kind: CameraKind = CameraKind.garden
     model_task: ModelTask = ModelTask.pest
@@ -73,7 +144,7 @@ class CameraWithToken(CameraOut):
 class SlotIn(BaseModel):
     sha256: str = Field(min_length=64, max_length=64)
     size: int = Field(description="bytes; 0 is refused as an empty image")
-    captured_at: dt.datetime
+    captured_at: Moment
     multipart: bool = Field(default=False, description="upload in parts (resumable), for frames above the part size")
 
 
@@ -244,7 +315,7 @@ class ModelOut(_Out):
 
 class ReviewIn(BaseModel):
     action: str = Field(description="confirm | reject | relabel | add_box | adjust_box | no_pest")
-    detection_id: int | None = None
+    detection_id: Id | None = None
     class_name: str | None = Field(default=None, max_length=100)
     box: list[float] | None = Field(default=None, min_length=4, max_length=4, description="x1, y1, x2, y2 in pixels")
     note: str | None = Field(default=None, max_length=2000)
@@ -278,10 +349,10 @@ class QueueItemOut(BaseModel):
 class DatasetBuildIn(BaseModel):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9._-]*$")
     task: ModelTask = ModelTask.pest
-    plot_ids: list[int] | None = None
+    plot_ids: list[Id] | None = None
     crop: str | None = None
-    since: dt.datetime | None = None
-    until: dt.datetime | None = None
+    since: Moment | None = None
+    until: Moment | None = None
     classes: list[str] | None = Field(default=None, description="keep only these classes (by name)")
 
 
@@ -300,8 +371,8 @@ class DatasetVersionOut(_Out):
 
 
 class TrainingRunIn(BaseModel):
-    dataset_version_id: int
-    base_model_version_id: int | None = Field(default=None, description="fine-tune from this version's weights")
+    dataset_version_id: Id
+    base_model_version_id: Id | None = Field(default=None, description="fine-tune from this version's weights")
     epochs: int = Field(default=30, ge=1, le=1000)
     imgsz: int = Field(default=320, ge=32, le=1280, multiple_of=32)
     batch: int = Field(default=16, ge=1, le=256)

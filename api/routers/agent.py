@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import CurrentCamera, CurrentUser, SessionDep, StorageDep
 from api.errors import ApiError
+from api.schemas import Id, binary, errors
 from api.scoping import get_owned
 from cropwatch import edge
 from cropwatch.domain import Role
@@ -19,7 +20,7 @@ from cropwatch.tables import Camera
 from cropwatch.timeutil import utcnow
 from models import registry
 
-router = APIRouter(tags=["field agents"])
+router = APIRouter(tags=["field agents"], responses=errors(401))
 
 
 class HeartbeatIn(BaseModel):
@@ -44,7 +45,7 @@ class AgentConfigIn(BaseModel):
     max_upload_kbps: int | None = Field(default=None, ge=0, le=1_000_000)
 
 
-@router.post("/api/v1/cameras/me/heartbeat")
+@router.post("/api/v1/cameras/me/heartbeat", responses=errors(400))
 def heartbeat(body: HeartbeatIn, session: SessionDep, camera: CurrentCamera) -> dict:
     """The agent's state (shown to admins on the cameras page); answers the agent's configuration."""
     camera.agent_status = body.model_dump()
@@ -58,7 +59,8 @@ def config(session: SessionDep, camera: CurrentCamera) -> dict:
     return edge.agent_config(session, camera)
 
 
-@router.get("/api/v1/cameras/me/model")
+@router.get("/api/v1/cameras/me/model", response_class=Response,
+            responses={**binary("application/octet-stream", description="the ONNX model"), **errors(404, 503)})
 def model(session: SessionDep, storage: StorageDep, camera: CurrentCamera) -> Response:
     """The ONNX file of the production model of the camera's task (INT8 when it has one), with its sha256."""
     mv = registry.production(session, camera.model_task)
@@ -70,8 +72,8 @@ def model(session: SessionDep, storage: StorageDep, camera: CurrentCamera) -> Re
                              "Content-Disposition": f'attachment; filename="{mv.name}.{variant}.onnx"'})
 
 
-@router.patch("/api/v1/cameras/{camera_id}/agent-config")
-def set_agent_config(camera_id: int, body: AgentConfigIn, session: SessionDep, principal: CurrentUser) -> dict:
+@router.patch("/api/v1/cameras/{camera_id}/agent-config", responses=errors(400, 403, 404, 422))
+def set_agent_config(camera_id: Id, body: AgentConfigIn, session: SessionDep, principal: CurrentUser) -> dict:
     """Change a field agent's mode, edge detection, image size/quality or bandwidth cap; the agent applies it
     on its next heartbeat."""
     principal.require(Role.coop_admin)

@@ -7,13 +7,13 @@ from sqlalchemy import or_
 
 from api.deps import CurrentUser, SessionDep
 from api.errors import request_locale
-from api.schemas import AlertOut, ResolveIn, SnoozeIn
+from api.schemas import AlertOut, Id, ResolveIn, SnoozeIn, errors
 from api.scoping import get_owned, scoped
 from cropwatch.domain import AlertStatus
 from cropwatch.tables import Alert
 from cropwatch.timeutil import utcnow
 
-router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
+router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], responses=errors(401))
 
 
 def _out(alert: Alert, locale: str) -> AlertOut:
@@ -23,7 +23,7 @@ def _out(alert: Alert, locale: str) -> AlertOut:
 
 @router.get("", response_model=list[AlertOut])
 def list_alerts(request: Request, session: SessionDep, principal: CurrentUser, status: AlertStatus | None = None,
-                plot_id: int | None = None, include_snoozed: bool = False) -> list[AlertOut]:
+                plot_id: Id | None = None, include_snoozed: bool = False) -> list[AlertOut]:
     q = scoped(Alert, principal)
     if not include_snoozed:
         q = q.where(or_(Alert.snoozed_until.is_(None), Alert.snoozed_until <= utcnow()))
@@ -35,13 +35,13 @@ def list_alerts(request: Request, session: SessionDep, principal: CurrentUser, s
     return [_out(a, locale) for a in session.scalars(q.order_by(Alert.updated_at.desc()).limit(500))]
 
 
-@router.get("/{alert_id}", response_model=AlertOut)
-def get_alert(alert_id: int, request: Request, session: SessionDep, principal: CurrentUser) -> AlertOut:
+@router.get("/{alert_id}", response_model=AlertOut, responses=errors(404))
+def get_alert(alert_id: Id, request: Request, session: SessionDep, principal: CurrentUser) -> AlertOut:
     return _out(get_owned(session, Alert, alert_id, principal, "alert"), request_locale(request))
 
 
-@router.post("/{alert_id}/acknowledge", response_model=AlertOut)
-def acknowledge(alert_id: int, request: Request, session: SessionDep, principal: CurrentUser) -> AlertOut:
+@router.post("/{alert_id}/acknowledge", response_model=AlertOut, responses=errors(404))
+def acknowledge(alert_id: Id, request: Request, session: SessionDep, principal: CurrentUser) -> AlertOut:
     """Say 'I have seen it' (any member of the cooperative)."""
     alert = get_owned(session, Alert, alert_id, principal, "alert")
     if alert.status == AlertStatus.open:
@@ -50,8 +50,8 @@ def acknowledge(alert_id: int, request: Request, session: SessionDep, principal:
     return _out(alert, request_locale(request))
 
 
-@router.post("/{alert_id}/snooze", response_model=AlertOut)
-def snooze(alert_id: int, body: SnoozeIn, request: Request, session: SessionDep, principal: CurrentUser) -> AlertOut:
+@router.post("/{alert_id}/snooze", response_model=AlertOut, responses=errors(400, 404))
+def snooze(alert_id: Id, body: SnoozeIn, request: Request, session: SessionDep, principal: CurrentUser) -> AlertOut:
     """Hide the alert and hold its notifications for ``hours`` (any member of the cooperative)."""
     alert = get_owned(session, Alert, alert_id, principal, "alert")
     alert.snoozed_until = utcnow() + dt.timedelta(hours=body.hours)
@@ -59,8 +59,8 @@ def snooze(alert_id: int, body: SnoozeIn, request: Request, session: SessionDep,
     return _out(alert, request_locale(request))
 
 
-@router.post("/{alert_id}/resolve", response_model=AlertOut)
-def resolve(alert_id: int, body: ResolveIn, request: Request, session: SessionDep,
+@router.post("/{alert_id}/resolve", response_model=AlertOut, responses=errors(400, 404))
+def resolve(alert_id: Id, body: ResolveIn, request: Request, session: SessionDep,
             principal: CurrentUser) -> AlertOut:
     alert = get_owned(session, Alert, alert_id, principal, "alert")
     if alert.status != AlertStatus.resolved:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from api.deps import Credentials, CurrentUser, SessionDep, SettingsDep, guard_login, login_failed, login_succeeded
 from api.errors import ApiError
-from api.schemas import MeOut, TokenOut
+from api.schemas import MeOut, TokenOut, errors
 from cropwatch.security import new_token, token_hash, verify_password
 from cropwatch.tables import ApiToken, User
 from cropwatch.timeutil import utcnow
@@ -16,7 +16,7 @@ from cropwatch.timeutil import utcnow
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
-@router.post("/token", response_model=TokenOut)
+@router.post("/token", response_model=TokenOut, responses=errors(400, 401, 422, 429))
 def login(
     request: Request,
     session: SessionDep,
@@ -45,14 +45,14 @@ def login(
     return TokenOut(access_token=token, expires_at=expires, cooperative_id=chosen.cooperative_id, role=chosen.role)
 
 
-@router.post("/logout", status_code=204)
+@router.post("/logout", status_code=204, responses=errors(401))
 def logout(session: SessionDep, principal: CurrentUser, creds: Credentials) -> None:
     tok = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(creds.credentials)))
     tok.revoked_at = utcnow()
     session.commit()
 
 
-@router.get("/me", response_model=MeOut)
+@router.get("/me", response_model=MeOut, responses=errors(401))
 def me(principal: CurrentUser) -> MeOut:
     u = principal.user
     return MeOut(id=u.id, username=u.username, full_name=u.full_name, locale=u.locale,

@@ -3,13 +3,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import CurrentUser, SessionDep
-from api.schemas import CameraIn, CameraOut, CameraWithToken
+from api.schemas import CameraIn, CameraOut, CameraWithToken, Id, errors
 from api.scoping import get_owned, scoped
 from cropwatch.domain import Role
 from cropwatch.security import new_token, token_hash
 from cropwatch.tables import Camera, Plot
 
-router = APIRouter(prefix="/api/v1/cameras", tags=["cameras"])
+router = APIRouter(prefix="/api/v1/cameras", tags=["cameras"], responses=errors(401))
 
 
 def _issue_token(session: SessionDep, cam: Camera) -> CameraWithToken:
@@ -25,12 +25,12 @@ def list_cameras(session: SessionDep, principal: CurrentUser) -> list[Camera]:
     return list(session.scalars(scoped(Camera, principal).order_by(Camera.id)))
 
 
-@router.get("/{camera_id}", response_model=CameraOut)
-def get_camera(camera_id: int, session: SessionDep, principal: CurrentUser) -> Camera:
+@router.get("/{camera_id}", response_model=CameraOut, responses=errors(404))
+def get_camera(camera_id: Id, session: SessionDep, principal: CurrentUser) -> Camera:
     return get_owned(session, Camera, camera_id, principal, "camera")
 
 
-@router.post("", response_model=CameraWithToken, status_code=201)
+@router.post("", response_model=CameraWithToken, status_code=201, responses=errors(400, 403, 404))
 def create_camera(body: CameraIn, session: SessionDep, principal: CurrentUser) -> CameraWithToken:
     """Register a camera on a plot; its device token is shown once and stored hashed."""
     principal.require(Role.coop_admin)
@@ -40,16 +40,16 @@ def create_camera(body: CameraIn, session: SessionDep, principal: CurrentUser) -
     return _issue_token(session, cam)
 
 
-@router.post("/{camera_id}/rotate-token", response_model=CameraWithToken)
-def rotate_token(camera_id: int, session: SessionDep, principal: CurrentUser) -> CameraWithToken:
+@router.post("/{camera_id}/rotate-token", response_model=CameraWithToken, responses=errors(403, 404))
+def rotate_token(camera_id: Id, session: SessionDep, principal: CurrentUser) -> CameraWithToken:
     """Issue a new device token; the old one stops working at once."""
     principal.require(Role.coop_admin)
     cam = get_owned(session, Camera, camera_id, principal, "camera")
     return _issue_token(session, cam)
 
 
-@router.post("/{camera_id}/revoke-token", response_model=CameraOut)
-def revoke_token(camera_id: int, session: SessionDep, principal: CurrentUser) -> Camera:
+@router.post("/{camera_id}/revoke-token", response_model=CameraOut, responses=errors(403, 404))
+def revoke_token(camera_id: Id, session: SessionDep, principal: CurrentUser) -> Camera:
     """Revoke the device token (a stolen or retired device); uploads answer 401 from then on."""
     principal.require(Role.coop_admin)
     cam = get_owned(session, Camera, camera_id, principal, "camera")

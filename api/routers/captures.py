@@ -6,25 +6,25 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
-from api.schemas import CaptureDetail, CaptureOut, DetectionOut
+from api.schemas import BIGINT_MAX, CaptureDetail, CaptureOut, DetectionOut, Id, Moment, errors
 from api.scoping import get_owned, scoped
 from cropwatch.domain import CaptureStatus
 from cropwatch.tables import Capture
 
-router = APIRouter(prefix="/api/v1/captures", tags=["captures"])
+router = APIRouter(prefix="/api/v1/captures", tags=["captures"], responses=errors(401))
 
 
 @router.get("", response_model=list[CaptureOut])
 def list_captures(
     session: SessionDep,
     principal: CurrentUser,
-    plot_id: int | None = None,
-    camera_id: int | None = None,
+    plot_id: Id | None = None,
+    camera_id: Id | None = None,
     status: CaptureStatus | None = None,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=BIGINT_MAX)] = 0,
 ) -> list[Capture]:
     q = scoped(Capture, principal)
     if plot_id is not None:
@@ -40,8 +40,8 @@ def list_captures(
     return list(session.scalars(q.order_by(Capture.captured_at.desc(), Capture.id.desc()).limit(limit).offset(offset)))
 
 
-@router.get("/{capture_id}", response_model=CaptureDetail)
-def get_capture(capture_id: int, session: SessionDep, principal: CurrentUser, storage: StorageDep,
+@router.get("/{capture_id}", response_model=CaptureDetail, responses=errors(404))
+def get_capture(capture_id: Id, session: SessionDep, principal: CurrentUser, storage: StorageDep,
                 settings: SettingsDep) -> CaptureDetail:
     """A capture with its detections and a short-lived URL of the image."""
     cap = get_owned(session, Capture, capture_id, principal, "capture")

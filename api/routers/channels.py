@@ -9,12 +9,13 @@ from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
 from api.deps import CurrentUser, SessionDep
+from api.schemas import Id, errors
 from api.scoping import get_owned, scoped
 from cropwatch.domain import AlertLevel, Role
 from cropwatch.notify import KINDS
 from cropwatch.tables import Alert, Delivery, NotificationChannel
 
-router = APIRouter(tags=["notifications"])
+router = APIRouter(tags=["notifications"], responses=errors(401))
 MANAGERS = (Role.agronomist, Role.coop_admin)
 REQUIRED = {"webhook": ("url", "secret"), "email": ("to",), "telegram": ("bot_token", "chat_id"),
             "zalo": ("access_token", "user_id"), "in_app": ()}
@@ -72,7 +73,7 @@ def _out(ch: NotificationChannel) -> ChannelOut:
                       enabled=ch.enabled, created_at=ch.created_at)
 
 
-@router.post("/api/v1/channels", response_model=ChannelOut, status_code=201)
+@router.post("/api/v1/channels", response_model=ChannelOut, status_code=201, responses=errors(400, 403))
 def add_channel(body: ChannelIn, session: SessionDep, principal: CurrentUser) -> ChannelOut:
     principal.require(*MANAGERS)
     ch = NotificationChannel(cooperative_id=principal.cooperative_id, **body.model_dump())
@@ -81,14 +82,14 @@ def add_channel(body: ChannelIn, session: SessionDep, principal: CurrentUser) ->
     return _out(ch)
 
 
-@router.get("/api/v1/channels", response_model=list[ChannelOut])
+@router.get("/api/v1/channels", response_model=list[ChannelOut], responses=errors(403))
 def list_channels(session: SessionDep, principal: CurrentUser) -> list[ChannelOut]:
     principal.require(*MANAGERS)
     return [_out(c) for c in session.scalars(scoped(NotificationChannel, principal).order_by(NotificationChannel.id))]
 
 
-@router.delete("/api/v1/channels/{channel_id}", response_model=ChannelOut)
-def disable_channel(channel_id: int, session: SessionDep, principal: CurrentUser) -> ChannelOut:
+@router.delete("/api/v1/channels/{channel_id}", response_model=ChannelOut, responses=errors(403, 404))
+def disable_channel(channel_id: Id, session: SessionDep, principal: CurrentUser) -> ChannelOut:
     """Channels are disabled, not deleted: their delivery log stays."""
     principal.require(*MANAGERS)
     ch = get_owned(session, NotificationChannel, channel_id, principal, "channel")
@@ -97,8 +98,8 @@ def disable_channel(channel_id: int, session: SessionDep, principal: CurrentUser
     return _out(ch)
 
 
-@router.get("/api/v1/alerts/{alert_id}/deliveries", response_model=list[DeliveryOut])
-def alert_deliveries(alert_id: int, session: SessionDep, principal: CurrentUser) -> list[Delivery]:
+@router.get("/api/v1/alerts/{alert_id}/deliveries", response_model=list[DeliveryOut], responses=errors(404))
+def alert_deliveries(alert_id: Id, session: SessionDep, principal: CurrentUser) -> list[Delivery]:
     get_owned(session, Alert, alert_id, principal, "alert")
     return list(session.scalars(select(Delivery).where(Delivery.alert_id == alert_id).order_by(Delivery.id)))
 

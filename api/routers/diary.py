@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from api.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
 from api.errors import ApiError
-from api.schemas import DiaryDetail, DiaryOut, RevisionOut
+from api.schemas import ID_MAX, Day, DiaryDetail, DiaryOut, Id, Moment, RevisionOut, binary, errors
 from api.scoping import get_owned, scoped
 from cropwatch import diary
 from cropwatch.domain import DiarySource, DiaryStatus, DiaryType, Role
@@ -17,15 +17,15 @@ from cropwatch.ingest import CONTENT_TYPES, check_image_header
 from cropwatch.tables import DiaryEntry, DiaryRevision, Plot
 from cropwatch.timeutil import local_day, utcnow
 
-router = APIRouter(prefix="/api/v1/diary", tags=["diary"])
+router = APIRouter(prefix="/api/v1/diary", tags=["diary"], responses=errors(401))
 WRITERS = (Role.member, Role.agronomist, Role.coop_admin)
 
 
 @router.get("", response_model=list[DiaryOut])
 def list_entries(
-    session: SessionDep, principal: CurrentUser, plot_id: int | None = None, type: DiaryType | None = None,
+    session: SessionDep, principal: CurrentUser, plot_id: Id | None = None, type: DiaryType | None = None,
     status: DiaryStatus | None = None, source: DiarySource | None = None,
-    since: dt.datetime | None = None, until: dt.datetime | None = None,
+    since: Moment | None = None, until: Moment | None = None,
 ) -> list[DiaryEntry]:
     q = scoped(DiaryEntry, principal).where(DiaryEntry.deleted_at.is_(None))
     for col, value in ((DiaryEntry.plot_id, plot_id), (DiaryEntry.type, type), (DiaryEntry.status, status),
@@ -39,9 +39,11 @@ def list_entries(
     return list(session.scalars(q.order_by(DiaryEntry.occurred_at.desc(), DiaryEntry.id.desc()).limit(1000)))
 
 
-@router.get("/export")
-def export_diary(session: SessionDep, principal: CurrentUser, storage: StorageDep, plot_id: int,
-                 since: dt.date, until: dt.date, format: str = "pdf") -> Response:
+@router.get("/export", response_class=Response, responses={**binary(
+    "application/pdf", "text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    description="the diary as PDF, CSV or XLSX"), **errors(404, 422)})
+def export_diary(session: SessionDep, principal: CurrentUser, storage: StorageDep, plot_id: Id,
+                 since: Day, until: Day, format: str = "pdf") -> Response:
     """The plot's diary for a season as ``pdf`` (VietGAP-style, Vietnamese, with photos), ``csv`` or ``xlsx``.
     Every entry of the period is in it, pending and deleted ones included (marked)."""
     from cropwatch import diary_export
@@ -71,8 +73,8 @@ def export_diary(session: SessionDep, principal: CurrentUser, storage: StorageDe
     raise ApiError(422, "export_bad_format")
 
 
-@router.get("/{entry_id}", response_model=DiaryDetail)
-def get_entry(entry_id: int, session: SessionDep, principal: CurrentUser, storage: StorageDep,
+@router.get("/{entry_id}", response_model=DiaryDetail, responses=errors(404))
+def get_entry(entry_id: Id, session: SessionDep, principal: CurrentUser, storage: StorageDep,
               settings: SettingsDep) -> DiaryDetail:
     entry = get_owned(session, DiaryEntry, entry_id, principal, "diary entry")
     revs = session.scalars(select(DiaryRevision).where(DiaryRevision.entry_id == entry.id)
@@ -83,22 +85,23 @@ def get_entry(entry_id: int, session: SessionDep, principal: CurrentUser, storag
                        photo_urls=[storage.presigned_get(k, expiry) for k in entry.photo_keys])
 
 
-@router.post("", response_model=DiaryOut, status_code=201)
+@router.post("", response_model=DiaryOut, status_code=201,
+             responses=errors(400, 403, 404, 409, 413, 415, 422, 503))
 async def create_entry(
     session: SessionDep, principal: CurrentUser, storage: StorageDep, settings: SettingsDep,
-    plot_id: Annotated[int, Form()],
+    plot_id: Annotated[int, Form(ge=1, le=ID_MAX)],
     type: Annotated[DiaryType, Form()],
-    occurred_at: Annotated[dt.datetime | None, Form()] = None,
+    occurred_at: Annotated[Moment | None, Form()] = None,
     status: Annotated[DiaryStatus, Form()] = DiaryStatus.done,
     title: Annotated[str, Form(max_length=300)] = "",
     notes: Annotated[str, Form(max_length=10000)] = "",
-    quantity_value: Annotated[float | None, Form()] = None,
+    quantity_value: Annotated[float | None, Form(allow_inf_nan=False)] = None,
     quantity_unit: Annotated[str | None, Form(max_length=32)] = None,
     product_name: Annotated[str | None, Form(max_length=200)] = None,
     registration_no: Annotated[str | None, Form(max_length=100)] = None,
     active_ingredient: Annotated[str | None, Form(max_length=200)] = None,
     dose: Annotated[str | None, Form(max_length=100)] = None,
-    treated_area_m2: Annotated[float | None, Form(ge=0)] = None,
+    treated_area_m2: Annotated[float | None, Form(ge=0, allow_inf_nan=False)] = None,
     operator: Annotated[str | None, Form(max_length=200)] = None,
     phi_days: Annotated[int | None, Form(ge=0, le=365)] = None,
     phi_override_reason: Annotated[str | None, Form(max_length=2000)] = None,
@@ -149,8 +152,8 @@ def guard(session, principal, plot_id: int, day, override_reason: str | None) ->
                        ends=fmt_date(b.ends_on)) from None
 
 
-@router.post("/{entry_id}/done", response_model=DiaryOut)
-def mark_done(entry_id: int, session: SessionDep, principal: CurrentUser) -> DiaryEntry:
+@router.post("/{entry_id}/done", response_model=DiaryOut, responses=errors(403, 404))
+def mark_done(entry_id: Id, session: SessionDep, principal: CurrentUser) -> DiaryEntry:
     """Confirm a pending (e.g. automatic) entry; the change is kept as a revision."""
     principal.require(*WRITERS)
     entry = get_owned(session, DiaryEntry, entry_id, principal, "diary entry")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from sqlalchemy import func, select, text
 
@@ -27,7 +28,8 @@ def _workers(request: Request) -> list[dict]:
     return heartbeat.read_all(_heartbeat_client(request))
 
 
-@router.get("/health")
+@router.get("/health", responses={503: {"description": "Degraded: the database or object storage is unreachable "
+                                                  "(same body, `status: degraded`)"}})
 def health(request: Request, response: Response) -> dict:
     """Liveness of the API, reachability of the database and object storage, and what each live worker serves
     (model version, FP32/INT8 variant and the execution provider really in use)."""
@@ -54,7 +56,7 @@ def health(request: Request, response: Response) -> dict:
             "workers": workers}
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 def metrics(request: Request) -> Response:
     """Prometheus text format: the API process's own metrics plus, from the heartbeats, one series set per worker.
     Aggregates only (no cooperative's data); keep the endpoint on the internal network."""

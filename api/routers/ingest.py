@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from typing import Annotated
 
@@ -10,12 +9,14 @@ from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 
 from api.deps import CurrentCamera, SessionDep, SettingsDep, StorageDep
 from api.errors import not_found
-from api.schemas import CaptureOut, ConfirmIn, SlotIn, SlotOut, UploadOut
+from api.schemas import CaptureOut, ConfirmIn, Id, Moment, SlotIn, SlotOut, UploadOut, errors
 from cropwatch import edge, ingest
 from cropwatch.tables import Capture
 from cropwatch.timeutil import utcnow
 
-router = APIRouter(prefix="/api/v1/ingest", tags=["ingest (cameras)"])
+router = APIRouter(prefix="/api/v1/ingest", tags=["ingest (cameras)"],
+                   responses=errors(400, 401, 404, 409, 410, 413, 415, 422, 429, 503))
+_CREATED = {201: {"model": SlotOut, "description": "A new capture (200: one that existed already)"}}
 log = logging.getLogger(__name__)
 
 
@@ -26,7 +27,7 @@ def _enqueue(request: Request, capture_id: int) -> None:
         log.warning("broker unavailable, capture %s waits for the sweeper: %s", capture_id, exc)
 
 
-@router.post("/slots", response_model=SlotOut)
+@router.post("/slots", response_model=SlotOut, responses=_CREATED)
 def request_slot(body: SlotIn, session: SessionDep, storage: StorageDep, settings: SettingsDep,
                  camera: CurrentCamera, response: Response) -> SlotOut:
     """Ask for a presigned PUT URL for one image (idempotent per camera and sha256)."""
@@ -40,7 +41,7 @@ def request_slot(body: SlotIn, session: SessionDep, storage: StorageDep, setting
 
 
 @router.post("/captures/{capture_id}/confirm", response_model=CaptureOut)
-def confirm(request: Request, capture_id: int, session: SessionDep, storage: StorageDep, settings: SettingsDep,
+def confirm(request: Request, capture_id: Id, session: SessionDep, storage: StorageDep, settings: SettingsDep,
             camera: CurrentCamera, body: ConfirmIn | None = None) -> Capture:
     """Tell the server the upload finished (a multipart upload is assembled here): it verifies the object and
     queues detection — or, with ``edge``, stores the detections the camera's agent ran and evaluates alerts."""
@@ -63,10 +64,11 @@ def confirm(request: Request, capture_id: int, session: SessionDep, storage: Sto
     return cap
 
 
-@router.post("/upload", response_model=UploadOut)
+@router.post("/upload", response_model=UploadOut,
+             responses={201: {"model": UploadOut, "description": "Stored (200: the same image was stored before)"}})
 async def upload(request: Request, session: SessionDep, storage: StorageDep, settings: SettingsDep,
                  camera: CurrentCamera, response: Response, file: Annotated[UploadFile, File()],
-                 captured_at: Annotated[dt.datetime | None, Form()] = None) -> UploadOut:
+                 captured_at: Annotated[Moment | None, Form()] = None) -> UploadOut:
     """Direct multipart upload for simple cameras (one request, no presigned URL)."""
     data = await file.read(settings.max_upload_bytes + 1)
     cap, created = ingest.direct_upload(session, storage, settings, camera=camera, data=data,

@@ -15,14 +15,15 @@ from sqlalchemy import or_, select
 
 from api.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
 from api.errors import ApiError, not_found
-from api.schemas import (DatasetBuildIn, DatasetVersionOut, ModelOut, PromoteIn, TrainingRunIn, TrainingRunOut)
+from api.schemas import (DatasetBuildIn, DatasetVersionOut, Id, ModelOut, PromoteIn, TrainingRunIn, TrainingRunOut,
+                         errors)
 from api.scoping import get_owned
 from cropwatch.domain import Role
 from cropwatch.tables import DatasetVersion, ModelVersion, TrainingRun
 from datasets.versions import DatasetError, create_version, verified_captures
 from models import registry
 
-router = APIRouter(tags=["learning loop"])
+router = APIRouter(tags=["learning loop"], responses=errors(401))
 ML = (Role.ml_engineer, Role.coop_admin)
 REGISTRY_ADMINS = (Role.ml_engineer, Role.union_admin)
 
@@ -42,7 +43,8 @@ def _visible_dataset(session, principal, dataset_id: int) -> DatasetVersion:  # 
     return dv
 
 
-@router.post("/api/v1/datasets", response_model=DatasetVersionOut, status_code=201)
+@router.post("/api/v1/datasets", response_model=DatasetVersionOut, status_code=201,
+             responses=errors(400, 403, 409, 422))
 def build_dataset(body: DatasetBuildIn, session: SessionDep, principal: CurrentUser, storage: StorageDep,
                   settings: SettingsDep) -> DatasetVersionOut:
     """Freeze the cooperative's human-verified captures (with filters) into the next version of ``name``."""
@@ -73,13 +75,14 @@ def list_datasets(session: SessionDep, principal: CurrentUser, storage: StorageD
             for dv in session.scalars(q.order_by(DatasetVersion.name, DatasetVersion.version))]
 
 
-@router.get("/api/v1/datasets/{dataset_id}", response_model=DatasetVersionOut)
-def get_dataset(dataset_id: int, session: SessionDep, principal: CurrentUser, storage: StorageDep,
+@router.get("/api/v1/datasets/{dataset_id}", response_model=DatasetVersionOut, responses=errors(404))
+def get_dataset(dataset_id: Id, session: SessionDep, principal: CurrentUser, storage: StorageDep,
                 settings: SettingsDep) -> DatasetVersionOut:
     return _dataset_out(_visible_dataset(session, principal, dataset_id), storage, settings)
 
 
-@router.post("/api/v1/training/runs", response_model=TrainingRunOut, status_code=202)
+@router.post("/api/v1/training/runs", response_model=TrainingRunOut, status_code=202,
+             responses=errors(400, 403, 404, 422, 503))
 def start_training(body: TrainingRunIn, request: Request, session: SessionDep, principal: CurrentUser) -> TrainingRun:
     """Queue a training run on the `training` workers; follow it with GET /api/v1/training/runs/{id}."""
     from training.jobs import create_run
@@ -105,15 +108,15 @@ def start_training(body: TrainingRunIn, request: Request, session: SessionDep, p
     return run
 
 
-@router.get("/api/v1/training/runs", response_model=list[TrainingRunOut])
+@router.get("/api/v1/training/runs", response_model=list[TrainingRunOut], responses=errors(403))
 def list_runs(session: SessionDep, principal: CurrentUser) -> list[TrainingRun]:
     principal.require(*ML, Role.agronomist)
     q = select(TrainingRun).where(TrainingRun.cooperative_id == principal.cooperative_id)
     return list(session.scalars(q.order_by(TrainingRun.id.desc()).limit(100)))
 
 
-@router.get("/api/v1/training/runs/{run_id}", response_model=TrainingRunOut)
-def get_run(run_id: int, session: SessionDep, principal: CurrentUser) -> TrainingRun:
+@router.get("/api/v1/training/runs/{run_id}", response_model=TrainingRunOut, responses=errors(404))
+def get_run(run_id: Id, session: SessionDep, principal: CurrentUser) -> TrainingRun:
     """Status, progress (0..1), log lines and metrics of a run."""
     return get_owned(session, TrainingRun, run_id, principal, "training run")
 
@@ -126,8 +129,8 @@ def _model(session, model_id: int, principal) -> ModelVersion:  # noqa: ANN001
     return mv
 
 
-@router.post("/api/v1/models/{model_id}/promote", response_model=ModelOut)
-def promote_model(model_id: int, body: PromoteIn, session: SessionDep, principal: CurrentUser,
+@router.post("/api/v1/models/{model_id}/promote", response_model=ModelOut, responses=errors(400, 403, 404, 409))
+def promote_model(model_id: Id, body: PromoteIn, session: SessionDep, principal: CurrentUser,
                   settings: SettingsDep) -> ModelVersion:
     """Make a candidate production, if it passes the gate (its test mAP50 not below production's on the same
     split by more than the tolerance) or with a written reason. Workers load it within seconds, no restart."""
@@ -143,8 +146,8 @@ def promote_model(model_id: int, body: PromoteIn, session: SessionDep, principal
     return mv
 
 
-@router.post("/api/v1/models/{model_id}/rollback", response_model=ModelOut)
-def rollback_model(model_id: int, body: PromoteIn, session: SessionDep, principal: CurrentUser) -> ModelVersion:
+@router.post("/api/v1/models/{model_id}/rollback", response_model=ModelOut, responses=errors(400, 403, 404, 409))
+def rollback_model(model_id: Id, body: PromoteIn, session: SessionDep, principal: CurrentUser) -> ModelVersion:
     """Put an earlier production version back in service (the current one is archived)."""
     principal.require(*REGISTRY_ADMINS)
     mv = _model(session, model_id, principal)
@@ -156,15 +159,15 @@ def rollback_model(model_id: int, body: PromoteIn, session: SessionDep, principa
     return mv
 
 
-@router.post("/api/v1/models/{model_id}/shadow", response_model=ModelOut)
-def start_shadow(model_id: int, session: SessionDep, principal: CurrentUser) -> ModelVersion:
+@router.post("/api/v1/models/{model_id}/shadow", response_model=ModelOut, responses=errors(403, 404, 409))
+def start_shadow(model_id: Id, session: SessionDep, principal: CurrentUser) -> ModelVersion:
     """Run a candidate beside production on a sample of live captures (``CROPWATCH_SHADOW_SAMPLE_RATE``): its
     results are stored apart, compared, and never counted or alerted."""
     return _shadow_change(session, principal, model_id, registry.start_shadow)
 
 
-@router.delete("/api/v1/models/{model_id}/shadow", response_model=ModelOut)
-def stop_shadow(model_id: int, session: SessionDep, principal: CurrentUser) -> ModelVersion:
+@router.delete("/api/v1/models/{model_id}/shadow", response_model=ModelOut, responses=errors(403, 404, 409))
+def stop_shadow(model_id: Id, session: SessionDep, principal: CurrentUser) -> ModelVersion:
     return _shadow_change(session, principal, model_id, registry.stop_shadow)
 
 
@@ -179,8 +182,8 @@ def _shadow_change(session, principal, model_id: int, change) -> ModelVersion:  
     return mv
 
 
-@router.get("/api/v1/models/{model_id}/shadow-report")
-def shadow_report(model_id: int, session: SessionDep, principal: CurrentUser) -> dict:
+@router.get("/api/v1/models/{model_id}/shadow-report", responses=errors(403, 404))
+def shadow_report(model_id: Id, session: SessionDep, principal: CurrentUser) -> dict:
     """The shadow model against production and against reviewers, on this cooperative's captures."""
     from models.shadow import report
 
@@ -189,8 +192,8 @@ def shadow_report(model_id: int, session: SessionDep, principal: CurrentUser) ->
     return report(session, model_id, cooperative_id=principal.cooperative_id)
 
 
-@router.get("/api/v1/models/{model_id}/reports/{name}")
-def model_report(model_id: int, name: str, session: SessionDep, principal: CurrentUser, storage: StorageDep,
+@router.get("/api/v1/models/{model_id}/reports/{name}", response_class=RedirectResponse, responses=errors(404))
+def model_report(model_id: Id, name: str, session: SessionDep, principal: CurrentUser, storage: StorageDep,
                  settings: SettingsDep) -> RedirectResponse:
     """A picture from the version's evaluation (``confusion_matrix`` or ``pr_curve``): a redirect to the image."""
     mv = _model(session, model_id, principal)

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from api.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
 from api.errors import not_found, request_locale
 from api.routers.diary import guard
+from api.schemas import Day, Id, binary, errors
 from api.scoping import get_owned, scoped
 from cropwatch.domain import Role
 from cropwatch.i18n import t
@@ -28,8 +29,8 @@ TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).resolve().parents
 
 
 class LotIn(BaseModel):
-    plot_id: int
-    harvested_on: dt.date
+    plot_id: Id
+    harvested_on: Day
     quantity: float = Field(gt=0, le=1e7)
     unit: str = Field(default="kg", max_length=16)
     ripeness_grade: str | None = Field(default=None, max_length=32)
@@ -61,7 +62,7 @@ def _out(request: Request, lot: HarvestLot) -> LotOut:
     return out
 
 
-@router.post("/api/v1/lots", response_model=LotOut, status_code=201)
+@router.post("/api/v1/lots", response_model=LotOut, status_code=201, responses=errors(400, 401, 403, 404, 409))
 def new_lot(body: LotIn, request: Request, session: SessionDep, principal: CurrentUser) -> LotOut:
     """Record a harvest lot (and its `harvest` diary entry). Inside a pre-harvest interval: 409 `phi_active`
     naming the product and the first allowed day, unless an agronomist gives ``phi_override_reason``."""
@@ -76,18 +77,20 @@ def new_lot(body: LotIn, request: Request, session: SessionDep, principal: Curre
     return _out(request, lot)
 
 
-@router.get("/api/v1/lots", response_model=list[LotOut])
+@router.get("/api/v1/lots", response_model=list[LotOut], responses=errors(401))
 def list_lots(request: Request, session: SessionDep, principal: CurrentUser,
-              plot_id: int | None = None) -> list[LotOut]:
+              plot_id: Id | None = None) -> list[LotOut]:
     q = scoped(HarvestLot, principal)
     if plot_id is not None:
         q = q.where(HarvestLot.plot_id == plot_id)
     return [_out(request, lot) for lot in session.scalars(q.order_by(HarvestLot.harvested_on.desc()))]
 
 
-@router.get("/api/v1/lots/labels.pdf")
+@router.get("/api/v1/lots/labels.pdf", response_class=Response,
+            responses={**binary("application/pdf", description="A4 sheet of QR labels"), **errors(401, 404)})
 def lot_labels(request: Request, session: SessionDep, principal: CurrentUser,
-               ids: Annotated[str, Query(pattern=r"^\d+(,\d+)*$", description="lot ids, comma-separated")]) -> Response:
+               ids: Annotated[str, Query(pattern=r"^\d{1,9}(,\d{1,9})*$", description="lot ids, comma-separated")],
+               ) -> Response:
     """A printable A4 sheet of QR labels (3 × 8, 70 × 37 mm, the common sticker sheet) for the given lots."""
     from cropwatch.traceability import label_sheet_pdf
 
@@ -98,8 +101,9 @@ def lot_labels(request: Request, session: SessionDep, principal: CurrentUser,
                     headers={"Content-Disposition": 'attachment; filename="nhan-lo-hang.pdf"'})
 
 
-@router.get("/api/v1/lots/{lot_id}/qr.{fmt}")
-def lot_qr(lot_id: int, fmt: str, request: Request, session: SessionDep, principal: CurrentUser) -> Response:
+@router.get("/api/v1/lots/{lot_id}/qr.{fmt}", response_class=Response,
+            responses={**binary("image/png", "image/svg+xml", description="the QR label"), **errors(401, 404)})
+def lot_qr(lot_id: Id, fmt: str, request: Request, session: SessionDep, principal: CurrentUser) -> Response:
     """The lot's QR label (``png`` or ``svg``) pointing at its public page."""
     lot = get_owned(session, HarvestLot, lot_id, principal, "lot")
     if fmt == "png":
@@ -117,12 +121,14 @@ def _public(session, storage, settings, code: str) -> dict:  # noqa: ANN001
     return public_view(session, lot, photo_url=lambda key: storage.presigned_get(key, expiry))
 
 
-@router.get("/t/{code}.json")
+@router.get("/t/{code}.json", responses=errors(404))
 def lot_public_json(code: str, session: SessionDep, storage: StorageDep, settings: SettingsDep) -> dict:
     return _public(session, storage, settings, code)
 
 
-@router.get("/t/{code}", response_class=HTMLResponse, name="lot_public_page")
+@router.get("/t/{code}", response_class=HTMLResponse, name="lot_public_page", responses={404: {  # JSON, not a page
+    "description": "No such lot",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}})
 def lot_public_page(code: str, request: Request, session: SessionDep, storage: StorageDep,
                     settings: SettingsDep, lang: Annotated[str | None, Query(pattern="^(vi|en)$")] = None) -> str:
     """Public traceability page of a lot (no login): cooperative, growing area, crop, the season's diary."""

@@ -4,10 +4,10 @@ from fastapi import APIRouter
 from sqlalchemy import or_, select
 
 from api.deps import CurrentUser, SessionDep
-from api.schemas import ModelOut
+from api.schemas import ModelOut, errors
 from cropwatch.tables import ModelVersion
 
-router = APIRouter(prefix="/api/v1/models", tags=["models"])
+router = APIRouter(prefix="/api/v1/models", tags=["models"], responses=errors(401))
 
 
 @router.get("", response_model=list[ModelOut])

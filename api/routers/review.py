@@ -10,25 +10,25 @@ from sqlalchemy import select
 from api.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
 from api.errors import ApiError
 from api.routers.captures import get_capture
-from api.schemas import CaptureDetail, FlagIn, QueueItemOut, ReviewIn, ReviewOut
+from api.schemas import CaptureDetail, FlagIn, Id, QueueItemOut, ReviewIn, ReviewOut, errors
 from api.scoping import get_owned
 from cropwatch import review
 from cropwatch.domain import CaptureStatus, Role
 from cropwatch.tables import Capture, Review
 from cropwatch.timeutil import local_day, utcnow
 
-router = APIRouter(tags=["review"])
+router = APIRouter(tags=["review"], responses=errors(401))
 
 REVIEWERS = (Role.agronomist, Role.coop_admin)
 READERS = (Role.agronomist, Role.coop_admin, Role.ml_engineer)
 
 
-@router.get("/api/v1/review/queue", response_model=list[QueueItemOut])
+@router.get("/api/v1/review/queue", response_model=list[QueueItemOut], responses=errors(403))
 def review_queue(
     session: SessionDep,
     principal: CurrentUser,
     settings: SettingsDep,
-    plot_id: int | None = None,
+    plot_id: Id | None = None,
     class_name: str | None = None,
     min_score: Annotated[float | None, Query(ge=0, le=1)] = None,
     max_score: Annotated[float | None, Query(ge=0, le=1)] = None,
@@ -42,8 +42,9 @@ def review_queue(
     return [QueueItemOut(**vars(item)) for item in items]
 
 
-@router.post("/api/v1/captures/{capture_id}/reviews", response_model=CaptureDetail)
-def review_capture(capture_id: int, body: ReviewIn, session: SessionDep, principal: CurrentUser,
+@router.post("/api/v1/captures/{capture_id}/reviews", response_model=CaptureDetail,
+             responses=errors(400, 403, 404, 409, 422))
+def review_capture(capture_id: Id, body: ReviewIn, session: SessionDep, principal: CurrentUser,
                    settings: SettingsDep, storage: StorageDep) -> CaptureDetail:
     """Confirm, reject, relabel, add a missed box, adjust a box, or mark "no pest present"; counts and open alerts
     of the plot's day are recomputed. Answers the capture as it is now."""
@@ -66,15 +67,15 @@ def review_capture(capture_id: int, body: ReviewIn, session: SessionDep, princip
     return get_capture(capture_id, session, principal, storage, settings)
 
 
-@router.get("/api/v1/captures/{capture_id}/reviews", response_model=list[ReviewOut])
-def capture_reviews(capture_id: int, session: SessionDep, principal: CurrentUser) -> list[Review]:
+@router.get("/api/v1/captures/{capture_id}/reviews", response_model=list[ReviewOut], responses=errors(404))
+def capture_reviews(capture_id: Id, session: SessionDep, principal: CurrentUser) -> list[Review]:
     """Every review of the capture, oldest first: who, when, before → after."""
     get_owned(session, Capture, capture_id, principal, "capture")
     return list(session.scalars(select(Review).where(Review.capture_id == capture_id).order_by(Review.id)))
 
 
-@router.post("/api/v1/captures/{capture_id}/flag", response_model=CaptureDetail)
-def flag_capture(capture_id: int, body: FlagIn, session: SessionDep, principal: CurrentUser,
+@router.post("/api/v1/captures/{capture_id}/flag", response_model=CaptureDetail, responses=errors(400, 404))
+def flag_capture(capture_id: Id, body: FlagIn, session: SessionDep, principal: CurrentUser,
                  settings: SettingsDep, storage: StorageDep) -> CaptureDetail:
     """A farmer asks an agronomist to look at this photo (it goes first in the review queue)."""
     cap = get_owned(session, Capture, capture_id, principal, "capture")
@@ -84,7 +85,7 @@ def flag_capture(capture_id: int, body: FlagIn, session: SessionDep, principal: 
     return get_capture(capture_id, session, principal, storage, settings)
 
 
-@router.get("/api/v1/review/agreement")
+@router.get("/api/v1/review/agreement", responses=errors(403))
 def review_agreement(session: SessionDep, principal: CurrentUser) -> dict:
     """Per class: reviewers' verdicts on the model's detections and the resulting precision."""
     principal.require(*READERS)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from api.deps import CurrentUser, SessionDep
+from api.schemas import Id, errors
 from api.scoping import get_owned, scoped
 from cropwatch.domain import AlertLevel, Role
 from cropwatch.tables import AlertRule
 
-router = APIRouter(prefix="/api/v1/alert-rules", tags=["alerts"])
+router = APIRouter(prefix="/api/v1/alert-rules", tags=["alerts"], responses=errors(401))
 EDITORS = (Role.agronomist, Role.coop_admin)
 
 
@@ -38,6 +40,38 @@ class RulePatch(BaseModel):
     params: dict | None = None
 
 
+# The same bounds as the rules page's form (api/web/pages_agronomist.py).
+class _TrendParams(BaseModel):
+    rise_pct: float = Field(default=50, ge=1, le=10000)
+
+
+class _SilenceParams(BaseModel):
+    hours: float = Field(default=6, gt=0, le=24 * 30)
+
+
+class _HarvestWindowParams(BaseModel):
+    share: float = Field(default=0.3, ge=0, le=1)
+    target: float = Field(default=0.8, gt=0, le=1)
+    days: int = Field(default=7, ge=1, le=90)
+
+
+PARAMS = {"trend": _TrendParams, "silence": _SilenceParams, "harvest_window": _HarvestWindowParams}
+
+
+def _check_params(kind: str, params: dict | None) -> None:
+    """The worker and the sweeper read these numbers (``float(...)``, a loop over ``days``, a timedelta of ``hours``):
+    a string, a negative or a huge value stored here would break every later evaluation of the cooperative's rules
+    (and the sweeper's, for every cooperative). 422 instead."""
+    model = PARAMS.get(kind)
+    if model is None or not params:
+        return
+    try:
+        model.model_validate(params)
+    except ValidationError as exc:
+        raise RequestValidationError([{"type": "value_error", "loc": ("body", "params", *e["loc"]), "msg": e["msg"]}
+                                      for e in exc.errors()]) from None
+
+
 class RuleOut(RuleIn):
     model_config = {"from_attributes": True}
     id: int
@@ -48,9 +82,10 @@ def list_rules(session: SessionDep, principal: CurrentUser) -> list[AlertRule]:
     return list(session.scalars(scoped(AlertRule, principal).order_by(AlertRule.class_name, AlertRule.threshold)))
 
 
-@router.post("", response_model=RuleOut, status_code=201)
+@router.post("", response_model=RuleOut, status_code=201, responses=errors(400, 403))
 def add_rule(body: RuleIn, session: SessionDep, principal: CurrentUser) -> AlertRule:
     principal.require(*EDITORS)
+    _check_params(body.kind, body.params)
     rule = AlertRule(cooperative_id=principal.cooperative_id,
                      **(body.model_dump() | {"name": body.name or f"{body.class_name} ≥ {body.threshold}/ngày"}))
     session.add(rule)
@@ -58,12 +93,16 @@ def add_rule(body: RuleIn, session: SessionDep, principal: CurrentUser) -> Alert
     return rule
 
 
-@router.patch("/{rule_id}", response_model=RuleOut)
-def change_rule(rule_id: int, body: RulePatch, session: SessionDep, principal: CurrentUser) -> AlertRule:
+@router.patch("/{rule_id}", response_model=RuleOut, responses=errors(400, 403, 404))
+def change_rule(rule_id: Id, body: RulePatch, session: SessionDep, principal: CurrentUser) -> AlertRule:
     """Change a rule (disable with ``enabled: false``; rules are never deleted, alerts keep pointing at them)."""
     principal.require(*EDITORS)
     rule = get_owned(session, AlertRule, rule_id, principal, "alert rule")
+    if "params" in body.model_fields_set:
+        _check_params(rule.kind, body.params)
     for key, value in body.model_dump(exclude_unset=True).items():
+        if value is None and key != "params":  # null leaves a field as it is (only params may be cleared)
+            continue
         setattr(rule, key, value)
     session.commit()
     return rule

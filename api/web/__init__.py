@@ -7,13 +7,14 @@ and the output (HTML) differ. Static assets are vendored under ``api/static`` (n
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import ApiError, api_error_handler
@@ -65,13 +66,25 @@ async def error_handler(request: Request, exc: ApiError) -> Response:
 async def validation_handler(request: Request, exc: RequestValidationError) -> Response:
     """Pages answer a form that fails validation with the fields at fault, in the page language (422)."""
     if not is_page_request(request):
-        return await request_validation_exception_handler(request, exc)
+        # FastAPI echoes the refused value; a NaN, Infinity or 1e400 in it cannot be written as JSON: drop those
+        errors = [{k: v for k, v in e.items() if k != "input" or _finite(v)} for e in exc.errors()]
+        return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
     locale = page_locale(request, _usable_principal(request))
     fields = ", ".join(sorted({str(e["loc"][-1]) for e in exc.errors() if e.get("loc")}))
     message = translate("validation_failed", locale, fields=fields)
     if request.headers.get("hx-request"):
         return render(request, "_flash.html", status=422, message=message, kind="error")
     return render(request, "error.html", status=422, message=message, code=422)
+
+
+def _finite(value: object) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(_finite(v) for v in value)
+    return True
 
 
 def register(app: FastAPI) -> None:
