@@ -57,6 +57,8 @@ class ProcWatch(threading.Thread):
         super().__init__(daemon=True)
         self.procs = procs
         self.peak: dict[str, float] = {k: 0.0 for k in procs}
+        self.series: list[tuple[int, dict[str, int]]] = []  # (seconds, {process: RSS MB}) every 30 s
+        self.t0 = time.monotonic()
         self.cpu0: dict[str, float] = {}
         self.stop_flag = threading.Event()
 
@@ -85,7 +87,9 @@ class ProcWatch(threading.Thread):
         return total
 
     def run(self) -> None:
+        next_sample = 0.0
         while not self.stop_flag.wait(1.0):
+            now = {}
             for name, pid in self.procs.items():
                 rss = 0
                 for p in self._tree(pid):
@@ -93,7 +97,12 @@ class ProcWatch(threading.Thread):
                         rss += p.memory_info().rss
                     except psutil.Error:
                         pass
+                now[name] = round(rss / 2**20)
                 self.peak[name] = max(self.peak[name], rss / 2**20)
+            elapsed = time.monotonic() - self.t0
+            if elapsed >= next_sample:
+                self.series.append((round(elapsed), now))
+                next_sample += 30
 
 
 def main() -> None:  # noqa: C901, PLR0915 - a script, read top to bottom
@@ -334,6 +343,7 @@ def main() -> None:  # noqa: C901, PLR0915 - a script, read top to bottom
         "queue_depth": depth,
         "cpu_percent_of_one_core": {k: round(100 * v / total_s, 1) for k, v in cpu.items()},
         "peak_rss_mb": {k: round(v) for k, v in watch.peak.items()},
+        "rss_mb_every_30_s": watch.series,
         "machine": f"{psutil.cpu_count()} cores",
     }
     print(json.dumps(figures, indent=1, ensure_ascii=False))
