@@ -199,6 +199,9 @@ def main() -> None:  # noqa: C901, PLR0915 - a script, read top to bottom
     procs = {"api": spawn("api", "--port", str(port)).pid}
     for w in range(args.workers):
         procs[f"worker{w + 1}"] = spawn("worker", "--queues", "inference,maintenance", "--loglevel", "WARNING").pid
+    # the sweeper, as in production: it re-queues a capture whose worker claim lapsed (a 20-minute soak without it
+    # ended with 1 of 12,000 captures left `processing`)
+    procs["beat"] = spawn("beat", "--loglevel", "WARNING").pid
     for srv in servers:
         name = "s3" if isinstance(srv, EmbeddedS3) else "redis"
         procs[name] = srv.proc.pid
