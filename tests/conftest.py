@@ -3,6 +3,7 @@ SQLite and, when CROPWATCH_TEST_POSTGRES_URL is set, PostgreSQL (a fresh databas
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import uuid
@@ -138,3 +139,26 @@ def rice_photos(n: int, split: str = "test") -> list[Path]:
     photos = sorted((SHARED / "rice-pests" / "images" / split).glob("*.jpg"))
     assert len(photos) >= n, f"need {n} real photos in {SHARED}"
     return photos[:n]
+
+
+@contextlib.contextmanager
+def serve_in_thread(app):  # noqa: ANN001
+    """The app on uvicorn in a thread on a free loopback port; yields the port (browser and field-agent tests)."""
+    import threading
+    import time
+
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    end = time.monotonic() + 20
+    while not server.started and time.monotonic() < end:
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(10)

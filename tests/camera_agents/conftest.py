@@ -4,8 +4,6 @@ proxies: one in front of the API, one in front of S3 (presigned URLs point at it
 from __future__ import annotations
 
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -13,36 +11,23 @@ import pytest
 sys.path.append(str(Path(__file__).parent))  # after tests/: `conftest` stays tests/conftest.py
 
 from agent_testkit import Field  # noqa: E402
+from conftest import serve_in_thread  # noqa: E402
 from proxy import Proxy  # noqa: E402
 
 
 @pytest.fixture
 def field(settings, storage, sessions, tmp_path):
-    import uvicorn
-
     from api.app import create_app
-    from cropwatch.embedded import free_port
     from factories import make_tenant
 
     s3_proxy = Proxy(int(settings.s3_endpoint.rsplit(":", 1)[1]), rewrite_host=settings.s3_endpoint)
     app_settings = settings.model_copy(update={"s3_public_endpoint": s3_proxy.address})
     app = create_app(app_settings, enqueue=lambda cid: None, enqueue_training=lambda rid: None)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    end = time.monotonic() + 20
-    while not server.started and time.monotonic() < end:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    api_proxy = Proxy(port)
-    with sessions.begin() as s:
-        tenant = make_tenant(s, "agent")
-    yield Field(f"http://{api_proxy.address}", f"http://127.0.0.1:{port}", api_proxy, s3_proxy,
-                tenant.camera_token, tenant.camera_id, sessions, storage)
-    api_proxy.close()
-    s3_proxy.close()
-    server.should_exit = True
-    thread.join(10)
-
-
+    with serve_in_thread(app) as port:
+        api_proxy = Proxy(port)
+        with sessions.begin() as s:
+            tenant = make_tenant(s, "agent")
+        yield Field(f"http://{api_proxy.address}", f"http://127.0.0.1:{port}", api_proxy, s3_proxy,
+                    tenant.camera_token, tenant.camera_id, sessions, storage)
+        api_proxy.close()
+        s3_proxy.close()

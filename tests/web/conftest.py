@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PROJECT
+from conftest import PROJECT, serve_in_thread
 
 CHROMIUM = os.environ.get("CROPWATCH_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("CROPWATCH_TEST_ARTIFACTS", PROJECT / "test-artifacts"))
@@ -70,10 +69,7 @@ class LiveServer:
 
 @pytest.fixture
 def live_server(settings, storage, sessions, models_registered):
-    import uvicorn
-
     from api.app import create_app
-    from cropwatch.embedded import free_port
     from inference.service import CaptureProcessor
 
     worker_settings = settings.model_copy(update={"detect_conf": 0.25})
@@ -88,17 +84,8 @@ def live_server(settings, storage, sessions, models_registered):
             errors.append(repr(exc))
 
     app = create_app(worker_settings, enqueue=lambda cid: pool.submit(process, cid), enqueue_training=lambda rid: None)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    end = time.monotonic() + 20
-    while not server.started and time.monotonic() < end:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield LiveServer(f"http://127.0.0.1:{port}", processed, errors)
-    server.should_exit = True
-    thread.join(10)
+    with serve_in_thread(app) as port:
+        yield LiveServer(f"http://127.0.0.1:{port}", processed, errors)
     pool.shutdown(wait=True)
 
 
