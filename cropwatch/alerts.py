@@ -7,6 +7,7 @@ unique index on the table makes this hold under concurrent workers too.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable
 
 from sqlalchemy import func, select
@@ -16,6 +17,8 @@ from cropwatch.domain import AlertLevel, AlertStatus, ReviewState
 from cropwatch.i18n import t
 from cropwatch.tables import Alert, AlertRule, Capture, Detection, Plot
 from cropwatch.timeutil import fmt_date, fmt_datetime, local_day, local_day_bounds, utcnow
+
+log = logging.getLogger(__name__)
 
 LEVEL_ORDER = {AlertLevel.watch: 0, AlertLevel.warning: 1, AlertLevel.danger: 2}
 
@@ -208,30 +211,42 @@ def _harvest_window(session: Session, *, rule: AlertRule, capture: Capture, plot
     return alert
 
 
-def check_silent_cameras(session: Session, *, now: dt.datetime | None = None) -> list[Alert]:
-    """``silence`` rules: a camera whose last upload is older than ``params.hours`` (default 6) opens an alert on its
-    plot (class ``camera_silent``); it resolves itself when the camera is heard from again."""
+def check_silent_cameras(session: Session, *, now: dt.datetime | None = None,
+                         cooperative_id: int | None = None) -> list[Alert]:
+    """``silence`` rules: a plot with a camera whose last upload is older than ``params.hours`` (default 6) gets one
+    open alert (class ``camera_silent``); it resolves itself when *every* camera of the plot is heard from again
+    (a live camera beside a silent one does not close it, so the alert does not flap on each sweep).
+    ``cooperative_id`` limits the check to one cooperative (the sweeper runs one transaction per cooperative)."""
     from cropwatch.tables import Camera
 
     now = now or utcnow()
     touched = []
-    for rule in session.scalars(select(AlertRule).where(AlertRule.kind == "silence", AlertRule.enabled.is_(True))):
+    rules = select(AlertRule).where(AlertRule.kind == "silence", AlertRule.enabled.is_(True))
+    if cooperative_id is not None:
+        rules = rules.where(AlertRule.cooperative_id == cooperative_id)
+    for rule in session.scalars(rules.order_by(AlertRule.id)):
         hours = float((rule.params or {}).get("hours", 6))
+        silent_by_plot: dict[int, list] = {}
         for cam in session.scalars(select(Camera).where(Camera.cooperative_id == rule.cooperative_id,
-                                                        Camera.token_revoked_at.is_(None))):
+                                                        Camera.token_revoked_at.is_(None)).order_by(Camera.id)):
             seen = cam.last_seen_at or cam.created_at
             seen = seen if seen.tzinfo else seen.replace(tzinfo=dt.timezone.utc)
-            plot = session.get(Plot, cam.plot_id)
+            silent = silent_by_plot.setdefault(cam.plot_id, [])
+            if now - seen >= dt.timedelta(hours=hours):
+                silent.append((cam, seen))
+        for plot_id, silent in silent_by_plot.items():
             open_alert = session.scalar(select(Alert).where(
-                Alert.plot_id == plot.id, Alert.class_name == SILENT, Alert.level == rule.level,
+                Alert.plot_id == plot_id, Alert.class_name == SILENT, Alert.level == rule.level,
                 Alert.status != AlertStatus.resolved))
-            if now - seen < dt.timedelta(hours=hours):
+            if not silent:
                 if open_alert is not None:
                     open_alert.status, open_alert.resolved_at = AlertStatus.resolved, now
                     open_alert.resolution = "camera heard from again"
                 continue
             if open_alert is not None:
                 continue
+            cam, seen = silent[0]
+            plot = session.get(Plot, plot_id)
             common = dict(camera=cam.name, plot=plot.name, since=fmt_datetime(seen), hours=f"{hours:g}")
             alert = Alert(cooperative_id=rule.cooperative_id, rule_id=rule.id, plot_id=plot.id, class_name=SILENT,
                           level=rule.level, status=AlertStatus.open, count=0, threshold=0, local_day=local_day(now),
@@ -243,6 +258,23 @@ def check_silent_cameras(session: Session, *, now: dt.datetime | None = None) ->
             queue_deliveries(session, alert)
             touched.append(alert)
     return touched
+
+
+def check_silent_cameras_each(sessions, *, now: dt.datetime | None = None) -> list[str]:  # noqa: ANN001
+    """:func:`check_silent_cameras` for every cooperative, one transaction each: a bad row of one cooperative is
+    logged and cannot stop the others' silence alerts. Returns the new alerts' messages (English, for the log)."""
+    from cropwatch.tables import Cooperative
+
+    with sessions() as s:
+        coops = list(s.scalars(select(Cooperative.id).order_by(Cooperative.id)))
+    messages = []
+    for coop_id in coops:
+        try:
+            with sessions.begin() as s:
+                messages += [a.message_en for a in check_silent_cameras(s, now=now, cooperative_id=coop_id)]
+        except Exception:  # noqa: BLE001 - logged; the other cooperatives are still checked
+            log.exception("silence check of cooperative %s failed", coop_id)
+    return messages
 
 
 SILENT = "camera_silent"

@@ -86,6 +86,25 @@ def register_models() -> None:
             console.print(f"{mv.task.value}: {mv.name} ({mv.sha256[:12]}) stage={mv.stage.value}")
 
 
+@app.command("platform-ml")
+def platform_ml(username: str = typer.Argument(..., help="an existing user"),
+                off: bool = typer.Option(False, "--off", help="take the right away")) -> None:
+    """Give USERNAME (an ML engineer) the installation-level right to change the shared models that every
+    cooperative falls back on. Operators only: no cooperative or union role can grant it."""
+    from sqlalchemy import select
+
+    from cropwatch.db import session_scope
+    from cropwatch.tables import User
+
+    with session_scope(get_settings().db_url) as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            console.print(f"[red]no user {username!r}[/]")
+            raise typer.Exit(1)
+        user.platform_ml = not off
+        console.print(f"{username}: platform ML {'off' if off else 'on'}")
+
+
 @app.command("dataset-import")
 def dataset_import(folder: Path = typer.Argument(..., help="a YOLO folder (images/<split>, labels/<split>)"),
                    name: str = typer.Option(..., help="dataset name, e.g. rice-pests"),

@@ -27,7 +27,7 @@ def agent_config(session: Session, camera: Camera) -> dict:
     plot = session.get(Plot, camera.plot_id)
     farm = session.get(Farm, plot.farm_id) if plot else None
     cfg = DEFAULTS | {k: v for k, v in (camera.agent_config or {}).items() if k in DEFAULTS}
-    mv = registry.production(session, camera.model_task)
+    mv = registry.production(session, camera.model_task, camera.cooperative_id)
     model = None
     if mv is not None:
         variant, key, sha = registry.artifact(mv, AGENT_VARIANT)

@@ -48,10 +48,18 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "training_refused": {"vi": "Không thể tạo lượt huấn luyện: {reason}", "en": "Training run refused: {reason}"},
     "broker_unavailable": {"vi": "Hàng đợi tạm thời không truy cập được; lượt huấn luyện vẫn được giữ.",
                            "en": "The queue is unavailable right now; the training run is kept."},
-    "gate_refused": {"vi": "Mô hình mới (mAP50 {candidate}) kém hơn mô hình đang dùng ({production}); "
-                           "cần ghi lý do để vẫn đưa vào sử dụng.",
-                     "en": "The candidate (mAP50 {candidate}) is worse than production ({production}); "
-                           "give a reason to promote it anyway."},
+    "gate_refused": {"vi": "Mô hình mới (mAP50 {candidate}) không qua cổng kiểm tra: kém hơn mô hình đang dùng "
+                           "({production}) hoặc dưới mức tối thiểu {floor}; cần ghi lý do để vẫn đưa vào sử dụng.",
+                     "en": "The candidate (mAP50 {candidate}) does not pass the gate: worse than production "
+                           "({production}) or below the minimum of {floor}; give a reason to promote it anyway."},
+    "shared_model_forbidden": {"vi": "Mô hình dùng chung cho mọi hợp tác xã chỉ do nhóm học máy của hệ thống thay "
+                                     "đổi; hãy huấn luyện mô hình riêng của hợp tác xã.",
+                               "en": "Shared models are changed only by the installation's ML staff; train a model "
+                                     "of your own cooperative instead."},
+    "channel_invalid": {"vi": "Cấu hình kênh thông báo không hợp lệ: {reason}",
+                        "en": "Invalid notification channel settings: {reason}"},
+    "too_many_channels": {"vi": "Hợp tác xã đã có tối đa {limit} kênh thông báo; hãy tắt bớt một kênh.",
+                          "en": "The cooperative already has the maximum of {limit} channels; disable one first."},
     "shadow_refused": {"vi": "Không thể chạy thử song song: {reason}", "en": "Shadow mode refused: {reason}"},
     "rollback_refused": {"vi": "Không thể quay lại phiên bản này: {reason}",
                          "en": "Cannot roll back to this version: {reason}"},

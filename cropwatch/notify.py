@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import smtplib
 from email.message import EmailMessage
 from typing import Any
@@ -30,6 +31,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cropwatch.domain import AlertLevel
+from cropwatch.egress import EgressPolicy, EgressRefused, check_url, post
 from cropwatch.i18n import t
 from cropwatch.settings import Settings
 from cropwatch.tables import Alert, Delivery, NotificationChannel, Plot
@@ -58,7 +60,11 @@ def quiet_until(config: dict, now: dt.datetime, tz: str) -> dt.datetime | None:
     q = config.get("quiet_hours")
     if not q:
         return None
-    start, end = (dt.time.fromisoformat(q["start"]), dt.time.fromisoformat(q["end"]))
+    try:
+        start, end = (dt.time.fromisoformat(q["start"]), dt.time.fromisoformat(q["end"]))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        log.warning("ignoring invalid quiet_hours %r", q)  # rows saved before validation existed
+        return None
     local = _local(now, tz)
     t = local.time()
     inside = (start <= t < end) if start < end else (t >= start or t < end)
@@ -95,7 +101,8 @@ def queue_deliveries(session: Session, alert: Alert, *, tz: str = "Asia/Ho_Chi_M
             if alert.level != AlertLevel.danger and ch.kind != "in_app":
                 held = quiet_until(ch.config, now, tz)
                 cap = ch.config.get("max_per_day")
-                if held is None and cap is not None and _sent_today(session, ch.id, now, tz) >= int(cap):
+                cap = cap if isinstance(cap, int) and not isinstance(cap, bool) else None
+                if held is None and cap is not None and _sent_today(session, ch.id, now, tz) >= cap:
                     tomorrow = _local(now, tz).date() + dt.timedelta(days=1)
                     held = dt.datetime.combine(tomorrow, dt.time(6), tzinfo=ZoneInfo(tz)).astimezone(dt.timezone.utc)
                 if held is not None:
@@ -115,11 +122,85 @@ def payload(alert: Alert, plot: Plot, settings: Settings) -> dict[str, Any]:
             "message_vi": alert.message_vi, "message_en": alert.message_en, "evidence_url": evidence}
 
 
+# -- channel settings -----------------------------------------------------------------------------------------------
+
+REQUIRED = {"webhook": ("url", "secret"), "email": ("to",), "telegram": ("bot_token", "chat_id"),
+            "zalo": ("access_token", "user_id"), "in_app": ()}
+OPTIONAL = ("quiet_hours", "max_per_day")
+_TELEGRAM_TOKEN = re.compile(r"^[0-9]{1,20}:[A-Za-z0-9_-]{20,100}$")
+_TELEGRAM_CHAT = re.compile(r"^(-?[0-9]{1,20}|@[A-Za-z0-9_]{5,64})$")
+_ZALO_ID = re.compile(r"^[0-9]{1,40}$")
+_EMAIL = re.compile(r"^[^@\s<>,;]{1,64}@[^@\s<>,;]{1,255}$")
+
+
+class ChannelConfigError(ValueError):
+    """A channel's settings that could never work (the message says which key and why)."""
+
+
+def _time(value: Any, key: str) -> dt.time:
+    if not isinstance(value, str):
+        raise ChannelConfigError(f"quiet_hours.{key} must be a time like 21:00")
+    try:
+        return dt.time.fromisoformat(value)
+    except ValueError:
+        raise ChannelConfigError(f"quiet_hours.{key} must be a time like 21:00, not {value[:20]!r}") from None
+
+
+def validate_channel_config(kind: str, config: dict, policy: EgressPolicy) -> dict:
+    """Check a channel's settings when it is saved, so the sender never meets a value it cannot use: required and
+    known keys only, times, caps, addresses, and a webhook URL that :mod:`cropwatch.egress` allows. Returns the
+    config to store."""
+    if kind not in KINDS:
+        raise ChannelConfigError(f"kind must be one of {', '.join(KINDS)}")
+    if not isinstance(config, dict):
+        raise ChannelConfigError("config must be an object")
+    unknown = sorted(set(config) - set(REQUIRED[kind]) - set(OPTIONAL))
+    if unknown:
+        raise ChannelConfigError(f"unknown config keys: {', '.join(unknown)[:200]}")
+    missing = [k for k in REQUIRED[kind] if not config.get(k)]
+    if missing:
+        raise ChannelConfigError(f"{kind} needs {', '.join(missing)} in config")
+    for key in REQUIRED[kind]:
+        if key != "to" and (not isinstance(config[key], str | int) or isinstance(config[key], bool)
+                            or len(str(config[key])) > 2000):
+            raise ChannelConfigError(f"config.{key} must be a short text")
+    if "quiet_hours" in config:
+        q = config["quiet_hours"]
+        if not isinstance(q, dict) or set(q) != {"start", "end"}:
+            raise ChannelConfigError("quiet_hours must be {\"start\": \"21:00\", \"end\": \"06:00\"}")
+        if _time(q["start"], "start") == _time(q["end"], "end"):
+            raise ChannelConfigError("quiet_hours.start and quiet_hours.end must differ")
+    if "max_per_day" in config:
+        cap = config["max_per_day"]
+        if not isinstance(cap, int) or isinstance(cap, bool) or not 1 <= cap <= 1000:
+            raise ChannelConfigError("max_per_day must be a whole number from 1 to 1000")
+    if kind == "webhook":
+        try:
+            check_url(str(config["url"]), policy, unresolvable_ok=True)
+        except EgressRefused as exc:
+            raise ChannelConfigError(f"webhook url refused: {exc}") from None
+    elif kind == "email":
+        to = config["to"]
+        if not isinstance(to, list) or not 1 <= len(to) <= 20 or not all(
+                isinstance(a, str) and _EMAIL.match(a) for a in to):
+            raise ChannelConfigError("email config.to must be a list of 1 to 20 e-mail addresses")
+    elif kind == "telegram":
+        if not _TELEGRAM_TOKEN.match(str(config["bot_token"])):
+            raise ChannelConfigError("telegram bot_token must look like 123456:ABC-DEF…")
+        if not _TELEGRAM_CHAT.match(str(config["chat_id"])):
+            raise ChannelConfigError("telegram chat_id must be a number or @channelname")
+    elif kind == "zalo" and not _ZALO_ID.match(str(config["user_id"])):
+        raise ChannelConfigError("zalo user_id must be the follower's numeric id")
+    return config
+
+
 # -- channels -------------------------------------------------------------------------------------------------------
 
 def _http_error(resp: httpx.Response) -> DeliveryError:
+    """Only the status code is kept: a reply's body never reaches the delivery log (it could be anything the
+    receiver, or a service it fronts, chose to say)."""
     retry = resp.status_code >= 500 or resp.status_code == 429
-    return DeliveryError(f"HTTP {resp.status_code}: {resp.text[:200]}", retry=retry, code=resp.status_code)
+    return DeliveryError(f"HTTP {resp.status_code}", retry=retry, code=resp.status_code)
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -130,7 +211,8 @@ def send_webhook(config: dict, data: dict, text: str, *, delivery_id: int, setti
     body = json.dumps(data, ensure_ascii=False, sort_keys=True).encode()
     headers = {"Content-Type": "application/json", "X-CropWatch-Delivery": str(delivery_id),
                "X-CropWatch-Signature": sign(config["secret"], body), "User-Agent": "CropWatch"}
-    resp = httpx.post(config["url"], content=body, headers=headers, timeout=settings.notify_timeout_seconds)
+    resp = post(config["url"], content=body, headers=headers, timeout=settings.notify_timeout_seconds,
+                policy=EgressPolicy.from_settings(settings))
     if resp.status_code >= 300:
         raise _http_error(resp)
     return resp.status_code
@@ -158,8 +240,10 @@ def send_email(config: dict, data: dict, text: str, *, delivery_id: int, setting
 def send_telegram(config: dict, data: dict, text: str, *, delivery_id: int, settings: Settings) -> int:
     url = f"{settings.telegram_api_base.rstrip('/')}/bot{config['bot_token']}/sendMessage"
     resp = httpx.post(url, json={"chat_id": config["chat_id"], "text": text}, timeout=settings.notify_timeout_seconds)
-    if resp.status_code >= 300 or not resp.json().get("ok", False):
+    if resp.status_code >= 300:
         raise _http_error(resp)
+    if not resp.json().get("ok", False):
+        raise DeliveryError("Telegram answered ok=false", retry=False, code=resp.status_code)
     return resp.status_code
 
 
@@ -172,7 +256,8 @@ def send_zalo(config: dict, data: dict, text: str, *, delivery_id: int, settings
         raise _http_error(resp)
     err = resp.json().get("error", 0)
     if err != 0:  # Zalo answers 200 with an error code in the body
-        raise DeliveryError(f"Zalo error {err}: {resp.json().get('message')}", retry=err in (-32, -124))
+        raise DeliveryError(f"Zalo error {int(err) if isinstance(err, int) else 'unknown'}",
+                            retry=err in (-32, -124))
     return resp.status_code
 
 
@@ -193,11 +278,32 @@ def deliver_due(sessions: sessionmaker[Session], settings: Settings, *, limit: i
         if digest:
             digests.setdefault(channel_id, []).append(delivery_id)
         else:
-            counts[_deliver_one(sessions, settings, delivery_id)] += 1
+            counts[_guarded(sessions, settings, [delivery_id])] += 1
     for ids in digests.values():
-        outcome = _deliver_one(sessions, settings, ids[0], together=ids[1:])
+        outcome = _guarded(sessions, settings, ids)
         counts[outcome] += len(ids)
     return counts
+
+
+def _guarded(sessions: sessionmaker[Session], settings: Settings, ids: list[int]) -> str:
+    """One delivery (or digest) whatever happens: an unexpected error uses an attempt and ends ``failed`` at the
+    attempt limit, so one bad row can neither stop the tick nor be retried forever."""
+    try:
+        return _deliver_one(sessions, settings, ids[0], together=ids[1:])
+    except Exception:  # noqa: BLE001 - logged, counted on the row
+        log.exception("delivery %s could not be prepared", ids[0])
+    outcome = "retry"
+    with sessions.begin() as s:
+        for d in (s.get(Delivery, i) for i in ids):
+            if d is None or d.status != "pending":
+                continue
+            d.attempts += 1
+            d.last_error = "internal_error"
+            if d.attempts >= settings.notify_max_attempts:
+                d.status, outcome = "failed", "failed"
+            else:
+                d.next_attempt_at = utcnow() + dt.timedelta(seconds=settings.notify_backoff_seconds)
+    return outcome
 
 
 def _deliver_one(sessions: sessionmaker[Session], settings: Settings, delivery_id: int,
@@ -218,6 +324,10 @@ def _deliver_one(sessions: sessionmaker[Session], settings: Settings, delivery_i
         ids = [d.id for d in rows]
         d = rows[0]
         ch = s.get(NotificationChannel, d.channel_id)
+        if not ch.enabled:  # disabled after the delivery was queued: never sent, never retried
+            for row in rows:
+                row.status, row.last_error = "failed", "channel_disabled"
+            return "failed"
         items = []
         for row in rows:
             alert = s.get(Alert, row.alert_id)
@@ -243,10 +353,15 @@ def _deliver_one(sessions: sessionmaker[Session], settings: Settings, delivery_i
             code = SENDERS[kind](config, data, text, delivery_id=delivery_id, settings=settings)
     except DeliveryError as exc:
         outcome, error, code = ("retry" if exc.retry else "failed"), str(exc), exc.code
-    except (httpx.HTTPError, OSError, smtplib.SMTPException) as exc:
-        outcome, error = "retry", f"{exc.__class__.__name__}: {exc}"
-    except (KeyError, TypeError, ValueError) as exc:
-        outcome, error = "failed", f"channel settings: {exc}"
+    except EgressRefused as exc:
+        outcome, error = "failed", exc.reason  # e.g. the name now resolves to a private address
+    except httpx.TimeoutException:
+        outcome, error = "retry", "timeout"
+    except (httpx.HTTPError, OSError, smtplib.SMTPException):
+        outcome, error = "retry", "connection_error"  # one class for refused, reset, unreachable: no port scanner
+    except Exception:  # noqa: BLE001 - any other error ends this delivery, never the whole beat tick
+        log.exception("delivery %s via %s", delivery_id, kind)
+        outcome, error = "failed", "channel_settings"
     if outcome == "retry" and attempts >= settings.notify_max_attempts:
         outcome = "failed"
     with sessions.begin() as s:

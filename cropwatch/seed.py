@@ -64,7 +64,8 @@ def seed_demo(session: Session, tokens_file: Path) -> list[DemoCamera]:
         session.flush()
         users = {}
         for username, full_name, role in DEMO_USERS:
-            u = User(username=username, full_name=full_name, password_hash=hash_password(DEMO_PASSWORD), locale="vi")
+            u = User(username=username, full_name=full_name, password_hash=hash_password(DEMO_PASSWORD), locale="vi",
+                     platform_ml=role == Role.ml_engineer)  # the demo's ML engineer is also the installation's
             session.add(u)
             session.flush()
             session.add(Membership(user_id=u.id, cooperative_id=coop.id, role=role))

@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     notify_max_attempts: int = 6
     notify_backoff_seconds: float = 30.0
     notify_backoff_max_seconds: float = 3600.0
+    # webhooks go to public addresses only (cropwatch/egress.py); on-premise receivers are allowed here, by host name
+    # or by network, comma-separated (e.g. "hooks.hoptacxa.lan" / "10.20.0.0/24"); an egress proxy is an option
+    notify_allowed_hosts: str = ""
+    notify_allowed_cidrs: str = ""
+    notify_proxy: str | None = None
+    notify_max_channels: int = Field(default=20, ge=1, le=1000)  # per cooperative
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_from: str = "CropWatch <canhbao@cropwatch.invalid>"
@@ -81,6 +87,8 @@ class Settings(BaseSettings):
     shadow_sample_rate: float = Field(default=0.2, ge=0, le=1)
     # promotion gate: a candidate's test mAP50 may be this much below production's (same split) and still pass
     promotion_tolerance: float = Field(default=0.01, ge=0, le=1)
+    # ... and must reach this absolute mAP50 (a zero or tiny baseline proves nothing)
+    promotion_min_map50: float = Field(default=0.10, ge=0, le=1)
     # which artifact of a model version a worker serves: the FP32 export or its INT8 quantization (when it has one)
     model_variant: Literal["fp32", "int8"] = "fp32"
     # a worker takes up to this many waiting captures into one batched session call

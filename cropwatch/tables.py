@@ -96,6 +96,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     locale: Mapped[str] = mapped_column(String(8), default="vi")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: installation-level ML staff: may change the shared (shipped) models every cooperative falls back on; set by
+    #: the operator (``cropwatch platform-ml USERNAME``), never by a cooperative's admin
+    platform_ml: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     memberships: Mapped[list["Membership"]] = relationship(back_populates="user", lazy="selectin")
 
@@ -238,6 +241,21 @@ class ModelVersion(Base):
     weights_key: Mapped[str | None] = mapped_column(String(400))
     #: promotions, rollbacks and gate overrides: [{"at", "by", "action", "reason"}]
     history: Mapped[list | None] = mapped_column(JSON)
+
+
+class ModelAudit(Base):
+    """Append-only log of every change to the model registry: who, when, what, why."""
+
+    __tablename__ = "model_audit"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"), index=True)
+    #: the scope of the version: its cooperative, or None for a shared model
+    cooperative_id: Mapped[int | None] = mapped_column(ForeignKey("cooperatives.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict | None] = mapped_column(JSON)
 
 
 class ShadowResult(Base):

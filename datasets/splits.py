@@ -34,3 +34,18 @@ def train_val_route(val_fraction: float = 0.15, salt: str = ""):
         return hash_split(image.name, val_fraction, salt) if split == "train" else split
 
     return route
+
+
+def split_route(val_fraction: float = 0.15, test_fraction: float = 0.0, *, has_test: bool = True, salt: str = ""):
+    """Like :func:`train_val_route`; a source without a test split gets one carved out first, stable by name
+    (``sha256('test:' + stem) < test_fraction``), so no later import ever trains on it."""
+    carve = not has_test and test_fraction > 0
+
+    def route(split: str, image: Path) -> str:
+        if split != "train":
+            return split
+        if carve and hash_fraction(image.name, f"test:{salt}") < test_fraction:
+            return "test"
+        return hash_split(image.name, val_fraction, salt)
+
+    return route

@@ -33,9 +33,11 @@ class ModelCache:
         self.settings = settings
         self.storage = storage
         self.check_every = check_every
-        self._loaded: dict[ModelTask, tuple[int, str, OnnxDetector]] = {}  # (version id, sha256 served, detector)
+        # per (task, cooperative): (version id, sha256 served, detector); one detector object per sha256
+        self._loaded: dict[tuple[ModelTask, int | None], tuple[int, str, OnnxDetector]] = {}
+        self._by_sha: dict[str, OnnxDetector] = {}
         self._refused: set[str] = set()
-        self._checked_at: dict[ModelTask, float] = {}
+        self._checked_at: dict[object, float] = {}
         self._lock = threading.Lock()
         self._warned_variant = False
         self._shadow: dict[ModelTask, tuple[int, str, OnnxDetector | None]] = {}
@@ -60,50 +62,63 @@ class ModelCache:
 
     def loaded(self) -> list[dict]:
         """What this worker serves now (for heartbeats, health and metrics)."""
-        out = [{"task": task.value, "stage": "production", "model_version_id": mv_id, "sha256": sha,
-                "variant": det.variant, "provider": det.provider} for task, (mv_id, sha, det) in self._loaded.items()]
+        out, seen = [], set()
+        for (task, _coop), (mv_id, sha, det) in self._loaded.items():
+            if mv_id not in seen:
+                seen.add(mv_id)
+                out.append({"task": task.value, "stage": "production", "model_version_id": mv_id, "sha256": sha,
+                            "variant": det.variant, "provider": det.provider})
         out += [{"task": task.value, "stage": "shadow", "model_version_id": mv_id, "sha256": sha,
                  "variant": det.variant, "provider": det.provider}
-                for task, (mv_id, sha, det) in self._shadow.items() if det is not None]
+                for (task, _coop), (mv_id, sha, det) in self._shadow.items() if det is not None]
         return out
 
-    def shadow(self, session: Session, task: ModelTask) -> tuple[int, OnnxDetector] | None:
-        """(model_version_id, detector) of the task's shadow model, or None (none, or it cannot load)."""
+    def shadow(self, session: Session, task: ModelTask,
+               cooperative_id: int | None = None) -> tuple[int, OnnxDetector] | None:
+        """(model_version_id, detector) of the shadow model for ``cooperative_id``'s captures (its own shadow, else
+        the shared one), or None (none, or it cannot load). A cooperative's shadow never runs on another's."""
+        slot = (task, cooperative_id)
         with self._lock:
             now = time.monotonic()
-            key = ("shadow", task)
-            if task in self._shadow and now - self._checked_at.get(key, 0) < self.check_every:
-                cur = self._shadow[task]
+            key = ("shadow", slot)
+            if slot in self._shadow and now - self._checked_at.get(key, 0) < self.check_every:
+                cur = self._shadow[slot]
                 return (cur[0], cur[2]) if cur[2] is not None else None
             self._checked_at[key] = now
-            mv = session.scalar(select(ModelVersion).where(ModelVersion.task == task,
-                                                           ModelVersion.stage == ModelStage.shadow))
+            q = select(ModelVersion).where(ModelVersion.task == task, ModelVersion.stage == ModelStage.shadow)
+            mv = None
+            if cooperative_id is not None:
+                mv = session.scalar(q.where(ModelVersion.cooperative_id == cooperative_id))
             if mv is None:
-                self._shadow.pop(task, None)
+                mv = session.scalar(q.where(ModelVersion.cooperative_id.is_(None)))
+            if mv is None:
+                self._shadow.pop(slot, None)
                 return None
             variant, obj_key, sha256 = registry.artifact(mv, self.settings.model_variant)
-            cur = self._shadow.get(task)
+            cur = self._shadow.get(slot)
             if cur and cur[1] == sha256:
                 return (cur[0], cur[2]) if cur[2] is not None else None
             try:
                 detector = self._detector(obj_key, sha256, variant)
             except ModelRejected as exc:
                 log.error("shadow model %s refused: %s", mv.id, exc)
-                self._shadow[task] = (mv.id, sha256, None)
+                self._shadow[slot] = (mv.id, sha256, None)
                 return None
             log.info("shadow %s model %s (%s) loaded", task.value, mv.id, sha256[:12])
-            self._shadow[task] = (mv.id, sha256, detector)
+            self._shadow[slot] = (mv.id, sha256, detector)
             return mv.id, detector
 
-    def get(self, session: Session, task: ModelTask) -> tuple[int, OnnxDetector]:
-        """(model_version_id, detector) of the production model; keeps the old one if the new is bad."""
+    def get(self, session: Session, task: ModelTask, cooperative_id: int | None = None) -> tuple[int, OnnxDetector]:
+        """(model_version_id, detector) of the production model serving ``cooperative_id`` (its own, else the shared
+        one); keeps the old one if the new is bad."""
+        slot = (task, cooperative_id)
         with self._lock:
             now = time.monotonic()
-            current = self._loaded.get(task)
-            if current and now - self._checked_at.get(task, 0) < self.check_every:
+            current = self._loaded.get(slot)
+            if current and now - self._checked_at.get(slot, 0) < self.check_every:
                 return current[0], current[2]
-            self._checked_at[task] = now
-            mv = registry.production(session, task)
+            self._checked_at[slot] = now
+            mv = registry.production(session, task, cooperative_id)
             if mv is None:
                 if current:
                     return current[0], current[2]
@@ -120,7 +135,7 @@ class ModelCache:
                     return current[0], current[2]
                 raise NoModel(f"production model {mv.id} for '{task.value}' was refused")
             try:
-                detector = self._detector(key, sha256, variant)
+                detector = self._by_sha.get(sha256) or self._detector(key, sha256, variant)
             except ModelRejected as exc:
                 log.error("model %s (%s) refused: %s; keeping the previous model", mv.id, sha256[:12], exc)
                 self._refused.add(sha256)
@@ -128,5 +143,6 @@ class ModelCache:
                     return current[0], current[2]
                 raise NoModel(str(exc)) from exc
             log.info("loaded %s model %s (%s, %s) on %s", task.value, mv.id, variant, sha256[:12], detector.provider)
-            self._loaded[task] = (mv.id, sha256, detector)
+            self._by_sha[sha256] = detector
+            self._loaded[slot] = (mv.id, sha256, detector)
             return mv.id, detector

@@ -183,7 +183,7 @@ class CaptureProcessor:
         failure here is logged and leaves the capture's (already stored) result alone."""
         try:
             with self.sessions() as s:
-                found = self.models.shadow(s, w.task)
+                found = self.models.shadow(s, w.task, w.cap.cooperative_id)
             if found is None:
                 return
             shadow_id, detector = found
@@ -224,7 +224,7 @@ class CaptureProcessor:
         with self.sessions() as s:
             camera = s.get(Camera, cap.camera_id)
             try:
-                model_id, detector = self.models.get(s, camera.model_task)
+                model_id, detector = self.models.get(s, camera.model_task, camera.cooperative_id)
             except NoModel as exc:
                 self._release(capture_id, str(exc), permanent=False)
                 return Result(Outcome.retry, str(exc))

@@ -92,14 +92,13 @@ def detect(self, capture_id: int) -> str:  # noqa: ANN001
 @app.task(name=SWEEP_TASK)
 def sweep_stuck() -> int:
     """Re-publish stuck captures, and check the `silence` rules (cameras that stopped sending)."""
-    from cropwatch.alerts import check_silent_cameras
+    from cropwatch.alerts import check_silent_cameras_each
 
     settings = get_settings()
     sessions = session_factory(settings.db_url)
     n = sweep(sessions, enqueue_detect, older_than=dt.timedelta(seconds=settings.stuck_after_seconds))
-    with sessions.begin() as s:
-        for alert in check_silent_cameras(s):
-            log.warning("camera silent: %s", alert.message_en)
+    for message in check_silent_cameras_each(sessions):
+        log.warning("camera silent: %s", message)
     return n
 
 

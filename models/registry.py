@@ -1,8 +1,15 @@
 """Model registry: versions in the database, ONNX files in object storage keyed by sha256.
 
 A model serves only after it is checked (sha256, ONNX checker, metadata, smoke inference — the
-detector does the last three). Promotion archives the previous production model of the task;
+detector does the last three). Promotion archives the previous production model of the task *in the same scope*;
 workers notice the change on their next task and load the new file without a restart.
+
+Ownership (docs/decisions.md, "Who owns a model"): a version with ``cooperative_id`` NULL is shared (the shipped
+models, and what installation-level ML staff publish); a version trained from a cooperative's dataset belongs to
+that cooperative. Each scope has its own production model per task: a cooperative's captures are detected by its
+own production model when it has one, else by the shared one. Nothing a cooperative does changes what another
+cooperative's cameras run. Every change is written to ``model_audit`` (who, when, why) as well as the version's
+history.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from cropwatch.domain import ModelStage, ModelTask
 from cropwatch.storage import Storage
-from cropwatch.tables import ModelVersion
+from cropwatch.tables import ModelAudit, ModelVersion
 from cropwatch.timeutil import utcnow
 
 SHIPPED_DIR = Path(__file__).resolve().parent
@@ -101,11 +108,16 @@ def register(
     name: str | None = None,
     stage: ModelStage = ModelStage.candidate,
     card: dict | None = None,
+    cooperative_id: int | None = None,
+    by: int | None = None,
 ) -> ModelVersion:
-    """Upload the file and record a version (idempotent per task and sha256)."""
+    """Upload the file and record a version (idempotent per task and sha256) owned by ``cooperative_id`` (None:
+    shared)."""
     onnx_path = Path(onnx_path)
     digest = sha256_file(onnx_path)
     existing = session.scalar(select(ModelVersion).where(ModelVersion.task == task, ModelVersion.sha256 == digest))
+    if existing is not None and existing.cooperative_id != cooperative_id:
+        raise RegistryError("an identical model file is already registered in another scope")
     if existing is not None:
         _attach_variants(session, storage, existing, onnx_path, card or {})
         return existing
@@ -115,6 +127,7 @@ def register(
     card = card or {}
     names_vi = card.get("names_vi")
     mv = ModelVersion(
+        cooperative_id=cooperative_id,
         task=task,
         name=name or onnx_path.stem,
         onnx_key=key,
@@ -127,6 +140,7 @@ def register(
     )
     session.add(mv)
     session.flush()
+    _note(mv, "register", by, None, sha256=digest, name=mv.name)
     _attach_variants(session, storage, mv, onnx_path, card)
     if stage == ModelStage.production:
         promote(session, mv)
@@ -141,10 +155,21 @@ def _attach_variants(session: Session, storage: Storage, mv: ModelVersion, fp32:
                         metrics=(card.get("variants") or {}).get(variant, {}).get("metrics"))
 
 
-def production(session: Session, task: ModelTask) -> ModelVersion | None:
-    return session.scalar(
-        select(ModelVersion).where(ModelVersion.task == task, ModelVersion.stage == ModelStage.production)
-    )
+def _in_scope(q, cooperative_id: int | None):  # noqa: ANN001, ANN202
+    return q.where(ModelVersion.cooperative_id.is_(None) if cooperative_id is None
+                   else ModelVersion.cooperative_id == cooperative_id)
+
+
+def production(session: Session, task: ModelTask, cooperative_id: int | None = None, *,
+               own_only: bool = False) -> ModelVersion | None:
+    """The production model that serves ``cooperative_id``'s captures of ``task``: its own when it has one, else the
+    shared one (``own_only``: only the scope's own; ``cooperative_id`` None: the shared one)."""
+    q = select(ModelVersion).where(ModelVersion.task == task, ModelVersion.stage == ModelStage.production)
+    if cooperative_id is not None:
+        own = session.scalar(_in_scope(q, cooperative_id))
+        if own is not None or own_only:
+            return own
+    return session.scalar(_in_scope(q, None))
 
 
 class GateRefused(RegistryError):
@@ -154,6 +179,26 @@ class GateRefused(RegistryError):
 def _note(mv: ModelVersion, action: str, by: int | None, reason: str | None, **extra: Any) -> None:
     mv.history = [*(mv.history or []), {"at": utcnow().isoformat(), "action": action, "by": by,
                                         "reason": reason, **extra}]
+    session = Session.object_session(mv)
+    if session is not None:
+        session.add(ModelAudit(model_version_id=mv.id, cooperative_id=mv.cooperative_id, action=action,
+                               by_user_id=by, reason=reason, details=extra or None))
+
+
+def audit_log(session: Session, *, cooperative_id: int | None = None, limit: int = 200) -> list[ModelAudit]:
+    """Registry changes in a scope (a cooperative's own versions, or the shared ones), newest first."""
+    q = select(ModelAudit).where(ModelAudit.cooperative_id.is_(None) if cooperative_id is None
+                                 else ModelAudit.cooperative_id == cooperative_id)
+    return list(session.scalars(q.order_by(ModelAudit.id.desc()).limit(limit)))
+
+
+def gate_passes(cand: float | None, base: float | None, *, tolerance: float, floor: float) -> bool:
+    """The promotion gate: the candidate clears an absolute floor, and is not below the baseline (production on the
+    same split) by more than ``tolerance``. Two zeros do not pass: a zero or tiny baseline proves nothing, and the
+    floor still applies."""
+    if cand is None or cand < floor:
+        return False
+    return base is None or cand >= base - tolerance
 
 
 def gate_map50(mv: ModelVersion) -> tuple[float | None, float | None]:
@@ -165,28 +210,43 @@ def gate_map50(mv: ModelVersion) -> tuple[float | None, float | None]:
 
 
 def promote_gated(session: Session, mv: ModelVersion, *, by: int | None, tolerance: float = 0.01,
-                  override_reason: str | None = None) -> ModelVersion:
-    """Promote if the candidate's mAP50 on its test split is not below production's (measured on the same split by
-    the training run) by more than ``tolerance``; otherwise only with ``override_reason``, which is recorded."""
-    current = production(session, mv.task)
+                  floor: float = 0.10, override_reason: str | None = None) -> ModelVersion:
+    """Promote in the version's own scope if it passes :func:`gate_passes`; otherwise only with
+    ``override_reason``, which is recorded."""
+    current = production(session, mv.task, mv.cooperative_id, own_only=True)
     cand, base = gate_map50(mv)
-    passed = current is None or current.id == mv.id or base is None or (cand is not None and cand >= base - tolerance)
+    passed = (current is not None and current.id == mv.id) or gate_passes(cand, base, tolerance=tolerance,
+                                                                           floor=floor)
     if not passed and not override_reason:
-        raise GateRefused(f"candidate mAP50 {cand:.3f} is below production's {base:.3f} on the same test split by "
-                          f"more than {tolerance:.3f}; give a reason to promote anyway")
+        c = "none" if cand is None else f"{cand:.3f}"
+        b = "none" if base is None else f"{base:.3f}"
+        raise GateRefused(f"candidate mAP50 {c} (production {b} on the same split) does not pass the gate "
+                          f"(floor {floor:.2f}, tolerance {tolerance:.3f}); give a reason to promote anyway")
     promote(session, mv)
     _note(mv, "promote", by, override_reason, gate="passed" if passed else "overridden", candidate_map50=cand,
           production_map50=base, replaced=current.id if current else None)
     return mv
 
 
+def passed_gate_when_promoted(mv: ModelVersion) -> bool:
+    """Whether the version's last promotion passed the gate (a shipped model, registered as production, did)."""
+    for entry in reversed(mv.history or []):
+        if entry.get("action") == "promote":
+            return entry.get("gate") == "passed"
+    return True
+
+
 def rollback(session: Session, target: ModelVersion, *, by: int | None, reason: str | None = None) -> ModelVersion:
-    """Make an earlier version production again (no gate: it served before); the current one is archived."""
-    current = production(session, target.task)
+    """Make an earlier version of the same scope production again; the current one is archived. A version that
+    went into service past the gate (override) needs a written reason again, like the override did."""
+    current = production(session, target.task, target.cooperative_id, own_only=True)
     if current is not None and current.id == target.id:
         raise RegistryError(f"model version {target.id} is already in production")
     if target.promoted_at is None:
         raise RegistryError(f"model version {target.id} never served; promote it instead of rolling back to it")
+    if not passed_gate_when_promoted(target) and not (reason or "").strip():
+        raise RegistryError(f"model version {target.id} went into service by a gate override; "
+                            "give a reason to roll back to it")
     promote(session, target)
     _note(target, "rollback", by, reason, replaced=current.id if current else None)
     return target
@@ -197,8 +257,8 @@ def start_shadow(session: Session, mv: ModelVersion, *, by: int | None) -> Model
     candidate). Shadow results are stored apart and never counted or alerted."""
     if mv.stage not in (ModelStage.candidate, ModelStage.archived):
         raise RegistryError(f"model version {mv.id} is {mv.stage.value}; only a candidate or archived one can shadow")
-    for other in session.scalars(select(ModelVersion).where(ModelVersion.task == mv.task,
-                                                            ModelVersion.stage == ModelStage.shadow)):
+    for other in session.scalars(_in_scope(select(ModelVersion).where(
+            ModelVersion.task == mv.task, ModelVersion.stage == ModelStage.shadow), mv.cooperative_id)):
         other.stage = ModelStage.candidate
     mv.stage = ModelStage.shadow
     _note(mv, "shadow", by, None)
@@ -216,9 +276,11 @@ def stop_shadow(session: Session, mv: ModelVersion, *, by: int | None) -> ModelV
 
 
 def promote(session: Session, mv: ModelVersion) -> ModelVersion:
-    for other in session.scalars(
-        select(ModelVersion).where(ModelVersion.task == mv.task, ModelVersion.stage == ModelStage.production)
-    ):
+    """Make ``mv`` the production model of its task in its scope (the previous one of that scope is archived)."""
+    for other in session.scalars(_in_scope(
+        select(ModelVersion).where(ModelVersion.task == mv.task, ModelVersion.stage == ModelStage.production),
+        mv.cooperative_id,
+    )):
         if other.id != mv.id:
             other.stage = ModelStage.archived
     mv.stage = ModelStage.production
@@ -245,6 +307,6 @@ def bootstrap(session: Session, storage: Storage) -> list[ModelVersion]:
     """Register the shipped models; each becomes production when its task has none yet."""
     out = []
     for task, path, card in shipped_models():
-        stage = ModelStage.production if production(session, task) is None else ModelStage.candidate
+        stage = ModelStage.production if production(session, task, own_only=True) is None else ModelStage.candidate
         out.append(register(session, storage, path, task=task, stage=stage, card=card))
     return out

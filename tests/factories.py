@@ -65,3 +65,8 @@ def add_rule(session: Session, cooperative_id: int, class_name: str, threshold: 
     session.add(rule)
     session.flush()
     return rule
+
+
+def make_platform_ml(session: Session, user_id: int) -> None:
+    """Make a user installation-level ML staff (what the operator does with ``cropwatch user-create --platform-ml``)."""
+    session.get(User, user_id).platform_ml = True

@@ -40,6 +40,13 @@ class Recorder(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
+def settings(settings):
+    """The stand-in receivers listen on loopback: allowed here the way an operator allows an on-premise receiver
+    (CROPWATCH_NOTIFY_ALLOWED_CIDRS); tests/security/test_webhook_ssrf.py shows loopback refused by default."""
+    return settings.model_copy(update={"notify_allowed_cidrs": "127.0.0.1/32"})
+
+
+@pytest.fixture
 def http_server():
     servers = []
 

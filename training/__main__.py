@@ -9,6 +9,7 @@ import typer
 
 from training.pipeline import REPO_ROOT, SHARED_DATASETS, build, quantize_shipped, with_overrides
 from training.recipes import RECIPES
+from training.start_weights import CheckpointError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
@@ -17,9 +18,13 @@ ModelsDir = Annotated[Path, typer.Option(help="where models/<task>/ lives")]
 Shared = Annotated[Path, typer.Option(help="read-only folder holding the source datasets")]
 
 
-def _run(task: str, epochs, imgsz, batch, seed, data_dir, models_dir, shared, threads) -> None:
-    recipe = with_overrides(RECIPES[task], epochs=epochs, imgsz=imgsz, batch=batch, seed=seed)
-    card = build(recipe, data_dir=data_dir, models_dir=models_dir, shared=shared, threads=threads)
+def _run(task: str, epochs, imgsz, batch, seed, data_dir, models_dir, shared, threads, start, resume) -> None:
+    recipe = with_overrides(RECIPES[task], epochs=epochs, imgsz=imgsz, batch=batch, seed=seed, start=start)
+    try:
+        card = build(recipe, data_dir=data_dir, models_dir=models_dir, shared=shared, threads=threads, resume=resume)
+    except CheckpointError as exc:
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(2) from None
     m = card["metrics"]
     typer.echo(
         f"{card['model']}: test mAP50 {m['map50']:.3f}, mAP50-95 {m['map50_95']:.3f}, "
@@ -37,8 +42,12 @@ def _command(task: str):
         models_dir: ModelsDir = REPO_ROOT / "models",
         shared: Shared = SHARED_DATASETS,
         threads: Annotated[int, typer.Option(help="torch and onnxruntime threads")] = 2,
+        start: Annotated[str | None, typer.Option(
+            help="pretrained (CROPWATCH_PRETRAINED_WEIGHTS or shared/weights/yolo11n-coco.pt) | scratch | "
+                 "a model YAML | a .pt checkpoint; default: the recipe's")] = None,
+        resume: Annotated[bool, typer.Option(help="continue the run's last.pt if a previous run was cut short")] = False,
     ) -> None:
-        _run(task, epochs, imgsz, batch, seed, data_dir, models_dir, shared, threads)
+        _run(task, epochs, imgsz, batch, seed, data_dir, models_dir, shared, threads, start, resume)
 
     command.__doc__ = f"Reproduce the shipped {task} model ({RECIPES[task].model_name})."
     return command

@@ -85,7 +85,8 @@ def execute(run_id: int, *, sessions: sessionmaker[Session], storage: Storage, s
         dv_id, dv_name, task = dv.id, dv.name, dv.task
         base = s.get(ModelVersion, run.base_model_version_id) if run.base_model_version_id else None
         base_weights = base.weights_key if base else None
-        current = registry.production(s, task)
+        run_coop, run_by = run.cooperative_id, run.created_by
+        current = registry.production(s, task, run_coop)  # the model serving this cooperative: the baseline
         current_info = (current.onnx_key, current.sha256, current.id) if current else None
     work = settings.data_dir / "training-runs" / str(run_id)
     try:
@@ -149,8 +150,9 @@ def execute(run_id: int, *, sessions: sessionmaker[Session], storage: Storage, s
             variant = quantize_variant(replace(recipe, imgsz=cfg.imgsz), onnx_path, data_yaml, work=work,
                                        threads=cfg.threads, log=lambda line: note(line), split=split)
         with sessions.begin() as s:
+            # trained on a cooperative's data: the version belongs to that cooperative (models/registry.py)
             mv = registry.register(s, storage, onnx_path, task=task, name=f"{dv_name}-run{run_id}",
-                                   card={"metrics": summary})
+                                   card={"metrics": summary}, cooperative_id=run_coop, by=run_by)
             mv.metrics = summary
             mv.dataset_version_id, mv.training_run_id = dv_id, run_id
             weights_key = f"models/{task.value}/weights/{mv.sha256}.pt"

@@ -17,6 +17,8 @@ def _pct(v: float | None) -> str:
 def render_markdown(card: dict[str, Any]) -> str:
     m, rec, data, lat = card["metrics"], card["recipe"], card["dataset"], card["latency"]
     lines = [f"# Model card — {card['model']}", ""]
+    start = card.get("start") or {"kind": "scratch", "note": "trained from scratch (no pretrained weights)"}
+    lines += [f"**Start: {start['note']}.**", ""]
     for w in card.get("warnings", []):
         lines += [f"> **⚠ {w}**", ""]
     lines += [
@@ -45,7 +47,8 @@ def render_markdown(card: dict[str, Any]) -> str:
         "",
         "## Recipe",
         "",
-        f"- Ultralytics {rec['ultralytics']}, torch {rec['torch']}, from `{rec['model_yaml']}` (no pretrained weights)",
+        f"- Ultralytics {rec['ultralytics']}, torch {rec['torch']}, from `{rec['model_yaml']}` ({start['kind']}"
+        + (f", sha256 `{start['sha256']}`" if start.get("sha256") else "") + ")",
         f"- epochs {rec['epochs']} (run: {rec['epochs_run']}), imgsz {rec['imgsz']}, batch {rec['batch']}, "
         f"seed {rec['seed']}, deterministic, CPU with {rec['threads']} threads",
         f"- Other train arguments: `{json.dumps(rec['train_args'], ensure_ascii=False)}`",

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from datasets.splits import train_val_route
+from datasets.splits import split_route
 from datasets.synthetic import generate_ripeness_dataset
 from datasets.yolo import import_yolo, write_data_yaml
 from training.evaluate import evaluate
@@ -25,6 +25,7 @@ from training.offline import load_ultralytics
 from training.quantize import QuantizeConfig, calibration_images, int8_path, quantize_int8
 from training.model_card import sha256_file, write_model_card
 from training.recipes import Recipe
+from training.start_weights import resolve_start
 from training.train import TrainConfig, export_onnx, train
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -55,22 +56,23 @@ def prepare_data(recipe: Recipe, dest: Path, shared: Path = SHARED_DATASETS) -> 
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
-    if recipe.task == "pest":
-        stats = import_yolo(
-            shared / "rice-pests",
-            dest,
-            splits=("train", "test"),
-            route=train_val_route(recipe.val_fraction),
-            num_classes=len(recipe.names),
-        )
+    if recipe.source is None and recipe.task != "ripeness":
+        raise ValueError(f"recipe {recipe.model_name} names no source dataset")
+    if recipe.source is not None:
+        src = shared / recipe.source
+        source_splits = sorted(p.name for p in (src / "images").iterdir() if p.is_dir())
+        route = split_route(recipe.val_fraction, recipe.test_fraction, has_test="test" in source_splits)
+        stats = import_yolo(src, dest, splits=source_splits, route=route, num_classes=len(recipe.names))
         data_yaml = write_data_yaml(dest, recipe.names)
+        rule = f"source train → val when sha256(filename stem before '.rf.') < {recipe.val_fraction}"
+        rule += "; source test → test" if "test" in source_splits else (
+            f"; → test when sha256('test:' + stem) < {recipe.test_fraction} (never trained on)")
         summary = {
             "images": dict(sorted(stats.images.items())),
             "boxes_per_class": {str(k): v for k, v in sorted(stats.boxes_per_class.items())},
             "import": {
-                "source": str(shared / "rice-pests"),
-                "split_rule": f"source train → val when sha256(filename stem before '.rf.') < {recipe.val_fraction}; "
-                "source test → test",
+                "source": str(src),
+                "split_rule": rule,
                 "polygons_converted": stats.polygons_converted,
                 "boxes_clamped": stats.boxes_clamped,
                 "lines_dropped": stats.lines_dropped,
@@ -110,7 +112,8 @@ def _publish(src: Path, dst: Path) -> None:
 def reproduce_command(recipe: Recipe) -> str:
     return (
         f"cd <repo> && .venv/bin/python -m training {recipe.task} "
-        f"--epochs {recipe.epochs} --imgsz {recipe.imgsz} --batch {recipe.batch} --seed {recipe.seed}"
+        f"--epochs {recipe.epochs} --imgsz {recipe.imgsz} --batch {recipe.batch} --seed {recipe.seed} "
+        f"--start {recipe.start}"
     )
 
 
@@ -122,19 +125,24 @@ def build(
     shared: Path = SHARED_DATASETS,
     threads: int = 2,
     log: Log = print,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Reproduce one shipped model; returns its card (also written next to the ONNX in ``models_dir``)."""
     data_dir = Path(data_dir).resolve()
     work = data_dir / "training" / recipe.model_name
     with exclusive(work):
-        return _build(recipe, data_dir=data_dir, work=work, models_dir=models_dir, shared=shared, threads=threads, log=log)
+        return _build(recipe, data_dir=data_dir, work=work, models_dir=models_dir, shared=shared, threads=threads,
+                      log=log, resume=resume)
 
 
-def _build(recipe: Recipe, *, data_dir: Path, work: Path, models_dir: Path, shared: Path, threads: int, log: Log) -> dict[str, Any]:
+def _build(recipe: Recipe, *, data_dir: Path, work: Path, models_dir: Path, shared: Path, threads: int, log: Log,
+           resume: bool = False) -> dict[str, Any]:
     ultralytics = load_ultralytics(data_dir, threads)  # before anything else imports it
     import torch
 
     t_start = time.perf_counter()
+    start = resolve_start(recipe.start)  # a bad checkpoint is refused before any data is prepared
+    log(f"[{recipe.model_name}] {start.note}")
 
     log(f"[{recipe.model_name}] preparing data in {work / 'dataset'}")
     data_yaml, data_summary = prepare_data(recipe, work / "dataset", shared)
@@ -148,9 +156,10 @@ def _build(recipe: Recipe, *, data_dir: Path, work: Path, models_dir: Path, shar
         imgsz=recipe.imgsz,
         batch=recipe.batch,
         seed=recipe.seed,
-        model_yaml=recipe.model_yaml,
+        model_yaml=start.model,
         threads=threads,
         overrides=dict(recipe.overrides),
+        resume=resume,
     )
     result = train(cfg)
     log(f"[{recipe.model_name}] trained {result.epochs_run} epochs in {result.wall_s:.0f} s → {result.best}")
@@ -177,7 +186,8 @@ def _build(recipe: Recipe, *, data_dir: Path, work: Path, models_dir: Path, shar
         "file": f"{recipe.model_name}.onnx",
         "sha256": sha256_file(onnx_path),
         "size_bytes": onnx_path.stat().st_size,
-        "architecture": "YOLO11n (Ultralytics), trained from scratch",
+        "architecture": f"YOLO11n (Ultralytics), {start.note}",
+        "start": start.as_dict(),
         "input": {
             "imgsz": recipe.imgsz,
             "dynamic_axes": ["batch", "height", "width"],
@@ -194,7 +204,7 @@ def _build(recipe: Recipe, *, data_dir: Path, work: Path, models_dir: Path, shar
             **data_summary,
         },
         "recipe": {
-            "model_yaml": recipe.model_yaml,
+            "model_yaml": start.model if start.kind == "scratch" else Path(start.model).name,
             "epochs": recipe.epochs,
             "epochs_run": result.epochs_run,
             "imgsz": recipe.imgsz,

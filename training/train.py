@@ -26,6 +26,11 @@ class TrainConfig:
     threads: int = 2
     patience: int = 100
     overrides: dict[str, Any] = field(default_factory=dict)  # any further Ultralytics train argument
+    resume: bool = False  # continue <run>/weights/last.pt when it exists (a run cut short by a session's end)
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return Path(self.data_dir).resolve() / "runs" / self.name / "weights" / "last.pt"
 
     def train_args(self) -> dict[str, Any]:
         return {
@@ -39,7 +44,8 @@ class TrainConfig:
             "workers": 0,
             "amp": False,
             "plots": False,
-            "pretrained": False,
+            # Ultralytics (8.4) drops a loaded checkpoint's weights when pretrained is False: keep them for a .pt
+            "pretrained": str(self.model_yaml).endswith(".pt"),
             "patience": self.patience,
             "project": str(Path(self.data_dir).resolve() / "runs"),
             "name": self.name,
@@ -63,12 +69,13 @@ def train(cfg: TrainConfig, on_epoch: Callable[[int, int, dict[str, float]], Non
     load_ultralytics(cfg.data_dir, cfg.threads)
     from ultralytics import YOLO
 
-    model = YOLO(cfg.model_yaml, task="detect")
+    resuming = cfg.resume and cfg.last_checkpoint.is_file()
+    model = YOLO(str(cfg.last_checkpoint) if resuming else cfg.model_yaml, task="detect")
     if on_epoch is not None:
         model.add_callback("on_fit_epoch_end", lambda tr: on_epoch(
             int(tr.epoch) + 1, int(tr.epochs), {k: float(v) for k, v in (tr.metrics or {}).items()}))
     t0 = time.perf_counter()
-    model.train(**cfg.train_args())
+    model.train(**({"resume": True} if resuming else cfg.train_args()))
     wall = time.perf_counter() - t0
     trainer = model.trainer
     best = Path(trainer.best if Path(trainer.best).is_file() else trainer.last)

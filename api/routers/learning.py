@@ -1,8 +1,10 @@
 """The learning loop over HTTP: dataset versions, training runs, promotion through the gate, rollback.
 
-Datasets and training runs belong to a cooperative (built from its reviewed captures). The model registry is
-shared by the installation (one production model per task serves every cooperative), so only ML staff promote or
-roll back, and every such change is recorded on the version with who and why.
+Datasets and training runs belong to a cooperative (built from its reviewed captures), and so do the model versions
+trained from them: a cooperative's ML engineer promotes, rolls back and shadows its own versions, which serve only
+its cameras. The shared versions (the shipped models every cooperative falls back on) are changed only by
+installation-level ML staff (``users.platform_ml``), never by a cooperative's ML engineer or the union admin. Every
+change is recorded with who and why (``model_audit``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,15 @@ from models import registry
 
 router = APIRouter(tags=["learning loop"], responses=errors(401))
 ML = (Role.ml_engineer, Role.coop_admin)
-REGISTRY_ADMINS = (Role.ml_engineer, Role.union_admin)
+REGISTRY_ADMINS = (Role.ml_engineer,)
+
+
+def require_change_rights(principal, mv: ModelVersion) -> None:  # noqa: ANN001
+    """403 unless the caller may change ``mv``: an ML engineer of its cooperative, or for a shared version an ML
+    engineer who is installation-level ML staff."""
+    principal.require(*REGISTRY_ADMINS)
+    if mv.cooperative_id is None and not principal.user.platform_ml:
+        raise ApiError(403, "shared_model_forbidden")
 
 
 def _dataset_out(dv: DatasetVersion, storage, settings) -> DatasetVersionOut:  # noqa: ANN001
@@ -49,7 +59,7 @@ def build_dataset(body: DatasetBuildIn, session: SessionDep, principal: CurrentU
                   settings: SettingsDep) -> DatasetVersionOut:
     """Freeze the cooperative's human-verified captures (with filters) into the next version of ``name``."""
     principal.require(*ML)
-    prod = registry.production(session, body.task)
+    prod = registry.production(session, body.task, principal.cooperative_id)
     if prod is None:
         raise ApiError(409, "no_production_model", task=body.task.value)
     items = verified_captures(session, cooperative_id=principal.cooperative_id, plot_ids=body.plot_ids,
@@ -134,23 +144,26 @@ def promote_model(model_id: Id, body: PromoteIn, session: SessionDep, principal:
                   settings: SettingsDep) -> ModelVersion:
     """Make a candidate production, if it passes the gate (its test mAP50 not below production's on the same
     split by more than the tolerance) or with a written reason. Workers load it within seconds, no restart."""
-    principal.require(*REGISTRY_ADMINS)
     mv = _model(session, model_id, principal)
+    require_change_rights(principal, mv)
     try:
         registry.promote_gated(session, mv, by=principal.user.id, tolerance=settings.promotion_tolerance,
-                               override_reason=body.reason)
+                               floor=settings.promotion_min_map50, override_reason=body.reason)
     except registry.GateRefused:
         cand, base = registry.gate_map50(mv)
-        raise ApiError(409, "gate_refused", candidate=f"{cand:.3f}", production=f"{base:.3f}") from None
+        raise ApiError(409, "gate_refused", candidate="–" if cand is None else f"{cand:.3f}",
+                       production="–" if base is None else f"{base:.3f}",
+                       floor=f"{settings.promotion_min_map50:.2f}") from None
     session.commit()
     return mv
 
 
 @router.post("/api/v1/models/{model_id}/rollback", response_model=ModelOut, responses=errors(400, 403, 404, 409))
 def rollback_model(model_id: Id, body: PromoteIn, session: SessionDep, principal: CurrentUser) -> ModelVersion:
-    """Put an earlier production version back in service (the current one is archived)."""
-    principal.require(*REGISTRY_ADMINS)
+    """Put an earlier production version back in service (the current one is archived); a version that served by a
+    gate override needs a written reason again."""
     mv = _model(session, model_id, principal)
+    require_change_rights(principal, mv)
     try:
         registry.rollback(session, mv, by=principal.user.id, reason=body.reason)
     except registry.RegistryError as exc:
@@ -172,8 +185,8 @@ def stop_shadow(model_id: Id, session: SessionDep, principal: CurrentUser) -> Mo
 
 
 def _shadow_change(session, principal, model_id: int, change) -> ModelVersion:  # noqa: ANN001
-    principal.require(*REGISTRY_ADMINS)
     mv = _model(session, model_id, principal)
+    require_change_rights(principal, mv)
     try:
         change(session, mv, by=principal.user.id)
     except registry.RegistryError as exc:

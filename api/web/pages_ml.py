@@ -119,7 +119,7 @@ def _datasets_page(request: Request, session, principal: Principal, *, error: st
     principal.require(*VIEWERS)
     found = session.scalars(_visible_datasets(principal).order_by(DatasetVersion.name,
                                                                   DatasetVersion.version.desc())).all()
-    production = {t.value: registry.production(session, t) for t in ModelTask}
+    production = {t.value: registry.production(session, t, principal.cooperative_id) for t in ModelTask}
     crops = sorted(c for c in session.scalars(scoped(Plot, principal).with_only_columns(Plot.crop).distinct()) if c)
     return render(request, "ml/datasets.html", principal, status=status, rows=[_dataset_view(d) for d in found],
                   error=error, form=form or {}, tasks=list(ModelTask), crops=crops,

@@ -10,6 +10,8 @@ from cropwatch.tables import ModelVersion
 from inference.service import CaptureProcessor
 from models import registry
 
+from factories import make_platform_ml
+
 from .conftest import presigned_upload
 from .test_review import PHOTO
 
@@ -79,6 +81,11 @@ def test_promotion_gate_override_and_rollback(client, tenant_a, sessions, models
     ml = tenant_a.auth(Role.ml_engineer)
     assert client.post(f"/api/v1/models/{cand_id}/promote", headers=tenant_a.auth(Role.agronomist),
                        json={}).status_code == 403
+    # a shared version: a cooperative's ML engineer cannot change it, even with a reason
+    r = client.post(f"/api/v1/models/{cand_id}/promote", headers=ml, json={"reason": "x"})
+    assert (r.status_code, r.json()["code"]) == (403, "shared_model_forbidden")
+    with sessions.begin() as s:
+        make_platform_ml(s, tenant_a.user_ids[Role.ml_engineer])
     r = client.post(f"/api/v1/models/{cand_id}/promote", headers=ml, json={})
     assert (r.status_code, r.json()["code"]) == (409, "gate_refused") and "0.100" in r.json()["detail"]
     r = client.post(f"/api/v1/models/{cand_id}/promote", headers=ml, json={"reason": "field test on plot A2"})
@@ -93,6 +100,17 @@ def test_promotion_gate_override_and_rollback(client, tenant_a, sessions, models
         assert s.get(ModelVersion, cand_id).stage == ModelStage.archived
     r = client.post(f"/api/v1/models/{old_id}/rollback", headers=ml, json={})
     assert (r.status_code, r.json()["code"]) == (409, "rollback_refused")
+    # back to the version that served by an override: the same written reason is needed again
+    r = client.post(f"/api/v1/models/{cand_id}/rollback", headers=ml, json={})
+    assert (r.status_code, r.json()["code"]) == (409, "rollback_refused") and "override" in r.json()["detail_en"]
+    r = client.post(f"/api/v1/models/{cand_id}/rollback", headers=ml, json={"reason": "second field test"})
+    assert r.status_code == 200
+    with sessions() as s:
+        log = registry.audit_log(s)
+        assert [(e.action, e.by_user_id, e.reason) for e in log[:3]] == [
+            ("rollback", tenant_a.user_ids[Role.ml_engineer], "second field test"),
+            ("rollback", tenant_a.user_ids[Role.ml_engineer], "misses planthoppers"),
+            ("promote", tenant_a.user_ids[Role.ml_engineer], "field test on plot A2")]
 
 
 def test_shadow_mode_over_http(client, tenant_a, tenant_b, sessions, models_registered):
@@ -103,8 +121,10 @@ def test_shadow_mode_over_http(client, tenant_a, tenant_b, sessions, models_regi
         s.add(cand)
         s.flush()
         cand_id = cand.id
+        make_platform_ml(s, tenant_a.user_ids[Role.ml_engineer])
     ml = tenant_a.auth(Role.ml_engineer)
     assert client.post(f"/api/v1/models/{cand_id}/shadow", headers=tenant_a.auth(Role.agronomist)).status_code == 403
+    assert client.post(f"/api/v1/models/{cand_id}/shadow", headers=tenant_b.auth(Role.ml_engineer)).status_code == 403
     r = client.post(f"/api/v1/models/{cand_id}/shadow", headers=ml)
     assert r.status_code == 200 and r.json()["stage"] == "shadow"
     r = client.post(f"/api/v1/models/{models_registered['pest']}/shadow", headers=ml)
