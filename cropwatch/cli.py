@@ -49,7 +49,13 @@ def api(host: str | None = None, port: int | None = None, workers: int = 1) -> N
 
     s = get_settings()
     uvicorn.run("api.app:create_app", factory=True, host=host or s.api_host, port=port or s.api_port,
-                workers=workers, log_level="info")
+                workers=workers, log_level="info", **uvicorn_proxy_options(s))
+
+
+def uvicorn_proxy_options(s) -> dict:  # noqa: ANN001 - Settings
+    """X-Forwarded-For is believed only from the proxies the operator names (uvicorn trusts 127.0.0.1 by default,
+    which let anyone on the same host pick the address the sign-in limit counts)."""
+    return {"proxy_headers": bool(s.forwarded_allow_ips), "forwarded_allow_ips": s.forwarded_allow_ips or None}
 
 
 @app.command()

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cropwatch.i18n import t
+from cropwatch.spreadsheet import csv_row, xlsx_append
 from cropwatch.tables import Cooperative, DiaryEntry, Plot
 from cropwatch.timeutil import fmt_date, local_day, local_day_bounds
 
@@ -51,7 +52,7 @@ def to_csv(items: list[DiaryEntry]) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(HEADERS_VI)
-    w.writerows(rows(items))
+    w.writerows(csv_row(r) for r in rows(items))
     return ("\ufeff" + buf.getvalue()).encode("utf-8")  # BOM: Excel opens Vietnamese CSV correctly
 
 
@@ -62,13 +63,13 @@ def to_xlsx(items: list[DiaryEntry], title: str) -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = "Nhật ký"
-    ws.append([title])
+    xlsx_append(ws, [title])
     ws["A1"].font = Font(bold=True, size=13)
     ws.append(HEADERS_VI)
     for cell in ws[2]:
         cell.font = Font(bold=True)
     for r in rows(items):
-        ws.append(r)
+        xlsx_append(ws, r)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -38,18 +38,23 @@ class RateLimiter:
         """Count one event; raise ``RateLimited`` past ``limit.count`` in the current window."""
         if self.redis is None or limit.count <= 0:
             return
-        window = int(time.time() // limit.window_s)
+        now = time.time()
+        window = int(now // limit.window_s)
         rkey = f"{PREFIX}{limit.name}:{key}:{window}"
         try:
-            pipe = self.redis.pipeline()
+            pipe = self.redis.pipeline()  # MULTI/EXEC: the increment and the read are one atomic step
             pipe.incr(rkey)
-            pipe.expire(rkey, limit.window_s + 5)
-            n, _ = pipe.execute()
+            pipe.expire(rkey, 2 * limit.window_s + 5)
+            pipe.get(f"{PREFIX}{limit.name}:{key}:{window - 1}")
+            n, _, prev = pipe.execute()
         except redis.RedisError as exc:
             log.warning("rate limit %s not enforced (Redis unavailable: %s)", limit.name, exc)
             return
-        if n > limit.count:
-            raise RateLimited(limit.window_s - int(time.time()) % limit.window_s)
+        # sliding window: the previous window counts by the share of it still inside the last window_s seconds, so
+        # a burst at the end of one window and the start of the next is not allowed twice
+        elapsed = (now % limit.window_s) / limit.window_s
+        if n + int(prev or 0) * (1 - elapsed) > limit.count:
+            raise RateLimited(limit.window_s - int(now) % limit.window_s)
 
     def check(self, limit: Limit, key: str) -> None:
         """Raise ``RateLimited`` when ``limit.count`` events are already counted in this window (no counting)."""
@@ -69,6 +74,6 @@ class RateLimiter:
             return
         window = int(time.time() // limit.window_s)
         try:
-            self.redis.delete(f"{PREFIX}{limit.name}:{key}:{window}")
+            self.redis.delete(f"{PREFIX}{limit.name}:{key}:{window}", f"{PREFIX}{limit.name}:{key}:{window - 1}")
         except redis.RedisError:
             pass

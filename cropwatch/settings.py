@@ -101,6 +101,9 @@ class Settings(BaseSettings):
 
     # api
     api_host: str = "127.0.0.1"
+    # reverse proxies whose X-Forwarded-For is believed (comma-separated addresses); empty: none, the socket's peer
+    # address is the client
+    forwarded_allow_ips: str = ""
     api_port: int = 8000
     token_ttl_hours: int = 24 * 7
     # rate limits (0 turns one off): failed sign-ins per address+username and per address in 15 minutes; camera

@@ -142,15 +142,17 @@ def rice_photos(n: int, split: str = "test") -> list[Path]:
 
 
 @contextlib.contextmanager
-def serve_in_thread(app):  # noqa: ANN001
-    """The app on uvicorn in a thread on a free loopback port; yields the port (browser and field-agent tests)."""
+def serve_in_thread(app, **options):  # noqa: ANN001
+    """The app on uvicorn in a thread on a free loopback port; yields the port (browser and field-agent tests).
+    ``options`` go to ``uvicorn.Config`` (e.g. ``cropwatch.cli.uvicorn_proxy_options``)."""
     import threading
     import time
 
     import uvicorn
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
+                                           **options))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     end = time.monotonic() + 20

@@ -6,10 +6,10 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from sqlalchemy import select
 
-from api.deps import Credentials, CurrentUser, SessionDep, SettingsDep, guard_login, login_failed, login_succeeded
+from api.deps import Credentials, CurrentUser, SessionDep, SettingsDep, guard_login, login_succeeded
 from api.errors import ApiError
 from api.schemas import MeOut, TokenOut, errors
-from cropwatch.security import new_token, token_hash, verify_password
+from cropwatch.security import new_token, password_matches, token_hash
 from cropwatch.tables import ApiToken, User
 from cropwatch.timeutil import utcnow
 
@@ -29,8 +29,7 @@ def login(
     failures from one address for one username (or too many attempts from one address) answer 429."""
     guard_login(request, username)
     user = session.scalar(select(User).where(User.username == username))
-    if user is None or not user.is_active or not verify_password(password, user.password_hash):
-        login_failed(request, username)
+    if not password_matches(user, password):
         raise ApiError(401, "bad_credentials")
     login_succeeded(request, username)
     memberships = sorted(user.memberships, key=lambda m: m.cooperative_id)

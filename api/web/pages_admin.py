@@ -32,13 +32,14 @@ from sqlalchemy.orm import Session
 from api.deps import Principal, SessionDep
 from api.errors import ApiError
 from api.routers import cameras as cameras_api
-from api.schemas import CameraIn
+from api.schemas import Id, CameraIn
 from api.scoping import get_owned, scoped
 from api.web.render import render, translate
 from api.web.session import PageUser, csrf_protect, page_locale
 from cropwatch.alerts import FRUIT_CLASSES
 from cropwatch.domain import AlertLevel, CameraKind, CaptureStatus, ModelTask, ReviewState, Role
 from cropwatch.security import hash_password
+from cropwatch.spreadsheet import csv_cell
 from cropwatch.tables import (Alert, ApiToken, Camera, Capture, Cooperative, Detection, Farm, Membership, Plot,
                               User)
 from cropwatch.timeutil import LOCAL_TZ, local_day_bounds, utcnow
@@ -180,7 +181,7 @@ def _member_action(request: Request, session: Session, principal: Principal, mem
 
 
 @router.post("/admin/members/{membership_id}/role")
-def change_role(membership_id: int, request: Request, session: SessionDep, principal: PageUser,
+def change_role(membership_id: Id, request: Request, session: SessionDep, principal: PageUser,
                 role: Annotated[str, Form(max_length=32)] = "") -> Response:
     def act(m: Membership) -> str:
         if m.user_id == principal.user.id:
@@ -203,7 +204,7 @@ def revoke_user_tokens(session: Session, user_id: int) -> int:
 
 
 @router.post("/admin/members/{membership_id}/deactivate")
-def deactivate_member(membership_id: int, request: Request, session: SessionDep, principal: PageUser) -> Response:
+def deactivate_member(membership_id: Id, request: Request, session: SessionDep, principal: PageUser) -> Response:
     def act(m: Membership) -> str:
         if m.user_id == principal.user.id:
             raise _refuse("admin_self_deactivate")
@@ -220,7 +221,7 @@ def deactivate_member(membership_id: int, request: Request, session: SessionDep,
 
 
 @router.post("/admin/members/{membership_id}/reactivate")
-def reactivate_member(membership_id: int, request: Request, session: SessionDep, principal: PageUser) -> Response:
+def reactivate_member(membership_id: Id, request: Request, session: SessionDep, principal: PageUser) -> Response:
     def act(m: Membership) -> str:
         m.user.is_active = True  # old sessions stay revoked: they sign in again
         return "on"
@@ -313,7 +314,7 @@ def add_camera(request: Request, session: SessionDep, principal: PageUser,
 
 
 @router.post("/admin/cameras/{camera_id}/rotate")
-def rotate_camera_token(camera_id: int, request: Request, session: SessionDep, principal: PageUser) -> Response:
+def rotate_camera_token(camera_id: Id, request: Request, session: SessionDep, principal: PageUser) -> Response:
     rotated = cameras_api.rotate_token(camera_id, session, principal)
     return _cameras_page(request, session, principal,
                          new_token={"camera": rotated.name, "id": rotated.id, "token": rotated.device_token,
@@ -321,7 +322,7 @@ def rotate_camera_token(camera_id: int, request: Request, session: SessionDep, p
 
 
 @router.post("/admin/cameras/{camera_id}/revoke")
-def revoke_camera_token(camera_id: int, session: SessionDep, principal: PageUser) -> Response:
+def revoke_camera_token(camera_id: Id, session: SessionDep, principal: PageUser) -> Response:
     cameras_api.revoke_token(camera_id, session, principal)
     return RedirectResponse("/admin/cameras?done=revoked", status_code=303)
 
@@ -523,13 +524,6 @@ def union_page(request: Request, session: SessionDep, principal: PageUser, month
                   total_captures=sum(stats["captures"].get(c.id, 0) for c in coops))
 
 
-def _csv_cell(value: object) -> object:
-    """No formula injection when the file is opened in a spreadsheet."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 @router.get("/union/export.csv")
 def union_export(session: SessionDep, principal: PageUser, months: int | None = None) -> Response:
     home, coops = union_cooperatives(session, principal)
@@ -540,7 +534,7 @@ def union_export(session: SessionDep, principal: PageUser, months: int | None = 
     w = csv.writer(buf)
     w.writerow(CSV_HEADER)
     for cid, crop, month, cls, n in sorted(stats["pests"], key=lambda r: (names[r[0]], r[1], r[2], r[3])):
-        w.writerow([_csv_cell(names[cid]), _csv_cell(crop), month, _csv_cell(cls), n])
+        w.writerow([csv_cell(names[cid]), csv_cell(crop), month, csv_cell(cls), n])
     slug = re.sub(r"[^A-Za-z0-9_-]+", "-", home.union_code or home.code).strip("-") or "union"
     filename = f"union-{slug}-{stats['months'][-1]}-{months}m.csv"
     return Response(("\ufeff" + buf.getvalue()).encode("utf-8"), media_type="text/csv; charset=utf-8",

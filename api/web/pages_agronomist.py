@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from api.schemas import Id
 from api.deps import Principal, SessionDep, SettingsDep
 from api.routers.review import READERS, REVIEWERS
 from api.routers.rules import EDITORS
@@ -83,7 +84,7 @@ def _state(session, cap: Capture) -> dict:  # noqa: ANN001
 
 
 @router.get("/review/{capture_id}")
-def annotator(capture_id: int, request: Request, session: SessionDep, principal: PageUser) -> Response:
+def annotator(capture_id: Id, request: Request, session: SessionDep, principal: PageUser) -> Response:
     principal.require(*READERS)
     cap = get_owned(session, Capture, capture_id, principal, "capture")
     camera = session.get(Camera, cap.camera_id)
@@ -112,7 +113,7 @@ class ActIn(BaseModel):
 
 
 @router.post("/review/{capture_id}/act")
-def annotator_act(capture_id: int, body: ActIn, request: Request, session: SessionDep,
+def annotator_act(capture_id: Id, body: ActIn, request: Request, session: SessionDep,
                   principal: PageUser) -> Response:
     """One review action from the annotator (JSON in, the capture's new state out); the same service as the API."""
     principal.require(*REVIEWERS)
@@ -255,7 +256,7 @@ def add_rule(request: Request, session: SessionDep, principal: PageUser,
 
 
 @router.post("/rules/{rule_id}")
-def edit_rule(rule_id: int, session: SessionDep, principal: PageUser,
+def edit_rule(rule_id: Id, session: SessionDep, principal: PageUser,
               threshold: Annotated[int, Form(ge=1, le=100000)],
               level: Annotated[AlertLevel, Form()],
               min_score: Annotated[float, Form(ge=0, le=1)],

@@ -9,14 +9,15 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from api.deps import SessionDep, StorageDep, guard_login, login_failed, login_succeeded
+from api.schemas import Id
+from api.deps import SessionDep, StorageDep, guard_login, login_succeeded
 from api.scoping import get_owned
 from api.web.render import HOME, render, translate
 from api.web.session import (LANG_COOKIE, PageUser, csrf_protect, end_session, page_locale,
                              principal_from_cookie, start_session)
 from cropwatch.domain import CaptureStatus
 from cropwatch.i18n import LOCALES
-from cropwatch.security import verify_password
+from cropwatch.security import password_matches
 from cropwatch.tables import Capture, DiaryEntry, User
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
@@ -48,9 +49,8 @@ def login(request: Request, session: SessionDep, username: Annotated[str, Form(m
           password: Annotated[str, Form(max_length=256)], next: Annotated[str, Form()] = "") -> Response:
     guard_login(request, username)
     user = session.scalar(select(User).where(User.username == username))
-    if user is None or not user.is_active or not verify_password(password, user.password_hash) \
+    if not password_matches(user, password) \
             or not user.memberships:
-        login_failed(request, username)
         return render(request, "login.html", status=401, next=safe_next(next) or "", username=username,
                       error=translate("bad_credentials", page_locale(request)))
     login_succeeded(request, username)
@@ -86,7 +86,7 @@ def _image(storage, key: str, content_type: str) -> Response:  # noqa: ANN001
 
 
 @router.get("/captures/{capture_id}/image")
-def capture_image(capture_id: int, session: SessionDep, principal: PageUser, storage: StorageDep) -> Response:
+def capture_image(capture_id: Id, session: SessionDep, principal: PageUser, storage: StorageDep) -> Response:
     cap = get_owned(session, Capture, capture_id, principal, "capture")
     if cap.status == CaptureStatus.pending:
         return Response(status_code=404)
@@ -94,7 +94,7 @@ def capture_image(capture_id: int, session: SessionDep, principal: PageUser, sto
 
 
 @router.get("/diary/{entry_id}/photos/{index}")
-def diary_photo(entry_id: int, index: int, session: SessionDep, principal: PageUser, storage: StorageDep) -> Response:
+def diary_photo(entry_id: Id, index: Id, session: SessionDep, principal: PageUser, storage: StorageDep) -> Response:
     entry = get_owned(session, DiaryEntry, entry_id, principal, "diary entry")
     if not 0 <= index < len(entry.photo_keys or []):
         return Response(status_code=404)

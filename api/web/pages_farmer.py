@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import func, or_, select
 
+from api.schemas import Id
 from api.deps import Principal, SessionDep, SettingsDep, StorageDep
 from api.errors import ApiError
 from api.routers import diary as diary_api
@@ -68,7 +69,7 @@ def _card(request: Request, session, principal: Principal, alert: Alert) -> Resp
 
 
 @router.post("/alerts/{alert_id}/acknowledge")
-def acknowledge(alert_id: int, request: Request, session: SessionDep, principal: PageUser) -> Response:
+def acknowledge(alert_id: Id, request: Request, session: SessionDep, principal: PageUser) -> Response:
     alert = get_owned(session, Alert, alert_id, principal, "alert")
     if alert.status == AlertStatus.open:
         alert.status, alert.acknowledged_by, alert.acknowledged_at = AlertStatus.acknowledged, principal.user.id, utcnow()
@@ -77,7 +78,7 @@ def acknowledge(alert_id: int, request: Request, session: SessionDep, principal:
 
 
 @router.post("/alerts/{alert_id}/snooze")
-def snooze(alert_id: int, request: Request, session: SessionDep, principal: PageUser,
+def snooze(alert_id: Id, request: Request, session: SessionDep, principal: PageUser,
            hours: Annotated[int, Form(ge=1, le=24 * 14)]) -> Response:
     alert = get_owned(session, Alert, alert_id, principal, "alert")
     alert.snoozed_until = utcnow() + dt.timedelta(hours=hours)
@@ -86,7 +87,7 @@ def snooze(alert_id: int, request: Request, session: SessionDep, principal: Page
 
 
 @router.get("/captures/{capture_id}")
-def capture_page(capture_id: int, request: Request, session: SessionDep, principal: PageUser,
+def capture_page(capture_id: Id, request: Request, session: SessionDep, principal: PageUser,
                  flagged: bool = False) -> Response:
     cap = get_owned(session, Capture, capture_id, principal, "capture")
     camera = session.get(Camera, cap.camera_id)
@@ -96,7 +97,7 @@ def capture_page(capture_id: int, request: Request, session: SessionDep, princip
 
 
 @router.post("/captures/{capture_id}/flag")
-def flag_capture(capture_id: int, session: SessionDep, principal: PageUser,
+def flag_capture(capture_id: Id, session: SessionDep, principal: PageUser,
                  note: Annotated[str, Form(max_length=2000)] = "") -> Response:
     """A farmer's "please check": the capture goes first in the agronomists' review queue."""
     cap = get_owned(session, Capture, capture_id, principal, "capture")
@@ -144,7 +145,7 @@ def _diary_page(request: Request, session, principal: Principal, plot: Plot, *, 
 
 
 @router.get("/plots/{plot_id}")
-def plot_page(plot_id: int, request: Request, session: SessionDep, principal: PageUser,
+def plot_page(plot_id: Id, request: Request, session: SessionDep, principal: PageUser,
               saved: bool = False) -> Response:
     return _diary_page(request, session, principal, get_owned(session, Plot, plot_id, principal, "plot"),
                        saved=saved)
@@ -192,7 +193,7 @@ async def add_diary_entry(
 
 
 @router.post("/diary/{entry_id}/done")
-def diary_done(entry_id: int, session: SessionDep, principal: PageUser) -> Response:
+def diary_done(entry_id: Id, session: SessionDep, principal: PageUser) -> Response:
     entry = diary_api.mark_done(entry_id, session, principal)
     return RedirectResponse(f"/plots/{entry.plot_id}", status_code=303)
 
@@ -237,7 +238,7 @@ def create_lot_page(request: Request, session: SessionDep, principal: PageUser,
 
 
 @router.get("/lots/{lot_id}/qr.{fmt}")
-def lot_qr(lot_id: int, fmt: str, request: Request, session: SessionDep, principal: PageUser) -> Response:
+def lot_qr(lot_id: Id, fmt: str, request: Request, session: SessionDep, principal: PageUser) -> Response:
     lot = get_owned(session, HarvestLot, lot_id, principal, "lot")
     url = str(request.url_for("lot_public_page", code=lot.public_code))
     if fmt == "svg":
@@ -250,7 +251,7 @@ def lot_qr(lot_id: int, fmt: str, request: Request, session: SessionDep, princip
 
 @router.get("/lots/labels.pdf")
 def lot_labels(request: Request, session: SessionDep, principal: PageUser,
-               ids: Annotated[list[int], Query(max_length=240)]) -> Response:
+               ids: Annotated[list[Id], Query(max_length=240)]) -> Response:
     from api.routers.lots import lot_labels as api_labels
 
     return api_labels(request, session, principal, ",".join(str(i) for i in ids))

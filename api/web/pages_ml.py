@@ -22,7 +22,7 @@ from sqlalchemy import func, or_, select
 from api.deps import Principal, SessionDep, SettingsDep, StorageDep
 from api.errors import ApiError, not_found
 from api.routers import learning as learning_api
-from api.schemas import DatasetBuildIn, PromoteIn, TrainingRunIn
+from api.schemas import Id, DatasetBuildIn, PromoteIn, TrainingRunIn
 from api.scoping import get_owned, scoped
 from api.web.render import class_names_vi, render, translate
 from api.web.session import PageUser, csrf_protect, page_locale
@@ -168,7 +168,7 @@ def freeze_dataset(request: Request, session: SessionDep, principal: PageUser, s
 
 
 @router.get("/ml/datasets/{dataset_id}")
-def dataset_page(dataset_id: int, request: Request, session: SessionDep, principal: PageUser,
+def dataset_page(dataset_id: Id, request: Request, session: SessionDep, principal: PageUser,
                  created: bool = False) -> Response:
     principal.require(*VIEWERS)
     dv = learning_api._visible_dataset(session, principal, dataset_id)
@@ -181,7 +181,7 @@ def dataset_page(dataset_id: int, request: Request, session: SessionDep, princip
 
 
 @router.get("/ml/datasets/{dataset_id}/preview.jpg")
-def dataset_preview(dataset_id: int, session: SessionDep, principal: PageUser, storage: StorageDep) -> Response:
+def dataset_preview(dataset_id: Id, session: SessionDep, principal: PageUser, storage: StorageDep) -> Response:
     """The version's 3×3 mosaic, read from object storage by the server (same scoping as the page)."""
     principal.require(*VIEWERS)
     dv = learning_api._visible_dataset(session, principal, dataset_id)
@@ -257,14 +257,14 @@ def _run_context(session, principal: Principal, run_id: int) -> dict[str, Any]: 
 
 
 @router.get("/ml/runs/{run_id}")
-def run_page(run_id: int, request: Request, session: SessionDep, principal: PageUser) -> Response:
+def run_page(run_id: Id, request: Request, session: SessionDep, principal: PageUser) -> Response:
     ctx = _run_context(session, principal, run_id)
     base = session.get(ModelVersion, ctx["run"].base_model_version_id) if ctx["run"].base_model_version_id else None
     return render(request, "ml/run.html", principal, base=base, **ctx)
 
 
 @router.get("/ml/runs/{run_id}/live")
-def run_live(run_id: int, request: Request, session: SessionDep, principal: PageUser) -> Response:
+def run_live(run_id: Id, request: Request, session: SessionDep, principal: PageUser) -> Response:
     """The part of the run page that changes (status, progress, metrics, log): HTMX polls it while the run is
     queued or running; the answer stops carrying the poll trigger once the run is over."""
     return render(request, "ml/_run_live.html", principal, **_run_context(session, principal, run_id))
@@ -402,7 +402,7 @@ def _registry_action(request: Request, session, principal: Principal, settings, 
 
 
 @router.post("/ml/models/{model_id}/promote")
-def promote(model_id: int, request: Request, session: SessionDep, principal: PageUser, settings: SettingsDep,
+def promote(model_id: Id, request: Request, session: SessionDep, principal: PageUser, settings: SettingsDep,
             reason: Annotated[str, Form(max_length=2000)] = "") -> Response:
     """Through the gate; refused, the page shows why and a field for the written reason that overrides it."""
     return _registry_action(request, session, principal, settings, model_id, lambda: learning_api.promote_model(
@@ -410,28 +410,28 @@ def promote(model_id: int, request: Request, session: SessionDep, principal: Pag
 
 
 @router.post("/ml/models/{model_id}/rollback")
-def rollback(model_id: int, request: Request, session: SessionDep, principal: PageUser, settings: SettingsDep,
+def rollback(model_id: Id, request: Request, session: SessionDep, principal: PageUser, settings: SettingsDep,
              reason: Annotated[str, Form(max_length=2000)] = "") -> Response:
     return _registry_action(request, session, principal, settings, model_id, lambda: learning_api.rollback_model(
         model_id, PromoteIn(reason=reason.strip() or None), session, principal), "rolled_back")
 
 
 @router.post("/ml/models/{model_id}/shadow/start")
-def shadow_start(model_id: int, request: Request, session: SessionDep, principal: PageUser,
+def shadow_start(model_id: Id, request: Request, session: SessionDep, principal: PageUser,
                  settings: SettingsDep) -> Response:
     return _registry_action(request, session, principal, settings, model_id,
                             lambda: learning_api.start_shadow(model_id, session, principal), "shadow_started")
 
 
 @router.post("/ml/models/{model_id}/shadow/stop")
-def shadow_stop(model_id: int, request: Request, session: SessionDep, principal: PageUser,
+def shadow_stop(model_id: Id, request: Request, session: SessionDep, principal: PageUser,
                 settings: SettingsDep) -> Response:
     return _registry_action(request, session, principal, settings, model_id,
                             lambda: learning_api.stop_shadow(model_id, session, principal), "shadow_stopped")
 
 
 @router.get("/ml/models/{model_id}/reports/{name}.png")
-def model_report(model_id: int, name: str, session: SessionDep, principal: PageUser,
+def model_report(model_id: Id, name: str, session: SessionDep, principal: PageUser,
                  storage: StorageDep) -> Response:
     """A picture from the version's evaluation (confusion matrix, PR curve), read by the server from storage."""
     principal.require(*VIEWERS)

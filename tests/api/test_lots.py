@@ -118,3 +118,29 @@ def test_diary_exports_open_and_hold_every_entry(client, tenant_a, tenant_b):
     assert client.get("/api/v1/diary/export", headers=member, params=q | {"format": "doc"}).status_code == 422
     assert client.get("/api/v1/diary/export", headers=tenant_b.auth(Role.coop_admin),
                       params=q | {"format": "csv"}).status_code == 404
+
+
+def test_diary_exports_never_carry_a_formula(client, tenant_a):
+    """Finding 4: ``=HYPERLINK(...)`` in a title, ``=1+2`` in notes, ``+SUM(1,1)`` in a product name stay text."""
+    import csv as csvmod
+
+    from openpyxl import load_workbook
+
+    member = tenant_a.auth(Role.member)
+    r = client.post("/api/v1/diary", headers=member, data={
+        "plot_id": tenant_a.plot_id, "type": "pest_control", "occurred_at": "2026-09-03T02:00:00+00:00",
+        "title": '=HYPERLINK("http://evil.example","bấm")', "product_name": "+SUM(1,1)", "notes": "=1+2",
+        "operator": "@cmd"})
+    assert r.status_code == 201, r.text
+    q = {"plot_id": tenant_a.plot_id, "since": "2026-09-01", "until": "2026-09-30"}
+    rows = list(csvmod.reader(client.get("/api/v1/diary/export", headers=member,
+                                         params=q | {"format": "csv"}).content.decode("utf-8-sig").splitlines()))
+    cells = rows[1]
+    assert '\'=HYPERLINK("http://evil.example","bấm")' in cells and "'+SUM(1,1)" in cells and "'=1+2" in cells
+    assert not any(c.startswith(("=", "+", "@")) for c in cells)
+    wb = load_workbook(io.BytesIO(client.get("/api/v1/diary/export", headers=member,
+                                             params=q | {"format": "xlsx"}).content))
+    values = [c for c in wb.active.iter_rows(min_row=3, max_row=3)][0]
+    texts = {c.value: c.data_type for c in values if isinstance(c.value, str)}
+    assert texts['=HYPERLINK("http://evil.example","bấm")'] == "s" and texts["=1+2"] == "s"
+    assert texts["+SUM(1,1)"] == "s" and all(t == "s" for t in texts.values()), "no cell stored as a formula"

@@ -53,3 +53,60 @@ def test_a_camera_sending_too_many_requests_gets_429_with_retry_after(client, te
     assert codes[5:] == [429, 429]
     # users are not affected
     assert client.get("/api/v1/plots", headers=tenant_a.auth(Role.member)).status_code == 200
+
+
+def test_parallel_guesses_meet_the_limit(client, tenant_a):
+    """Finding 6: 40 wrong passwords at once all answered 401 (check, then count). Counting first: at most the
+    limit are even verified, the rest are 429, and the right password is then refused too."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    limit = client.app.state.settings.login_failures_per_user
+
+    def guess(_):
+        return client.post("/api/v1/auth/token", data={"username": "a-member", "password": "guess"}).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(guess, range(40)))
+    assert codes.count(401) <= limit and codes.count(429) >= 40 - limit
+    assert client.post("/api/v1/auth/token", data={"username": "a-member", "password": "pw-a"}).status_code == 429
+
+
+def test_a_forged_forwarded_for_does_not_get_fresh_attempts(settings, sessions, storage, redis_url):
+    """Finding 6: behind uvicorn as ``cropwatch api`` runs it, X-Forwarded-For from loopback is not believed, so a
+    fresh header per guess does not reset the count."""
+    import httpx
+
+    from api.app import create_app
+    from conftest import serve_in_thread
+    from cropwatch.cli import uvicorn_proxy_options
+    from factories import make_tenant
+
+    with sessions.begin() as s:
+        make_tenant(s, "xff")
+    app = create_app(settings, enqueue=lambda _id: None, enqueue_training=lambda _id: None)
+    r = app.state.limiter.redis
+    for key in r.scan_iter(match="cropwatch:rl:*"):
+        r.delete(key)
+    with serve_in_thread(app, **uvicorn_proxy_options(settings)) as port:
+        codes = [httpx.post(f"http://127.0.0.1:{port}/api/v1/auth/token", headers={"X-Forwarded-For": f"10.9.0.{i}"},
+                            data={"username": "xff-member", "password": "guess"}).status_code for i in range(12)]
+        right = httpx.post(f"http://127.0.0.1:{port}/api/v1/auth/token", headers={"X-Forwarded-For": "10.9.1.1"},
+                           data={"username": "xff-member", "password": "pw-xff"})
+    assert codes[:settings.login_failures_per_user] == [401] * settings.login_failures_per_user
+    assert codes[settings.login_failures_per_user:] == [429] * (12 - settings.login_failures_per_user)
+    assert right.status_code == 429
+
+
+def test_sign_in_takes_as_long_for_a_missing_user_as_for_a_wrong_password(client, tenant_a):
+    """Finding 8: the answer's timing no longer tells which usernames exist (argon2 runs either way)."""
+    import time
+
+    def took(username):
+        start = time.perf_counter()
+        assert client.post("/api/v1/auth/token", data={"username": username, "password": "nope"}).status_code == 401
+        return time.perf_counter() - start
+
+    took("a-member")  # warm-up
+    known = sorted(took("a-member") for _ in range(3))[1]
+    unknown = sorted(took(f"ghost-{i}") for i in range(3))[1]
+    assert unknown > known * 0.5, (known, unknown)

@@ -124,3 +124,15 @@ def test_other_cooperatives_pages_and_images_are_404(app_client, tenants, sessio
     with sessions() as s:
         assert s.get(Capture, cap_id).flagged_at is None and s.get(Capture, cap_id).reviewed_at is None
     assert Role.member  # roles enum importable for the matrix in issue 8
+
+
+def test_ids_beyond_64_bits_answer_4xx_not_500(app_client, tenants):
+    """Finding 11: page routes took any integer and the database driver failed on it."""
+    huge = "99999999999999999999"
+    for username, paths in (("a-member", [f"/captures/{huge}", f"/plots/{huge}", f"/lots/labels.pdf?ids={huge}"]),
+                            ("a-agronomist", [f"/review/{huge}"]), ("a-ml_engineer", [f"/ml/runs/{huge}"])):
+        app_client.cookies.clear()
+        _login(app_client, username, "pw-a")
+        for path in paths:
+            r = app_client.get(path)
+            assert 400 <= r.status_code < 500, (path, r.status_code)
