@@ -7,6 +7,7 @@ from collections.abc import Callable
 from fastapi import FastAPI
 from sqlalchemy.exc import DataError
 
+from api.body_limits import BodyLimits
 from api.errors import data_error_handler, ingest_error_handler, storage_error_handler
 from api import web
 from api.routers import agent, alerts, auth, cameras, captures, channels, diary, health, ingest, learning, lots, models, plots, review, rules
@@ -33,7 +34,10 @@ def create_app(settings: Settings | None = None, *, enqueue: Callable[[int], Non
         def enqueue_training(run_id: int) -> None:
             queue_training(run_id, celery_app=celery_app)
 
+    docs = settings.api_docs if settings.api_docs is not None else settings.environment != "production"
     app = FastAPI(
+        docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
         title="CropWatch",
         version="0.1.0",
         description="Pest and ripeness monitoring for farming cooperatives (API; Vietnamese messages by default, "
@@ -49,6 +53,7 @@ def create_app(settings: Settings | None = None, *, enqueue: Callable[[int], Non
     app.add_exception_handler(IngestError, ingest_error_handler)
     app.add_exception_handler(StorageError, storage_error_handler)
     app.add_exception_handler(DataError, data_error_handler)
+    app.add_middleware(BodyLimits, max_upload_bytes=settings.max_upload_bytes, max_photos=settings.max_diary_photos)
     web.register(app)  # pages; also answers ApiError on page paths as HTML
     for module in (health, auth, plots, agent, cameras, ingest, captures, alerts, diary, models, review, learning, lots, channels, rules):
         app.include_router(module.router)

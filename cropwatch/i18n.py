@@ -56,6 +56,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
                                      "đổi; hãy huấn luyện mô hình riêng của hợp tác xã.",
                                "en": "Shared models are changed only by the installation's ML staff; train a model "
                                      "of your own cooperative instead."},
+    "body_too_large": {"vi": "Dữ liệu gửi lên quá lớn (tối đa {limit_mb} MB).",
+                       "en": "The request body is too large (at most {limit_mb} MB)."},
+    "bad_content_length": {"vi": "Độ dài dữ liệu (Content-Length) không hợp lệ.",
+                           "en": "Invalid Content-Length."},
+    "diary_too_many_photos": {"vi": "Mỗi mục nhật ký có tối đa {limit} ảnh.",
+                              "en": "A diary entry holds at most {limit} photos."},
     "channel_invalid": {"vi": "Cấu hình kênh thông báo không hợp lệ: {reason}",
                         "en": "Invalid notification channel settings: {reason}"},
     "too_many_channels": {"vi": "Hợp tác xã đã có tối đa {limit} kênh thông báo; hãy tắt bớt một kênh.",

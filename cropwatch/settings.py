@@ -47,6 +47,7 @@ class Settings(BaseSettings):
 
     # ingest
     max_upload_bytes: int = 20 * 1024 * 1024
+    max_diary_photos: int = Field(default=6, ge=1, le=50)  # photos per diary entry
     max_image_pixels: int = 40_000_000
     presign_expiry_seconds: int = Field(default=600, le=900)
     # field agents upload frames above this size in parts (S3's minimum part is 5 MiB), resumable part by part
@@ -101,6 +102,11 @@ class Settings(BaseSettings):
 
     # api
     api_host: str = "127.0.0.1"
+    # /docs, /redoc, /openapi.json: on by default except in production
+    api_docs: bool | None = None
+    # operators' token for /metrics and the detailed /health (workers, models); required for both in production,
+    # optional elsewhere (unset outside production: open, for the demo and tests)
+    ops_token: str | None = None
     # reverse proxies whose X-Forwarded-For is believed (comma-separated addresses); empty: none, the socket's peer
     # address is the client
     forwarded_allow_ips: str = ""

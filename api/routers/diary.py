@@ -116,6 +116,8 @@ async def create_entry(
         guard(session, principal, plot_id, local_day(when), phi_override_reason)
         if phi_override_reason:
             notes = (notes + "\n" if notes else "") + f"PHI override: {phi_override_reason}"
+    if len(photos or []) > settings.max_diary_photos:
+        raise ApiError(422, "diary_too_many_photos", limit=settings.max_diary_photos)
     blobs = []
     for photo in photos or []:
         data = await photo.read(settings.max_upload_bytes + 1)

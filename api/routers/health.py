@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import logging
 import time
 
 from fastapi import APIRouter, Request, Response
@@ -14,6 +16,17 @@ from cropwatch.storage import StorageError
 from cropwatch.tables import Capture
 
 router = APIRouter(tags=["health"])
+log = logging.getLogger(__name__)
+
+
+def operator(request: Request) -> bool:
+    """Whether the caller may see operational detail: with the ops token, or outside production when none is set."""
+    settings = request.app.state.settings
+    token = settings.ops_token
+    if not token:
+        return settings.environment != "production"
+    given = request.headers.get("authorization", "")
+    return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
 
 
 def _heartbeat_client(request: Request):  # noqa: ANN202
@@ -39,15 +52,19 @@ def health(request: Request, response: Response) -> dict:
         with state.sessions() as s:
             s.execute(text("SELECT 1"))
         checks["database"] = "ok"
-    except Exception as exc:  # pragma: no cover - reported, not raised
-        checks["database"] = f"error: {exc.__class__.__name__}"
+    except Exception:  # noqa: BLE001 - reported (generic), logged with its detail
+        log.exception("health: database")
+        checks["database"] = "error"
     try:
         state.storage.stat("health-probe")
         checks["object_storage"] = "ok"
-    except StorageError as exc:
-        checks["object_storage"] = f"error: {exc}"
+    except StorageError:
+        log.exception("health: object storage")
+        checks["object_storage"] = "error"
     ok = all(v == "ok" for v in checks.values())
     response.status_code = 200 if ok else 503
+    if not operator(request):  # no hosts, pids, models or error texts for anonymous callers
+        return {"status": "ok" if ok else "degraded", "checks": checks}
     now = time.time()
     workers = [{"worker": w["worker"], "models": w.get("models", []), "batch_size": w.get("batch_size"),
                 "seen_seconds_ago": round(now - w.get("at", now), 1)} for w in _workers(request)]
@@ -56,10 +73,13 @@ def health(request: Request, response: Response) -> dict:
             "workers": workers}
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
+@router.get("/metrics", response_class=PlainTextResponse, responses={401: {"description": "ops token needed"}})
 def metrics(request: Request) -> Response:
     """Prometheus text format: the API process's own metrics plus, from the heartbeats, one series set per worker.
-    Aggregates only (no cooperative's data); keep the endpoint on the internal network."""
+    Aggregates only (no cooperative's data). In production it needs ``Authorization: Bearer $CROPWATCH_OPS_TOKEN``
+    (Prometheus: ``authorization: {credentials: ...}``)."""
+    if not operator(request):
+        return PlainTextResponse("ops token required\n", status_code=401, headers={"WWW-Authenticate": "Bearer"})
     reg = CollectorRegistry()
     info = Gauge("cropwatch_worker_model_info", "model a worker process serves (value 1)",
                  ["worker", "task", "model_version", "variant", "provider"], registry=reg)
