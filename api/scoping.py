@@ -1,4 +1,9 @@
-"""Tenant scoping: every lookup by id is filtered by the caller's cooperative; others' ids are 404."""
+"""Tenant scoping: every lookup by id is filtered by the caller's cooperative; others' ids are 404.
+
+The union admin reads aggregates (statistics, pressure, forecasts) of the union's cooperatives, not members' raw
+records: captures, their photos and detections, and diary entries of its home cooperative answer 403 to it
+(docs/security.md, "Roles").
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,21 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from api.deps import Principal
-from api.errors import not_found
+from api.errors import ApiError, not_found
+from cropwatch.domain import Role
 
 T = TypeVar("T")
 
 
+def _raw_models() -> tuple[type, ...]:
+    from cropwatch.tables import Capture, Detection, DiaryEntry
+
+    return (Capture, Detection, DiaryEntry)
+
+
 def scoped(model: type[T], principal: Principal) -> Select:
+    if principal.role == Role.union_admin and model in _raw_models():
+        raise ApiError(403, "union_aggregates_only")
     return select(model).where(model.cooperative_id == principal.cooperative_id)  # type: ignore[attr-defined]
 
 

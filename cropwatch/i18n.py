@@ -62,6 +62,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
                            "en": "Invalid Content-Length."},
     "diary_too_many_photos": {"vi": "Mỗi mục nhật ký có tối đa {limit} ảnh.",
                               "en": "A diary entry holds at most {limit} photos."},
+    "union_aggregates_only": {"vi": "Quản trị liên minh chỉ xem số liệu tổng hợp, không xem ảnh và nhật ký của "
+                                    "thành viên.",
+                              "en": "The union admin sees aggregates, not members' photos and diary entries."},
     "channel_invalid": {"vi": "Cấu hình kênh thông báo không hợp lệ: {reason}",
                         "en": "Invalid notification channel settings: {reason}"},
     "too_many_channels": {"vi": "Hợp tác xã đã có tối đa {limit} kênh thông báo; hãy tắt bớt một kênh.",

@@ -9,7 +9,7 @@ from api.deps import CurrentUser, SessionDep
 from api.errors import request_locale
 from api.schemas import AlertOut, Id, ResolveIn, SnoozeIn, errors
 from api.scoping import get_owned, scoped
-from cropwatch.domain import AlertStatus
+from cropwatch.domain import AlertStatus, Role
 from cropwatch.tables import Alert
 from cropwatch.timeutil import utcnow
 
@@ -59,9 +59,11 @@ def snooze(alert_id: Id, body: SnoozeIn, request: Request, session: SessionDep, 
     return _out(alert, request_locale(request))
 
 
-@router.post("/{alert_id}/resolve", response_model=AlertOut, responses=errors(400, 404))
+@router.post("/{alert_id}/resolve", response_model=AlertOut, responses=errors(400, 403, 404))
 def resolve(alert_id: Id, body: ResolveIn, request: Request, session: SessionDep,
             principal: CurrentUser) -> AlertOut:
+    """Close an alert with a reason (cooperative staff: agronomist or cooperative admin; farmers acknowledge)."""
+    principal.require(Role.agronomist, Role.coop_admin)
     alert = get_owned(session, Alert, alert_id, principal, "alert")
     if alert.status != AlertStatus.resolved:
         alert.status, alert.resolved_at, alert.resolution = AlertStatus.resolved, utcnow(), body.reason

@@ -38,6 +38,7 @@ from api.web.render import render, translate
 from api.web.session import PageUser, csrf_protect, page_locale
 from cropwatch.alerts import FRUIT_CLASSES
 from cropwatch.domain import AlertLevel, CameraKind, CaptureStatus, ModelTask, ReviewState, Role
+from cropwatch.members import MemberRefused, check_admin_may_change
 from cropwatch.security import hash_password
 from cropwatch.spreadsheet import csv_cell
 from cropwatch.tables import (Alert, ApiToken, Camera, Capture, Cooperative, Detection, Farm, Membership, Plot,
@@ -184,8 +185,7 @@ def _member_action(request: Request, session: Session, principal: Principal, mem
 def change_role(membership_id: Id, request: Request, session: SessionDep, principal: PageUser,
                 role: Annotated[str, Form(max_length=32)] = "") -> Response:
     def act(m: Membership) -> str:
-        if m.user_id == principal.user.id:
-            raise _refuse("admin_self_role")
+        _may_change(session, m, principal, "admin_self_role")
         if role == m.role.value:
             return "role"
         if role not in {r.value for r in ASSIGNABLE}:
@@ -194,6 +194,13 @@ def change_role(membership_id: Id, request: Request, session: SessionDep, princi
         return "role"
 
     return _member_action(request, session, principal, membership_id, act)
+
+
+def _may_change(session: Session, m: Membership, principal: Principal, own_code: str) -> None:
+    try:
+        check_admin_may_change(session, m, acting_user_id=principal.user.id, own_code=own_code)
+    except MemberRefused as exc:
+        raise _refuse(exc.code) from None
 
 
 def revoke_user_tokens(session: Session, user_id: int) -> int:
@@ -206,13 +213,7 @@ def revoke_user_tokens(session: Session, user_id: int) -> int:
 @router.post("/admin/members/{membership_id}/deactivate")
 def deactivate_member(membership_id: Id, request: Request, session: SessionDep, principal: PageUser) -> Response:
     def act(m: Membership) -> str:
-        if m.user_id == principal.user.id:
-            raise _refuse("admin_self_deactivate")
-        others = session.scalar(select(func.count(Membership.id)).where(
-            Membership.user_id == m.user_id, Membership.cooperative_id != principal.cooperative_id)) or 0
-        if others:
-            # a user account is shared by all its cooperatives: one cooperative cannot switch it off for the others
-            raise _refuse("admin_deactivate_shared")
+        _may_change(session, m, principal, "admin_self_deactivate")
         m.user.is_active = False
         revoke_user_tokens(session, m.user_id)
         return "off"
@@ -223,6 +224,7 @@ def deactivate_member(membership_id: Id, request: Request, session: SessionDep, 
 @router.post("/admin/members/{membership_id}/reactivate")
 def reactivate_member(membership_id: Id, request: Request, session: SessionDep, principal: PageUser) -> Response:
     def act(m: Membership) -> str:
+        _may_change(session, m, principal, "admin_self_deactivate")
         m.user.is_active = True  # old sessions stay revoked: they sign in again
         return "on"
 
