@@ -50,3 +50,37 @@ def sweep(sessions: sessionmaker[Session], enqueue: Callable[[int], None], *, ol
     if count:
         log.info("sweeper re-enqueued %d captures", count)
     return count
+
+
+def clean_uploads(sessions: sessionmaker[Session], storage, *, now: dt.datetime | None = None,  # noqa: ANN001
+                  grace: dt.timedelta = dt.timedelta(minutes=10), limit: int = 1000) -> dict[str, int]:
+    """Keep ``incoming/`` to the uploads still expected: a presigned URL stays usable until it expires, so a PUT
+    after confirm (or to an expired slot) leaves an object nobody reads. Every object under ``incoming/`` that is
+    not the upload of a pending slot is removed, and pending slots expired for longer than ``grace`` are dropped
+    (never accepted: the camera asks for a new slot). The set of expected keys is read *after* listing, so an upload
+    whose slot was created meanwhile is kept."""
+    now = now or utcnow()
+    keys = storage.list_keys("incoming/")[:limit]
+    removed_slots = 0
+    with sessions.begin() as s:
+        expired = list(s.scalars(select(Capture).where(
+            Capture.status == CaptureStatus.pending, Capture.upload_expires_at < now - grace).limit(limit)))
+        for cap in expired:
+            if cap.multipart_upload_id:
+                try:
+                    storage.abort_multipart(cap.upload_key, cap.multipart_upload_id)
+                except Exception:  # noqa: BLE001 - the upload may be gone already
+                    log.info("capture %s: multipart upload already gone", cap.id)
+            s.delete(cap)
+            removed_slots += 1
+    with sessions() as s:
+        expected = set(s.scalars(select(Capture.upload_key).where(Capture.status == CaptureStatus.pending,
+                                                                  Capture.upload_key.is_not(None))))
+    removed = 0
+    for key in keys:
+        if key not in expected:
+            storage.remove(key)
+            removed += 1
+    if removed or removed_slots:
+        log.info("uploads cleaned: %s objects, %s expired slots", removed, removed_slots)
+    return {"objects": removed, "slots": removed_slots}

@@ -15,7 +15,7 @@ from cropwatch.domain import ModelTask
 from cropwatch.queue import DELIVER_TASK, DETECT_TASK, SWEEP_TASK, app, enqueue_detect
 from cropwatch.settings import get_settings
 from cropwatch.storage import Storage
-from cropwatch.sweeper import sweep
+from cropwatch.sweeper import clean_uploads, sweep
 from inference.service import CaptureProcessor, Outcome
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,10 @@ def sweep_stuck() -> int:
     n = sweep(sessions, enqueue_detect, older_than=dt.timedelta(seconds=settings.stuck_after_seconds))
     for message in check_silent_cameras_each(sessions):
         log.warning("camera silent: %s", message)
+    try:
+        clean_uploads(sessions, Storage(settings))
+    except Exception:  # noqa: BLE001 - object storage down: cleaned on a later sweep
+        log.exception("cleaning incoming uploads failed")
     return n
 
 

@@ -1,0 +1,55 @@
+"""Finding 7: a presigned upload URL stays usable until it expires (S3 cannot revoke it), so what is written
+through it after confirm, or to a slot that expired, is removed by the sweeper; expired slots are dropped."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+import httpx
+from sqlalchemy import select
+
+from conftest import rice_photos
+from cropwatch.domain import CaptureStatus
+from cropwatch.sweeper import clean_uploads
+from cropwatch.tables import Capture
+from cropwatch.timeutil import utcnow
+
+from .test_review import PHOTO
+
+
+def _slot(client, tenant_a, data):
+    r = client.post("/api/v1/ingest/slots", headers=tenant_a.camera_auth, json={
+        "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
+        "captured_at": dt.datetime.now(dt.timezone.utc).isoformat()})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_writes_through_a_used_or_expired_url_do_not_stay(client, tenant_a, sessions, storage):
+    photo = PHOTO.read_bytes()
+    used = _slot(client, tenant_a, photo)
+    assert httpx.put(used["upload_url"], content=photo).status_code == 200
+    assert client.post(f"/api/v1/ingest/captures/{used['capture_id']}/confirm",
+                       headers=tenant_a.camera_auth).status_code == 200
+    # a stolen URL re-used after confirm: S3 accepts the bytes (what cannot be prevented here) ...
+    assert httpx.put(used["upload_url"], content=b"\0" * (3 * 1024 * 1024)).status_code == 200
+    stale = _slot(client, tenant_a, b"other frame bytes")
+    assert httpx.put(stale["upload_url"], content=b"other frame bytes").status_code == 200
+    third = rice_photos(2)[1].read_bytes()
+    waiting = _slot(client, tenant_a, third)
+    assert httpx.put(waiting["upload_url"], content=third).status_code == 200
+    with sessions.begin() as s:
+        s.get(Capture, stale["capture_id"]).upload_expires_at = utcnow() - dt.timedelta(hours=1)
+        waiting_key = s.get(Capture, waiting["capture_id"]).upload_key
+    before = storage.list_keys("incoming/")
+    assert len(before) == 3
+    # ... and the sweeper removes it, with the expired slot; the slot still waiting for its confirm keeps its upload
+    assert clean_uploads(sessions, storage) == {"objects": 2, "slots": 1}
+    assert storage.list_keys("incoming/") == [waiting_key]
+    with sessions() as s:
+        assert s.get(Capture, stale["capture_id"]) is None
+        assert s.get(Capture, used["capture_id"]).status == CaptureStatus.stored
+        assert s.scalar(select(Capture).where(Capture.id == waiting["capture_id"])).status == CaptureStatus.pending
+    assert client.post(f"/api/v1/ingest/captures/{waiting['capture_id']}/confirm",
+                       headers=tenant_a.camera_auth).status_code == 200
