@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, Field
@@ -52,8 +53,20 @@ class LotOut(BaseModel):
     public_url: str | None = None
 
 
+def public_lot_url(settings, code: str) -> str:  # noqa: ANN001
+    """What QR codes and links carry: built from ``CROPWATCH_PUBLIC_BASE_URL``, never from the request's Host header
+    (``Host: evil.example`` would otherwise print labels pointing at someone else's site)."""
+    return f"{settings.public_base_url.rstrip('/')}/t/{code}"
+
+
 def _public_url(request: Request, lot: HarvestLot) -> str:
-    return str(request.url_for("lot_public_page", code=lot.public_code))
+    return public_lot_url(request.app.state.settings, lot.public_code)
+
+
+#: the public page shows nothing active and is never framed by another site
+PUBLIC_HEADERS = {"Content-Security-Policy": "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
+                                             "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+                  "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 
 
 def _out(request: Request, lot: HarvestLot) -> LotOut:
@@ -113,16 +126,47 @@ def lot_qr(lot_id: Id, fmt: str, request: Request, session: SessionDep, principa
     raise not_found("format")
 
 
-def _public(session, storage, settings, code: str) -> dict:  # noqa: ANN001
+def _lot_by_code(session, code: str) -> HarvestLot:  # noqa: ANN001
     lot = session.scalar(select(HarvestLot).where(HarvestLot.public_code == code)) if len(code) <= 32 else None
     if lot is None:
         raise not_found("lot")
-    expiry = dt.timedelta(seconds=settings.image_url_expiry_seconds)
-    return public_view(session, lot, photo_url=lambda key: storage.presigned_get(key, expiry))
+    return lot
+
+
+def _public(session, storage, settings, code: str) -> dict:  # noqa: ANN001
+    """The public view; its photos are served by this app (``/t/{code}/photos/{n}``), never as S3 links, so the
+    public page tells nothing of the store's host, bucket, key layout or access key."""
+    lot = _lot_by_code(session, code)
+    keys: list[str] = []
+
+    def photo_url(key: str) -> str:
+        keys.append(key)
+        return f"/t/{code}/photos/{len(keys) - 1}"
+
+    return public_view(session, lot, photo_url=photo_url)
+
+
+@router.get("/t/{code}/photos/{n}", response_class=Response,
+            responses={**binary("image/jpeg", "image/png", "image/webp", description="a diary photo of the lot's "
+                                                                                      "public page"), **errors(404)})
+def lot_public_photo(code: str, n: Annotated[int, PathParam(ge=0, le=999)], session: SessionDep,
+                     storage: StorageDep) -> Response:
+    lot = _lot_by_code(session, code)
+    keys: list[str] = []
+    public_view(session, lot, photo_url=lambda key: keys.append(key) or "")
+    if n >= len(keys):
+        raise not_found("photo")
+    info = storage.stat(keys[n])
+    if info is None:
+        raise not_found("photo")
+    return Response(storage.get_bytes(keys[n], max_bytes=info.size), media_type=info.content_type or "image/jpeg",
+                    headers={**PUBLIC_HEADERS, "Cache-Control": "public, max-age=3600"})
 
 
 @router.get("/t/{code}.json", responses=errors(404))
-def lot_public_json(code: str, session: SessionDep, storage: StorageDep, settings: SettingsDep) -> dict:
+def lot_public_json(code: str, response: Response, session: SessionDep, storage: StorageDep,
+                    settings: SettingsDep) -> dict:
+    response.headers.update(PUBLIC_HEADERS)
     return _public(session, storage, settings, code)
 
 
@@ -134,4 +178,5 @@ def lot_public_page(code: str, request: Request, session: SessionDep, storage: S
     """Public traceability page of a lot (no login): cooperative, growing area, crop, the season's diary."""
     view = _public(session, storage, settings, code)
     locale = lang or request_locale(request)
-    return TEMPLATES.get_template("lot.html").render(v=view, lang=locale, t=lambda key: t(key, locale))
+    return HTMLResponse(TEMPLATES.get_template("lot.html").render(v=view, lang=locale, t=lambda key: t(key, locale)),
+                        headers=PUBLIC_HEADERS)

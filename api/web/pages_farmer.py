@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import func, or_, select
 
+from api.routers.lots import public_lot_url
 from api.schemas import Id
 from api.deps import Principal, SessionDep, SettingsDep, StorageDep
 from api.errors import ApiError
@@ -240,7 +241,7 @@ def create_lot_page(request: Request, session: SessionDep, principal: PageUser,
 @router.get("/lots/{lot_id}/qr.{fmt}")
 def lot_qr(lot_id: Id, fmt: str, request: Request, session: SessionDep, principal: PageUser) -> Response:
     lot = get_owned(session, HarvestLot, lot_id, principal, "lot")
-    url = str(request.url_for("lot_public_page", code=lot.public_code))
+    url = public_lot_url(request.app.state.settings, lot.public_code)
     if fmt == "svg":
         return Response(qr_svg(url), media_type="image/svg+xml")
     if fmt == "png":

@@ -144,3 +144,29 @@ def test_diary_exports_never_carry_a_formula(client, tenant_a):
     texts = {c.value: c.data_type for c in values if isinstance(c.value, str)}
     assert texts['=HYPERLINK("http://evil.example","bấm")'] == "s" and texts["=1+2"] == "s"
     assert texts["+SUM(1,1)"] == "s" and all(t == "s" for t in texts.values()), "no cell stored as a formula"
+
+
+def test_the_public_page_is_hardened_and_its_links_ignore_the_host_header(client, tenant_a, storage):
+    """Finding 13: QR and public links come from CROPWATCH_PUBLIC_BASE_URL, not the Host header; the public page
+    sends CSP, X-Frame-Options and nosniff, and its photos come through the app, never as S3 links."""
+    from conftest import rice_photos
+
+    member = tenant_a.auth(Role.member)
+    r = client.post("/api/v1/diary", headers=member, data={
+        "plot_id": tenant_a.plot_id, "type": "fertilizing", "occurred_at": "2026-09-05T02:00:00+00:00",
+        "title": "Bón lót"}, files=[("photos", ("a.jpg", rice_photos(1)[0].read_bytes(), "image/jpeg"))])
+    assert r.status_code == 201, r.text
+    lot = client.post("/api/v1/lots", headers=member | {"Host": "evil.example"},
+                      json={"plot_id": tenant_a.plot_id, "harvested_on": "2026-09-20", "quantity": 10,
+                            "unit": "kg"}).json()
+    base = client.app.state.settings.public_base_url.rstrip("/")
+    assert lot["public_url"] == f"{base}/t/{lot['public_code']}" and "evil.example" not in lot["public_url"]
+    page = client.get(f"/t/{lot['public_code']}", headers={"Host": "evil.example"})
+    assert page.headers["x-frame-options"] == "DENY" and page.headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    settings = client.app.state.settings
+    for leak in (settings.s3_bucket, settings.s3_access_key, "X-Amz-", settings.s3_endpoint):
+        assert leak not in page.text and leak not in client.get(f"/t/{lot['public_code']}.json").text, leak
+    photo = client.get(f"/t/{lot['public_code']}/photos/0")
+    assert photo.status_code == 200 and photo.content == rice_photos(1)[0].read_bytes()
+    assert client.get(f"/t/{lot['public_code']}/photos/1").status_code == 404
