@@ -7,6 +7,8 @@ refusal with a reason and is logged, not retried.
 
 from __future__ import annotations
 
+import os
+
 import datetime as dt
 import hashlib
 import logging
@@ -162,7 +164,9 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(description="Simulated CropWatch camera")
     parser.add_argument("--api", default="http://127.0.0.1:8000")
-    parser.add_argument("--token", required=True)
+    parser.add_argument("--token", default=os.environ.get("CROPWATCH_CAMERA_TOKEN"),
+                        help="device token (default: $CROPWATCH_CAMERA_TOKEN; prefer the variable: a command line is "
+                             "visible to every user of the machine in ps)")
     parser.add_argument("--folder", type=Path, required=True)
     parser.add_argument("--interval", type=float, default=10.0)
     parser.add_argument("--limit", type=int, default=None)
@@ -174,6 +178,8 @@ def main(argv: list[str] | None = None) -> None:
     for name in ("httpx", "httpcore"):  # request lines would print presigned upload URLs
         logging.getLogger(name).setLevel(logging.WARNING)
     rng = random.Random(args.seed)
+    if not args.token:
+        parser.error("a device token is needed: set CROPWATCH_CAMERA_TOKEN (or --token)")
     sim = CameraSimulator(args.api, args.token, rng=rng)
     stop = threading.Event()
     try:

@@ -323,9 +323,11 @@ def up(cameras: bool = typer.Option(True, help="start simulated cameras"),
             for i, cam in enumerate(cams):
                 folder = _demo_images(cam, s.data_dir / "demo" / f"camera-{cam.camera_id}")
                 cmd = [py, "-m", "camera_agents.simulator", "--api", f"http://{s.api_host}:{s.api_port}",
-                       "--token", cam.token, "--folder", str(folder), "--interval", str(camera_interval),
+                       "--folder", str(folder), "--interval", str(camera_interval),
                        "--seed", str(cam.camera_id), "--state", str(folder.parent / f"camera-{cam.camera_id}.sent")]
-                children.append((f"camera-{cam.camera_id}", subprocess.Popen(cmd, env=env, start_new_session=True)))
+                # the token goes by environment: a command line is readable by every user in ps
+                children.append((f"camera-{cam.camera_id}", subprocess.Popen(
+                    cmd, env={**env, "CROPWATCH_CAMERA_TOKEN": cam.token}, start_new_session=True)))
             console.print(f"{len(cams)} simulated cameras uploading every {camera_interval:.0f}s")
         while True:
             for name, proc in children:

@@ -41,3 +41,27 @@ def new_token(prefix: str) -> str:
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+PASSWORD_MIN = 10
+#: words a Vietnamese cooperative's passwords are guessed from first (zxcvbn knows English lists, not these)
+_LOCAL_WORDS = ("matkhau", "mat khau", "hoptacxa", "htx", "nongdan", "nong dan", "caylua", "lua", "vietnam",
+                "hanoi", "saigon", "cropwatch", "quantri", "admin", "canhbao", "nhatky")
+
+
+def password_problem(password: str, username: str, full_name: str = "") -> str | None:
+    """Why a new password is refused (a message key), or None: too short, only digits, the username, or guessable
+    (zxcvbn score below 2 with the username, the name and common local words as known words: ``aaaaaaaaaa``,
+    ``password12``, ``matkhau123``, ``nongdan2026``)."""
+    from zxcvbn import zxcvbn
+
+    if len(password) < PASSWORD_MIN:
+        return "admin_pw_too_short"
+    if password.isdigit():
+        return "admin_pw_all_digits"
+    if password.strip().casefold() == username.strip().casefold():
+        return "admin_pw_is_username"
+    known = [username, *full_name.split(), *_LOCAL_WORDS]
+    if zxcvbn(password[:100], user_inputs=[w for w in known if w])["score"] < 2:
+        return "admin_pw_weak"
+    return None

@@ -63,8 +63,8 @@ def snooze(alert_id: Id, body: SnoozeIn, request: Request, session: SessionDep, 
 def resolve(alert_id: Id, body: ResolveIn, request: Request, session: SessionDep,
             principal: CurrentUser) -> AlertOut:
     """Close an alert with a reason (cooperative staff: agronomist or cooperative admin; farmers acknowledge)."""
+    alert = get_owned(session, Alert, alert_id, principal, "alert")  # another cooperative's: 404, as everywhere
     principal.require(Role.agronomist, Role.coop_admin)
-    alert = get_owned(session, Alert, alert_id, principal, "alert")
     if alert.status != AlertStatus.resolved:
         alert.status, alert.resolved_at, alert.resolution = AlertStatus.resolved, utcnow(), body.reason
         session.commit()

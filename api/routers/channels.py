@@ -104,7 +104,7 @@ def disable_channel(channel_id: Id, session: SessionDep, principal: CurrentUser)
 @router.get("/api/v1/alerts/{alert_id}/deliveries", response_model=list[DeliveryOut], responses=errors(403, 404))
 def alert_deliveries(alert_id: Id, session: SessionDep, principal: CurrentUser) -> list[Delivery]:
     """The delivery log of an alert (cooperative staff only): status code and a fixed error class per attempt."""
-    principal.require(*MANAGERS)
     get_owned(session, Alert, alert_id, principal, "alert")
+    principal.require(*MANAGERS)
     return list(session.scalars(select(Delivery).where(Delivery.alert_id == alert_id).order_by(Delivery.id)))
 

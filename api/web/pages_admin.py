@@ -39,7 +39,7 @@ from api.web.session import PageUser, csrf_protect, page_locale
 from cropwatch.alerts import FRUIT_CLASSES
 from cropwatch.domain import AlertLevel, CameraKind, CaptureStatus, ModelTask, ReviewState, Role
 from cropwatch.members import MemberRefused, check_admin_may_change
-from cropwatch.security import hash_password
+from cropwatch.security import PASSWORD_MIN, hash_password, password_problem
 from cropwatch.spreadsheet import csv_cell
 from cropwatch.tables import (Alert, ApiToken, Camera, Capture, Cooperative, Detection, Farm, Membership, Plot,
                               User)
@@ -52,7 +52,6 @@ ASSIGNABLE = (Role.member, Role.agronomist, Role.ml_engineer, Role.coop_admin)
 CAMERA_VIEWERS = (Role.coop_admin, Role.agronomist)
 USERNAME_RE = re.compile(r"^[A-Za-z0-9._-]{3,64}$")
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 .-]{5,19}$")
-PASSWORD_MIN = 10
 LEVELS = (AlertLevel.danger, AlertLevel.warning, AlertLevel.watch)
 PERIODS = (3, 6, 12, 24)
 CSV_HEADER = ("cooperative", "crop", "month", "class", "count")
@@ -74,17 +73,6 @@ def _coop(session: Session, principal: Principal) -> Cooperative:
 
 
 # members --------------------------------------------------------------------------------------------------------
-
-
-def password_problem(password: str, username: str) -> str | None:
-    """Why a new password is refused (a message key), or None. Candidate for ``cropwatch.security``."""
-    if len(password) < PASSWORD_MIN:
-        return "admin_pw_too_short"
-    if password.isdigit():
-        return "admin_pw_all_digits"
-    if password.strip().casefold() == username.strip().casefold():
-        return "admin_pw_is_username"
-    return None
 
 
 def _members_page(request: Request, session: Session, principal: Principal, *, error: str | None = None,
@@ -140,7 +128,7 @@ def add_member(request: Request, session: SessionDep, principal: PageUser,
             raise _refuse("admin_required", field="admin_full_name")
         if phone and not PHONE_RE.match(phone):
             raise _refuse("admin_bad_phone")
-        problem = password_problem(password, username)
+        problem = password_problem(password, username, full_name)
         if problem:
             raise _refuse(problem, n=PASSWORD_MIN)
         if role not in {r.value for r in ASSIGNABLE}:

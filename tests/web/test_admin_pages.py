@@ -69,7 +69,8 @@ def test_admin_manages_members_cameras_and_plots(live_server, open_page, session
     form.get_by_label("Số điện thoại").fill("0912 345 678")
     form.get_by_label("Vai trò").select_option("agronomist")
     for weak, reason in (("0912345678", "chỉ gồm chữ số"), ("Nong-Dan-Moi", "trùng với tên đăng nhập"),
-                         ("ngan-qua", "ít nhất 10 ký tự")):
+                         ("ngan-qua", "ít nhất 10 ký tự"), ("aaaaaaaaaa", "quá dễ đoán"),
+                         ("password12", "quá dễ đoán")):
         form.get_by_label("Mật khẩu").fill(weak)
         form.get_by_role("button", name="Thêm thành viên").click()
         page.wait_for_load_state("networkidle")

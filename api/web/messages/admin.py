@@ -24,6 +24,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "admin_password_policy": {
         "vi": "Ít nhất {n} ký tự, không chỉ gồm chữ số và không trùng tên đăng nhập.",
         "en": "At least {n} characters, not only digits, and not the same as the username."},
+    "admin_pw_weak": {"vi": "Mật khẩu quá dễ đoán (lặp ký tự, từ thông dụng, tên đăng nhập); hãy dùng một câu "
+                            "ngắn nhiều từ, ví dụ \"ruộng lúa xanh tháng mười\".",
+                      "en": "The password is too easy to guess (repeats, common words, the username); use a short "
+                            "sentence of several words."},
     "admin_pw_too_short": {"vi": "Mật khẩu quá ngắn: cần ít nhất {n} ký tự.",
                            "en": "The password is too short: at least {n} characters are needed."},
     "admin_pw_all_digits": {
