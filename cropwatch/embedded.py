@@ -105,6 +105,24 @@ class EmbeddedS3(_Child):
         path.write_text(json.dumps(ports))
         return ports
 
+    def _write_security_toml(self) -> None:
+        """JWT on the volume servers and on the filer's HTTP API (SeaweedFS reads ``security.toml`` from its working
+        directory): a request that is not SeaweedFS's own, e.g. a tenant's webhook aimed at the filer's
+        ``?mv.from=`` move, gets 401. Keys are random per data dir and kept, so a restart finds them. The master's
+        HTTP admin API has no such switch that leaves ``weed mini``'s own gRPC working (a guard white list cut it
+        off): that one is kept unreachable by the egress guard (cropwatch/egress.py) and, in production, by the
+        network (docs/deploy.md)."""
+        path = self.root / "security.toml"
+        if path.exists():
+            return
+        import secrets
+
+        lines = []
+        for section in ("jwt.signing", "jwt.signing.read", "jwt.filer_signing", "jwt.filer_signing.read"):
+            lines += [f"[{section}]", f'key = "{secrets.token_hex(24)}"', "expires_after_seconds = 10", ""]
+        path.write_text("\n".join(lines))
+        os.chmod(path, 0o600)
+
     def start(self, timeout: float = 60) -> "EmbeddedS3":
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "data").mkdir(exist_ok=True)
@@ -115,6 +133,7 @@ class EmbeddedS3(_Child):
             "actions": ["Admin", "Read", "Write", "List", "Tagging"],
         }]}))
         os.chmod(cfg, 0o600)
+        self._write_security_toml()
         p = self._ports()
         cmd = [
             weed_binary(), "mini", f"-dir={self.root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",

@@ -360,3 +360,16 @@ def test_a_silence_alert_does_not_flap_with_one_live_and_one_silent_camera(sessi
     with sessions() as s:
         rows = s.scalars(select(Alert).where(Alert.class_name == alerts.SILENT)).all()
     assert [(r.status.value, r.resolved_at) for r in rows] == [("open", None)]
+
+
+def test_the_embedded_filer_refuses_requests_that_are_not_seaweedfs_own(s3_server, storage):
+    """Defence in depth: even a request that got past the egress guard finds the filer's HTTP API behind JWT."""
+    import httpx
+
+    storage.put_bytes("diary/2/photo.jpg", b"photo", "image/jpeg")
+    filer = _filer_port(s3_server)
+    bucket = storage.bucket
+    moved = httpx.post(f"http://127.0.0.1:{filer}/buckets/{bucket}/stolen?mv.from=/buckets/{bucket}/diary/2/photo.jpg")
+    read = httpx.get(f"http://127.0.0.1:{filer}/buckets/{bucket}/diary/2/photo.jpg")
+    assert (moved.status_code, read.status_code) == (401, 401)
+    assert storage.get_bytes("diary/2/photo.jpg") == b"photo"
