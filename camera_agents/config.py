@@ -119,6 +119,7 @@ class ModelRef:
     variant: str = ""
     size: int = 0
     task: str = ""
+    detect: dict = field(default_factory=dict)  # the version's conf / NMS IoU / max detections, as the server uses
 
 
 @dataclass

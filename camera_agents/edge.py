@@ -50,7 +50,9 @@ class EdgeDetector:
                  loader=None) -> None:  # noqa: ANN001
         self.models_dir = Path(models_dir)
         self.models_dir.mkdir(parents=True, exist_ok=True)
-        self.conf, self.threads, self.tile = conf, threads, tile
+        self.threads, self.tile = threads, tile
+        # until the server's configuration names the model version's settings: the server's defaults
+        self.detect_settings: dict[str, float] = {"conf": conf, "iou": 0.45, "max_det": 300}
         self._loader = loader or self._load_onnx
         self._lock = threading.Lock()
         self._detector = None
@@ -59,7 +61,23 @@ class EdgeDetector:
     def _load_onnx(self, path: Path, sha256: str | None):  # noqa: ANN202
         from inference.detector import OnnxDetector
 
-        return OnnxDetector(path, threads=self.threads, expected_sha256=sha256, conf=self.conf)
+        return OnnxDetector(path, threads=self.threads, expected_sha256=sha256, **self.detect_settings)
+
+    @property
+    def conf(self) -> float:
+        return float(self.detect_settings["conf"])
+
+    def apply_detect(self, detect: dict | None) -> None:
+        """Take the model version's detection settings from the server (the same the worker uses), also for the
+        model already loaded."""
+        if not detect:
+            return
+        self.detect_settings = self.detect_settings | {k: detect[k] for k in ("conf", "iou", "max_det") if k in detect}
+        with self._lock:
+            det = self._detector
+        if det is not None:
+            for k, v in self.detect_settings.items():
+                setattr(det, k, v)
 
     @property
     def ready(self) -> bool:
@@ -92,6 +110,8 @@ class EdgeDetector:
 
     def ensure(self, ref: ModelRef | None, api) -> bool:  # noqa: ANN001
         """Download and swap in the server's model when its sha256 differs from the one in use. True if swapped."""
+        if ref is not None:
+            self.apply_detect(ref.detect)
         if ref is None or not ref.sha256 or ref.sha256.lower() == (self.sha256 or "").lower():
             return False
         sha = ref.sha256.lower()

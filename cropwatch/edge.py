@@ -34,7 +34,7 @@ def agent_config(session: Session, camera: Camera) -> dict:
         size = (mv.variants or {}).get(variant, {}).get("size_bytes") if variant != "fp32" else None
         model = {"task": mv.task.value, "version_id": mv.id, "name": mv.name, "variant": variant, "sha256": sha,
                  "size": size, "url": "/api/v1/cameras/me/model", "input_size": mv.input_size,
-                 "classes": mv.classes}
+                 "classes": mv.classes, "detect": registry.detect_settings(mv)}
     return {"camera_id": camera.id, "interval_s": camera.capture_interval_s,
             "latitude": farm.latitude if farm else None, "longitude": farm.longitude if farm else None,
             **cfg, "model": model}

@@ -99,8 +99,10 @@ class Settings(BaseSettings):
 
     # fault injection for the kill -9 test: pause after claiming a capture (honoured only when environment=test)
     test_task_delay_seconds: float = 0.0
-    detect_conf: float = 0.25
-    detect_iou: float = 0.45
+    # detection settings belong to each model version (models/registry.py: detect_settings); set these only to
+    # override every model on this worker (tests, a debugging session)
+    detect_conf: float | None = None
+    detect_iou: float | None = None
 
     # api
     api_host: str = "127.0.0.1"
@@ -137,6 +139,15 @@ class Settings(BaseSettings):
         return self
 
     # derived paths and URLs (pure functions of the fields)
+    @property
+    def detect_overrides(self) -> dict[str, float]:
+        return {k: v for k, v in (("conf", self.detect_conf), ("iou", self.detect_iou)) if v is not None}
+
+    @property
+    def review_threshold(self) -> float:
+        """Score from which a detection is shown for review (the worker's override, else the usual 0.25)."""
+        return self.detect_conf if self.detect_conf is not None else 0.25
+
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'cropwatch.db'}"

@@ -227,6 +227,8 @@ class ModelVersion(Base):
     classes_vi: Mapped[dict | None] = mapped_column(JSON)
     input_size: Mapped[int] = mapped_column(Integer)
     metrics: Mapped[dict | None] = mapped_column(JSON)
+    #: {"conf", "iou", "max_det"}: how this version's output is read, everywhere it runs (registry.detect_settings)
+    detect_settings: Mapped[dict | None] = mapped_column(JSON)
     #: other artifacts of the same version, by variant name: {"int8": {"key": ..., "sha256": ..., "metrics": ...}}
     variants: Mapped[dict | None] = mapped_column(JSON)
     stage: Mapped[ModelStage] = mapped_column(_enum(ModelStage), default=ModelStage.candidate)

@@ -52,11 +52,13 @@ class ModelCache:
             tmp.replace(path)
         return path
 
-    def _detector(self, key: str, sha256: str, variant: str) -> OnnxDetector:
-        """Fetch (once per sha256) and load a model file with the worker's settings; ModelRejected if it is bad."""
+    def _detector(self, key: str, sha256: str, variant: str, detect: dict | None = None) -> OnnxDetector:
+        """Fetch (once per sha256) and load a model file with the worker's settings and the version's detection
+        settings (conf, NMS IoU, max detections); ModelRejected if it is bad."""
         detector = OnnxDetector(self._fetch(key, sha256), threads=self.settings.onnx_threads,
                                 provider=self.settings.execution_provider, expected_sha256=sha256,
-                                max_batch=self.settings.batch_size, parallel=self.settings.onnx_parallel)
+                                max_batch=self.settings.batch_size, parallel=self.settings.onnx_parallel,
+                                **(detect or registry.DEFAULT_DETECT))
         detector.variant = variant
         return detector
 
@@ -99,7 +101,7 @@ class ModelCache:
             if cur and cur[1] == sha256:
                 return (cur[0], cur[2]) if cur[2] is not None else None
             try:
-                detector = self._detector(obj_key, sha256, variant)
+                detector = self._detector(obj_key, sha256, variant, registry.detect_settings(mv))
             except ModelRejected as exc:
                 log.error("shadow model %s refused: %s", mv.id, exc)
                 self._shadow[slot] = (mv.id, sha256, None)
@@ -135,7 +137,8 @@ class ModelCache:
                     return current[0], current[2]
                 raise NoModel(f"production model {mv.id} for '{task.value}' was refused")
             try:
-                detector = self._by_sha.get(sha256) or self._detector(key, sha256, variant)
+                detector = self._by_sha.get(sha256) or self._detector(key, sha256, variant,
+                                                                      registry.detect_settings(mv))
             except ModelRejected as exc:
                 log.error("model %s (%s) refused: %s; keeping the previous model", mv.id, sha256[:12], exc)
                 self._refused.add(sha256)

@@ -149,7 +149,7 @@ class CaptureProcessor:
         groups: dict[int, list[_Work]] = defaultdict(list)
         for w in work:
             groups[w.model_id].append(w)
-        kw = {"conf": self.settings.detect_conf, "iou": self.settings.detect_iou}
+        kw = self.settings.detect_overrides  # normally empty: each detector carries its model version's settings
         for items in groups.values():
             plain = [w for w in items if w.tiling is None]
             if len(plain) > 1:

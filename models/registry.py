@@ -32,6 +32,17 @@ from cropwatch.timeutil import utcnow
 SHIPPED_DIR = Path(__file__).resolve().parent
 
 
+#: detection settings of a version unless its card says otherwise (Ultralytics' conf; NMS IoU 0.45 as the worker
+#: has always used; 300 boxes, which a sticky-trap model raises above its densest card)
+DEFAULT_DETECT = {"conf": 0.25, "iou": 0.45, "max_det": 300}
+
+
+def detect_settings(mv: ModelVersion) -> dict[str, float | int]:
+    """Confidence, NMS IoU and max detections of a version: the same for the worker, the shadow runner and the
+    edge agent (which gets them with its model in the camera configuration)."""
+    return DEFAULT_DETECT | {k: v for k, v in (mv.detect_settings or {}).items() if k in DEFAULT_DETECT}
+
+
 class RegistryError(ValueError):
     pass
 
@@ -136,6 +147,7 @@ def register(
         classes_vi={str(k): v for k, v in names_vi.items()} if names_vi else None,
         input_size=meta["imgsz"],
         metrics=card.get("metrics"),
+        detect_settings=DEFAULT_DETECT | {k: v for k, v in (card.get("detect") or {}).items() if k in DEFAULT_DETECT},
         stage=ModelStage.candidate,
     )
     session.add(mv)

@@ -36,7 +36,7 @@ def review_queue(
 ) -> list[QueueItemOut]:
     """Unreviewed captures, most useful first (flagged by a farmer, near the threshold, rare class, random sample)."""
     principal.require(*READERS)
-    items = review.queue(session, cooperative_id=principal.cooperative_id, threshold=settings.detect_conf,
+    items = review.queue(session, cooperative_id=principal.cooperative_id, threshold=settings.review_threshold,
                          limit=limit, plot_id=plot_id, class_name=class_name, min_score=min_score,
                          max_score=max_score, salt=str(local_day(utcnow())))
     return [QueueItemOut(**vars(item)) for item in items]

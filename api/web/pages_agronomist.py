@@ -50,7 +50,7 @@ def review_queue_page(request: Request, session: SessionDep, principal: PageUser
                       max_score: Annotated[float | None, Query(ge=0, le=1)] = None,
                       done: bool = False) -> Response:
     principal.require(*READERS)
-    items = review.queue(session, cooperative_id=principal.cooperative_id, threshold=settings.detect_conf,
+    items = review.queue(session, cooperative_id=principal.cooperative_id, threshold=settings.review_threshold,
                          limit=100, plot_id=plot_id, class_name=class_name or None, min_score=min_score,
                          max_score=max_score, salt=str(local_day(utcnow())))
     plots = {p.id: p for p in session.scalars(scoped(Plot, principal).order_by(Plot.name))}
@@ -61,7 +61,7 @@ def review_queue_page(request: Request, session: SessionDep, principal: PageUser
 
 
 def _next_in_queue(session, principal: Principal, settings, skip: int | None) -> int | None:  # noqa: ANN001
-    items = review.queue(session, cooperative_id=principal.cooperative_id, threshold=settings.detect_conf, limit=5,
+    items = review.queue(session, cooperative_id=principal.cooperative_id, threshold=settings.review_threshold, limit=5,
                          salt=str(local_day(utcnow())))
     return next((i.capture_id for i in items if i.capture_id != skip), None)
 

@@ -166,3 +166,41 @@ def test_without_a_model_yet_every_frame_is_sent(tmp_path):
     agent = _agent(tmp_path, "detections", empty)
     assert agent.process(_frame(1)) and agent.process(_frame(2))
     assert agent.outbox.next_due().edge is None
+
+
+def test_one_frame_gives_the_same_detections_at_the_edge_and_on_the_server(sessions, storage, settings,
+                                                                           models_registered, tmp_path):
+    """Issue 13: confidence, NMS IoU and max detections come with the model version, so the agent (which used NMS
+    IoU 0.7) and the worker (0.45) no longer count the same frame differently. The agent's settings arrive in the
+    camera configuration the server answers; the worker's come from the registry."""
+    from cropwatch import edge as server_edge
+    from cropwatch.domain import ModelTask
+    from cropwatch.tables import Camera, ModelVersion
+    from factories import make_tenant
+    from inference.decode import decode_image
+    from inference.model_cache import ModelCache
+
+    worker_settings = settings.model_copy(update={"detect_conf": None, "detect_iou": None, "model_variant": "int8"})
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "parity")
+        mv = s.get(ModelVersion, models_registered["pest"])
+        mv.detect_settings = {"conf": 0.2, "iou": 0.5, "max_det": 50}  # not the defaults of either side
+        config = server_edge.agent_config(s, s.get(Camera, tenant.camera_id))
+    assert config["model"]["detect"] == {"conf": 0.2, "iou": 0.5, "max_det": 50}
+    ref = ModelRef(**{k: v for k, v in config["model"].items() if k in ModelRef.__dataclass_fields__})
+    agent = EdgeDetector(tmp_path / "models", conf=0.25)
+    shutil.copyfile(MODEL, tmp_path / "models" / f"{ref.sha256}.onnx")  # as if downloaded
+    assert agent.ensure(ref, api=None)
+    cache = ModelCache(worker_settings, storage)
+    with sessions() as s:
+        _, server = cache.get(s, ModelTask.pest, tenant.cooperative_id)
+    compared = 0
+    for photo in sorted(PHOTOS.glob("*.jpg"))[:8]:
+        image = decode_image(photo.read_bytes())
+        at_edge = agent.detect(image).detections
+        on_server = server.predict_batch([image])[0]
+        assert [(d["class_name"], d["score"]) for d in at_edge] == [
+            (server.names[int(c)], round(float(sc), 4)) for c, sc in zip(on_server.class_id, on_server.confidence)]
+        assert all(np.allclose(d["box"], b, atol=0.06) for d, b in zip(at_edge, on_server.xyxy))
+        compared += len(at_edge)
+    assert compared > 0, "the frames gave no detection to compare"

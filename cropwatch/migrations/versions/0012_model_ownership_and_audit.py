@@ -1,4 +1,4 @@
-"""model ownership: installation-level ML staff, an append-only registry audit log; delivery errors without bodies
+"""model ownership and detection settings per version: installation-level ML staff, an append-only registry audit log; delivery errors without bodies
 
 Revision ID: 0012
 Revises: 0011
@@ -18,6 +18,8 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('platform_ml', sa.Boolean(), server_default=sa.false(), nullable=False))
+    with op.batch_alter_table('model_versions', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('detect_settings', sa.JSON(), nullable=True))
     op.create_table(
         'model_audit',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -48,5 +50,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_model_audit_cooperative_id'))
         batch_op.drop_index(batch_op.f('ix_model_audit_model_version_id'))
     op.drop_table('model_audit')
+    with op.batch_alter_table('model_versions', schema=None) as batch_op:
+        batch_op.drop_column('detect_settings')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_column('platform_ml')
