@@ -311,6 +311,11 @@ class ModelOut(_Out):
     dataset_version_id: int | None = None
     training_run_id: int | None = None
     history: list | None = None
+    cooperative_id: int | None = Field(default=None, description="owner cooperative; null: shared by the installation")
+    family: str | None = Field(default=None, description="model family; promotion and rollback work per family")
+    crops: list | None = Field(default=None, description="plot crops this version serves (null: any)")
+    camera_kinds: list | None = Field(default=None, description="camera kinds this version serves (null: any)")
+    detect_settings: dict | None = Field(default=None, description="conf, NMS IoU, max detections")
 
 
 class ReviewIn(BaseModel):

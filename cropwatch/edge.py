@@ -27,7 +27,7 @@ def agent_config(session: Session, camera: Camera) -> dict:
     plot = session.get(Plot, camera.plot_id)
     farm = session.get(Farm, plot.farm_id) if plot else None
     cfg = DEFAULTS | {k: v for k, v in (camera.agent_config or {}).items() if k in DEFAULTS}
-    mv = registry.production(session, camera.model_task, camera.cooperative_id)
+    mv = camera_model(session, camera)
     model = None
     if mv is not None:
         variant, key, sha = registry.artifact(mv, AGENT_VARIANT)
@@ -38,6 +38,13 @@ def agent_config(session: Session, camera: Camera) -> dict:
     return {"camera_id": camera.id, "interval_s": camera.capture_interval_s,
             "latitude": farm.latitude if farm else None, "longitude": farm.longitude if farm else None,
             **cfg, "model": model}
+
+
+def camera_model(session: Session, camera: Camera) -> ModelVersion | None:
+    """The production model for this camera: its task, cooperative, plot crop and camera kind (the worker's rule)."""
+    plot = session.get(Plot, camera.plot_id)
+    return registry.production(session, camera.model_task, camera.cooperative_id,
+                               crop=plot.crop if plot else None, camera_kind=camera.kind)
 
 
 def model_for_sha(session: Session, camera: Camera, sha256: str) -> ModelVersion | None:

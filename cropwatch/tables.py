@@ -227,6 +227,12 @@ class ModelVersion(Base):
     classes_vi: Mapped[dict | None] = mapped_column(JSON)
     input_size: Mapped[int] = mapped_column(Integer)
     metrics: Mapped[dict | None] = mapped_column(JSON)
+    #: the model family (e.g. pest-rice, pest-field, pest-trap, ripeness-tomato): promotion, rollback and shadow work
+    #: per family; None: the task's generic family
+    family: Mapped[str | None] = mapped_column(String(64))
+    #: the plot crops and camera kinds this version serves (empty: any); a capture goes to the matching family
+    crops: Mapped[list | None] = mapped_column(JSON)
+    camera_kinds: Mapped[list | None] = mapped_column(JSON)
     #: {"conf", "iou", "max_det"}: how this version's output is read, everywhere it runs (registry.detect_settings)
     detect_settings: Mapped[dict | None] = mapped_column(JSON)
     #: other artifacts of the same version, by variant name: {"int8": {"key": ..., "sha256": ..., "metrics": ...}}

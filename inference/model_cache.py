@@ -33,9 +33,10 @@ class ModelCache:
         self.settings = settings
         self.storage = storage
         self.check_every = check_every
-        # per (task, cooperative): (version id, sha256 served, detector); one detector object per sha256
-        self._loaded: dict[tuple[ModelTask, int | None], tuple[int, str, OnnxDetector]] = {}
+        # per (task, cooperative, crop, camera kind): (version id, sha256 served, detector); one detector per sha256
+        self._loaded: dict[tuple, tuple[int, str, OnnxDetector]] = {}
         self._by_sha: dict[str, OnnxDetector] = {}
+        self.family_of: dict[int, str | None] = {}  # version id → family, for the shadow of the same family
         self._refused: set[str] = set()
         self._checked_at: dict[object, float] = {}
         self._lock = threading.Lock()
@@ -65,21 +66,22 @@ class ModelCache:
     def loaded(self) -> list[dict]:
         """What this worker serves now (for heartbeats, health and metrics)."""
         out, seen = [], set()
-        for (task, _coop), (mv_id, sha, det) in self._loaded.items():
+        for (task, *_), (mv_id, sha, det) in self._loaded.items():
             if mv_id not in seen:
                 seen.add(mv_id)
                 out.append({"task": task.value, "stage": "production", "model_version_id": mv_id, "sha256": sha,
                             "variant": det.variant, "provider": det.provider})
         out += [{"task": task.value, "stage": "shadow", "model_version_id": mv_id, "sha256": sha,
                  "variant": det.variant, "provider": det.provider}
-                for (task, _coop), (mv_id, sha, det) in self._shadow.items() if det is not None]
+                for (task, *_), (mv_id, sha, det) in self._shadow.items() if det is not None]
         return out
 
-    def shadow(self, session: Session, task: ModelTask,
-               cooperative_id: int | None = None) -> tuple[int, OnnxDetector] | None:
-        """(model_version_id, detector) of the shadow model for ``cooperative_id``'s captures (its own shadow, else
-        the shared one), or None (none, or it cannot load). A cooperative's shadow never runs on another's."""
-        slot = (task, cooperative_id)
+    def shadow(self, session: Session, task: ModelTask, cooperative_id: int | None = None,
+               family: str | None = None) -> tuple[int, OnnxDetector] | None:
+        """(model_version_id, detector) of the shadow model of ``family`` for ``cooperative_id``'s captures (its own
+        shadow, else the shared one), or None (none, or it cannot load). A cooperative's shadow never runs on
+        another's, and a family's shadow only beside that family's production model."""
+        slot = (task, cooperative_id, family)
         with self._lock:
             now = time.monotonic()
             key = ("shadow", slot)
@@ -87,7 +89,9 @@ class ModelCache:
                 cur = self._shadow[slot]
                 return (cur[0], cur[2]) if cur[2] is not None else None
             self._checked_at[key] = now
-            q = select(ModelVersion).where(ModelVersion.task == task, ModelVersion.stage == ModelStage.shadow)
+            q = select(ModelVersion).where(ModelVersion.task == task, ModelVersion.stage == ModelStage.shadow,
+                                           ModelVersion.family.is_(None) if family is None
+                                           else ModelVersion.family == family)
             mv = None
             if cooperative_id is not None:
                 mv = session.scalar(q.where(ModelVersion.cooperative_id == cooperative_id))
@@ -110,17 +114,19 @@ class ModelCache:
             self._shadow[slot] = (mv.id, sha256, detector)
             return mv.id, detector
 
-    def get(self, session: Session, task: ModelTask, cooperative_id: int | None = None) -> tuple[int, OnnxDetector]:
-        """(model_version_id, detector) of the production model serving ``cooperative_id`` (its own, else the shared
-        one); keeps the old one if the new is bad."""
-        slot = (task, cooperative_id)
+    def get(self, session: Session, task: ModelTask, cooperative_id: int | None = None, *, crop: str | None = None,
+            camera_kind: str | None = None) -> tuple[int, OnnxDetector]:
+        """(model_version_id, detector) of the production model serving a capture of ``cooperative_id`` (its own,
+        else the shared one) from a plot of ``crop`` and a camera of ``camera_kind`` (registry.production); keeps
+        the old one if the new is bad."""
+        slot = (task, cooperative_id, crop, getattr(camera_kind, "value", camera_kind))
         with self._lock:
             now = time.monotonic()
             current = self._loaded.get(slot)
             if current and now - self._checked_at.get(slot, 0) < self.check_every:
                 return current[0], current[2]
             self._checked_at[slot] = now
-            mv = registry.production(session, task, cooperative_id)
+            mv = registry.production(session, task, cooperative_id, crop=crop, camera_kind=camera_kind)
             if mv is None:
                 if current:
                     return current[0], current[2]
@@ -147,5 +153,6 @@ class ModelCache:
                 raise NoModel(str(exc)) from exc
             log.info("loaded %s model %s (%s, %s) on %s", task.value, mv.id, variant, sha256[:12], detector.provider)
             self._by_sha[sha256] = detector
+            self.family_of[mv.id] = mv.family
             self._loaded[slot] = (mv.id, sha256, detector)
             return mv.id, detector

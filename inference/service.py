@@ -30,7 +30,7 @@ from cropwatch.domain import CaptureStatus, ModelTask
 from cropwatch.results import store_detections
 from cropwatch.settings import Settings
 from cropwatch.storage import Storage, StorageError
-from cropwatch.tables import Camera, Capture, InferenceRun, ShadowResult
+from cropwatch.tables import Camera, Capture, InferenceRun, Plot, ShadowResult
 from cropwatch.timeutil import utcnow
 from inference.decode import ImageRejected, decode_image
 from inference.model_cache import ModelCache, NoModel
@@ -183,7 +183,7 @@ class CaptureProcessor:
         failure here is logged and leaves the capture's (already stored) result alone."""
         try:
             with self.sessions() as s:
-                found = self.models.shadow(s, w.task, w.cap.cooperative_id)
+                found = self.models.shadow(s, w.task, w.cap.cooperative_id, self.models.family_of.get(w.model_id))
             if found is None:
                 return
             shadow_id, detector = found
@@ -224,7 +224,9 @@ class CaptureProcessor:
         with self.sessions() as s:
             camera = s.get(Camera, cap.camera_id)
             try:
-                model_id, detector = self.models.get(s, camera.model_task, camera.cooperative_id)
+                plot = s.get(Plot, cap.plot_id)
+                model_id, detector = self.models.get(s, camera.model_task, camera.cooperative_id,
+                                                     crop=plot.crop if plot else None, camera_kind=camera.kind)
             except NoModel as exc:
                 self._release(capture_id, str(exc), permanent=False)
                 return Result(Outcome.retry, str(exc))

@@ -148,6 +148,7 @@ def register(
         input_size=meta["imgsz"],
         metrics=card.get("metrics"),
         detect_settings=DEFAULT_DETECT | {k: v for k, v in (card.get("detect") or {}).items() if k in DEFAULT_DETECT},
+        family=card.get("family"), crops=card.get("crops") or None, camera_kinds=card.get("camera_kinds") or None,
         stage=ModelStage.candidate,
     )
     session.add(mv)
@@ -172,16 +173,38 @@ def _in_scope(q, cooperative_id: int | None):  # noqa: ANN001, ANN202
                    else ModelVersion.cooperative_id == cooperative_id)
 
 
+def _same_family(q, family: str | None):  # noqa: ANN001, ANN202
+    return q.where(ModelVersion.family.is_(None) if family is None else ModelVersion.family == family)
+
+
+def serves(mv: ModelVersion, crop: str | None, camera_kind: str | None) -> int:
+    """How well ``mv`` fits a capture: 3 declared for its camera kind (a sticky trap is read by the trap model
+    whatever the crop), 2 for its plot's crop, 1 generic (declares neither), 0 declared for others."""
+    kinds, crops = mv.camera_kinds or [], mv.crops or []
+    if camera_kind is not None and camera_kind in kinds:
+        return 3
+    if crop is not None and crop.casefold() in {c.casefold() for c in crops}:
+        return 2
+    return 1 if not kinds and not crops else 0
+
+
 def production(session: Session, task: ModelTask, cooperative_id: int | None = None, *,
-               own_only: bool = False) -> ModelVersion | None:
-    """The production model that serves ``cooperative_id``'s captures of ``task``: its own when it has one, else the
-    shared one (``own_only``: only the scope's own; ``cooperative_id`` None: the shared one)."""
+               own_only: bool = False, crop: str | None = None, camera_kind: str | None = None,
+               family: str | None | object = ...) -> ModelVersion | None:
+    """The production model that serves a capture of ``task`` in ``cooperative_id`` from a plot of ``crop`` and a
+    camera of ``camera_kind``: among the scope's production versions (the cooperative's own first, then the shared
+    ones) the family declared for the camera kind or crop, else the generic one, else any. ``family`` (given): that
+    family's production version in the scope only. ``own_only``: only the cooperative's own scope."""
     q = select(ModelVersion).where(ModelVersion.task == task, ModelVersion.stage == ModelStage.production)
-    if cooperative_id is not None:
-        own = session.scalar(_in_scope(q, cooperative_id))
-        if own is not None or own_only:
-            return own
-    return session.scalar(_in_scope(q, None))
+    if family is not ...:
+        q = _same_family(q, family)
+    scopes = [cooperative_id] if own_only or cooperative_id is None else [cooperative_id, None]
+    for scope in scopes:
+        rows = list(session.scalars(_in_scope(q, scope).order_by(ModelVersion.id)))
+        if rows:
+            kind = getattr(camera_kind, "value", camera_kind)
+            return max(rows, key=lambda mv: serves(mv, crop, kind))
+    return None
 
 
 class GateRefused(RegistryError):
@@ -225,7 +248,7 @@ def promote_gated(session: Session, mv: ModelVersion, *, by: int | None, toleran
                   floor: float = 0.10, override_reason: str | None = None) -> ModelVersion:
     """Promote in the version's own scope if it passes :func:`gate_passes`; otherwise only with
     ``override_reason``, which is recorded."""
-    current = production(session, mv.task, mv.cooperative_id, own_only=True)
+    current = production(session, mv.task, mv.cooperative_id, own_only=True, family=mv.family)
     cand, base = gate_map50(mv)
     passed = (current is not None and current.id == mv.id) or gate_passes(cand, base, tolerance=tolerance,
                                                                            floor=floor)
@@ -251,7 +274,7 @@ def passed_gate_when_promoted(mv: ModelVersion) -> bool:
 def rollback(session: Session, target: ModelVersion, *, by: int | None, reason: str | None = None) -> ModelVersion:
     """Make an earlier version of the same scope production again; the current one is archived. A version that
     went into service past the gate (override) needs a written reason again, like the override did."""
-    current = production(session, target.task, target.cooperative_id, own_only=True)
+    current = production(session, target.task, target.cooperative_id, own_only=True, family=target.family)
     if current is not None and current.id == target.id:
         raise RegistryError(f"model version {target.id} is already in production")
     if target.promoted_at is None:
@@ -269,8 +292,8 @@ def start_shadow(session: Session, mv: ModelVersion, *, by: int | None) -> Model
     candidate). Shadow results are stored apart and never counted or alerted."""
     if mv.stage not in (ModelStage.candidate, ModelStage.archived):
         raise RegistryError(f"model version {mv.id} is {mv.stage.value}; only a candidate or archived one can shadow")
-    for other in session.scalars(_in_scope(select(ModelVersion).where(
-            ModelVersion.task == mv.task, ModelVersion.stage == ModelStage.shadow), mv.cooperative_id)):
+    for other in session.scalars(_same_family(_in_scope(select(ModelVersion).where(
+            ModelVersion.task == mv.task, ModelVersion.stage == ModelStage.shadow), mv.cooperative_id), mv.family)):
         other.stage = ModelStage.candidate
     mv.stage = ModelStage.shadow
     _note(mv, "shadow", by, None)
@@ -288,11 +311,12 @@ def stop_shadow(session: Session, mv: ModelVersion, *, by: int | None) -> ModelV
 
 
 def promote(session: Session, mv: ModelVersion) -> ModelVersion:
-    """Make ``mv`` the production model of its task in its scope (the previous one of that scope is archived)."""
-    for other in session.scalars(_in_scope(
+    """Make ``mv`` the production model of its family in its scope (the previous one of that family and scope is
+    archived; other families keep theirs)."""
+    for other in session.scalars(_same_family(_in_scope(
         select(ModelVersion).where(ModelVersion.task == mv.task, ModelVersion.stage == ModelStage.production),
         mv.cooperative_id,
-    )):
+    ), mv.family)):
         if other.id != mv.id:
             other.stage = ModelStage.archived
     mv.stage = ModelStage.production
@@ -319,6 +343,8 @@ def bootstrap(session: Session, storage: Storage) -> list[ModelVersion]:
     """Register the shipped models; each becomes production when its task has none yet."""
     out = []
     for task, path, card in shipped_models():
-        stage = ModelStage.production if production(session, task, own_only=True) is None else ModelStage.candidate
+        family = card.get("family")
+        stage = (ModelStage.production if production(session, task, own_only=True, family=family) is None
+                 else ModelStage.candidate)
         out.append(register(session, storage, path, task=task, stage=stage, card=card))
     return out

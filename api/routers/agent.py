@@ -63,7 +63,7 @@ def config(session: SessionDep, camera: CurrentCamera) -> dict:
             responses={**binary("application/octet-stream", description="the ONNX model"), **errors(404, 503)})
 def model(session: SessionDep, storage: StorageDep, camera: CurrentCamera) -> Response:
     """The ONNX file of the production model of the camera's task (INT8 when it has one), with its sha256."""
-    mv = registry.production(session, camera.model_task, camera.cooperative_id)
+    mv = edge.camera_model(session, camera)
     if mv is None:
         raise ApiError(404, "no_model_for_camera")
     variant, key, sha = registry.artifact(mv, edge.AGENT_VARIANT)

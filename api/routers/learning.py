@@ -59,7 +59,7 @@ def build_dataset(body: DatasetBuildIn, session: SessionDep, principal: CurrentU
                   settings: SettingsDep) -> DatasetVersionOut:
     """Freeze the cooperative's human-verified captures (with filters) into the next version of ``name``."""
     principal.require(*ML)
-    prod = registry.production(session, body.task, principal.cooperative_id)
+    prod = registry.production(session, body.task, principal.cooperative_id, crop=body.crop)
     if prod is None:
         raise ApiError(409, "no_production_model", task=body.task.value)
     items = verified_captures(session, cooperative_id=principal.cooperative_id, plot_ids=body.plot_ids,

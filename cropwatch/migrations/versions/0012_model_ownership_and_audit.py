@@ -1,4 +1,4 @@
-"""model ownership and detection settings per version: installation-level ML staff, an append-only registry audit log; delivery errors without bodies
+"""model ownership, families per crop and detection settings per version: installation-level ML staff, an append-only registry audit log; delivery errors without bodies
 
 Revision ID: 0012
 Revises: 0011
@@ -20,6 +20,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('platform_ml', sa.Boolean(), server_default=sa.false(), nullable=False))
     with op.batch_alter_table('model_versions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('detect_settings', sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column('family', sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column('crops', sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column('camera_kinds', sa.JSON(), nullable=True))
     op.create_table(
         'model_audit',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -51,6 +54,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_model_audit_model_version_id'))
     op.drop_table('model_audit')
     with op.batch_alter_table('model_versions', schema=None) as batch_op:
+        batch_op.drop_column('camera_kinds')
+        batch_op.drop_column('crops')
+        batch_op.drop_column('family')
         batch_op.drop_column('detect_settings')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_column('platform_ml')
