@@ -382,6 +382,11 @@ class TrainingRunIn(BaseModel):
     imgsz: int = Field(default=320, ge=32, le=1280, multiple_of=32)
     batch: int = Field(default=16, ge=1, le=256)
     seed: int = 0
+    start: Literal["auto", "pretrained", "scratch"] = Field(
+        default="auto", description="auto: continue from the production model's weights when it has them, else the "
+                                    "pretrained checkpoint, else from scratch")
+    allow_class_change: bool = Field(default=False, description="continue from a model with other classes (its "
+                                                                "head is rebuilt)")
 
 
 class TrainingRunOut(_Out):

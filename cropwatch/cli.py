@@ -111,6 +111,34 @@ def platform_ml(username: str = typer.Argument(..., help="an existing user"),
         console.print(f"{username}: platform ML {'off' if off else 'on'}")
 
 
+@app.command("golden-seed")
+def golden_seed(recipe: str = typer.Argument(..., help="the shipped model whose source to seed from: pest | ripeness"),
+                family: str = typer.Option(..., help="model family, e.g. pest-rice"),
+                split: str = typer.Option("test", help="the source split to take (never the training one)"),
+                limit: int = typer.Option(0, help="at most this many images (0: all)")) -> None:
+    """Seed a family's golden set from the test split of its shipped model's source dataset (shared/datasets)."""
+    from cropwatch.db import session_scope
+    from cropwatch.storage import Storage
+    from datasets import golden
+    from datasets.versions import import_yolo_folder
+    from training.recipes import RECIPES
+
+    s = get_settings()
+    rec = RECIPES[recipe]
+    if rec.source is None:
+        console.print(f"[red]{recipe} has no source dataset[/]")
+        raise typer.Exit(1)
+    storage = Storage(s)
+    storage.ensure_bucket()
+    items, _ = import_yolo_folder(storage, s.shared_datasets_dir / rec.source, name=f"golden-{family}",
+                                  names=rec.names, splits=(split,), limit=limit or None)
+    for it in items:
+        it.source = f"seed:{rec.source}/{split}"
+    with session_scope(s.db_url) as session:
+        n = golden.add(session, task=ModelTask(rec.task), family=family, items=items)
+    console.print(f"{family}: {n} golden images added from {rec.source}/{split}")
+
+
 @app.command("dataset-import")
 def dataset_import(folder: Path = typer.Argument(..., help="a YOLO folder (images/<split>, labels/<split>)"),
                    name: str = typer.Option(..., help="dataset name, e.g. rice-pests"),

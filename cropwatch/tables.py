@@ -251,6 +251,26 @@ class ModelVersion(Base):
     history: Mapped[list | None] = mapped_column(JSON)
 
 
+class GoldenImage(Base):
+    """A human-verified image of the golden set of a model family: never in a dataset version (datasets/golden.py)."""
+
+    __tablename__ = "golden_images"
+    __table_args__ = (UniqueConstraint("task", "sha256", name="uq_golden_task_sha"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task: Mapped[ModelTask] = mapped_column(_enum(ModelTask))
+    family: Mapped[str | None] = mapped_column(String(64), index=True)
+    #: the cooperative whose reviewed photo it is; None: seeded from a shared source
+    cooperative_id: Mapped[int | None] = mapped_column(ForeignKey("cooperatives.id", ondelete="CASCADE"), index=True)
+    object_key: Mapped[str] = mapped_column(String(400))
+    sha256: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    boxes: Mapped[list] = mapped_column(JSON)  # [[class_name, x1, y1, x2, y2], ...] in pixels
+    source: Mapped[str] = mapped_column(String(200))
+    added_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class ModelAudit(Base):
     """Append-only log of every change to the model registry: who, when, what, why."""
 

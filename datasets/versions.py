@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from cropwatch.domain import ModelTask, ReviewState
 from cropwatch.storage import Storage
-from cropwatch.tables import Capture, DatasetVersion, Detection, Plot
+from cropwatch.tables import Capture, DatasetVersion, Detection, GoldenImage, Plot
 from datasets.splits import hash_fraction
 from datasets.yolo import IMAGE_SUFFIXES, convert_label_text, ImportStats, write_data_yaml
 
@@ -57,12 +57,14 @@ class BuildStats:
     images: Counter = field(default_factory=Counter)
     boxes_per_class: Counter = field(default_factory=Counter)
     negatives: int = 0
+    golden_excluded: int = 0
     dropped_unknown_class: Counter = field(default_factory=Counter)
     box_area_share: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {"images": dict(self.images), "boxes_per_class": dict(self.boxes_per_class),
-                "negatives": self.negatives, "dropped_unknown_class": dict(self.dropped_unknown_class),
+                "negatives": self.negatives, "golden_excluded": self.golden_excluded,
+                "dropped_unknown_class": dict(self.dropped_unknown_class),
                 "box_area_share": self.box_area_share}
 
 
@@ -154,14 +156,19 @@ def verified_captures(session: Session, *, cooperative_id: int, plot_ids: list[i
 def create_version(session: Session, storage: Storage, *, name: str, task: ModelTask, classes: Mapping[int, str],
                    items: Iterable[Item], cooperative_id: int | None = None, filters: dict | None = None,
                    created_by: int | None = None, only_classes: Iterable[str] | None = None) -> DatasetVersion:
-    """Freeze ``items`` (boxes with class names) into the next version of dataset ``name``."""
+    """Freeze ``items`` (boxes with class names) into the next version of dataset ``name``. Images of the task's
+    golden set are never frozen (datasets/golden.py); they are counted as ``golden_excluded``."""
     by_name = {v: int(k) for k, v in classes.items()}
     keep = set(only_classes) if only_classes else None
     stats = BuildStats()
-    seen: set[str] = set()
+    golden = set(session.scalars(select(GoldenImage.sha256).where(GoldenImage.task == task)))
+    seen: set[str] = set(golden)
     frozen: list[Item] = []
     areas = Counter()
     for it in items:
+        if it.sha256 in golden:
+            stats.golden_excluded += 1
+            continue
         if it.sha256 in seen:
             continue  # the same photo from two sources: once
         seen.add(it.sha256)

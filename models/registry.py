@@ -237,9 +237,12 @@ def gate_passes(cand: float | None, base: float | None, *, tolerance: float, flo
 
 
 def gate_map50(mv: ModelVersion) -> tuple[float | None, float | None]:
-    """(candidate mAP50, production's mAP50 on the same test split when it was measured) from the metrics a
-    training run records."""
+    """(candidate mAP50, production's mAP50 on the same images) from the metrics a training run records: on the
+    family's golden set when the run scored both there (datasets/golden.py), else on the candidate's test split."""
     m = mv.metrics or {}
+    g = m.get("golden") or {}
+    if g.get("images") and g.get("map50") is not None:
+        return g["map50"], g.get("baseline_map50")
     base = (m.get("baseline") or {}).get("map50")
     return m.get("map50"), base
 

@@ -23,12 +23,18 @@ from cropwatch.storage import Storage
 from cropwatch.tables import DatasetVersion, ModelVersion, TrainingRun
 from cropwatch.timeutil import utcnow
 from datasets.versions import materialize
+from datasets import golden
 from models import registry
 
 log = logging.getLogger(__name__)
 
+#: ``start``: ``auto`` continues from the weights of the production model serving the cooperative (continual
+#: learning), else from the pretrained checkpoint (training.start_weights), else from scratch; ``pretrained`` and
+#: ``scratch`` (``model_yaml``) choose explicitly. A base version given with the run always wins. Continuing from a
+#: model whose classes differ from the dataset's is refused unless ``allow_class_change`` (its head is then rebuilt).
 DEFAULT_PARAMS = {"epochs": 30, "imgsz": 320, "batch": 16, "seed": 0, "model_yaml": "yolo11n.yaml",
-                  "quantize": True}
+                  "quantize": True, "start": "auto", "allow_class_change": False}
+START_CHOICES = ("auto", "pretrained", "scratch")
 
 
 def create_run(session: Session, *, dataset: DatasetVersion, params: dict[str, Any], created_by: int | None,
@@ -38,6 +44,8 @@ def create_run(session: Session, *, dataset: DatasetVersion, params: dict[str, A
         raise ValueError(f"unknown training parameters: {', '.join(sorted(unknown))}")
     if base is not None and not base.weights_key:
         raise ValueError(f"model version {base.id} has no PyTorch weights to fine-tune from (shipped ONNX only)")
+    if params.get("start", "auto") not in START_CHOICES:
+        raise ValueError(f"start must be one of {', '.join(START_CHOICES)}")
     run = TrainingRun(cooperative_id=cooperative_id, dataset_version_id=dataset.id,
                       base_model_version_id=base.id if base else None, params={**DEFAULT_PARAMS, **params},
                       created_by=created_by, status="queued")
@@ -71,6 +79,27 @@ def _split_with_images(dataset_dir: Path) -> str:
     raise ValueError("the dataset version has no images")
 
 
+def _score_on_golden(storage, rows, work: Path, onnx_path: Path, cfg, current_info, classes, note) -> dict:  # noqa: ANN001
+    """Candidate and production mAP50 on the same golden images (what the promotion gate compares)."""
+    from training.evaluate import evaluate
+
+    yaml_path = golden.materialize(storage, rows, classes, work / "golden")
+    if yaml_path is None:
+        return {"images": 0}
+    cand = evaluate(onnx_path, yaml_path, imgsz=cfg.imgsz, data_dir=work, split="test", threads=cfg.threads)
+    out = {"images": len(rows), "map50": cand.map50, "map50_95": cand.map50_95}
+    if current_info:
+        key, sha, cur_id, cur_size = current_info
+        cur_path = work / f"production-{sha[:12]}.onnx"
+        if not cur_path.exists():
+            cur_path.write_bytes(storage.get_bytes(key))
+        base = evaluate(cur_path, yaml_path, imgsz=cur_size, data_dir=work, split="test", threads=cfg.threads)
+        out |= {"baseline_model_version_id": cur_id, "baseline_map50": base.map50}
+    note(f"golden set ({len(rows)} images): candidate mAP50 {cand.map50:.3f}"
+         + (f", production {out['baseline_map50']:.3f}" if "baseline_map50" in out else ""), 0.9)
+    return out
+
+
 def execute(run_id: int, *, sessions: sessionmaker[Session], storage: Storage, settings: Settings,
             echo=None) -> TrainingRun:  # noqa: ANN001
     """Run a queued training run to the end; on error the run is marked failed with the reason (never raised)."""
@@ -82,12 +111,22 @@ def execute(run_id: int, *, sessions: sessionmaker[Session], storage: Storage, s
         run.status, run.started_at, run.error = "running", utcnow(), None
         params = dict(run.params)
         dv = s.get(DatasetVersion, run.dataset_version_id)
-        dv_id, dv_name, task = dv.id, dv.name, dv.task
+        dv_id, dv_name, task, dv_classes = dv.id, dv.name, dv.task, dict(dv.classes)
         base = s.get(ModelVersion, run.base_model_version_id) if run.base_model_version_id else None
-        base_weights = base.weights_key if base else None
         run_coop, run_by = run.cooperative_id, run.created_by
         current = registry.production(s, task, run_coop)  # the model serving this cooperative: the baseline
-        current_info = (current.onnx_key, current.sha256, current.id) if current else None
+        # production is scored at its own input size, the candidate at the run's
+        current_info = (current.onnx_key, current.sha256, current.id, current.input_size) if current else None
+        start_from = None  # (weights key, version id, classes, why)
+        if base is not None:
+            start_from = (base.weights_key, base.id, dict(base.classes), "the base version chosen for this run")
+        elif params.get("start", "auto") == "auto" and current is not None and current.weights_key:
+            start_from = (current.weights_key, current.id, dict(current.classes),
+                          "the production model (continual learning)")
+        family = base.family if base else (current.family if current else None)
+        golden_rows = golden.images(s, task=task, family=family, cooperative_id=run_coop)
+        for g in golden_rows:
+            s.expunge(g)
     work = settings.data_dir / "training-runs" / str(run_id)
     try:
         from training.evaluate import evaluate
@@ -100,11 +139,22 @@ def execute(run_id: int, *, sessions: sessionmaker[Session], storage: Storage, s
         with sessions() as s:
             data_yaml = materialize(storage, s.get(DatasetVersion, dv_id), work / "dataset")
         note(f"dataset {dv_name} v{dv_id} materialized in {work / 'dataset'}", 0.02)
-        model_yaml = params["model_yaml"]
-        if base_weights:
+        if start_from is not None:
+            key, from_id, from_classes, why = start_from
+            same = {int(k): v for k, v in from_classes.items()} == {int(k): v for k, v in dv_classes.items()}
+            if not same and not params.get("allow_class_change"):
+                raise ValueError(f"model version {from_id} detects {sorted(from_classes.values())}, the dataset "
+                                 f"has {sorted(dv_classes.values())}; set allow_class_change to rebuild its head")
             model_yaml = str(work / "base.pt")
-            Path(model_yaml).write_bytes(storage.get_bytes(base_weights))
-            note(f"fine-tuning from model version {base.id}")
+            Path(model_yaml).write_bytes(storage.get_bytes(key))
+            start_note = f"continued from model version {from_id}: {why}"
+        else:
+            from training.start_weights import resolve_start
+
+            start = resolve_start("scratch" if params.get("start") == "scratch" else "pretrained")
+            model_yaml = start.model if start.kind != "scratch" else params["model_yaml"]
+            start_note = start.note
+        note(start_note)
         cfg = TrainConfig(data_yaml=data_yaml, data_dir=work, name="train", epochs=int(params["epochs"]),
                           imgsz=int(params["imgsz"]), batch=int(params["batch"]), seed=int(params["seed"]),
                           model_yaml=model_yaml, threads=settings.onnx_threads)
@@ -126,7 +176,7 @@ def execute(run_id: int, *, sessions: sessionmaker[Session], storage: Storage, s
         split = _split_with_images(work / "dataset")
         metrics = evaluate(onnx_path, data_yaml, imgsz=cfg.imgsz, data_dir=work, split=split, threads=cfg.threads,
                            plots=True)
-        summary: dict[str, Any] = {**metrics.as_dict(), "split": split}
+        summary: dict[str, Any] = {**metrics.as_dict(), "split": split, "start": start_note}
         reports = {}
         for name, path in summary.pop("plots", {}).items():
             key = f"models/{task.value}/reports/run-{run_id}/{name}.png"
@@ -135,14 +185,17 @@ def execute(run_id: int, *, sessions: sessionmaker[Session], storage: Storage, s
         summary["reports"] = reports
         note(f"candidate on the {split} split: mAP50 {metrics.map50:.3f}, mAP50-95 {metrics.map50_95:.3f}", 0.85)
         if current_info:
-            key, sha, cur_id = current_info
+            key, sha, cur_id, cur_size = current_info
             cur_path = work / f"production-{sha[:12]}.onnx"
             cur_path.write_bytes(storage.get_bytes(key))
-            base_metrics = evaluate(cur_path, data_yaml, imgsz=cfg.imgsz, data_dir=work, split=split,
+            base_metrics = evaluate(cur_path, data_yaml, imgsz=cur_size, data_dir=work, split=split,
                                     threads=cfg.threads)
             summary["baseline"] = {"model_version_id": cur_id, "map50": base_metrics.map50,
                                    "map50_95": base_metrics.map50_95}
             note(f"production model {cur_id} on the same split: mAP50 {base_metrics.map50:.3f}", 0.9)
+        if golden_rows:
+            summary["golden"] = _score_on_golden(storage, golden_rows, work, onnx_path, cfg, current_info,
+                                                 {int(k): v for k, v in dv_classes.items()}, note)
         variant = None
         if params.get("quantize") and recipe is not None and (work / "dataset" / "images" / "train").is_dir():
             from dataclasses import replace
@@ -152,7 +205,7 @@ def execute(run_id: int, *, sessions: sessionmaker[Session], storage: Storage, s
         with sessions.begin() as s:
             # trained on a cooperative's data: the version belongs to that cooperative (models/registry.py)
             mv = registry.register(s, storage, onnx_path, task=task, name=f"{dv_name}-run{run_id}",
-                                   card={"metrics": summary}, cooperative_id=run_coop, by=run_by)
+                                   card={"metrics": summary, "family": family}, cooperative_id=run_coop, by=run_by)
             mv.metrics = summary
             mv.dataset_version_id, mv.training_run_id = dv_id, run_id
             weights_key = f"models/{task.value}/weights/{mv.sha256}.pt"

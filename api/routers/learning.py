@@ -22,6 +22,7 @@ from api.schemas import (DatasetBuildIn, DatasetVersionOut, Id, ModelOut, Promot
 from api.scoping import get_owned
 from cropwatch.domain import Role
 from cropwatch.tables import DatasetVersion, ModelVersion, TrainingRun
+from datasets import golden
 from datasets.versions import DatasetError, create_version, verified_captures
 from models import registry
 
@@ -64,6 +65,9 @@ def build_dataset(body: DatasetBuildIn, session: SessionDep, principal: CurrentU
         raise ApiError(409, "no_production_model", task=body.task.value)
     items = verified_captures(session, cooperative_id=principal.cooperative_id, plot_ids=body.plot_ids,
                               crop=body.crop, since=body.since, until=body.until)
+    # a stable share of reviewed photos joins the golden set of the family instead (never trained on)
+    golden.add(session, task=body.task, family=prod.family, cooperative_id=principal.cooperative_id,
+               added_by=principal.user.id, items=[i for i in items if golden.goes_to_golden(i.sha256)])
     try:
         dv = create_version(session, storage, name=body.name, task=body.task,
                             classes={int(k): v for k, v in prod.classes.items()}, items=items,
