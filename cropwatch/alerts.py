@@ -10,10 +10,10 @@ import datetime as dt
 import logging
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from cropwatch.domain import AlertLevel, AlertStatus, ReviewState
+from cropwatch.domain import AlertLevel, AlertStatus, CameraKind, CaptureStatus, ReviewState
 from cropwatch.i18n import t
 from cropwatch.tables import Alert, AlertRule, Capture, Detection, Plot
 from cropwatch.timeutil import fmt_date, fmt_datetime, local_day, local_day_bounds, utcnow
@@ -23,20 +23,61 @@ log = logging.getLogger(__name__)
 LEVEL_ORDER = {AlertLevel.watch: 0, AlertLevel.warning: 1, AlertLevel.danger: 2}
 
 
+#: a sticky-trap count that falls below this share of the previous photo's is a new card (docs/decisions.md)
+TRAP_DROP_SHARE = 0.5
+TRAP_DROP_MIN = 3
+
+
+def trap_new_catches(before: int | None, counts: Iterable[int]) -> int:
+    """New insects on a sticky trap over a day: the day's last count minus the count at the start of the day
+    (``before``: the last photo before the day), where a fall below half of the previous photo's count (by at least
+    ``TRAP_DROP_MIN``) marks a card replaced: what the old card caught up to then is kept, the new one starts at 0.
+    Catches accumulate on a card, so summing photos would count the same insects again in every photo."""
+    base = prev = before or 0
+    new = 0
+    for c in counts:
+        if c < prev * TRAP_DROP_SHARE and prev - c >= TRAP_DROP_MIN:
+            new += max(0, prev - base)
+            base = 0
+        prev = c
+    return new + max(0, prev - base)
+
+
+def _photo_counts(session: Session, *, camera_ids: list[int] | None, plot_id: int, class_name: str,
+                  start: dt.datetime, end: dt.datetime, min_score: float) -> list[tuple[int, int]]:
+    """(camera id, count of the class) per processed photo in [start, end), in time order."""
+    det = and_(Detection.capture_id == Capture.id, Detection.class_name == class_name,
+               Detection.score >= min_score, Detection.review_state != ReviewState.rejected)
+    q = (select(Capture.camera_id, func.count(Detection.id)).select_from(Capture).outerjoin(Detection, det)
+         .where(Capture.plot_id == plot_id, Capture.status == CaptureStatus.done, Capture.captured_at >= start,
+                Capture.captured_at < end)
+         .group_by(Capture.id, Capture.camera_id, Capture.captured_at).order_by(Capture.captured_at, Capture.id))
+    if camera_ids is not None:
+        q = q.where(Capture.camera_id.in_(camera_ids))
+    return [(cam, int(n)) for cam, n in session.execute(q)]
+
+
 def daily_count(session: Session, *, plot_id: int, class_name: str, day: dt.date, min_score: float) -> int:
+    """The plot's figure for a pest on a local day, following how each camera is read (docs/decisions.md):
+    a sticky trap contributes its *new* catches (:func:`trap_new_catches`), a garden or fruit camera the highest
+    count of any one of its photos that day (a photo is a sample of the same plants); cameras add up."""
+    from cropwatch.tables import Camera
+
     start, end = local_day_bounds(day)
-    return session.scalar(
-        select(func.count(Detection.id))
-        .join(Capture, Capture.id == Detection.capture_id)
-        .where(
-            Capture.plot_id == plot_id,
-            Capture.captured_at >= start,
-            Capture.captured_at < end,
-            Detection.class_name == class_name,
-            Detection.score >= min_score,
-            Detection.review_state != ReviewState.rejected,
-        )
-    ) or 0
+    kinds = dict(session.execute(select(Camera.id, Camera.kind).where(Camera.plot_id == plot_id)).all())
+    per_camera: dict[int, list[int]] = {}
+    for cam, n in _photo_counts(session, camera_ids=None, plot_id=plot_id, class_name=class_name, start=start,
+                                end=end, min_score=min_score):
+        per_camera.setdefault(cam, []).append(n)
+    total = 0
+    for cam, counts in per_camera.items():
+        if kinds.get(cam) == CameraKind.sticky_trap:
+            before = _photo_counts(session, camera_ids=[cam], plot_id=plot_id, class_name=class_name,
+                                   start=start - dt.timedelta(days=2), end=start, min_score=min_score)
+            total += trap_new_catches(before[-1][1] if before else None, counts)
+        else:
+            total += max(counts)
+    return total
 
 
 def alert_messages(*, level: AlertLevel, pest_vi: str, pest_en: str, plot: Plot, count: int,

@@ -77,7 +77,8 @@ def test_no_repeated_alert_inside_the_cooldown(sessions):
         assert _captures(s, tenant, today, 5) == [], "resolved a moment ago: the cooldown holds"
         first.resolved_at = utcnow() - dt.timedelta(minutes=361)
         s.flush()
-        assert [a.count for a in _captures(s, tenant, today, 1)] == [9]
+        # a garden photo is a sample: the day's figure is the highest photo (3, 5, 1 → 5), never their sum (9)
+        assert [a.count for a in _captures(s, tenant, today, 1)] == [5]
 
 
 def test_a_silent_camera_raises_one_alert_and_clears_it_when_heard_again(sessions):
@@ -113,3 +114,45 @@ def test_harvest_window_estimates_days_to_ripeness_from_the_trend(sessions):
         assert "30% quả đã chín" in first.message_vi and "khoảng 5 ngày" in first.message_vi
         [again] = _fruit(s, tenant, WEEK[2], 4, 6)              # 40 %, +10 points a day → 80 % in 4 days
         assert again.id == first.id and "khoảng 4 ngày" in again.message_vi and "about 4 days" in again.message_en
+
+
+def test_a_sticky_trap_week_counts_new_insects_not_photos(sessions):
+    """Issue 14: a trap photographed every 10 minutes shows the same stuck insects again and again. A synthetic
+    week: insects land through each day, the card is replaced on day 4 at noon; the daily figure is the new catches
+    (hand-computed below), alerts fire on those, and the sum over photos (what used to be counted) is far higher."""
+    from cropwatch.domain import CameraKind
+
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "trap")
+        s.get(Camera, tenant.camera_id).kind = CameraKind.sticky_trap
+        _rule(s, tenant, threshold=20, level=AlertLevel.warning)
+        on_card, photos_sum, expected, raised = 0, {}, {}, {}
+        for i, day in enumerate(WEEK):
+            start, _ = local_day_bounds(day)
+            new_today = [5, 8, 12, 30, 6, 25, 0][i]
+            start_count = on_card
+            for k in range(144):  # one photo every 10 minutes
+                when = start + dt.timedelta(minutes=10 * k)
+                if i == 3 and k == 72:  # the farmer puts a new card in at noon on day 4
+                    on_card = 0
+                on_card += 1 if k * new_today // 144 != (k + 1) * new_today // 144 else 0
+                cap = Capture(cooperative_id=tenant.cooperative_id, camera_id=tenant.camera_id,
+                              plot_id=tenant.plot_id, object_key=f"raw/{uuid.uuid4().hex}.jpg",
+                              sha256=uuid.uuid4().hex * 2, size_bytes=1, captured_at=when,
+                              status=CaptureStatus.done)
+                s.add(cap)
+                s.flush()
+                s.add_all([Detection(cooperative_id=tenant.cooperative_id, capture_id=cap.id, class_id=6,
+                                     class_name="planthopper", score=0.8, x1=1, y1=1, x2=9, y2=9)
+                           for _ in range(on_card)])
+                photos_sum[day] = photos_sum.get(day, 0) + on_card
+            s.flush()
+            raised[day] = [(a.level.value, a.count) for a in alerts.evaluate(
+                s, capture=cap, plot=s.get(Plot, tenant.plot_id), class_names={"planthopper"})]
+            expected[day] = new_today
+            counted = alerts.daily_count(s, plot_id=tenant.plot_id, class_name="planthopper", day=day, min_score=0.25)
+            assert counted == new_today, (day, counted, new_today, start_count)
+    assert [expected[d] for d in WEEK] == [5, 8, 12, 30, 6, 25, 0]
+    assert photos_sum[WEEK[3]] > 1000, "what summing photos would have said"
+    assert raised[WEEK[3]] == [("warning", 30)] and raised[WEEK[5]] == [("warning", 25)]
+    assert all(raised[d] == [] for d in (WEEK[0], WEEK[1], WEEK[2], WEEK[4]))
