@@ -299,19 +299,24 @@ def _agreement(session, principal: Principal) -> dict:  # noqa: ANN001
             "rows": rows}
 
 
-def _version_view(mv: ModelVersion, prod: ModelVersion | None, latency: dict, tolerance: float) -> dict:
+def _version_view(mv: ModelVersion, prod: ModelVersion | None, latency: dict, tolerance: float,
+                  floor: float = 0.10) -> dict:
     m = mv.metrics or {}
     cand, base = registry.gate_map50(mv)
     gate = None
     if mv.stage in (ModelStage.candidate, ModelStage.shadow, ModelStage.archived) and prod is not None:
-        gate = "pass" if base is None or (cand is not None and cand >= base - tolerance) else "refuse"
+        gate = "pass" if registry.gate_passes(cand, base, tolerance=tolerance, floor=floor) else "refuse"
+    golden = m.get("golden") or {}
     int8 = (mv.variants or {}).get("int8")
     return {"mv": mv, "map50": m.get("map50"), "map50_95": m.get("map50_95"), "precision": m.get("precision"),
             "recall": m.get("recall"), "split": m.get("split"), "baseline": base,
             "per_class": {c.get("name"): c.get("map50") for c in (m.get("per_class") or {}).values()},
             "reports": [n for n in REPORTS if n in (m.get("reports") or {})], "latency": latency.get(mv.id),
             "gate": gate, "int8": int8, "int8_map50": ((int8 or {}).get("metrics") or {}).get("map50"),
-            "history": [_history_entry(h) for h in reversed(mv.history or [])]}
+            "history": [_history_entry(h) for h in reversed(mv.history or [])],
+            "golden_map50": golden.get("map50") if golden.get("images") else None,
+            "golden_images": golden.get("images") or 0, "family": mv.family,
+            "owner": "shared" if mv.cooperative_id is None else "own"}
 
 
 def _history_entry(h: dict) -> dict:
@@ -336,7 +341,8 @@ def _models_page(request: Request, session, principal: Principal, settings, *, e
         if not mine:
             continue
         prod = next((v for v in mine if v.stage == ModelStage.production), None)
-        views = [_version_view(v, prod, latency, settings.promotion_tolerance) for v in mine]
+        views = [_version_view(v, prod, latency, settings.promotion_tolerance, settings.promotion_min_map50)
+                 for v in mine]
         names: list[str] = []  # in class-id order, production's first
         for v in ([prod] if prod else []) + mine:
             for _, n in sorted((v.classes or {}).items(), key=lambda kv: int(kv[0])):
