@@ -110,6 +110,7 @@ def evaluate(
     ).all()
     day = local_day(capture.captured_at)
     touched: list[Alert] = []
+    fired: dict[str, list[tuple[AlertRule, int, tuple[int, int] | None]]] = {}  # pest → rules reached today
     for rule in rules:
         if rule.crop and rule.crop != plot.crop or rule.kind == "silence":
             continue
@@ -129,8 +130,13 @@ def evaluate(
             if before == 0 or (count - before) * 100 / before < rise:
                 continue
             extra = (round((count - before) * 100 / before), before)
-        alert = _upsert(session, rule=rule, capture=capture, plot=plot, count=count, day=day,
-                        pest_vi=(names_vi or {}).get(rule.class_name, rule.class_name), trend=extra)
+        fired.setdefault(rule.class_name, []).append((rule, count, extra))
+    for class_name, reached in fired.items():
+        # one card per plot and pest: the highest level any of its rules reaches today (watch → warning → danger)
+        rule, count, _ = max(reached, key=lambda r: (LEVEL_ORDER[r[0].level], r[1]))
+        trend = next((e for _, _, e in reached if e is not None), None)
+        alert = _upsert(session, rule=rule, capture=capture, plot=plot, count=max(c for _, c, _ in reached),
+                        day=day, pest_vi=(names_vi or {}).get(class_name, class_name), trend=trend)
         if alert is not None:
             touched.append(alert)
     return touched
@@ -138,31 +144,42 @@ def evaluate(
 
 def _upsert(session: Session, *, rule: AlertRule, capture: Capture, plot: Plot, count: int, day: dt.date,
             pest_vi: str, trend: tuple[int, int] | None = None) -> Alert | None:
+    """Open, update or escalate the plot's one alert for this pest. It never steps down while open (a lower rule
+    only updates the count); a rise to a higher level is a new notification (deliveries are per level)."""
     open_alert = session.scalar(
         select(Alert).where(
             Alert.plot_id == plot.id,
             Alert.class_name == rule.class_name,
-            Alert.level == rule.level,
             Alert.status != AlertStatus.resolved,
-        )
+        ).order_by(Alert.id)
     )
-    vi, en = alert_messages(level=rule.level, pest_vi=pest_vi, pest_en=rule.class_name, plot=plot, count=count,
-                            threshold=rule.threshold, day=day)
+    level, threshold = rule.level, rule.threshold
+    escalate = open_alert is not None and LEVEL_ORDER[rule.level] > LEVEL_ORDER[open_alert.level]
+    if open_alert is not None and not escalate:
+        level, threshold = open_alert.level, open_alert.threshold
+    vi, en = alert_messages(level=level, pest_vi=pest_vi, pest_en=rule.class_name, plot=plot, count=count,
+                            threshold=threshold, day=day)
     if trend is not None:
         vi += " " + t("alert_trend", "vi", pct=trend[0], before=trend[1])
         en += " " + t("alert_trend", "en", pct=trend[0], before=trend[1])
     if open_alert is not None:
-        if open_alert.local_day == day and open_alert.count >= count:
+        if not escalate and open_alert.local_day == day and open_alert.count >= count:
             return None
         open_alert.count, open_alert.local_day = count, day
         open_alert.message_vi, open_alert.message_en = vi, en
         open_alert.evidence_capture_id = capture.id
         open_alert.updated_at = utcnow()
+        if escalate:
+            open_alert.level, open_alert.threshold, open_alert.rule_id = rule.level, rule.threshold, rule.id
+            if open_alert.status == AlertStatus.acknowledged:  # worse than what was seen: it needs a look again
+                open_alert.status = AlertStatus.open
+            session.flush()
+            from cropwatch.notify import queue_deliveries
+
+            queue_deliveries(session, open_alert)
         return open_alert
     last_resolved = session.scalar(
-        select(func.max(Alert.resolved_at)).where(
-            Alert.plot_id == plot.id, Alert.class_name == rule.class_name, Alert.level == rule.level
-        )
+        select(func.max(Alert.resolved_at)).where(Alert.plot_id == plot.id, Alert.class_name == rule.class_name)
     )
     if last_resolved and utcnow() - last_resolved < dt.timedelta(minutes=rule.cooldown_minutes):
         return None

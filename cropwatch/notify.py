@@ -331,7 +331,7 @@ def _deliver_one(sessions: sessionmaker[Session], settings: Settings, delivery_i
         items = []
         for row in rows:
             alert = s.get(Alert, row.alert_id)
-            data = payload(alert, s.get(Plot, alert.plot_id), settings)
+            data = payload(alert, s.get(Plot, alert.plot_id), settings) | {"level": row.level.value}
             text = alert.message_vi if ch.locale == "vi" else alert.message_en
             items.append((data, f"{text} {data['evidence_url']}" if data["evidence_url"] else text))
         if len(items) == 1:

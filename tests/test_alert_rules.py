@@ -45,25 +45,51 @@ def _rule(s, tenant, **kw):
 
 
 def test_thresholds_and_trends_over_a_week(sessions):
+    """One card per plot and pest that escalates: the trend rule (watch) and the threshold rule (warning) of the
+    same pest never make two parallel cards."""
     counts = [1, 2, 2, 4, 4, 9, 3]
     with sessions.begin() as s:
         tenant = make_tenant(s, "wk")
         _rule(s, tenant, threshold=3, level=AlertLevel.warning)
         _rule(s, tenant, kind="trend", threshold=2, level=AlertLevel.watch, params={"rise_pct": 50})
-        raised = {day: [(a.level.value, a.count) for a in _captures(s, tenant, day, n)]
-                  for day, n in zip(WEEK, counts)}
+        raised, messages = {}, {}
+        for day, n in zip(WEEK, counts):
+            got = _captures(s, tenant, day, n)
+            raised[day] = [(a.level.value, a.count) for a in got]
+            messages[day] = [(a.message_vi, a.message_en) for a in got]
     assert raised[WEEK[0]] == []
     assert raised[WEEK[1]] == [("watch", 2)]            # 1 → 2: +100 %
     assert raised[WEEK[2]] == []                        # 2 → 2: flat, under the threshold
-    assert sorted(raised[WEEK[3]]) == [("warning", 4), ("watch", 4)]  # over 3, and +100 %
-    assert raised[WEEK[4]] == [("warning", 4)]          # 4 → 4: no trend; the open warning alert moves to today
-    assert sorted(raised[WEEK[5]]) == [("warning", 9), ("watch", 9)]  # +125 %: the open alerts are updated
+    assert raised[WEEK[3]] == [("warning", 4)]          # over 3 and +100 %: the watch card escalates to warning
+    assert raised[WEEK[4]] == [("warning", 4)]          # 4 → 4: no trend; the card moves to today
+    assert raised[WEEK[5]] == [("warning", 9)]          # +125 %: the same card, with the trend in its message
     assert raised[WEEK[6]] == [("warning", 3)]          # still over 3; a fall is no trend
+    vi, en = messages[WEEK[5]][0]
+    assert "Tăng 125% so với hôm qua (4)" in vi and "Up 125% on yesterday" in en
     with sessions() as s:
         rows = s.scalars(select(Alert).order_by(Alert.id)).all()
-        assert [(a.level.value, a.status.value) for a in rows] == [("watch", "open"), ("warning", "open")]
-        watch = rows[0]
-        assert "Tăng 125% so với hôm qua (4)" in watch.message_vi and "Up 125% on yesterday" in watch.message_en
+        assert [(a.level.value, a.status.value, a.count) for a in rows] == [("warning", "open", 3)]
+
+
+def test_a_danger_rule_escalates_the_open_card_and_notifies_again(sessions):
+    from cropwatch.tables import Delivery, NotificationChannel
+
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "esc")
+        s.add(NotificationChannel(cooperative_id=tenant.cooperative_id, kind="in_app", config={}))
+        _rule(s, tenant, threshold=2, level=AlertLevel.warning)
+        _rule(s, tenant, threshold=6, level=AlertLevel.danger)
+        today = dt.datetime.now(dt.timezone.utc).date()
+        [card] = _captures(s, tenant, today, 3)
+        card.status = AlertStatus.acknowledged
+        s.flush()
+        assert [(a.id, a.level.value) for a in _captures(s, tenant, today, 7)] == [(card.id, "danger")]
+        assert card.status == AlertStatus.open, "worse than what the farmer saw: it needs a look again"
+        assert _captures(s, tenant, today, 4) == [], "a lower photo never steps the card down"
+        levels = sorted(d.level.value for d in s.scalars(select(Delivery).where(Delivery.alert_id == card.id)))
+    assert levels == ["danger", "warning"]
+    with sessions() as s:
+        assert s.scalar(select(Alert).where(Alert.id == card.id)).level == AlertLevel.danger
 
 
 def test_no_repeated_alert_inside_the_cooldown(sessions):

@@ -329,10 +329,14 @@ def check_written_once(s, capture_ids: list[int]) -> Counter:  # noqa: ANN001
 
 
 def check_alerts(s) -> int:  # noqa: ANN001
-    """At most one unresolved alert per (plot, class, level), each counting exactly what a fresh recount gives (no
-    double counting), and none missing for a rule whose threshold is reached. Returns the open alerts."""
+    """At most one unresolved alert per (plot, class) — one card per pest, escalating — each counting exactly what a
+    fresh recount gives (no double counting), and none missing or below the level of a rule whose threshold is
+    reached. Returns the open alerts."""
+    from cropwatch.alerts import LEVEL_ORDER
+
     open_alerts = s.scalars(select(Alert).where(Alert.status != AlertStatus.resolved)).all()
-    keys = Counter((a.plot_id, a.class_name, a.level) for a in open_alerts)
+    keys = Counter((a.plot_id, a.class_name) for a in open_alerts)
+    level_of = {(a.plot_id, a.class_name): a.level for a in open_alerts}
     assert all(n == 1 for n in keys.values()), f"several open alerts for {[k for k, n in keys.items() if n > 1]}"
     for a in open_alerts:
         rule = s.get(AlertRule, a.rule_id)
@@ -343,7 +347,8 @@ def check_alerts(s) -> int:  # noqa: ANN001
         for plot_id, day in days:
             if daily_count(s, plot_id=plot_id, class_name=rule.class_name, day=day,
                            min_score=rule.min_score) >= rule.threshold:
-                assert keys[(plot_id, rule.class_name, rule.level)] == 1, f"no alert for {rule.class_name}"
+                assert keys[(plot_id, rule.class_name)] == 1, f"no alert for {rule.class_name}"
+                assert LEVEL_ORDER[level_of[(plot_id, rule.class_name)]] >= LEVEL_ORDER[rule.level]
     return len(open_alerts)
 
 
