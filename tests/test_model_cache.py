@@ -11,6 +11,7 @@ from cropwatch.domain import ModelStage, ModelTask
 from cropwatch.tables import ModelVersion
 from inference.model_cache import ModelCache, NoModel
 from models import registry
+from training.recipes import RECIPES
 
 
 @pytest.fixture
@@ -63,7 +64,7 @@ def test_a_bad_promoted_model_is_refused_and_the_previous_one_keeps_serving(sess
         if damage == "corrupt":
             _bad_version(s, storage, b"\x08\x07 not an onnx file" * 100)
         else:  # the stored bytes are a real model, but not the one the registry recorded
-            real = (registry.SHIPPED_DIR / "ripeness" / "ripeness-synthetic-yolo11n.onnx").read_bytes()
+            real = (registry.SHIPPED_DIR / "ripeness" / f"{RECIPES['ripeness'].model_name}.onnx").read_bytes()
             _bad_version(s, storage, real, recorded_sha="0" * 64)
     with sessions() as s:
         mv_id, detector = cache.get(s, ModelTask.pest)

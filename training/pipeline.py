@@ -187,6 +187,8 @@ def _build(recipe: Recipe, *, data_dir: Path, work: Path, models_dir: Path, shar
         "sha256": sha256_file(onnx_path),
         "size_bytes": onnx_path.stat().st_size,
         "architecture": f"YOLO11n (Ultralytics), {start.note}",
+        "family": recipe.family, "crops": list(recipe.crops), "camera_kinds": list(recipe.camera_kinds),
+        "detect": dict(recipe.detect),
         "start": start.as_dict(),
         "input": {
             "imgsz": recipe.imgsz,

@@ -76,11 +76,17 @@ class Recipe:
     license: str = ""
     attribution: str = ""
     warnings: tuple[str, ...] = ()
+    family: str | None = None  # the registry's model family (models/registry.py)
+    crops: tuple[str, ...] = ()  # plot crops it serves (empty: any)
+    camera_kinds: tuple[str, ...] = ()  # camera kinds it serves (empty: any)
+    detect: dict[str, Any] = field(default_factory=dict)  # conf / iou / max_det for every place it runs
 
 
 PEST = Recipe(
     task="pest",
     model_name="pest-rice-yolo11n",
+    family="pest-rice",
+    crops=("lúa",),
     dataset="rice-pests-v1",
     names=RICE_PESTS_NAMES,
     names_vi=RICE_PESTS_NAMES_VI,
@@ -130,6 +136,8 @@ TOMATO_WARNING = (
 RIPENESS = Recipe(
     task="ripeness",
     model_name="ripeness-tomato-yolo11n",
+    family="ripeness-tomato",
+    crops=("cà chua",),
     dataset="laboro-tomato-big-v2",
     names=TOMATO_NAMES,
     names_vi=TOMATO_NAMES_VI,

@@ -21,12 +21,10 @@ import pytest
 
 from inference.detections import Detections
 from inference.detector import OnnxDetector
+from training.recipes import RECIPES
 
 PROJECT = Path(__file__).resolve().parents[2]
-SHIPPED = {
-    "pest": PROJECT / "models" / "pest" / "pest-rice-yolo11n.onnx",
-    "ripeness": PROJECT / "models" / "ripeness" / "ripeness-synthetic-yolo11n.onnx",
-}
+SHIPPED = {task: PROJECT / "models" / r.task / f"{r.model_name}.onnx" for task, r in RECIPES.items()}
 BUILT = {  # id -> (fixture, conf)
     "yolo11n-untrained": ("untrained_onnx", 0.001),
     "yolo11n-random": ("random_onnx", 0.01),
