@@ -266,6 +266,8 @@ class DiaryOut(_Out):
     source: DiarySource
     title: str
     notes: str
+    subject: str | None = Field(default=None, description="automatic observations: the pest they are about")
+    title_en: str | None = Field(default=None, description="automatic entries: the title in English")
     quantity_value: float | None
     quantity_unit: str | None
     product_name: str | None

@@ -122,9 +122,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "level_watch": {"vi": "Theo dõi", "en": "Watch"},
     "level_warning": {"vi": "Cảnh báo", "en": "Warning"},
     "level_danger": {"vi": "Nguy hiểm", "en": "Danger"},
-    "diary_auto_observation": {
-        "vi": "Quan sát tự động từ camera {camera}: {summary}",
-        "en": "Automatic observation from camera {camera}: {summary}",
+    "diary_auto_day": {
+        "vi": "Quan sát tự động: {count} {pest} trong ngày {date}",
+        "en": "Automatic observation: {count} {pest} on {date}",
     },
 }
 

@@ -178,7 +178,13 @@ def recount(session: Session, *, capture: Capture, class_names: Iterable[str], u
 
 
 def _close_observation(session: Session, capture: Capture, user_id: int) -> None:
-    for entry in session.scalars(select(DiaryEntry).where(DiaryEntry.capture_id == capture.id,
+    """A reviewed photo confirms the day's automatic observations it is evidence of (its plot's, that day)."""
+    from cropwatch.timeutil import local_day, local_day_bounds
+
+    start, end = local_day_bounds(local_day(capture.captured_at))
+    for entry in session.scalars(select(DiaryEntry).where(DiaryEntry.plot_id == capture.plot_id,
+                                                          DiaryEntry.occurred_at >= start,
+                                                          DiaryEntry.occurred_at < end,
                                                           DiaryEntry.source == DiarySource.automatic,
                                                           DiaryEntry.status == DiaryStatus.pending)):
         entry.status = DiaryStatus.done

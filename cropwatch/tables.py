@@ -469,6 +469,10 @@ class DiaryEntry(Base):
     capture_id: Mapped[int | None] = mapped_column(ForeignKey("captures.id", ondelete="SET NULL"), index=True)
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL"))
     detection_ids: Mapped[list] = mapped_column(JSON, default=list)
+    #: automatic observations: the pest they are about (one entry per plot, pest and local day)
+    subject: Mapped[str | None] = mapped_column(String(100))
+    #: the English wording of an automatic entry's title (``title`` is Vietnamese); a page shows one
+    title_en: Mapped[str | None] = mapped_column(String(300))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -131,7 +131,11 @@ def test_camera_to_alert_and_diary_through_real_processes(settings, sessions, te
             alerts = httpx.get(f"{url}/api/v1/alerts", headers=auth).json()
             assert alerts and alerts[0]["message"] == alerts[0]["message_vi"]
             diary = httpx.get(f"{url}/api/v1/diary", headers=auth, params={"source": "automatic"}).json()
-            assert {e["capture_id"] for e in diary} == {d["id"] for d in details if d["detections"]}
+            # one observation per pest and day, holding every photo's detections as evidence
+            assert sorted(e["subject"] for e in diary) == sorted({x["class_name"] for d in details
+                                                                  for x in d["detections"]})
+            assert sorted(i for e in diary for i in e["detection_ids"]) == sorted(
+                x["id"] for d in details for x in d["detections"])
             # uploading the same photos again changes nothing
             again = sim.run(photos, interval=0, stop=threading.Event())
             assert all(u.duplicate for u in again)

@@ -65,9 +65,13 @@ def test_capture_becomes_detections_alert_and_diary_entry(processor, sessions, s
         keys = [(a.plot_id, a.class_name, a.level) for a in alerts]
         assert len(keys) == len(set(keys))
         auto = s.scalars(select(DiaryEntry).where(DiaryEntry.source == DiarySource.automatic)).all()
-        with_dets = {c.id for c in caps if c.detections}
-        assert {e.capture_id for e in auto} == with_dets
-        assert all(e.type.value == "observation" and e.status.value == "pending" and e.detection_ids for e in auto)
+        # one automatic observation per plot, pest and day (not one per photo), holding every photo's detections
+        pests = {d.class_name for d in s.scalars(select(Detection))}
+        assert sorted(e.subject for e in auto) == sorted(pests)
+        assert sorted(i for e in auto for i in e.detection_ids) == sorted(s.scalars(select(Detection.id)))
+        assert all(e.type.value == "observation" and e.status.value == "pending" for e in auto)
+        assert all(e.title.startswith("Quan sát tự động") and e.title_en.startswith("Automatic") and not e.notes
+                   for e in auto), "one language per line: no English under the Vietnamese"
 
 
 def test_processing_twice_writes_results_once(processor, sessions, storage, settings, tenant):

@@ -1,4 +1,4 @@
-"""golden set of human-verified images per model family
+"""golden set of human-verified images per model family; one automatic diary observation per plot, pest and day
 
 Revision ID: 0013
 Revises: 0012
@@ -16,6 +16,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('diary_entries', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('subject', sa.String(length=100), nullable=True))
+        batch_op.add_column(sa.Column('title_en', sa.String(length=300), nullable=True))
     op.create_table(
         'golden_images',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -45,3 +48,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_golden_images_cooperative_id'))
         batch_op.drop_index(batch_op.f('ix_golden_images_family'))
     op.drop_table('golden_images')
+    with op.batch_alter_table('diary_entries', schema=None) as batch_op:
+        batch_op.drop_column('title_en')
+        batch_op.drop_column('subject')
