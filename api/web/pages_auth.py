@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from fastapi import Path as PathParam
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
@@ -94,7 +95,7 @@ def capture_image(capture_id: Id, session: SessionDep, principal: PageUser, stor
 
 
 @router.get("/diary/{entry_id}/photos/{index}")
-def diary_photo(entry_id: Id, index: Id, session: SessionDep, principal: PageUser, storage: StorageDep) -> Response:
+def diary_photo(entry_id: Id, index: Annotated[int, PathParam(ge=0, le=999)], session: SessionDep, principal: PageUser, storage: StorageDep) -> Response:
     entry = get_owned(session, DiaryEntry, entry_id, principal, "diary entry")
     if not 0 <= index < len(entry.photo_keys or []):
         return Response(status_code=404)

@@ -52,12 +52,14 @@ def confusion_png(names: list[str]) -> bytes:
     return buf.getvalue()
 
 
-def _candidates(s, storage, prod_id: int) -> tuple[int, int]:  # noqa: ANN001
+def _candidates(s, storage, prod_id: int, cooperative_id: int) -> tuple[int, int]:  # noqa: ANN001
     """A candidate that passes the gate (a registered copy of the shipped model: its INT8 file, with the metrics and
-    confusion matrix a training run records) and one that does not."""
+    confusion matrix a training run records) and one that does not; both belong to the cooperative, as versions
+    a training run of its data registers do."""
     prod = s.get(ModelVersion, prod_id)
     int8 = registry.variant_path(registry.SHIPPED_DIR / "pest" / "pest-rice-yolo11n.onnx", "int8")
-    good = registry.register(s, storage, int8, task=ModelTask.pest, name="rice-htx-a-run7")
+    good = registry.register(s, storage, int8, task=ModelTask.pest, name="rice-htx-a-run7",
+                             cooperative_id=cooperative_id)
     key = "models/pest/reports/run-7/confusion_matrix.png"
     storage.put_bytes(key, confusion_png(list(prod.classes.values())), "image/png")
     base = prod.metrics["map50"]
@@ -65,7 +67,7 @@ def _candidates(s, storage, prod_id: int) -> tuple[int, int]:  # noqa: ANN001
                  for k, v in prod.metrics["per_class"].items()}
     good.metrics = {**prod.metrics, "map50": round(base + 0.03, 4), "per_class": per_class,
                     "baseline": {"model_version_id": prod_id, "map50": base}, "reports": {"confusion_matrix": key}}
-    worse = ModelVersion(task=ModelTask.pest, name="rice-htx-a-run8", onnx_key=prod.onnx_key, sha256="f" * 64,
+    worse = ModelVersion(cooperative_id=cooperative_id, task=ModelTask.pest, name="rice-htx-a-run8", onnx_key=prod.onnx_key, sha256="f" * 64,
                          classes=prod.classes, classes_vi=prod.classes_vi, input_size=prod.input_size,
                          stage=ModelStage.candidate,
                          metrics={"map50": 0.10, "map50_95": 0.04, "precision": 0.5, "recall": 0.1, "split": "test",
@@ -103,7 +105,7 @@ def test_ml_engineer_promotes_freezes_a_dataset_and_follows_a_run(live_server, o
     prod_id = models_registered["pest"]
     with sessions.begin() as s:
         tenant = make_tenant(s, "a")
-        good_id, worse_id = _candidates(s, storage, prod_id)
+        good_id, worse_id = _candidates(s, storage, prod_id, tenant.cooperative_id)
     captures = [upload(live_server.url, tenant.camera_token, p.read_bytes())["id"] for p in PHOTOS]
     live_server.wait_processed(len(captures))
     _review(live_server.url, tenant, captures)
@@ -138,11 +140,13 @@ def test_ml_engineer_promotes_freezes_a_dataset_and_follows_a_run(live_server, o
     page.wait_for_url("**/ml/models?done=promoted*")
     assert dialogs and "rice-htx-a-run7" in dialogs[0]
     assert page.locator(f"#model-{good_id}").get_attribute("data-stage") == "production"
-    assert page.locator(f"#model-{prod_id}").get_attribute("data-stage") == "archived"
+    # the shared model keeps serving the other cooperatives: A's own version serves A's cameras only
+    assert page.locator(f"#model-{prod_id}").get_attribute("data-stage") == "production"
     assert "rice-htx-a-run7" in page.locator("#done").inner_text()
     assert page.locator("#task-pest h2").inner_text().count(f"#{good_id}") == 1
     with sessions() as s:
-        assert registry.production(s, ModelTask.pest).id == good_id
+        assert registry.production(s, ModelTask.pest, tenant.cooperative_id).id == good_id
+        assert registry.production(s, ModelTask.pest).id == prod_id
         assert s.get(ModelVersion, good_id).history[-1]["gate"] == "passed"
     screenshot(page, "ml-models")
 
@@ -263,7 +267,7 @@ def test_who_may_see_and_change_the_registry(live_server, open_page, sessions, s
     with sessions.begin() as s:
         a = make_tenant(s, "a")
         make_tenant(s, "b")
-        good_id, _ = _candidates(s, storage, prod_id)
+        good_id, _ = _candidates(s, storage, prod_id, a.cooperative_id)
         own = ModelVersion(task=ModelTask.pest, name="a-only", onnx_key="x", sha256="e" * 64, classes={"0": "x"},
                            input_size=320, cooperative_id=a.cooperative_id,
                            metrics={"reports": {"confusion_matrix": "models/pest/reports/run-7/confusion_matrix.png"}})
@@ -302,7 +306,8 @@ def test_who_may_see_and_change_the_registry(live_server, open_page, sessions, s
     # another cooperative's ML engineer: the shared registry, but not cooperative A's own rows
     other = open_page("b-ml_engineer", "pw-b", DESKTOP)
     assert other.goto("/ml/models").status == 200
-    assert other.locator(f"#model-{good_id}").count() == 1 and other.locator(f"#model-{own_id}").count() == 0
+    assert other.locator(f"#model-{prod_id}").count() == 1
+    assert other.locator(f"#model-{good_id}").count() == 0 and other.locator(f"#model-{own_id}").count() == 0
     for path in (f"/ml/models/{own_id}/reports/confusion_matrix.png", f"/ml/datasets/{dv_id}",
                  f"/ml/datasets/{dv_id}/preview.jpg", f"/ml/runs/{run_id}", f"/ml/runs/{run_id}/live"):
         assert other.goto(path).status == 404, path
