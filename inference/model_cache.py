@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from cropwatch.domain import ModelStage, ModelTask
@@ -89,14 +89,15 @@ class ModelCache:
                 cur = self._shadow[slot]
                 return (cur[0], cur[2]) if cur[2] is not None else None
             self._checked_at[key] = now
-            q = select(ModelVersion).where(ModelVersion.task == task, ModelVersion.stage == ModelStage.shadow,
-                                           ModelVersion.family.is_(None) if family is None
-                                           else ModelVersion.family == family)
+            # the family's own shadow first; a shadow that declares no family runs beside any of the task
+            q = (select(ModelVersion).where(ModelVersion.task == task, ModelVersion.stage == ModelStage.shadow,
+                                            or_(ModelVersion.family.is_(None), ModelVersion.family == family))
+                 .order_by(ModelVersion.family.is_(None), ModelVersion.id))
             mv = None
             if cooperative_id is not None:
-                mv = session.scalar(q.where(ModelVersion.cooperative_id == cooperative_id))
+                mv = session.scalars(q.where(ModelVersion.cooperative_id == cooperative_id)).first()
             if mv is None:
-                mv = session.scalar(q.where(ModelVersion.cooperative_id.is_(None)))
+                mv = session.scalars(q.where(ModelVersion.cooperative_id.is_(None))).first()
             if mv is None:
                 self._shadow.pop(slot, None)
                 return None

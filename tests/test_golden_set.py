@@ -25,8 +25,10 @@ def test_golden_images_stay_out_of_datasets_and_the_gate_reads_them(sessions, st
     train, _ = import_yolo_folder(storage, SHARED / "rice-pests", name="few", names=pest.names,
                                   splits=("train",), limit=10)
     with sessions.begin() as s:
-        assert golden.add(s, task=ModelTask.pest, family=None, items=seed) == 6
-        assert golden.add(s, task=ModelTask.pest, family=None, items=seed) == 0, "an image is golden once"
+        family = s.get(ModelVersion, models_registered["pest"]).family  # the shipped rice model's: pest-rice
+        assert family == "pest-rice"
+        assert golden.add(s, task=ModelTask.pest, family=family, items=seed) == 6
+        assert golden.add(s, task=ModelTask.pest, family=family, items=seed) == 0, "an image is golden once"
         # someone tries to freeze the golden photos into a dataset with the training ones
         dv = create_version(s, storage, name="mixed", task=ModelTask.pest, classes=pest.names, items=train + seed)
         dv_id = dv.id

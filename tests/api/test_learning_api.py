@@ -72,7 +72,7 @@ def test_promotion_gate_override_and_rollback(client, tenant_a, sessions, models
     old_id = models_registered["pest"]
     with sessions.begin() as s:
         old = s.get(ModelVersion, old_id)
-        cand = ModelVersion(task=ModelTask.pest, name="worse", onnx_key=old.onnx_key, sha256="f" * 64,
+        cand = ModelVersion(task=ModelTask.pest, name="worse", onnx_key=old.onnx_key, sha256="f" * 64, family=old.family,
                             classes=old.classes, input_size=old.input_size, stage=ModelStage.candidate,
                             metrics={"map50": 0.10, "baseline": {"model_version_id": old_id, "map50": 0.30}})
         s.add(cand)
@@ -117,6 +117,7 @@ def test_shadow_mode_over_http(client, tenant_a, tenant_b, sessions, models_regi
     with sessions.begin() as s:
         old = s.get(ModelVersion, models_registered["pest"])
         cand = ModelVersion(task=ModelTask.pest, name="shadow-me", onnx_key=old.onnx_key, sha256="e" * 64,
+                            family=old.family,
                             classes=old.classes, input_size=old.input_size, stage=ModelStage.candidate)
         s.add(cand)
         s.flush()
