@@ -268,21 +268,19 @@ def _seed_and_print() -> list:
 
 
 def _demo_images(cam, folder: Path) -> Path:  # noqa: ANN001
-    """Copy real pest photos (or render ripeness scenes) into the camera's folder, once."""
+    """Copy real photos into the camera's folder, once: the rice-pest test photos for pest cameras, the real tomato
+    test photos (Laboro Tomato, CC BY-NC-SA 4.0: a demonstration is non-commercial use) for fruit cameras."""
     folder.mkdir(parents=True, exist_ok=True)
     if any(folder.iterdir()):
         return folder
     s = get_settings()
     if cam.kind == "fruit":
-        import cv2
-        import numpy as np
-
-        from datasets.synthetic import render_ripeness_scene
-
-        rng = np.random.default_rng(cam.camera_id)
-        for i in range(24):
-            img, _ = render_ripeness_scene(rng, size=640)
-            cv2.imwrite(str(folder / f"scene_{i:03d}.jpg"), img)
+        src = s.shared_datasets_dir / "tomato-ripeness-laboro" / "images" / "test"
+        photos = sorted(src.glob("*.jpg"))
+        if not photos:
+            raise typer.BadParameter(f"no demo tomato photos found in {src} (set CROPWATCH_SHARED_DATASETS_DIR)")
+        for p in photos[:24]:
+            shutil.copy2(p, folder / p.name)
         return folder
     src = s.shared_datasets_dir / "rice-pests" / "images" / "test"
     photos = sorted(src.glob("*.jpg"))

@@ -146,7 +146,7 @@ def register(
         classes={str(k): v for k, v in meta["names"].items()},
         classes_vi={str(k): v for k, v in names_vi.items()} if names_vi else None,
         input_size=meta["imgsz"],
-        metrics=card.get("metrics"),
+        metrics=_with_licence(card),
         detect_settings=DEFAULT_DETECT | {k: v for k, v in (card.get("detect") or {}).items() if k in DEFAULT_DETECT},
         family=card.get("family"), crops=card.get("crops") or None, camera_kinds=card.get("camera_kinds") or None,
         stage=ModelStage.candidate,
@@ -158,6 +158,16 @@ def register(
     if stage == ModelStage.production:
         promote(session, mv)
     return mv
+
+
+def _with_licence(card: dict) -> dict | None:
+    """The card's metrics, with the data licence, attribution and warnings the ML page must show beside them."""
+    metrics = card.get("metrics")
+    data = card.get("dataset") or {}
+    if metrics is None or not data.get("license"):
+        return metrics
+    return {**metrics, "license": data["license"], "attribution": data.get("attribution"),
+            "warnings": list(card.get("warnings") or [])}
 
 
 def _attach_variants(session: Session, storage: Storage, mv: ModelVersion, fp32: Path, card: dict) -> None:

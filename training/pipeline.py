@@ -229,10 +229,11 @@ def _build(recipe: Recipe, *, data_dir: Path, work: Path, models_dir: Path, shar
         "pipeline_wall_s": round(time.perf_counter() - t_start, 1),
     }
     card["variants"] = {"int8": quantize_variant(recipe, onnx_path, data_yaml, work=work, threads=threads, log=log)}
+    card["variants"]["int8"]["file"] = int8_path(Path(card["file"])).name  # the name it is published under
     write_model_card(work / "card", card)
     target_dir = Path(models_dir) / recipe.task
-    _publish(int8_path(onnx_path), target_dir / int8_path(Path(card["file"])).name)
     target_dir.mkdir(parents=True, exist_ok=True)
+    _publish(int8_path(onnx_path), target_dir / card["variants"]["int8"]["file"])
     _publish(onnx_path, target_dir / card["file"])
     for name in ("model_card.json", "MODEL_CARD.md"):
         _publish(work / "card" / name, target_dir / name)

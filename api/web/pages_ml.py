@@ -316,7 +316,9 @@ def _version_view(mv: ModelVersion, prod: ModelVersion | None, latency: dict, to
             "history": [_history_entry(h) for h in reversed(mv.history or [])],
             "golden_map50": golden.get("map50") if golden.get("images") else None,
             "golden_images": golden.get("images") or 0, "family": mv.family,
-            "owner": "shared" if mv.cooperative_id is None else "own"}
+            "owner": "shared" if mv.cooperative_id is None else "own",
+            "license": m.get("license"), "attribution": m.get("attribution"),
+            "non_commercial": "NC" in (m.get("license") or "")}
 
 
 def _history_entry(h: dict) -> dict:

@@ -149,6 +149,9 @@ def test_ml_engineer_promotes_freezes_a_dataset_and_follows_a_run(live_server, o
         assert registry.production(s, ModelTask.pest).id == prod_id
         assert s.get(ModelVersion, good_id).history[-1]["gate"] == "passed"
     screenshot(page, "ml-models")
+    # the tomato model's non-commercial licence is on its card
+    licence = page.locator(".ml-licence", has_text="CC BY-NC-SA 4.0")
+    assert licence.count() >= 1 and "phi thương mại" in licence.first.inner_text()
 
     # the worse candidate is refused by the gate: the reason is shown and a written override is asked for
     worse = page.locator(f"#model-{worse_id}")

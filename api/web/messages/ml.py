@@ -34,6 +34,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "ml_map50_golden": {"vi": "mAP50 trên tập vàng (cổng kiểm tra dùng số này)",
                         "en": "Golden-set mAP50 (what the gate compares)"},
     "ml_golden_images": {"vi": "({n} ảnh)", "en": "({n} images)"},
+    "ml_licence": {"vi": "Giấy phép dữ liệu: {licence}", "en": "Data licence: {licence}"},
+    "ml_non_commercial": {"vi": "Chỉ dùng phi thương mại (nghiên cứu, thử nghiệm, trình diễn); để dùng trong sản xuất, "
+                                "hãy huấn luyện lại từ ảnh đã duyệt của hợp tác xã.",
+                          "en": "Non-commercial use only (research, tests, demonstrations); for production, retrain "
+                                "it on the cooperative's own reviewed photos."},
     "ml_family": {"vi": "Họ mô hình", "en": "Model family"},
     "ml_owner_shared": {"vi": "(dùng chung)", "en": "(shared)"},
     "ml_owner_own": {"vi": "(của hợp tác xã)", "en": "(this cooperative's)"},
