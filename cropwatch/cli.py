@@ -118,6 +118,7 @@ def golden_seed(recipe: str = typer.Argument(..., help="the shipped model whose 
                 limit: int = typer.Option(0, help="at most this many images (0: all)")) -> None:
     """Seed a family's golden set from the test split of its shipped model's source dataset (shared/datasets)."""
     from cropwatch.db import session_scope
+    from cropwatch.domain import ModelTask
     from cropwatch.storage import Storage
     from datasets import golden
     from datasets.versions import import_yolo_folder

@@ -70,3 +70,43 @@ def add_rule(session: Session, cooperative_id: int, class_name: str, threshold: 
 def make_platform_ml(session: Session, user_id: int) -> None:
     """Make a user installation-level ML staff (what the operator does with ``cropwatch user-create --platform-ml``)."""
     session.get(User, user_id).platform_ml = True
+
+
+def open_pest_alert(sessions, tenant: Tenant, level: AlertLevel = AlertLevel.warning) -> int:  # noqa: ANN001
+    """A real alert raised by the rules from one stored planthopper detection (a threshold-1 rule at ``level``)."""
+    import uuid
+
+    from cropwatch import alerts
+    from cropwatch.domain import CaptureStatus
+    from cropwatch.tables import Capture, Detection
+
+    with sessions.begin() as s:
+        add_rule(s, tenant.cooperative_id, "planthopper", threshold=1, level=level)
+        cap = Capture(cooperative_id=tenant.cooperative_id, camera_id=tenant.camera_id, plot_id=tenant.plot_id,
+                      object_key=f"raw/x/{uuid.uuid4().hex}.jpg", sha256=uuid.uuid4().hex * 2, size_bytes=1,
+                      captured_at=utcnow(), status=CaptureStatus.done)
+        s.add(cap)
+        s.flush()
+        s.add(Detection(cooperative_id=tenant.cooperative_id, capture_id=cap.id, class_id=6,
+                        class_name="planthopper", score=0.9, x1=1, y1=1, x2=5, y2=5))
+        s.flush()
+        raised = alerts.evaluate(s, capture=cap, plot=s.get(Plot, tenant.plot_id), class_names={"planthopper"},
+                                 names_vi={"planthopper": "rầy nâu"})
+        return next(a.id for a in raised if a.level == level)
+
+
+def served_by(worker, sessions, storage, settings, camera_id: int, photo) -> int:  # noqa: ANN001
+    """Upload ``photo`` from the camera, process it with ``worker``; the model version that detected it."""
+    from sqlalchemy import select
+
+    from cropwatch.ingest import direct_upload
+    from cropwatch.tables import InferenceRun
+    from inference.service import Outcome
+
+    with sessions() as s:
+        cap, _ = direct_upload(s, storage, settings, camera=s.get(Camera, camera_id), data=photo.read_bytes(),
+                               captured_at=dt.datetime.now(dt.timezone.utc))
+        cid = cap.id
+    assert worker.process(cid).outcome == Outcome.done
+    with sessions() as s:
+        return s.scalar(select(InferenceRun.model_version_id).where(InferenceRun.capture_id == cid))

@@ -67,3 +67,25 @@ def test_a_continued_training_with_other_classes_is_refused(sessions, storage, s
     assert run.status == "failed" and "allow_class_change" in run.error
     with sessions() as s:
         assert registry.production(s, ModelTask.pest).id == models_registered["pest"], "production keeps serving"
+
+
+def test_golden_seed_command_seeds_a_family_from_a_test_split(sessions, storage, settings, monkeypatch):
+    from typer.testing import CliRunner
+
+    from cropwatch.cli import app
+    from cropwatch.tables import GoldenImage
+
+    for key, value in {"DATABASE_URL": settings.database_url, "S3_ENDPOINT": settings.s3_endpoint,
+                       "S3_ACCESS_KEY": settings.s3_access_key, "S3_SECRET_KEY": settings.s3_secret_key,
+                       "S3_BUCKET": settings.s3_bucket, "DATA_DIR": str(settings.data_dir)}.items():
+        monkeypatch.setenv(f"CROPWATCH_{key}", value)
+    with sessions() as s:  # the schema exists before the command runs
+        assert s.query(GoldenImage).count() == 0
+    result = CliRunner().invoke(app, ["golden-seed", "ripeness", "--family", "ripeness-tomato", "--limit", "5"])
+    assert result.exit_code == 0, result.output
+    assert "5 golden images added from tomato-ripeness-laboro/test" in result.output
+    with sessions() as s:
+        rows = s.query(GoldenImage).all()
+        assert len(rows) == 5 and {r.family for r in rows} == {"ripeness-tomato"}
+        assert all(r.boxes and r.source == "seed:tomato-ripeness-laboro/test" for r in rows)
+    assert all(storage.stat(r.object_key) is not None for r in rows)

@@ -3,34 +3,22 @@ promote it through the gate; an already-running worker serves it on its next cap
 
 from __future__ import annotations
 
-import datetime as dt
 
 import pytest
 from sqlalchemy import select
 
 from conftest import SHARED, rice_photos
 from cropwatch.domain import ModelStage, ModelTask
-from cropwatch.ingest import direct_upload
-from cropwatch.tables import Camera, DatasetVersion, Detection, InferenceRun, ModelVersion
+from cropwatch.tables import DatasetVersion, Detection, InferenceRun, ModelVersion
 from datasets.versions import (create_version, export_coco, import_yolo_folder, load_manifest, materialize,
                                stable_split)
-from factories import make_tenant
-from inference.service import CaptureProcessor, Outcome
+from factories import make_tenant, served_by
+from inference.service import CaptureProcessor
 from models import registry
 from training import jobs
 from training.recipes import RECIPES
 
 pytestmark = pytest.mark.slow
-
-
-def _process_new_capture(worker, sessions, storage, settings, tenant, photo):
-    with sessions() as s:
-        cap, _ = direct_upload(s, storage, settings, camera=s.get(Camera, tenant.camera_id), data=photo.read_bytes(),
-                               captured_at=dt.datetime.now(dt.timezone.utc))
-        cid = cap.id
-    assert worker.process(cid).outcome == Outcome.done
-    with sessions() as s:
-        return s.scalar(select(InferenceRun.model_version_id).where(InferenceRun.capture_id == cid))
 
 
 def test_import_train_promote_serve_rollback(sessions, storage, settings, models_registered, tmp_path):
@@ -41,7 +29,7 @@ def test_import_train_promote_serve_rollback(sessions, storage, settings, models
     worker.models.check_every = 0  # poll the registry on every capture (production: every 2 s)
     photos = rice_photos(6)
     old_id = models_registered["pest"]
-    assert _process_new_capture(worker, sessions, storage, settings, tenant, photos[0]) == old_id
+    assert served_by(worker, sessions, storage, settings, tenant.camera_id, photos[0]) == old_id
 
     # import a few labelled rice-pest photos (train and test splits of the shared set) and freeze a version
     items, stats = import_yolo_folder(storage, SHARED / "rice-pests", name="rice-few", names=pest.names,
@@ -87,13 +75,13 @@ def test_import_train_promote_serve_rollback(sessions, storage, settings, models
         registry.promote_gated(s, cand, by=None, override_reason="end-to-end test of the learning loop")
         assert cand.history[-1]["action"] == "promote" and cand.history[-1]["reason"]
     new_id = run.model_version_id
-    assert _process_new_capture(worker, sessions, storage, settings, tenant, photos[1]) == new_id
+    assert served_by(worker, sessions, storage, settings, tenant.camera_id, photos[1]) == new_id
 
     with sessions.begin() as s:
         old = s.get(ModelVersion, old_id)
         assert old.stage == ModelStage.archived
         registry.rollback(s, old, by=None, reason="the candidate misses planthoppers")
-    assert _process_new_capture(worker, sessions, storage, settings, tenant, photos[2]) == old_id
+    assert served_by(worker, sessions, storage, settings, tenant.camera_id, photos[2]) == old_id
     with sessions() as s:  # every detection records the version that made it
         for d in s.scalars(select(Detection)):
             run_mv = s.get(InferenceRun, d.run_id).model_version_id

@@ -4,19 +4,16 @@ edge agent is configured with its camera's family."""
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 
-from sqlalchemy import select
 
 from conftest import rice_photos
 from cropwatch import edge
 from cropwatch.domain import CameraKind, ModelStage, ModelTask
-from cropwatch.ingest import direct_upload
 from cropwatch.security import new_token, token_hash
-from cropwatch.tables import Camera, Farm, InferenceRun, ModelVersion, Plot
-from factories import make_tenant
-from inference.service import CaptureProcessor, Outcome
+from cropwatch.tables import Camera, Farm, ModelVersion, Plot
+from factories import make_tenant, served_by
+from inference.service import CaptureProcessor
 from models import registry
 from training.train import add_onnx_metadata
 
@@ -32,16 +29,6 @@ def _family(s, storage, tmp_path, family: str, *, crops=None, kinds=None, produc
     if production:
         registry.promote(s, mv)
     return mv
-
-
-def _served_by(worker, sessions, storage, settings, camera_id: int, photo) -> int:
-    with sessions() as s:
-        cap, _ = direct_upload(s, storage, settings, camera=s.get(Camera, camera_id), data=photo.read_bytes(),
-                               captured_at=dt.datetime.now(dt.timezone.utc))
-        cid = cap.id
-    assert worker.process(cid).outcome == Outcome.done
-    with sessions() as s:
-        return s.scalar(select(InferenceRun.model_version_id).where(InferenceRun.capture_id == cid))
 
 
 def test_captures_go_to_the_model_of_their_crop_and_families_promote_apart(sessions, storage, settings,
@@ -69,9 +56,9 @@ def test_captures_go_to_the_model_of_their_crop_and_families_promote_apart(sessi
     worker = CaptureProcessor(settings, sessions, storage)
     worker.models.check_every = 0
     photos = rice_photos(4)
-    assert _served_by(worker, sessions, storage, settings, tenant.camera_id, photos[0]) == ids["rice"]
-    assert _served_by(worker, sessions, storage, settings, ids["veg_cam"], photos[1]) == ids["field"]
-    assert _served_by(worker, sessions, storage, settings, ids["trap_cam"], photos[2]) == ids["trap"]
+    assert served_by(worker, sessions, storage, settings, tenant.camera_id, photos[0]) == ids["rice"]
+    assert served_by(worker, sessions, storage, settings, ids["veg_cam"], photos[1]) == ids["field"]
+    assert served_by(worker, sessions, storage, settings, ids["trap_cam"], photos[2]) == ids["trap"]
 
     with sessions.begin() as s:  # promoting the next field model replaces the field model only
         nxt = s.get(ModelVersion, ids["field_next"])
@@ -83,4 +70,4 @@ def test_captures_go_to_the_model_of_their_crop_and_families_promote_apart(sessi
                           "trap": ModelStage.production, "field_next": ModelStage.production}
         assert edge.agent_config(s, s.get(Camera, ids["veg_cam"]))["model"]["version_id"] == ids["field_next"]
         assert edge.agent_config(s, s.get(Camera, tenant.camera_id))["model"]["version_id"] == ids["rice"]
-    assert _served_by(worker, sessions, storage, settings, ids["veg_cam"], photos[3]) == ids["field_next"]
+    assert served_by(worker, sessions, storage, settings, ids["veg_cam"], photos[3]) == ids["field_next"]

@@ -8,18 +8,16 @@ import hashlib
 import hmac
 import json
 import threading
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import select
 
-from cropwatch.domain import AlertLevel, CaptureStatus
+from cropwatch.domain import AlertLevel
 from cropwatch.notify import deliver_due
-from cropwatch.tables import Alert, Capture, Delivery, NotificationChannel, Plot
-from cropwatch import alerts
+from cropwatch.tables import Alert, Delivery, NotificationChannel
 from cropwatch.timeutil import utcnow
-from factories import add_rule, make_tenant
+from factories import make_tenant, open_pest_alert
 
 
 class Recorder(BaseHTTPRequestHandler):
@@ -100,25 +98,6 @@ def smtp_server():
     ctl.stop()
 
 
-def _open_alert(sessions, tenant, level=AlertLevel.warning):
-    """A real alert raised by the rules from a stored detection count (threshold 1)."""
-    from cropwatch.tables import Detection
-
-    with sessions.begin() as s:
-        add_rule(s, tenant.cooperative_id, "planthopper", threshold=1, level=level)
-        cap = Capture(cooperative_id=tenant.cooperative_id, camera_id=tenant.camera_id, plot_id=tenant.plot_id,
-                      object_key=f"raw/x/{uuid.uuid4().hex}.jpg", sha256=uuid.uuid4().hex * 2, size_bytes=1,
-                      captured_at=utcnow(), status=CaptureStatus.done)
-        s.add(cap)
-        s.flush()
-        s.add(Detection(cooperative_id=tenant.cooperative_id, capture_id=cap.id, class_id=6,
-                        class_name="planthopper", score=0.9, x1=1, y1=1, x2=5, y2=5))
-        s.flush()
-        raised = alerts.evaluate(s, capture=cap, plot=s.get(Plot, tenant.plot_id), class_names={"planthopper"},
-                                 names_vi={"planthopper": "rầy nâu"})
-        return next(a.id for a in raised if a.level == level)
-
-
 def _channel(sessions, tenant, kind, config, **kw):
     with sessions.begin() as s:
         s.add(NotificationChannel(cooperative_id=tenant.cooperative_id, kind=kind, config=config, **kw))
@@ -135,7 +114,7 @@ def test_webhook_gets_signed_payloads_and_is_retried_after_a_500(sessions, setti
     with sessions.begin() as s:
         tenant = make_tenant(s, "wh")
     _channel(sessions, tenant, "webhook", {"url": f"http://127.0.0.1:{srv.server_port}/hook", "secret": "s3cret"})
-    alert_id = _open_alert(sessions, tenant)
+    alert_id = open_pest_alert(sessions, tenant)
     cfg = settings.model_copy(update={"notify_backoff_seconds": 60})
     assert deliver_due(sessions, cfg) == {"sent": 0, "retry": 1, "failed": 0}
     assert deliver_due(sessions, cfg) == {"sent": 0, "retry": 0, "failed": 0}, "not due again before the backoff"
@@ -166,7 +145,7 @@ def test_a_4xx_is_not_retried_and_attempts_are_capped(sessions, settings, http_s
         tenant = make_tenant(s, "w4")
     _channel(sessions, tenant, "webhook", {"url": f"http://127.0.0.1:{srv.server_port}/gone", "secret": "k"})
     _channel(sessions, tenant, "webhook", {"url": f"http://127.0.0.1:{flaky.server_port}/x", "secret": "k"})
-    _open_alert(sessions, tenant)
+    open_pest_alert(sessions, tenant)
     cfg = settings.model_copy(update={"notify_max_attempts": 2})
     deliver_due(sessions, cfg)
     _due_now(sessions)
@@ -181,7 +160,7 @@ def test_email_lands_in_a_real_smtp_server(sessions, settings, smtp_server):
     with sessions.begin() as s:
         tenant = make_tenant(s, "em")
     _channel(sessions, tenant, "email", {"to": ["kysu@htx.example"]})
-    _open_alert(sessions, tenant)
+    open_pest_alert(sessions, tenant)
     cfg = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": smtp_server.port})
     assert deliver_due(sessions, cfg)["sent"] == 1
     [msg] = smtp_server.messages
@@ -198,13 +177,13 @@ def test_telegram_and_zalo_adapters_speak_their_apis(sessions, settings, http_se
     _channel(sessions, tenant, "telegram", {"bot_token": "123:ABC", "chat_id": "-100"})
     _channel(sessions, tenant, "zalo", {"access_token": "zt", "user_id": "u1"}, locale="vi",
              min_level=AlertLevel.danger)
-    _open_alert(sessions, tenant, level=AlertLevel.warning)  # below zalo's min level
+    open_pest_alert(sessions, tenant, level=AlertLevel.warning)  # below zalo's min level
     cfg = settings.model_copy(update={"telegram_api_base": f"http://127.0.0.1:{tg.server_port}",
                                       "zalo_api_base": f"http://127.0.0.1:{zalo.server_port}"})
     assert deliver_due(sessions, cfg)["sent"] == 1
     assert tg.received[0]["path"] == "/bot123:ABC/sendMessage"
     assert json.loads(tg.received[0]["body"])["chat_id"] == "-100" and not zalo.received
-    _open_alert(sessions, tenant, level=AlertLevel.danger)
+    open_pest_alert(sessions, tenant, level=AlertLevel.danger)
     assert deliver_due(sessions, cfg)["sent"] == 2
     req = zalo.received[0]
     assert req["path"] == "/v3.0/oa/message/cs" and req["headers"]["access_token"] == "zt"
@@ -222,10 +201,10 @@ def test_quiet_hours_and_the_daily_cap_hold_alerts_for_one_digest_but_never_dang
         tenant = make_tenant(s, "qh")
     _channel(sessions, tenant, "webhook", {"url": f"http://127.0.0.1:{srv.server_port}/h", "secret": "k",
                                            "quiet_hours": quiet})
-    _open_alert(sessions, tenant, level=AlertLevel.watch)
-    _open_alert(sessions, tenant, level=AlertLevel.warning)
+    open_pest_alert(sessions, tenant, level=AlertLevel.watch)
+    open_pest_alert(sessions, tenant, level=AlertLevel.warning)
     assert deliver_due(sessions, settings)["sent"] == 0 and not srv.received, "held during quiet hours"
-    _open_alert(sessions, tenant, level=AlertLevel.danger)
+    open_pest_alert(sessions, tenant, level=AlertLevel.danger)
     assert deliver_due(sessions, settings)["sent"] == 1, "a danger alert goes out at once"
     assert json.loads(srv.received[0]["body"])["level"] == "danger"
     _due_now(sessions)  # the quiet hours are over
@@ -241,8 +220,8 @@ def test_a_daily_cap_sends_the_rest_as_a_digest(sessions, settings, http_server)
         tenant = make_tenant(s, "cap")
     _channel(sessions, tenant, "webhook", {"url": f"http://127.0.0.1:{srv.server_port}/h", "secret": "k",
                                            "max_per_day": 1})
-    _open_alert(sessions, tenant, level=AlertLevel.watch)
-    _open_alert(sessions, tenant, level=AlertLevel.warning)
+    open_pest_alert(sessions, tenant, level=AlertLevel.watch)
+    open_pest_alert(sessions, tenant, level=AlertLevel.warning)
     assert deliver_due(sessions, settings)["sent"] == 1 and len(srv.received) == 1
     with sessions() as s:
         held = s.scalars(select(Delivery).where(Delivery.status == "pending")).all()
@@ -254,7 +233,7 @@ def test_a_snoozed_alert_waits_and_is_hidden_from_the_list(sessions, settings, h
     with sessions.begin() as s:
         tenant = make_tenant(s, "sz")
     _channel(sessions, tenant, "webhook", {"url": f"http://127.0.0.1:{srv.server_port}/h", "secret": "k"})
-    alert_id = _open_alert(sessions, tenant)
+    alert_id = open_pest_alert(sessions, tenant)
     client = client_for()
     from cropwatch.domain import Role
 

@@ -38,13 +38,9 @@ class Start:
 
 
 def _sha256(path: Path) -> str:
-    import hashlib
+    from models.registry import sha256_file  # one implementation
 
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return sha256_file(path)
 
 
 def check_checkpoint(path: Path) -> int:

@@ -13,33 +13,21 @@ import datetime as dt
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from api.app import create_app
 from conftest import SHARED, rice_photos
 from cropwatch.domain import ModelStage, ModelTask, Role
-from cropwatch.ingest import direct_upload
 from cropwatch.security import hash_password, new_token, token_hash
-from cropwatch.tables import ApiToken, Camera, InferenceRun, Membership, ModelVersion, User
+from cropwatch.tables import ApiToken, Membership, ModelVersion, User
 from cropwatch.timeutil import utcnow
 from datasets.versions import create_version, import_yolo_folder
-from factories import make_tenant
-from inference.service import CaptureProcessor, Outcome
+from factories import make_tenant, served_by
+from inference.service import CaptureProcessor
 from models import registry
 from training import jobs
 from training.recipes import RECIPES
 
 pytestmark = pytest.mark.slow
-
-
-def _served_by(worker, sessions, storage, settings, tenant, photo) -> int:
-    with sessions() as s:
-        cap, _ = direct_upload(s, storage, settings, camera=s.get(Camera, tenant.camera_id), data=photo.read_bytes(),
-                               captured_at=dt.datetime.now(dt.timezone.utc))
-        cid = cap.id
-    assert worker.process(cid).outcome == Outcome.done
-    with sessions() as s:
-        return s.scalar(select(InferenceRun.model_version_id).where(InferenceRun.capture_id == cid))
 
 
 def _union_admin_token(session, cooperative_id: int) -> str:
@@ -103,6 +91,6 @@ def test_a_model_trained_by_cooperative_b_never_serves_cooperative_a(sessions, s
         assert [h["action"] for h in untouched.history] == ["register"], "nobody promoted, rolled back or shadowed it"
         actions = [(e.action, e.by_user_id) for e in registry.audit_log(s, cooperative_id=b.cooperative_id)]
         assert actions[:2] == [("promote", b.user_ids[Role.ml_engineer]), ("register", b.user_ids[Role.ml_engineer])]
-    assert _served_by(worker, sessions, storage, settings, a, photos[0]) == shipped
-    assert _served_by(worker, sessions, storage, settings, b, photos[1]) == beta_model
-    assert _served_by(worker, sessions, storage, settings, a, photos[2]) == shipped
+    assert served_by(worker, sessions, storage, settings, a.camera_id, photos[0]) == shipped
+    assert served_by(worker, sessions, storage, settings, b.camera_id, photos[1]) == beta_model
+    assert served_by(worker, sessions, storage, settings, a.camera_id, photos[2]) == shipped

@@ -22,12 +22,12 @@ from sqlalchemy import select
 
 from api.app import create_app
 from cropwatch import alerts
-from cropwatch.domain import AlertLevel, CaptureStatus, Role
+from cropwatch.domain import AlertLevel, Role
 from cropwatch.egress import EgressPolicy, EgressRefused, check_url, post
 from cropwatch.notify import deliver_due
-from cropwatch.tables import Alert, AlertRule, Camera, Capture, Delivery, Detection, NotificationChannel, Plot
+from cropwatch.tables import Alert, AlertRule, Camera, Delivery, NotificationChannel
 from cropwatch.timeutil import utcnow
-from factories import add_rule, make_tenant
+from factories import make_tenant, open_pest_alert
 
 
 class Listener(BaseHTTPRequestHandler):
@@ -75,22 +75,6 @@ def fake_public_dns(monkeypatch):
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     return answers
-
-
-def _alert(sessions, tenant, level=AlertLevel.warning) -> int:
-    with sessions.begin() as s:
-        add_rule(s, tenant.cooperative_id, "planthopper", threshold=1, level=level)
-        cap = Capture(cooperative_id=tenant.cooperative_id, camera_id=tenant.camera_id, plot_id=tenant.plot_id,
-                      object_key=f"raw/x/{uuid.uuid4().hex}.jpg", sha256=uuid.uuid4().hex * 2, size_bytes=1,
-                      captured_at=utcnow(), status=CaptureStatus.done)
-        s.add(cap)
-        s.flush()
-        s.add(Detection(cooperative_id=tenant.cooperative_id, capture_id=cap.id, class_id=6,
-                        class_name="planthopper", score=0.9, x1=1, y1=1, x2=5, y2=5))
-        s.flush()
-        raised = alerts.evaluate(s, capture=cap, plot=s.get(Plot, tenant.plot_id), class_names={"planthopper"},
-                                 names_vi={"planthopper": "rầy nâu"})
-        return next(a.id for a in raised if a.level == level)
 
 
 def _legacy_channel(sessions, coop_id, kind, config, **kw) -> int:
@@ -174,7 +158,7 @@ def test_a_webhook_saved_before_the_fix_is_refused_at_send_time_and_the_store_is
                 f"http://127.0.0.1:{master}/col/delete?collection={bucket}",
                 f"http://127.0.0.1:{inside.server_port}/scan"):
         _legacy_channel(sessions, tenant.cooperative_id, "webhook", {"url": url, "secret": "s"})
-    _alert(sessions, tenant)
+    open_pest_alert(sessions, tenant)
     counts = deliver_due(sessions, settings)
     assert counts == {"sent": 0, "retry": 0, "failed": 3}
     with sessions() as s:
@@ -197,7 +181,7 @@ def test_dns_rebinding_is_checked_at_send_time(settings, sessions, fake_public_d
                                                        "secret": "s"}})
         assert r.status_code == 201, r.text
     fake_public_dns["hooks.example.test"] = "127.0.0.1"
-    _alert(sessions, tenant)
+    open_pest_alert(sessions, tenant)
     assert deliver_due(sessions, settings)["failed"] == 1
     assert inside.hits == []
 
@@ -254,7 +238,7 @@ def test_delivery_log_keeps_codes_and_classes_never_bodies_and_is_staff_only(set
                     {"url": f"http://127.0.0.1:{failing.server_port}/h", "secret": "s"})
     _legacy_channel(sessions, tenant.cooperative_id, "webhook", {"url": f"http://127.0.0.1:{closed_port}/h",
                                                                  "secret": "s"})
-    alert_id = _alert(sessions, tenant)
+    alert_id = open_pest_alert(sessions, tenant)
     deliver_due(sessions, cfg)
     with TestClient(create_app(cfg, enqueue=lambda _id: None, enqueue_training=lambda _id: None)) as c:
         farmer = c.get(f"/api/v1/alerts/{alert_id}/deliveries",
@@ -312,10 +296,10 @@ def test_bad_rows_of_one_cooperative_do_not_delay_another(settings, sessions, li
                           {"url": f"http://127.0.0.1:{good.server_port}/off", "secret": "s"})
     _legacy_channel(sessions, a.cooperative_id, "webhook", {"url": f"http://127.0.0.1:{good.server_port}/a",
                                                             "secret": "s"})
-    _alert(sessions, b)
+    open_pest_alert(sessions, b)
     with sessions.begin() as s:
         s.get(NotificationChannel, off).enabled = False
-    _alert(sessions, a)
+    open_pest_alert(sessions, a)
     deliver_due(sessions, cfg)
     assert [h["path"] for h in good.hits if h["path"] == "/a"] == ["/a"], "A's message in the first tick"
     _all_due(sessions)
