@@ -73,15 +73,20 @@ def test_golden_seed_command_seeds_a_family_from_a_test_split(sessions, storage,
     from typer.testing import CliRunner
 
     from cropwatch.cli import app
+    from cropwatch.settings import get_settings
     from cropwatch.tables import GoldenImage
 
     for key, value in {"DATABASE_URL": settings.database_url, "S3_ENDPOINT": settings.s3_endpoint,
                        "S3_ACCESS_KEY": settings.s3_access_key, "S3_SECRET_KEY": settings.s3_secret_key,
                        "S3_BUCKET": settings.s3_bucket, "DATA_DIR": str(settings.data_dir)}.items():
         monkeypatch.setenv(f"CROPWATCH_{key}", value)
+    get_settings.cache_clear()  # the command reads these settings, not an instance cached by an earlier test
     with sessions() as s:  # the schema exists before the command runs
         assert s.query(GoldenImage).count() == 0
-    result = CliRunner().invoke(app, ["golden-seed", "ripeness", "--family", "ripeness-tomato", "--limit", "5"])
+    try:
+        result = CliRunner().invoke(app, ["golden-seed", "ripeness", "--family", "ripeness-tomato", "--limit", "5"])
+    finally:
+        get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     assert "5 golden images added from tomato-ripeness-laboro/test" in result.output
     with sessions() as s:
