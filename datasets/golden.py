@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from cropwatch.domain import ModelTask
@@ -57,10 +57,11 @@ def add(session: Session, *, task: ModelTask, family: str | None, items: Iterabl
 def images(session: Session, *, task: ModelTask, family: str | None,
            cooperative_id: int | None = None) -> list[GoldenImage]:
     """The family's golden images visible to a cooperative: the shared ones and its own."""
-    q = select(GoldenImage).where(GoldenImage.task == task,
-                                  GoldenImage.family.is_(None) if family is None else GoldenImage.family == family)
-    rows = session.scalars(q.order_by(GoldenImage.id)).all()
-    return [g for g in rows if g.cooperative_id in (None, cooperative_id)]
+    q = select(GoldenImage).where(
+        GoldenImage.task == task,
+        GoldenImage.family.is_(None) if family is None else GoldenImage.family == family,
+        or_(GoldenImage.cooperative_id.is_(None), GoldenImage.cooperative_id == cooperative_id))
+    return list(session.scalars(q.order_by(GoldenImage.id)))
 
 
 def materialize(storage: Storage, rows: list[GoldenImage], classes: Mapping[int, str], dest: Path) -> Path | None:
