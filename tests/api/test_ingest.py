@@ -86,7 +86,9 @@ def test_bad_files_are_refused_with_a_reason(client, tenant_a, sessions, storage
         resp = client.post("/api/v1/ingest/upload", headers=tenant_a.camera_auth, files={"file": ("a.jpg", data)})
     else:
         resp = presigned_upload(client, tenant_a.camera_auth, data)
-    assert time.perf_counter() - t0 < 1.0
+    # refused from the header, without decoding: decoding 30000x30000 pixels would take many seconds and ~2.7 GB;
+    # the bound leaves room for the presigned flow's three round trips to a real S3 server on a loaded CI machine
+    assert time.perf_counter() - t0 < 3.0
     assert resp.status_code == status, resp.text
     assert resp.json()["code"] == code and resp.json()["detail"]  # a reason, in Vietnamese by default
     assert count_captures(sessions) == 0 and enqueued == []
