@@ -1,6 +1,7 @@
 """Accepting captures from cameras: presigned slot → confirm, or a direct upload.
 
-Idempotent per (camera, sha256). The uploader writes to a one-off `incoming/` key; on confirm
+Idempotent per (camera, sha256). The uploader writes to a one-off `incoming/` key through a URL that takes
+exactly the declared number of bytes (the length is signed, cropwatch.presign); on confirm
 the server verifies size and sha256, checks the image header, and copies the bytes to the
 immutable `raw/` key the capture points at, so a leaked upload URL cannot change a stored capture.
 """
@@ -64,7 +65,7 @@ def _multipart_slot(session: Session, storage: Storage, settings: Settings, cap:
     session.commit()
     sizes = _part_sizes(cap.size_bytes, settings.multipart_part_size)
     parts = [{"part_number": n, "done": n in held and held[n][1] == want,
-              "url": storage.presigned_part(cap.upload_key, cap.multipart_upload_id, n, expires)}
+              "url": storage.presigned_part(cap.upload_key, cap.multipart_upload_id, n, expires, length=want)}
              for n, want in enumerate(sizes, start=1)]
     return Slot(cap, None, created, {"upload_id": cap.multipart_upload_id,
                                      "part_size": settings.multipart_part_size, "parts": parts})
@@ -181,7 +182,7 @@ def request_slot(session: Session, storage: Storage, settings: Settings, *, came
         cap = _existing(session, camera, sha256)
         return Slot(cap, None, False) if cap.status != CaptureStatus.pending else request_slot(
             session, storage, settings, camera=camera, sha256=sha256, size=size, captured_at=captured_at)
-    return Slot(cap, storage.presigned_put(cap.upload_key, expires), created)
+    return Slot(cap, storage.presigned_put(cap.upload_key, expires, length=size), created)
 
 
 def confirm(session: Session, storage: Storage, settings: Settings, *, capture: Capture) -> Capture:

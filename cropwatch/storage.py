@@ -10,6 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 from minio import Minio
 from minio.error import S3Error
 
+from cropwatch.presign import presign_put
 from cropwatch.settings import Settings
 
 
@@ -35,6 +36,9 @@ class Storage:
             region=settings.s3_region,
         )
         self._public = settings.s3_public_endpoint
+        self._signing = dict(base_url=f"{'https' if settings.s3_secure else 'http'}://{settings.s3_endpoint}",
+                             bucket=settings.s3_bucket, access_key=settings.s3_access_key,
+                             secret_key=settings.s3_secret_key, region=settings.s3_region)
 
     def ensure_bucket(self) -> None:
         try:
@@ -91,8 +95,9 @@ class Storage:
         except Exception as exc:
             raise StorageError(str(exc)) from exc
 
-    def presigned_put(self, key: str, expires: dt.timedelta) -> str:
-        return self._public_url(self._client.presigned_put_object(self.bucket, key, expires=expires))
+    def presigned_put(self, key: str, expires: dt.timedelta, *, length: int) -> str:
+        """A PUT URL that takes exactly ``length`` bytes (the length is signed: cropwatch.presign)."""
+        return self._public_url(presign_put(**self._signing, key=key, length=length, expires=expires))
 
     def presigned_get(self, key: str, expires: dt.timedelta) -> str:
         return self._public_url(self._client.presigned_get_object(self.bucket, key, expires=expires))
@@ -105,10 +110,11 @@ class Storage:
         except Exception as exc:
             raise StorageError(f"could not start a multipart upload of {key}: {exc}") from exc
 
-    def presigned_part(self, key: str, upload_id: str, part_number: int, expires: dt.timedelta) -> str:
-        return self._public_url(self._client.get_presigned_url(
-            "PUT", self.bucket, key, expires=expires,
-            extra_query_params={"uploadId": upload_id, "partNumber": str(part_number)}))
+    def presigned_part(self, key: str, upload_id: str, part_number: int, expires: dt.timedelta, *,
+                       length: int) -> str:
+        """The PUT URL of one part of a multipart upload, taking exactly ``length`` bytes."""
+        return self._public_url(presign_put(**self._signing, key=key, length=length, expires=expires,
+                                            extra_query={"uploadId": upload_id, "partNumber": str(part_number)}))
 
     def list_parts(self, key: str, upload_id: str) -> dict[int, tuple[str, int]] | None:
         """{part number: (etag, size)} of the parts S3 holds; None when the upload is unknown (completed or
