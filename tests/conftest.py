@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import sqlite3
 import tempfile
 import uuid
 from pathlib import Path
@@ -46,32 +48,57 @@ def redis_url(tmp_path_factory):
     server.stop()
 
 
-def _pg_database():
+def _pg_database(template: str | None = None):
     import sqlalchemy as sa
 
     admin = sa.create_engine(TEST_PG, isolation_level="AUTOCOMMIT")
     name = f"cw_test_{uuid.uuid4().hex[:10]}"
     with admin.connect() as c:
-        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        c.execute(sa.text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
     url = sa.engine.make_url(TEST_PG).set(database=name).render_as_string(hide_password=False)
     return admin, name, url
 
 
-@pytest.fixture(params=DB_BACKENDS)
-def db_url(request, tmp_path):
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory):
+    """The schema migrated once per run (Alembic, head): each test's database is a copy of it (a file copy for
+    SQLite, ``CREATE DATABASE ... TEMPLATE`` for PostgreSQL), not a fresh run of every migration."""
+    import sqlalchemy as sa
+
+    from cropwatch.db import engine_for
     from cropwatch.migrate import upgrade
 
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'cropwatch.db'}"
+    sqlite_file = tmp_path_factory.mktemp("db-template") / "cropwatch.db"
+    upgrade(f"sqlite:///{sqlite_file}")
+    engine_for(f"sqlite:///{sqlite_file}").dispose()
+    with contextlib.closing(sqlite3.connect(sqlite_file)) as conn:  # fold any WAL into the file before copying
+        conn.execute("PRAGMA journal_mode=DELETE")
+    templates = {"sqlite": sqlite_file}
+    admin = None
+    if TEST_PG:
+        admin, name, url = _pg_database()
         upgrade(url)
-        yield url
+        engine_for(url).dispose()
+        templates["postgresql"] = name
+    yield templates
+    if admin is not None:
+        with admin.connect() as c:
+            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{templates["postgresql"]}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=DB_BACKENDS)
+def db_url(request, tmp_path, migrated_templates):
+    if request.param == "sqlite":
+        path = tmp_path / "cropwatch.db"
+        shutil.copyfile(migrated_templates["sqlite"], path)
+        yield f"sqlite:///{path}"
         return
     import sqlalchemy as sa
 
     from cropwatch.db import engine_for
 
-    admin, name, url = _pg_database()
-    upgrade(url)
+    admin, name, url = _pg_database(template=migrated_templates["postgresql"])
     yield url
     engine_for(url).dispose()
     with admin.connect() as c:
