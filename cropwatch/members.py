@@ -1,17 +1,19 @@
 """What a cooperative admin may do to an account (the rules the members page applies).
 
 An account can belong to several cooperatives, and the union admin's account is the union's, not one
-cooperative's: a cooperative admin changes role, locks or unlocks only accounts that are theirs alone, never their
-own, and never a union admin's.
+cooperative's: a cooperative admin changes role, locks, unlocks or makes a password reset code only for accounts that
+are theirs alone, never their own (their own password is changed on the account page), and never a union admin's.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from cropwatch.domain import Role
-from cropwatch.tables import Membership
+from cropwatch.security import hash_password
+from cropwatch.tables import ApiToken, Membership, User
+from cropwatch.timeutil import utcnow
 
 
 class MemberRefused(Exception):
@@ -31,3 +33,19 @@ def check_admin_may_change(session: Session, m: Membership, *, acting_user_id: i
         Membership.user_id == m.user_id, Membership.cooperative_id != m.cooperative_id)) or 0
     if others:
         raise MemberRefused("admin_deactivate_shared")
+
+
+def revoke_user_tokens(session: Session, user_id: int, *, keep_token_hash: str | None = None) -> int:
+    """End every browser session and API token of a user (they stay in the table, revoked), except the one whose
+    hash is ``keep_token_hash`` (the session a user changes their own password from)."""
+    q = update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+    if keep_token_hash is not None:
+        q = q.where(ApiToken.token_hash != keep_token_hash)
+    return session.execute(q.values(revoked_at=utcnow())).rowcount or 0
+
+
+def set_password(session: Session, user: User, password: str, *, keep_token_hash: str | None = None) -> int:
+    """Store a new password (already checked against the policy) and end the user's other sessions and tokens;
+    returns how many were ended. The caller commits."""
+    user.password_hash = hash_password(password)
+    return revoke_user_tokens(session, user.id, keep_token_hash=keep_token_hash)

@@ -121,6 +121,10 @@ class Settings(BaseSettings):
     login_failures_per_user: int = 10
     login_failures_per_address: int = 50
     camera_requests_per_minute: int = 3000
+    # password reset codes (cropwatch/password_reset.py): how long a code made by a cooperative admin stays valid,
+    # and how many codes one address may try in 15 minutes (every try counts, right or wrong)
+    password_reset_hours: int = Field(default=24, ge=1, le=24 * 7)
+    reset_attempts_per_address: int = 20
     default_locale: Literal["vi", "en"] = "vi"
     timezone: str = "Asia/Ho_Chi_Minh"
 

@@ -1,7 +1,8 @@
 """Pages of the admin group.
 
 - ``/admin/members``: a cooperative admin manages the cooperative's people (add with a password policy, change a
-  role, deactivate: the user's sessions and API tokens are revoked at once; never themselves).
+  role, deactivate: the user's sessions and API tokens are revoked at once; make a one-time password reset code,
+  shown once after the redirect; never themselves).
 - ``/admin/cameras``: cameras with their last contact and an online/silent badge; add a camera, rotate or revoke
   its device token (the API's own functions in ``api.routers.cameras``; a new token is shown once). Agronomists
   see the list read-only.
@@ -25,7 +26,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,14 +35,17 @@ from api.errors import ApiError
 from api.routers import cameras as cameras_api
 from api.schemas import Id, CameraIn
 from api.scoping import get_owned, scoped
+from api.web.pages_account import reset_redis
 from api.web.render import render, translate
 from api.web.session import PageUser, csrf_protect, page_locale
 from cropwatch.alerts import FRUIT_CLASSES
 from cropwatch.domain import AlertLevel, CameraKind, CaptureStatus, ModelTask, ReviewState, Role
-from cropwatch.members import MemberRefused, check_admin_may_change
+from cropwatch.members import MemberRefused, check_admin_may_change, revoke_user_tokens
+from cropwatch.password_reset import (ResetGrant, ResetUnavailable, ShownCode, issue_code, pop_for_display,
+                                      stash_for_display)
 from cropwatch.security import PASSWORD_MIN, hash_password, password_problem
 from cropwatch.spreadsheet import csv_cell
-from cropwatch.tables import (Alert, ApiToken, Camera, Capture, Cooperative, Detection, Farm, Membership, Plot,
+from cropwatch.tables import (Alert, Camera, Capture, Cooperative, Detection, Farm, Membership, Plot,
                               User)
 from cropwatch.timeutil import LOCAL_TZ, local_day_bounds, utcnow
 
@@ -77,7 +81,7 @@ def _coop(session: Session, principal: Principal) -> Cooperative:
 
 def _members_page(request: Request, session: Session, principal: Principal, *, error: str | None = None,
                   form: dict | None = None, done: str | None = None, done_who: str = "",
-                  status: int = 200) -> Response:
+                  reset: dict | None = None, status: int = 200) -> Response:
     """``form``: the add-member form as typed (a refusal of it is shown next to the form)."""
     principal.require(Role.coop_admin)
     found = session.execute(
@@ -90,25 +94,39 @@ def _members_page(request: Request, session: Session, principal: Principal, *, e
         rows.append({"m": m, "u": u, "me": u.id == principal.user.id, "options": options})
     counts = {r: sum(1 for x in rows if x["m"].role == r and x["u"].is_active) for r in Role}
     return render(request, "admin/members.html", principal, status=status, coop=_coop(session, principal),
-                  rows=rows, counts=counts, roles=ASSIGNABLE, error=error, done=done, done_who=done_who,
+                  rows=rows, counts=counts, roles=ASSIGNABLE, error=error, done=done, done_who=done_who, reset=reset,
                   form_error=form is not None,
                   form=form or {"role": Role.member.value}, password_min=PASSWORD_MIN,
                   active=sum(1 for x in rows if x["u"].is_active))
 
 
 DONE_MEMBERS = {"added": "admin_member_added", "role": "admin_role_changed", "off": "admin_member_deactivated",
-                "on": "admin_member_reactivated"}
+                "on": "admin_member_reactivated", "reset": "admin_reset_shown_once"}
+
+
+def shown_reset_code(request: Request, principal: Principal, membership: Membership | None,
+                     ticket: str | None) -> dict | None:
+    """The reset code a ticket carries, for this admin and this member only, once (None afterwards)."""
+    if membership is None or not ticket:
+        return None
+    shown = pop_for_display(reset_redis(request), ticket, admin_id=principal.user.id,
+                            cooperative_id=principal.cooperative_id)
+    if shown is None or shown.user_id != membership.user_id:
+        return None
+    base = request.app.state.settings.public_base_url.rstrip("/")
+    return {"who": membership.user.username, "code": shown.code, "link": f"{base}/reset?code={shown.code}",
+            "until": dt.datetime.fromtimestamp(shown.valid_until, dt.timezone.utc)}
 
 
 @router.get("/admin/members")
 def members_page(request: Request, session: SessionDep, principal: PageUser, done: str | None = None,
-                 m: int | None = None) -> Response:
+                 m: int | None = None, show: str | None = None) -> Response:
     principal.require(Role.coop_admin)
-    who = ""
-    if m is not None:
-        membership = session.scalar(scoped(Membership, principal).where(Membership.id == m))
-        who = membership.user.username if membership else ""
-    return _members_page(request, session, principal, done=DONE_MEMBERS.get(done or ""), done_who=who)
+    membership = session.scalar(scoped(Membership, principal).where(Membership.id == m)) if m is not None else None
+    who = membership.user.username if membership else ""
+    reset = shown_reset_code(request, principal, membership, show) if done == "reset" else None
+    return _members_page(request, session, principal, done=None if reset else DONE_MEMBERS.get(done or ""),
+                         done_who=who, reset=reset)
 
 
 @router.post("/admin/members")
@@ -191,13 +209,6 @@ def _may_change(session: Session, m: Membership, principal: Principal, own_code:
         raise _refuse(exc.code) from None
 
 
-def revoke_user_tokens(session: Session, user_id: int) -> int:
-    """End every browser session and API token of a user (they stay in the table, revoked)."""
-    result = session.execute(update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
-                             .values(revoked_at=utcnow()))
-    return result.rowcount or 0
-
-
 @router.post("/admin/members/{membership_id}/deactivate")
 def deactivate_member(membership_id: Id, request: Request, session: SessionDep, principal: PageUser) -> Response:
     def act(m: Membership) -> str:
@@ -217,6 +228,32 @@ def reactivate_member(membership_id: Id, request: Request, session: SessionDep, 
         return "on"
 
     return _member_action(request, session, principal, membership_id, act)
+
+
+@router.post("/admin/members/{membership_id}/reset-code")
+def make_reset_code(membership_id: Id, request: Request, session: SessionDep, principal: PageUser) -> Response:
+    """A one-time password reset code for a member (the same rules as a role change); shown once, after the
+    redirect, through a ticket only this admin can use."""
+    principal.require(Role.coop_admin)
+    membership = get_owned(session, Membership, membership_id, principal, "member")
+    store = reset_redis(request)
+    hours = request.app.state.settings.password_reset_hours
+    try:
+        _may_change(session, membership, principal, "admin_self_reset")
+        if not membership.user.is_active:
+            raise _refuse("admin_reset_inactive")
+        grant = ResetGrant(membership.user_id, principal.cooperative_id, principal.user.id)
+        code = issue_code(store, grant, ttl_s=hours * 3600)
+        until = (utcnow() + dt.timedelta(hours=hours)).timestamp()
+        ticket = stash_for_display(store, ShownCode(code, membership.user_id, until), admin_id=principal.user.id,
+                                   cooperative_id=principal.cooperative_id)
+    except ApiError as exc:
+        return _members_page(request, session, principal, error=_reason(request, principal, exc), status=exc.status)
+    except ResetUnavailable:
+        return _members_page(request, session, principal, status=503,
+                             error=translate("reset_unavailable", page_locale(request, principal)))
+    return RedirectResponse(f"/admin/members?done=reset&m={membership.id}&show={ticket}#reset-code",
+                            status_code=303)
 
 
 # cameras --------------------------------------------------------------------------------------------------------

@@ -38,11 +38,12 @@ def home(request: Request, session: SessionDep) -> Response:
 
 
 @router.get("/login")
-def login_page(request: Request, session: SessionDep, next: str | None = None) -> Response:
+def login_page(request: Request, session: SessionDep, next: str | None = None, done: str | None = None) -> Response:
     principal = principal_from_cookie(request, session)
     if principal is not None:
         return RedirectResponse(safe_next(next) or HOME[principal.role], status_code=303)
-    return render(request, "login.html", next=safe_next(next) or "", error=None, username="")
+    return render(request, "login.html", next=safe_next(next) or "", error=None, username="",
+                  done="reset_done" if done == "reset" else None)
 
 
 @router.post("/login")
@@ -53,7 +54,7 @@ def login(request: Request, session: SessionDep, username: Annotated[str, Form(m
     if not password_matches(user, password) \
             or not user.memberships:
         return render(request, "login.html", status=401, next=safe_next(next) or "", username=username,
-                      error=translate("bad_credentials", page_locale(request)))
+                      error=translate("bad_credentials", page_locale(request)), done=None)
     login_succeeded(request, username)
     membership = sorted(user.memberships, key=lambda m: m.cooperative_id)[0]
     response = RedirectResponse(safe_next(next) or HOME[membership.role], status_code=303)

@@ -60,6 +60,7 @@ NAV = (
     NavItem("nav_cameras", "/admin/cameras", (Role.coop_admin, Role.agronomist)),
     NavItem("nav_admin_plots", "/admin/plots", (Role.coop_admin,)),
     NavItem("nav_union", "/union", (Role.union_admin,)),
+    NavItem("nav_account", "/account", tuple(Role)),
 )
 
 #: where each role lands after signing in

@@ -34,7 +34,9 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/t/{code}.json"): "public", ("GET", "/t/{code}"): "public",  # a lot's public page, by its secret code
     ("GET", "/t/{code}/photos/{n}"): "public",
     ("GET", "/login"): "public", ("POST", "/login"): "public", ("GET", "/lang/{code}"): "public",
+    ("GET", "/reset"): "public", ("POST", "/reset"): "public",  # a password reset, by a one-time code
     ("GET", "/"): "list", ("POST", "/logout"): "action",
+    ("GET", "/account"): "list", ("POST", "/account/password"): "action",  # one's own account only
     # pages
     ("GET", "/captures/{capture_id}/image"): "object", ("GET", "/diary/{entry_id}/photos/{index}"): "object",
     ("GET", "/alerts"): "list", ("POST", "/alerts/{alert_id}/acknowledge"): "object",
@@ -54,7 +56,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/ml/models/{model_id}/shadow/stop"): "object", ("GET", "/ml/models/{model_id}/reports/{name}.png"): "object",
     ("GET", "/admin/members"): "list", ("POST", "/admin/members"): "create",
     ("POST", "/admin/members/{membership_id}/role"): "object", ("POST", "/admin/members/{membership_id}/deactivate"): "object",
-    ("POST", "/admin/members/{membership_id}/reactivate"): "object", ("GET", "/admin/cameras"): "list",
+    ("POST", "/admin/members/{membership_id}/reactivate"): "object",
+    ("POST", "/admin/members/{membership_id}/reset-code"): "object", ("GET", "/admin/cameras"): "list",
     ("POST", "/admin/cameras"): "create", ("POST", "/admin/cameras/{camera_id}/rotate"): "object",
     ("POST", "/admin/cameras/{camera_id}/revoke"): "object", ("GET", "/admin/plots"): "list",
     ("POST", "/admin/farms"): "create", ("POST", "/admin/plots"): "create", ("GET", "/union"): "list",

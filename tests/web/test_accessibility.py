@@ -12,7 +12,7 @@ from .conftest import PHONE, upload
 
 PHOTO = next((SHARED / "rice-pests" / "images" / "test").glob("brown_0267_jpg*.jpg"))
 PAGES = {
-    "member": ["/alerts", "/plots", "/plots/{plot_id}", "/lots", "/captures/{capture_id}"],
+    "member": ["/alerts", "/plots", "/plots/{plot_id}", "/lots", "/captures/{capture_id}", "/account", "/reset"],
     "agronomist": ["/review", "/review/{capture_id}", "/pressure", "/rules", "/ml/models"],
     "ml_engineer": ["/ml/models", "/ml/datasets", "/ml/runs"],
     "coop_admin": ["/admin/members", "/admin/cameras", "/admin/plots"],

@@ -43,18 +43,18 @@ MESSAGES: dict[str, dict[str, str]] = {
                              "en": "The username {username} is taken; choose another one."},
     "admin_role_not_assignable": {"vi": "Không thể gán vai trò này.", "en": "This role cannot be assigned here."},
     "admin_union_admin_protected": {"vi": "Tài khoản của quản trị liên minh do liên minh quản lý; hợp tác xã không "
-                                          "thể đổi vai trò, khóa hay mở khóa tài khoản này.",
+                                          "thể đổi vai trò, khóa, mở khóa hay đặt lại mật khẩu tài khoản này.",
                                     "en": "The union admin's account is managed by the union; a cooperative cannot "
-                                          "change its role, lock or unlock it."},
+                                          "change its role, lock, unlock or reset its password."},
     "admin_self_role": {"vi": "Bạn không thể tự đổi vai trò của chính mình.",
                         "en": "You cannot change your own role."},
     "admin_self_deactivate": {"vi": "Bạn không thể tự khoá tài khoản của chính mình.",
                               "en": "You cannot deactivate your own account."},
     "admin_deactivate_shared": {
-        "vi": "Tài khoản này còn thuộc hợp tác xã khác nên không thể khoá, mở khoá hay đổi vai trò từ đây; hãy liên "
-              "hệ quản trị hệ thống.",
-        "en": "This account also belongs to another cooperative: it cannot be deactivated, reactivated or given "
-              "another role from here; ask the system administrator."},
+        "vi": "Tài khoản này còn thuộc hợp tác xã khác nên không thể khoá, mở khoá, đổi vai trò hay đặt lại mật khẩu "
+              "từ đây; hãy liên hệ quản trị hệ thống.",
+        "en": "This account also belongs to another cooperative: it cannot be deactivated, reactivated, given "
+              "another role or have its password reset from here; ask the system administrator."},
     "admin_member_added": {"vi": "Đã thêm thành viên {who}.", "en": "Member {who} added."},
     "admin_role_changed": {"vi": "Đã đổi vai trò của {who}.", "en": "The role of {who} was changed."},
     "admin_member_deactivated": {"vi": "Đã khoá tài khoản {who} và đăng xuất mọi phiên của họ.",
