@@ -8,85 +8,46 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from collections.abc import Iterable
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cropwatch.domain import AlertLevel, AlertStatus, CameraKind, CaptureStatus, ReviewState
+from cropwatch.domain import AlertLevel, AlertStatus
 from cropwatch.i18n import t
-from cropwatch.tables import Alert, AlertRule, Capture, Detection, Plot
-from cropwatch.timeutil import fmt_date, fmt_datetime, local_day, local_day_bounds, utcnow
+from cropwatch.pest_counts import daily_figure, trap_new_catches  # noqa: F401 - trap_new_catches: re-exported
+from cropwatch.rule_text import fmt_number, unit_text
+from cropwatch.tables import Alert, AlertRule, Capture, Plot
+from cropwatch.timeutil import fmt_date, fmt_datetime, local_day, utcnow
 
 log = logging.getLogger(__name__)
 
 LEVEL_ORDER = {AlertLevel.watch: 0, AlertLevel.warning: 1, AlertLevel.danger: 2}
 
 
-#: a sticky-trap count that falls below this share of the previous photo's is a new card (docs/decisions.md)
-TRAP_DROP_SHARE = 0.5
-TRAP_DROP_MIN = 3
+def daily_count(session: Session, *, plot_id: int, class_name: str, day: dt.date, min_score: float,
+                unit: str | None = None) -> float:
+    """The plot's figure for a pest on a local day, read the way each camera kind is read
+    (:mod:`cropwatch.pest_counts`): new catches per trap, or the highest count in one photo of a garden camera."""
+    fig = daily_figure(session, plot_id=plot_id, class_name=class_name, day=day, min_score=min_score, unit=unit)
+    return fig.value if fig else 0
 
 
-def trap_new_catches(before: int | None, counts: Iterable[int]) -> int:
-    """New insects on a sticky trap over a day: the day's last count minus the count at the start of the day
-    (``before``: the last photo before the day), where a fall below half of the previous photo's count (by at least
-    ``TRAP_DROP_MIN``) marks a card replaced: what the old card caught up to then is kept, the new one starts at 0.
-    Catches accumulate on a card, so summing photos would count the same insects again in every photo."""
-    base = prev = before or 0
-    new = 0
-    for c in counts:
-        if c < prev * TRAP_DROP_SHARE and prev - c >= TRAP_DROP_MIN:
-            new += max(0, prev - base)
-            base = 0
-        prev = c
-    return new + max(0, prev - base)
+def _figure_unit(session: Session, *, plot_id: int, class_name: str, day: dt.date, min_score: float,
+                 unit: str | None) -> tuple[float, str]:
+    fig = daily_figure(session, plot_id=plot_id, class_name=class_name, day=day, min_score=min_score, unit=unit)
+    return (fig.value, fig.unit) if fig else (0, unit or "sample")
 
 
-def _photo_counts(session: Session, *, camera_ids: list[int] | None, plot_id: int, class_name: str,
-                  start: dt.datetime, end: dt.datetime, min_score: float) -> list[tuple[int, int]]:
-    """(camera id, count of the class) per processed photo in [start, end), in time order."""
-    det = and_(Detection.capture_id == Capture.id, Detection.class_name == class_name,
-               Detection.score >= min_score, Detection.review_state != ReviewState.rejected)
-    q = (select(Capture.camera_id, func.count(Detection.id)).select_from(Capture).outerjoin(Detection, det)
-         .where(Capture.plot_id == plot_id, Capture.status == CaptureStatus.done, Capture.captured_at >= start,
-                Capture.captured_at < end)
-         .group_by(Capture.id, Capture.camera_id, Capture.captured_at).order_by(Capture.captured_at, Capture.id))
-    if camera_ids is not None:
-        q = q.where(Capture.camera_id.in_(camera_ids))
-    return [(cam, int(n)) for cam, n in session.execute(q)]
-
-
-def daily_count(session: Session, *, plot_id: int, class_name: str, day: dt.date, min_score: float) -> int:
-    """The plot's figure for a pest on a local day, following how each camera is read (docs/decisions.md):
-    a sticky trap contributes its *new* catches (:func:`trap_new_catches`), a garden or fruit camera the highest
-    count of any one of its photos that day (a photo is a sample of the same plants); cameras add up."""
-    from cropwatch.tables import Camera
-
-    start, end = local_day_bounds(day)
-    kinds = dict(session.execute(select(Camera.id, Camera.kind).where(Camera.plot_id == plot_id)).all())
-    per_camera: dict[int, list[int]] = {}
-    for cam, n in _photo_counts(session, camera_ids=None, plot_id=plot_id, class_name=class_name, start=start,
-                                end=end, min_score=min_score):
-        per_camera.setdefault(cam, []).append(n)
-    total = 0
-    for cam, counts in per_camera.items():
-        if kinds.get(cam) == CameraKind.sticky_trap:
-            before = _photo_counts(session, camera_ids=[cam], plot_id=plot_id, class_name=class_name,
-                                   start=start - dt.timedelta(days=2), end=start, min_score=min_score)
-            total += trap_new_catches(before[-1][1] if before else None, counts)
-        else:
-            total += max(counts)
-    return total
-
-
-def alert_messages(*, level: AlertLevel, pest_vi: str, pest_en: str, plot: Plot, count: int,
-                   threshold: int, day: dt.date) -> tuple[str, str]:
-    common = dict(plot=plot.name, count=count, threshold=threshold, date=fmt_date(day))
-    return (
-        t("alert_pest", "vi", level=t(f"level_{level.value}", "vi"), pest=pest_vi, **common),
-        t("alert_pest", "en", level=t(f"level_{level.value}", "en"), pest=pest_en, **common),
-    )
+def alert_messages(*, level: AlertLevel, pest_vi: str, pest_en: str, plot: Plot, count: float,
+                   threshold: int, day: dt.date, unit: str | None = None) -> tuple[str, str]:
+    """The card's text in both languages: level, pest, plot, the figure with its unit, the threshold."""
+    def one(lang: str, pest: str) -> str:
+        return t("alert_pest", lang, level=t(f"level_{level.value}", lang), pest=pest, plot=plot.name,
+                 count=fmt_number(count, lang), unit=unit_text(unit, lang), threshold=fmt_number(threshold, lang),
+                 date=fmt_date(day))
+    return one("vi", pest_vi), one("en", pest_en)
 
 
 def evaluate(
@@ -119,31 +80,32 @@ def evaluate(
             if alert is not None:
                 touched.append(alert)
             continue
-        count = daily_count(session, plot_id=plot.id, class_name=rule.class_name, day=day, min_score=rule.min_score)
+        count, unit = _figure_unit(session, plot_id=plot.id, class_name=rule.class_name, day=day,
+                                   min_score=rule.min_score, unit=rule.unit)
         if count < rule.threshold:
             continue
         extra = None
         if rule.kind == "trend":
             before = daily_count(session, plot_id=plot.id, class_name=rule.class_name,
-                                 day=day - dt.timedelta(days=1), min_score=rule.min_score)
+                                 day=day - dt.timedelta(days=1), min_score=rule.min_score, unit=unit)
             rise = float((rule.params or {}).get("rise_pct", 50))
             if before == 0 or (count - before) * 100 / before < rise:
                 continue
             extra = (round((count - before) * 100 / before), before)
-        fired.setdefault(rule.class_name, []).append((rule, count, extra))
+        fired.setdefault(rule.class_name, []).append((rule, count, extra, unit))
     for class_name, reached in fired.items():
         # one card per plot and pest: the highest level any of its rules reaches today (watch → warning → danger)
-        rule, count, _ = max(reached, key=lambda r: (LEVEL_ORDER[r[0].level], r[1]))
-        trend = next((e for _, _, e in reached if e is not None), None)
-        alert = _upsert(session, rule=rule, capture=capture, plot=plot, count=max(c for _, c, _ in reached),
+        rule, count, _, unit = max(reached, key=lambda r: (LEVEL_ORDER[r[0].level], r[1]))
+        trend = next((e for _, _, e, _ in reached if e is not None), None)
+        alert = _upsert(session, rule=rule, capture=capture, plot=plot, count=count, unit=unit,
                         day=day, pest_vi=(names_vi or {}).get(class_name, class_name), trend=trend)
         if alert is not None:
             touched.append(alert)
     return touched
 
 
-def _upsert(session: Session, *, rule: AlertRule, capture: Capture, plot: Plot, count: int, day: dt.date,
-            pest_vi: str, trend: tuple[int, int] | None = None) -> Alert | None:
+def _upsert(session: Session, *, rule: AlertRule, capture: Capture, plot: Plot, count: float, day: dt.date,
+            pest_vi: str, trend: tuple[int, float] | None = None, unit: str | None = None) -> Alert | None:
     """Open, update or escalate the plot's one alert for this pest. It never steps down while open (a lower rule
     only updates the count); a rise to a higher level is a new notification (deliveries are per level)."""
     open_alert = session.scalar(
@@ -158,10 +120,11 @@ def _upsert(session: Session, *, rule: AlertRule, capture: Capture, plot: Plot, 
     if open_alert is not None and not escalate:
         level, threshold = open_alert.level, open_alert.threshold
     vi, en = alert_messages(level=level, pest_vi=pest_vi, pest_en=rule.class_name, plot=plot, count=count,
-                            threshold=threshold, day=day)
+                            threshold=threshold, day=day, unit=unit)
     if trend is not None:
-        vi += " " + t("alert_trend", "vi", pct=trend[0], before=trend[1])
-        en += " " + t("alert_trend", "en", pct=trend[0], before=trend[1])
+        vi += " " + t("alert_trend", "vi", pct=trend[0], before=fmt_number(trend[1], "vi"))
+        en += " " + t("alert_trend", "en", pct=trend[0], before=fmt_number(trend[1], "en"))
+    count = math.floor(count)  # the card's integer count: at or over the threshold exactly when the figure is
     if open_alert is not None:
         if not escalate and open_alert.local_day == day and open_alert.count >= count:
             return None

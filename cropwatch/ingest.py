@@ -4,6 +4,11 @@ Idempotent per (camera, sha256). The uploader writes to a one-off `incoming/` ke
 exactly the declared number of bytes (the length is signed, cropwatch.presign); on confirm
 the server verifies size and sha256, checks the image header, and copies the bytes to the
 immutable `raw/` key the capture points at, so a leaked upload URL cannot change a stored capture.
+
+A capture's ``sha256`` and ``size_bytes`` are those of the bytes the camera uploaded (what it declared for its slot,
+and the dedupe key: the same upload twice is one capture). The stored object is those bytes, except for a phone
+photo whose appended gain map or motion photo video the photo declares (``inference.phone_photos``): only its
+primary JPEG is stored, so the object may be shorter than ``size_bytes`` and hash differently.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from cropwatch.settings import Settings
 from cropwatch.storage import Storage
 from cropwatch.tables import Camera, Capture
 from cropwatch.timeutil import utcnow
-from inference.decode import ImageRejected, check_complete, check_format, image_dimensions
+from inference.decode import ImageRejected, check_format, image_dimensions, primary_image
 
 log = logging.getLogger(__name__)
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -112,13 +117,39 @@ def _refusal(exc: ImageRejected) -> IngestError:
     return IngestError(422, f"image_{exc.code}")
 
 
-def check_image_header(settings: Settings, data: bytes, *, complete: bool = True) -> tuple[str, int, int]:
-    """Magic bytes and declared pixel count, without decoding; returns (format, width, height).
+@dataclass(frozen=True)
+class CheckedImage:
+    """An upload that passed :func:`check_image`: its format, header size, and ``data``, the bytes to store (the
+    upload itself, or a phone photo's primary JPEG without the gain map / video it declares after it)."""
+
+    fmt: str
+    width: int
+    height: int
+    data: bytes
+
+
+def _kept(fmt: str, data: bytes, *, complete: bool) -> bytes:
+    """The bytes to store. ``complete``: a whole image, else the refusal. Otherwise (captures) only a JPEG is looked
+    at, for a declared gain map or video to trim; one the checks refuse is kept as uploaded, for the worker to fail
+    with the reason on the capture."""
+    if not complete and fmt != "jpeg":
+        return data
+    try:
+        return primary_image(fmt, data)
+    except ImageRejected as exc:
+        if complete:
+            raise _refusal(exc) from exc
+        return data
+
+
+def check_image(settings: Settings, data: bytes, *, complete: bool = True) -> CheckedImage:
+    """Magic bytes and declared pixel count, without decoding; the primary image's (a phone photo's first picture).
 
     With ``complete`` (the default) the file must also be whole: not cut short, nothing appended after the image
-    (a polyglot), no JPEG scan bomb or PNG metadata bomb - what the worker's decoder refuses, checked without
-    decoding. Camera captures pass ``complete=False``: the worker decodes them and records why one failed on the
-    capture itself (docs/decisions.md). A diary photo has no such second look (it goes straight into pages and the
+    that the image does not declare (a polyglot), no JPEG scan bomb or PNG metadata bomb - what the worker's
+    decoder refuses, checked without decoding. Camera captures pass ``complete=False``: the worker decodes them and
+    records why one failed on the capture itself (docs/decisions.md); a JPEG's declared gain map or motion photo
+    video is trimmed all the same. A diary photo has no such second look (it goes straight into pages and the
     season's PDF), so it is refused here."""
     if not data:
         raise IngestError(422, "image_empty")
@@ -131,12 +162,13 @@ def check_image_header(settings: Settings, data: bytes, *, complete: bool = True
         raise _refusal(exc) from exc
     if w * h > settings.max_image_pixels:
         raise IngestError(422, "image_too_many_pixels", pixels=w * h, limit=settings.max_image_pixels)
-    if complete:
-        try:
-            check_complete(fmt, data)
-        except ImageRejected as exc:
-            raise _refusal(exc) from exc
-    return fmt, w, h
+    return CheckedImage(fmt, w, h, _kept(fmt, data, complete=complete))
+
+
+def check_image_header(settings: Settings, data: bytes, *, complete: bool = True) -> tuple[str, int, int]:
+    """(format, width, height) of :func:`check_image`, for callers that store nothing."""
+    checked = check_image(settings, data, complete=complete)
+    return checked.fmt, checked.width, checked.height
 
 
 def _existing(session: Session, camera: Camera, sha256: str) -> Capture | None:
@@ -186,7 +218,8 @@ def request_slot(session: Session, storage: Storage, settings: Settings, *, came
 
 
 def confirm(session: Session, storage: Storage, settings: Settings, *, capture: Capture) -> Capture:
-    """Verify the uploaded object and accept the capture (status `stored`); idempotent."""
+    """Verify the uploaded object (its size and sha256 are the camera's declaration of what it uploads) and accept
+    the capture (status `stored`), storing its primary image (see the module's docstring); idempotent."""
     if capture.status != CaptureStatus.pending:
         return capture
     if capture.multipart_upload_id:
@@ -202,15 +235,15 @@ def confirm(session: Session, storage: Storage, settings: Settings, *, capture: 
         data = storage.get_bytes(capture.upload_key, max_bytes=settings.max_upload_bytes)
         if hashlib.sha256(data).hexdigest() != capture.sha256:
             raise IngestError(422, "sha256_mismatch")
-        fmt, w, h = check_image_header(settings, data, complete=False)
+        image = check_image(settings, data, complete=False)
     except IngestError:
         storage.remove(capture.upload_key)
         session.delete(capture)  # never accepted: nothing of it is kept
         session.commit()
         raise
-    storage.put_bytes(capture.object_key, data, CONTENT_TYPES[fmt])
+    storage.put_bytes(capture.object_key, image.data, CONTENT_TYPES[image.fmt])
     storage.remove(capture.upload_key)
-    capture.content_type, capture.width, capture.height = CONTENT_TYPES[fmt], w, h
+    capture.content_type, capture.width, capture.height = CONTENT_TYPES[image.fmt], image.width, image.height
     capture.status = CaptureStatus.stored
     capture.received_at = utcnow()
     capture.upload_key = None
@@ -220,18 +253,20 @@ def confirm(session: Session, storage: Storage, settings: Settings, *, capture: 
 
 def direct_upload(session: Session, storage: Storage, settings: Settings, *, camera: Camera, data: bytes,
                   captured_at: dt.datetime) -> tuple[Capture, bool]:
-    """Store an image posted through the API; returns (capture, created)."""
+    """Store an image posted through the API; returns (capture, created). ``sha256`` and ``size_bytes`` are the
+    upload's (the dedupe key), the stored object its primary image (see the module's docstring)."""
     sha256 = hashlib.sha256(data).hexdigest()
     _check_declared(settings, sha256, max(len(data), 1), captured_at)
-    fmt, w, h = check_image_header(settings, data, complete=False)
+    image = check_image(settings, data, complete=False)
     existing = _existing(session, camera, sha256)
     if existing is not None and existing.status != CaptureStatus.pending:
         return existing, False
     key = existing.object_key if existing else raw_key(camera, captured_at)
-    storage.put_bytes(key, data, CONTENT_TYPES[fmt])
+    storage.put_bytes(key, image.data, CONTENT_TYPES[image.fmt])
     cap = existing or Capture(cooperative_id=camera.cooperative_id, camera_id=camera.id, plot_id=camera.plot_id,
                               object_key=key, sha256=sha256, captured_at=captured_at)
-    cap.size_bytes, cap.content_type, cap.width, cap.height = len(data), CONTENT_TYPES[fmt], w, h
+    cap.size_bytes, cap.content_type = len(data), CONTENT_TYPES[image.fmt]
+    cap.width, cap.height = image.width, image.height
     cap.status, cap.received_at, cap.upload_key = CaptureStatus.stored, utcnow(), None
     session.add(cap)
     try:

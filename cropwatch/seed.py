@@ -35,7 +35,8 @@ class DemoCamera:
 
 
 def default_rules(session: Session, cooperative_id: int) -> int:
-    """Warning at 3 and danger at 10 detections of a pest per plot per day, for each production pest class."""
+    """Warning at 3 and danger at 10 of a pest per day (new per trap on a trap, per sample photo on a camera: the
+    automatic unit), for each production pest class; what each checks is generated from it (rule_text)."""
     mv = registry.production(session, ModelTask.pest)
     if mv is None:
         return 0
@@ -45,7 +46,7 @@ def default_rules(session: Session, cooperative_id: int) -> int:
         if name in have:
             continue
         for level, threshold in ((AlertLevel.warning, 3), (AlertLevel.danger, 10)):
-            session.add(AlertRule(cooperative_id=cooperative_id, name=f"{name} ≥ {threshold}/ngày", class_name=name,
+            session.add(AlertRule(cooperative_id=cooperative_id, class_name=name,
                                   threshold=threshold, level=level, cooldown_minutes=360))
             added += 1
     return added

@@ -409,6 +409,21 @@ class AlertRule(Base):
     #: ≥ threshold) | silence (a camera of the plot sent nothing for params.hours; class_name is "camera_silent")
     kind: Mapped[str] = mapped_column(String(16), default="threshold", server_default="threshold")
     params: Mapped[dict | None] = mapped_column(JSON)
+    #: what the threshold counts (cropwatch/pest_counts.py): trap_day (new insects per trap per day) | sample (the
+    #: highest count in one photo of a garden camera) | None: the plot's traps if it has any, else its cameras
+    unit: Mapped[str | None] = mapped_column(String(16))
+
+
+class TrapChange(Base):
+    """A sticky-trap card replaced (the farmer's "thay bẫy" mark): the trap's count starts again from zero."""
+
+    __tablename__ = "trap_changes"
+    __table_args__ = (Index("ix_trap_changes_camera_time", "camera_id", "changed_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cooperative_id: Mapped[int] = _coop_fk()
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
 class Alert(Base):

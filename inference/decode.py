@@ -8,14 +8,17 @@ Rules (all raise :class:`ImageRejected` with a stable ``code``):
   that is not JPEG / PNG / WebP (GIF, BMP, TIFF, HEIC/AVIF, animated WebP, animated PNG);
 * ``too_many_pixels`` - header width x height above ``max_pixels`` (checked from the header, never by decoding);
 * ``corrupt`` - unreadable header, zero size, a file cut short (JPEG without its EOI marker after the scan data, PNG
-  without IEND, WebP shorter than its RIFF size), bytes after the end of the image (a polyglot, also Samsung/"motion
-  photo" trailers: pass ``allow_trailing_data=True`` to accept those), a progressive JPEG with an absurd number of
+  without IEND, WebP shorter than its RIFF size), bytes after the end of the image (a polyglot; pass
+  ``allow_trailing_data=True`` to accept them) unless the photo declares them exactly (an Ultra HDR gain map, a
+  Motion Photo video: :mod:`inference.phone_photos`; only the primary image is decoded and
+  :func:`primary_image` gives the bytes to keep), a progressive JPEG with an absurd number of
   scans (CPU bomb), a JPEG with a second frame header (the first may be small and the second huge: decoders disagree
   on which one counts), a PNG with thousands of chunks before its pixel data or whose compressed metadata (colour
   profile, text) inflates past 1 MiB, or OpenCV failing to decode.
 
-:func:`check_format`, :func:`image_dimensions` and :func:`check_complete` are the pre-decoding checks on their own
-(the API refuses uploads with them without decoding anything).
+:func:`check_format`, :func:`image_dimensions` and :func:`check_complete` (or :func:`primary_image`, which also
+trims a phone photo's declared appended data) are the pre-decoding checks on their own (the API refuses uploads with
+them without decoding anything).
 
 OpenCV's own cap ``OPENCV_IO_MAX_IMAGE_PIXELS`` is read once when cv2 loads; this module sets it (from
 ``CROPWATCH_MAX_IMAGE_PIXELS`` or 40 MP) if cv2 has not been imported yet, as a second line of defence.
@@ -36,6 +39,8 @@ if "cv2" not in sys.modules:  # the cap is read at cv2's load time only
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
+
+from inference.phone_photos import declared_trailer  # noqa: E402
 
 MAX_JPEG_SCANS = 64  # progressive JPEGs use ~10; thousands of tiny scans is a known CPU bomb
 MAX_PNG_CHUNKS_BEFORE_IDAT = 1024  # a real PNG has a dozen (IHDR, PLTE, tRNS, gAMA, iCCP, pHYs, tEXt, eXIf...)
@@ -232,10 +237,9 @@ def _png_end(data: bytes) -> int:
     raise _corrupt(f"PNG: more than {MAX_PNG_CHUNKS} chunks")
 
 
-def check_complete(fmt: str, data: bytes, *, allow_trailing_data: bool = False) -> None:
-    """Refuse files cut short (``detail`` ``truncated``) and, unless allowed, bytes after the image's end (polyglots,
-    appended archives or pages: ``trailing_data``), plus the JPEG scan bomb; ``fmt`` from :func:`sniff_format`."""
-    n = len(data)
+def image_end(fmt: str, data: bytes) -> int:
+    """Offset just past the image's end (a JPEG's first EOI after its scans, a PNG's IEND chunk, a WebP's RIFF
+    size); refuses files cut short (``detail`` ``truncated``), the JPEG scan bomb and the PNG metadata bomb."""
     if fmt == "jpeg":
         _, _, sos = _jpeg_header(data)
         end = data.find(b"\xff\xd9", sos)  # inside scan data 0xFF is stuffed, so the first FFD9 is the EOI
@@ -243,18 +247,37 @@ def check_complete(fmt: str, data: bytes, *, allow_trailing_data: bool = False) 
             raise _corrupt("JPEG: no end-of-image marker (truncated upload?)", "truncated")
         if data.count(b"\xff\xda", sos, end) > MAX_JPEG_SCANS:
             raise _corrupt(f"JPEG: more than {MAX_JPEG_SCANS} scans")
-        end += 2
-    elif fmt == "png":
-        end = _png_end(data)
-    else:
-        (riff,) = struct.unpack_from("<I", data, 4)
-        end = riff + 8
-        if n < end:
-            raise _corrupt("WebP: shorter than its RIFF size (truncated upload?)", "truncated")
+        return end + 2
+    if fmt == "png":
+        return _png_end(data)
+    (riff,) = struct.unpack_from("<I", data, 4)
+    if len(data) < riff + 8:
+        raise _corrupt("WebP: shorter than its RIFF size (truncated upload?)", "truncated")
+    return riff + 8
+
+
+def primary_image(fmt: str, data: bytes) -> bytes:
+    """The image to keep, after :func:`check_complete`'s checks: ``data`` itself when nothing but zero/0xFF padding
+    follows the image; a phone photo's primary JPEG alone (up to and including its EOI) when what follows is a
+    gain map or a motion photo video the photo declares exactly (:mod:`inference.phone_photos`); anything else
+    after the image is refused (``detail`` ``trailing_data``: a polyglot, an appended archive or page)."""
+    end = image_end(fmt, data)
     trailing = data[end:]
-    if trailing and not allow_trailing_data and trailing.strip(b"\x00\xff"):  # zero/FF padding is harmless
-        raise _corrupt(f"{len(trailing)} bytes after the end of the {fmt.upper()} image (appended data)",
-                       "trailing_data")
+    if not trailing.strip(b"\x00\xff"):  # zero/FF padding is harmless
+        return data
+    if fmt == "jpeg" and declared_trailer(data, end) is not None:
+        return data[:end]
+    raise _corrupt(f"{len(trailing)} bytes after the end of the {fmt.upper()} image (appended data)", "trailing_data")
+
+
+def check_complete(fmt: str, data: bytes, *, allow_trailing_data: bool = False) -> None:
+    """Refuse files cut short (``detail`` ``truncated``) and, unless allowed, bytes after the image's end that the
+    image does not declare (polyglots, appended archives or pages: ``trailing_data``; see :func:`primary_image`),
+    plus the JPEG scan bomb and the PNG metadata bomb; ``fmt`` from :func:`sniff_format`."""
+    if allow_trailing_data:
+        image_end(fmt, data)
+    else:
+        primary_image(fmt, data)
 
 
 def decode_image(
@@ -279,7 +302,10 @@ def decode_image(
     w, h = image_dimensions(data)
     if w * h > max_pixels:
         raise ImageRejected("too_many_pixels", f"{w}x{h} is {w * h} pixels, more than the {max_pixels} allowed")
-    check_complete(fmt, data, allow_trailing_data=allow_trailing_data)
+    if allow_trailing_data:
+        image_end(fmt, data)
+    else:
+        data = primary_image(fmt, data)
     try:
         img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     except cv2.error as e:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import onnx
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from cropwatch.domain import ModelStage, ModelTask
@@ -215,6 +215,19 @@ def production(session: Session, task: ModelTask, cooperative_id: int | None = N
             kind = getattr(camera_kind, "value", camera_kind)
             return max(rows, key=lambda mv: serves(mv, crop, kind))
     return None
+
+
+def production_classes(session: Session, cooperative_id: int | None) -> dict[str, str]:
+    """{class name: Vietnamese name} of every production model that can serve the cooperative (its own and the
+    shared ones), in the models' class order: the names an alert rule may name."""
+    q = select(ModelVersion).where(ModelVersion.stage == ModelStage.production)
+    q = q.where(or_(ModelVersion.cooperative_id.is_(None), ModelVersion.cooperative_id == cooperative_id))
+    out: dict[str, str] = {}
+    for mv in session.scalars(q.order_by(ModelVersion.task, ModelVersion.id)):
+        vi = mv.classes_vi or {}
+        for k, name in sorted(mv.classes.items(), key=lambda kv: int(kv[0])):
+            out.setdefault(name, vi.get(str(k)) or vi.get(k) or name)
+    return out
 
 
 class GateRefused(RegistryError):

@@ -178,7 +178,16 @@ def test_a_sticky_trap_week_counts_new_insects_not_photos(sessions):
             expected[day] = new_today
             counted = alerts.daily_count(s, plot_id=tenant.plot_id, class_name="planthopper", day=day, min_score=0.25)
             assert counted == new_today, (day, counted, new_today, start_count)
+        # the pressure chart and the union's statistics read the same figures
+        from api.web.pages_admin import union_stats
+        from api.web.pages_agronomist import _daily_counts
+
+        chart = _daily_counts(s, WEEK, [tenant.plot_id])[tenant.plot_id]["planthopper"]
+        union = union_stats(s, [tenant.cooperative_id], 1, now=local_day_bounds(WEEK[-1])[1])
     assert [expected[d] for d in WEEK] == [5, 8, 12, 30, 6, 25, 0]
+    assert [chart[d] for d in WEEK] == [5, 8, 12, 30, 6, 25, 0]
+    assert [(crop, month, cls, n) for _, crop, month, cls, n in union["pests"]] == [
+        ("lúa", "2026-11", "planthopper", 86)]  # the week's new catches, not the photos' sum
     assert photos_sum[WEEK[3]] > 1000, "what summing photos would have said"
     assert raised[WEEK[3]] == [("warning", 30)] and raised[WEEK[5]] == [("warning", 25)]
     assert all(raised[d] == [] for d in (WEEK[0], WEEK[1], WEEK[2], WEEK[4]))

@@ -1,15 +1,31 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+import datetime as dt
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel
+from sqlalchemy import select
 
 from api.deps import CurrentUser, SessionDep
+from api.errors import ApiError
 from api.schemas import CameraIn, CameraOut, CameraWithToken, Id, errors
 from api.scoping import get_owned, scoped
 from cropwatch.domain import Role
 from cropwatch.security import new_token, token_hash
-from cropwatch.tables import Camera, Plot
+from cropwatch.tables import Camera, Plot, TrapChange
+from cropwatch.traps import NotATrap, record_trap_change
 
 router = APIRouter(prefix="/api/v1/cameras", tags=["cameras"], responses=errors(401))
+#: who may mark a sticky trap's card replaced: the people in the field and the cooperative's staff
+TRAP_MARKERS = (Role.member, Role.agronomist, Role.coop_admin)
+
+
+class TrapChangeOut(BaseModel):
+    model_config = {"from_attributes": True}
+    id: int
+    camera_id: int
+    changed_at: dt.datetime
+    created_by: int | None
 
 
 def _issue_token(session: SessionDep, cam: Camera) -> CameraWithToken:
@@ -58,3 +74,26 @@ def revoke_token(camera_id: Id, session: SessionDep, principal: CurrentUser) -> 
     cam.token_revoked_at = utcnow()
     session.commit()
     return cam
+
+
+@router.post("/{camera_id}/trap-changes", response_model=TrapChangeOut, status_code=201,
+             responses=errors(403, 404, 422))
+def mark_trap_change(camera_id: Id, session: SessionDep, principal: CurrentUser, response: Response) -> TrapChange:
+    """Mark the sticky trap's card replaced now ("thay bẫy"): its count starts again from zero. A repeat within two
+    minutes answers 200 with the same mark. 422 ``not_a_trap`` for a camera that is no sticky trap."""
+    principal.require(*TRAP_MARKERS)
+    cam = get_owned(session, Camera, camera_id, principal, "camera")
+    try:
+        mark, created = record_trap_change(session, cam, principal.user.id)
+    except NotATrap:
+        raise ApiError(422, "not_a_trap") from None
+    if not created:
+        response.status_code = 200
+    return mark
+
+
+@router.get("/{camera_id}/trap-changes", response_model=list[TrapChangeOut], responses=errors(404))
+def list_trap_changes(camera_id: Id, session: SessionDep, principal: CurrentUser) -> list[TrapChange]:
+    cam = get_owned(session, Camera, camera_id, principal, "camera")
+    return list(session.scalars(select(TrapChange).where(TrapChange.camera_id == cam.id)
+                                .order_by(TrapChange.changed_at.desc()).limit(100)))

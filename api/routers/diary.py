@@ -13,7 +13,7 @@ from api.schemas import ID_MAX, Day, DiaryDetail, DiaryOut, Id, Moment, Revision
 from api.scoping import get_owned, scoped
 from cropwatch import diary
 from cropwatch.domain import DiarySource, DiaryStatus, DiaryType, Role
-from cropwatch.ingest import CONTENT_TYPES, check_image_header
+from cropwatch.ingest import CONTENT_TYPES, check_image
 from cropwatch.tables import DiaryEntry, DiaryRevision, Plot
 from cropwatch.timeutil import local_day, utcnow
 
@@ -121,8 +121,8 @@ async def create_entry(
     blobs = []
     for photo in photos or []:
         data = await photo.read(settings.max_upload_bytes + 1)
-        fmt, _, _ = check_image_header(settings, data)
-        blobs.append((data, fmt))
+        image = check_image(settings, data)  # a phone photo's declared gain map / motion video is trimmed
+        blobs.append((image.data, image.fmt))
     keys = []
     for data, fmt in blobs:
         key = f"diary/{principal.cooperative_id}/{plot_id}/{uuid.uuid4().hex}.{'jpg' if fmt == 'jpeg' else fmt}"

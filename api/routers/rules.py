@@ -7,10 +7,14 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 
 from api.deps import CurrentUser, SessionDep
+from api.errors import ApiError
 from api.schemas import Id, errors
 from api.scoping import get_owned, scoped
 from cropwatch.domain import AlertLevel, Role
+from cropwatch.i18n import normalize_locale
+from cropwatch.rule_text import SPECIAL_CLASSES, UnknownPest, resolve_pest, rule_label
 from cropwatch.tables import AlertRule
+from models import registry
 
 router = APIRouter(prefix="/api/v1/alert-rules", tags=["alerts"], responses=errors(401))
 EDITORS = (Role.agronomist, Role.coop_admin)
@@ -28,6 +32,10 @@ class RuleIn(BaseModel):
     kind: str = Field(default="threshold", pattern="^(threshold|trend|silence|harvest_window)$")
     params: dict | None = Field(default=None, description='trend: {"rise_pct": 50}; silence: {"hours": 6}; '
                                                       'harvest_window: {"share": 0.3, "target": 0.8, "days": 7}')
+    unit: str | None = Field(default=None, pattern="^(trap_day|sample)$",
+                             description="trap_day: new insects per trap per day; sample: the highest count in one "
+                                         "photo of a garden camera; null: the plot's traps if it has any, else "
+                                         "its cameras")
 
 
 class RulePatch(BaseModel):
@@ -38,6 +46,7 @@ class RulePatch(BaseModel):
     cooldown_minutes: int | None = Field(default=None, ge=0, le=60 * 24 * 30)
     enabled: bool | None = None
     params: dict | None = None
+    unit: str | None = Field(default=None, pattern="^(trap_day|sample)$")
 
 
 # The same bounds as the rules page's form (api/web/pages_agronomist.py).
@@ -75,34 +84,66 @@ def _check_params(kind: str, params: dict | None) -> None:
 class RuleOut(RuleIn):
     model_config = {"from_attributes": True}
     id: int
+    label: str = Field(default="", description="what the rule checks, in the caller's language, generated from "
+                                                "the rule (and so following every change)")
+
+
+def _out(rule: AlertRule, principal, session) -> RuleOut:  # noqa: ANN001
+    names = registry.production_classes(session, principal.cooperative_id)
+    out = RuleOut.model_validate(rule, from_attributes=True).model_copy(
+        update={"label": rule_label(rule, normalize_locale(principal.user.locale), names)})
+    return out
+
+
+def normalize_rule(session, cooperative_id: int, *, kind: str, class_name: str, unit: str | None) -> str:  # noqa: ANN001
+    """The class a new rule watches: silence and harvest-window rules have theirs; a pest rule's field may be the
+    model's English class name or its Vietnamese name (with or without accents). Unknown names: 422 with the
+    choices (with no production model at all the name is kept as typed). A unit belongs to pest threshold and
+    trend rules only."""
+    if kind in SPECIAL_CLASSES:
+        if unit:
+            raise ApiError(422, "rule_unit_mismatch", unit=unit)
+        return SPECIAL_CLASSES[kind]
+    classes = registry.production_classes(session, cooperative_id)
+    if not classes:  # no model serves the cooperative yet: nothing to check the name against
+        return class_name.strip()
+    try:
+        return resolve_pest(class_name, classes)
+    except UnknownPest as exc:
+        raise ApiError(422, "unknown_pest", name=exc.name, known=", ".join(exc.known)) from None
 
 
 @router.get("", response_model=list[RuleOut])
-def list_rules(session: SessionDep, principal: CurrentUser) -> list[AlertRule]:
-    return list(session.scalars(scoped(AlertRule, principal).order_by(AlertRule.class_name, AlertRule.threshold)))
+def list_rules(session: SessionDep, principal: CurrentUser) -> list[RuleOut]:
+    rules = session.scalars(scoped(AlertRule, principal).order_by(AlertRule.class_name, AlertRule.threshold))
+    return [_out(r, principal, session) for r in rules]
 
 
-@router.post("", response_model=RuleOut, status_code=201, responses=errors(400, 403))
-def add_rule(body: RuleIn, session: SessionDep, principal: CurrentUser) -> AlertRule:
+@router.post("", response_model=RuleOut, status_code=201, responses=errors(400, 403, 422))
+def add_rule(body: RuleIn, session: SessionDep, principal: CurrentUser) -> RuleOut:
+    """Add a rule. ``name`` is an optional note: what the rule checks is generated from it (``label``)."""
     principal.require(*EDITORS)
     _check_params(body.kind, body.params)
-    rule = AlertRule(cooperative_id=principal.cooperative_id,
-                     **(body.model_dump() | {"name": body.name or f"{body.class_name} ≥ {body.threshold}/ngày"}))
+    class_name = normalize_rule(session, principal.cooperative_id, kind=body.kind, class_name=body.class_name,
+                                unit=body.unit)
+    rule = AlertRule(cooperative_id=principal.cooperative_id, **(body.model_dump() | {"class_name": class_name}))
     session.add(rule)
     session.commit()
-    return rule
+    return _out(rule, principal, session)
 
 
-@router.patch("/{rule_id}", response_model=RuleOut, responses=errors(400, 403, 404))
-def change_rule(rule_id: Id, body: RulePatch, session: SessionDep, principal: CurrentUser) -> AlertRule:
+@router.patch("/{rule_id}", response_model=RuleOut, responses=errors(400, 403, 404, 422))
+def change_rule(rule_id: Id, body: RulePatch, session: SessionDep, principal: CurrentUser) -> RuleOut:
     """Change a rule (disable with ``enabled: false``; rules are never deleted, alerts keep pointing at them)."""
     principal.require(*EDITORS)
     rule = get_owned(session, AlertRule, rule_id, principal, "alert rule")
     if "params" in body.model_fields_set:
         _check_params(rule.kind, body.params)
+    if body.unit and rule.kind in SPECIAL_CLASSES:
+        raise ApiError(422, "rule_unit_mismatch", unit=body.unit)
     for key, value in body.model_dump(exclude_unset=True).items():
-        if value is None and key != "params":  # null leaves a field as it is (only params may be cleared)
+        if value is None and key not in ("params", "unit"):  # null leaves a field as it is (params, unit: cleared)
             continue
         setattr(rule, key, value)
     session.commit()
-    return rule
+    return _out(rule, principal, session)

@@ -20,13 +20,14 @@ import csv
 import datetime as dt
 import io
 import re
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,16 +37,18 @@ from api.routers import cameras as cameras_api
 from api.schemas import Id, CameraIn
 from api.scoping import get_owned, scoped
 from api.web.pages_account import reset_redis
-from api.web.render import render, translate
+from api.web.render import class_names_vi, render, translate
 from api.web.session import PageUser, csrf_protect, page_locale
 from cropwatch.alerts import FRUIT_CLASSES
-from cropwatch.domain import AlertLevel, CameraKind, CaptureStatus, ModelTask, ReviewState, Role
+from cropwatch.pest_counts import daily_figures
+from cropwatch.rule_text import fmt_number
+from cropwatch.domain import AlertLevel, CameraKind, CaptureStatus, ModelTask, Role
 from cropwatch.members import MemberRefused, check_admin_may_change, revoke_user_tokens
 from cropwatch.password_reset import (ResetGrant, ResetUnavailable, ShownCode, issue_code, pop_for_display,
                                       stash_for_display)
 from cropwatch.security import PASSWORD_MIN, hash_password, password_problem
 from cropwatch.spreadsheet import csv_cell
-from cropwatch.tables import (Alert, Camera, Capture, Cooperative, Detection, Farm, Membership, Plot,
+from cropwatch.tables import (Alert, Camera, Capture, Cooperative, Farm, Membership, Plot,
                               User)
 from cropwatch.timeutil import LOCAL_TZ, local_day_bounds, utcnow
 
@@ -58,7 +61,8 @@ USERNAME_RE = re.compile(r"^[A-Za-z0-9._-]{3,64}$")
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 .-]{5,19}$")
 LEVELS = (AlertLevel.danger, AlertLevel.warning, AlertLevel.watch)
 PERIODS = (3, 6, 12, 24)
-CSV_HEADER = ("cooperative", "crop", "month", "class", "count")
+CSV_HEADER = ("cooperative", "crop", "month", "pest", "class", "count")
+UNION_MIN_SCORE = 0.25  # the rules' default minimum score, as on the pressure page
 
 
 def _refuse(code: str, status: int = 400, **params: Any) -> ApiError:
@@ -490,12 +494,10 @@ def local_months(months: int, now: dt.datetime | None = None) -> list[tuple[str,
 def union_stats(session: Session, coop_ids: list[int], months: int, now: dt.datetime | None = None) -> dict:
     """Counts only, per cooperative: captures, alerts by level, pests by crop / local month / class.
 
-    Pests: detections that are not rejected by a reviewer, fruit-ripeness classes left out. The local month is a
-    CASE over the months' UTC bounds, so the same query runs on SQLite and PostgreSQL."""
+    Pests: the sum of the plots' daily figures (detections a reviewer did not reject, fruit-ripeness classes left
+    out), so the union reads the numbers its cooperatives' alerts and charts show."""
     buckets = local_months(months, now)
     start = buckets[0][1]
-    whens = [(Capture.captured_at < buckets[i + 1][1], buckets[i][0]) for i in range(len(buckets) - 1)]
-    month = case(*(whens or [(Capture.captured_at >= start, buckets[0][0])]), else_=buckets[-1][0]).label("month")
     captures = dict(session.execute(
         select(Capture.cooperative_id, func.count(Capture.id))
         .where(Capture.cooperative_id.in_(coop_ids), Capture.captured_at >= start,
@@ -507,17 +509,23 @@ def union_stats(session: Session, coop_ids: list[int], months: int, now: dt.date
             .where(Alert.cooperative_id.in_(coop_ids), Alert.created_at >= start)
             .group_by(Alert.cooperative_id, Alert.level)):
         alerts[cid][AlertLevel(level).value] = n
-    # grouped outside a subquery: a GROUP BY repeating the CASE's bound parameters is refused by PostgreSQL
-    rows = (select(Capture.cooperative_id.label("coop"), Plot.crop.label("crop"), month,
-                   Detection.class_name.label("cls"))
-            .select_from(Detection).join(Capture, Capture.id == Detection.capture_id)
-            .join(Plot, Plot.id == Capture.plot_id)
-            .where(Capture.cooperative_id.in_(coop_ids), Capture.captured_at >= start,
-                   Detection.review_state != ReviewState.rejected, Detection.class_name.not_in(FRUIT_CLASSES))
-            .subquery())
-    q = (select(rows.c.coop, rows.c.crop, rows.c.month, rows.c.cls, func.count())
-         .group_by(rows.c.coop, rows.c.crop, rows.c.month, rows.c.cls))
-    pests = [(cid, crop, m, cls, n) for cid, crop, m, cls, n in session.execute(q)]
+    # pests: the plots' daily figures as the alerts count them (cropwatch/pest_counts.py: new catches per trap, the
+    # highest photo of a garden camera), summed per cooperative, crop, local month and class - never the detections
+    # of every photo, which would count the insects on a sticky trap again in each photo
+    plots = session.execute(select(Plot.id, Plot.cooperative_id, Plot.crop).where(Plot.cooperative_id.in_(coop_ids)))
+    plot_info = {pid: (cid, crop) for pid, cid, crop in plots}
+    today = (now or utcnow()).astimezone(LOCAL_TZ).date()
+    first = start.astimezone(LOCAL_TZ).date()
+    days = [first + dt.timedelta(days=i) for i in range((today - first).days + 1)]
+    sums: dict[tuple[int, str, str, str], float] = defaultdict(float)
+    figures = daily_figures(session, plot_ids=list(plot_info), days=days, min_score=UNION_MIN_SCORE)
+    for (plot_id, cls), per_day in figures.items():
+        if cls in FRUIT_CLASSES:
+            continue
+        cid, crop = plot_info[plot_id]
+        for day, fig in per_day.items():
+            sums[(cid, crop, f"{day.year:04d}-{day.month:02d}", cls)] += fig.value
+    pests = [(cid, crop, m, cls, round(n, 1)) for (cid, crop, m, cls), n in sums.items() if n > 0]
     pests.sort(key=lambda r: (r[0], r[1], r[2], r[3]))
     return {"months": [b[0] for b in buckets], "captures": captures, "alerts": alerts, "pests": pests}
 
@@ -552,16 +560,21 @@ def union_page(request: Request, session: SessionDep, principal: PageUser, month
 
 
 @router.get("/union/export.csv")
-def union_export(session: SessionDep, principal: PageUser, months: int | None = None) -> Response:
+def union_export(request: Request, session: SessionDep, principal: PageUser, months: int | None = None) -> Response:
+    """The pest table as CSV in the reader's language: translated headers, Vietnamese pest names and decimal commas
+    for a Vietnamese reader (the class name stays in its own column, for joining)."""
     home, coops = union_cooperatives(session, principal)
     months = _period(months)
     stats = union_stats(session, [c.id for c in coops], months)
     names = {c.id: c.name for c in coops}
+    locale = page_locale(request, principal)
+    pests_vi = class_names_vi(request) if locale == "vi" else {}
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(CSV_HEADER)
+    w.writerow([translate(f"union_csv_{h}", locale) for h in CSV_HEADER])
     for cid, crop, month, cls, n in sorted(stats["pests"], key=lambda r: (names[r[0]], r[1], r[2], r[3])):
-        w.writerow([csv_cell(names[cid]), csv_cell(crop), month, csv_cell(cls), n])
+        w.writerow([csv_cell(names[cid]), csv_cell(crop), f"{month[5:]}/{month[:4]}",
+                    csv_cell(pests_vi.get(cls, cls)), csv_cell(cls), fmt_number(n, locale)])
     slug = re.sub(r"[^A-Za-z0-9_-]+", "-", home.union_code or home.code).strip("-") or "union"
     filename = f"union-{slug}-{stats['months'][-1]}-{months}m.csv"
     return Response(("\ufeff" + buf.getvalue()).encode("utf-8"), media_type="text/csv; charset=utf-8",

@@ -16,15 +16,19 @@ from sqlalchemy import select
 from api.schemas import Id
 from api.deps import Principal, SessionDep, SettingsDep
 from api.routers.review import READERS, REVIEWERS
-from api.routers.rules import EDITORS
+from api.errors import ApiError
+from api.routers.rules import EDITORS, normalize_rule
 from api.scoping import get_owned, scoped
 from api.web.render import class_names_vi, render, translate
 from api.web.session import PageUser, csrf_protect, page_locale
 from cropwatch import review
+from models import registry
 from cropwatch.alerts import FRUIT_CLASSES
 from cropwatch.domain import AlertLevel, CaptureStatus, ModelStage, ReviewState, Role
-from cropwatch.tables import AlertRule, Camera, Capture, Detection, ModelVersion, Plot
-from cropwatch.timeutil import LOCAL_TZ, local_day, local_day_bounds, utcnow
+from cropwatch.pest_counts import UNITS, daily_figures
+from cropwatch.rule_text import rule_label
+from cropwatch.tables import AlertRule, Camera, Capture, ModelVersion, Plot
+from cropwatch.timeutil import local_day, utcnow
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 PRESSURE_DAYS = 30
@@ -139,19 +143,17 @@ def annotator_act(capture_id: Id, body: ActIn, request: Request, session: Sessio
 # pest pressure ------------------------------------------------------------------------------------------------
 
 
-def _daily_counts(session, principal: Principal, days: list[dt.date], plot_ids: list[int]) -> dict:  # noqa: ANN001
-    """{plot_id: {class: Counter(day -> count)}} of pest detections a reviewer did not reject (score ≥ 0.25)."""
-    start, _ = local_day_bounds(days[0])
-    _, end = local_day_bounds(days[-1])
-    rows = session.execute(
-        select(Capture.plot_id, Capture.captured_at, Detection.class_name)
-        .join(Capture, Capture.id == Detection.capture_id)
-        .where(Detection.cooperative_id == principal.cooperative_id, Capture.captured_at >= start,
-               Capture.captured_at < end, Capture.plot_id.in_(plot_ids), Detection.score >= 0.25,
-               Detection.review_state != ReviewState.rejected, Detection.class_name.not_in(FRUIT_CLASSES)))
-    out: dict = defaultdict(lambda: defaultdict(Counter))
-    for plot_id, when, name in rows:
-        out[plot_id][name][when.astimezone(LOCAL_TZ).date()] += 1
+PRESSURE_MIN_SCORE = 0.25  # the rules' default minimum score
+
+
+def _daily_counts(session, days: list[dt.date], plot_ids: list[int], unit: str | None = None) -> dict:  # noqa: ANN001
+    """{plot_id: {class: {day: figure}}}: the pests' daily figures as the alerts count them
+    (:mod:`cropwatch.pest_counts`: new catches per trap, the highest photo of a garden camera), fruit classes out."""
+    figures = daily_figures(session, plot_ids=plot_ids, days=days, min_score=PRESSURE_MIN_SCORE, unit=unit)
+    out: dict = defaultdict(dict)
+    for (plot_id, name), per_day in figures.items():
+        if name not in FRUIT_CLASSES:
+            out[plot_id][name] = {d: f.value for d, f in per_day.items()}
     return out
 
 
@@ -164,21 +166,21 @@ def pressure_page(request: Request, session: SessionDep, principal: PageUser,
     selected = get_owned(session, Plot, plot_id, principal, "plot") if plot_id is not None else None
     today = local_day(utcnow())
     day_list = [today - dt.timedelta(days=i) for i in range(days - 1, -1, -1)]
-    counts = _daily_counts(session, principal, day_list, [p.id for p in plots])
+    plot_ids = [p.id for p in plots]
+    counts = _daily_counts(session, day_list, plot_ids)
     rules = list(session.scalars(scoped(AlertRule, principal).where(AlertRule.enabled.is_(True),
                                                                     AlertRule.kind == "threshold")))
-    # grid: today's worst count/threshold ratio per plot
+    # grid: today's highest level reached per plot, each rule read in its own unit
+    today_by_unit = {u: _daily_counts(session, [today], plot_ids, u) for u in {r.unit for r in rules}}
     severity = {AlertLevel.watch: 1, AlertLevel.warning: 2, AlertLevel.danger: 3}
     tiles = []
     for p in plots:
-        level, total = None, 0
-        for name, per_day in counts.get(p.id, {}).items():
-            n = per_day.get(today, 0)
-            total += n
-            for r in rules:
-                if r.class_name == name and (r.crop in (None, p.crop)) and n >= r.threshold and \
-                        severity[r.level] > severity.get(level, 0):
-                    level = r.level
+        level = None
+        total = sum(per_day.get(today, 0) for per_day in counts.get(p.id, {}).values())
+        for r in rules:
+            n = today_by_unit[r.unit].get(p.id, {}).get(r.class_name, {}).get(today, 0)
+            if r.crop in (None, p.crop) and n >= r.threshold and severity[r.level] > severity.get(level, 0):
+                level = r.level
         tiles.append({"plot": p, "level": level.value if level else "ok", "today": total})
 
     locale = page_locale(request, principal)
@@ -188,7 +190,7 @@ def pressure_page(request: Request, session: SessionDep, principal: PageUser,
         return [{"name": name, "label": names.get(name, name), "data": [per_day.get(d, 0) for d in day_list]}
                 for name, per_day in sorted(per_class.items())]
 
-    coop_total: dict = defaultdict(Counter)
+    coop_total: dict = defaultdict(Counter)  # the sum of the plots' daily figures
     for per_class in counts.values():
         for name, per_day in per_class.items():
             coop_total[name].update(per_day)
@@ -207,12 +209,15 @@ def pressure_page(request: Request, session: SessionDep, principal: PageUser,
 
 
 def _rules_page(request: Request, session, principal: Principal, *, error: str | None = None,  # noqa: ANN001
-                saved: bool = False, status: int = 200) -> Response:
+                saved: bool = False, status: int = 200, typed: dict | None = None) -> Response:
     rules = list(session.scalars(scoped(AlertRule, principal).order_by(AlertRule.class_name, AlertRule.threshold)))
     crops = sorted({p.crop for p in session.scalars(scoped(Plot, principal))})
+    locale = page_locale(request, principal)
+    classes = registry.production_classes(session, principal.cooperative_id)
+    labels = {r.id: rule_label(r, locale, classes) for r in rules}
     return render(request, "agronomist/rules.html", principal, status=status, rules=rules, error=error, saved=saved,
-                  classes=_production_classes(session), crops=crops, levels=[lv.value for lv in AlertLevel],
-                  kinds=RULE_KINDS, can_edit=principal.role in EDITORS)
+                  classes=list(classes), crops=crops, levels=[lv.value for lv in AlertLevel], labels=labels,
+                  kinds=RULE_KINDS, units=UNITS, can_edit=principal.role in EDITORS, typed=typed or {})
 
 
 @router.get("/rules")
@@ -245,11 +250,20 @@ def add_rule(request: Request, session: SessionDep, principal: PageUser,
              hours: Annotated[float | None, Form(gt=0, le=24 * 30)] = None,
              share: Annotated[float | None, Form(ge=0, le=1)] = None,
              target: Annotated[float | None, Form(gt=0, le=1)] = None,
-             days: Annotated[int | None, Form(ge=1, le=90)] = None) -> Response:
+             days: Annotated[int | None, Form(ge=1, le=90)] = None,
+             unit: Annotated[str, Form(pattern="^(|trap_day|sample)$")] = "") -> Response:
     principal.require(*EDITORS)
+    try:
+        class_name = normalize_rule(session, principal.cooperative_id, kind=kind, class_name=class_name,
+                                    unit=unit or None)
+    except ApiError as exc:  # the form again, with what was typed and why
+        locale = page_locale(request, principal)
+        return _rules_page(request, session, principal, error=translate(exc.code, locale, **exc.params), status=422,
+                           typed={"class_name": class_name, "threshold": threshold, "kind": kind, "unit": unit,
+                                  "name": name, "level": level.value})
     session.add(AlertRule(cooperative_id=principal.cooperative_id, class_name=class_name, threshold=threshold,
                           level=level, kind=kind, crop=crop or None, min_score=min_score,
-                          cooldown_minutes=cooldown_minutes, name=name or f"{class_name} ≥ {threshold}/ngày",
+                          cooldown_minutes=cooldown_minutes, name=name, unit=unit or None,
                           params=_params(kind, rise_pct, hours, share, target, days)))
     session.commit()
     return RedirectResponse("/rules?saved=1", status_code=303)
@@ -261,10 +275,13 @@ def edit_rule(rule_id: Id, session: SessionDep, principal: PageUser,
               level: Annotated[AlertLevel, Form()],
               min_score: Annotated[float, Form(ge=0, le=1)],
               cooldown_minutes: Annotated[int, Form(ge=0, le=60 * 24 * 30)],
-              enabled: Annotated[bool, Form()] = False) -> Response:
+              enabled: Annotated[bool, Form()] = False,
+              unit: Annotated[str | None, Form(pattern="^(|trap_day|sample)$")] = None) -> Response:
     principal.require(*EDITORS)
     rule = get_owned(session, AlertRule, rule_id, principal, "alert rule")
     rule.threshold, rule.level, rule.min_score, rule.cooldown_minutes, rule.enabled = (
         threshold, level, min_score, cooldown_minutes, enabled)
+    if unit is not None and rule.kind in ("threshold", "trend"):
+        rule.unit = unit or None
     session.commit()
     return RedirectResponse(f"/rules?saved=1#rule-{rule.id}", status_code=303)

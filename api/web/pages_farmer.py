@@ -15,14 +15,17 @@ from api.schemas import Id
 from api.deps import Principal, SessionDep, SettingsDep, StorageDep
 from api.errors import ApiError
 from api.routers import diary as diary_api
+from api.routers.cameras import TRAP_MARKERS
 from api.routers.lots import LotIn, new_lot
 from api.scoping import get_owned, scoped
 from api.web.render import render, translate
 from api.web.session import PageUser, csrf_protect, page_locale
 from cropwatch import alerts as alert_logic
-from cropwatch.domain import AlertLevel, AlertStatus, CaptureStatus, DiaryStatus, DiaryType, Role
+from cropwatch.domain import AlertLevel, AlertStatus, CameraKind, CaptureStatus, DiaryStatus, DiaryType, Role
+from cropwatch.pest_counts import daily_figures
+from cropwatch.traps import NotATrap, record_trap_change
 from cropwatch.ingest import IngestError
-from cropwatch.tables import Alert, Camera, Capture, DiaryEntry, Farm, HarvestLot, Plot
+from cropwatch.tables import Alert, Camera, Capture, DiaryEntry, Farm, HarvestLot, Plot, TrapChange
 from cropwatch.timeutil import local_day, local_day_bounds, utcnow
 from cropwatch.traceability import qr_png, qr_svg
 
@@ -111,24 +114,39 @@ def _plot_status(session, plot: Plot, today: dt.date, min_score: float) -> dict:
     worst = session.scalars(select(Alert).where(Alert.plot_id == plot.id, Alert.status != AlertStatus.resolved,
                                                 Alert.local_day >= today - dt.timedelta(days=1))).all()
     level = min((a.level for a in worst), key=lambda lv: SEVERITY.get(lv, 9), default=None)
-    start, end = local_day_bounds(today)
-    from cropwatch.tables import Detection
-
-    pests = session.scalar(
-        select(func.count(Detection.id)).join(Capture, Capture.id == Detection.capture_id)
-        .where(Capture.plot_id == plot.id, Capture.captured_at >= start, Capture.captured_at < end,
-               Detection.score >= min_score, Detection.review_state != "rejected",
-               Detection.class_name.not_in(alert_logic.FRUIT_CLASSES))) or 0
+    # today's figures as the alerts count them (new catches per trap, the highest photo of a camera), summed
+    figures = daily_figures(session, plot_ids=[plot.id], days=[today], min_score=min_score)
+    pests = sum(per_day[today].value for (_, name), per_day in figures.items()
+                if name not in alert_logic.FRUIT_CLASSES and today in per_day)
     ripe = alert_logic.ripe_share(session, plot_id=plot.id, day=today, min_score=min_score)
+    traps = list(session.scalars(select(Camera).where(Camera.plot_id == plot.id,
+                                                      Camera.kind == CameraKind.sticky_trap).order_by(Camera.id)))
+    last_change = {cam: at for cam, at in session.execute(
+        select(TrapChange.camera_id, func.max(TrapChange.changed_at))
+        .where(TrapChange.camera_id.in_([c.id for c in traps])).group_by(TrapChange.camera_id))}
     return {"plot": plot, "level": level.value if level else None, "pests": pests,
-            "ripe_pct": round(ripe[0] * 100) if ripe else None, "fruit": ripe[1] if ripe else 0}
+            "ripe_pct": round(ripe[0] * 100) if ripe else None, "fruit": ripe[1] if ripe else 0,
+            "traps": [{"camera": c, "changed_at": last_change.get(c.id)} for c in traps]}
+
+
+@router.post("/cameras/{camera_id}/trap-change")
+def mark_trap_change(camera_id: Id, session: SessionDep, principal: PageUser) -> Response:
+    """The farmer's one tap "Đã thay bẫy": the trap's count starts again from zero now."""
+    principal.require(*TRAP_MARKERS)
+    cam = get_owned(session, Camera, camera_id, principal, "camera")
+    try:
+        record_trap_change(session, cam, principal.user.id)
+    except NotATrap:
+        raise ApiError(422, "not_a_trap") from None
+    return RedirectResponse(f"/plots?trap_changed={cam.id}#plot-{cam.plot_id}", status_code=303)
 
 
 @router.get("/plots")
-def plots_page(request: Request, session: SessionDep, principal: PageUser, settings: SettingsDep) -> Response:
+def plots_page(request: Request, session: SessionDep, principal: PageUser, settings: SettingsDep,
+               trap_changed: Id | None = None) -> Response:
     today = local_day(utcnow())
     rows = [_plot_status(session, p, today, 0.25) for p in visible_plots(session, principal)]
-    return render(request, "farmer/plots.html", principal, rows=rows)
+    return render(request, "farmer/plots.html", principal, rows=rows, trap_changed=trap_changed)
 
 
 def _diary_page(request: Request, session, principal: Principal, plot: Plot, *, error: str | None = None,  # noqa: ANN001

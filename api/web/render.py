@@ -19,6 +19,7 @@ from api.web.messages import MESSAGES
 from api.web.session import csrf_token, page_locale, set_csrf_cookie
 from cropwatch.domain import Role
 from cropwatch.i18n import CATALOGUE, DEFAULT_LOCALE
+from cropwatch.rule_text import fmt_number
 from cropwatch.timeutil import fmt_date, fmt_datetime, utcnow
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -93,6 +94,7 @@ def _json_script(data: Any, element_id: str) -> Markup:
 ENV.filters["date"] = _fmt_date
 ENV.filters["datetime"] = _fmt_dt
 ENV.filters["json_script"] = _json_script
+ENV.filters["num"] = fmt_number  # {{ value|num(lang) }}: 350,5 in Vietnamese, 350.5 in English
 
 
 _NAMES_CACHE: dict[int, tuple[float, dict[str, str]]] = {}

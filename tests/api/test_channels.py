@@ -28,13 +28,14 @@ def test_alert_rules_are_edited_by_agronomists_of_their_own_cooperative(client, 
     ag = tenant_a.auth(Role.agronomist)
     r = client.post("/api/v1/alert-rules", headers=ag, json={"class_name": "planthopper", "threshold": 5,
                                                              "level": "danger", "crop": "lúa"})
-    assert r.status_code == 201 and r.json()["name"] == "planthopper ≥ 5/ngày"
+    assert r.status_code == 201 and r.json()["label"].startswith("planthopper ≥ 5 con/ngày")
     rid = r.json()["id"]
     assert client.post("/api/v1/alert-rules", headers=tenant_a.auth(Role.member),
                        json={"class_name": "x", "threshold": 1}).status_code == 403
     assert client.post("/api/v1/alert-rules", headers=ag, json={"class_name": "x", "threshold": 0}).status_code == 422
     r = client.patch(f"/api/v1/alert-rules/{rid}", headers=ag, json={"threshold": 8, "enabled": False})
     assert (r.json()["threshold"], r.json()["enabled"]) == (8, False)
+    assert r.json()["label"].startswith("planthopper ≥ 8 con/ngày")  # the label follows the rule
     assert rid in [x["id"] for x in client.get("/api/v1/alert-rules", headers=tenant_a.auth(Role.member)).json()]
     assert client.patch(f"/api/v1/alert-rules/{rid}", headers=tenant_b.auth(Role.agronomist),
                         json={"threshold": 1}).status_code == 404

@@ -77,6 +77,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/alerts/{alert_id}/resolve"): "object", ("GET", "/api/v1/diary"): "list",
     ("GET", "/api/v1/diary/export"): "list", ("GET", "/api/v1/diary/{entry_id}"): "object",
     ("POST", "/api/v1/diary"): "create", ("POST", "/api/v1/diary/{entry_id}/done"): "object",
+    ("PATCH", "/api/v1/diary/{entry_id}"): "object", ("DELETE", "/api/v1/diary/{entry_id}"): "object",
     ("GET", "/api/v1/models"): "list", ("GET", "/api/v1/review/queue"): "list",
     ("POST", "/api/v1/captures/{capture_id}/reviews"): "object", ("GET", "/api/v1/captures/{capture_id}/reviews"): "object",
     ("POST", "/api/v1/captures/{capture_id}/flag"): "object", ("GET", "/api/v1/review/agreement"): "list",
@@ -91,6 +92,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/channels"): "list", ("DELETE", "/api/v1/channels/{channel_id}"): "object",
     ("GET", "/api/v1/alerts/{alert_id}/deliveries"): "object", ("GET", "/api/v1/alert-rules"): "list",
     ("POST", "/api/v1/alert-rules"): "create", ("PATCH", "/api/v1/alert-rules/{rule_id}"): "object",
+    ("POST", "/api/v1/cameras/{camera_id}/trap-changes"): "object",
+    ("GET", "/api/v1/cameras/{camera_id}/trap-changes"): "object", ("POST", "/cameras/{camera_id}/trap-change"): "object",
 }
 DENIED = {401, 403, 404, 405, 422}
 

@@ -21,6 +21,7 @@ from cropwatch.tables import (Alert, ApiToken, Camera, Capture, Cooperative, Det
                               User)
 from cropwatch.timeutil import LOCAL_TZ, utcnow
 from factories import make_tenant
+from training.recipes import RICE_PESTS_NAMES, RICE_PESTS_NAMES_VI
 
 from .conftest import DESKTOP, PHONE, screenshot
 
@@ -284,8 +285,13 @@ def _seed_union(s) -> dict:
     return {"a": a, "b": b, "c": c, "first": first, "prev_last": prev_last}
 
 
+PEST_VI = {RICE_PESTS_NAMES[k]: RICE_PESTS_NAMES_VI[k] for k in RICE_PESTS_NAMES}
+
+
 def _expected_rows(s, coop_ids: list[int]) -> list[list[str]]:
-    """The CSV computed independently from the rows: not rejected, no fruit classes, by local month."""
+    """The CSV computed independently from the rows: not rejected, no fruit classes, by local month. Each camera
+    sends one photo a day here, so the plots' daily figures are the photos' counts (tests/test_alert_rules.py
+    shows a trap photographed all day counted once)."""
     names = {c.id: c.name for c in s.scalars(select(Cooperative))}
     counts = collections.Counter()
     for det, cap, plot in s.execute(select(Detection, Capture, Plot).join(Capture, Capture.id == Detection.capture_id)
@@ -293,8 +299,8 @@ def _expected_rows(s, coop_ids: list[int]) -> list[list[str]]:
                                     .where(Capture.cooperative_id.in_(coop_ids))):
         if det.review_state == ReviewState.rejected or det.class_name in FRUIT_CLASSES:
             continue
-        counts[(names[cap.cooperative_id], plot.crop, cap.captured_at.astimezone(LOCAL_TZ).strftime("%Y-%m"),
-                det.class_name)] += 1
+        counts[(names[cap.cooperative_id], plot.crop, cap.captured_at.astimezone(LOCAL_TZ).strftime("%m/%Y"),
+                PEST_VI[det.class_name], det.class_name)] += 1
     return sorted([*k, str(n)] for k, n in counts.items())
 
 
@@ -332,17 +338,18 @@ def test_union_admin_sees_union_numbers_and_downloads_csv(live_server, open_page
     download.save_as(tmp_path / "u.csv")
     text = (tmp_path / "u.csv").read_bytes()
     rows = list(csv.reader(io.StringIO(text.decode("utf-8-sig"))))
-    assert rows[0] == ["cooperative", "crop", "month", "class", "count"]
+    assert rows[0] == ["Hợp tác xã", "Cây trồng", "Tháng", "Loài", "Lớp mô hình",
+                       "Số con (tổng số liệu ngày của các lô)"]
     with sessions() as s:
         expected = _expected_rows(s, [a.cooperative_id, b.cooperative_id])
     assert sorted(rows[1:]) == expected
     # the local-month edges, spelled out
-    prev, this = seed["prev_last"].strftime("%Y-%m"), seed["first"].strftime("%Y-%m")
-    assert ["HTX Lúa Xanh Sóc Trăng", "lúa", prev, "planthopper", "2"] in rows
-    assert ["HTX Lúa Xanh Sóc Trăng", "lúa", this, "planthopper", "1"] in rows
-    assert ["HTX Rau Quả Cần Thơ", "cà chua", prev, "caterpillar on leaf", "1"] in rows
+    prev, this = seed["prev_last"].strftime("%m/%Y"), seed["first"].strftime("%m/%Y")
+    assert ["HTX Lúa Xanh Sóc Trăng", "lúa", prev, "rầy nâu", "planthopper", "2"] in rows
+    assert ["HTX Lúa Xanh Sóc Trăng", "lúa", this, "rầy nâu", "planthopper", "1"] in rows
+    assert ["HTX Rau Quả Cần Thơ", "cà chua", prev, "sâu ăn lá", "caterpillar on leaf", "1"] in rows
     assert not any(r[0] == "HTX Ngoài Liên Minh" for r in rows)
-    assert not any(r[3] in ("ripe", "unripe", "rice bug") for r in rows[1:])
+    assert not any(r[4] in ("ripe", "unripe", "rice bug") for r in rows[1:])
 
     # the page in English
     page.goto("/union?lang=en&months=3")

@@ -26,7 +26,9 @@ def test_farmer_sees_acknowledges_alert_and_writes_diary_with_photo(live_server,
     assert page.url.endswith("/alerts")
     card = page.locator("article.alert").first
     card.wait_for()
-    assert "rầy nâu" in card.inner_text().lower() or "planthopper" in card.inner_text().lower()
+    text = card.inner_text().lower()
+    assert "rầy nâu" in text and "planthopper" not in text  # the pest in Vietnamese only
+    assert "con/ảnh mẫu" in text  # the figure says its unit: a garden camera's photo is a sample
     assert card.get_attribute("data-status") == "open"
     boxes_on_card = card.locator("svg rect.box").count()
     assert boxes_on_card >= 3, "the evidence photo shows the planthoppers that raised the alert"
@@ -141,3 +143,26 @@ def test_snoozed_alert_leaves_the_list_until_its_time(live_server, open_page, se
         import datetime as dt
 
         assert dt.timedelta(hours=23) < alert.snoozed_until - utcnow() <= dt.timedelta(hours=24)
+
+
+def test_farmer_marks_a_trap_card_changed_in_one_tap(live_server, open_page, sessions):
+    from cropwatch.domain import CameraKind
+    from cropwatch.tables import Camera, TrapChange
+
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "a")
+        cam = s.get(Camera, tenant.camera_id)
+        cam.kind, cam.name = CameraKind.sticky_trap, "Bẫy dính 1"
+    page = open_page("a-member", "pw-a", PHONE)
+    page.goto("/plots")
+    trap = page.locator(f"form[data-trap='{tenant.camera_id}']")
+    assert "Chưa ghi nhận lần thay bẫy nào" in trap.inner_text()
+    button = trap.get_by_role("button", name="Đã thay bẫy (Bẫy dính 1)")
+    assert button.bounding_box()["height"] >= 44  # a thumb's tap target
+    button.click()
+    page.wait_for_url("**/plots?trap_changed=*")
+    assert page.get_by_role("status").inner_text().startswith("Đã ghi nhận thay tấm bẫy")
+    assert "Thay lần cuối:" in page.locator(f"form[data-trap='{tenant.camera_id}']").inner_text()
+    page.reload()  # POST-redirect-GET: a reload records nothing twice
+    with sessions() as s:
+        assert s.query(TrapChange).filter_by(camera_id=tenant.camera_id).count() == 1

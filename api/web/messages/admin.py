@@ -183,4 +183,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "union_month": {"vi": "Tháng", "en": "Month"},
     "union_class": {"vi": "Loài", "en": "Class"},
     "union_count": {"vi": "Số lượng", "en": "Count"},
+    "union_csv_cooperative": {"vi": "Hợp tác xã", "en": "Cooperative"},
+    "union_csv_crop": {"vi": "Cây trồng", "en": "Crop"},
+    "union_csv_month": {"vi": "Tháng", "en": "Month"},
+    "union_csv_pest": {"vi": "Loài", "en": "Pest"},
+    "union_csv_class": {"vi": "Lớp mô hình", "en": "Model class"},
+    "union_csv_count": {"vi": "Số con (tổng số liệu ngày của các lô)", "en": "Count (sum of the plots' daily figures)"},
 }

@@ -1,0 +1,69 @@
+"""Issue 14: a farmer marks a sticky trap's card replaced in one tap ("thay bẫy"), and the trap's count starts
+again from zero at that moment, even when the new card's first count is no visible drop."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from cropwatch import alerts
+from cropwatch.domain import CameraKind, CaptureStatus
+from cropwatch.pest_counts import daily_figures
+from cropwatch.tables import Camera, Capture, Detection, TrapChange
+from cropwatch.timeutil import local_day_bounds
+from factories import make_tenant
+
+DAY = dt.date(2026, 11, 18)
+
+
+def _photo(s, tenant, when: dt.datetime, n: int) -> None:
+    cap = Capture(cooperative_id=tenant.cooperative_id, camera_id=tenant.camera_id, plot_id=tenant.plot_id,
+                  object_key=f"raw/{uuid.uuid4().hex}.jpg", sha256=uuid.uuid4().hex * 2, size_bytes=1,
+                  captured_at=when, status=CaptureStatus.done)
+    s.add(cap)
+    s.flush()
+    s.add_all([Detection(cooperative_id=tenant.cooperative_id, capture_id=cap.id, class_id=6,
+                         class_name="planthopper", score=0.9, x1=1, y1=1, x2=9, y2=9) for _ in range(n)])
+    s.flush()
+
+
+def test_a_marked_card_change_counts_both_cards(sessions):
+    """Old card: 2 then 4 insects; the farmer changes it at noon; the new card shows 3, then 5. No drop of half
+    is visible (4 → 3), so only the mark tells: the day's new catches are 4 + 5 = 9, not 5."""
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "tc")
+        s.get(Camera, tenant.camera_id).kind = CameraKind.sticky_trap
+        start, _ = local_day_bounds(DAY)
+        for hour, n in ((8, 2), (11, 4), (14, 3), (17, 5)):
+            _photo(s, tenant, start + dt.timedelta(hours=hour), n)
+        unmarked = alerts.daily_count(s, plot_id=tenant.plot_id, class_name="planthopper", day=DAY, min_score=0.25)
+        s.add(TrapChange(cooperative_id=tenant.cooperative_id, camera_id=tenant.camera_id,
+                         changed_at=start + dt.timedelta(hours=12)))
+        s.flush()
+        marked = alerts.daily_count(s, plot_id=tenant.plot_id, class_name="planthopper", day=DAY, min_score=0.25)
+        fig = daily_figures(s, plot_ids=[tenant.plot_id], days=[DAY], min_score=0.25)[(tenant.plot_id, "planthopper")]
+    assert (unmarked, marked) == (5, 9)
+    assert fig[DAY].unit == "trap_day" and fig[DAY].cameras == 1
+
+
+def test_two_traps_give_the_mean_per_trap_and_a_garden_camera_its_best_photo(sessions):
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "two")
+        trap1 = s.get(Camera, tenant.camera_id)
+        trap1.kind = CameraKind.sticky_trap
+        trap2 = Camera(cooperative_id=tenant.cooperative_id, plot_id=tenant.plot_id, name="trap 2",
+                       kind=CameraKind.sticky_trap, token_hash=uuid.uuid4().hex)
+        garden = Camera(cooperative_id=tenant.cooperative_id, plot_id=tenant.plot_id, name="garden",
+                        kind=CameraKind.garden, token_hash=uuid.uuid4().hex)
+        s.add_all([trap2, garden])
+        s.flush()
+        start, _ = local_day_bounds(DAY)
+        for cam, series in ((trap1.id, [1, 4, 6]), (trap2.id, [0, 1, 3]), (garden.id, [2, 7, 1])):
+            tenant.camera_id = cam
+            for i, n in enumerate(series):
+                _photo(s, tenant, start + dt.timedelta(hours=8 + i), n)
+        figs = {u: daily_figures(s, plot_ids=[tenant.plot_id], days=[DAY], min_score=0.25, unit=u)
+                [(tenant.plot_id, "planthopper")][DAY] for u in (None, "trap_day", "sample")}
+    assert (figs["trap_day"].value, figs["trap_day"].cameras) == (4.5, 2)  # (6 + 3) / 2 new per trap
+    assert (figs["sample"].value, figs["sample"].cameras) == (7, 1)  # the garden camera's best photo
+    assert figs[None] == figs["trap_day"]  # a plot with traps is read by its traps
