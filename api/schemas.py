@@ -283,18 +283,57 @@ class DiaryOut(_Out):
     detection_ids: list[int]
     created_at: dt.datetime
     updated_at: dt.datetime
+    deleted_at: dt.datetime | None = Field(default=None, description="set when the entry was withdrawn (soft delete)")
+
+
+class FieldChangeOut(BaseModel):
+    field: str
+    before: Any = None
+    after: Any = None
 
 
 class RevisionOut(_Out):
     revision: int
     changed_by: int | None
     changed_at: dt.datetime
-    snapshot: dict
+    snapshot: dict = Field(description="the entry after this change; `_reason`: why it was edited or deleted")
+    reason: str | None = None
+    changes: list[FieldChangeOut] = Field(default=[], description="the fields this revision changed (none for "
+                                                                  "the first)")
 
 
 class DiaryDetail(DiaryOut):
     revisions: list[RevisionOut]
     photo_urls: list[str] = []
+
+
+class DiaryPatch(BaseModel):
+    """Fields to change on a manual entry; an absent field stays. ``null`` clears an optional field (title and
+    notes become empty; occurred_at, type and status cannot be cleared and ``null`` leaves them)."""
+    model_config = ConfigDict(extra="forbid")
+    occurred_at: Moment | None = None
+    type: DiaryType | None = None
+    status: DiaryStatus | None = None
+    title: str | None = Field(default=None, max_length=300)
+    notes: str | None = Field(default=None, max_length=10000)
+    quantity_value: float | None = Field(default=None, allow_inf_nan=False)
+    quantity_unit: str | None = Field(default=None, max_length=32)
+    product_name: str | None = Field(default=None, max_length=200)
+    registration_no: str | None = Field(default=None, max_length=100)
+    active_ingredient: str | None = Field(default=None, max_length=200)
+    dose: str | None = Field(default=None, max_length=100)
+    treated_area_m2: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    operator: str | None = Field(default=None, max_length=200)
+    phi_days: int | None = Field(default=None, ge=0, le=365)
+    reason: str | None = Field(default=None, max_length=2000, description="why it is changed (kept in the revision)")
+    phi_override_reason: str | None = Field(default=None, max_length=2000,
+                                            description="an agronomist's reason to record a harvest inside a "
+                                                        "pre-harvest interval")
+
+
+class DiaryDeleteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str | None = Field(default=None, max_length=2000, description="why it is withdrawn (kept in the revision)")
 
 
 class ModelOut(_Out):

@@ -1,8 +1,15 @@
-"""Cultivation diary (nhật ký canh tác): every write keeps a revision; automatic observations."""
+"""Cultivation diary (nhật ký canh tác): every write keeps a revision; automatic observations; edits and soft
+deletes of manual entries, each a revision an auditor can read as "who, when, field: before → after".
+
+A revision's ``snapshot`` is the entry's state after the change (the fields of ``SNAPSHOT_FIELDS``); a key that
+starts with ``_`` is about the change itself, not the entry (``_reason``: why it was edited or deleted).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
@@ -10,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from cropwatch.domain import DiarySource, DiaryStatus, DiaryType
 from cropwatch.i18n import t
-from cropwatch.tables import Camera, Capture, DiaryEntry, DiaryRevision
-from cropwatch.timeutil import fmt_date, local_day, local_day_bounds
+from cropwatch.tables import Camera, Capture, DiaryEntry, DiaryRevision, User
+from cropwatch.timeutil import fmt_date, fmt_datetime, local_day, local_day_bounds, utcnow
 
 SNAPSHOT_FIELDS = (
     "plot_id", "occurred_at", "type", "status", "source", "title", "notes", "quantity_value", "quantity_unit",
@@ -20,11 +27,32 @@ SNAPSHOT_FIELDS = (
 )
 
 
+#: what a person writes; an entry with none of them is empty and refused (``diary_empty``, docs/decisions.md):
+#: a title, notes, a quantity, a product (its name, registration number or active ingredient) or a photo
+CONTENT_FIELDS = ("title", "notes", "quantity_value", "product_name", "registration_no", "active_ingredient",
+                  "photo_keys")
+#: what an edit of a manual entry may change (photos, plot and source stay as they were written)
+EDITABLE_FIELDS = ("occurred_at", "type", "status", "title", "notes", "quantity_value", "quantity_unit",
+                   "product_name", "registration_no", "active_ingredient", "dose", "treated_area_m2", "operator",
+                   "phi_days")
+_DATETIME_FIELDS = ("occurred_at", "deleted_at")
+
+
+class DiaryRefused(Exception):
+    """A diary write the rules refuse; ``code`` is a message key of :mod:`cropwatch.i18n`."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
 def _snapshot(entry: DiaryEntry) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in SNAPSHOT_FIELDS:
         value = getattr(entry, name)
-        if isinstance(value, (dt.datetime, dt.date)):
+        if isinstance(value, dt.datetime):
+            value = value.astimezone(dt.timezone.utc).isoformat()  # one offset: a diff never sees a false change
+        elif isinstance(value, dt.date):
             value = value.isoformat()
         elif hasattr(value, "value"):
             value = value.value
@@ -32,13 +60,198 @@ def _snapshot(entry: DiaryEntry) -> dict[str, Any]:
     return out
 
 
-def record_revision(session: Session, entry: DiaryEntry, *, user_id: int | None) -> DiaryRevision:
+def record_revision(session: Session, entry: DiaryEntry, *, user_id: int | None,
+                    reason: str | None = None) -> DiaryRevision:
     session.flush()
     last = session.scalar(select(func.max(DiaryRevision.revision)).where(DiaryRevision.entry_id == entry.id)) or 0
+    snapshot = _snapshot(entry)
+    if reason:
+        snapshot["_reason"] = reason
     rev = DiaryRevision(cooperative_id=entry.cooperative_id, entry_id=entry.id, revision=last + 1,
-                        changed_by=user_id, snapshot=_snapshot(entry))
+                        changed_by=user_id, snapshot=snapshot)
     session.add(rev)
     return rev
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip()) or (isinstance(value, list) and not value)
+
+
+def is_empty(values: Mapping[str, Any]) -> bool:
+    """True when none of :data:`CONTENT_FIELDS` holds anything (whitespace is nothing; a quantity of 0 is one)."""
+    return all(_blank(values.get(name)) for name in CONTENT_FIELDS)
+
+
+def check_writable(entry: DiaryEntry) -> None:
+    """Refuse an edit of an automatic or deleted entry."""
+    if entry.source == DiarySource.automatic:
+        raise DiaryRefused("diary_automatic_locked")
+    if entry.deleted_at is not None:
+        raise DiaryRefused("diary_entry_deleted")
+
+
+def _normalized(name: str, value: Any) -> Any:
+    if name in ("title", "notes"):
+        return value or ""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def update_entry(session: Session, entry: DiaryEntry, *, user_id: int | None, changes: Mapping[str, Any],
+                 reason: str | None = None) -> bool:
+    """Apply ``changes`` (fields of :data:`EDITABLE_FIELDS`) to a manual entry with one revision; False when
+    nothing changed (no revision). Refuses automatic and deleted entries, and an edit that leaves it empty."""
+    check_writable(entry)
+    new = {k: _normalized(k, v) for k, v in changes.items() if k in EDITABLE_FIELDS}
+    diff = {k: v for k, v in new.items() if getattr(entry, k) != v}
+    if not diff:
+        return False
+    if is_empty({name: diff.get(name, getattr(entry, name)) for name in CONTENT_FIELDS}):
+        raise DiaryRefused("diary_empty")
+    for name, value in diff.items():
+        setattr(entry, name, value)
+    record_revision(session, entry, user_id=user_id, reason=reason)
+    return True
+
+
+def soft_delete(session: Session, entry: DiaryEntry, *, user_id: int | None, reason: str | None = None) -> bool:
+    """Withdraw a manual entry: ``deleted_at`` is set, a revision keeps who, when and why; the row stays for the
+    audit (lists hide it, exports mark it). False when it was already deleted."""
+    if entry.source == DiarySource.automatic:
+        raise DiaryRefused("diary_automatic_locked")
+    if entry.deleted_at is not None:
+        return False
+    entry.deleted_at = utcnow()
+    record_revision(session, entry, user_id=user_id, reason=reason)
+    return True
+
+
+# -- reading revisions ------------------------------------------------------------------------------------------
+
+
+def _same(name: str, before: Any, after: Any) -> bool:
+    if name in _DATETIME_FIELDS and before and after:
+        return dt.datetime.fromisoformat(before) == dt.datetime.fromisoformat(after)
+    return before == after
+
+
+def changed_fields(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    """(field, before, after) of every snapshot field that differs; nothing for a first revision."""
+    if before is None:
+        return []
+    return [(name, before.get(name), after.get(name)) for name in SNAPSHOT_FIELDS
+            if not _same(name, before.get(name), after.get(name))]
+
+
+def format_value(name: str, value: Any, locale: str) -> str:
+    """A snapshot value as a reader sees it: catalogue words for type/status/source, dd/mm/yyyy HH:MM local."""
+    if _blank(value):
+        return "—"
+    if name in ("type", "status", "source"):
+        return t(f"diary_{name}_{value}", locale)
+    if name in _DATETIME_FIELDS:
+        return fmt_datetime(dt.datetime.fromisoformat(value))
+    if name == "photo_keys":
+        return t("diary_n_photos", locale, n=len(value))
+    if name == "detection_ids":
+        return t("diary_n_detections", locale, n=len(value))
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def user_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {u.id: u.full_name or u.username for u in session.scalars(select(User).where(User.id.in_(wanted)))}
+
+
+def who(names: Mapping[int, str], user_id: int | None, locale: str) -> str:
+    return t("diary_by_system", locale) if user_id is None else names.get(user_id, f"#{user_id}")
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    name: str
+    label: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class RevisionView:
+    """One revision as the entry page shows it: ``action`` is created, edited, deleted or restored."""
+    revision: int
+    at: dt.datetime
+    who: str
+    action: str
+    reason: str | None
+    changes: list[FieldChange] = field(default_factory=list)
+
+
+def _action(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> str:
+    if before is None:
+        return "created"
+    if not before.get("deleted_at") and after.get("deleted_at"):
+        return "deleted"
+    if before.get("deleted_at") and not after.get("deleted_at"):
+        return "restored"
+    return "edited"
+
+
+def revisions(session: Session, entry_id: int) -> list[DiaryRevision]:
+    return list(session.scalars(select(DiaryRevision).where(DiaryRevision.entry_id == entry_id)
+                                .order_by(DiaryRevision.revision)))
+
+
+def history(session: Session, entry: DiaryEntry, locale: str) -> list[RevisionView]:
+    """The entry's revisions, oldest first, each with the fields it changed (before → after) in ``locale``."""
+    revs = revisions(session, entry.id)
+    names = user_names(session, (r.changed_by for r in revs))
+    out, before = [], None
+    for rev in revs:
+        changes = [FieldChange(name, t(f"diary_field_{name}", locale), format_value(name, old, locale),
+                               format_value(name, new, locale))
+                   for name, old, new in changed_fields(before, rev.snapshot) if name != "deleted_at"]
+        out.append(RevisionView(rev.revision, rev.changed_at, who(names, rev.changed_by, locale),
+                                _action(before, rev.snapshot), rev.snapshot.get("_reason"), changes))
+        before = rev.snapshot
+    return out
+
+
+@dataclass(frozen=True)
+class RevisionSummary:
+    """What an export shows of an entry's history: how often it was changed after it was written, the last
+    change, and who withdrew it (when it is deleted)."""
+    changes: int
+    last_at: dt.datetime | None
+    last_by: str
+    deleted_by: str
+    deleted_reason: str | None
+
+
+def summaries(session: Session, entries: list[DiaryEntry], locale: str) -> dict[int, RevisionSummary]:
+    ids = [e.id for e in entries]
+    if not ids:
+        return {}
+    rows = session.execute(select(DiaryRevision.entry_id, DiaryRevision.revision, DiaryRevision.changed_at,
+                                  DiaryRevision.changed_by, DiaryRevision.id)
+                           .where(DiaryRevision.entry_id.in_(ids)).order_by(DiaryRevision.revision)).all()
+    per: dict[int, list] = {}
+    for row in rows:
+        per.setdefault(row.entry_id, []).append(row)
+    names = user_names(session, (r.changed_by for r in rows))
+    out = {}
+    for e in entries:
+        revs = per.get(e.id, [])
+        last = revs[-1] if len(revs) > 1 else None
+        deleted_by, reason = "", None
+        if e.deleted_at is not None and revs:
+            deleted_by = who(names, revs[-1].changed_by, locale)
+            reason = (session.get(DiaryRevision, revs[-1].id).snapshot or {}).get("_reason")
+        out[e.id] = RevisionSummary(max(len(revs) - 1, 0), last.changed_at if last else None,
+                                    who(names, last.changed_by, locale) if last else "", deleted_by, reason)
+    return out
 
 
 def create_entry(session: Session, *, cooperative_id: int, user_id: int | None, **fields: Any) -> DiaryEntry:

@@ -5,11 +5,12 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Response, UploadFile
-from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from api.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
+from api.deps import CurrentUser, Principal, SessionDep, SettingsDep, StorageDep
 from api.errors import ApiError
-from api.schemas import ID_MAX, Day, DiaryDetail, DiaryOut, Id, Moment, RevisionOut, binary, errors
+from api.schemas import (ID_MAX, Day, DiaryDeleteIn, DiaryDetail, DiaryOut, DiaryPatch, FieldChangeOut, Id, Moment,
+                         RevisionOut, binary, errors)
 from api.scoping import get_owned, scoped
 from cropwatch import diary
 from cropwatch.domain import DiarySource, DiaryStatus, DiaryType, Role
@@ -18,7 +19,21 @@ from cropwatch.tables import DiaryEntry, DiaryRevision, Plot
 from cropwatch.timeutil import local_day, utcnow
 
 router = APIRouter(prefix="/api/v1/diary", tags=["diary"], responses=errors(401))
+#: who writes, edits and deletes the cooperative's manual entries (a union admin reads aggregates only: 403)
 WRITERS = (Role.member, Role.agronomist, Role.coop_admin)
+#: the status of each refusal of :mod:`cropwatch.diary`
+REFUSALS = {"diary_empty": 422, "diary_automatic_locked": 409, "diary_entry_deleted": 409}
+
+
+def refused(exc: diary.DiaryRefused) -> ApiError:
+    return ApiError(REFUSALS[exc.code], exc.code)
+
+
+def _revision_out(rev: DiaryRevision, before: dict | None) -> RevisionOut:
+    return RevisionOut(revision=rev.revision, changed_by=rev.changed_by, changed_at=rev.changed_at,
+                       snapshot=rev.snapshot, reason=rev.snapshot.get("_reason"),
+                       changes=[FieldChangeOut(field=f, before=b, after=a)
+                                for f, b, a in diary.changed_fields(before, rev.snapshot)])
 
 
 @router.get("", response_model=list[DiaryOut])
@@ -76,12 +91,14 @@ def export_diary(session: SessionDep, principal: CurrentUser, storage: StorageDe
 @router.get("/{entry_id}", response_model=DiaryDetail, responses=errors(404))
 def get_entry(entry_id: Id, session: SessionDep, principal: CurrentUser, storage: StorageDep,
               settings: SettingsDep) -> DiaryDetail:
+    """One entry, deleted ones included (``deleted_at`` set), with every revision and the fields it changed."""
     entry = get_owned(session, DiaryEntry, entry_id, principal, "diary entry")
-    revs = session.scalars(select(DiaryRevision).where(DiaryRevision.entry_id == entry.id)
-                           .order_by(DiaryRevision.revision))
+    outs, before = [], None
+    for rev in diary.revisions(session, entry.id):
+        outs.append(_revision_out(rev, before))
+        before = rev.snapshot
     expiry = dt.timedelta(seconds=settings.image_url_expiry_seconds)
-    return DiaryDetail(**DiaryOut.model_validate(entry).model_dump(),
-                       revisions=[RevisionOut.model_validate(r) for r in revs],
+    return DiaryDetail(**DiaryOut.model_validate(entry).model_dump(), revisions=outs,
                        photo_urls=[storage.presigned_get(k, expiry) for k in entry.photo_keys])
 
 
@@ -108,14 +125,20 @@ async def create_entry(
     photos: Annotated[list[UploadFile] | None, File()] = None,
 ) -> DiaryEntry:
     """A manual diary entry, with photos taken on the phone (checked like camera images). A `harvest` inside a
-    sprayed product's pre-harvest interval is refused (409 `phi_active`) unless an agronomist gives a reason."""
+    sprayed product's pre-harvest interval is refused (409 `phi_active`) unless an agronomist gives a reason. An
+    empty entry (no title, notes, quantity, product or photo) is refused (422 `diary_empty`)."""
     principal.require(*WRITERS)
     get_owned(session, Plot, plot_id, principal, "plot")
+    empty = diary.is_empty({"title": title, "notes": notes, "quantity_value": quantity_value,
+                            "product_name": product_name, "registration_no": registration_no,
+                            "active_ingredient": active_ingredient, "photo_keys": photos or []})
     if type == DiaryType.harvest:
         when = occurred_at or utcnow()
         guard(session, principal, plot_id, local_day(when), phi_override_reason)
         if phi_override_reason:
             notes = (notes + "\n" if notes else "") + f"PHI override: {phi_override_reason}"
+    if empty:
+        raise ApiError(422, "diary_empty")
     if len(photos or []) > settings.max_diary_photos:
         raise ApiError(422, "diary_too_many_photos", limit=settings.max_diary_photos)
     blobs = []
@@ -154,13 +177,69 @@ def guard(session, principal, plot_id: int, day, override_reason: str | None) ->
                        ends=fmt_date(b.ends_on)) from None
 
 
-@router.post("/{entry_id}/done", response_model=DiaryOut, responses=errors(403, 404))
+@router.post("/{entry_id}/done", response_model=DiaryOut, responses=errors(403, 404, 409))
 def mark_done(entry_id: Id, session: SessionDep, principal: CurrentUser) -> DiaryEntry:
     """Confirm a pending (e.g. automatic) entry; the change is kept as a revision."""
     principal.require(*WRITERS)
     entry = get_owned(session, DiaryEntry, entry_id, principal, "diary entry")
+    if entry.deleted_at is not None:
+        raise ApiError(409, "diary_entry_deleted")
     if entry.status != DiaryStatus.done:
         entry.status = DiaryStatus.done
         diary.record_revision(session, entry, user_id=principal.user.id)
         session.commit()
     return entry
+
+
+def apply_edit(session: Session, principal: Principal, entry: DiaryEntry, changes: dict, *, reason: str | None,
+               phi_override_reason: str | None = None) -> bool:
+    """An edit of a manual entry under the same rules as a new one (shared by the API and the entry page): an
+    automatic or deleted entry is refused (409), a harvest moved or retyped into a pre-harvest interval meets the
+    guard (409 `phi_active`), an edit that empties it is refused (422 `diary_empty`). False: nothing changed."""
+    principal.require(*WRITERS)
+    try:
+        diary.check_writable(entry)
+        kind, when = changes.get("type", entry.type), changes.get("occurred_at", entry.occurred_at)
+        moved = kind != entry.type or when != entry.occurred_at
+        if kind == DiaryType.harvest and moved and guard(session, principal, entry.plot_id, local_day(when),
+                                                         phi_override_reason):
+            notes = changes.get("notes", entry.notes)
+            changes = {**changes, "notes": (notes + "\n" if notes else "") + f"PHI override: {phi_override_reason}"}
+        return diary.update_entry(session, entry, user_id=principal.user.id, changes=changes, reason=reason)
+    except diary.DiaryRefused as exc:
+        raise refused(exc) from None
+
+
+def apply_delete(session: Session, principal: Principal, entry: DiaryEntry, reason: str | None) -> bool:
+    """A soft delete with its revision (shared by the API and the entry page); automatic entries: 409."""
+    principal.require(*WRITERS)
+    try:
+        return diary.soft_delete(session, entry, user_id=principal.user.id, reason=reason)
+    except diary.DiaryRefused as exc:
+        raise refused(exc) from None
+
+
+@router.patch("/{entry_id}", response_model=DiaryOut, responses=errors(400, 403, 404, 409, 422))
+def update_entry(entry_id: Id, body: DiaryPatch, session: SessionDep, principal: CurrentUser) -> DiaryEntry:
+    """Change a manual entry (farmer or staff of its cooperative). Every change is a revision: who, when, and each
+    changed field before → after (``GET /api/v1/diary/{id}``), with the optional ``reason``. Automatic
+    observations are the system's record of what the cameras saw: not editable (409 `diary_automatic_locked`;
+    confirm them with ``/done`` or by reviewing the photo). A deleted entry cannot change (409)."""
+    principal.require(*WRITERS)
+    entry = get_owned(session, DiaryEntry, entry_id, principal, "diary entry")
+    changes = body.model_dump(exclude_unset=True, exclude={"reason", "phi_override_reason"})
+    changes = {k: v for k, v in changes.items() if v is not None or k not in ("occurred_at", "type", "status")}
+    if apply_edit(session, principal, entry, changes, reason=body.reason,
+                  phi_override_reason=body.phi_override_reason):
+        session.commit()
+    return entry
+
+
+@router.delete("/{entry_id}", status_code=204, responses=errors(400, 403, 404, 409, 422))
+def delete_entry(entry_id: Id, session: SessionDep, principal: CurrentUser, body: DiaryDeleteIn | None = None) -> None:
+    """Withdraw a manual entry (soft delete, optional ``reason`` in the body): lists hide it, ``GET`` still reads
+    it, exports mark it deleted with when and who. Deleting it again changes nothing. Automatic entries: 409."""
+    principal.require(*WRITERS)
+    entry = get_owned(session, DiaryEntry, entry_id, principal, "diary entry")
+    if apply_delete(session, principal, entry, body.reason if body else None):
+        session.commit()

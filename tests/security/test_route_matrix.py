@@ -78,6 +78,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/diary/export"): "list", ("GET", "/api/v1/diary/{entry_id}"): "object",
     ("POST", "/api/v1/diary"): "create", ("POST", "/api/v1/diary/{entry_id}/done"): "object",
     ("PATCH", "/api/v1/diary/{entry_id}"): "object", ("DELETE", "/api/v1/diary/{entry_id}"): "object",
+    ("PATCH", "/api/v1/diary/{entry_id}"): "object", ("DELETE", "/api/v1/diary/{entry_id}"): "object",
     ("GET", "/api/v1/models"): "list", ("GET", "/api/v1/review/queue"): "list",
     ("POST", "/api/v1/captures/{capture_id}/reviews"): "object", ("GET", "/api/v1/captures/{capture_id}/reviews"): "object",
     ("POST", "/api/v1/captures/{capture_id}/flag"): "object", ("GET", "/api/v1/review/agreement"): "list",
