@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     max_diary_photos: int = Field(default=6, ge=1, le=50)  # photos per diary entry
     max_image_pixels: int = 40_000_000
     presign_expiry_seconds: int = Field(default=600, le=900)
+    # how often an open alerts page fetches its cards again (seconds)
+    alerts_refresh_seconds: int = Field(default=30, ge=2, le=3600)
     # field agents upload frames above this size in parts (S3's minimum part is 5 MiB), resumable part by part
     multipart_part_size: int = Field(default=5 * 1024 * 1024, ge=5 * 1024 * 1024)
     image_url_expiry_seconds: int = Field(default=300, le=900)

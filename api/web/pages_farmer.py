@@ -57,14 +57,25 @@ def _alert_view(session, alert: Alert, plots: dict[int, Plot]) -> dict:  # noqa:
 
 
 @router.get("/alerts")
-def alerts_page(request: Request, session: SessionDep, principal: PageUser) -> Response:
+def alerts_page(request: Request, session: SessionDep, principal: PageUser, settings: SettingsDep) -> Response:
+    """The open alerts, worst first; the page fetches its cards again every ``alerts_refresh_seconds`` (htmx),
+    and the unread badge follows."""
     plots = {p.id: p for p in visible_plots(session, principal)}
     q = (scoped(Alert, principal).where(Alert.plot_id.in_(plots), Alert.status != AlertStatus.resolved)
          .where(or_(Alert.snoozed_until.is_(None), Alert.snoozed_until <= utcnow())))
     found = sorted(session.scalars(q.limit(200)), key=lambda a: (a.status != AlertStatus.open,
                                                                  SEVERITY.get(a.level, 9), -a.updated_at.timestamp()))
-    return render(request, "farmer/alerts.html", principal,
-                  items=[_alert_view(session, a, plots) for a in found], snooze_hours=SNOOZE_HOURS)
+    template = "farmer/_alert_list.html" if request.headers.get("HX-Request") else "farmer/alerts.html"
+    return render(request, template, principal, items=[_alert_view(session, a, plots) for a in found],
+                  snooze_hours=SNOOZE_HOURS, refresh_s=settings.alerts_refresh_seconds)
+
+
+def open_alert_count(session, principal: Principal) -> int:  # noqa: ANN001
+    """The unread badge: open (not yet acknowledged) alerts on the plots the user sees, snoozed ones left out."""
+    plots = [p.id for p in visible_plots(session, principal)]
+    q = (scoped(Alert, principal).where(Alert.plot_id.in_(plots), Alert.status == AlertStatus.open)
+         .where(or_(Alert.snoozed_until.is_(None), Alert.snoozed_until <= utcnow())))
+    return session.scalar(q.with_only_columns(func.count(Alert.id)).order_by(None)) or 0
 
 
 def _card(request: Request, session, principal: Principal, alert: Alert) -> Response:  # noqa: ANN001

@@ -122,6 +122,13 @@ def class_names_vi(request: Request) -> dict[str, str]:
     return names
 
 
+def _unread(request: Request, principal: Principal) -> int:
+    from api.web.pages_farmer import open_alert_count  # the pages import this module
+
+    with request.app.state.sessions() as s:
+        return open_alert_count(s, principal)
+
+
 def render(request: Request, template: str, principal: Principal | None = None, status: int = 200,
            headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
     principal = principal or getattr(request.state, "principal", None)
@@ -136,9 +143,10 @@ def render(request: Request, template: str, principal: Principal | None = None, 
         return names_vi.get(name, name)
 
     nav = [item for item in NAV if principal and principal.role in item.roles]
+    unread = _unread(request, principal) if principal and principal.role != Role.union_admin else 0
     html = ENV.get_template(template).render(
         request=request, principal=principal, lang=locale, _=_, nav=nav, csrf=csrf_token(request),
-        path=request.url.path, Role=Role, now=utcnow(), pest=pest, **context)
+        path=request.url.path, Role=Role, now=utcnow(), pest=pest, unread=unread, **context)
     response = HTMLResponse(html, status_code=status, headers={**SECURITY_HEADERS, **(headers or {})})
     set_csrf_cookie(request, response)
     return response

@@ -3,6 +3,9 @@ acknowledges it, and writes a diary entry with a photo from the phone."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+import pytest
 from sqlalchemy import select
 
 from conftest import SHARED
@@ -166,3 +169,36 @@ def test_farmer_marks_a_trap_card_changed_in_one_tap(live_server, open_page, ses
     page.reload()  # POST-redirect-GET: a reload records nothing twice
     with sessions() as s:
         assert s.query(TrapChange).filter_by(camera_id=tenant.camera_id).count() == 1
+
+
+@pytest.fixture
+def fast_refresh(settings):
+    settings.alerts_refresh_seconds = 2
+    return settings
+
+
+def test_alerts_page_refreshes_itself_and_the_unread_badge_follows(fast_refresh, live_server, open_page, sessions):
+    """A farmer leaves the alerts page open: a new alert appears without a reload, and the badge counts the open
+    (not yet acknowledged) alerts; acknowledging one lowers it."""
+    from playwright.sync_api import expect
+
+    from factories import open_pest_alert
+
+    from cropwatch.domain import AlertLevel
+    from cropwatch.tables import Alert
+
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "a")
+    open_pest_alert(sessions, tenant)
+    page = open_page("a-member", "pw-a", PHONE)
+    page.goto("/alerts")
+    assert page.locator("article.alert").count() == 1
+    assert page.locator("#unread-menu").inner_text() == "1"
+    with sessions.begin() as s:
+        s.add(Alert(cooperative_id=tenant.cooperative_id, plot_id=tenant.plot_id, class_name="rice bug",
+                    level=AlertLevel.danger, count=12, threshold=10, local_day=dt.date.today(),
+                    message_vi="Nguy hiểm: bọ xít hại lúa", message_en="Danger: rice bug"))
+    page.locator("article.alert").nth(1).wait_for(timeout=10_000)  # arrived by itself
+    expect(page.locator("#unread-menu")).to_have_text("2", timeout=10_000)
+    page.locator("article.alert").first.get_by_role("button", name="Tôi đã xem").click()
+    expect(page.locator("#unread-menu")).to_have_text("1", timeout=10_000)

@@ -13,6 +13,7 @@ MESSAGES = {
     "lang_short_vi": {"vi": "VI", "en": "VI"},
     "lang_short_en": {"vi": "EN", "en": "EN"},
     "menu": {"vi": "Menu", "en": "Menu"},
+    "unread_alerts": {"vi": "{n} cảnh báo chưa xem", "en": "{n} unread alerts"},
     "signed_in_as": {"vi": "Đang đăng nhập: {name} ({role})", "en": "Signed in: {name} ({role})"},
     "role_member": {"vi": "Nông dân", "en": "Farmer"},
     "role_agronomist": {"vi": "Kỹ sư nông nghiệp", "en": "Agronomist"},
