@@ -9,6 +9,7 @@ from sqlalchemy.exc import DataError
 
 from api.body_limits import BodyLimits
 from api.errors import data_error_handler, ingest_error_handler, storage_error_handler
+from api.offline_docs import register_offline_docs
 from api import web
 from api.routers import agent, alerts, auth, cameras, captures, channels, diary, health, ingest, learning, lots, models, plots, review, rules
 from cropwatch import heartbeat
@@ -36,13 +37,15 @@ def create_app(settings: Settings | None = None, *, enqueue: Callable[[int], Non
 
     docs = settings.api_docs if settings.api_docs is not None else settings.environment != "production"
     app = FastAPI(
-        docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None,
+        docs_url=None, redoc_url=None,  # register_offline_docs serves both without a CDN
         openapi_url="/openapi.json" if docs else None,
         title="CropWatch",
         version="0.1.0",
         description="Pest and ripeness monitoring for farming cooperatives (API; Vietnamese messages by default, "
                     "`Accept-Language: en` or `?lang=en` for English).",
     )
+    if docs:
+        register_offline_docs(app)
     app.state.settings = settings
     app.state.sessions = session_factory(settings.db_url)
     app.state.storage = Storage(settings)
