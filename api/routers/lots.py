@@ -1,5 +1,9 @@
 """Harvest lots: create (behind the pre-harvest interval guard), list, QR label (PNG/SVG), and the public
-traceability page a buyer reaches by scanning it — no login, no private data."""
+traceability page a buyer reaches by scanning it — no login, no private data.
+
+A code that finds no lot (a damaged label, a mistyped address, ``/t/`` alone or extra path segments) answers a
+404 page in the buyer's language saying how to check the code, with the lot page's headers; a client that asks for
+JSON (``Accept: application/json``, not ``text/html``) keeps the JSON error."""
 
 from __future__ import annotations
 
@@ -15,12 +19,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from api.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
-from api.errors import not_found, request_locale
+from api.errors import ApiError, not_found, request_locale
 from api.routers.diary import guard
 from api.schemas import Day, Id, binary, errors
 from api.scoping import get_owned, scoped
 from cropwatch.domain import Role
-from cropwatch.i18n import t
+from cropwatch.i18n import LOCALES, t
 from cropwatch.tables import HarvestLot, Plot
 from cropwatch.traceability import create_lot, public_view, qr_png, qr_svg
 
@@ -126,6 +130,22 @@ def lot_qr(lot_id: Id, fmt: str, request: Request, session: SessionDep, principa
     raise not_found("format")
 
 
+def wants_json(request: Request) -> bool:
+    """An API client asking for JSON: its Accept header names JSON and not HTML (a browser sends text/html)."""
+    accept = request.headers.get("accept", "").lower()
+    return "json" in accept and "text/html" not in accept
+
+
+def lot_not_found_page(request: Request, code: str, lang: str | None = None) -> HTMLResponse:
+    """The buyer's 404 page: the code was not found and how to check it (Vietnamese, English when asked)."""
+    from api.web.render import translate
+
+    locale = lang if lang in LOCALES else request_locale(request)
+    html = TEMPLATES.get_template("lot_not_found.html").render(
+        code=code[:64], lang=locale, t=lambda key, **params: translate(key, locale, **params))
+    return HTMLResponse(html, status_code=404, headers={**PUBLIC_HEADERS, "Cache-Control": "no-store"})
+
+
 def _lot_by_code(session, code: str) -> HarvestLot:  # noqa: ANN001
     lot = session.scalar(select(HarvestLot).where(HarvestLot.public_code == code)) if len(code) <= 32 else None
     if lot is None:
@@ -170,13 +190,29 @@ def lot_public_json(code: str, response: Response, session: SessionDep, storage:
     return _public(session, storage, settings, code)
 
 
-@router.get("/t/{code}", response_class=HTMLResponse, name="lot_public_page", responses={404: {  # JSON, not a page
-    "description": "No such lot",
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}})
+NO_LOT = {404: {"description": "No such lot: a page saying how to check the code, or JSON when JSON is asked for",
+                "content": {"text/html": {"schema": {"type": "string"}},
+                            "application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}}
+
+
+@router.get("/t/{code}", response_class=HTMLResponse, name="lot_public_page", responses=NO_LOT)
 def lot_public_page(code: str, request: Request, session: SessionDep, storage: StorageDep,
                     settings: SettingsDep, lang: Annotated[str | None, Query(pattern="^(vi|en)$")] = None) -> str:
     """Public traceability page of a lot (no login): cooperative, growing area, crop, the season's diary."""
-    view = _public(session, storage, settings, code)
+    try:
+        view = _public(session, storage, settings, code)
+    except ApiError as exc:
+        if exc.status != 404 or wants_json(request):
+            raise
+        return lot_not_found_page(request, code, lang)
     locale = lang or request_locale(request)
     return HTMLResponse(TEMPLATES.get_template("lot.html").render(v=view, lang=locale, t=lambda key: t(key, locale)),
                         headers=PUBLIC_HEADERS)
+
+
+@router.get("/t/{rest:path}", include_in_schema=False)
+def lot_public_no_such_page(rest: str, request: Request, lang: str | None = None) -> Response:
+    """Whatever else a damaged QR or a mistyped address makes of ``/t/...``: ``/t/`` alone, extra segments."""
+    if wants_json(request):
+        raise not_found("lot")
+    return lot_not_found_page(request, rest.strip("/"), lang)

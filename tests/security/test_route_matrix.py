@@ -32,7 +32,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/openapi.json"): "public", ("GET", "/docs"): "public", ("GET", "/docs/oauth2-redirect"): "public",
     ("GET", "/redoc"): "public", ("GET", "/health"): "public", ("GET", "/metrics"): "public",
     ("GET", "/t/{code}.json"): "public", ("GET", "/t/{code}"): "public",  # a lot's public page, by its secret code
-    ("GET", "/t/{code}/photos/{n}"): "public",
+    ("GET", "/t/{code}/photos/{n}"): "public", ("GET", "/t/{rest:path}"): "public",  # no such lot: a 404 page
     ("GET", "/login"): "public", ("POST", "/login"): "public", ("GET", "/lang/{code}"): "public",
     ("GET", "/reset"): "public", ("POST", "/reset"): "public",  # a password reset, by a one-time code
     ("GET", "/"): "list", ("POST", "/logout"): "action",
