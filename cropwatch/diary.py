@@ -27,7 +27,7 @@ SNAPSHOT_FIELDS = (
 )
 
 
-#: what a person writes; an entry with none of them is empty and refused (``diary_empty``, docs/decisions.md):
+#: what a person writes; an entry with none of them is empty and refused (``diary_entry_empty``, docs/decisions.md):
 #: a title, notes, a quantity, a product (its name, registration number or active ingredient) or a photo
 CONTENT_FIELDS = ("title", "notes", "quantity_value", "product_name", "registration_no", "active_ingredient",
                   "photo_keys")
@@ -106,7 +106,7 @@ def update_entry(session: Session, entry: DiaryEntry, *, user_id: int | None, ch
     if not diff:
         return False
     if is_empty({name: diff.get(name, getattr(entry, name)) for name in CONTENT_FIELDS}):
-        raise DiaryRefused("diary_empty")
+        raise DiaryRefused("diary_entry_empty")
     for name, value in diff.items():
         setattr(entry, name, value)
     record_revision(session, entry, user_id=user_id, reason=reason)

@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/v1/diary", tags=["diary"], responses=errors(401)
 #: who writes, edits and deletes the cooperative's manual entries (a union admin reads aggregates only: 403)
 WRITERS = (Role.member, Role.agronomist, Role.coop_admin)
 #: the status of each refusal of :mod:`cropwatch.diary`
-REFUSALS = {"diary_empty": 422, "diary_automatic_locked": 409, "diary_entry_deleted": 409}
+REFUSALS = {"diary_entry_empty": 422, "diary_automatic_locked": 409, "diary_entry_deleted": 409}
 
 
 def refused(exc: diary.DiaryRefused) -> ApiError:
@@ -126,7 +126,7 @@ async def create_entry(
 ) -> DiaryEntry:
     """A manual diary entry, with photos taken on the phone (checked like camera images). A `harvest` inside a
     sprayed product's pre-harvest interval is refused (409 `phi_active`) unless an agronomist gives a reason. An
-    empty entry (no title, notes, quantity, product or photo) is refused (422 `diary_empty`)."""
+    empty entry (no title, notes, quantity, product or photo) is refused (422 `diary_entry_empty`)."""
     principal.require(*WRITERS)
     get_owned(session, Plot, plot_id, principal, "plot")
     empty = diary.is_empty({"title": title, "notes": notes, "quantity_value": quantity_value,
@@ -138,7 +138,7 @@ async def create_entry(
         if phi_override_reason:
             notes = (notes + "\n" if notes else "") + f"PHI override: {phi_override_reason}"
     if empty:
-        raise ApiError(422, "diary_empty")
+        raise ApiError(422, "diary_entry_empty")
     if len(photos or []) > settings.max_diary_photos:
         raise ApiError(422, "diary_too_many_photos", limit=settings.max_diary_photos)
     blobs = []
@@ -195,7 +195,7 @@ def apply_edit(session: Session, principal: Principal, entry: DiaryEntry, change
                phi_override_reason: str | None = None) -> bool:
     """An edit of a manual entry under the same rules as a new one (shared by the API and the entry page): an
     automatic or deleted entry is refused (409), a harvest moved or retyped into a pre-harvest interval meets the
-    guard (409 `phi_active`), an edit that empties it is refused (422 `diary_empty`). False: nothing changed."""
+    guard (409 `phi_active`), an edit that empties it is refused (422 `diary_entry_empty`). False: nothing changed."""
     principal.require(*WRITERS)
     try:
         diary.check_writable(entry)

@@ -1,5 +1,6 @@
 """The farmer's pages (phone first): today's alerts with their evidence photo, a capture's photo with boxes,
-my plots with a status badge, a plot's diary as a timeline with a photo entry, harvest lots with QR labels."""
+my plots with a status badge, a plot's diary as a timeline with a photo entry, a diary entry with its change history
+(edit and delete for manual entries), harvest lots with QR labels."""
 
 from __future__ import annotations
 
@@ -18,10 +19,12 @@ from api.routers import diary as diary_api
 from api.routers.cameras import TRAP_MARKERS
 from api.routers.lots import LotIn, new_lot
 from api.scoping import get_owned, scoped
+from cropwatch import diary
 from api.web.render import render, translate
 from api.web.session import PageUser, csrf_protect, page_locale
 from cropwatch import alerts as alert_logic
-from cropwatch.domain import AlertLevel, AlertStatus, CameraKind, CaptureStatus, DiaryStatus, DiaryType, Role
+from cropwatch.domain import (AlertLevel, AlertStatus, CameraKind, CaptureStatus, DiarySource, DiaryStatus,
+                              DiaryType, Role)
 from cropwatch.pest_counts import daily_figures
 from cropwatch.traps import NotATrap, record_trap_change
 from cropwatch.ingest import IngestError
@@ -160,8 +163,34 @@ def plots_page(request: Request, session: SessionDep, principal: PageUser, setti
     return render(request, "farmer/plots.html", principal, rows=rows, trap_changed=trap_changed)
 
 
+#: the diary form's fields besides type and day (the new-entry form and the edit form)
+FORM_FIELDS = ("title", "notes", "product_name", "dose", "phi_days", "quantity_value", "quantity_unit")
+
+
+def _form_values(**values: object) -> dict[str, str]:
+    """What a form shows back: text as typed, numbers without a trailing .0, nothing for None."""
+    out = {}
+    for key, value in values.items():
+        if hasattr(value, "value"):
+            value = value.value
+        out[key] = "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+    return out
+
+
+def _blank_form(day: dt.date) -> dict[str, str]:
+    return _form_values(type=DiaryType.observation, day=day.isoformat(), reason=None, phi_override_reason=None,
+                        **dict.fromkeys(FORM_FIELDS))
+
+
+def _occurred_at(day: dt.date | None) -> dt.datetime:
+    """The moment a diary day stands for: now for today, noon local time for a past day."""
+    now = utcnow()
+    return now if day is None or day == local_day(now) else local_day_bounds(day)[0] + dt.timedelta(hours=12)
+
+
 def _diary_page(request: Request, session, principal: Principal, plot: Plot, *, error: str | None = None,  # noqa: ANN001
-                saved: bool = False, status: int = 200) -> Response:
+                saved: bool = False, deleted: bool = False, status: int = 200,
+                form: dict[str, str] | None = None) -> Response:
     entries = list(session.scalars(
         scoped(DiaryEntry, principal).where(DiaryEntry.plot_id == plot.id, DiaryEntry.deleted_at.is_(None))
         .order_by(DiaryEntry.occurred_at.desc(), DiaryEntry.id.desc()).limit(200)))
@@ -169,16 +198,17 @@ def _diary_page(request: Request, session, principal: Principal, plot: Plot, *, 
                                                                    Capture.status == CaptureStatus.done)
                                   .order_by(Capture.captured_at.desc()).limit(6)))
     return render(request, "farmer/plot.html", principal, status=status, plot=plot, entries=entries, recent=recent,
-                  types=list(DiaryType), error=error, saved=saved, today=local_day(utcnow()).isoformat(),
-                  can_write=principal.role in WRITERS,
-                  can_override=principal.role in (Role.agronomist, Role.coop_admin))
+                  types=list(DiaryType), error=error, saved=saved, deleted=deleted,
+                  today=local_day(utcnow()).isoformat(), can_write=principal.role in WRITERS,
+                  can_override=principal.role in (Role.agronomist, Role.coop_admin),
+                  form=form or _blank_form(local_day(utcnow())))
 
 
 @router.get("/plots/{plot_id}")
 def plot_page(plot_id: Id, request: Request, session: SessionDep, principal: PageUser,
-              saved: bool = False) -> Response:
+              saved: bool = False, deleted: bool = False) -> Response:
     return _diary_page(request, session, principal, get_owned(session, Plot, plot_id, principal, "plot"),
-                       saved=saved)
+                       saved=saved, deleted=deleted)
 
 
 @router.post("/plots/{plot_id}/diary")
@@ -197,13 +227,14 @@ async def add_diary_entry(
     phi_override_reason: Annotated[str | None, Form(max_length=2000)] = None,
     photos: Annotated[list[UploadFile] | None, File()] = None,
 ) -> Response:
-    """The same checks as ``POST /api/v1/diary`` (role, plot scope, photo checks, pre-harvest interval guard);
-    a refusal re-shows the form with the reason."""
+    """The same checks as ``POST /api/v1/diary`` (role, plot scope, photo checks, pre-harvest interval guard,
+    no empty entry); a refusal re-shows the form with what was typed and the reason."""
     plot = get_owned(session, Plot, plot_id, principal, "plot")
     photos = [p for p in photos or [] if p.filename]  # an empty file input still sends one empty part
-    now = utcnow()
-    occurred = now if day is None or day == local_day(now) else \
-        local_day_bounds(day)[0] + dt.timedelta(hours=12)  # a past day: noon local time
+    occurred = _occurred_at(day)
+    typed = _form_values(type=type, day=(day or local_day(occurred)).isoformat(), title=title, notes=notes,
+                         product_name=product_name, dose=dose, phi_days=phi_days, quantity_value=quantity_value,
+                         quantity_unit=quantity_unit, phi_override_reason=phi_override_reason)
     try:
         await diary_api.create_entry(
             session=session, principal=principal, storage=storage, settings=settings, plot_id=plot.id, type=type,
@@ -213,11 +244,11 @@ async def add_diary_entry(
             phi_override_reason=phi_override_reason or None, photos=photos)
     except ApiError as exc:
         session.rollback()
-        return _diary_page(request, session, principal, plot, status=exc.status,
+        return _diary_page(request, session, principal, plot, status=exc.status, form=typed,
                            error=translate(exc.code, page_locale(request, principal), **exc.params))
     except IngestError as exc:
         session.rollback()
-        return _diary_page(request, session, principal, plot, status=exc.status,
+        return _diary_page(request, session, principal, plot, status=exc.status, form=typed,
                            error=translate(exc.key, page_locale(request, principal), **exc.params))
     return RedirectResponse(f"/plots/{plot.id}?saved=1", status_code=303)
 
@@ -226,6 +257,91 @@ async def add_diary_entry(
 def diary_done(entry_id: Id, session: SessionDep, principal: PageUser) -> Response:
     entry = diary_api.mark_done(entry_id, session, principal)
     return RedirectResponse(f"/plots/{entry.plot_id}", status_code=303)
+
+
+# a diary entry: its change history, edit and delete ------------------------------------------------------------
+
+
+def _entry_page(request: Request, session, principal: Principal, entry: DiaryEntry, *,  # noqa: ANN001
+                error: str | None = None, saved: bool = False, status: int = 200,
+                form: dict[str, str] | None = None) -> Response:
+    """The entry, its revisions (who, when, field: before → after) in the reader's language, and for a manual
+    entry not yet deleted the edit form (prefilled) and the delete button (asks first; a reason may be given)."""
+    history = diary.history(session, entry, page_locale(request, principal))
+    deleted = next((h for h in reversed(history) if h.action == "deleted"), None) if entry.deleted_at else None
+    editable = principal.role in WRITERS and entry.source == DiarySource.manual and entry.deleted_at is None
+    if form is None:
+        form = _form_values(type=entry.type, day=local_day(entry.occurred_at).isoformat(), reason=None,
+                            phi_override_reason=None, **{name: getattr(entry, name) for name in FORM_FIELDS})
+    return render(request, "farmer/entry.html", principal, status=status, entry=entry,
+                  plot=session.get(Plot, entry.plot_id), history=history, deleted=deleted, editable=editable,
+                  can_write=principal.role in WRITERS, types=list(DiaryType), form=form, error=error, saved=saved,
+                  today=local_day(utcnow()).isoformat(),
+                  can_override=principal.role in (Role.agronomist, Role.coop_admin))
+
+
+@router.get("/diary/{entry_id}")
+def entry_page(entry_id: Id, request: Request, session: SessionDep, principal: PageUser,
+               saved: bool = False) -> Response:
+    """Deleted entries stay readable here by their link (the audit trail); lists no longer show them."""
+    entry = get_owned(session, DiaryEntry, entry_id, principal, "diary entry")
+    return _entry_page(request, session, principal, entry, saved=saved)
+
+
+@router.post("/diary/{entry_id}/edit")
+def edit_diary_entry(
+    entry_id: Id, request: Request, session: SessionDep, principal: PageUser,
+    type: Annotated[DiaryType, Form()],
+    day: Annotated[dt.date | None, Form()] = None,
+    title: Annotated[str, Form(max_length=300)] = "",
+    notes: Annotated[str, Form(max_length=10000)] = "",
+    product_name: Annotated[str | None, Form(max_length=200)] = None,
+    dose: Annotated[str | None, Form(max_length=100)] = None,
+    phi_days: Annotated[int | None, Form(ge=0, le=365)] = None,
+    quantity_value: Annotated[float | None, Form(ge=0, allow_inf_nan=False)] = None,
+    quantity_unit: Annotated[str | None, Form(max_length=32)] = None,
+    reason: Annotated[str | None, Form(max_length=2000)] = None,
+    phi_override_reason: Annotated[str | None, Form(max_length=2000)] = None,
+) -> Response:
+    """The same rules as ``PATCH /api/v1/diary/{id}``: the form's fields become the entry's (the day only when it
+    changed: the moment stays otherwise); a refusal re-shows the form with what was typed and the reason."""
+    entry = get_owned(session, DiaryEntry, entry_id, principal, "diary entry")
+    changes: dict[str, object] = {"type": type, "title": title, "notes": notes, "product_name": product_name,
+                                  "dose": dose, "phi_days": phi_days, "quantity_value": quantity_value,
+                                  "quantity_unit": quantity_unit}
+    if day is not None and day != local_day(entry.occurred_at):
+        changes["occurred_at"] = _occurred_at(day)
+    try:
+        if diary_api.apply_edit(session, principal, entry, changes, reason=reason or None,
+                                phi_override_reason=phi_override_reason or None):
+            session.commit()
+    except ApiError as exc:
+        if exc.status in (403, 404):
+            raise
+        session.rollback()
+        typed = _form_values(day=(day or local_day(entry.occurred_at)).isoformat(), reason=reason,
+                             phi_override_reason=phi_override_reason, **changes)
+        return _entry_page(request, session, principal, entry, status=exc.status, form=typed,
+                           error=translate(exc.code, page_locale(request, principal), **exc.params))
+    return RedirectResponse(f"/diary/{entry.id}?saved=1", status_code=303)
+
+
+@router.post("/diary/{entry_id}/delete")
+def delete_diary_entry(entry_id: Id, request: Request, session: SessionDep, principal: PageUser,
+                       reason: Annotated[str | None, Form(max_length=2000)] = None) -> Response:
+    """A soft delete with its revision (the same rules as ``DELETE /api/v1/diary/{id}``); back to the plot's diary,
+    which no longer lists it."""
+    entry = get_owned(session, DiaryEntry, entry_id, principal, "diary entry")
+    try:
+        if diary_api.apply_delete(session, principal, entry, reason or None):
+            session.commit()
+    except ApiError as exc:
+        if exc.status in (403, 404):
+            raise
+        session.rollback()
+        return _entry_page(request, session, principal, entry, status=exc.status,
+                           error=translate(exc.code, page_locale(request, principal), **exc.params))
+    return RedirectResponse(f"/plots/{entry.plot_id}?deleted=1", status_code=303)
 
 
 # harvest lots -------------------------------------------------------------------------------------------------

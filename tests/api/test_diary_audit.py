@@ -142,7 +142,7 @@ def test_automatic_observations_are_not_edited_or_deleted_as_text(client, tenant
 def test_an_empty_entry_is_refused_with_a_reason(client, tenant_a, sessions):
     r = client.post("/api/v1/diary", headers=tenant_a.auth(), data={"plot_id": tenant_a.plot_id, "type": "irrigation",
                                                                     "title": "   ", "notes": ""})
-    assert (r.status_code, r.json()["code"]) == (422, "diary_empty")
+    assert (r.status_code, r.json()["code"]) == (422, "diary_entry_empty")
     assert "trống" in r.json()["detail"] and "empty" in r.json()["detail_en"]
     en = client.post("/api/v1/diary", headers=tenant_a.auth() | {"Accept-Language": "en"},
                      data={"plot_id": tenant_a.plot_id, "type": "irrigation"})
@@ -159,7 +159,7 @@ def test_an_empty_entry_is_refused_with_a_reason(client, tenant_a, sessions):
 def test_an_edit_that_empties_an_entry_is_refused(client, tenant_a, sessions):
     entry = _entry(client, tenant_a, product_name="", quantity_value="")
     r = client.patch(f"/api/v1/diary/{entry['id']}", headers=tenant_a.auth(), json={"title": " "})
-    assert (r.status_code, r.json()["code"]) == (422, "diary_empty")
+    assert (r.status_code, r.json()["code"]) == (422, "diary_entry_empty")
     with sessions() as s:
         assert s.get(DiaryEntry, entry["id"]).title == "Bón thúc đợt 1"
 

@@ -1,0 +1,191 @@
+"""The farmer's diary pages for an audit (issue 14): an entry's page shows its change history (who, when, field:
+before → after) in the reader's language; manual entries are edited through a prefilled form and deleted after a
+confirmation (POST-redirect-GET, CSRF); an empty entry is refused and the form comes back with what was typed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.web.session import CSRF_COOKIE
+from cropwatch import diary
+from cropwatch.domain import DiarySource, DiaryStatus, DiaryType, Role
+from cropwatch.tables import DiaryEntry, DiaryRevision
+from cropwatch.timeutil import local_day_bounds
+from factories import make_tenant
+
+DAY = dt.date(2026, 9, 5)
+
+
+@pytest.fixture
+def app_client(settings, storage):
+    with TestClient(create_app(settings, enqueue=lambda cid: None, enqueue_training=lambda rid: None),
+                    follow_redirects=False) as c:
+        yield c
+
+
+@pytest.fixture
+def tenants(sessions):
+    with sessions.begin() as s:
+        return make_tenant(s, "a"), make_tenant(s, "b")
+
+
+def _login(c: TestClient, username: str) -> str:
+    c.cookies.clear()
+    c.get("/login")
+    r = c.post("/login", data={"username": username, "password": "pw-" + username[0],
+                               "csrf_token": c.cookies.get(CSRF_COOKIE)})
+    assert r.status_code == 303, r.text
+    return c.cookies.get(CSRF_COOKIE)
+
+
+def _entry(sessions, tenant, *, source: DiarySource = DiarySource.manual, **fields) -> int:
+    values = {"type": DiaryType.fertilizing, "status": DiaryStatus.done, "title": "Bón thúc đợt 1", "notes": "",
+              "product_name": "NPK 20-20-15", "quantity_value": 50.0, "quantity_unit": "kg"} | fields
+    with sessions.begin() as s:
+        entry = diary.create_entry(s, cooperative_id=tenant.cooperative_id, user_id=tenant.user_ids[Role.member],
+                                   plot_id=tenant.plot_id, occurred_at=local_day_bounds(DAY)[0] + dt.timedelta(hours=7),
+                                   source=source, **values)
+        s.flush()
+        return entry.id
+
+
+def _text(r) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", r.text)).split())
+
+
+def _value(page: str, name: str) -> str:
+    m = re.search(rf'name="{name}"[^>]*value="([^"]*)"', page)
+    return html.unescape(m.group(1)) if m else ""
+
+
+def test_farmer_edits_an_entry_and_reads_the_change_in_its_history(app_client, tenants, sessions):
+    a, _ = tenants
+    entry_id = _entry(sessions, a)
+    csrf = _login(app_client, "a-member")
+    page = app_client.get(f"/diary/{entry_id}")
+    assert page.status_code == 200
+    # the edit form is prefilled with the entry as written
+    assert _value(page.text, "title") == "Bón thúc đợt 1" and _value(page.text, "quantity_value") == "50"
+    assert _value(page.text, "day") == "2026-09-05" and 'value="fertilizing" selected' in page.text
+    form = {"csrf_token": csrf, "type": "fertilizing", "day": "2026-09-05", "title": "Bón thúc đợt 1",
+            "notes": "", "product_name": "NPK 20-20-15", "dose": "", "phi_days": "", "quantity_value": "45",
+            "quantity_unit": "kg", "reason": "cân lại bao phân"}
+    r = app_client.post(f"/diary/{entry_id}/edit", data=form)
+    assert r.status_code == 303 and r.headers["location"] == f"/diary/{entry_id}?saved=1"  # POST-redirect-GET
+    text = _text(app_client.get(r.headers["location"]))
+    assert "Đã lưu thay đổi" in text and "Lịch sử thay đổi" in text
+    assert "Số lượng: 50 → 45" in text and "Lý do: cân lại bao phân" in text
+    assert re.search(r"\d\d/\d\d/\d{4} \d\d:\d\d · member · Sửa", text), text
+    english = _text(app_client.get(f"/diary/{entry_id}?lang=en"))
+    assert "Quantity: 50 → 45" in english and "Change history" in english and "Edited" in english
+    with sessions() as s:
+        assert s.get(DiaryEntry, entry_id).quantity_value == 45
+        assert s.query(DiaryRevision).filter_by(entry_id=entry_id).count() == 2
+
+
+def test_an_unchanged_form_writes_no_revision(app_client, tenants, sessions):
+    a, _ = tenants
+    entry_id = _entry(sessions, a)
+    csrf = _login(app_client, "a-agronomist")
+    page = app_client.get(f"/diary/{entry_id}").text
+    form = {name: _value(page, name) for name in ("day", "title", "product_name", "dose", "phi_days",
+                                                  "quantity_value", "quantity_unit")}
+    r = app_client.post(f"/diary/{entry_id}/edit", data=form | {"csrf_token": csrf, "type": "fertilizing"})
+    assert r.status_code == 303
+    with sessions() as s:
+        assert s.query(DiaryRevision).filter_by(entry_id=entry_id).count() == 1
+
+
+def test_delete_asks_first_hides_the_entry_and_keeps_it_readable(app_client, tenants, sessions):
+    a, _ = tenants
+    keep, gone = _entry(sessions, a, title="Tưới rãnh"), _entry(sessions, a, title="Bón nhầm lô")
+    csrf = _login(app_client, "a-member")
+    page = app_client.get(f"/diary/{gone}").text
+    form = re.search(r'<form[^>]*action="/diary/\d+/delete"[^>]*>', page).group(0)
+    assert "data-confirm=" in form and "Xoá mục nhật ký này?" in html.unescape(form)
+    r = app_client.post(f"/diary/{gone}/delete", data={"csrf_token": csrf, "reason": "ghi nhầm lô"})
+    assert r.status_code == 303 and r.headers["location"] == f"/plots/{a.plot_id}?deleted=1"
+    plot = _text(app_client.get(r.headers["location"]))
+    assert "Đã xoá mục nhật ký" in plot and "Bón nhầm lô" not in plot and "Tưới rãnh" in plot
+    page = app_client.get(f"/diary/{gone}")
+    text = _text(page)
+    assert "Mục này đã bị xoá lúc" in text and "bởi member" in text and "Lý do: ghi nhầm lô" in text
+    assert "member · Xoá" in text  # the history's last line
+    assert "edit-form" not in page.text and "delete-form" not in page.text  # nothing to change any more
+    with sessions() as s:
+        assert s.get(DiaryEntry, gone).deleted_at is not None and s.get(DiaryEntry, keep).deleted_at is None
+
+
+def test_another_cooperative_gets_404_on_the_entry_page_edit_and_delete(app_client, tenants, sessions):
+    a, _ = tenants
+    entry_id = _entry(sessions, a)
+    for role in ("member", "agronomist", "coop_admin"):
+        csrf = _login(app_client, f"b-{role}")
+        assert app_client.get(f"/diary/{entry_id}").status_code == 404
+        assert app_client.post(f"/diary/{entry_id}/edit", data={"csrf_token": csrf, "type": "other",
+                                                                "title": "x"}).status_code == 404
+        assert app_client.post(f"/diary/{entry_id}/delete", data={"csrf_token": csrf}).status_code == 404
+    with sessions() as s:
+        row = s.get(DiaryEntry, entry_id)
+        assert row.title == "Bón thúc đợt 1" and row.deleted_at is None
+
+
+def test_edit_and_delete_need_the_csrf_token(app_client, tenants, sessions):
+    a, _ = tenants
+    entry_id = _entry(sessions, a)
+    _login(app_client, "a-member")
+    assert app_client.post(f"/diary/{entry_id}/edit", data={"type": "other", "title": "x"}).status_code == 403
+    assert app_client.post(f"/diary/{entry_id}/delete", data={"csrf_token": "forged"}).status_code == 403
+    with sessions() as s:
+        assert s.get(DiaryEntry, entry_id).deleted_at is None
+
+
+def test_an_automatic_observation_offers_no_edit_and_refuses_one(app_client, tenants, sessions):
+    a, _ = tenants
+    entry_id = _entry(sessions, a, source=DiarySource.automatic, type=DiaryType.observation,
+                      status=DiaryStatus.pending, title="Quan sát tự động: 3 rầy nâu", product_name=None,
+                      quantity_value=None, quantity_unit=None)
+    csrf = _login(app_client, "a-member")
+    page = app_client.get(f"/diary/{entry_id}")
+    assert "edit-form" not in page.text and "delete-form" not in page.text
+    assert "không sửa hay xoá" in _text(page)
+    r = app_client.post(f"/diary/{entry_id}/edit", data={"csrf_token": csrf, "type": "observation", "title": "x"})
+    assert r.status_code == 409 and "Quan sát tự động" in _text(r)
+    with sessions() as s:
+        assert s.get(DiaryEntry, entry_id).title == "Quan sát tự động: 3 rầy nâu"
+
+
+def test_an_empty_entry_comes_back_with_what_was_typed_and_the_reason(app_client, tenants, sessions):
+    a, _ = tenants
+    csrf = _login(app_client, "a-member")
+    r = app_client.post(f"/plots/{a.plot_id}/diary", data={
+        "csrf_token": csrf, "type": "irrigation", "day": "2026-09-05", "title": "  ", "notes": "",
+        "dose": "2 lần", "quantity_unit": "m³"})
+    assert r.status_code == 422
+    text = _text(r)
+    assert "Mục nhật ký đang trống" in text
+    assert 'value="irrigation" selected' in r.text and _value(r.text, "day") == "2026-09-05"
+    assert _value(r.text, "dose") == "2 lần" and _value(r.text, "quantity_unit") == "m³"
+    english = app_client.post(f"/plots/{a.plot_id}/diary?lang=en", data={"csrf_token": csrf, "type": "other"})
+    assert english.status_code == 422 and "The diary entry is empty" in _text(english)
+    with sessions() as s:
+        assert s.query(DiaryEntry).count() == 0
+
+
+def test_an_edit_that_empties_the_entry_comes_back_with_the_reason(app_client, tenants, sessions):
+    a, _ = tenants
+    entry_id = _entry(sessions, a, product_name=None, quantity_value=None)
+    csrf = _login(app_client, "a-member")
+    r = app_client.post(f"/diary/{entry_id}/edit", data={"csrf_token": csrf, "type": "fertilizing", "title": "",
+                                                         "quantity_unit": "kg", "reason": "thử"})
+    assert r.status_code == 422, r.text
+    assert "Mục nhật ký đang trống" in _text(r), _text(r)[:600]
+    assert _value(r.text, "quantity_unit") == "kg" and _value(r.text, "reason") == "thử"
+    with sessions() as s:
+        assert s.get(DiaryEntry, entry_id).title == "Bón thúc đợt 1"
