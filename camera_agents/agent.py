@@ -111,8 +111,8 @@ class Agent:
         if self.edge is None:
             self.edge = EdgeDetector(self.data_dir / "models", conf=self.cfg.edge.conf, threads=self.cfg.edge.threads,
                                      tile=self.cfg.edge.tile)
-        if not self.edge.ready:
-            self.edge.load_current(self.cfg.edge.model_path or None)
+        if not self.edge.ready and not self.edge.load_current(self.cfg.edge.model_path or None):
+            self._error(f"edge detection is on but no model loads: {self.edge.load_error}", logging.ERROR)
         return self.edge
 
     def apply_remote(self, doc: dict[str, Any]) -> None:

@@ -1,5 +1,5 @@
 """``cropwatch-agent doctor``: is this box ready to run? Camera (one grab), disk, clock (against the server's ``Date``
-header), server reachability, device token. Each check answers ok / warn / fail with a detail line; any fail makes
+header), server reachability, device token, and the edge model when edge detection is on. Each check answers ok / warn / fail with a detail line; any fail makes
 the exit code 1."""
 
 from __future__ import annotations
@@ -155,8 +155,22 @@ def check_outbox(cfg: AgentConfig) -> Check:
     return Check("outbox", WARN if c["evicted_total"] else OK, detail)
 
 
+def check_edge_model(cfg: AgentConfig) -> Check | None:
+    """With edge detection configured, the model must load here (its file, its checks, onnxruntime): else the
+    camera would upload without ever detecting."""
+    if not cfg.edge.edge_detection and not cfg.edge.model_path:
+        return None
+    from camera_agents.edge import EdgeDetector
+
+    det = EdgeDetector(cfg.data_path / "models", conf=cfg.edge.conf, threads=cfg.edge.threads)
+    if det.load_current(cfg.edge.model_path or None):
+        return Check("edge model", OK, f"{(det.sha256 or '?')[:12]} loads")
+    return Check("edge model", FAIL, det.load_error or "no model")
+
+
 def run_checks(cfg: AgentConfig, api=None) -> list[Check]:  # noqa: ANN001
-    return [check_camera(cfg), check_disk(cfg), *check_server(cfg, api), check_outbox(cfg)]
+    edge = check_edge_model(cfg)
+    return [check_camera(cfg), check_disk(cfg), *check_server(cfg, api), check_outbox(cfg), *([edge] if edge else [])]
 
 
 def render(checks: list[Check], console=None) -> int:  # noqa: ANN001

@@ -79,6 +79,9 @@ class EdgeDetector:
             for k, v in self.detect_settings.items():
                 setattr(det, k, v)
 
+    #: why the last :meth:`load_current` found no usable model (the heartbeat's ``last_error``, ``doctor``)
+    load_error: str | None = None
+
     @property
     def ready(self) -> bool:
         return self._detector is not None
@@ -100,12 +103,16 @@ class EdgeDetector:
             candidates.append(self.models_dir / pointer.read_text().strip())
         if fallback:
             candidates.append(Path(fallback))
+        errors = []
         for path in candidates:
             try:
                 self.load(path)
+                self.load_error = None
                 return True
-            except Exception as exc:  # noqa: BLE001 - a broken file must not stop the camera
+            except Exception as exc:  # noqa: BLE001 - a broken file must not stop the camera; the error is kept
                 log.error("cannot load edge model %s: %s", path, exc)
+                errors.append(f"{Path(path).name}: {type(exc).__name__}: {exc}")
+        self.load_error = "; ".join(errors) if errors else "no edge model on this box (models/current or edge.model_path)"
         return False
 
     def ensure(self, ref: ModelRef | None, api) -> bool:  # noqa: ANN001

@@ -168,6 +168,24 @@ def test_without_a_model_yet_every_frame_is_sent(tmp_path):
     assert agent.outbox.next_due().edge is None
 
 
+def test_a_model_that_does_not_load_is_reported_not_swallowed(tmp_path):
+    """Issue 15: edge detection on but the model cannot load (a broken file, a missing package): the camera keeps
+    sending every frame, and the reason is in the heartbeat's last_error and in ``doctor``."""
+    from camera_agents.doctor import FAIL, check_edge_model
+
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not an onnx model")
+    cfg = AgentConfig()
+    cfg.agent.data_dir = str(tmp_path / "agent")
+    cfg.outbox.min_free_mb = 0
+    cfg.edge.edge_detection, cfg.edge.mode, cfg.edge.model_path = True, "detections", str(broken)
+    agent = Agent(cfg.validate(), source=ListSource([]), api=_NoApi())
+    assert agent.last_error is not None and "broken.onnx" in agent.last_error
+    assert agent.process(_frame(1)) and agent.outbox.next_due().edge is None  # nothing lost meanwhile
+    check = check_edge_model(cfg)
+    assert check.status == FAIL and "broken.onnx" in check.detail
+
+
 def test_one_frame_gives_the_same_detections_at_the_edge_and_on_the_server(sessions, storage, settings,
                                                                            models_registered, tmp_path):
     """Issue 13: confidence, NMS IoU and max detections come with the model version, so the agent (which used NMS
