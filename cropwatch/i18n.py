@@ -171,6 +171,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
                             "en": "alerts at ≥ {share}% ripe, forecasts the day {target}% is reached (over {days} days)"},
     "unknown_pest": {"vi": "Không có loài \"{name}\" trong các mô hình đang dùng. Chọn một trong: {known}.",
                      "en": "No class \"{name}\" in the production models. Choose one of: {known}."},
+    "channel_test_message": {"vi": "CropWatch: tin nhắn thử. Kênh này sẽ nhận cảnh báo sâu hại của hợp tác xã.",
+                             "en": "CropWatch: a test message. This channel will receive the cooperative's pest alerts."},
     "not_a_trap": {"vi": "Camera này không phải bẫy dính: không có tấm bẫy để thay.",
                    "en": "This camera is no sticky trap: there is no card to change."},
     "rule_unit_mismatch": {"vi": "Đơn vị {unit} chỉ dùng cho quy tắc ngưỡng hoặc xu hướng của sâu hại.",

@@ -347,21 +347,7 @@ def _deliver_one(sessions: sessionmaker[Session], settings: Settings, delivery_i
             # claim: push the next attempt out so a second sender leaves it alone while this one works
             row.next_attempt_at = utcnow() + dt.timedelta(seconds=settings.notify_timeout_seconds * 2)
         attempts = d.attempts
-    outcome, error, code = "sent", None, None
-    try:
-        if kind != "in_app":
-            code = SENDERS[kind](config, data, text, delivery_id=delivery_id, settings=settings)
-    except DeliveryError as exc:
-        outcome, error, code = ("retry" if exc.retry else "failed"), str(exc), exc.code
-    except EgressRefused as exc:
-        outcome, error = "failed", exc.reason  # e.g. the name now resolves to a private address
-    except httpx.TimeoutException:
-        outcome, error = "retry", "timeout"
-    except (httpx.HTTPError, OSError, smtplib.SMTPException):
-        outcome, error = "retry", "connection_error"  # one class for refused, reset, unreachable: no port scanner
-    except Exception:  # noqa: BLE001 - any other error ends this delivery, never the whole beat tick
-        log.exception("delivery %s via %s", delivery_id, kind)
-        outcome, error = "failed", "channel_settings"
+    outcome, error, code = send_classified(kind, config, data, text, delivery_id=delivery_id, settings=settings)
     if outcome == "retry" and attempts >= settings.notify_max_attempts:
         outcome = "failed"
     with sessions.begin() as s:
@@ -378,6 +364,37 @@ def _deliver_one(sessions: sessionmaker[Session], settings: Settings, delivery_i
     if error:
         log.warning("delivery %s via %s: %s (%s)", delivery_id, kind, error, outcome)
     return outcome
+
+
+def send_classified(kind: str, config: dict, data: dict, text: str, *, delivery_id: int,
+                    settings: Settings) -> tuple[str, str | None, int | None]:
+    """Send through the channel's kind; (outcome sent|retry|failed, a fixed error class or None, status code).
+    Never a reply's body, never an exception: one class for refused, reset and unreachable (no port scanner)."""
+    outcome, error, code = "sent", None, None
+    try:
+        if kind != "in_app":
+            code = SENDERS[kind](config, data, text, delivery_id=delivery_id, settings=settings)
+    except DeliveryError as exc:
+        outcome, error, code = ("retry" if exc.retry else "failed"), str(exc), exc.code
+    except EgressRefused as exc:
+        outcome, error = "failed", exc.reason  # e.g. the name now resolves to a private address
+    except httpx.TimeoutException:
+        outcome, error = "retry", "timeout"
+    except (httpx.HTTPError, OSError, smtplib.SMTPException):
+        outcome, error = "retry", "connection_error"
+    except Exception:  # noqa: BLE001 - any other error ends this delivery, never the whole beat tick
+        log.exception("delivery %s via %s", delivery_id, kind)
+        outcome, error = "failed", "channel_settings"
+    return outcome, error, code
+
+
+def send_test(channel: NotificationChannel, settings: Settings) -> tuple[str, str | None, int | None]:
+    """A test message through a channel now ("Gửi thử" on the channels page), in the channel's language; the
+    same classification as a real delivery. Nothing is written to the delivery log."""
+    text = t("channel_test_message", channel.locale)
+    data = {"test": True, "message_vi": t("channel_test_message", "vi"), "message_en": t("channel_test_message", "en"),
+            "evidence_url": None, "cooperative_id": channel.cooperative_id}
+    return send_classified(channel.kind, dict(channel.config), data, text, delivery_id=0, settings=settings)
 
 
 def _aware(t: dt.datetime) -> dt.datetime:

@@ -66,10 +66,9 @@ def _out(ch: NotificationChannel) -> ChannelOut:
                       enabled=ch.enabled, created_at=ch.created_at)
 
 
-@router.post("/api/v1/channels", response_model=ChannelOut, status_code=201, responses=errors(400, 403, 422))
-def add_channel(body: ChannelIn, session: SessionDep, principal: CurrentUser, settings: SettingsDep) -> ChannelOut:
-    """Add a channel. Its settings are checked now (times, caps, addresses; a webhook must point at a public
-    address, or one the operator allowed), so a bad channel never reaches the sender."""
+def create_channel(session, principal, settings, body: ChannelIn) -> NotificationChannel:  # noqa: ANN001
+    """Check and store a channel (the API's POST and the channels page): 422 ``channel_invalid`` with the reason,
+    400 over the cooperative's channel cap."""
     principal.require(*MANAGERS)
     try:
         validate_channel_config(body.kind, body.config, EgressPolicy.from_settings(settings))
@@ -82,7 +81,14 @@ def add_channel(body: ChannelIn, session: SessionDep, principal: CurrentUser, se
     ch = NotificationChannel(cooperative_id=principal.cooperative_id, **body.model_dump())
     session.add(ch)
     session.commit()
-    return _out(ch)
+    return ch
+
+
+@router.post("/api/v1/channels", response_model=ChannelOut, status_code=201, responses=errors(400, 403, 422))
+def add_channel(body: ChannelIn, session: SessionDep, principal: CurrentUser, settings: SettingsDep) -> ChannelOut:
+    """Add a channel. Its settings are checked now (times, caps, addresses; a webhook must point at a public
+    address, or one the operator allowed), so a bad channel never reaches the sender."""
+    return _out(create_channel(session, principal, settings, body))
 
 
 @router.get("/api/v1/channels", response_model=list[ChannelOut], responses=errors(403))

@@ -59,6 +59,7 @@ NAV = (
     NavItem("nav_models", "/ml/models", (Role.ml_engineer, Role.union_admin, Role.agronomist)),
     NavItem("nav_members", "/admin/members", (Role.coop_admin,)),
     NavItem("nav_cameras", "/admin/cameras", (Role.coop_admin, Role.agronomist)),
+    NavItem("nav_channels", "/admin/channels", (Role.coop_admin, Role.agronomist)),
     NavItem("nav_admin_plots", "/admin/plots", (Role.coop_admin,)),
     NavItem("nav_union", "/union", (Role.union_admin,)),
     NavItem("nav_account", "/account", tuple(Role)),

@@ -96,6 +96,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/alert-rules"): "create", ("PATCH", "/api/v1/alert-rules/{rule_id}"): "object",
     ("POST", "/api/v1/cameras/{camera_id}/trap-changes"): "object",
     ("GET", "/api/v1/cameras/{camera_id}/trap-changes"): "object", ("POST", "/cameras/{camera_id}/trap-change"): "object",
+    ("GET", "/admin/channels"): "list", ("POST", "/admin/channels"): "create",
+    ("POST", "/admin/channels/{channel_id}/test"): "object", ("POST", "/admin/channels/{channel_id}/disable"): "object",
 }
 DENIED = {401, 403, 404, 405, 422}
 

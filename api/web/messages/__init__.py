@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-GROUPS = ("common", "farmer", "agronomist", "ml", "admin", "account", "public")
+GROUPS = ("common", "farmer", "agronomist", "ml", "admin", "account", "public", "channels")
 
 
 def _load() -> dict[str, dict[str, str]]:
