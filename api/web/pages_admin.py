@@ -43,6 +43,7 @@ from cropwatch.alerts import FRUIT_CLASSES
 from cropwatch.pest_counts import daily_figures
 from cropwatch.rule_text import fmt_number
 from cropwatch.domain import AlertLevel, CameraKind, CaptureStatus, ModelTask, Role
+from cropwatch import show_once
 from cropwatch.members import MemberRefused, check_admin_may_change, revoke_user_tokens
 from cropwatch.password_reset import (ResetGrant, ResetUnavailable, ShownCode, issue_code, pop_for_display,
                                       stash_for_display)
@@ -316,9 +317,26 @@ def _cameras_page(request: Request, session: Session, principal: Principal, *, e
 
 
 @router.get("/admin/cameras")
-def cameras_page(request: Request, session: SessionDep, principal: PageUser, done: str | None = None) -> Response:
-    return _cameras_page(request, session, principal,
+def cameras_page(request: Request, session: SessionDep, principal: PageUser, done: str | None = None,
+                 token: str | None = None) -> Response:
+    shown = show_once.pop(reset_redis(request), token, user_id=principal.user.id,
+                          cooperative_id=principal.cooperative_id)
+    if token and shown is None:  # a reload, or another admin's link: the token is not shown twice
+        return _cameras_page(request, session, principal, done="admin_token_shown_once")
+    return _cameras_page(request, session, principal, new_token=shown,
                          done={"revoked": "admin_token_revoked"}.get(done or ""))
+
+
+def _show_token(request: Request, session: Session, principal: Principal, new_token: dict, status: int) -> Response:
+    """POST-redirect-GET: the token goes to the page after the redirect, once; without Redis it is shown here."""
+    client = reset_redis(request)
+    if client is None:
+        return _cameras_page(request, session, principal, status=status, new_token=new_token)
+    try:
+        ticket = show_once.stash(client, new_token, user_id=principal.user.id, cooperative_id=principal.cooperative_id)
+    except Exception:  # noqa: BLE001 - Redis down: show it now rather than lose it
+        return _cameras_page(request, session, principal, status=status, new_token=new_token)
+    return RedirectResponse(f"/admin/cameras?token={ticket}", status_code=303)
 
 
 @router.post("/admin/cameras")
@@ -339,17 +357,15 @@ def add_camera(request: Request, session: SessionDep, principal: PageUser,
             "admin_camera_invalid", page_locale(request, principal),
             field=translate(f"admin_cam_{field}", page_locale(request, principal))))
     created = cameras_api.create_camera(body, session, principal)  # the plot must be ours (404 otherwise)
-    return _cameras_page(request, session, principal, status=201,
-                         new_token={"camera": created.name, "id": created.id, "token": created.device_token,
-                                    "created": True})
+    return _show_token(request, session, principal, {"camera": created.name, "id": created.id,
+                                                     "token": created.device_token, "created": True}, 201)
 
 
 @router.post("/admin/cameras/{camera_id}/rotate")
 def rotate_camera_token(camera_id: Id, request: Request, session: SessionDep, principal: PageUser) -> Response:
     rotated = cameras_api.rotate_token(camera_id, session, principal)
-    return _cameras_page(request, session, principal,
-                         new_token={"camera": rotated.name, "id": rotated.id, "token": rotated.device_token,
-                                    "created": False})
+    return _show_token(request, session, principal, {"camera": rotated.name, "id": rotated.id,
+                                                     "token": rotated.device_token, "created": False}, 200)
 
 
 @router.post("/admin/cameras/{camera_id}/revoke")

@@ -181,6 +181,12 @@ def test_admin_manages_members_cameras_and_plots(live_server, open_page, session
         assert added.token_hash == token_hash(token)
     assert page.locator(f"tr[data-camera='{added.id}']").get_attribute("data-state") == "never"
     screenshot(page, "admin-cameras")
+    # POST-redirect-GET: a reload neither adds a second camera nor shows the token again
+    assert "/admin/cameras?token=" in page.url
+    page.reload()
+    assert page.locator("#new-token").count() == 0 and "chỉ hiện một lần" in page.locator(".flash").inner_text()
+    with sessions() as s:
+        assert len(s.scalars(select(Camera).where(Camera.name == "Camera quả lô a")).all()) == 1
 
     # revoke: the token stops working
     page.once("dialog", lambda d: d.accept())

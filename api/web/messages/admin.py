@@ -119,6 +119,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "vi": "Mã này chỉ hiện một lần: hãy sao chép và nhập vào camera ngay. Hệ thống chỉ lưu bản băm.",
         "en": "This token is shown only once: copy it into the camera now. Only its hash is stored."},
     "admin_token_revoked": {"vi": "Đã thu hồi mã thiết bị.", "en": "The device token was revoked."},
+    "admin_token_shown_once": {"vi": "Mã thiết bị chỉ hiện một lần và đã được hiện rồi; nếu chưa chép, hãy cấp mã mới.",
+                               "en": "The device token is shown once and was shown already; if you did not copy it, "
+                                     "issue a new one."},
     "admin_copy": {"vi": "Sao chép mã", "en": "Copy token"},
     "admin_copied": {"vi": "Đã sao chép", "en": "Copied"},
     "admin_add_camera": {"vi": "Thêm camera", "en": "Add a camera"},
