@@ -397,7 +397,7 @@ class AlertRule(Base):
     __tablename__ = "alert_rules"
     id: Mapped[int] = mapped_column(primary_key=True)
     cooperative_id: Mapped[int] = _coop_fk()
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200), default="")  # an optional note; what it checks: rule_text
     crop: Mapped[str | None] = mapped_column(String(100))  # None: any crop
     class_name: Mapped[str] = mapped_column(String(100))
     threshold: Mapped[int] = mapped_column(Integer)  # detections per plot per local day

@@ -60,7 +60,7 @@ def make_tenant(session: Session, code: str, *, task: ModelTask = ModelTask.pest
 
 def add_rule(session: Session, cooperative_id: int, class_name: str, threshold: int = 1,
              level: AlertLevel = AlertLevel.warning) -> AlertRule:
-    rule = AlertRule(cooperative_id=cooperative_id, name=f"{class_name}>={threshold}", class_name=class_name,
+    rule = AlertRule(cooperative_id=cooperative_id, class_name=class_name,
                      threshold=threshold, level=level, min_score=0.0)
     session.add(rule)
     session.flush()
