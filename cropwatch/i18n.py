@@ -76,6 +76,49 @@ CATALOGUE: dict[str, dict[str, str]] = {
                      "en": "Camera {camera} (plot {plot}) has sent nothing since {since} (over {hours} h): check its power and network."},
     "export_bad_period": {"vi": "Khoảng thời gian không hợp lệ (tối đa 3 năm).", "en": "Invalid period (3 years at most)."},
     "export_bad_format": {"vi": "Định dạng phải là pdf, csv hoặc xlsx.", "en": "Format must be pdf, csv or xlsx."},
+    # diary exports (CSV/XLSX columns, the PDF's header and table)
+    "export_col_date": {"vi": "Ngày", "en": "Date"},
+    "export_col_type": {"vi": "Công việc", "en": "Work"},
+    "export_col_status": {"vi": "Trạng thái", "en": "Status"},
+    "export_col_title": {"vi": "Nội dung", "en": "Title"},
+    "export_col_product_name": {"vi": "Tên thuốc/phân", "en": "Product"},
+    "export_col_registration_no": {"vi": "Số đăng ký", "en": "Registration no."},
+    "export_col_active_ingredient": {"vi": "Hoạt chất", "en": "Active ingredient"},
+    "export_col_dose": {"vi": "Liều lượng", "en": "Dose"},
+    "export_col_treated_area_m2": {"vi": "Diện tích xử lý (m²)", "en": "Treated area (m²)"},
+    "export_col_phi_days": {"vi": "Thời gian cách ly (ngày)", "en": "Pre-harvest interval (days)"},
+    "export_col_quantity": {"vi": "Số lượng", "en": "Quantity"},
+    "export_col_operator": {"vi": "Người thực hiện", "en": "Operator"},
+    "export_col_notes": {"vi": "Ghi chú", "en": "Notes"},
+    "export_col_source": {"vi": "Nguồn", "en": "Source"},
+    "export_col_deleted": {"vi": "Đã xoá", "en": "Deleted"},
+    "export_col_changes": {"vi": "Số lần sửa", "en": "Changes"},
+    "export_col_last_change": {"vi": "Sửa lần cuối", "en": "Last change"},
+    "export_pdf_col_date": {"vi": "Ngày", "en": "Date"},
+    "export_pdf_col_type": {"vi": "Công việc", "en": "Work"},
+    "export_pdf_col_status": {"vi": "Trạng thái", "en": "Status"},
+    "export_pdf_col_title": {"vi": "Nội dung", "en": "Title"},
+    "export_pdf_col_product_name": {"vi": "Tên thuốc/phân", "en": "Product"},
+    "export_pdf_col_registration_no": {"vi": "Số ĐK", "en": "Reg. no."},
+    "export_pdf_col_active_ingredient": {"vi": "Hoạt chất", "en": "Active ingr."},
+    "export_pdf_col_dose": {"vi": "Liều", "en": "Dose"},
+    "export_pdf_col_phi_days": {"vi": "Cách ly", "en": "PHI"},
+    "export_pdf_col_quantity": {"vi": "Số lượng", "en": "Quantity"},
+    "export_pdf_col_changes": {"vi": "Sửa đổi", "en": "Changes"},
+    "export_pdf_col_operator": {"vi": "Người thực hiện", "en": "Operator"},
+    "export_deleted_at": {"vi": "{when} bởi {who}", "en": "{when} by {who}"},
+    "export_reason": {"vi": "; lý do: {reason}", "en": "; reason: {reason}"},
+    "export_deleted_mark": {"vi": "[ĐÃ XOÁ {what}]", "en": "[DELETED {what}]"},
+    "export_changes": {"vi": "Sửa {n} lần, gần nhất {last}", "en": "Changed {n} time(s), last {last}"},
+    "export_sheet": {"vi": "Nhật ký", "en": "Diary"},
+    "export_title_plot": {"vi": "Nhật ký canh tác — {plot}", "en": "Cultivation diary — {plot}"},
+    "export_pdf_title": {"vi": "NHẬT KÝ CANH TÁC (VietGAP)", "en": "CULTIVATION DIARY (VietGAP)"},
+    "export_pdf_coop": {"vi": "Hợp tác xã: {name}", "en": "Cooperative: {name}"},
+    "export_pdf_plot": {"vi": "Lô: {plot}   Cây trồng: {crop}   Mã vùng trồng: {code}",
+                        "en": "Plot: {plot}   Crop: {crop}   Growing-area code: {code}"},
+    "export_pdf_period": {"vi": "Thời gian: {since} – {until}   Số mục: {n} (đã xoá: {deleted})",
+                          "en": "Period: {since} – {until}   Entries: {n} (deleted: {deleted})"},
+    "export_pdf_photos": {"vi": "Ảnh minh chứng", "en": "Evidence photos"},
     "digest_title": {"vi": "Tóm tắt {n} cảnh báo trong giờ yên lặng:", "en": "Digest of {n} alerts held during quiet hours:"},
     "review_bad_box": {"vi": "Khung không hợp lệ: cần x1 < x2, y1 < y2 và nằm trong ảnh.",
                        "en": "Invalid box: x1 < x2 and y1 < y2 are needed, inside the image."},
@@ -119,8 +162,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "forbidden_role": {"vi": "Vai trò của bạn không được phép làm việc này.",
                        "en": "Your role is not allowed to do this."},
     "image_empty": {"vi": "Tệp ảnh rỗng.", "en": "The image file is empty."},
-    "image_too_large": {"vi": "Ảnh quá lớn ({size} byte, tối đa {limit}).",
-                        "en": "Image too large ({size} bytes, limit {limit})."},
+    "image_too_large": {"vi": "Ảnh quá lớn ({size}, tối đa {limit}).",
+                        "en": "Image too large ({size}, limit {limit})."},
     "image_not_an_image": {"vi": "Tệp không phải là ảnh JPEG/PNG/WebP.",
                            "en": "The file is not a JPEG/PNG/WebP image."},
     "image_too_many_pixels": {"vi": "Ảnh có quá nhiều điểm ảnh ({pixels}, tối đa {limit}).",
@@ -197,8 +240,25 @@ def normalize_locale(value: str | None) -> str:
     return DEFAULT_LOCALE
 
 
+class Megabytes:
+    """A size in a message, written for its reader: "20,5 MB" in Vietnamese, "20.5 MB" in English (MB of 1024²
+    bytes, as phones and Windows count them; two decimals at most, rounded up, so a file just over the limit reads larger)."""
+
+    def __init__(self, n_bytes: int) -> None:
+        self.n_bytes = n_bytes
+
+    def localized(self, locale: str) -> str:
+        from cropwatch.rule_text import fmt_number
+
+        import math
+
+        mb = math.ceil(self.n_bytes / 1024 / 1024 * 100) / 100  # rounded up: a byte over 20 MB reads 20,01
+        return f"{fmt_number(mb, locale, digits=2)} MB"
+
+
 def t(key: str, locale: str = DEFAULT_LOCALE, **params: Any) -> str:
     entry = CATALOGUE.get(key)
     if entry is None:
         return key
+    params = {k: v.localized(locale) if hasattr(v, "localized") else v for k, v in params.items()}
     return entry.get(locale, entry[DEFAULT_LOCALE]).format(**params)

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cropwatch.domain import CaptureStatus
+from cropwatch.i18n import Megabytes
 from cropwatch.settings import Settings
 from cropwatch.storage import Storage
 from cropwatch.tables import Camera, Capture
@@ -101,7 +102,7 @@ def _check_declared(settings: Settings, sha256: str, size: int, captured_at: dt.
     if size <= 0:
         raise IngestError(422, "image_empty")
     if size > settings.max_upload_bytes:
-        raise IngestError(413, "image_too_large", size=size, limit=settings.max_upload_bytes)
+        raise IngestError(413, "image_too_large", size=Megabytes(size), limit=Megabytes(settings.max_upload_bytes))
     if captured_at.tzinfo is None:
         captured_at = captured_at.replace(tzinfo=dt.timezone.utc)
     if captured_at > utcnow() + dt.timedelta(hours=24):
@@ -154,7 +155,8 @@ def check_image(settings: Settings, data: bytes, *, complete: bool = True) -> Ch
     if not data:
         raise IngestError(422, "image_empty")
     if len(data) > settings.max_upload_bytes:
-        raise IngestError(413, "image_too_large", size=len(data), limit=settings.max_upload_bytes)
+        raise IngestError(413, "image_too_large", size=Megabytes(len(data)),
+                          limit=Megabytes(settings.max_upload_bytes))
     try:
         fmt = check_format(data)
         w, h = image_dimensions(data)

@@ -75,6 +75,7 @@ def translate(key: str, locale: str, **params: Any) -> str:
     if entry is None:
         return key
     text = entry.get(locale, entry[DEFAULT_LOCALE])
+    params = {k: v.localized(locale) if hasattr(v, "localized") else v for k, v in params.items()}
     return text.format(**params) if params else text
 
 

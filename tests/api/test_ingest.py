@@ -99,6 +99,10 @@ def test_file_over_the_size_limit_is_refused(client, tenant_a, settings, session
     big = b"\xff\xd8\xff" + b"\0" * (settings.max_upload_bytes + 10)
     resp = client.post("/api/v1/ingest/upload", headers=tenant_a.camera_auth, files={"file": ("big.jpg", big)})
     assert resp.status_code == 413 and resp.json()["code"] == "image_too_large"
+    # the reason in megabytes, written for each reader (20 MiB is the default limit)
+    assert settings.max_upload_bytes == 20 * 1024 * 1024
+    assert resp.json()["detail"] == "Ảnh quá lớn (20,01 MB, tối đa 20 MB)."
+    assert resp.json()["detail_en"] == "Image too large (20.01 MB, limit 20 MB)."
     slot = client.post("/api/v1/ingest/slots", headers=tenant_a.camera_auth, json={
         "sha256": "0" * 64, "size": settings.max_upload_bytes + 1, "captured_at": "2026-11-20T00:00:00Z"})
     assert slot.status_code == 413

@@ -173,7 +173,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "union_home": {"vi": "HTX của bạn", "en": "Your cooperative"},
     "union_captures": {"vi": "Ảnh chụp", "en": "Captures"},
     "union_pests": {"vi": "Sâu hại phát hiện", "en": "Pests detected"},
-    "union_alerts_level": {"vi": "Cảnh báo: {level}", "en": "Alerts: {level}"},
+    "union_alerts_level": {"vi": "Số cảnh báo mức {level}", "en": "Alerts at {level}"},
     "union_by_coop": {"vi": "Theo hợp tác xã", "en": "By cooperative"},
     "union_chart_title": {"vi": "Sâu hại phát hiện theo tháng", "en": "Pests detected per month"},
     "union_chart_alt": {"vi": "Biểu đồ cột: số sâu hại phát hiện mỗi tháng của từng hợp tác xã (số liệu ở bảng dưới).",
