@@ -1,5 +1,6 @@
-"""Every form control of the main pages has a label a screen reader can announce, images have alt text, and the
-pages work at 360 px without sideways scrolling."""
+"""Every form control of the main pages has a label a screen reader can announce, images have alt text, every
+button, link button, dropdown and header link is a 44 px tap target, and the pages work at 360 px without sideways
+scrolling."""
 
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
   .filter(e => e.type !== 'hidden' && !e.closest('[hidden]'))
   .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby'))
   .map(e => e.outerHTML.slice(0, 120))"""
+SMALL_TARGETS = """() => [...document.querySelectorAll('header a, header summary, header button, main button, main select, main a.button, main summary')]
+  .filter(e => e.offsetParent !== null && !e.closest('[hidden]'))
+  .map(e => [e, e.getBoundingClientRect()]).filter(([e, r]) => r.height < 44 || (r.width < 44 && e.tagName !== 'SUMMARY'))
+  .map(([e, r]) => `${e.tagName} ${Math.round(r.width)}x${Math.round(r.height)} ${e.textContent.trim().slice(0, 30)}`)"""
 NO_ALT = """() => [...document.querySelectorAll('img')].filter(i => !i.hasAttribute('alt')).map(i => i.outerHTML.slice(0, 120))"""
 
 
@@ -38,6 +43,8 @@ def test_controls_are_labelled_and_pages_fit_a_phone(role, live_server, open_pag
         page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
         assert page.evaluate(UNLABELLED) == [], url
         assert page.evaluate(NO_ALT) == [], url
+        small = page.evaluate(SMALL_TARGETS)
+        assert not small, f"{url}: {small}"  # a thumb needs 44 px
         assert page.evaluate("document.documentElement.lang") in ("vi", "en")
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"] + 1, (url, width)  # wide tables scroll inside their own box
