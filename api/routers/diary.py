@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Response, UploadFile
 from sqlalchemy.orm import Session
@@ -58,9 +58,10 @@ def list_entries(
     "application/pdf", "text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     description="the diary as PDF, CSV or XLSX"), **errors(404, 422)})
 def export_diary(session: SessionDep, principal: CurrentUser, storage: StorageDep, plot_id: Id,
-                 since: Day, until: Day, format: str = "pdf") -> Response:
-    """The plot's diary for a season as ``pdf`` (VietGAP-style, Vietnamese, with photos), ``csv`` or ``xlsx``.
-    Every entry of the period is in it, pending and deleted ones included (marked)."""
+                 since: Day, until: Day, format: str = "pdf", lang: Literal["vi", "en"] = "vi") -> Response:
+    """The plot's diary for a season as ``pdf`` (VietGAP-style, with photos), ``csv`` or ``xlsx``, in ``lang``
+    (Vietnamese by default: headers, types, statuses and sources). Every entry of the period is in it, pending and
+    deleted ones included (deleted: when and by whom), each with its number of changes and the last one."""
     from cropwatch import diary_export
 
     plot = get_owned(session, Plot, plot_id, principal, "plot")
@@ -69,10 +70,10 @@ def export_diary(session: SessionDep, principal: CurrentUser, storage: StorageDe
     items = diary_export.entries(session, plot, since, until)
     name = f"nhat-ky-{plot.id}-{since:%Y%m%d}-{until:%Y%m%d}"
     if format == "csv":
-        return Response(diary_export.to_csv(items), media_type="text/csv; charset=utf-8",
+        return Response(diary_export.to_csv(session, items, lang), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
     if format == "xlsx":
-        return Response(diary_export.to_xlsx(items, f"Nhật ký canh tác — {plot.name}"),
+        return Response(diary_export.to_xlsx(session, items, plot, lang),
                         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
     if format == "pdf":
@@ -82,7 +83,7 @@ def export_diary(session: SessionDep, principal: CurrentUser, storage: StorageDe
             except Exception:  # noqa: BLE001 - a missing photo must not lose the export
                 return None
 
-        return Response(diary_export.to_pdf(session, plot, items, since, until, photo=photo),
+        return Response(diary_export.to_pdf(session, plot, items, since, until, photo=photo, locale=lang),
                         media_type="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'})
     raise ApiError(422, "export_bad_format")

@@ -4,6 +4,11 @@ the export's language, and an empty entry is refused with a reason."""
 
 from __future__ import annotations
 
+import csv as csvmod
+import datetime as dt
+import io
+import re
+
 import pytest
 
 from cropwatch import diary
@@ -172,3 +177,87 @@ def test_a_harvest_moved_into_a_pre_harvest_interval_meets_the_guard(client, ten
                      json={"occurred_at": "2026-09-03T01:00:00+00:00"})
     assert (r.status_code, r.json()["code"]) == (409, "phi_active")
 
+
+def _export(client, tenant, fmt: str, **params) -> bytes:
+    r = client.get("/api/v1/diary/export", headers=tenant.auth(),
+                   params={"plot_id": tenant.plot_id, "format": fmt} | SEASON | params)
+    assert r.status_code == 200, r.text
+    return r.content
+
+
+def _pdf_text(data: bytes) -> str:
+    import pypdfium2
+
+    doc = pypdfium2.PdfDocument(data)
+    return " ".join(" ".join(doc[i].get_textpage().get_text_range() for i in range(len(doc))).split())
+
+
+@pytest.fixture
+def audited_season(client, tenant_a, sessions):
+    """A season with a pending entry, an edited one, a deleted one (with a reason) and an automatic observation."""
+    pending = _entry(client, tenant_a, status="pending", title="Phun thuốc trừ rầy", product_name="Chess 50WG",
+                     type="pest_control", occurred_at="2026-09-03T01:00:00+00:00")
+    edited = _entry(client, tenant_a)
+    client.patch(f"/api/v1/diary/{edited['id']}", headers=tenant_a.auth(Role.agronomist), json={"quantity_value": 45})
+    gone = _entry(client, tenant_a, title="Bón nhầm lô", product_name="Ure", occurred_at="2026-09-06T01:00:00+00:00")
+    client.request("DELETE", f"/api/v1/diary/{gone['id']}", headers=tenant_a.auth(Role.member),
+                   json={"reason": "ghi nhầm lô"})
+    with sessions.begin() as s:
+        diary.create_entry(s, cooperative_id=tenant_a.cooperative_id, user_id=None, plot_id=tenant_a.plot_id,
+                           occurred_at=dt.datetime(2026, 9, 7, 2, tzinfo=dt.timezone.utc), type=DiaryType.observation,
+                           status=DiaryStatus.pending, source=DiarySource.automatic, subject="planthopper",
+                           title="Quan sát tự động: 3 rầy nâu trong ngày 07/09/2026",
+                           title_en="Automatic observation: 3 planthopper on 07/09/2026", notes="")
+    return {"pending": pending, "edited": edited, "gone": gone}
+
+
+ENGLISH_VALUES = re.compile(r"\b(pending|done|manual|automatic|deleted|observation|fertilizing|pest_control)\b",
+                            re.IGNORECASE)
+
+
+def test_the_pdf_speaks_vietnamese_and_shows_changes_and_deletions(client, tenant_a, audited_season):
+    text = _pdf_text(_export(client, tenant_a, "pdf"))
+    assert "NHẬT KÝ CANH TÁC" in text and "Số mục: 4 (đã xoá: 1)" in text
+    assert "Chờ xác nhận" in text and "Đã thực hiện" in text  # statuses
+    assert "Phòng trừ sâu bệnh" in text and "Bón phân" in text and "Quan sát" in text  # types
+    assert "Ghi tay" in text and "Tự động" in text  # sources
+    assert re.search(r"Sửa 1 lần, gần nhất \d\d/\d\d/\d{4} \d\d:\d\d — agronomist", text), text
+    assert re.search(r"\[ĐÃ XOÁ \d\d/\d\d/\d{4} \d\d:\d\d bởi member; lý do: ghi nhầm lô\]", text), text
+    assert "Bón nhầm lô" in text  # the withdrawn entry is still there, marked
+    assert not ENGLISH_VALUES.findall(text), ENGLISH_VALUES.findall(text)
+
+
+def test_the_pdf_in_english_says_the_same_in_english(client, tenant_a, audited_season):
+    text = _pdf_text(_export(client, tenant_a, "pdf", lang="en"))
+    assert "CULTIVATION DIARY" in text and "Entries: 4 (deleted: 1)" in text
+    assert "Pending" in text and "Done" in text and "Pest control" in text and "Manual" in text
+    assert "[DELETED" in text and "by member; reason: ghi nhầm lô]" in text
+    assert "Automatic observation: 3 planthopper" in text and "Quan sát tự động" not in text
+    assert "Chờ xác nhận" not in text
+
+
+def test_csv_and_xlsx_count_the_changes_and_mark_what_was_deleted(client, tenant_a, audited_season):
+    from openpyxl import load_workbook
+
+    rows = list(csvmod.reader(_export(client, tenant_a, "csv").decode("utf-8-sig").splitlines()))
+    head = rows[0]
+    assert head[:3] == ["Ngày", "Công việc", "Trạng thái"] and head[-3:] == ["Đã xoá", "Số lần sửa", "Sửa lần cuối"]
+    by_title = {r[3]: dict(zip(head, r, strict=True)) for r in rows[1:]}
+    assert len(by_title) == 4
+    edited, gone = by_title["Bón thúc đợt 1"], by_title["Bón nhầm lô"]
+    assert edited["Số lần sửa"] == "1" and edited["Sửa lần cuối"].endswith("— agronomist") and edited["Đã xoá"] == ""
+    assert gone["Đã xoá"].endswith("bởi member; lý do: ghi nhầm lô") and gone["Số lần sửa"] == "1"
+    assert by_title["Phun thuốc trừ rầy"]["Trạng thái"] == "Chờ xác nhận"
+    assert by_title["Phun thuốc trừ rầy"]["Số lần sửa"] == "0" and by_title["Phun thuốc trừ rầy"]["Nguồn"] == "Ghi tay"
+    assert not ENGLISH_VALUES.findall(" ".join(" ".join(r) for r in rows))
+    wb = load_workbook(io.BytesIO(_export(client, tenant_a, "xlsx", lang="en")))
+    sheet = wb.active
+    assert sheet.title == "Diary" and [c.value for c in sheet[2]][-3:] == ["Deleted", "Changes", "Last change"]
+    statuses = {row[2] for row in sheet.iter_rows(min_row=3, values_only=True)}
+    assert statuses == {"Pending", "Done"}
+
+
+def test_an_export_language_other_than_vi_or_en_is_refused(client, tenant_a):
+    r = client.get("/api/v1/diary/export", headers=tenant_a.auth(),
+                   params={"plot_id": tenant_a.plot_id, "format": "csv", "lang": "fr"} | SEASON)
+    assert r.status_code == 422
