@@ -214,6 +214,23 @@ CATALOGUE: dict[str, dict[str, str]] = {
                             "en": "alerts at ≥ {share}% ripe, forecasts the day {target}% is reached (over {days} days)"},
     "unknown_pest": {"vi": "Không có loài \"{name}\" trong các mô hình đang dùng. Chọn một trong: {known}.",
                      "en": "No class \"{name}\" in the production models. Choose one of: {known}."},
+    "channel_err_settings": {"vi": "cấu hình không dùng được", "en": "settings that cannot work"},
+    "channel_err_quiet_time": {"vi": "giờ yên lặng ({key}) phải viết dạng 21:00", "en": "quiet_hours.{key} must be a time like 21:00"},
+    "channel_err_kind": {"vi": "loại kênh phải là một trong {kinds}", "en": "kind must be one of {kinds}"},
+    "channel_err_object": {"vi": "cấu hình phải là một đối tượng", "en": "config must be an object"},
+    "channel_err_unknown_keys": {"vi": "có mục cấu hình lạ: {keys}", "en": "unknown config keys: {keys}"},
+    "channel_err_missing": {"vi": "còn thiếu: {keys}", "en": "missing: {keys}"},
+    "channel_err_short_text": {"vi": "{key} phải là một đoạn chữ ngắn", "en": "config.{key} must be a short text"},
+    "channel_err_quiet_shape": {"vi": "giờ yên lặng phải có giờ bắt đầu và giờ kết thúc", "en": "quiet_hours needs a start and an end"},
+    "channel_err_quiet_same": {"vi": "giờ bắt đầu và giờ kết thúc yên lặng phải khác nhau", "en": "quiet_hours start and end must differ"},
+    "channel_err_max_per_day": {"vi": "số tin tối đa mỗi ngày phải là số nguyên từ 1 đến 1000", "en": "max_per_day must be a whole number from 1 to 1000"},
+    "channel_err_webhook_invalid_url": {"vi": "địa chỉ webhook không hợp lệ (cần http:// hoặc https:// và tên máy)", "en": "the webhook URL is not valid (http:// or https:// and a host)"},
+    "channel_err_webhook_unresolvable_host": {"vi": "không tìm thấy máy chủ của webhook", "en": "the webhook's host does not resolve"},
+    "channel_err_webhook_blocked_destination": {"vi": "webhook chỉ được gửi tới máy chủ công khai trên Internet, không tới địa chỉ nội bộ", "en": "webhooks may only go to public internet servers, not to internal addresses"},
+    "channel_err_email_to": {"vi": "cần từ 1 đến 20 địa chỉ e-mail hợp lệ", "en": "give 1 to 20 valid e-mail addresses"},
+    "channel_err_telegram_token": {"vi": "mã bot Telegram phải có dạng 123456:ABC-DEF…", "en": "the Telegram bot token must look like 123456:ABC-DEF…"},
+    "channel_err_telegram_chat": {"vi": "mã chat Telegram phải là một số hoặc @tenkenh", "en": "the Telegram chat id must be a number or @channelname"},
+    "channel_err_zalo_user": {"vi": "mã người theo dõi Zalo phải là dãy số", "en": "the Zalo follower id must be digits"},
     "channel_test_message": {"vi": "CropWatch: tin nhắn thử. Kênh này sẽ nhận cảnh báo sâu hại của hợp tác xã.",
                              "en": "CropWatch: a test message. This channel will receive the cooperative's pest alerts."},
     "not_a_trap": {"vi": "Camera này không phải bẫy dính: không có tấm bẫy để thay.",
@@ -240,6 +257,16 @@ def normalize_locale(value: str | None) -> str:
     return DEFAULT_LOCALE
 
 
+class Message:
+    """A message inside another one ("Cấu hình kênh không hợp lệ: {reason}"), written in the outer one's language."""
+
+    def __init__(self, message_key: str, /, **params: object) -> None:
+        self.message_key, self.params = message_key, params
+
+    def localized(self, locale: str) -> str:
+        return t(self.message_key, locale, **self.params)
+
+
 class Megabytes:
     """A size in a message, written for its reader: "20,5 MB" in Vietnamese, "20.5 MB" in English (MB of 1024²
     bytes, as phones and Windows count them; two decimals at most, rounded up, so a file just over the limit reads larger)."""
@@ -256,7 +283,7 @@ class Megabytes:
         return f"{fmt_number(mb, locale, digits=2)} MB"
 
 
-def t(key: str, locale: str = DEFAULT_LOCALE, **params: Any) -> str:
+def t(key: str, locale: str = DEFAULT_LOCALE, /, **params: Any) -> str:
     entry = CATALOGUE.get(key)
     if entry is None:
         return key

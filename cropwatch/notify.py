@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cropwatch.domain import AlertLevel
 from cropwatch.egress import EgressPolicy, EgressRefused, check_url, post
-from cropwatch.i18n import t
+from cropwatch.i18n import Message, t
 from cropwatch.settings import Settings
 from cropwatch.tables import Alert, Delivery, NotificationChannel, Plot
 from cropwatch.timeutil import utcnow
@@ -134,16 +134,22 @@ _EMAIL = re.compile(r"^[^@\s<>,;]{1,64}@[^@\s<>,;]{1,255}$")
 
 
 class ChannelConfigError(ValueError):
-    """A channel's settings that could never work (the message says which key and why)."""
+    """A channel's settings that could never work: ``str()`` says which key and why in English (logs, the API's
+    ``detail_en``); ``message`` is the same in the reader's language (catalogue key ``channel_err_*``)."""
+
+    def __init__(self, text: str, message_key: str = "channel_err_settings", **params: object) -> None:
+        super().__init__(text)
+        self.message = Message(message_key, **params)
 
 
 def _time(value: Any, key: str) -> dt.time:
     if not isinstance(value, str):
-        raise ChannelConfigError(f"quiet_hours.{key} must be a time like 21:00")
+        raise ChannelConfigError(f"quiet_hours.{key} must be a time like 21:00", "channel_err_quiet_time", key=key)
     try:
         return dt.time.fromisoformat(value)
     except ValueError:
-        raise ChannelConfigError(f"quiet_hours.{key} must be a time like 21:00, not {value[:20]!r}") from None
+        raise ChannelConfigError(f"quiet_hours.{key} must be a time like 21:00, not {value[:20]!r}",
+                                 "channel_err_quiet_time", key=key) from None
 
 
 def validate_channel_config(kind: str, config: dict, policy: EgressPolicy) -> dict:
@@ -151,46 +157,49 @@ def validate_channel_config(kind: str, config: dict, policy: EgressPolicy) -> di
     known keys only, times, caps, addresses, and a webhook URL that :mod:`cropwatch.egress` allows. Returns the
     config to store."""
     if kind not in KINDS:
-        raise ChannelConfigError(f"kind must be one of {', '.join(KINDS)}")
+        raise ChannelConfigError(f"kind must be one of {', '.join(KINDS)}", "channel_err_kind", kinds=", ".join(KINDS))
     if not isinstance(config, dict):
-        raise ChannelConfigError("config must be an object")
+        raise ChannelConfigError("config must be an object", "channel_err_object")
     unknown = sorted(set(config) - set(REQUIRED[kind]) - set(OPTIONAL))
     if unknown:
-        raise ChannelConfigError(f"unknown config keys: {', '.join(unknown)[:200]}")
+        raise ChannelConfigError(f"unknown config keys: {', '.join(unknown)[:200]}", "channel_err_unknown_keys",
+                                 keys=", ".join(unknown)[:200])
     missing = [k for k in REQUIRED[kind] if not config.get(k)]
     if missing:
-        raise ChannelConfigError(f"{kind} needs {', '.join(missing)} in config")
+        raise ChannelConfigError(f"{kind} needs {', '.join(missing)} in config", "channel_err_missing",
+                                 keys=", ".join(missing))
     for key in REQUIRED[kind]:
         if key != "to" and (not isinstance(config[key], str | int) or isinstance(config[key], bool)
                             or len(str(config[key])) > 2000):
-            raise ChannelConfigError(f"config.{key} must be a short text")
+            raise ChannelConfigError(f"config.{key} must be a short text", "channel_err_short_text", key=key)
     if "quiet_hours" in config:
         q = config["quiet_hours"]
         if not isinstance(q, dict) or set(q) != {"start", "end"}:
-            raise ChannelConfigError("quiet_hours must be {\"start\": \"21:00\", \"end\": \"06:00\"}")
+            raise ChannelConfigError("quiet_hours must be {\"start\": \"21:00\", \"end\": \"06:00\"}",
+                                     "channel_err_quiet_shape")
         if _time(q["start"], "start") == _time(q["end"], "end"):
-            raise ChannelConfigError("quiet_hours.start and quiet_hours.end must differ")
+            raise ChannelConfigError("quiet_hours.start and quiet_hours.end must differ", "channel_err_quiet_same")
     if "max_per_day" in config:
         cap = config["max_per_day"]
         if not isinstance(cap, int) or isinstance(cap, bool) or not 1 <= cap <= 1000:
-            raise ChannelConfigError("max_per_day must be a whole number from 1 to 1000")
+            raise ChannelConfigError("max_per_day must be a whole number from 1 to 1000", "channel_err_max_per_day")
     if kind == "webhook":
         try:
             check_url(str(config["url"]), policy, unresolvable_ok=True)
         except EgressRefused as exc:
-            raise ChannelConfigError(f"webhook url refused: {exc}") from None
+            raise ChannelConfigError(f"webhook url refused: {exc}", f"channel_err_webhook_{exc.reason}") from None
     elif kind == "email":
         to = config["to"]
         if not isinstance(to, list) or not 1 <= len(to) <= 20 or not all(
                 isinstance(a, str) and _EMAIL.match(a) for a in to):
-            raise ChannelConfigError("email config.to must be a list of 1 to 20 e-mail addresses")
+            raise ChannelConfigError("email config.to must be a list of 1 to 20 e-mail addresses", "channel_err_email_to")
     elif kind == "telegram":
         if not _TELEGRAM_TOKEN.match(str(config["bot_token"])):
-            raise ChannelConfigError("telegram bot_token must look like 123456:ABC-DEF…")
+            raise ChannelConfigError("telegram bot_token must look like 123456:ABC-DEF…", "channel_err_telegram_token")
         if not _TELEGRAM_CHAT.match(str(config["chat_id"])):
-            raise ChannelConfigError("telegram chat_id must be a number or @channelname")
+            raise ChannelConfigError("telegram chat_id must be a number or @channelname", "channel_err_telegram_chat")
     elif kind == "zalo" and not _ZALO_ID.match(str(config["user_id"])):
-        raise ChannelConfigError("zalo user_id must be the follower's numeric id")
+        raise ChannelConfigError("zalo user_id must be the follower's numeric id", "channel_err_zalo_user")
     return config
 
 

@@ -73,7 +73,7 @@ def create_channel(session, principal, settings, body: ChannelIn) -> Notificatio
     try:
         validate_channel_config(body.kind, body.config, EgressPolicy.from_settings(settings))
     except ChannelConfigError as exc:
-        raise ApiError(422, "channel_invalid", reason=str(exc)) from None
+        raise ApiError(422, "channel_invalid", reason=exc.message) from None
     count = session.scalar(select(func.count(NotificationChannel.id)).where(
         NotificationChannel.cooperative_id == principal.cooperative_id, NotificationChannel.enabled.is_(True))) or 0
     if count >= settings.notify_max_channels:

@@ -70,7 +70,7 @@ HOME = {Role.member: "/alerts", Role.agronomist: "/review", Role.ml_engineer: "/
         Role.coop_admin: "/admin/members", Role.union_admin: "/union"}
 
 
-def translate(key: str, locale: str, **params: Any) -> str:
+def translate(key: str, locale: str, /, **params: Any) -> str:
     entry = MESSAGES.get(key) or CATALOGUE.get(key)
     if entry is None:
         return key
