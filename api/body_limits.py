@@ -32,14 +32,14 @@ class BodyTooLarge(HTTPException):
 
 
 class BodyLimits:
-    def __init__(self, app, *, max_upload_bytes: int, max_photos: int) -> None:  # noqa: ANN001
+    def __init__(self, app, *, max_upload_bytes: int, max_photos: int) -> None:
         self.app = app
         self.upload_limit = max_upload_bytes * max_photos + SMALL_BODY
 
     def limit_for(self, path: str) -> int:
         return self.upload_limit if UPLOAD_ROUTES.match(path) else SMALL_BODY
 
-    async def __call__(self, scope, receive, send):  # noqa: ANN001
+    async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             return await self.app(scope, receive, send)
         path = scope["path"]
@@ -47,8 +47,12 @@ class BodyLimits:
         locale = normalize_locale(headers.get("accept-language"))
         length = headers.get("content-length")
         has_body = (length not in (None, "0")) or "chunked" in headers.get("transfer-encoding", "")
-        if has_body and path.startswith("/api/") and not NO_CREDENTIALS_NEEDED.match(path) \
-                and not headers.get("authorization"):
+        if (
+            has_body
+            and path.startswith("/api/")
+            and not NO_CREDENTIALS_NEEDED.match(path)
+            and not headers.get("authorization")
+        ):
             return await _reply(send, 401, "unauthorized", locale, {"WWW-Authenticate": "Bearer"})
         limit = self.limit_for(path)
         if length is not None:
@@ -61,7 +65,7 @@ class BodyLimits:
         seen = 0
         started = False
 
-        async def counted_receive():  # noqa: ANN202
+        async def counted_receive():
             nonlocal seen
             message = await receive()
             if message["type"] == "http.request":
@@ -70,7 +74,7 @@ class BodyLimits:
                     raise BodyTooLarge(limit, locale)
             return message
 
-        async def tracked_send(message):  # noqa: ANN001, ANN202
+        async def tracked_send(message):
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
@@ -87,11 +91,15 @@ def _mb(n: int) -> str:
     return f"{n / 1024 / 1024:.0f}"
 
 
-async def _reply(send, status: int, code: str, locale: str, headers: dict | None = None, **params) -> None:  # noqa: ANN001
-    body = json.dumps({"code": code, "detail": t(code, locale, **params), "detail_en": t(code, "en", **params)},
-                      ensure_ascii=False).encode()
-    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-           (b"connection", b"close")]
+async def _reply(send, status: int, code: str, locale: str, headers: dict | None = None, **params) -> None:
+    body = json.dumps(
+        {"code": code, "detail": t(code, locale, **params), "detail_en": t(code, "en", **params)}, ensure_ascii=False
+    ).encode()
+    raw = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
     raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})

@@ -77,12 +77,15 @@ def current_principal(session: SessionDep, creds: Credentials) -> Principal:
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 
 
-def _limits(request: Request):  # noqa: ANN202
+def _limits(request: Request):
     from cropwatch.ratelimit import Limit
 
     s = request.app.state.settings
-    return (Limit("login-user", s.login_failures_per_user, 900), Limit("login-addr", s.login_failures_per_address, 900),
-            Limit("camera", s.camera_requests_per_minute, 60))
+    return (
+        Limit("login-user", s.login_failures_per_user, 900),
+        Limit("login-addr", s.login_failures_per_address, 900),
+        Limit("camera", s.camera_requests_per_minute, 60),
+    )
 
 
 def client_address(request: Request) -> str:
@@ -101,8 +104,12 @@ def guard_login(request: Request, username: str) -> None:
         request.app.state.limiter.hit(per_addr, addr)
         request.app.state.limiter.hit(per_user, f"{addr}:{username.lower()}")
     except RateLimited as exc:
-        raise ApiError(429, "too_many_attempts", headers={"Retry-After": str(exc.retry_after)},
-                       minutes=max(1, exc.retry_after // 60)) from None
+        raise ApiError(
+            429,
+            "too_many_attempts",
+            headers={"Retry-After": str(exc.retry_after)},
+            minutes=max(1, exc.retry_after // 60),
+        ) from None
 
 
 def login_succeeded(request: Request, username: str) -> None:

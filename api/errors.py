@@ -12,7 +12,6 @@ from cropwatch.i18n import normalize_locale, t
 from cropwatch.ingest import IngestError
 from cropwatch.storage import StorageError
 
-
 log = logging.getLogger(__name__)
 
 
@@ -51,6 +50,15 @@ async def data_error_handler(request: Request, exc: DataError) -> JSONResponse:
     """A value the database refuses — PostgreSQL: a NUL byte in a text, a number beyond its column (SQLite stores
     both) — is the request's fault: 422 in the shape of a validation error (what the schema documents), not a 500."""
     log.warning("database refused a value of %s %s: %s", request.method, request.url.path, exc.orig)
-    return JSONResponse({"detail": [{"loc": ["body"], "msg": "a value the database cannot store (a NUL character "
-                                                             "or a number out of range)", "type": "value_error"}]},
-                        status_code=422)
+    return JSONResponse(
+        {
+            "detail": [
+                {
+                    "loc": ["body"],
+                    "msg": "a value the database cannot store (a NUL character or a number out of range)",
+                    "type": "value_error",
+                }
+            ]
+        },
+        status_code=422,
+    )

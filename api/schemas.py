@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
-
 import datetime as dt
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from cropwatch.domain import (
-    AlertLevel, AlertStatus, CameraKind, CaptureStatus, DetectionSource, DiarySource, DiaryStatus, DiaryType,
-    ModelStage, ModelTask, ReviewState, Role,
+    AlertLevel,
+    AlertStatus,
+    CameraKind,
+    CaptureStatus,
+    DetectionSource,
+    DiarySource,
+    DiaryStatus,
+    DiaryType,
+    ModelStage,
+    ModelTask,
+    ReviewState,
+    Role,
 )
-
 
 ID_MAX = 2**31 - 1
 BIGINT_MAX = 2**63 - 1
@@ -37,6 +45,7 @@ Moment = Annotated[AwareDatetime, AfterValidator(_farm_year)]
 
 class ErrorOut(BaseModel):
     """An API error: a stable ``code``, its message in the caller's language (Vietnamese by default) and in English."""
+
     code: str
     detail: str
     detail_en: str
@@ -50,11 +59,13 @@ class ValidationIssue(BaseModel):
 
 class ValidationErrorOut(BaseModel):
     """The request does not match the schema (FastAPI's validation error)."""
+
     detail: list[ValidationIssue]
 
 
 class MalformedBodyOut(BaseModel):
     """The body could not be parsed at all (e.g. not UTF-8 JSON)."""
+
     detail: str
 
 
@@ -81,8 +92,12 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 def binary(*media_types: str, description: str) -> dict[int | str, dict[str, Any]]:
     """``responses=`` for a route whose 200 is a file (use with ``response_class=Response``)."""
-    return {200: {"description": description,
-                  "content": {m: {"schema": {"type": "string", "format": "binary"}} for m in media_types}}}
+    return {
+        200: {
+            "description": description,
+            "content": {m: {"schema": {"type": "string", "format": "binary"}} for m in media_types},
+        }
+    }
 
 
 class _Out(BaseModel):
@@ -298,8 +313,9 @@ class RevisionOut(_Out):
     changed_at: dt.datetime
     snapshot: dict = Field(description="the entry after this change; `_reason`: why it was edited or deleted")
     reason: str | None = None
-    changes: list[FieldChangeOut] = Field(default=[], description="the fields this revision changed (none for "
-                                                                  "the first)")
+    changes: list[FieldChangeOut] = Field(
+        default=[], description="the fields this revision changed (none for the first)"
+    )
 
 
 class DiaryDetail(DiaryOut):
@@ -310,6 +326,7 @@ class DiaryDetail(DiaryOut):
 class DiaryPatch(BaseModel):
     """Fields to change on a manual entry; an absent field stays. ``null`` clears an optional field (title and
     notes become empty; occurred_at, type and status cannot be cleared and ``null`` leaves them)."""
+
     model_config = ConfigDict(extra="forbid")
     occurred_at: Moment | None = None
     type: DiaryType | None = None
@@ -326,9 +343,11 @@ class DiaryPatch(BaseModel):
     operator: str | None = Field(default=None, max_length=200)
     phi_days: int | None = Field(default=None, ge=0, le=365)
     reason: str | None = Field(default=None, max_length=2000, description="why it is changed (kept in the revision)")
-    phi_override_reason: str | None = Field(default=None, max_length=2000,
-                                            description="an agronomist's reason to record a harvest inside a "
-                                                        "pre-harvest interval")
+    phi_override_reason: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="an agronomist's reason to record a harvest inside a pre-harvest interval",
+    )
 
 
 class DiaryDeleteIn(BaseModel):
@@ -424,10 +443,13 @@ class TrainingRunIn(BaseModel):
     batch: int = Field(default=16, ge=1, le=256)
     seed: int = 0
     start: Literal["auto", "pretrained", "scratch"] = Field(
-        default="auto", description="auto: continue from the production model's weights when it has them, else the "
-                                    "pretrained checkpoint, else from scratch")
-    allow_class_change: bool = Field(default=False, description="continue from a model with other classes (its "
-                                                                "head is rebuilt)")
+        default="auto",
+        description="auto: continue from the production model's weights when it has them, else the "
+        "pretrained checkpoint, else from scratch",
+    )
+    allow_class_change: bool = Field(
+        default=False, description="continue from a model with other classes (its head is rebuilt)"
+    )
 
 
 class TrainingRunOut(_Out):
@@ -447,5 +469,6 @@ class TrainingRunOut(_Out):
 
 
 class PromoteIn(BaseModel):
-    reason: str | None = Field(default=None, max_length=2000,
-                               description="required to promote past the gate, recorded with the promotion")
+    reason: str | None = Field(
+        default=None, max_length=2000, description="required to promote past the gate, recorded with the promotion"
+    )

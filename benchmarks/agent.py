@@ -39,8 +39,10 @@ def make_frames(n: int, width: int, height: int) -> list[bytes]:
     import cv2
     import numpy as np
 
-    bases = [cv2.resize(cv2.imread(str(p)), (width, height), interpolation=cv2.INTER_LINEAR)
-             for p in sorted(PHOTOS.glob("*.jpg"))[:16]]
+    bases = [
+        cv2.resize(cv2.imread(str(p)), (width, height), interpolation=cv2.INTER_LINEAR)
+        for p in sorted(PHOTOS.glob("*.jpg"))[:16]
+    ]
     if not bases:
         rng = np.random.default_rng(0)
         bases = [rng.integers(0, 255, (height, width, 3), dtype=np.uint8)]
@@ -53,7 +55,7 @@ def make_frames(n: int, width: int, height: int) -> list[bytes]:
     return out
 
 
-def start_server(work: Path):  # noqa: ANN201
+def start_server(work: Path):
     import uvicorn
 
     from api.app import create_app
@@ -68,9 +70,17 @@ def start_server(work: Path):  # noqa: ANN201
     extra = {}
     if "camera_requests_per_minute" in Settings.model_fields:  # measure the agent, not the server's rate limit
         extra["camera_requests_per_minute"] = 0
-    settings = Settings(_env_file=None, environment="test", data_dir=work / "server",
-                        database_url=f"sqlite:///{work / 'cropwatch.db'}", s3_endpoint=s3.endpoint,
-                        s3_access_key="bench", s3_secret_key="bench-secret", s3_bucket="bench", **extra)
+    settings = Settings(
+        _env_file=None,
+        environment="test",
+        data_dir=work / "server",
+        database_url=f"sqlite:///{work / 'cropwatch.db'}",
+        s3_endpoint=s3.endpoint,
+        s3_access_key="bench",
+        s3_secret_key="bench-secret",
+        s3_bucket="bench",
+        **extra,
+    )
     upgrade(settings.db_url)
     Storage(settings).ensure_bucket()
     with session_scope(settings.db_url) as s:
@@ -90,8 +100,9 @@ def stored_count(db_url: str, camera_id: int) -> int:
     from cropwatch.db import engine_for
 
     with engine_for(db_url).connect() as c:
-        return c.execute(sa.text("SELECT COUNT(*) FROM captures WHERE camera_id = :c AND status != 'pending'"),
-                         {"c": camera_id}).scalar()
+        return c.execute(
+            sa.text("SELECT COUNT(*) FROM captures WHERE camera_id = :c AND status != 'pending'"), {"c": camera_id}
+        ).scalar()
 
 
 def write_config(path: Path, data_dir: Path, url: str, token: str, drop: Path) -> None:
@@ -115,7 +126,7 @@ heartbeat_s = 300
 """)
 
 
-def sample(proc, until, interval: float = 0.5) -> dict:  # noqa: ANN001
+def sample(proc, until, interval: float = 0.5) -> dict:
     import psutil
 
     p = psutil.Process(proc.pid)
@@ -128,10 +139,13 @@ def sample(proc, until, interval: float = 0.5) -> dict:  # noqa: ANN001
             rss.append(p.memory_info().rss / 1024 / 1024)
         except psutil.NoSuchProcess:
             break
-    return {"cpu_pct_mean": round(statistics.mean(cpu), 1) if cpu else None,
-            "cpu_pct_max": round(max(cpu), 1) if cpu else None,
-            "rss_mb_mean": round(statistics.mean(rss), 1) if rss else None,
-            "rss_mb_max": round(max(rss), 1) if rss else None, "samples": len(cpu)}
+    return {
+        "cpu_pct_mean": round(statistics.mean(cpu), 1) if cpu else None,
+        "cpu_pct_max": round(max(cpu), 1) if cpu else None,
+        "rss_mb_mean": round(statistics.mean(rss), 1) if rss else None,
+        "rss_mb_max": round(max(rss), 1) if rss else None,
+        "samples": len(cpu),
+    }
 
 
 def main() -> None:
@@ -175,8 +189,9 @@ def main() -> None:
         # 2. idle: an agent with nothing to send (a fresh data dir), the folder camera empty
         idle_cfg = work / "idle.toml"
         write_config(idle_cfg, work / "agent-idle", url, cam.token, drop)
-        proc = subprocess.Popen([sys.executable, "-m", "camera_agents", "run", "--config", str(idle_cfg)],
-                                cwd=PROJECT, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "camera_agents", "run", "--config", str(idle_cfg)], cwd=PROJECT, env=env
+        )
         time.sleep(3)  # imports and first heartbeat
         end = time.monotonic() + args.idle_seconds
         idle = sample(proc, lambda: time.monotonic() > end)
@@ -184,8 +199,9 @@ def main() -> None:
         proc.wait(20)
 
         # 3. drain the backlog
-        proc = subprocess.Popen([sys.executable, "-m", "camera_agents", "run", "--config", str(cfg_path)],
-                                cwd=PROJECT, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "camera_agents", "run", "--config", str(cfg_path)], cwd=PROJECT, env=env
+        )
         t0 = time.perf_counter()
         done = [0]
 
@@ -204,19 +220,37 @@ def main() -> None:
 
     from training.pipeline import cpu_name
 
-    print(f"\nCropWatch field agent benchmark — {cpu_name()}, {os.cpu_count()} logical CPUs; "
-          f"{args.frames} distinct JPEGs {args.width}×{args.height} (mean {mb / args.frames * 1000:.0f} KB); "
-          f"API (uvicorn) + SeaweedFS on loopback, same machine")
-    print(f"  buffer (capture → outbox: decode check, fsync'd file, SQLite synchronous=FULL): "
-          f"{args.frames / buffer_s:7.1f} frames/s  ({mb / buffer_s:.1f} MB/s)")
-    print(f"  upload (outbox → slot, presigned PUT, confirm; one agent, sequential):      "
-          f"{args.frames / upload_s:7.1f} frames/s  ({mb / upload_s:.1f} MB/s), {upload_s:.1f} s for the backlog")
-    print(f"  agent process idle:     CPU {idle['cpu_pct_mean']}% mean (max {idle['cpu_pct_max']}%), "
-          f"RSS {idle['rss_mb_mean']} MB (max {idle['rss_mb_max']} MB)")
-    print(f"  agent process draining: CPU {drain['cpu_pct_mean']}% mean (max {drain['cpu_pct_max']}%), "
-          f"RSS {drain['rss_mb_mean']} MB (max {drain['rss_mb_max']} MB)")
-    print(json.dumps({"buffer_fps": round(args.frames / buffer_s, 1), "upload_fps": round(args.frames / upload_s, 1),
-                      "idle": idle, "draining": drain}))
+    print(
+        f"\nCropWatch field agent benchmark — {cpu_name()}, {os.cpu_count()} logical CPUs; "
+        f"{args.frames} distinct JPEGs {args.width}×{args.height} (mean {mb / args.frames * 1000:.0f} KB); "
+        f"API (uvicorn) + SeaweedFS on loopback, same machine"
+    )
+    print(
+        f"  buffer (capture → outbox: decode check, fsync'd file, SQLite synchronous=FULL): "
+        f"{args.frames / buffer_s:7.1f} frames/s  ({mb / buffer_s:.1f} MB/s)"
+    )
+    print(
+        f"  upload (outbox → slot, presigned PUT, confirm; one agent, sequential):      "
+        f"{args.frames / upload_s:7.1f} frames/s  ({mb / upload_s:.1f} MB/s), {upload_s:.1f} s for the backlog"
+    )
+    print(
+        f"  agent process idle:     CPU {idle['cpu_pct_mean']}% mean (max {idle['cpu_pct_max']}%), "
+        f"RSS {idle['rss_mb_mean']} MB (max {idle['rss_mb_max']} MB)"
+    )
+    print(
+        f"  agent process draining: CPU {drain['cpu_pct_mean']}% mean (max {drain['cpu_pct_max']}%), "
+        f"RSS {drain['rss_mb_mean']} MB (max {drain['rss_mb_max']} MB)"
+    )
+    print(
+        json.dumps(
+            {
+                "buffer_fps": round(args.frames / buffer_s, 1),
+                "upload_fps": round(args.frames / upload_s, 1),
+                "idle": idle,
+                "draining": drain,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -105,7 +105,7 @@ class ProcWatch(threading.Thread):
                 next_sample += 30
 
 
-def main() -> None:  # noqa: C901, PLR0915 - a script, read top to bottom
+def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rate", type=float, default=15.0, help="captures per second, all cameras together")
     ap.add_argument("--duration", type=float, default=300.0, help="seconds of load")
@@ -135,8 +135,11 @@ def main() -> None:  # noqa: C901, PLR0915 - a script, read top to bottom
 
     children: list[subprocess.Popen] = []
     servers = []
-    s3_endpoint, access, secret = args.s3_endpoint, os.environ.get("CROPWATCH_S3_ACCESS_KEY", "cropwatch"), \
-        os.environ.get("CROPWATCH_S3_SECRET_KEY", "cropwatch-dev-secret")
+    s3_endpoint, access, secret = (
+        args.s3_endpoint,
+        os.environ.get("CROPWATCH_S3_ACCESS_KEY", "cropwatch"),
+        os.environ.get("CROPWATCH_S3_SECRET_KEY", "cropwatch-dev-secret"),
+    )
     if not s3_endpoint:
         s3 = EmbeddedS3(work / "s3", s3_port=free_port(), access_key="bench", secret_key="bench-secret").start()
         servers.append(s3)
@@ -147,10 +150,19 @@ def main() -> None:  # noqa: C901, PLR0915 - a script, read top to bottom
         servers.append(redis)
         broker = redis.url
     db_url = args.database_url or f"sqlite:///{work / 'cropwatch.db'}"
-    settings = Settings(_env_file=None, environment="development", data_dir=work / "data", database_url=db_url,
-                        broker_url=broker, s3_endpoint=s3_endpoint, s3_access_key=access, s3_secret_key=secret,
-                        s3_bucket=f"bench-{int(time.time())}", model_variant=args.variant,
-                        camera_requests_per_minute=0)
+    settings = Settings(
+        _env_file=None,
+        environment="development",
+        data_dir=work / "data",
+        database_url=db_url,
+        broker_url=broker,
+        s3_endpoint=s3_endpoint,
+        s3_access_key=access,
+        s3_secret_key=secret,
+        s3_bucket=f"bench-{int(time.time())}",
+        model_variant=args.variant,
+        camera_requests_per_minute=0,
+    )
     upgrade(settings.db_url)
     storage = Storage(settings)
     storage.ensure_bucket()
@@ -173,26 +185,50 @@ def main() -> None:  # noqa: C901, PLR0915 - a script, read top to bottom
             s.add(plot)
             s.flush()
             tok = new_token("cam")
-            s.add(Camera(cooperative_id=coop.id, plot_id=plot.id, name=f"cam {i}", kind=CameraKind.sticky_trap,
-                         model_task=ModelTask.pest, token_hash=token_hash(tok)))
+            s.add(
+                Camera(
+                    cooperative_id=coop.id,
+                    plot_id=plot.id,
+                    name=f"cam {i}",
+                    kind=CameraKind.sticky_trap,
+                    model_task=ModelTask.pest,
+                    token_hash=token_hash(tok),
+                )
+            )
             tokens.append(tok)
         default_rules(s, coop.id)
         coop_id, farmer_name = coop.id, farmer.username
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CROPWATCH_")}
-    env.update({"CROPWATCH_ENVIRONMENT": "development", "CROPWATCH_DATA_DIR": str(settings.data_dir),
-                "CROPWATCH_DATABASE_URL": db_url, "CROPWATCH_BROKER_URL": broker,
-                "CROPWATCH_S3_ENDPOINT": s3_endpoint, "CROPWATCH_S3_ACCESS_KEY": access,
-                "CROPWATCH_S3_SECRET_KEY": secret, "CROPWATCH_S3_BUCKET": settings.s3_bucket,
-                "CROPWATCH_MODEL_VARIANT": args.variant, "CROPWATCH_CAMERA_REQUESTS_PER_MINUTE": "0",
-                "CROPWATCH_ONNX_PARALLEL": "1" if args.workers > 1 else "2", "PYTHONUNBUFFERED": "1"})
+    env.update(
+        {
+            "CROPWATCH_ENVIRONMENT": "development",
+            "CROPWATCH_DATA_DIR": str(settings.data_dir),
+            "CROPWATCH_DATABASE_URL": db_url,
+            "CROPWATCH_BROKER_URL": broker,
+            "CROPWATCH_S3_ENDPOINT": s3_endpoint,
+            "CROPWATCH_S3_ACCESS_KEY": access,
+            "CROPWATCH_S3_SECRET_KEY": secret,
+            "CROPWATCH_S3_BUCKET": settings.s3_bucket,
+            "CROPWATCH_MODEL_VARIANT": args.variant,
+            "CROPWATCH_CAMERA_REQUESTS_PER_MINUTE": "0",
+            "CROPWATCH_ONNX_PARALLEL": "1" if args.workers > 1 else "2",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     port = free_port()
-    logs = open(work / "stack.log", "w")  # noqa: SIM115
+    logs = open(work / "stack.log", "w")
     py = sys.executable
 
     def spawn(*cli: str) -> subprocess.Popen:
-        p = subprocess.Popen([py, "-m", "cropwatch.cli", *cli], env=env, cwd=ROOT, stdout=logs,
-                             stderr=subprocess.STDOUT, start_new_session=True)
+        p = subprocess.Popen(
+            [py, "-m", "cropwatch.cli", *cli],
+            env=env,
+            cwd=ROOT,
+            stdout=logs,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         children.append(p)
         return p
 
@@ -231,7 +267,7 @@ def main() -> None:  # noqa: C901, PLR0915 - a script, read top to bottom
 
     http = urllib3.PoolManager(maxsize=args.cameras + 4, timeout=urllib3.Timeout(connect=5, read=30), retries=False)
 
-    def call(method: str, url: str, **kw) -> urllib3.BaseHTTPResponse:  # noqa: ANN003
+    def call(method: str, url: str, **kw) -> urllib3.BaseHTTPResponse:
         return http.request(method, url if url.startswith("http") else base + url, **kw)
 
     def camera(i: int, token: str) -> None:
@@ -250,9 +286,18 @@ def main() -> None:  # noqa: C901, PLR0915 - a script, read top to bottom
             sha = hashlib.sha256(data).hexdigest()
             for attempt in range(5):
                 try:
-                    slot = call("POST", "/api/v1/ingest/slots", headers=auth, body=json.dumps({
-                        "sha256": sha, "size": len(data),
-                        "captured_at": dt.datetime.now(dt.timezone.utc).isoformat()}))
+                    slot = call(
+                        "POST",
+                        "/api/v1/ingest/slots",
+                        headers=auth,
+                        body=json.dumps(
+                            {
+                                "sha256": sha,
+                                "size": len(data),
+                                "captured_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+                            }
+                        ),
+                    )
                     if slot.status >= 300:
                         raise RuntimeError(f"slot {slot.status}")
                     body = json.loads(slot.data)
@@ -270,14 +315,19 @@ def main() -> None:  # noqa: C901, PLR0915 - a script, read top to bottom
                     if attempt == 4:
                         with lock:
                             errors.append(f"cam{i}: {exc}")
-                    time.sleep(0.5 * 2 ** attempt)
+                    time.sleep(0.5 * 2**attempt)
 
     alert_lat: list[float] = []
 
     def farmer_reads() -> None:
-        tok = json.loads(call("POST", "/api/v1/auth/token",
-                              fields={"username": farmer_name, "password": "bench-password"},
-                              encode_multipart=False).data)
+        tok = json.loads(
+            call(
+                "POST",
+                "/api/v1/auth/token",
+                fields={"username": farmer_name, "password": "bench-password"},
+                encode_multipart=False,
+            ).data
+        )
         auth = {"Authorization": f"Bearer {tok['access_token']}"}
         while not stop.wait(0.5):
             t0 = time.perf_counter()
@@ -291,14 +341,20 @@ def main() -> None:  # noqa: C901, PLR0915 - a script, read top to bottom
         t_start = time.monotonic()
         while not stop.wait(5):
             with sessions() as s:
-                n = s.scalar(select(func.count()).select_from(Capture).where(
-                    Capture.cooperative_id == coop_id, Capture.status.in_(["stored", "processing"])))
+                n = s.scalar(
+                    select(func.count())
+                    .select_from(Capture)
+                    .where(Capture.cooperative_id == coop_id, Capture.status.in_(["stored", "processing"]))
+                )
             depth.append((round(time.monotonic() - t_start), n))
 
     threads = [threading.Thread(target=camera, args=(i, t), daemon=True) for i, t in enumerate(tokens)]
     threads += [threading.Thread(target=farmer_reads, daemon=True), threading.Thread(target=queue_depth, daemon=True)]
-    print(f"load: {args.rate} captures/s from {args.cameras} cameras for {args.duration:.0f} s, "
-          f"{args.workers} worker(s), {args.variant} model; stack log {work / 'stack.log'}", flush=True)
+    print(
+        f"load: {args.rate} captures/s from {args.cameras} cameras for {args.duration:.0f} s, "
+        f"{args.workers} worker(s), {args.variant} model; stack log {work / 'stack.log'}",
+        flush=True,
+    )
     t_load = time.monotonic()
     for t in threads:
         t.start()
@@ -311,8 +367,11 @@ def main() -> None:  # noqa: C901, PLR0915 - a script, read top to bottom
     drain_deadline = time.monotonic() + 300
     while time.monotonic() < drain_deadline:
         with sessions() as s:
-            waiting = s.scalar(select(func.count()).select_from(Capture).where(
-                Capture.cooperative_id == coop_id, Capture.status.in_(["pending", "stored", "processing"])))
+            waiting = s.scalar(
+                select(func.count())
+                .select_from(Capture)
+                .where(Capture.cooperative_id == coop_id, Capture.status.in_(["pending", "stored", "processing"]))
+            )
         if not waiting:
             break
         time.sleep(1)
@@ -320,8 +379,11 @@ def main() -> None:  # noqa: C901, PLR0915 - a script, read top to bottom
     cpu = {k: watch.cpu(k) - cpu0[k] for k in procs}
     watch.stop_flag.set()
     with sessions() as s:
-        rows = s.execute(select(Capture.sha256, Capture.status, Capture.received_at, Capture.processed_at)
-                         .where(Capture.cooperative_id == coop_id)).all()
+        rows = s.execute(
+            select(Capture.sha256, Capture.status, Capture.received_at, Capture.processed_at).where(
+                Capture.cooperative_id == coop_id
+            )
+        ).all()
         runs = s.scalar(select(func.count()).select_from(InferenceRun).where(InferenceRun.cooperative_id == coop_id))
     by_sha: dict[str, int] = {}
     for sha, *_ in rows:
@@ -333,16 +395,32 @@ def main() -> None:  # noqa: C901, PLR0915 - a script, read top to bottom
     dupes = [sha for sha, n in by_sha.items() if n > 1]
     in_load = [r for r in done if r.processed_at and r.processed_at.timestamp() <= time.time()]
     figures = {
-        "rate_target": args.rate, "duration_s": round(load_s, 1), "drain_s": round(total_s - load_s, 1),
-        "workers": args.workers, "variant": args.variant, "cameras": args.cameras,
-        "accepted": len(sent), "done": len(done), "failed": len(failed), "upload_errors": len(errors),
-        "lost": len(lost), "duplicates": len(dupes), "inference_runs": runs,
+        "rate_target": args.rate,
+        "duration_s": round(load_s, 1),
+        "drain_s": round(total_s - load_s, 1),
+        "workers": args.workers,
+        "variant": args.variant,
+        "cameras": args.cameras,
+        "accepted": len(sent),
+        "done": len(done),
+        "failed": len(failed),
+        "upload_errors": len(errors),
+        "lost": len(lost),
+        "duplicates": len(dupes),
+        "inference_runs": runs,
         "sustained_captures_per_s": round(len(in_load) / total_s, 2),
         "accepted_per_s": round(len(sent) / load_s, 2),
-        "latency_ms": {"p50": round(pct(lat, 50)), "p95": round(pct(lat, 95)), "p99": round(pct(lat, 99)),
-                       "max": round(max(lat)) if lat else None},
-        "alert_list_ms": {"p50": round(pct(alert_lat, 50), 1), "p95": round(pct(alert_lat, 95), 1),
-                          "n": len(alert_lat)},
+        "latency_ms": {
+            "p50": round(pct(lat, 50)),
+            "p95": round(pct(lat, 95)),
+            "p99": round(pct(lat, 99)),
+            "max": round(max(lat)) if lat else None,
+        },
+        "alert_list_ms": {
+            "p50": round(pct(alert_lat, 50), 1),
+            "p95": round(pct(alert_lat, 95), 1),
+            "n": len(alert_lat),
+        },
         "queue_depth": depth,
         "cpu_percent_of_one_core": {k: round(100 * v / total_s, 1) for k, v in cpu.items()},
         "peak_rss_mb": {k: round(v) for k, v in watch.peak.items()},

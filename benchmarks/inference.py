@@ -29,7 +29,6 @@ import time
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
@@ -76,9 +75,9 @@ def peak_rss_mb(model: Path, threads: int) -> float:
 
 
 def map50(model: Path, imgsz: int, work: Path, threads: int) -> float:
+    from training.evaluate import evaluate
     from training.pipeline import prepare_data
     from training.recipes import RECIPES
-    from training.evaluate import evaluate
 
     data_yaml = work / "dataset" / "data.yaml"
     if not data_yaml.exists():
@@ -142,10 +141,14 @@ def main() -> None:
             batched[f"CropWatch INT8 batch {b}"] = (lambda g=group: det8.predict_batch(g), b)
     nb = max(batch_sizes)
     batched[f"Ultralytics predict(list of {nb}, batch={nb})"] = (
-        lambda g=photos[:nb]: yolo.predict(g, batch=len(g), **pred_kw), nb)
+        lambda g=photos[:nb]: yolo.predict(g, batch=len(g), **pred_kw),
+        nb,
+    )
     bt = timed({k: fn for k, (fn, _) in batched.items()}, 1, max(6, args.repeats // max(batch_sizes)))
     per_image = {k: statistics.median(v) / batched[k][1] for k, v in bt.items()}
-    ms[f"Ultralytics predict(list of {nb}, batch={nb})"] = per_image.pop(f"Ultralytics predict(list of {nb}, batch={nb})")
+    ms[f"Ultralytics predict(list of {nb}, batch={nb})"] = per_image.pop(
+        f"Ultralytics predict(list of {nb}, batch={nb})"
+    )
     for variant in ("FP32", "INT8"):
         cands = {k: v for k, v in per_image.items() if variant in k}
         if cands:
@@ -156,17 +159,28 @@ def main() -> None:
         img = photos[0]
         b, metas = det.preprocess([img])
         raw = det.forward(b)
-        t = timed({"pre": lambda: det.preprocess([img]), "forward": lambda: det.forward(b),
-                   "post": lambda: det.postprocess(raw, metas)}, args.warmup, args.repeats)
+        t = timed(
+            {
+                "pre": lambda: det.preprocess([img]),
+                "forward": lambda: det.forward(b),
+                "post": lambda: det.postprocess(raw, metas),
+            },
+            args.warmup,
+            args.repeats,
+        )
         return {k: statistics.median(v) for k, v in t.items()}
 
     splits = {"FP32": split(det32)} | ({"INT8": split(det8)} if det8 else {})
 
-    print(f"\nCropWatch inference benchmark — {cpu_name()}, {os.cpu_count()} logical CPUs, {args.threads} threads "
-          f"per call, batches over {args.parallel} concurrent calls, torch {torch.get_num_threads()} threads, "
-          f"onnxruntime {ort.__version__}, provider {det32.provider}")
-    print(f"model {fp32.name} ({det32.sha256[:12]}), network input {det32.imgsz[0]} px, {len(photos)} real photos "
-          f"resized to 1920×1080, conf {det32.conf} iou {det32.iou}; medians of {args.repeats} calls in 3 blocks")
+    print(
+        f"\nCropWatch inference benchmark — {cpu_name()}, {os.cpu_count()} logical CPUs, {args.threads} threads "
+        f"per call, batches over {args.parallel} concurrent calls, torch {torch.get_num_threads()} threads, "
+        f"onnxruntime {ort.__version__}, provider {det32.provider}"
+    )
+    print(
+        f"model {fp32.name} ({det32.sha256[:12]}), network input {det32.imgsz[0]} px, {len(photos)} real photos "
+        f"resized to 1920×1080, conf {det32.conf} iou {det32.iou}; medians of {args.repeats} calls in 3 blocks"
+    )
     base = ms["Ultralytics YOLO(onnx).predict()"]
     print(f"\n{'':44s} {'ms/image':>9s} {'images/s':>9s} {'× Ultralytics':>14s}")
     for name, v in ms.items():
@@ -174,8 +188,10 @@ def main() -> None:
     print("\nCropWatch time split, batch 1 (median ms):")
     for variant, sp in splits.items():
         total = sum(sp.values())
-        print(f"  {variant}: pre {sp['pre']:.2f} + forward {sp['forward']:.2f} + post {sp['post']:.2f} = {total:.2f}"
-              f" → pre+post {100 * (sp['pre'] + sp['post']) / total:.1f}% of the time")
+        print(
+            f"  {variant}: pre {sp['pre']:.2f} + forward {sp['forward']:.2f} + post {sp['post']:.2f} = {total:.2f}"
+            f" → pre+post {100 * (sp['pre'] + sp['post']) / total:.1f}% of the time"
+        )
     if not args.no_map:
         m32 = map50(fp32, det32.imgsz[0], work, args.threads)
         line = f"\nmAP50 on the rice-pests test split: FP32 {m32:.3f}"
@@ -184,10 +200,16 @@ def main() -> None:
             line += f", INT8 {m8:.3f} ({(m8 - m32) * 100:+.1f} points)"
         print(line)
     rss = {"FP32": peak_rss_mb(fp32, args.threads)} | ({"INT8": peak_rss_mb(int8, args.threads)} if det8 else {})
-    print("peak RSS of a worker process with one model loaded (worker modules imported, 20 photos processed): "
-          + ", ".join(f"{k} {v:.0f} MB" for k, v in rss.items()))
-    print(json.dumps({"ms_per_image": {k: round(v, 3) for k, v in ms.items()}, "split_ms": splits,
-                      "peak_rss_mb": rss}, ensure_ascii=False))
+    print(
+        "peak RSS of a worker process with one model loaded (worker modules imported, 20 photos processed): "
+        + ", ".join(f"{k} {v:.0f} MB" for k, v in rss.items())
+    )
+    print(
+        json.dumps(
+            {"ms_per_image": {k: round(v, 3) for k, v in ms.items()}, "split_ms": splits, "peak_rss_mb": rss},
+            ensure_ascii=False,
+        )
+    )
 
 
 if __name__ == "__main__":

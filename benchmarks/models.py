@@ -34,14 +34,24 @@ def rows(models_dir: Path) -> list[dict]:
         ok = onnx.is_file() and sha256_file(onnx) == card["sha256"]
         m, rec = card["metrics"], card["recipe"]
         q = (card.get("variants") or {}).get("int8") or {}
-        out.append({
-            "model": card["model"], "ok": ok, "start": (card.get("start") or {}).get("kind", "scratch"),
-            "imgsz": rec["imgsz"], "epochs": rec.get("epochs_run", rec["epochs"]), "map50": m.get("map50"),
-            "map50_95": m.get("map50_95"), "recall": m.get("recall"), "int8_map50": (q.get("metrics") or {}).get("map50"),
-            "int8_ms": (q.get("latency") or {}).get("median_ms"), "fp32_ms": (card.get("latency") or {}).get("median_ms"),
-            "train_min": rec.get("train_wall_s", 0) / 60, "golden": (m.get("golden") or {}).get("map50"),
-            "license": card["dataset"]["license"],
-        })
+        out.append(
+            {
+                "model": card["model"],
+                "ok": ok,
+                "start": (card.get("start") or {}).get("kind", "scratch"),
+                "imgsz": rec["imgsz"],
+                "epochs": rec.get("epochs_run", rec["epochs"]),
+                "map50": m.get("map50"),
+                "map50_95": m.get("map50_95"),
+                "recall": m.get("recall"),
+                "int8_map50": (q.get("metrics") or {}).get("map50"),
+                "int8_ms": (q.get("latency") or {}).get("median_ms"),
+                "fp32_ms": (card.get("latency") or {}).get("median_ms"),
+                "train_min": rec.get("train_wall_s", 0) / 60,
+                "golden": (m.get("golden") or {}).get("map50"),
+                "license": card["dataset"]["license"],
+            }
+        )
     return out
 
 
@@ -52,15 +62,31 @@ def main() -> None:
     table = rows(args.runs)
     if not table:
         raise SystemExit(f"no model_card.json under {args.runs}/<task>/")
-    head = ("model", "file ok", "start", "imgsz", "epochs", "test mAP50", "mAP50-95", "recall", "golden mAP50",
-            "INT8 mAP50", "INT8 ms", "FP32 ms", "train min", "licence")
+    head = (
+        "model",
+        "file ok",
+        "start",
+        "imgsz",
+        "epochs",
+        "test mAP50",
+        "mAP50-95",
+        "recall",
+        "golden mAP50",
+        "INT8 mAP50",
+        "INT8 ms",
+        "FP32 ms",
+        "train min",
+        "licence",
+    )
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for r in table:
-        print(f"| {r['model']} | {'yes' if r['ok'] else 'NO'} | {r['start']} | {r['imgsz']} | {r['epochs']} | "
-              f"{_f(r['map50'])} | {_f(r['map50_95'])} | {_f(r['recall'])} | {_f(r['golden'])} | "
-              f"{_f(r['int8_map50'])} | {_f(r['int8_ms'], 1)} | {_f(r['fp32_ms'], 1)} | {r['train_min']:.0f} | "
-              f"{r['license']} |")
+        print(
+            f"| {r['model']} | {'yes' if r['ok'] else 'NO'} | {r['start']} | {r['imgsz']} | {r['epochs']} | "
+            f"{_f(r['map50'])} | {_f(r['map50_95'])} | {_f(r['recall'])} | {_f(r['golden'])} | "
+            f"{_f(r['int8_map50'])} | {_f(r['int8_ms'], 1)} | {_f(r['fp32_ms'], 1)} | {r['train_min']:.0f} | "
+            f"{r['license']} |"
+        )
     if not all(r["ok"] for r in table):
         raise SystemExit("a model file does not match its card")
 

@@ -26,10 +26,23 @@ from training.pipeline import SHARED_DATASETS, prepare_data  # noqa: E402
 from training.recipes import RECIPES  # noqa: E402
 from training.train import TrainConfig, train  # noqa: E402
 
-FIELD_NAMES = {0: "Hellula undalis", 1: "Leaf Webber", 2: "ash weevil", 3: "blister beetle", 4: "fruit fly",
-               5: "fruit sucking moth", 6: "helicoverpa", 7: "leucinodes", 8: "mealy bug", 9: "pieris",
-               10: "plutella", 11: "root grubs", 12: "schizaphis graminum", 13: "uroleucon compositae",
-               14: "whitefly"}
+FIELD_NAMES = {
+    0: "Hellula undalis",
+    1: "Leaf Webber",
+    2: "ash weevil",
+    3: "blister beetle",
+    4: "fruit fly",
+    5: "fruit sucking moth",
+    6: "helicoverpa",
+    7: "leucinodes",
+    8: "mealy bug",
+    9: "pieris",
+    10: "plutella",
+    11: "root grubs",
+    12: "schizaphis graminum",
+    13: "uroleucon compositae",
+    14: "whitefly",
+}
 
 
 def main() -> None:
@@ -39,8 +52,12 @@ def main() -> None:
     ap.add_argument("--finetune-epochs", type=int, default=60)
     ap.add_argument("--imgsz", type=int, default=320)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--pretrained", type=Path, default=None,
-                    help="skip pre-training and fine-tune from these weights (e.g. a stopped pre-training's last.pt)")
+    ap.add_argument(
+        "--pretrained",
+        type=Path,
+        default=None,
+        help="skip pre-training and fine-tune from these weights (e.g. a stopped pre-training's last.pt)",
+    )
     ap.add_argument("--pretrained-epochs", type=int, default=None, help="how many epochs those weights had (report)")
     args = ap.parse_args()
     work = args.work.resolve()
@@ -63,22 +80,45 @@ def main() -> None:
         start_weights, pre_epochs = args.pretrained, args.pretrained_epochs
         print(f"pre-training skipped: fine-tuning from {start_weights} ({pre_epochs} epochs on field-pests-15)")
     else:
-        pre = train(TrainConfig(data_yaml=field / "data.yaml", data_dir=work, name="pretrain",
-                                epochs=args.pretrain_epochs, imgsz=args.imgsz, batch=16, threads=args.threads))
+        pre = train(
+            TrainConfig(
+                data_yaml=field / "data.yaml",
+                data_dir=work,
+                name="pretrain",
+                epochs=args.pretrain_epochs,
+                imgsz=args.imgsz,
+                batch=16,
+                threads=args.threads,
+            )
+        )
         start_weights, pre_epochs = pre.best, pre.epochs_run
         print(f"pre-training: {pre.epochs_run} epochs in {(time.perf_counter() - t1) / 60:.1f} min → {pre.best}")
     t2 = time.perf_counter()
-    fine = train(TrainConfig(data_yaml=rice_yaml, data_dir=work, name="finetune", epochs=args.finetune_epochs,
-                             imgsz=args.imgsz, batch=16, threads=args.threads, model_yaml=str(start_weights)))
+    fine = train(
+        TrainConfig(
+            data_yaml=rice_yaml,
+            data_dir=work,
+            name="finetune",
+            epochs=args.finetune_epochs,
+            imgsz=args.imgsz,
+            batch=16,
+            threads=args.threads,
+            model_yaml=str(start_weights),
+        )
+    )
     t3 = time.perf_counter()
     print(f"fine-tuning on rice: {fine.epochs_run} epochs in {(t3 - t2) / 60:.1f} min → {fine.best}")
     m = evaluate(fine.best, rice_yaml, imgsz=args.imgsz, data_dir=work, split="test", threads=args.threads)
     card = json.loads((PROJECT / "models" / "pest" / "model_card.json").read_text())
     print(f"\nrice-pests test split ({sum(1 for _ in (work / 'rice' / 'images' / 'test').iterdir())} photos):")
-    print(f"  pre-train {pre_epochs} ep on field-pests-15 + fine-tune {args.finetune_epochs} ep: "
-          f"mAP50 {m.map50:.3f}, mAP50-95 {m.map50_95:.3f}, total {(t3 - t0) / 60:.1f} min")
-    print(f"  shipped recipe (from scratch, {card['recipe']['epochs']} ep, {card['recipe']['train_wall_s'] / 60:.0f} "
-          f"min): mAP50 {card['metrics']['map50']:.3f}, mAP50-95 {card['metrics']['map50_95']:.3f}")
+    print(
+        f"  pre-train {pre_epochs} ep on field-pests-15 + fine-tune {args.finetune_epochs} ep: "
+        f"mAP50 {m.map50:.3f}, mAP50-95 {m.map50_95:.3f}, total {(t3 - t0) / 60:.1f} min"
+    )
+    print(
+        f"  shipped recipe (from scratch, {card['recipe']['epochs']} ep, {card['recipe']['train_wall_s'] / 60:.0f} "
+        f"min): mAP50 {card['metrics']['map50']:.3f}, mAP50-95 {card['metrics']['map50_95']:.3f}"
+    )
 
 
 if __name__ == "__main__":

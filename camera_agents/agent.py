@@ -27,7 +27,12 @@ from typing import Any
 import numpy as np
 
 from camera_agents.config import (
-    AGENT_VERSION, AgentConfig, RemoteConfig, effective, load_remote, save_remote,
+    AGENT_VERSION,
+    AgentConfig,
+    RemoteConfig,
+    effective,
+    load_remote,
+    save_remote,
 )
 from camera_agents.edge import EdgeDetector, crop_mosaic
 from camera_agents.outbox import Outbox, OutboxFull
@@ -72,22 +77,38 @@ def read_sysfs_battery(root: str = "/sys") -> float | None:
 
 
 class Agent:
-    def __init__(self, cfg: AgentConfig, *, source: Source | None = None, api: Api | None = None,
-                 edge: EdgeDetector | None = None, sysfs: str = "/sys", rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        cfg: AgentConfig,
+        *,
+        source: Source | None = None,
+        api: Api | None = None,
+        edge: EdgeDetector | None = None,
+        sysfs: str = "/sys",
+        rng: random.Random | None = None,
+    ) -> None:
         self.cfg = cfg
         self.data_dir = cfg.data_path
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.remote_path = self.data_dir / "remote-config.json"
         self.remote: RemoteConfig | None = load_remote(self.remote_path)
         self.eff = effective(cfg, self.remote)
-        self.outbox = Outbox(self.data_dir / "outbox", quota_bytes=int(cfg.outbox.quota_mb * 1024 * 1024),
-                             min_free_bytes=int(cfg.outbox.min_free_mb * 1024 * 1024),
-                             newest_first_above=cfg.outbox.newest_first_above)
+        self.outbox = Outbox(
+            self.data_dir / "outbox",
+            quota_bytes=int(cfg.outbox.quota_mb * 1024 * 1024),
+            min_free_bytes=int(cfg.outbox.min_free_mb * 1024 * 1024),
+            newest_first_above=cfg.outbox.newest_first_above,
+        )
         self.source = source or make_source(cfg.camera)
         self.bucket = TokenBucket(self.eff.upload.max_upload_kbps * 1000 / 8)
-        self.api = api or Api(cfg.server.url, cfg.token(), timeout=cfg.server.timeout_s,
-                              connect_timeout=cfg.server.connect_timeout_s, bucket=self.bucket,
-                              multipart_above=int(cfg.upload.multipart_above_mb * 1024 * 1024))
+        self.api = api or Api(
+            cfg.server.url,
+            cfg.token(),
+            timeout=cfg.server.timeout_s,
+            connect_timeout=cfg.server.connect_timeout_s,
+            bucket=self.bucket,
+            multipart_above=int(cfg.upload.multipart_above_mb * 1024 * 1024),
+        )
         self.api.bucket = self.bucket
         self.edge = edge
         self.sysfs = sysfs
@@ -109,8 +130,12 @@ class Agent:
     # -- configuration ------------------------------------------------------------------------------------------
     def _edge(self) -> EdgeDetector:
         if self.edge is None:
-            self.edge = EdgeDetector(self.data_dir / "models", conf=self.cfg.edge.conf, threads=self.cfg.edge.threads,
-                                     tile=self.cfg.edge.tile)
+            self.edge = EdgeDetector(
+                self.data_dir / "models",
+                conf=self.cfg.edge.conf,
+                threads=self.cfg.edge.threads,
+                tile=self.cfg.edge.tile,
+            )
         if not self.edge.ready and not self.edge.load_current(self.cfg.edge.model_path or None):
             self._error(f"edge detection is on but no model loads: {self.edge.load_error}", logging.ERROR)
         return self.edge
@@ -119,8 +144,10 @@ class Agent:
         remote = RemoteConfig.from_json(doc)
         if remote != self.remote:
             save_remote(self.remote_path, remote)
-            log.info("configuration from the server: %s", {k: v for k, v in remote.to_json().items() if v is not None
-                                                           and k != "model"})
+            log.info(
+                "configuration from the server: %s",
+                {k: v for k, v in remote.to_json().items() if v is not None and k != "model"},
+            )
         self.remote = remote
         self.eff = effective(self.cfg, remote)
         self.bucket.set_rate(self.eff.upload.max_upload_kbps * 1000 / 8)
@@ -202,16 +229,23 @@ class Agent:
                     frame.done(True)
                     return False
                 if eff.edge.mode == "crops" and flagged:
-                    mosaic, dets = crop_mosaic(img, res.detections, margin=self.cfg.edge.crop_margin,
-                                               min_side=self.cfg.edge.crop_min_side)
+                    mosaic, dets = crop_mosaic(
+                        img, res.detections, margin=self.cfg.edge.crop_margin, min_side=self.cfg.edge.crop_min_side
+                    )
                     data, fmt, kind = self._encode(mosaic), "jpeg", "crops"
                     res.detections = dets
                 else:
                     self.last_picture_ts = now
                 edge_body = res.body()
         try:
-            _, created = self.outbox.add(data, captured_at=frame.captured_at, ext="jpg" if fmt == "jpeg" else fmt,
-                                         kind=kind, flagged=flagged, edge=edge_body)
+            _, created = self.outbox.add(
+                data,
+                captured_at=frame.captured_at,
+                ext="jpg" if fmt == "jpeg" else fmt,
+                kind=kind,
+                flagged=flagged,
+                edge=edge_body,
+            )
         except OutboxFull as exc:
             self._error(f"frame {frame.name or '?'} not buffered: {exc}", logging.ERROR)
             frame.done(False)
@@ -299,23 +333,29 @@ class Agent:
             return False
         self.outbox.in_flight = entry.id
         try:
-            res = self.api.upload(data, entry.captured_at.isoformat(), edge=entry.edge, kind=entry.kind,
-                                  sha256=entry.sha256)
+            res = self.api.upload(
+                data, entry.captured_at.isoformat(), edge=entry.edge, kind=entry.kind, sha256=entry.sha256
+            )
         except LinkDown as exc:
             if exc.retry_after is not None:  # the server is fine but busy (429/503 Retry-After): do as it says
                 delay = min(exc.retry_after, self.cfg.upload.backoff_max_s) * (1 + 0.2 * self.rng.random())
             else:
                 self.link_failures += 1
-                delay = backoff_delay(self.link_failures, self.cfg.upload.backoff_base_s,
-                                      self.cfg.upload.backoff_max_s, self.rng)
+                delay = backoff_delay(
+                    self.link_failures, self.cfg.upload.backoff_base_s, self.cfg.upload.backoff_max_s, self.rng
+                )
             self.link_blocked_until = time.monotonic() + delay
             self.stats.upload_failures += 1
             self._error(f"upload failed ({exc}); {self.outbox.backlog()} frame(s) wait, retry in {delay:.1f}s")
             return False
         except AuthError as exc:
             self.link_failures += 1
-            delay = max(60.0, backoff_delay(self.link_failures, self.cfg.upload.backoff_base_s,
-                                            self.cfg.upload.backoff_max_s, self.rng))
+            delay = max(
+                60.0,
+                backoff_delay(
+                    self.link_failures, self.cfg.upload.backoff_base_s, self.cfg.upload.backoff_max_s, self.rng
+                ),
+            )
             delay = min(delay, max(self.cfg.upload.backoff_max_s, 1.0))
             self.link_blocked_until = time.monotonic() + delay
             self._error(f"the server refuses the device token ({exc}); frames are kept", logging.ERROR)
@@ -331,21 +371,29 @@ class Agent:
         self.stats.uploads += 1
         self.stats.duplicates += int(res.duplicate)
         self.stats.last_upload_at = time.time()
-        log.info("uploaded %s → capture %s%s%s", entry.sha256[:12], res.capture_id,
-                 " (server had it)" if res.duplicate else "",
-                 f" ({res.parts_sent} part(s) sent, {res.parts_skipped} already there)" if res.parts_skipped else "")
+        log.info(
+            "uploaded %s → capture %s%s%s",
+            entry.sha256[:12],
+            res.capture_id,
+            " (server had it)" if res.duplicate else "",
+            f" ({res.parts_sent} part(s) sent, {res.parts_skipped} already there)" if res.parts_skipped else "",
+        )
         return True
 
-    def _refused(self, entry, exc: Refused) -> None:  # noqa: ANN001
+    def _refused(self, entry, exc: Refused) -> None:
         if exc.code == "edge_model_unknown" and entry.edge is not None:
-            log.warning("the server does not know edge model %s: sending %s without edge detections",
-                        entry.edge.get("model_sha256", "?")[:12], entry.sha256[:12])
+            log.warning(
+                "the server does not know edge model %s: sending %s without edge detections",
+                entry.edge.get("model_sha256", "?")[:12],
+                entry.sha256[:12],
+            )
             self.outbox.strip_edge(entry)
             return
         retry = exc.status in RETRY_FROM_SLOT or exc.code in RETRY_CODES
         if retry and entry.refusals + 1 < self.cfg.upload.max_refusals:
-            delay = backoff_delay(entry.refusals + 1, self.cfg.upload.backoff_base_s, self.cfg.upload.backoff_max_s,
-                                  self.rng)
+            delay = backoff_delay(
+                entry.refusals + 1, self.cfg.upload.backoff_base_s, self.cfg.upload.backoff_max_s, self.rng
+            )
             self._error(f"frame {entry.sha256[:12]}: {exc}; retrying in {delay:.1f}s")
             self.outbox.defer(entry, delay, str(exc), refusal=True)
             return
@@ -375,10 +423,15 @@ class Agent:
         du = shutil.disk_usage(self.data_dir)
         c = self.outbox.counters()
         return {
-            "agent_version": AGENT_VERSION, "disk_free_bytes": du.free, "disk_total_bytes": du.total,
-            "temperature_c": read_sysfs_temperature(self.sysfs), "battery_pct": read_sysfs_battery(self.sysfs),
-            "backlog": self.outbox.backlog(), "evicted_total": c.get("evicted_total", 0),
-            "uploaded_total": c.get("uploaded_total", 0), "last_error": self.last_error,
+            "agent_version": AGENT_VERSION,
+            "disk_free_bytes": du.free,
+            "disk_total_bytes": du.total,
+            "temperature_c": read_sysfs_temperature(self.sysfs),
+            "battery_pct": read_sysfs_battery(self.sysfs),
+            "backlog": self.outbox.backlog(),
+            "evicted_total": c.get("evicted_total", 0),
+            "uploaded_total": c.get("uploaded_total", 0),
+            "last_error": self.last_error,
             "model_sha256": self.edge.sha256 if self.edge is not None and self.edge.ready else None,
         }
 
@@ -387,8 +440,10 @@ class Agent:
             answer = self.api.heartbeat(self.heartbeat_doc())
         except Refused as exc:
             if exc.status in (404, 405):
-                self._warn_once("no-heartbeat", "the server has no heartbeat endpoint (older server): "
-                                "running on the local configuration")
+                self._warn_once(
+                    "no-heartbeat",
+                    "the server has no heartbeat endpoint (older server): running on the local configuration",
+                )
                 self.server_has_heartbeat = False
                 return False
             self._error(f"heartbeat refused: {exc}")
@@ -418,7 +473,7 @@ class Agent:
             t.start()
 
     def install_signals(self) -> None:
-        def stop(signum, _frame):  # noqa: ANN001
+        def stop(signum, _frame):
             log.info("signal %s: stopping", signal.Signals(signum).name)
             self.stop.set()
             self.burst.wake.set()
@@ -430,8 +485,13 @@ class Agent:
             signal.signal(signal.SIGUSR1, lambda *_: self.burst.request())
 
     def run(self, *, max_frames: int | None = None) -> None:
-        log.info("cropwatch-agent %s: source %s, data in %s, %d frame(s) waiting in the outbox", AGENT_VERSION,
-                 self.cfg.camera.source, self.data_dir, self.outbox.backlog())
+        log.info(
+            "cropwatch-agent %s: source %s, data in %s, %d frame(s) waiting in the outbox",
+            AGENT_VERSION,
+            self.cfg.camera.source,
+            self.data_dir,
+            self.outbox.backlog(),
+        )
         # one heartbeat before the first frame: when the server answers, the first frames already follow its
         # configuration (edge detection with its model); when it does not, the saved or local config applies
         try:

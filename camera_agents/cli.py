@@ -11,12 +11,19 @@ import typer
 
 app = typer.Typer(help="CropWatch field camera agent.", no_args_is_help=True)
 
-ConfigOpt = typer.Option(None, "--config", "-c", envvar="CROPWATCH_AGENT_CONFIG", exists=True, dir_okay=False,
-                         help="agent TOML file (see docs/agent.example.toml); CROPWATCH_AGENT_<SECTION>_<KEY> "
-                              "environment variables override it")
+ConfigOpt = typer.Option(
+    None,
+    "--config",
+    "-c",
+    envvar="CROPWATCH_AGENT_CONFIG",
+    exists=True,
+    dir_okay=False,
+    help="agent TOML file (see docs/agent.example.toml); CROPWATCH_AGENT_<SECTION>_<KEY> "
+    "environment variables override it",
+)
 
 
-def _load(config: Path | None):  # noqa: ANN202
+def _load(config: Path | None):
     from camera_agents.config import ConfigError, load_config
 
     try:
@@ -28,8 +35,9 @@ def _load(config: Path | None):  # noqa: ANN202
 
 def _logging(level: str) -> None:
     # stdout, no colours or timestamps of our own beyond the usual: journald adds its own time and unit
-    logging.basicConfig(level=level.upper(), stream=sys.stdout,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=level.upper(), stream=sys.stdout, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     for name in ("httpx", "httpcore", "urllib3"):  # request lines would print presigned upload URLs
         logging.getLogger(name).setLevel(logging.WARNING)
 
@@ -57,8 +65,9 @@ def doctor(config: Path = ConfigOpt) -> None:
 
 
 @app.command()
-def burst(config: Path = ConfigOpt, count: int = typer.Option(0, help="frames (0: the configured burst_count)")
-          ) -> None:
+def burst(
+    config: Path = ConfigOpt, count: int = typer.Option(0, help="frames (0: the configured burst_count)")
+) -> None:
     """Ask the running agent for a burst of frames now (writes the `burst` file it watches)."""
     cfg = _load(config)
     cfg.data_path.mkdir(parents=True, exist_ok=True)

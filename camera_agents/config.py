@@ -259,15 +259,23 @@ class RemoteConfig:
 def effective(cfg: AgentConfig, remote: RemoteConfig | None) -> AgentConfig:
     """A copy of ``cfg`` with the server's values laid over it (the local file stays the fallback)."""
     out = dataclasses.replace(
-        cfg, schedule=dataclasses.replace(cfg.schedule), image=dataclasses.replace(cfg.image),
-        upload=dataclasses.replace(cfg.upload), edge=dataclasses.replace(cfg.edge))
+        cfg,
+        schedule=dataclasses.replace(cfg.schedule),
+        image=dataclasses.replace(cfg.image),
+        upload=dataclasses.replace(cfg.upload),
+        edge=dataclasses.replace(cfg.edge),
+    )
     if remote is None:
         return out
     pairs = [
-        (out.schedule, "interval_s", remote.interval_s), (out.schedule, "daylight_only", remote.daylight_only),
-        (out.schedule, "latitude", remote.latitude), (out.schedule, "longitude", remote.longitude),
-        (out.edge, "mode", remote.mode), (out.edge, "edge_detection", remote.edge_detection),
-        (out.image, "jpeg_quality", remote.jpeg_quality), (out.image, "max_side", remote.max_side),
+        (out.schedule, "interval_s", remote.interval_s),
+        (out.schedule, "daylight_only", remote.daylight_only),
+        (out.schedule, "latitude", remote.latitude),
+        (out.schedule, "longitude", remote.longitude),
+        (out.edge, "mode", remote.mode),
+        (out.edge, "edge_detection", remote.edge_detection),
+        (out.image, "jpeg_quality", remote.jpeg_quality),
+        (out.image, "max_side", remote.max_side),
         (out.upload, "max_upload_kbps", remote.max_upload_kbps),
     ]
     for section, key, value in pairs:

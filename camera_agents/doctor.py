@@ -87,19 +87,22 @@ def check_disk(cfg: AgentConfig) -> Check:
     return Check("disk", OK, detail)
 
 
-def check_server(cfg: AgentConfig, api=None) -> list[Check]:  # noqa: ANN001
+def check_server(cfg: AgentConfig, api=None) -> list[Check]:
     from camera_agents.uploader import Api, LinkDown
 
-    api = api or Api(cfg.server.url, cfg.token(), timeout=cfg.server.timeout_s,
-                     connect_timeout=cfg.server.connect_timeout_s)
+    api = api or Api(
+        cfg.server.url, cfg.token(), timeout=cfg.server.timeout_s, connect_timeout=cfg.server.connect_timeout_s
+    )
     out: list[Check] = []
     t = time.perf_counter()
     try:
         server_ts, status = api.server_date()
     except LinkDown as exc:
-        return [Check("server", FAIL, f"{cfg.server.url} unreachable: {exc}"),
-                Check("clock", WARN, "not compared (server unreachable)"),
-                Check("token", WARN, "not checked (server unreachable)")]
+        return [
+            Check("server", FAIL, f"{cfg.server.url} unreachable: {exc}"),
+            Check("clock", WARN, "not compared (server unreachable)"),
+            Check("token", WARN, "not checked (server unreachable)"),
+        ]
     ms = (time.perf_counter() - t) * 1000
     local = time.time()
     out.append(Check("server", OK if status < 500 else FAIL, f"{cfg.server.url}: HTTP {status} in {ms:.0f} ms"))
@@ -108,13 +111,19 @@ def check_server(cfg: AgentConfig, api=None) -> list[Check]:  # noqa: ANN001
     else:
         skew = local - server_ts - ms / 2000
         st = OK if abs(skew) < CLOCK_WARN_S else WARN if abs(skew) < CLOCK_FAIL_S else FAIL
-        out.append(Check("clock", st, f"{skew:+.0f} s from the server's clock"
-                         + ("" if st == OK else " (enable NTP: timedatectl set-ntp true)")))
+        out.append(
+            Check(
+                "clock",
+                st,
+                f"{skew:+.0f} s from the server's clock"
+                + ("" if st == OK else " (enable NTP: timedatectl set-ntp true)"),
+            )
+        )
     out.append(check_token(cfg, api))
     return out
 
 
-def check_token(cfg: AgentConfig, api) -> Check:  # noqa: ANN001
+def check_token(cfg: AgentConfig, api) -> Check:
     import httpx
 
     if not cfg.token():
@@ -122,8 +131,11 @@ def check_token(cfg: AgentConfig, api) -> Check:  # noqa: ANN001
     try:
         resp = api.client.get("/api/v1/cameras/me/config", headers=api.auth)
         if resp.status_code == 404:  # an older server: probe with a request the server refuses after auth
-            resp = api.client.post("/api/v1/ingest/slots", headers=api.auth,
-                                   json={"sha256": "0" * 64, "size": 0, "captured_at": "2000-01-01T00:00:00Z"})
+            resp = api.client.post(
+                "/api/v1/ingest/slots",
+                headers=api.auth,
+                json={"sha256": "0" * 64, "size": 0, "captured_at": "2000-01-01T00:00:00Z"},
+            )
             if resp.status_code in (401, 403):
                 return Check("token", FAIL, f"refused (HTTP {resp.status_code}): rotated or revoked?")
             return Check("token", OK, "accepted (server without /cameras/me/config)")
@@ -134,8 +146,11 @@ def check_token(cfg: AgentConfig, api) -> Check:  # noqa: ANN001
     if resp.status_code != 200:
         return Check("token", WARN, f"HTTP {resp.status_code} from /api/v1/cameras/me/config")
     doc = resp.json()
-    return Check("token", OK, f"camera {doc.get('camera_id', '?')}, interval {doc.get('interval_s', '?')} s, "
-                              f"mode {doc.get('mode', '?')}")
+    return Check(
+        "token",
+        OK,
+        f"camera {doc.get('camera_id', '?')}, interval {doc.get('interval_s', '?')} s, mode {doc.get('mode', '?')}",
+    )
 
 
 def check_outbox(cfg: AgentConfig) -> Check:
@@ -148,8 +163,10 @@ def check_outbox(cfg: AgentConfig) -> Check:
     try:
         c = ob.counters()
         n = ob.backlog()
-        detail = (f"{n} frame(s) waiting ({_mb(ob.used_bytes())}), {c['uploaded_total']} uploaded, "
-                  f"{c['evicted_total']} evicted, {c['refused_total']} refused")
+        detail = (
+            f"{n} frame(s) waiting ({_mb(ob.used_bytes())}), {c['uploaded_total']} uploaded, "
+            f"{c['evicted_total']} evicted, {c['refused_total']} refused"
+        )
     finally:
         ob.close()
     return Check("outbox", WARN if c["evicted_total"] else OK, detail)
@@ -168,12 +185,12 @@ def check_edge_model(cfg: AgentConfig) -> Check | None:
     return Check("edge model", FAIL, det.load_error or "no model")
 
 
-def run_checks(cfg: AgentConfig, api=None) -> list[Check]:  # noqa: ANN001
+def run_checks(cfg: AgentConfig, api=None) -> list[Check]:
     edge = check_edge_model(cfg)
     return [check_camera(cfg), check_disk(cfg), *check_server(cfg, api), check_outbox(cfg), *([edge] if edge else [])]
 
 
-def render(checks: list[Check], console=None) -> int:  # noqa: ANN001
+def render(checks: list[Check], console=None) -> int:
     from rich.console import Console
     from rich.table import Table
 

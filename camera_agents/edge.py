@@ -33,21 +33,28 @@ class EdgeResult:
 
     def body(self) -> dict[str, Any]:
         """The confirm body's ``edge`` object."""
-        return {"model_sha256": self.model_sha256, "duration_ms": round(self.duration_ms, 1),
-                "detections": self.detections}
+        return {
+            "model_sha256": self.model_sha256,
+            "duration_ms": round(self.duration_ms, 1),
+            "detections": self.detections,
+        }
 
 
-def to_records(det, names: dict[int, str]) -> list[dict[str, Any]]:  # noqa: ANN001
-    return [{"class_name": names.get(int(c), str(int(c))), "score": round(float(s), 4),
-             "box": [round(float(v), 1) for v in box]}
-            for box, s, c in zip(det.xyxy, det.confidence, det.class_id)]
+def to_records(det, names: dict[int, str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "class_name": names.get(int(c), str(int(c))),
+            "score": round(float(s), 4),
+            "box": [round(float(v), 1) for v in box],
+        }
+        for box, s, c in zip(det.xyxy, det.confidence, det.class_id)
+    ]
 
 
 class EdgeDetector:
     """The model in use, swappable while frames are being detected (a lock around the reference only)."""
 
-    def __init__(self, models_dir: Path, *, conf: float = 0.25, threads: int = 2, tile: int = 0,
-                 loader=None) -> None:  # noqa: ANN001
+    def __init__(self, models_dir: Path, *, conf: float = 0.25, threads: int = 2, tile: int = 0, loader=None) -> None:
         self.models_dir = Path(models_dir)
         self.models_dir.mkdir(parents=True, exist_ok=True)
         self.threads, self.tile = threads, tile
@@ -58,7 +65,7 @@ class EdgeDetector:
         self._detector = None
         self.sha256: str | None = None
 
-    def _load_onnx(self, path: Path, sha256: str | None):  # noqa: ANN202
+    def _load_onnx(self, path: Path, sha256: str | None):
         from inference.detector import OnnxDetector
 
         return OnnxDetector(path, threads=self.threads, expected_sha256=sha256, **self.detect_settings)
@@ -112,10 +119,12 @@ class EdgeDetector:
             except Exception as exc:  # noqa: BLE001 - a broken file must not stop the camera; the error is kept
                 log.error("cannot load edge model %s: %s", path, exc)
                 errors.append(f"{Path(path).name}: {type(exc).__name__}: {exc}")
-        self.load_error = "; ".join(errors) if errors else "no edge model on this box (models/current or edge.model_path)"
+        self.load_error = (
+            "; ".join(errors) if errors else "no edge model on this box (models/current or edge.model_path)"
+        )
         return False
 
-    def ensure(self, ref: ModelRef | None, api) -> bool:  # noqa: ANN001
+    def ensure(self, ref: ModelRef | None, api) -> bool:
         """Download and swap in the server's model when its sha256 differs from the one in use. True if swapped."""
         if ref is not None:
             self.apply_detect(ref.detect)
@@ -165,16 +174,27 @@ def _region(box: list[float], shape: tuple[int, ...], margin: float, min_side: i
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
     half_w = max(bw * (1 + 2 * margin), min_side) / 2
     half_h = max(bh * (1 + 2 * margin), min_side) / 2
-    return [max(0, math.floor(cx - half_w)), max(0, math.floor(cy - half_h)),
-            min(w, math.ceil(cx + half_w)), min(h, math.ceil(cy + half_h))]
+    return [
+        max(0, math.floor(cx - half_w)),
+        max(0, math.floor(cy - half_h)),
+        min(w, math.ceil(cx + half_w)),
+        min(h, math.ceil(cy + half_h)),
+    ]
 
 
 def _overlap(a: list[int], b: list[int]) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def crop_mosaic(image: np.ndarray, detections: list[dict[str, Any]], *, margin: float = 0.25, min_side: int = 64,
-                gap: int = 4, fill: int = 114) -> tuple[np.ndarray, list[dict[str, Any]]]:
+def crop_mosaic(
+    image: np.ndarray,
+    detections: list[dict[str, Any]],
+    *,
+    margin: float = 0.25,
+    min_side: int = 64,
+    gap: int = 4,
+    fill: int = 114,
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """One image made of crops around the detections (overlapping crops merged, so every detection appears once),
     packed in rows; returns it and the detections with boxes in mosaic coordinates."""
     if not detections:
@@ -222,6 +242,13 @@ def crop_mosaic(image: np.ndarray, detections: list[dict[str, Any]], *, margin: 
         dx, dy = mx - x0, my - y0
         b = d["box"]
         box = [b[0] + dx, b[1] + dy, b[2] + dx, b[3] + dy]
-        out.append({**d, "box": [round(max(0.0, min(float(mw), v)) if k % 2 == 0 else
-                                       max(0.0, min(float(mh), v)), 1) for k, v in enumerate(box)]})
+        out.append(
+            {
+                **d,
+                "box": [
+                    round(max(0.0, min(float(mw), v)) if k % 2 == 0 else max(0.0, min(float(mh), v)), 1)
+                    for k, v in enumerate(box)
+                ],
+            }
+        )
     return mosaic, out

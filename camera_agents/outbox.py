@@ -98,8 +98,15 @@ def durable_write(path: Path, data: bytes) -> None:
 
 
 class Outbox:
-    def __init__(self, root: str | Path, *, quota_bytes: int = 2 << 30, min_free_bytes: int = 0,
-                 newest_first_above: int = 500, clock=time.time) -> None:  # noqa: ANN001
+    def __init__(
+        self,
+        root: str | Path,
+        *,
+        quota_bytes: int = 2 << 30,
+        min_free_bytes: int = 0,
+        newest_first_above: int = 500,
+        clock=time.time,
+    ) -> None:
         self.root = Path(root)
         self.frames_dir = self.root / "frames"
         self.frames_dir.mkdir(parents=True, exist_ok=True)
@@ -107,8 +114,7 @@ class Outbox:
         self.newest_first_above = newest_first_above
         self.clock = clock
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.root / "outbox.db", check_same_thread=False, isolation_level=None,
-                                   timeout=30)
+        self._db = sqlite3.connect(self.root / "outbox.db", check_same_thread=False, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
@@ -129,10 +135,14 @@ class Outbox:
             missing = [rid for name, rid in rows.items() if not (self.frames_dir / name).exists()]
             if missing:
                 log.error("%d outbox frame(s) lost their file (disk trouble?); dropped", len(missing))
-                self._tx(lambda c: (c.executemany("DELETE FROM frames WHERE id = ?", [(i,) for i in missing]),
-                                    self._bump(c, "lost_total", len(missing))))
+                self._tx(
+                    lambda c: (
+                        c.executemany("DELETE FROM frames WHERE id = ?", [(i,) for i in missing]),
+                        self._bump(c, "lost_total", len(missing)),
+                    )
+                )
 
-    def _tx(self, fn):  # noqa: ANN001, ANN202
+    def _tx(self, fn):
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -175,22 +185,39 @@ class Outbox:
         while used + size > self.quota_bytes or (free is not None and free - size < self.min_free_bytes):
             victim = self._db.execute(
                 "SELECT id, file, size, flagged FROM frames WHERE id IS NOT ? ORDER BY flagged, captured_ts, id "
-                "LIMIT 1", (self.in_flight,)).fetchone()
+                "LIMIT 1",
+                (self.in_flight,),
+            ).fetchone()
             if victim is None:
-                raise OutboxFull(f"no room for a {size}-byte frame (quota {self.quota_bytes} bytes, "
-                                 f"{free if free is not None else '?'} bytes free on disk)")
+                raise OutboxFull(
+                    f"no room for a {size}-byte frame (quota {self.quota_bytes} bytes, "
+                    f"{free if free is not None else '?'} bytes free on disk)"
+                )
             vid, name, vsize, flagged = victim
-            self._tx(lambda c: (c.execute("DELETE FROM frames WHERE id = ?", (vid,)),
-                                self._bump(c, "evicted_total")))
+            self._tx(
+                lambda c, vid=vid: (
+                    c.execute("DELETE FROM frames WHERE id = ?", (vid,)),
+                    self._bump(c, "evicted_total"),
+                )
+            )
             (self.frames_dir / name).unlink(missing_ok=True)
-            log.warning("outbox over quota: evicted %s frame %s (%d bytes)", "flagged" if flagged else "the oldest",
-                        name, vsize)
+            log.warning(
+                "outbox over quota: evicted %s frame %s (%d bytes)", "flagged" if flagged else "the oldest", name, vsize
+            )
             used -= vsize
             if free is not None:
                 free += vsize
 
-    def add(self, data: bytes, *, captured_at: dt.datetime, ext: str = "jpg", kind: str = "frame",
-            flagged: bool = False, edge: dict[str, Any] | None = None) -> tuple[Entry, bool]:
+    def add(
+        self,
+        data: bytes,
+        *,
+        captured_at: dt.datetime,
+        ext: str = "jpg",
+        kind: str = "frame",
+        flagged: bool = False,
+        edge: dict[str, Any] | None = None,
+    ) -> tuple[Entry, bool]:
         """Store a frame durably; returns (entry, created). ``created`` is False for bytes already in the outbox.
         Raises OutboxFull when it cannot fit."""
         sha = hashlib.sha256(data).hexdigest()
@@ -207,8 +234,18 @@ class Outbox:
                 cur = c.execute(
                     "INSERT INTO frames (sha256, file, size, captured_at, captured_ts, kind, flagged, edge, created) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (sha, name, len(data), when.isoformat(), when.timestamp(), kind, int(flagged),
-                     json.dumps(edge) if edge is not None else None, self.clock()))
+                    (
+                        sha,
+                        name,
+                        len(data),
+                        when.isoformat(),
+                        when.timestamp(),
+                        kind,
+                        int(flagged),
+                        json.dumps(edge) if edge is not None else None,
+                        self.clock(),
+                    ),
+                )
                 self._bump(c, "captured_total")
                 return cur.lastrowid
 
@@ -222,16 +259,27 @@ class Outbox:
         if row is None:
             return None
         rid, sha, name, size, when, kind, flagged, edge, attempts, refusals = row
-        return Entry(rid, sha, self.frames_dir / name, size, dt.datetime.fromisoformat(when), kind, bool(flagged),
-                     json.loads(edge) if edge else None, attempts, refusals)
+        return Entry(
+            rid,
+            sha,
+            self.frames_dir / name,
+            size,
+            dt.datetime.fromisoformat(when),
+            kind,
+            bool(flagged),
+            json.loads(edge) if edge else None,
+            attempts,
+            refusals,
+        )
 
     def _get_by_sha(self, sha: str) -> Entry | None:
         return self._entry(self._db.execute(f"SELECT {self._COLS} FROM frames WHERE sha256 = ?", (sha,)).fetchone())
 
     def get(self, frame_id: int) -> Entry | None:
         with self._lock:
-            return self._entry(self._db.execute(f"SELECT {self._COLS} FROM frames WHERE id = ?",
-                                                (frame_id,)).fetchone())
+            return self._entry(
+                self._db.execute(f"SELECT {self._COLS} FROM frames WHERE id = ?", (frame_id,)).fetchone()
+            )
 
     def next_due(self, now: float | None = None) -> Entry | None:
         """The next frame to upload: oldest first, newest first while the backlog is above ``newest_first_above``
@@ -239,9 +287,13 @@ class Outbox:
         now = self.clock() if now is None else now
         with self._lock:
             order = "DESC" if self.backlog() > self.newest_first_above else "ASC"
-            return self._entry(self._db.execute(
-                f"SELECT {self._COLS} FROM frames WHERE next_attempt <= ? ORDER BY captured_ts {order}, id {order} "
-                "LIMIT 1", (now,)).fetchone())
+            return self._entry(
+                self._db.execute(
+                    f"SELECT {self._COLS} FROM frames WHERE next_attempt <= ? ORDER BY captured_ts {order}, id {order} "
+                    "LIMIT 1",
+                    (now,),
+                ).fetchone()
+            )
 
     def next_attempt_at(self) -> float | None:
         with self._lock:
@@ -258,15 +310,18 @@ class Outbox:
         entry.path.unlink(missing_ok=True)
 
     def defer(self, entry: Entry, delay_s: float, error: str, *, refusal: bool = False) -> None:
-        self._tx(lambda c: c.execute(
-            "UPDATE frames SET attempts = attempts + 1, refusals = refusals + ?, next_attempt = ?, last_error = ? "
-            "WHERE id = ?", (int(refusal), self.clock() + delay_s, error[:500], entry.id)))
+        self._tx(
+            lambda c: c.execute(
+                "UPDATE frames SET attempts = attempts + 1, refusals = refusals + ?, next_attempt = ?, last_error = ? "
+                "WHERE id = ?",
+                (int(refusal), self.clock() + delay_s, error[:500], entry.id),
+            )
+        )
 
     def drop(self, entry: Entry, reason: str) -> None:
         """The server refused the frame for good: remove it (logged, counted as refused)."""
         log.error("dropping frame %s captured %s: %s", entry.sha256[:12], entry.captured_at.isoformat(), reason)
-        self._tx(lambda c: (c.execute("DELETE FROM frames WHERE id = ?", (entry.id,)),
-                            self._bump(c, "refused_total")))
+        self._tx(lambda c: (c.execute("DELETE FROM frames WHERE id = ?", (entry.id,)), self._bump(c, "refused_total")))
         entry.path.unlink(missing_ok=True)
 
     def strip_edge(self, entry: Entry) -> None:

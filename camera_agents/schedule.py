@@ -63,8 +63,9 @@ def _solar_date(t: dt.datetime, longitude: float) -> dt.date:
     return (t.astimezone(UTC) + dt.timedelta(hours=longitude / 15.0)).date()
 
 
-def daylight_window(t: dt.datetime, latitude: float, longitude: float, margin: dt.timedelta = dt.timedelta(0)
-                    ) -> tuple[dt.datetime, dt.datetime] | None:
+def daylight_window(
+    t: dt.datetime, latitude: float, longitude: float, margin: dt.timedelta = dt.timedelta(0)
+) -> tuple[dt.datetime, dt.datetime] | None:
     """(start, end) of the daylight window of the solar day ``t`` falls in; None in polar night, the whole day in
     polar day."""
     day = sun_times(_solar_date(t, longitude), latitude, longitude)
@@ -80,8 +81,9 @@ def is_daylight(t: dt.datetime, latitude: float, longitude: float, margin: dt.ti
     return w is not None and w[0] <= t <= w[1]
 
 
-def next_daylight_start(t: dt.datetime, latitude: float, longitude: float,
-                        margin: dt.timedelta = dt.timedelta(0)) -> dt.datetime | None:
+def next_daylight_start(
+    t: dt.datetime, latitude: float, longitude: float, margin: dt.timedelta = dt.timedelta(0)
+) -> dt.datetime | None:
     """The first instant at or after ``t`` in a daylight window (None if none within a year: polar night)."""
     for days in range(0, 370):
         probe = t + dt.timedelta(days=days)

@@ -7,11 +7,10 @@ refusal with a reason and is logged, not retried.
 
 from __future__ import annotations
 
-import os
-
 import datetime as dt
 import hashlib
 import logging
+import os
 import random
 import threading
 import time
@@ -52,7 +51,7 @@ class CameraSimulator:
     def _auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
-    def _with_retry(self, what: str, fn):  # noqa: ANN001, ANN202
+    def _with_retry(self, what: str, fn):
         for attempt in range(self.max_retries + 1):
             try:
                 resp = fn()
@@ -75,19 +74,39 @@ class CameraSimulator:
         data = Path(path).read_bytes() if data is None else data
         sha = hashlib.sha256(data).hexdigest()
         when = (captured_at or dt.datetime.now(dt.timezone.utc)).isoformat()
-        slot = self._with_retry("slot", lambda: self.client.post(
-            f"{self.api_url}/api/v1/ingest/slots", headers=self._auth,
-            json={"sha256": sha, "size": len(data), "captured_at": when})).json()
+        slot = self._with_retry(
+            "slot",
+            lambda: self.client.post(
+                f"{self.api_url}/api/v1/ingest/slots",
+                headers=self._auth,
+                json={"sha256": sha, "size": len(data), "captured_at": when},
+            ),
+        ).json()
         if slot["upload_url"] is None:
             return UploadResult(Path(path), slot["capture_id"], True)
-        self._with_retry("put", lambda: self.client.put(slot["upload_url"], content=data,
-                                                         headers={"Content-Type": "application/octet-stream"}))
-        self._with_retry("confirm", lambda: self.client.post(
-            f"{self.api_url}/api/v1/ingest/captures/{slot['capture_id']}/confirm", headers=self._auth))
+        self._with_retry(
+            "put",
+            lambda: self.client.put(
+                slot["upload_url"], content=data, headers={"Content-Type": "application/octet-stream"}
+            ),
+        )
+        self._with_retry(
+            "confirm",
+            lambda: self.client.post(
+                f"{self.api_url}/api/v1/ingest/captures/{slot['capture_id']}/confirm", headers=self._auth
+            ),
+        )
         return UploadResult(Path(path), slot["capture_id"], False)
 
-    def run(self, images: Iterable[Path | tuple[Path, bytes]], *, interval: float, stop: threading.Event,
-            limit: int | None = None, state: Path | None = None) -> list[UploadResult]:
+    def run(
+        self,
+        images: Iterable[Path | tuple[Path, bytes]],
+        *,
+        interval: float,
+        stop: threading.Event,
+        limit: int | None = None,
+        state: Path | None = None,
+    ) -> list[UploadResult]:
         """Upload one image per ``interval``. ``images`` yields paths, or (path, bytes) for re-shot frames; with
         ``state`` the number of frames sent is kept in that file (see ``resume``)."""
         done: list[UploadResult] = []
@@ -100,8 +119,12 @@ class CameraSimulator:
                 done.append(self.upload(path, data=data))
                 sent += 1
                 _write_count(state, sent)
-                log.info("uploaded %s -> capture %s%s", path.name, done[-1].capture_id,
-                         " (already had it)" if done[-1].duplicate else "")
+                log.info(
+                    "uploaded %s -> capture %s%s",
+                    path.name,
+                    done[-1].capture_id,
+                    " (already had it)" if done[-1].duplicate else "",
+                )
             except Refused as exc:
                 log.error("server refused %s: %s", path.name, exc)
             except httpx.TransportError as exc:
@@ -164,15 +187,22 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(description="Simulated CropWatch camera")
     parser.add_argument("--api", default="http://127.0.0.1:8000")
-    parser.add_argument("--token", default=os.environ.get("CROPWATCH_CAMERA_TOKEN"),
-                        help="device token (default: $CROPWATCH_CAMERA_TOKEN; prefer the variable: a command line is "
-                             "visible to every user of the machine in ps)")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("CROPWATCH_CAMERA_TOKEN"),
+        help="device token (default: $CROPWATCH_CAMERA_TOKEN; prefer the variable: a command line is "
+        "visible to every user of the machine in ps)",
+    )
     parser.add_argument("--folder", type=Path, required=True)
     parser.add_argument("--interval", type=float, default=10.0)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--state", type=Path, default=None,
-                        help="file keeping how many frames were sent, so a restart resumes instead of replaying")
+    parser.add_argument(
+        "--state",
+        type=Path,
+        default=None,
+        help="file keeping how many frames were sent, so a restart resumes instead of replaying",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s camera %(message)s")
     for name in ("httpx", "httpcore"):  # request lines would print presigned upload URLs

@@ -60,14 +60,15 @@ class Source(Protocol):
 class OpenCVSource:
     polled = False
 
-    def __init__(self, device: str, *, warmup_frames: int = 3, keep_open: bool = False, width: int = 0,
-                 height: int = 0) -> None:
+    def __init__(
+        self, device: str, *, warmup_frames: int = 3, keep_open: bool = False, width: int = 0, height: int = 0
+    ) -> None:
         self.device: int | str = int(device) if str(device).isdigit() else device
         self.warmup_frames, self.keep_open = warmup_frames, keep_open
         self.width, self.height = width, height
         self._cap = None
 
-    def _open(self):  # noqa: ANN202
+    def _open(self):
         import cv2
 
         cap = cv2.VideoCapture(self.device)
@@ -109,8 +110,15 @@ class FolderSource:
 
     polled = True
 
-    def __init__(self, path: str | Path, *, patterns: str = "*.jpg,*.jpeg,*.png,*.webp", settle_s: float = 2.0,
-                 after: str = "delete", clock=time.time) -> None:  # noqa: ANN001
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        patterns: str = "*.jpg,*.jpeg,*.png,*.webp",
+        settle_s: float = 2.0,
+        after: str = "delete",
+        clock=time.time,
+    ) -> None:
         self.path = Path(path)
         self.patterns = [p.strip().lower() for p in patterns.split(",") if p.strip()]
         self.settle_s, self.after, self.clock = settle_s, after, clock
@@ -119,9 +127,13 @@ class FolderSource:
 
     def _candidates(self) -> list[os.DirEntry]:
         try:
-            entries = [e for e in os.scandir(self.path) if e.is_file(follow_symlinks=False)
-                       and not e.name.startswith(".")
-                       and any(fnmatch.fnmatch(e.name.lower(), p) for p in self.patterns)]
+            entries = [
+                e
+                for e in os.scandir(self.path)
+                if e.is_file(follow_symlinks=False)
+                and not e.name.startswith(".")
+                and any(fnmatch.fnmatch(e.name.lower(), p) for p in self.patterns)
+            ]
         except FileNotFoundError as exc:
             raise SourceError(f"watched folder {self.path} does not exist") from exc
         return sorted(entries, key=lambda e: (e.stat().st_mtime, e.name))
@@ -148,8 +160,12 @@ class FolderSource:
                 log.warning("cannot read %s: %s", path, exc)
                 continue
             self._skip.add(entry.name)
-            return Frame(data=data, captured_at=dt.datetime.fromtimestamp(st.st_mtime, UTC), name=entry.name,
-                         ack=lambda ok, p=path: self._finish(p, ok))
+            return Frame(
+                data=data,
+                captured_at=dt.datetime.fromtimestamp(st.st_mtime, UTC),
+                name=entry.name,
+                ack=lambda ok, p=path: self._finish(p, ok),
+            )
         return None
 
     def _finish(self, path: Path, ok: bool = True) -> None:
@@ -174,8 +190,7 @@ class FolderSource:
 class HttpSnapshotSource:
     polled = False
 
-    def __init__(self, url: str, *, username: str = "", password: str = "", timeout: float = 15.0,
-                 client=None) -> None:  # noqa: ANN001
+    def __init__(self, url: str, *, username: str = "", password: str = "", timeout: float = 15.0, client=None) -> None:
         import httpx
 
         self.url = url
@@ -233,8 +248,9 @@ class SimulatorSource:
 
 def make_source(cfg: CameraConfig) -> Source:
     if cfg.source == "opencv":
-        return OpenCVSource(cfg.device, warmup_frames=cfg.warmup_frames, keep_open=cfg.keep_open,
-                            width=cfg.width, height=cfg.height)
+        return OpenCVSource(
+            cfg.device, warmup_frames=cfg.warmup_frames, keep_open=cfg.keep_open, width=cfg.width, height=cfg.height
+        )
     if cfg.source == "folder":
         if not cfg.path:
             raise SourceError("camera.path (the watched folder) is not set")

@@ -56,8 +56,9 @@ class TokenBucket:
     """``rate`` bytes per second with bursts up to ``capacity`` bytes; ``rate`` 0 means no cap. Thread-safe; the rate
     can change while running (the server's ``max_upload_kbps``)."""
 
-    def __init__(self, rate: float = 0.0, capacity: float | None = None, *, clock=time.monotonic,
-                 sleep=time.sleep) -> None:  # noqa: ANN001
+    def __init__(
+        self, rate: float = 0.0, capacity: float | None = None, *, clock=time.monotonic, sleep=time.sleep
+    ) -> None:
         self.clock, self.sleep = clock, sleep
         self._lock = threading.Lock()
         self._tokens: float | None = None
@@ -129,14 +130,26 @@ def _error(resp: httpx.Response) -> UploadError:
 class Api:
     """The camera's side of the protocol. One ``httpx.Client`` for the API and one (no auth) for S3."""
 
-    def __init__(self, base_url: str, token: str, *, timeout: float = 30.0, connect_timeout: float = 10.0,
-                 bucket: TokenBucket | None = None, multipart_above: int = 8 << 20,
-                 transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        bucket: TokenBucket | None = None,
+        multipart_above: int = 8 << 20,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
         t = httpx.Timeout(timeout, connect=connect_timeout)
-        self.client = httpx.Client(base_url=self.base_url, timeout=t, transport=transport,
-                                   headers={"User-Agent": f"cropwatch-agent/{AGENT_VERSION}"})
+        self.client = httpx.Client(
+            base_url=self.base_url,
+            timeout=t,
+            transport=transport,
+            headers={"User-Agent": f"cropwatch-agent/{AGENT_VERSION}"},
+        )
         self.s3 = httpx.Client(timeout=t, transport=transport)
         self.bucket = bucket or TokenBucket(0)
         self.multipart_above = multipart_above
@@ -188,8 +201,15 @@ class Api:
         kw = {"json": body} if body else {}
         return self._call("POST", f"/api/v1/ingest/captures/{capture_id}/confirm", **kw).json()
 
-    def upload(self, data: bytes, captured_at: str, *, edge: dict[str, Any] | None = None, kind: str = "frame",
-               sha256: str | None = None) -> UploadResult:
+    def upload(
+        self,
+        data: bytes,
+        captured_at: str,
+        *,
+        edge: dict[str, Any] | None = None,
+        kind: str = "frame",
+        sha256: str | None = None,
+    ) -> UploadResult:
         """Slot → PUT (or the parts not yet done) → confirm. Safe to repeat after any failure."""
         sha = sha256 or hashlib.sha256(data).hexdigest()
         multipart = len(data) > self.multipart_above
@@ -228,7 +248,7 @@ class Api:
     def config(self) -> dict[str, Any]:
         return self._call("GET", "/api/v1/cameras/me/config").json()
 
-    def download_model(self, url: str, dest, expected_sha256: str) -> str:  # noqa: ANN001
+    def download_model(self, url: str, dest, expected_sha256: str) -> str:
         """Stream the model to ``dest`` (a temp path), verify its sha256; returns it. Raises Refused on mismatch."""
         h = hashlib.sha256()
         try:

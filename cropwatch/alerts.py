@@ -26,27 +26,48 @@ log = logging.getLogger(__name__)
 LEVEL_ORDER = {AlertLevel.watch: 0, AlertLevel.warning: 1, AlertLevel.danger: 2}
 
 
-def daily_count(session: Session, *, plot_id: int, class_name: str, day: dt.date, min_score: float,
-                unit: str | None = None) -> float:
+def daily_count(
+    session: Session, *, plot_id: int, class_name: str, day: dt.date, min_score: float, unit: str | None = None
+) -> float:
     """The plot's figure for a pest on a local day, read the way each camera kind is read
     (:mod:`cropwatch.pest_counts`): new catches per trap, or the highest count in one photo of a garden camera."""
     fig = daily_figure(session, plot_id=plot_id, class_name=class_name, day=day, min_score=min_score, unit=unit)
     return fig.value if fig else 0
 
 
-def _figure_unit(session: Session, *, plot_id: int, class_name: str, day: dt.date, min_score: float,
-                 unit: str | None) -> tuple[float, str]:
+def _figure_unit(
+    session: Session, *, plot_id: int, class_name: str, day: dt.date, min_score: float, unit: str | None
+) -> tuple[float, str]:
     fig = daily_figure(session, plot_id=plot_id, class_name=class_name, day=day, min_score=min_score, unit=unit)
     return (fig.value, fig.unit) if fig else (0, unit or "sample")
 
 
-def alert_messages(*, level: AlertLevel, pest_vi: str, pest_en: str, plot: Plot, count: float,
-                   threshold: int, day: dt.date, unit: str | None = None) -> tuple[str, str]:
+def alert_messages(
+    *,
+    level: AlertLevel,
+    pest_vi: str,
+    pest_en: str,
+    plot: Plot,
+    count: float,
+    threshold: int,
+    day: dt.date,
+    unit: str | None = None,
+) -> tuple[str, str]:
     """The card's text in both languages: level, pest, plot, the figure with its unit, the threshold."""
+
     def one(lang: str, pest: str) -> str:
-        return t("alert_pest", lang, level=t(f"level_{level.value}", lang), pest=pest, plot=plot.name,
-                 count=fmt_number(count, lang), unit=unit_text(unit, lang), threshold=fmt_number(threshold, lang),
-                 date=fmt_date(day))
+        return t(
+            "alert_pest",
+            lang,
+            level=t(f"level_{level.value}", lang),
+            pest=pest,
+            plot=plot.name,
+            count=fmt_number(count, lang),
+            unit=unit_text(unit, lang),
+            threshold=fmt_number(threshold, lang),
+            date=fmt_date(day),
+        )
+
     return one("vi", pest_vi), one("en", pest_en)
 
 
@@ -80,14 +101,21 @@ def evaluate(
             if alert is not None:
                 touched.append(alert)
             continue
-        count, unit = _figure_unit(session, plot_id=plot.id, class_name=rule.class_name, day=day,
-                                   min_score=rule.min_score, unit=rule.unit)
+        count, unit = _figure_unit(
+            session, plot_id=plot.id, class_name=rule.class_name, day=day, min_score=rule.min_score, unit=rule.unit
+        )
         if count < rule.threshold:
             continue
         extra = None
         if rule.kind == "trend":
-            before = daily_count(session, plot_id=plot.id, class_name=rule.class_name,
-                                 day=day - dt.timedelta(days=1), min_score=rule.min_score, unit=unit)
+            before = daily_count(
+                session,
+                plot_id=plot.id,
+                class_name=rule.class_name,
+                day=day - dt.timedelta(days=1),
+                min_score=rule.min_score,
+                unit=unit,
+            )
             rise = float((rule.params or {}).get("rise_pct", 50))
             if before == 0 or (count - before) * 100 / before < rise:
                 continue
@@ -97,30 +125,59 @@ def evaluate(
         # one card per plot and pest: the highest level any of its rules reaches today (watch → warning → danger)
         rule, count, _, unit = max(reached, key=lambda r: (LEVEL_ORDER[r[0].level], r[1]))
         trend = next((e for _, _, e, _ in reached if e is not None), None)
-        alert = _upsert(session, rule=rule, capture=capture, plot=plot, count=count, unit=unit,
-                        day=day, pest_vi=(names_vi or {}).get(class_name, class_name), trend=trend)
+        alert = _upsert(
+            session,
+            rule=rule,
+            capture=capture,
+            plot=plot,
+            count=count,
+            unit=unit,
+            day=day,
+            pest_vi=(names_vi or {}).get(class_name, class_name),
+            trend=trend,
+        )
         if alert is not None:
             touched.append(alert)
     return touched
 
 
-def _upsert(session: Session, *, rule: AlertRule, capture: Capture, plot: Plot, count: float, day: dt.date,
-            pest_vi: str, trend: tuple[int, float] | None = None, unit: str | None = None) -> Alert | None:
+def _upsert(
+    session: Session,
+    *,
+    rule: AlertRule,
+    capture: Capture,
+    plot: Plot,
+    count: float,
+    day: dt.date,
+    pest_vi: str,
+    trend: tuple[int, float] | None = None,
+    unit: str | None = None,
+) -> Alert | None:
     """Open, update or escalate the plot's one alert for this pest. It never steps down while open (a lower rule
     only updates the count); a rise to a higher level is a new notification (deliveries are per level)."""
     open_alert = session.scalar(
-        select(Alert).where(
+        select(Alert)
+        .where(
             Alert.plot_id == plot.id,
             Alert.class_name == rule.class_name,
             Alert.status != AlertStatus.resolved,
-        ).order_by(Alert.id)
+        )
+        .order_by(Alert.id)
     )
     level, threshold = rule.level, rule.threshold
     escalate = open_alert is not None and LEVEL_ORDER[rule.level] > LEVEL_ORDER[open_alert.level]
     if open_alert is not None and not escalate:
         level, threshold = open_alert.level, open_alert.threshold
-    vi, en = alert_messages(level=level, pest_vi=pest_vi, pest_en=rule.class_name, plot=plot, count=count,
-                            threshold=threshold, day=day, unit=unit)
+    vi, en = alert_messages(
+        level=level,
+        pest_vi=pest_vi,
+        pest_en=rule.class_name,
+        plot=plot,
+        count=count,
+        threshold=threshold,
+        day=day,
+        unit=unit,
+    )
     if trend is not None:
         vi += " " + t("alert_trend", "vi", pct=trend[0], before=fmt_number(trend[1], "vi"))
         en += " " + t("alert_trend", "en", pct=trend[0], before=fmt_number(trend[1], "en"))
@@ -147,9 +204,18 @@ def _upsert(session: Session, *, rule: AlertRule, capture: Capture, plot: Plot, 
     if last_resolved and utcnow() - last_resolved < dt.timedelta(minutes=rule.cooldown_minutes):
         return None
     alert = Alert(
-        cooperative_id=capture.cooperative_id, rule_id=rule.id, plot_id=plot.id, class_name=rule.class_name,
-        level=rule.level, status=AlertStatus.open, count=count, threshold=rule.threshold, local_day=day,
-        message_vi=vi, message_en=en, evidence_capture_id=capture.id,
+        cooperative_id=capture.cooperative_id,
+        rule_id=rule.id,
+        plot_id=plot.id,
+        class_name=rule.class_name,
+        level=rule.level,
+        status=AlertStatus.open,
+        count=count,
+        threshold=rule.threshold,
+        local_day=day,
+        message_vi=vi,
+        message_en=en,
+        evidence_capture_id=capture.id,
     )
     session.add(alert)
     session.flush()
@@ -165,8 +231,9 @@ FRUIT_CLASSES = ("unripe", "turning", "ripe", "overripe")
 
 def ripe_share(session: Session, *, plot_id: int, day: dt.date, min_score: float) -> tuple[float, int] | None:
     """(share of fruit detected ripe or overripe on the plot that day, fruit counted); None without fruit."""
-    counts = {c: daily_count(session, plot_id=plot_id, class_name=c, day=day, min_score=min_score)
-              for c in FRUIT_CLASSES}
+    counts = {
+        c: daily_count(session, plot_id=plot_id, class_name=c, day=day, min_score=min_score) for c in FRUIT_CLASSES
+    }
     total = sum(counts.values())
     if total == 0:
         return None
@@ -190,8 +257,7 @@ def harvest_eta_days(shares: list[tuple[int, float]], target: float) -> float | 
     return max(0.0, (target - ys[-1]) / slope)
 
 
-def _harvest_window(session: Session, *, rule: AlertRule, capture: Capture, plot: Plot,
-                    day: dt.date) -> Alert | None:
+def _harvest_window(session: Session, *, rule: AlertRule, capture: Capture, plot: Plot, day: dt.date) -> Alert | None:
     """``harvest_window`` rule (class_name ``harvest_window``): when the ripe share of the plot's fruit passes
     ``params.share`` (e.g. 0.3), say so, with the estimated days until ``params.target`` (e.g. 0.8) from the trend of
     the last ``params.days`` days (default 7)."""
@@ -207,23 +273,42 @@ def _harvest_window(session: Session, *, rule: AlertRule, capture: Capture, plot
         if got is not None:
             series.append((days - 1 - back, got[0]))
     eta = harvest_eta_days(series, target)
-    eta_text = {"vi": "chưa ước lượng được", "en": "not yet estimable"} if eta is None else \
-        {"vi": f"khoảng {round(eta)} ngày", "en": f"about {round(eta)} days"}
+    eta_text = (
+        {"vi": "chưa ước lượng được", "en": "not yet estimable"}
+        if eta is None
+        else {"vi": f"khoảng {round(eta)} ngày", "en": f"about {round(eta)} days"}
+    )
     common = dict(plot=plot.name, share=round(today[0] * 100), total=today[1], target=round(target * 100))
     vi = t("alert_harvest", "vi", eta=eta_text["vi"], **common)
     en = t("alert_harvest", "en", eta=eta_text["en"], **common)
-    open_alert = session.scalar(select(Alert).where(Alert.plot_id == plot.id, Alert.class_name == rule.class_name,
-                                                    Alert.level == rule.level, Alert.status != AlertStatus.resolved))
+    open_alert = session.scalar(
+        select(Alert).where(
+            Alert.plot_id == plot.id,
+            Alert.class_name == rule.class_name,
+            Alert.level == rule.level,
+            Alert.status != AlertStatus.resolved,
+        )
+    )
     if open_alert is not None:
         if open_alert.message_vi == vi:
             return None
         open_alert.message_vi, open_alert.message_en, open_alert.local_day = vi, en, day
         open_alert.count, open_alert.evidence_capture_id = round(today[0] * 100), capture.id
         return open_alert
-    alert = Alert(cooperative_id=capture.cooperative_id, rule_id=rule.id, plot_id=plot.id,
-                  class_name=rule.class_name, level=rule.level, status=AlertStatus.open,
-                  count=round(today[0] * 100), threshold=round(share_level * 100), local_day=day,
-                  message_vi=vi, message_en=en, evidence_capture_id=capture.id)
+    alert = Alert(
+        cooperative_id=capture.cooperative_id,
+        rule_id=rule.id,
+        plot_id=plot.id,
+        class_name=rule.class_name,
+        level=rule.level,
+        status=AlertStatus.open,
+        count=round(today[0] * 100),
+        threshold=round(share_level * 100),
+        local_day=day,
+        message_vi=vi,
+        message_en=en,
+        evidence_capture_id=capture.id,
+    )
     session.add(alert)
     session.flush()
     from cropwatch.notify import queue_deliveries
@@ -232,8 +317,9 @@ def _harvest_window(session: Session, *, rule: AlertRule, capture: Capture, plot
     return alert
 
 
-def check_silent_cameras(session: Session, *, now: dt.datetime | None = None,
-                         cooperative_id: int | None = None) -> list[Alert]:
+def check_silent_cameras(
+    session: Session, *, now: dt.datetime | None = None, cooperative_id: int | None = None
+) -> list[Alert]:
     """``silence`` rules: a plot with a camera whose last upload is older than ``params.hours`` (default 6) gets one
     open alert (class ``camera_silent``); it resolves itself when *every* camera of the plot is heard from again
     (a live camera beside a silent one does not close it, so the alert does not flap on each sweep).
@@ -248,17 +334,25 @@ def check_silent_cameras(session: Session, *, now: dt.datetime | None = None,
     for rule in session.scalars(rules.order_by(AlertRule.id)):
         hours = float((rule.params or {}).get("hours", 6))
         silent_by_plot: dict[int, list] = {}
-        for cam in session.scalars(select(Camera).where(Camera.cooperative_id == rule.cooperative_id,
-                                                        Camera.token_revoked_at.is_(None)).order_by(Camera.id)):
+        for cam in session.scalars(
+            select(Camera)
+            .where(Camera.cooperative_id == rule.cooperative_id, Camera.token_revoked_at.is_(None))
+            .order_by(Camera.id)
+        ):
             seen = cam.last_seen_at or cam.created_at
             seen = seen if seen.tzinfo else seen.replace(tzinfo=dt.timezone.utc)
             silent = silent_by_plot.setdefault(cam.plot_id, [])
             if now - seen >= dt.timedelta(hours=hours):
                 silent.append((cam, seen))
         for plot_id, silent in silent_by_plot.items():
-            open_alert = session.scalar(select(Alert).where(
-                Alert.plot_id == plot_id, Alert.class_name == SILENT, Alert.level == rule.level,
-                Alert.status != AlertStatus.resolved))
+            open_alert = session.scalar(
+                select(Alert).where(
+                    Alert.plot_id == plot_id,
+                    Alert.class_name == SILENT,
+                    Alert.level == rule.level,
+                    Alert.status != AlertStatus.resolved,
+                )
+            )
             if not silent:
                 if open_alert is not None:
                     open_alert.status, open_alert.resolved_at = AlertStatus.resolved, now
@@ -269,9 +363,19 @@ def check_silent_cameras(session: Session, *, now: dt.datetime | None = None,
             cam, seen = silent[0]
             plot = session.get(Plot, plot_id)
             common = dict(camera=cam.name, plot=plot.name, since=fmt_datetime(seen), hours=f"{hours:g}")
-            alert = Alert(cooperative_id=rule.cooperative_id, rule_id=rule.id, plot_id=plot.id, class_name=SILENT,
-                          level=rule.level, status=AlertStatus.open, count=0, threshold=0, local_day=local_day(now),
-                          message_vi=t("alert_silent", "vi", **common), message_en=t("alert_silent", "en", **common))
+            alert = Alert(
+                cooperative_id=rule.cooperative_id,
+                rule_id=rule.id,
+                plot_id=plot.id,
+                class_name=SILENT,
+                level=rule.level,
+                status=AlertStatus.open,
+                count=0,
+                threshold=0,
+                local_day=local_day(now),
+                message_vi=t("alert_silent", "vi", **common),
+                message_en=t("alert_silent", "en", **common),
+            )
             session.add(alert)
             session.flush()
             from cropwatch.notify import queue_deliveries
@@ -281,7 +385,7 @@ def check_silent_cameras(session: Session, *, now: dt.datetime | None = None,
     return touched
 
 
-def check_silent_cameras_each(sessions, *, now: dt.datetime | None = None) -> list[str]:  # noqa: ANN001
+def check_silent_cameras_each(sessions, *, now: dt.datetime | None = None) -> list[str]:
     """:func:`check_silent_cameras` for every cooperative, one transaction each: a bad row of one cooperative is
     logged and cannot stop the others' silence alerts. Returns the new alerts' messages (English, for the log)."""
     from cropwatch.tables import Cooperative
@@ -293,7 +397,7 @@ def check_silent_cameras_each(sessions, *, now: dt.datetime | None = None) -> li
         try:
             with sessions.begin() as s:
                 messages += [a.message_en for a in check_silent_cameras(s, now=now, cooperative_id=coop_id)]
-        except Exception:  # noqa: BLE001 - logged; the other cooperatives are still checked
+        except Exception:
             log.exception("silence check of cooperative %s failed", coop_id)
     return messages
 

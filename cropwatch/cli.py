@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import json
+import logging
 import os
 import shutil
 import signal
@@ -48,11 +48,18 @@ def api(host: str | None = None, port: int | None = None, workers: int = 1) -> N
     import uvicorn
 
     s = get_settings()
-    uvicorn.run("api.app:create_app", factory=True, host=host or s.api_host, port=port or s.api_port,
-                workers=workers, log_level="info", **uvicorn_proxy_options(s))
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host or s.api_host,
+        port=port or s.api_port,
+        workers=workers,
+        log_level="info",
+        **uvicorn_proxy_options(s),
+    )
 
 
-def uvicorn_proxy_options(s) -> dict:  # noqa: ANN001 - Settings
+def uvicorn_proxy_options(s) -> dict:
     """X-Forwarded-For is believed only from the proxies the operator names (uvicorn trusts 127.0.0.1 by default,
     which let anyone on the same host pick the address the sign-in limit counts)."""
     return {"proxy_headers": bool(s.forwarded_allow_ips), "forwarded_allow_ips": s.forwarded_allow_ips or None}
@@ -63,8 +70,21 @@ def worker(queues: str = "inference,maintenance", concurrency: int = 1, loglevel
     """Run a Celery worker (one process per concurrency slot; each runs onnxruntime with onnx_threads)."""
     from cropwatch.queue import app as celery_app
 
-    celery_app.worker_main(["worker", "-Q", queues, "-c", str(concurrency), "--loglevel", loglevel,
-                            "--without-gossip", "--without-mingle", "-n", f"worker-{os.getpid()}@%h"])
+    celery_app.worker_main(
+        [
+            "worker",
+            "-Q",
+            queues,
+            "-c",
+            str(concurrency),
+            "--loglevel",
+            loglevel,
+            "--without-gossip",
+            "--without-mingle",
+            "-n",
+            f"worker-{os.getpid()}@%h",
+        ]
+    )
 
 
 @app.command()
@@ -93,8 +113,10 @@ def register_models() -> None:
 
 
 @app.command("platform-ml")
-def platform_ml(username: str = typer.Argument(..., help="an existing user"),
-                off: bool = typer.Option(False, "--off", help="take the right away")) -> None:
+def platform_ml(
+    username: str = typer.Argument(..., help="an existing user"),
+    off: bool = typer.Option(False, "--off", help="take the right away"),
+) -> None:
     """Give USERNAME (an ML engineer) the installation-level right to change the shared models that every
     cooperative falls back on. Operators only: no cooperative or union role can grant it."""
     from sqlalchemy import select
@@ -112,10 +134,12 @@ def platform_ml(username: str = typer.Argument(..., help="an existing user"),
 
 
 @app.command("golden-seed")
-def golden_seed(recipe: str = typer.Argument(..., help="the shipped model whose source to seed from: pest | ripeness"),
-                family: str = typer.Option(..., help="model family, e.g. pest-rice"),
-                split: str = typer.Option("test", help="the source split to take (never the training one)"),
-                limit: int = typer.Option(0, help="at most this many images (0: all)")) -> None:
+def golden_seed(
+    recipe: str = typer.Argument(..., help="the shipped model whose source to seed from: pest | ripeness"),
+    family: str = typer.Option(..., help="model family, e.g. pest-rice"),
+    split: str = typer.Option("test", help="the source split to take (never the training one)"),
+    limit: int = typer.Option(0, help="at most this many images (0: all)"),
+) -> None:
     """Seed a family's golden set from the test split of its shipped model's source dataset (shared/datasets)."""
     from cropwatch.db import session_scope
     from cropwatch.domain import ModelTask
@@ -131,8 +155,14 @@ def golden_seed(recipe: str = typer.Argument(..., help="the shipped model whose 
         raise typer.Exit(1)
     storage = Storage(s)
     storage.ensure_bucket()
-    items, _ = import_yolo_folder(storage, s.shared_datasets_dir / rec.source, name=f"golden-{family}",
-                                  names=rec.names, splits=(split,), limit=limit or None)
+    items, _ = import_yolo_folder(
+        storage,
+        s.shared_datasets_dir / rec.source,
+        name=f"golden-{family}",
+        names=rec.names,
+        splits=(split,),
+        limit=limit or None,
+    )
     for it in items:
         it.source = f"seed:{rec.source}/{split}"
     with session_scope(s.db_url) as session:
@@ -141,11 +171,14 @@ def golden_seed(recipe: str = typer.Argument(..., help="the shipped model whose 
 
 
 @app.command("dataset-import")
-def dataset_import(folder: Path = typer.Argument(..., help="a YOLO folder (images/<split>, labels/<split>)"),
-                   name: str = typer.Option(..., help="dataset name, e.g. rice-pests"),
-                   task: str = typer.Option("pest", help="pest | ripeness"),
-                   names_from: Path | None = typer.Option(None, help="data.yaml naming the folder's classes "
-                                                                    "(default: the production model's classes)")) -> None:
+def dataset_import(
+    folder: Path = typer.Argument(..., help="a YOLO folder (images/<split>, labels/<split>)"),
+    name: str = typer.Option(..., help="dataset name, e.g. rice-pests"),
+    task: str = typer.Option("pest", help="pest | ripeness"),
+    names_from: Path | None = typer.Option(
+        None, help="data.yaml naming the folder's classes (default: the production model's classes)"
+    ),
+) -> None:
     """Upload a labelled YOLO folder (boxes or polygons) and freeze it as the next version of a shared dataset."""
     from cropwatch.db import session_scope
     from cropwatch.domain import ModelTask
@@ -164,14 +197,24 @@ def dataset_import(folder: Path = typer.Argument(..., help="a YOLO folder (image
         classes = {int(k): v for k, v in prod.classes.items()}
         names = read_names(names_from) if names_from else classes
         items, stats = import_yolo_folder(storage, folder, name=name, names=names)
-        dv = create_version(session, storage, name=name, task=ModelTask(task), classes=classes, items=items,
-                            filters={"import": str(folder)})
+        dv = create_version(
+            session,
+            storage,
+            name=name,
+            task=ModelTask(task),
+            classes=classes,
+            items=items,
+            filters={"import": str(folder)},
+        )
         console.print(f"[green]{name} v{dv.version}[/] (id {dv.id}): {json.dumps(dv.stats, ensure_ascii=False)}")
 
 
 @app.command("dataset-build")
-def dataset_build(cooperative: str = typer.Option(..., help="cooperative code"),
-                  name: str = typer.Option(...), task: str = typer.Option("pest")) -> None:
+def dataset_build(
+    cooperative: str = typer.Option(..., help="cooperative code"),
+    name: str = typer.Option(...),
+    task: str = typer.Option("pest"),
+) -> None:
     """Freeze a cooperative's reviewed captures as the next version of dataset NAME."""
     from sqlalchemy import select
 
@@ -189,17 +232,28 @@ def dataset_build(cooperative: str = typer.Option(..., help="cooperative code"),
         if coop is None:
             raise typer.BadParameter(f"no cooperative {cooperative!r}")
         prod = registry.production(session, ModelTask(task))
-        dv = create_version(session, storage, name=name, task=ModelTask(task),
-                            classes={int(k): v for k, v in prod.classes.items()},
-                            items=verified_captures(session, cooperative_id=coop.id), cooperative_id=coop.id)
+        dv = create_version(
+            session,
+            storage,
+            name=name,
+            task=ModelTask(task),
+            classes={int(k): v for k, v in prod.classes.items()},
+            items=verified_captures(session, cooperative_id=coop.id),
+            cooperative_id=coop.id,
+        )
         console.print(f"[green]{name} v{dv.version}[/] (id {dv.id}): {json.dumps(dv.stats, ensure_ascii=False)}")
 
 
 @app.command()
-def train(dataset: int = typer.Option(..., help="dataset version id"),
-          epochs: int = 30, imgsz: int = 320, batch: int = 16, seed: int = 0,
-          base: int | None = typer.Option(None, help="fine-tune from this model version's weights"),
-          promote: bool = typer.Option(False, help="promote the candidate if it passes the gate")) -> None:
+def train(
+    dataset: int = typer.Option(..., help="dataset version id"),
+    epochs: int = 30,
+    imgsz: int = 320,
+    batch: int = 16,
+    seed: int = 0,
+    base: int | None = typer.Option(None, help="fine-tune from this model version's weights"),
+    promote: bool = typer.Option(False, help="promote the candidate if it passes the gate"),
+) -> None:
     """Train a candidate model from a dataset version here and now (offline), with progress; registers it."""
     from rich.progress import Progress
 
@@ -216,9 +270,14 @@ def train(dataset: int = typer.Option(..., help="dataset version id"),
         dv = session.get(DatasetVersion, dataset)
         if dv is None:
             raise typer.BadParameter(f"no dataset version {dataset}")
-        run = jobs.create_run(session, dataset=dv, created_by=None, cooperative_id=dv.cooperative_id,
-                              base=session.get(ModelVersion, base) if base else None,
-                              params={"epochs": epochs, "imgsz": imgsz, "batch": batch, "seed": seed})
+        run = jobs.create_run(
+            session,
+            dataset=dv,
+            created_by=None,
+            cooperative_id=dv.cooperative_id,
+            base=session.get(ModelVersion, base) if base else None,
+            params={"epochs": epochs, "imgsz": imgsz, "batch": batch, "seed": seed},
+        )
         run_id = run.id
     with Progress(console=console) as progress:
         bar = progress.add_task(f"training run {run_id}", total=1.0)
@@ -238,8 +297,12 @@ def train(dataset: int = typer.Option(..., help="dataset version id"),
     if promote:
         with sessions.begin() as session:
             try:
-                registry.promote_gated(session, session.get(ModelVersion, result.model_version_id), by=None,
-                                       tolerance=s.promotion_tolerance)
+                registry.promote_gated(
+                    session,
+                    session.get(ModelVersion, result.model_version_id),
+                    by=None,
+                    tolerance=s.promotion_tolerance,
+                )
                 console.print("[green]promoted to production[/]")
             except registry.GateRefused as exc:
                 console.print(f"[yellow]not promoted:[/] {exc}")
@@ -268,7 +331,7 @@ def _seed_and_print() -> list:
     return cams
 
 
-def _demo_images(cam, folder: Path) -> Path:  # noqa: ANN001
+def _demo_images(cam, folder: Path) -> Path:
     """Copy real photos into the camera's folder, once: the rice-pest test photos for pest cameras, the real tomato
     test photos (Laboro Tomato, CC BY-NC-SA 4.0: a demonstration is non-commercial use) for fruit cameras."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -294,9 +357,11 @@ def _demo_images(cam, folder: Path) -> Path:  # noqa: ANN001
 
 
 @app.command()
-def up(cameras: bool = typer.Option(True, help="start simulated cameras"),
-       workers: int = typer.Option(1, help="Celery worker processes"),
-       camera_interval: float = typer.Option(5.0, help="seconds between uploads per simulated camera")) -> None:
+def up(
+    cameras: bool = typer.Option(True, help="start simulated cameras"),
+    workers: int = typer.Option(1, help="Celery worker processes"),
+    camera_interval: float = typer.Option(5.0, help="seconds between uploads per simulated camera"),
+) -> None:
     """Everything on one machine: embedded SeaweedFS and Redis, SQLite, API, worker, beat, demo cameras."""
     from cropwatch.embedded import EmbeddedRedis, EmbeddedS3
 
@@ -317,8 +382,7 @@ def up(cameras: bool = typer.Option(True, help="start simulated cameras"),
     try:
         if s.embedded_s3:
             port = int(s.s3_endpoint.rsplit(":", 1)[1])
-            s3 = EmbeddedS3(s.data_dir / "s3", s3_port=port, access_key=s.s3_access_key,
-                            secret_key=s.s3_secret_key)
+            s3 = EmbeddedS3(s.data_dir / "s3", s3_port=port, access_key=s.s3_access_key, secret_key=s.s3_secret_key)
             s3.own_session = True
             s3.start()
             servers.append(s3)
@@ -344,17 +408,35 @@ def up(cameras: bool = typer.Option(True, help="start simulated cameras"),
         for name, cmd in specs:
             children.append((name, subprocess.Popen(cmd, env=env, start_new_session=True)))
         _wait_http(f"http://{s.api_host}:{s.api_port}/health", 60)
-        console.print(f"[bold green]CropWatch is up:[/] http://{s.api_host}:{s.api_port}/  (web; sign in with a demo "
-                      "login above — API docs: /docs)")
+        console.print(
+            f"[bold green]CropWatch is up:[/] http://{s.api_host}:{s.api_port}/  (web; sign in with a demo "
+            "login above — API docs: /docs)"
+        )
         if cameras:
-            for i, cam in enumerate(cams):
+            for cam in cams:
                 folder = _demo_images(cam, s.data_dir / "demo" / f"camera-{cam.camera_id}")
-                cmd = [py, "-m", "camera_agents.simulator", "--api", f"http://{s.api_host}:{s.api_port}",
-                       "--folder", str(folder), "--interval", str(camera_interval),
-                       "--seed", str(cam.camera_id), "--state", str(folder.parent / f"camera-{cam.camera_id}.sent")]
+                cmd = [
+                    py,
+                    "-m",
+                    "camera_agents.simulator",
+                    "--api",
+                    f"http://{s.api_host}:{s.api_port}",
+                    "--folder",
+                    str(folder),
+                    "--interval",
+                    str(camera_interval),
+                    "--seed",
+                    str(cam.camera_id),
+                    "--state",
+                    str(folder.parent / f"camera-{cam.camera_id}.sent"),
+                ]
                 # the token goes by environment: a command line is readable by every user in ps
-                children.append((f"camera-{cam.camera_id}", subprocess.Popen(
-                    cmd, env={**env, "CROPWATCH_CAMERA_TOKEN": cam.token}, start_new_session=True)))
+                children.append(
+                    (
+                        f"camera-{cam.camera_id}",
+                        subprocess.Popen(cmd, env={**env, "CROPWATCH_CAMERA_TOKEN": cam.token}, start_new_session=True),
+                    )
+                )
             console.print(f"{len(cams)} simulated cameras uploading every {camera_interval:.0f}s")
         while True:
             for name, proc in children:

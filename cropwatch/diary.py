@@ -21,20 +21,60 @@ from cropwatch.tables import Camera, Capture, DiaryEntry, DiaryRevision, User
 from cropwatch.timeutil import fmt_date, fmt_datetime, local_day, local_day_bounds, utcnow
 
 SNAPSHOT_FIELDS = (
-    "plot_id", "occurred_at", "type", "status", "source", "title", "notes", "quantity_value", "quantity_unit",
-    "product_name", "registration_no", "active_ingredient", "dose", "treated_area_m2", "operator", "phi_days",
-    "photo_keys", "capture_id", "alert_id", "detection_ids", "deleted_at", "subject", "title_en",
+    "plot_id",
+    "occurred_at",
+    "type",
+    "status",
+    "source",
+    "title",
+    "notes",
+    "quantity_value",
+    "quantity_unit",
+    "product_name",
+    "registration_no",
+    "active_ingredient",
+    "dose",
+    "treated_area_m2",
+    "operator",
+    "phi_days",
+    "photo_keys",
+    "capture_id",
+    "alert_id",
+    "detection_ids",
+    "deleted_at",
+    "subject",
+    "title_en",
 )
 
 
 #: what a person writes; an entry with none of them is empty and refused (``diary_entry_empty``, docs/decisions.md):
 #: a title, notes, a quantity, a product (its name, registration number or active ingredient) or a photo
-CONTENT_FIELDS = ("title", "notes", "quantity_value", "product_name", "registration_no", "active_ingredient",
-                  "photo_keys")
+CONTENT_FIELDS = (
+    "title",
+    "notes",
+    "quantity_value",
+    "product_name",
+    "registration_no",
+    "active_ingredient",
+    "photo_keys",
+)
 #: what an edit of a manual entry may change (photos, plot and source stay as they were written)
-EDITABLE_FIELDS = ("occurred_at", "type", "status", "title", "notes", "quantity_value", "quantity_unit",
-                   "product_name", "registration_no", "active_ingredient", "dose", "treated_area_m2", "operator",
-                   "phi_days")
+EDITABLE_FIELDS = (
+    "occurred_at",
+    "type",
+    "status",
+    "title",
+    "notes",
+    "quantity_value",
+    "quantity_unit",
+    "product_name",
+    "registration_no",
+    "active_ingredient",
+    "dose",
+    "treated_area_m2",
+    "operator",
+    "phi_days",
+)
 _DATETIME_FIELDS = ("occurred_at", "deleted_at")
 
 
@@ -60,15 +100,17 @@ def _snapshot(entry: DiaryEntry) -> dict[str, Any]:
     return out
 
 
-def record_revision(session: Session, entry: DiaryEntry, *, user_id: int | None,
-                    reason: str | None = None) -> DiaryRevision:
+def record_revision(
+    session: Session, entry: DiaryEntry, *, user_id: int | None, reason: str | None = None
+) -> DiaryRevision:
     session.flush()
     last = session.scalar(select(func.max(DiaryRevision.revision)).where(DiaryRevision.entry_id == entry.id)) or 0
     snapshot = _snapshot(entry)
     if reason:
         snapshot["_reason"] = reason
-    rev = DiaryRevision(cooperative_id=entry.cooperative_id, entry_id=entry.id, revision=last + 1,
-                        changed_by=user_id, snapshot=snapshot)
+    rev = DiaryRevision(
+        cooperative_id=entry.cooperative_id, entry_id=entry.id, revision=last + 1, changed_by=user_id, snapshot=snapshot
+    )
     session.add(rev)
     return rev
 
@@ -96,8 +138,9 @@ def _normalized(name: str, value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
-def update_entry(session: Session, entry: DiaryEntry, *, user_id: int | None, changes: Mapping[str, Any],
-                 reason: str | None = None) -> bool:
+def update_entry(
+    session: Session, entry: DiaryEntry, *, user_id: int | None, changes: Mapping[str, Any], reason: str | None = None
+) -> bool:
     """Apply ``changes`` (fields of :data:`EDITABLE_FIELDS`) to a manual entry with one revision; False when
     nothing changed (no revision). Refuses automatic and deleted entries, and an edit that leaves it empty."""
     check_writable(entry)
@@ -138,8 +181,11 @@ def changed_fields(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -
     """(field, before, after) of every snapshot field that differs; nothing for a first revision."""
     if before is None:
         return []
-    return [(name, before.get(name), after.get(name)) for name in SNAPSHOT_FIELDS
-            if not _same(name, before.get(name), after.get(name))]
+    return [
+        (name, before.get(name), after.get(name))
+        for name in SNAPSHOT_FIELDS
+        if not _same(name, before.get(name), after.get(name))
+    ]
 
 
 def format_value(name: str, value: Any, locale: str) -> str:
@@ -181,6 +227,7 @@ class FieldChange:
 @dataclass(frozen=True)
 class RevisionView:
     """One revision as the entry page shows it: ``action`` is created, edited, deleted or restored."""
+
     revision: int
     at: dt.datetime
     who: str
@@ -200,8 +247,11 @@ def _action(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> str:
 
 
 def revisions(session: Session, entry_id: int) -> list[DiaryRevision]:
-    return list(session.scalars(select(DiaryRevision).where(DiaryRevision.entry_id == entry_id)
-                                .order_by(DiaryRevision.revision)))
+    return list(
+        session.scalars(
+            select(DiaryRevision).where(DiaryRevision.entry_id == entry_id).order_by(DiaryRevision.revision)
+        )
+    )
 
 
 def history(session: Session, entry: DiaryEntry, locale: str) -> list[RevisionView]:
@@ -210,11 +260,23 @@ def history(session: Session, entry: DiaryEntry, locale: str) -> list[RevisionVi
     names = user_names(session, (r.changed_by for r in revs))
     out, before = [], None
     for rev in revs:
-        changes = [FieldChange(name, t(f"diary_field_{name}", locale), format_value(name, old, locale),
-                               format_value(name, new, locale))
-                   for name, old, new in changed_fields(before, rev.snapshot) if name != "deleted_at"]
-        out.append(RevisionView(rev.revision, rev.changed_at, who(names, rev.changed_by, locale),
-                                _action(before, rev.snapshot), rev.snapshot.get("_reason"), changes))
+        changes = [
+            FieldChange(
+                name, t(f"diary_field_{name}", locale), format_value(name, old, locale), format_value(name, new, locale)
+            )
+            for name, old, new in changed_fields(before, rev.snapshot)
+            if name != "deleted_at"
+        ]
+        out.append(
+            RevisionView(
+                rev.revision,
+                rev.changed_at,
+                who(names, rev.changed_by, locale),
+                _action(before, rev.snapshot),
+                rev.snapshot.get("_reason"),
+                changes,
+            )
+        )
         before = rev.snapshot
     return out
 
@@ -223,6 +285,7 @@ def history(session: Session, entry: DiaryEntry, locale: str) -> list[RevisionVi
 class RevisionSummary:
     """What an export shows of an entry's history: how often it was changed after it was written, the last
     change, and who withdrew it (when it is deleted)."""
+
     changes: int
     last_at: dt.datetime | None
     last_by: str
@@ -234,9 +297,17 @@ def summaries(session: Session, entries: list[DiaryEntry], locale: str) -> dict[
     ids = [e.id for e in entries]
     if not ids:
         return {}
-    rows = session.execute(select(DiaryRevision.entry_id, DiaryRevision.revision, DiaryRevision.changed_at,
-                                  DiaryRevision.changed_by, DiaryRevision.id)
-                           .where(DiaryRevision.entry_id.in_(ids)).order_by(DiaryRevision.revision)).all()
+    rows = session.execute(
+        select(
+            DiaryRevision.entry_id,
+            DiaryRevision.revision,
+            DiaryRevision.changed_at,
+            DiaryRevision.changed_by,
+            DiaryRevision.id,
+        )
+        .where(DiaryRevision.entry_id.in_(ids))
+        .order_by(DiaryRevision.revision)
+    ).all()
     per: dict[int, list] = {}
     for row in rows:
         per.setdefault(row.entry_id, []).append(row)
@@ -249,8 +320,13 @@ def summaries(session: Session, entries: list[DiaryEntry], locale: str) -> dict[
         if e.deleted_at is not None and revs:
             deleted_by = who(names, revs[-1].changed_by, locale)
             reason = (session.get(DiaryRevision, revs[-1].id).snapshot or {}).get("_reason")
-        out[e.id] = RevisionSummary(max(len(revs) - 1, 0), last.changed_at if last else None,
-                                    who(names, last.changed_by, locale) if last else "", deleted_by, reason)
+        out[e.id] = RevisionSummary(
+            max(len(revs) - 1, 0),
+            last.changed_at if last else None,
+            who(names, last.changed_by, locale) if last else "",
+            deleted_by,
+            reason,
+        )
     return out
 
 
@@ -290,16 +366,36 @@ def automatic_observation(
         common = dict(count=count, date=fmt_date(day))
         vi = t("diary_auto_day", "vi", pest=pest_vi, **common)
         en = t("diary_auto_day", "en", pest=name, **common)
-        entry = session.scalar(select(DiaryEntry).where(
-            DiaryEntry.plot_id == capture.plot_id, DiaryEntry.source == DiarySource.automatic,
-            DiaryEntry.subject == name, DiaryEntry.deleted_at.is_(None),
-            DiaryEntry.occurred_at >= start, DiaryEntry.occurred_at < end).order_by(DiaryEntry.id))
+        entry = session.scalar(
+            select(DiaryEntry)
+            .where(
+                DiaryEntry.plot_id == capture.plot_id,
+                DiaryEntry.source == DiarySource.automatic,
+                DiaryEntry.subject == name,
+                DiaryEntry.deleted_at.is_(None),
+                DiaryEntry.occurred_at >= start,
+                DiaryEntry.occurred_at < end,
+            )
+            .order_by(DiaryEntry.id)
+        )
         if entry is None:
             entry = create_entry(
-                session, cooperative_id=capture.cooperative_id, user_id=None, plot_id=capture.plot_id,
-                occurred_at=capture.captured_at, type=DiaryType.observation, status=DiaryStatus.pending,
-                source=DiarySource.automatic, subject=name, title=vi, title_en=en, notes="",
-                capture_id=capture.id, alert_id=alert_id, detection_ids=ids)
+                session,
+                cooperative_id=capture.cooperative_id,
+                user_id=None,
+                plot_id=capture.plot_id,
+                occurred_at=capture.captured_at,
+                type=DiaryType.observation,
+                status=DiaryStatus.pending,
+                source=DiarySource.automatic,
+                subject=name,
+                title=vi,
+                title_en=en,
+                notes="",
+                capture_id=capture.id,
+                alert_id=alert_id,
+                detection_ids=ids,
+            )
         else:
             entry.title, entry.title_en = vi, en
             entry.detection_ids = [*(entry.detection_ids or []), *ids]

@@ -24,13 +24,40 @@ from cropwatch.spreadsheet import csv_row, xlsx_append
 from cropwatch.tables import Cooperative, DiaryEntry, Plot
 from cropwatch.timeutil import fmt_date, fmt_datetime, local_day, local_day_bounds
 
-COLUMNS = ["date", "type", "status", "title", "product_name", "registration_no", "active_ingredient", "dose",
-           "treated_area_m2", "phi_days", "quantity", "operator", "notes", "source", "deleted", "changes",
-           "last_change"]
+COLUMNS = [
+    "date",
+    "type",
+    "status",
+    "title",
+    "product_name",
+    "registration_no",
+    "active_ingredient",
+    "dose",
+    "treated_area_m2",
+    "phi_days",
+    "quantity",
+    "operator",
+    "notes",
+    "source",
+    "deleted",
+    "changes",
+    "last_change",
+]
 #: the PDF's table: (column, width in mm; 0 takes what is left)
-PDF_COLUMNS = [("date", 20), ("type", 24), ("status", 20), ("title", 48), ("product_name", 28),
-               ("registration_no", 16), ("active_ingredient", 22), ("dose", 16), ("phi_days", 13), ("quantity", 18),
-               ("changes", 30), ("operator", 0)]
+PDF_COLUMNS = [
+    ("date", 20),
+    ("type", 24),
+    ("status", 20),
+    ("title", 48),
+    ("product_name", 28),
+    ("registration_no", 16),
+    ("active_ingredient", 22),
+    ("dose", 16),
+    ("phi_days", 13),
+    ("quantity", 18),
+    ("changes", 30),
+    ("operator", 0),
+]
 
 
 def headers(locale: str = "vi") -> list[str]:
@@ -40,9 +67,13 @@ def headers(locale: str = "vi") -> list[str]:
 def entries(session: Session, plot: Plot, since: dt.date, until: dt.date) -> list[DiaryEntry]:
     start, _ = local_day_bounds(since)
     _, end = local_day_bounds(until)
-    return list(session.scalars(select(DiaryEntry).where(
-        DiaryEntry.plot_id == plot.id, DiaryEntry.occurred_at >= start, DiaryEntry.occurred_at < end)
-        .order_by(DiaryEntry.occurred_at, DiaryEntry.id)))
+    return list(
+        session.scalars(
+            select(DiaryEntry)
+            .where(DiaryEntry.plot_id == plot.id, DiaryEntry.occurred_at >= start, DiaryEntry.occurred_at < end)
+            .order_by(DiaryEntry.occurred_at, DiaryEntry.id)
+        )
+    )
 
 
 def _deleted(e: DiaryEntry, rev: RevisionSummary | None, locale: str) -> str:
@@ -60,12 +91,24 @@ def _row(e: DiaryEntry, rev: RevisionSummary | None, locale: str) -> list[str]:
     qty = f"{e.quantity_value:g} {e.quantity_unit or ''}".strip() if e.quantity_value is not None else ""
     title = e.title_en if locale == "en" and e.title_en else e.title
     return [
-        fmt_date(local_day(e.occurred_at)), t(f"diary_type_{e.type.value}", locale),
-        t(f"diary_status_{e.status.value}", locale), title, e.product_name or "", e.registration_no or "",
-        e.active_ingredient or "", e.dose or "", "" if e.treated_area_m2 is None else f"{e.treated_area_m2:g}",
-        "" if e.phi_days is None else str(e.phi_days), qty, e.operator or "", e.notes or "",
-        t(f"diary_source_{e.source.value}", locale), _deleted(e, rev, locale), str(rev.changes if rev else 0),
-        _last_change(rev)]
+        fmt_date(local_day(e.occurred_at)),
+        t(f"diary_type_{e.type.value}", locale),
+        t(f"diary_status_{e.status.value}", locale),
+        title,
+        e.product_name or "",
+        e.registration_no or "",
+        e.active_ingredient or "",
+        e.dose or "",
+        "" if e.treated_area_m2 is None else f"{e.treated_area_m2:g}",
+        "" if e.phi_days is None else str(e.phi_days),
+        qty,
+        e.operator or "",
+        e.notes or "",
+        t(f"diary_source_{e.source.value}", locale),
+        _deleted(e, rev, locale),
+        str(rev.changes if rev else 0),
+        _last_change(rev),
+    ]
 
 
 def rows(session: Session, items: list[DiaryEntry], locale: str = "vi") -> list[list[str]]:
@@ -118,8 +161,15 @@ def _pdf_cells(row: list[str], locale: str) -> list[str]:
     return [cell[name] for name, _ in PDF_COLUMNS]
 
 
-def to_pdf(session: Session, plot: Plot, items: list[DiaryEntry], since: dt.date, until: dt.date,
-           photo: Callable[[str], bytes | None] | None = None, locale: str = "vi") -> bytes:
+def to_pdf(
+    session: Session,
+    plot: Plot,
+    items: list[DiaryEntry],
+    since: dt.date,
+    until: dt.date,
+    photo: Callable[[str], bytes | None] | None = None,
+    locale: str = "vi",
+) -> bytes:
     """A4 landscape: a header (cooperative, plot, crop, growing-area code, period, counts) and the diary table
     (each entry's status, source, changes and deletion); photos of each entry (up to 3, thumbnails) after it."""
     from fpdf import FPDF
@@ -135,11 +185,11 @@ def to_pdf(session: Session, plot: Plot, items: list[DiaryEntry], since: dt.date
     pdf.set_font("DejaVu", size=10)
     deleted = sum(1 for e in items if e.deleted_at is not None)
     variety = f" ({plot.variety})" if plot.variety else ""
-    for line in (t("export_pdf_coop", locale, name=coop.name) + (f" — {coop.province}" if coop.province else ""),
-                 t("export_pdf_plot", locale, plot=plot.name, crop=plot.crop + variety,
-                   code=plot.growing_area_code or "—"),
-                 t("export_pdf_period", locale, since=fmt_date(since), until=fmt_date(until), n=len(items),
-                   deleted=deleted)):
+    for line in (
+        t("export_pdf_coop", locale, name=coop.name) + (f" — {coop.province}" if coop.province else ""),
+        t("export_pdf_plot", locale, plot=plot.name, crop=plot.crop + variety, code=plot.growing_area_code or "—"),
+        t("export_pdf_period", locale, since=fmt_date(since), until=fmt_date(until), n=len(items), deleted=deleted),
+    ):
         pdf.cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     widths = [w for _, w in PDF_COLUMNS]

@@ -18,8 +18,14 @@ from cropwatch.tables import Camera, Capture, Farm, ModelVersion, Plot
 from models import registry
 
 MODES = ("all", "detections", "crops")
-DEFAULTS = {"mode": "all", "edge_detection": False, "daylight_only": False, "jpeg_quality": 85, "max_side": 0,
-            "max_upload_kbps": 0}
+DEFAULTS = {
+    "mode": "all",
+    "edge_detection": False,
+    "daylight_only": False,
+    "jpeg_quality": 85,
+    "max_side": 0,
+    "max_upload_kbps": 0,
+}
 AGENT_VARIANT = "int8"  # agents are small CPUs: the quantized artifact when the version has one
 
 
@@ -32,19 +38,34 @@ def agent_config(session: Session, camera: Camera) -> dict:
     if mv is not None:
         variant, key, sha = registry.artifact(mv, AGENT_VARIANT)
         size = (mv.variants or {}).get(variant, {}).get("size_bytes") if variant != "fp32" else None
-        model = {"task": mv.task.value, "version_id": mv.id, "name": mv.name, "variant": variant, "sha256": sha,
-                 "size": size, "url": "/api/v1/cameras/me/model", "input_size": mv.input_size,
-                 "classes": mv.classes, "detect": registry.detect_settings(mv)}
-    return {"camera_id": camera.id, "interval_s": camera.capture_interval_s,
-            "latitude": farm.latitude if farm else None, "longitude": farm.longitude if farm else None,
-            **cfg, "model": model}
+        model = {
+            "task": mv.task.value,
+            "version_id": mv.id,
+            "name": mv.name,
+            "variant": variant,
+            "sha256": sha,
+            "size": size,
+            "url": "/api/v1/cameras/me/model",
+            "input_size": mv.input_size,
+            "classes": mv.classes,
+            "detect": registry.detect_settings(mv),
+        }
+    return {
+        "camera_id": camera.id,
+        "interval_s": camera.capture_interval_s,
+        "latitude": farm.latitude if farm else None,
+        "longitude": farm.longitude if farm else None,
+        **cfg,
+        "model": model,
+    }
 
 
 def camera_model(session: Session, camera: Camera) -> ModelVersion | None:
     """The production model for this camera: its task, cooperative, plot crop and camera kind (the worker's rule)."""
     plot = session.get(Plot, camera.plot_id)
-    return registry.production(session, camera.model_task, camera.cooperative_id,
-                               crop=plot.crop if plot else None, camera_kind=camera.kind)
+    return registry.production(
+        session, camera.model_task, camera.cooperative_id, crop=plot.crop if plot else None, camera_kind=camera.kind
+    )
 
 
 def model_for_sha(session: Session, camera: Camera, sha256: str) -> ModelVersion | None:
@@ -76,8 +97,9 @@ def check_edge(session: Session, camera: Camera, model_sha256: str, detections: 
     return mv
 
 
-def accept_edge(session: Session, capture: Capture, mv: ModelVersion, detections: list[EdgeDetection],
-                duration_ms: float | None) -> bool:
+def accept_edge(
+    session: Session, capture: Capture, mv: ModelVersion, detections: list[EdgeDetection], duration_ms: float | None
+) -> bool:
     """Store an agent's detections as the capture's result (boxes clipped to the image); False when the
     capture already has a result (a confirm sent twice)."""
     if capture.status == CaptureStatus.done:
@@ -88,15 +110,30 @@ def accept_edge(session: Session, capture: Capture, mv: ModelVersion, detections
     for d in detections:
         x1, y1, x2, y2 = (max(0.0, min(float(v), float(lim))) for v, lim in zip(d.box, (w, h, w, h)))
         if x2 > x1 and y2 > y1:
-            records.append({"class_id": ids[d.class_name], "class_name": d.class_name, "score": d.score,
-                            "x1": x1, "y1": y1, "x2": x2, "y2": y2})
+            records.append(
+                {
+                    "class_id": ids[d.class_name],
+                    "class_name": d.class_name,
+                    "score": d.score,
+                    "x1": x1,
+                    "y1": y1,
+                    "x2": x2,
+                    "y2": y2,
+                }
+            )
     try:
-        store_detections(session, capture=capture, model_version_id=mv.id, records=records,
-                         elapsed_ms=duration_ms, width=w, height=h, source=DetectionSource.edge)
+        store_detections(
+            session,
+            capture=capture,
+            model_version_id=mv.id,
+            records=records,
+            elapsed_ms=duration_ms,
+            width=w,
+            height=h,
+            source=DetectionSource.edge,
+        )
         session.commit()
     except IntegrityError:
         session.rollback()
         return False
     return True
-
-

@@ -29,10 +29,23 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # ranges that are not "the public internet" beyond what ipaddress' is_global already says
-_EXTRA_BLOCKED = tuple(ipaddress.ip_network(n) for n in (
-    "0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "198.18.0.0/15", "240.0.0.0/4", "255.255.255.255/32",
-    "64:ff9b:1::/48", "2001:db8::/32", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
-))
+_EXTRA_BLOCKED = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8",
+        "100.64.0.0/10",
+        "192.0.0.0/24",
+        "198.18.0.0/15",
+        "240.0.0.0/4",
+        "255.255.255.255/32",
+        "64:ff9b:1::/48",
+        "2001:db8::/32",
+        "fc00::/7",
+        "fe80::/10",
+        "fec0::/10",
+        "ff00::/8",
+    )
+)
 
 
 class EgressRefused(ValueError):
@@ -50,11 +63,12 @@ class EgressPolicy:
     proxy: str | None = None
 
     @classmethod
-    def from_settings(cls, settings) -> EgressPolicy:  # noqa: ANN001 - cropwatch.settings.Settings
+    def from_settings(cls, settings) -> EgressPolicy:
         return cls(
             allowed_hosts=frozenset(h.strip().lower().rstrip(".") for h in _split(settings.notify_allowed_hosts)),
-            allowed_networks=tuple(ipaddress.ip_network(n.strip(), strict=False)
-                                   for n in _split(settings.notify_allowed_cidrs)),
+            allowed_networks=tuple(
+                ipaddress.ip_network(n.strip(), strict=False) for n in _split(settings.notify_allowed_cidrs)
+            ),
             proxy=settings.notify_proxy or None,
         )
 
@@ -118,8 +132,9 @@ def resolve(host: str, port: int) -> list[IPAddress]:
     return out
 
 
-def check_url(url: str, policy: EgressPolicy, *, resolve_host: bool = True,
-              unresolvable_ok: bool = False) -> tuple[httpx.URL, IPAddress | None]:
+def check_url(
+    url: str, policy: EgressPolicy, *, resolve_host: bool = True, unresolvable_ok: bool = False
+) -> tuple[httpx.URL, IPAddress | None]:
     """Refuse a URL whose host is, or resolves to, a non-public address (unless the operator allowed it).
 
     Returns the parsed URL and the address to connect to (None when the host is allowed by name, or when the

@@ -75,8 +75,16 @@ class EmbeddedS3(_Child):
 
     name = "seaweedfs"
 
-    def __init__(self, root: Path, *, s3_port: int, access_key: str, secret_key: str,
-                 max_volumes: int = 500, volume_size_mb: int = 256) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        s3_port: int,
+        access_key: str,
+        secret_key: str,
+        max_volumes: int = 500,
+        volume_size_mb: int = 256,
+    ) -> None:
         self.root = Path(root)
         # SeaweedFS makes a collection (with its own volumes) per bucket. Left to itself, `weed mini`
         # sizes its volume count from the free disk at start, so a small or busy disk runs out of
@@ -99,8 +107,17 @@ class EmbeddedS3(_Child):
             ports = json.loads(path.read_text())
             if all(_port_free(p) for p in ports.values()):
                 return ports
-        names = ["master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc", "s3_grpc",
-                 "admin", "admin_grpc"]
+        names = [
+            "master",
+            "master_grpc",
+            "volume",
+            "volume_grpc",
+            "filer",
+            "filer_grpc",
+            "s3_grpc",
+            "admin",
+            "admin_grpc",
+        ]
         ports = {n: free_port() for n in names}
         path.write_text(json.dumps(ports))
         return ports
@@ -127,28 +144,51 @@ class EmbeddedS3(_Child):
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "data").mkdir(exist_ok=True)
         cfg = self.root / "s3.json"
-        cfg.write_text(json.dumps({"identities": [{
-            "name": "cropwatch",
-            "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
-            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-        }]}))
+        cfg.write_text(
+            json.dumps(
+                {
+                    "identities": [
+                        {
+                            "name": "cropwatch",
+                            "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
+                            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                        }
+                    ]
+                }
+            )
+        )
         os.chmod(cfg, 0o600)
         self._write_security_toml()
         p = self._ports()
         cmd = [
-            weed_binary(), "mini", f"-dir={self.root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-            f"-master.port={p['master']}", f"-master.port.grpc={p['master_grpc']}",
-            f"-volume.port={p['volume']}", f"-volume.port.grpc={p['volume_grpc']}",
-            f"-filer.port={p['filer']}", f"-filer.port.grpc={p['filer_grpc']}",
-            f"-s3.port={self.s3_port}", f"-s3.port.grpc={p['s3_grpc']}",
-            "-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false", "-admin.ui=false",
-            f"-admin.port={p['admin']}", f"-admin.port.grpc={p['admin_grpc']}",
-            f"-s3.config={cfg}", "-master.telemetry=false",
-            f"-volume.max={self.max_volumes}", f"-master.volumeSizeLimitMB={self.volume_size_mb}",
+            weed_binary(),
+            "mini",
+            f"-dir={self.root / 'data'}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-master.port={p['master']}",
+            f"-master.port.grpc={p['master_grpc']}",
+            f"-volume.port={p['volume']}",
+            f"-volume.port.grpc={p['volume_grpc']}",
+            f"-filer.port={p['filer']}",
+            f"-filer.port.grpc={p['filer_grpc']}",
+            f"-s3.port={self.s3_port}",
+            f"-s3.port.grpc={p['s3_grpc']}",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-webdav=false",
+            "-admin.ui=false",
+            f"-admin.port={p['admin']}",
+            f"-admin.port.grpc={p['admin_grpc']}",
+            f"-s3.config={cfg}",
+            "-master.telemetry=false",
+            f"-volume.max={self.max_volumes}",
+            f"-master.volumeSizeLimitMB={self.volume_size_mb}",
         ]
         log = open(self.root / "weed.log", "ab")
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=self.root,
-                                     start_new_session=self.own_session)
+        self.proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, cwd=self.root, start_new_session=self.own_session
+        )
         self._wait_ready(timeout)
         return self
 
@@ -163,9 +203,9 @@ class EmbeddedS3(_Child):
             try:
                 client.list_buckets()
                 return
-            except Exception:
+            except Exception:  # noqa: BLE001 - not answering yet, whatever the error: wait for the deadline
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"SeaweedFS not ready after {timeout}s; see {self.root / 'weed.log'}")
+                    raise RuntimeError(f"SeaweedFS not ready after {timeout}s; see {self.root / 'weed.log'}") from None
                 time.sleep(0.25)
 
 
@@ -197,19 +237,37 @@ class EmbeddedRedis(_Child):
         if self.socket_path.exists():
             self.socket_path.unlink()
         cmd = [
-            redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
-            "--unixsocket", str(self.socket_path), "--unixsocketperm", "700",
-            "--dir", str(self.root), "--appendonly", "yes", "--appendfsync", "everysec",
-            "--save", "", "--daemonize", "no", "--logfile", str(self.root / "redis.log"),
+            redis_binary(),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--unixsocket",
+            str(self.socket_path),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(self.root),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+            "--logfile",
+            str(self.root / "redis.log"),
         ]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     start_new_session=self.own_session)
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=self.own_session
+        )
         deadline = time.monotonic() + timeout
         while True:
             try:
                 redis.Redis(unix_socket_path=str(self.socket_path)).ping()
                 return self
-            except Exception:
+            except Exception:  # noqa: BLE001 - not answering yet, whatever the error: wait for the deadline
                 if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"embedded Redis did not start; see {self.root / 'redis.log'}")
+                    raise RuntimeError(f"embedded Redis did not start; see {self.root / 'redis.log'}") from None
                 time.sleep(0.1)

@@ -55,9 +55,14 @@ class WorkerStats:
     started_at: float = field(default_factory=time.time)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"outcomes": dict(self.outcomes), "inference_ms_sum": round(self.inference_ms_sum, 3),
-                "inference_count": self.inference_count, "batches": self.batches, "batch_images": self.batch_images,
-                "started_at": self.started_at}
+        return {
+            "outcomes": dict(self.outcomes),
+            "inference_ms_sum": round(self.inference_ms_sum, 3),
+            "inference_count": self.inference_count,
+            "batches": self.batches,
+            "batch_images": self.batch_images,
+            "started_at": self.started_at,
+        }
 
 
 class Heartbeat:
@@ -78,8 +83,15 @@ class Heartbeat:
             if not force and now - self._last < self.every:
                 return False
             self._last = now
-        value = {"worker": self.key.removeprefix(PREFIX), "host": socket.gethostname(), "pid": os.getpid(),
-                 "at": now, "models": models, "stats": self.stats.as_dict(), **extra}
+        value = {
+            "worker": self.key.removeprefix(PREFIX),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "at": now,
+            "models": models,
+            "stats": self.stats.as_dict(),
+            **extra,
+        }
         try:
             self.redis.set(self.key, json.dumps(value), ex=TTL_SECONDS)
             return True

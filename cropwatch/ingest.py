@@ -59,8 +59,9 @@ def _part_sizes(size: int, part_size: int) -> list[int]:
     return [part_size] * (n - 1) + [size - part_size * (n - 1)]
 
 
-def _multipart_slot(session: Session, storage: Storage, settings: Settings, cap: Capture, created: bool,
-                    expires: dt.timedelta) -> Slot:
+def _multipart_slot(
+    session: Session, storage: Storage, settings: Settings, cap: Capture, created: bool, expires: dt.timedelta
+) -> Slot:
     """Start (or resume) the capture's multipart upload: parts S3 already holds come back ``done``."""
     held = storage.list_parts(cap.upload_key, cap.multipart_upload_id) if cap.multipart_upload_id else None
     if held is None:
@@ -70,11 +71,20 @@ def _multipart_slot(session: Session, storage: Storage, settings: Settings, cap:
     cap.upload_expires_at = utcnow() + expires
     session.commit()
     sizes = _part_sizes(cap.size_bytes, settings.multipart_part_size)
-    parts = [{"part_number": n, "done": n in held and held[n][1] == want,
-              "url": storage.presigned_part(cap.upload_key, cap.multipart_upload_id, n, expires, length=want)}
-             for n, want in enumerate(sizes, start=1)]
-    return Slot(cap, None, created, {"upload_id": cap.multipart_upload_id,
-                                     "part_size": settings.multipart_part_size, "parts": parts})
+    parts = [
+        {
+            "part_number": n,
+            "done": n in held and held[n][1] == want,
+            "url": storage.presigned_part(cap.upload_key, cap.multipart_upload_id, n, expires, length=want),
+        }
+        for n, want in enumerate(sizes, start=1)
+    ]
+    return Slot(
+        cap,
+        None,
+        created,
+        {"upload_id": cap.multipart_upload_id, "part_size": settings.multipart_part_size, "parts": parts},
+    )
 
 
 def _complete_multipart(session: Session, storage: Storage, settings: Settings, capture: Capture) -> None:
@@ -155,8 +165,7 @@ def check_image(settings: Settings, data: bytes, *, complete: bool = True) -> Ch
     if not data:
         raise IngestError(422, "image_empty")
     if len(data) > settings.max_upload_bytes:
-        raise IngestError(413, "image_too_large", size=Megabytes(len(data)),
-                          limit=Megabytes(settings.max_upload_bytes))
+        raise IngestError(413, "image_too_large", size=Megabytes(len(data)), limit=Megabytes(settings.max_upload_bytes))
     try:
         fmt = check_format(data)
         w, h = image_dimensions(data)
@@ -177,8 +186,17 @@ def _existing(session: Session, camera: Camera, sha256: str) -> Capture | None:
     return session.scalar(select(Capture).where(Capture.camera_id == camera.id, Capture.sha256 == sha256))
 
 
-def request_slot(session: Session, storage: Storage, settings: Settings, *, camera: Camera, sha256: str,
-                 size: int, captured_at: dt.datetime, multipart: bool = False) -> Slot:
+def request_slot(
+    session: Session,
+    storage: Storage,
+    settings: Settings,
+    *,
+    camera: Camera,
+    sha256: str,
+    size: int,
+    captured_at: dt.datetime,
+    multipart: bool = False,
+) -> Slot:
     sha256 = sha256.lower()
     _check_declared(settings, sha256, size, captured_at)
     expires = dt.timedelta(seconds=settings.presign_expiry_seconds)
@@ -188,9 +206,14 @@ def request_slot(session: Session, storage: Storage, settings: Settings, *, came
         return Slot(cap, None, False)
     if cap is None:
         cap = Capture(
-            cooperative_id=camera.cooperative_id, camera_id=camera.id, plot_id=camera.plot_id,
-            object_key=raw_key(camera, captured_at), sha256=sha256, size_bytes=size,
-            captured_at=captured_at, status=CaptureStatus.pending,
+            cooperative_id=camera.cooperative_id,
+            camera_id=camera.id,
+            plot_id=camera.plot_id,
+            object_key=raw_key(camera, captured_at),
+            sha256=sha256,
+            size_bytes=size,
+            captured_at=captured_at,
+            status=CaptureStatus.pending,
         )
         session.add(cap)
         created = True
@@ -203,8 +226,16 @@ def request_slot(session: Session, storage: Storage, settings: Settings, *, came
             session.flush()
         except IntegrityError:  # the same image asked for twice at once
             session.rollback()
-            return request_slot(session, storage, settings, camera=camera, sha256=sha256, size=size,
-                                captured_at=captured_at, multipart=multipart)
+            return request_slot(
+                session,
+                storage,
+                settings,
+                camera=camera,
+                sha256=sha256,
+                size=size,
+                captured_at=captured_at,
+                multipart=multipart,
+            )
         return _multipart_slot(session, storage, settings, cap, created, expires)
     cap.upload_key = f"incoming/{camera.cooperative_id}/{camera.id}/{uuid.uuid4().hex}"
     cap.upload_expires_at = utcnow() + expires
@@ -214,8 +245,13 @@ def request_slot(session: Session, storage: Storage, settings: Settings, *, came
     except IntegrityError:  # the same image asked for twice at once
         session.rollback()
         cap = _existing(session, camera, sha256)
-        return Slot(cap, None, False) if cap.status != CaptureStatus.pending else request_slot(
-            session, storage, settings, camera=camera, sha256=sha256, size=size, captured_at=captured_at)
+        return (
+            Slot(cap, None, False)
+            if cap.status != CaptureStatus.pending
+            else request_slot(
+                session, storage, settings, camera=camera, sha256=sha256, size=size, captured_at=captured_at
+            )
+        )
     return Slot(cap, storage.presigned_put(cap.upload_key, expires, length=size), created)
 
 
@@ -253,8 +289,9 @@ def confirm(session: Session, storage: Storage, settings: Settings, *, capture: 
     return capture
 
 
-def direct_upload(session: Session, storage: Storage, settings: Settings, *, camera: Camera, data: bytes,
-                  captured_at: dt.datetime) -> tuple[Capture, bool]:
+def direct_upload(
+    session: Session, storage: Storage, settings: Settings, *, camera: Camera, data: bytes, captured_at: dt.datetime
+) -> tuple[Capture, bool]:
     """Store an image posted through the API; returns (capture, created). ``sha256`` and ``size_bytes`` are the
     upload's (the dedupe key), the stored object its primary image (see the module's docstring)."""
     sha256 = hashlib.sha256(data).hexdigest()
@@ -265,8 +302,14 @@ def direct_upload(session: Session, storage: Storage, settings: Settings, *, cam
         return existing, False
     key = existing.object_key if existing else raw_key(camera, captured_at)
     storage.put_bytes(key, image.data, CONTENT_TYPES[image.fmt])
-    cap = existing or Capture(cooperative_id=camera.cooperative_id, camera_id=camera.id, plot_id=camera.plot_id,
-                              object_key=key, sha256=sha256, captured_at=captured_at)
+    cap = existing or Capture(
+        cooperative_id=camera.cooperative_id,
+        camera_id=camera.id,
+        plot_id=camera.plot_id,
+        object_key=key,
+        sha256=sha256,
+        captured_at=captured_at,
+    )
     cap.size_bytes, cap.content_type = len(data), CONTENT_TYPES[image.fmt]
     cap.width, cap.height = image.width, image.height
     cap.status, cap.received_at, cap.upload_key = CaptureStatus.stored, utcnow(), None

@@ -29,8 +29,14 @@ def check_admin_may_change(session: Session, m: Membership, *, acting_user_id: i
         raise MemberRefused(own_code)
     if m.role == Role.union_admin:
         raise MemberRefused("admin_union_admin_protected")
-    others = session.scalar(select(func.count(Membership.id)).where(
-        Membership.user_id == m.user_id, Membership.cooperative_id != m.cooperative_id)) or 0
+    others = (
+        session.scalar(
+            select(func.count(Membership.id)).where(
+                Membership.user_id == m.user_id, Membership.cooperative_id != m.cooperative_id
+            )
+        )
+        or 0
+    )
     if others:
         raise MemberRefused("admin_deactivate_shared")
 

@@ -23,10 +23,9 @@ import re
 import smtplib
 from email.message import EmailMessage
 from typing import Any
-
-import httpx
 from zoneinfo import ZoneInfo
 
+import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -49,6 +48,7 @@ class DeliveryError(Exception):
 
 
 # -- the outbox -----------------------------------------------------------------------------------------------------
+
 
 def _local(t: dt.datetime, tz: str) -> dt.datetime:
     return t.astimezone(ZoneInfo(tz))
@@ -77,27 +77,45 @@ def quiet_until(config: dict, now: dt.datetime, tz: str) -> dt.datetime | None:
 def _sent_today(session: Session, channel_id: int, now: dt.datetime, tz: str) -> int:
     local = _local(now, tz)
     start = dt.datetime.combine(local.date(), dt.time(0), tzinfo=ZoneInfo(tz)).astimezone(dt.timezone.utc)
-    return session.scalar(select(func.count(Delivery.id)).where(
-        Delivery.channel_id == channel_id, Delivery.created_at >= start, Delivery.digest.is_(False))) or 0
+    return (
+        session.scalar(
+            select(func.count(Delivery.id)).where(
+                Delivery.channel_id == channel_id, Delivery.created_at >= start, Delivery.digest.is_(False)
+            )
+        )
+        or 0
+    )
 
 
-def queue_deliveries(session: Session, alert: Alert, *, tz: str = "Asia/Ho_Chi_Minh",
-                     now: dt.datetime | None = None) -> list[Delivery]:
+def queue_deliveries(
+    session: Session, alert: Alert, *, tz: str = "Asia/Ho_Chi_Minh", now: dt.datetime | None = None
+) -> list[Delivery]:
     """Delivery rows for the cooperative's enabled channels whose minimum level the alert reaches (idempotent per
     alert, channel and level). Inside a channel's quiet hours, or past its ``max_per_day`` immediate messages, the
     delivery waits for the digest (sent as one message when the quiet hours end / the next morning); a `danger`
     alert is never held back."""
     now = now or utcnow()
     out = []
-    for ch in session.scalars(select(NotificationChannel).where(
-            NotificationChannel.cooperative_id == alert.cooperative_id, NotificationChannel.enabled.is_(True))):
+    for ch in session.scalars(
+        select(NotificationChannel).where(
+            NotificationChannel.cooperative_id == alert.cooperative_id, NotificationChannel.enabled.is_(True)
+        )
+    ):
         if LEVELS[alert.level] < LEVELS[ch.min_level]:
             continue
-        exists = session.scalar(select(Delivery.id).where(Delivery.alert_id == alert.id, Delivery.channel_id == ch.id,
-                                                          Delivery.level == alert.level))
+        exists = session.scalar(
+            select(Delivery.id).where(
+                Delivery.alert_id == alert.id, Delivery.channel_id == ch.id, Delivery.level == alert.level
+            )
+        )
         if exists is None:
-            d = Delivery(cooperative_id=alert.cooperative_id, alert_id=alert.id, channel_id=ch.id, level=alert.level,
-                         next_attempt_at=now)
+            d = Delivery(
+                cooperative_id=alert.cooperative_id,
+                alert_id=alert.id,
+                channel_id=ch.id,
+                level=alert.level,
+                next_attempt_at=now,
+            )
             if alert.level != AlertLevel.danger and ch.kind != "in_app":
                 held = quiet_until(ch.config, now, tz)
                 cap = ch.config.get("max_per_day")
@@ -114,18 +132,35 @@ def queue_deliveries(session: Session, alert: Alert, *, tz: str = "Asia/Ho_Chi_M
 
 
 def payload(alert: Alert, plot: Plot, settings: Settings) -> dict[str, Any]:
-    evidence = (f"{settings.public_base_url.rstrip('/')}/api/v1/captures/{alert.evidence_capture_id}"
-                if alert.evidence_capture_id else None)
-    return {"alert_id": alert.id, "level": alert.level.value, "status": alert.status.value,
-            "plot": {"id": plot.id, "name": plot.name, "crop": plot.crop}, "class_name": alert.class_name,
-            "count": alert.count, "threshold": alert.threshold, "day": alert.local_day.isoformat(),
-            "message_vi": alert.message_vi, "message_en": alert.message_en, "evidence_url": evidence}
+    evidence = (
+        f"{settings.public_base_url.rstrip('/')}/api/v1/captures/{alert.evidence_capture_id}"
+        if alert.evidence_capture_id
+        else None
+    )
+    return {
+        "alert_id": alert.id,
+        "level": alert.level.value,
+        "status": alert.status.value,
+        "plot": {"id": plot.id, "name": plot.name, "crop": plot.crop},
+        "class_name": alert.class_name,
+        "count": alert.count,
+        "threshold": alert.threshold,
+        "day": alert.local_day.isoformat(),
+        "message_vi": alert.message_vi,
+        "message_en": alert.message_en,
+        "evidence_url": evidence,
+    }
 
 
 # -- channel settings -----------------------------------------------------------------------------------------------
 
-REQUIRED = {"webhook": ("url", "secret"), "email": ("to",), "telegram": ("bot_token", "chat_id"),
-            "zalo": ("access_token", "user_id"), "in_app": ()}
+REQUIRED = {
+    "webhook": ("url", "secret"),
+    "email": ("to",),
+    "telegram": ("bot_token", "chat_id"),
+    "zalo": ("access_token", "user_id"),
+    "in_app": (),
+}
 OPTIONAL = ("quiet_hours", "max_per_day")
 _TELEGRAM_TOKEN = re.compile(r"^[0-9]{1,20}:[A-Za-z0-9_-]{20,100}$")
 _TELEGRAM_CHAT = re.compile(r"^(-?[0-9]{1,20}|@[A-Za-z0-9_]{5,64})$")
@@ -148,8 +183,9 @@ def _time(value: Any, key: str) -> dt.time:
     try:
         return dt.time.fromisoformat(value)
     except ValueError:
-        raise ChannelConfigError(f"quiet_hours.{key} must be a time like 21:00, not {value[:20]!r}",
-                                 "channel_err_quiet_time", key=key) from None
+        raise ChannelConfigError(
+            f"quiet_hours.{key} must be a time like 21:00, not {value[:20]!r}", "channel_err_quiet_time", key=key
+        ) from None
 
 
 def validate_channel_config(kind: str, config: dict, policy: EgressPolicy) -> dict:
@@ -162,21 +198,27 @@ def validate_channel_config(kind: str, config: dict, policy: EgressPolicy) -> di
         raise ChannelConfigError("config must be an object", "channel_err_object")
     unknown = sorted(set(config) - set(REQUIRED[kind]) - set(OPTIONAL))
     if unknown:
-        raise ChannelConfigError(f"unknown config keys: {', '.join(unknown)[:200]}", "channel_err_unknown_keys",
-                                 keys=", ".join(unknown)[:200])
+        raise ChannelConfigError(
+            f"unknown config keys: {', '.join(unknown)[:200]}",
+            "channel_err_unknown_keys",
+            keys=", ".join(unknown)[:200],
+        )
     missing = [k for k in REQUIRED[kind] if not config.get(k)]
     if missing:
-        raise ChannelConfigError(f"{kind} needs {', '.join(missing)} in config", "channel_err_missing",
-                                 keys=", ".join(missing))
+        raise ChannelConfigError(
+            f"{kind} needs {', '.join(missing)} in config", "channel_err_missing", keys=", ".join(missing)
+        )
     for key in REQUIRED[kind]:
-        if key != "to" and (not isinstance(config[key], str | int) or isinstance(config[key], bool)
-                            or len(str(config[key])) > 2000):
+        if key != "to" and (
+            not isinstance(config[key], str | int) or isinstance(config[key], bool) or len(str(config[key])) > 2000
+        ):
             raise ChannelConfigError(f"config.{key} must be a short text", "channel_err_short_text", key=key)
     if "quiet_hours" in config:
         q = config["quiet_hours"]
         if not isinstance(q, dict) or set(q) != {"start", "end"}:
-            raise ChannelConfigError("quiet_hours must be {\"start\": \"21:00\", \"end\": \"06:00\"}",
-                                     "channel_err_quiet_shape")
+            raise ChannelConfigError(
+                'quiet_hours must be {"start": "21:00", "end": "06:00"}', "channel_err_quiet_shape"
+            )
         if _time(q["start"], "start") == _time(q["end"], "end"):
             raise ChannelConfigError("quiet_hours.start and quiet_hours.end must differ", "channel_err_quiet_same")
     if "max_per_day" in config:
@@ -190,9 +232,14 @@ def validate_channel_config(kind: str, config: dict, policy: EgressPolicy) -> di
             raise ChannelConfigError(f"webhook url refused: {exc}", f"channel_err_webhook_{exc.reason}") from None
     elif kind == "email":
         to = config["to"]
-        if not isinstance(to, list) or not 1 <= len(to) <= 20 or not all(
-                isinstance(a, str) and _EMAIL.match(a) for a in to):
-            raise ChannelConfigError("email config.to must be a list of 1 to 20 e-mail addresses", "channel_err_email_to")
+        if (
+            not isinstance(to, list)
+            or not 1 <= len(to) <= 20
+            or not all(isinstance(a, str) and _EMAIL.match(a) for a in to)
+        ):
+            raise ChannelConfigError(
+                "email config.to must be a list of 1 to 20 e-mail addresses", "channel_err_email_to"
+            )
     elif kind == "telegram":
         if not _TELEGRAM_TOKEN.match(str(config["bot_token"])):
             raise ChannelConfigError("telegram bot_token must look like 123456:ABC-DEF…", "channel_err_telegram_token")
@@ -204,6 +251,7 @@ def validate_channel_config(kind: str, config: dict, policy: EgressPolicy) -> di
 
 
 # -- channels -------------------------------------------------------------------------------------------------------
+
 
 def _http_error(resp: httpx.Response) -> DeliveryError:
     """Only the status code is kept: a reply's body never reaches the delivery log (it could be anything the
@@ -218,10 +266,19 @@ def sign(secret: str, body: bytes) -> str:
 
 def send_webhook(config: dict, data: dict, text: str, *, delivery_id: int, settings: Settings) -> int:
     body = json.dumps(data, ensure_ascii=False, sort_keys=True).encode()
-    headers = {"Content-Type": "application/json", "X-CropWatch-Delivery": str(delivery_id),
-               "X-CropWatch-Signature": sign(config["secret"], body), "User-Agent": "CropWatch"}
-    resp = post(config["url"], content=body, headers=headers, timeout=settings.notify_timeout_seconds,
-                policy=EgressPolicy.from_settings(settings))
+    headers = {
+        "Content-Type": "application/json",
+        "X-CropWatch-Delivery": str(delivery_id),
+        "X-CropWatch-Signature": sign(config["secret"], body),
+        "User-Agent": "CropWatch",
+    }
+    resp = post(
+        config["url"],
+        content=body,
+        headers=headers,
+        timeout=settings.notify_timeout_seconds,
+        policy=EgressPolicy.from_settings(settings),
+    )
     if resp.status_code >= 300:
         raise _http_error(resp)
     return resp.status_code
@@ -258,15 +315,17 @@ def send_telegram(config: dict, data: dict, text: str, *, delivery_id: int, sett
 
 def send_zalo(config: dict, data: dict, text: str, *, delivery_id: int, settings: Settings) -> int:
     url = f"{settings.zalo_api_base.rstrip('/')}/v3.0/oa/message/cs"
-    resp = httpx.post(url, headers={"access_token": config["access_token"]},
-                      json={"recipient": {"user_id": config["user_id"]}, "message": {"text": text}},
-                      timeout=settings.notify_timeout_seconds)
+    resp = httpx.post(
+        url,
+        headers={"access_token": config["access_token"]},
+        json={"recipient": {"user_id": config["user_id"]}, "message": {"text": text}},
+        timeout=settings.notify_timeout_seconds,
+    )
     if resp.status_code >= 300:
         raise _http_error(resp)
     err = resp.json().get("error", 0)
     if err != 0:  # Zalo answers 200 with an error code in the body
-        raise DeliveryError(f"Zalo error {int(err) if isinstance(err, int) else 'unknown'}",
-                            retry=err in (-32, -124))
+        raise DeliveryError(f"Zalo error {int(err) if isinstance(err, int) else 'unknown'}", retry=err in (-32, -124))
     return resp.status_code
 
 
@@ -275,13 +334,17 @@ SENDERS = {"webhook": send_webhook, "email": send_email, "telegram": send_telegr
 
 # -- sending --------------------------------------------------------------------------------------------------------
 
+
 def deliver_due(sessions: sessionmaker[Session], settings: Settings, *, limit: int = 100) -> dict[str, int]:
     """Send the deliveries that are due; returns counts by outcome."""
     counts = {"sent": 0, "retry": 0, "failed": 0}
     with sessions() as s:
-        due = s.execute(select(Delivery.id, Delivery.channel_id, Delivery.digest)
-                        .where(Delivery.status == "pending", Delivery.next_attempt_at <= utcnow())
-                        .order_by(Delivery.next_attempt_at).limit(limit)).all()
+        due = s.execute(
+            select(Delivery.id, Delivery.channel_id, Delivery.digest)
+            .where(Delivery.status == "pending", Delivery.next_attempt_at <= utcnow())
+            .order_by(Delivery.next_attempt_at)
+            .limit(limit)
+        ).all()
     digests: dict[int, list[int]] = {}
     for delivery_id, channel_id, digest in due:
         if digest:
@@ -299,7 +362,7 @@ def _guarded(sessions: sessionmaker[Session], settings: Settings, ids: list[int]
     attempt limit, so one bad row can neither stop the tick nor be retried forever."""
     try:
         return _deliver_one(sessions, settings, ids[0], together=ids[1:])
-    except Exception:  # noqa: BLE001 - logged, counted on the row
+    except Exception:
         log.exception("delivery %s could not be prepared", ids[0])
     outcome = "retry"
     with sessions.begin() as s:
@@ -315,8 +378,9 @@ def _guarded(sessions: sessionmaker[Session], settings: Settings, ids: list[int]
     return outcome
 
 
-def _deliver_one(sessions: sessionmaker[Session], settings: Settings, delivery_id: int,
-                 together: list[int] | None = None) -> str:
+def _deliver_one(
+    sessions: sessionmaker[Session], settings: Settings, delivery_id: int, together: list[int] | None = None
+) -> str:
     """Send one delivery, or (``together``) one digest message standing for several of the same channel."""
     ids = [delivery_id, *(together or [])]
     with sessions.begin() as s:
@@ -348,8 +412,13 @@ def _deliver_one(sessions: sessionmaker[Session], settings: Settings, delivery_i
         else:
             head = t("digest_title", ch.locale, n=len(items))
             text = head + "\n" + "\n".join(f"- {x}" for _, x in items)
-            data = {"digest": True, "alerts": [x for x, _ in items], "message_vi": t("digest_title", "vi", n=len(items)),
-                    "message_en": t("digest_title", "en", n=len(items)), "evidence_url": None}
+            data = {
+                "digest": True,
+                "alerts": [x for x, _ in items],
+                "message_vi": t("digest_title", "vi", n=len(items)),
+                "message_en": t("digest_title", "en", n=len(items)),
+                "evidence_url": None,
+            }
         kind, config = ch.kind, dict(ch.config)
         for row in rows:
             row.attempts += 1
@@ -367,16 +436,16 @@ def _deliver_one(sessions: sessionmaker[Session], settings: Settings, delivery_i
             elif outcome == "failed":
                 d.status = "failed"
             else:
-                delay = min(settings.notify_backoff_max_seconds,
-                            settings.notify_backoff_seconds * 2 ** (attempts - 1))
+                delay = min(settings.notify_backoff_max_seconds, settings.notify_backoff_seconds * 2 ** (attempts - 1))
                 d.next_attempt_at = utcnow() + dt.timedelta(seconds=delay)
     if error:
         log.warning("delivery %s via %s: %s (%s)", delivery_id, kind, error, outcome)
     return outcome
 
 
-def send_classified(kind: str, config: dict, data: dict, text: str, *, delivery_id: int,
-                    settings: Settings) -> tuple[str, str | None, int | None]:
+def send_classified(
+    kind: str, config: dict, data: dict, text: str, *, delivery_id: int, settings: Settings
+) -> tuple[str, str | None, int | None]:
     """Send through the channel's kind; (outcome sent|retry|failed, a fixed error class or None, status code).
     Never a reply's body, never an exception: one class for refused, reset and unreachable (no port scanner)."""
     outcome, error, code = "sent", None, None
@@ -391,7 +460,7 @@ def send_classified(kind: str, config: dict, data: dict, text: str, *, delivery_
         outcome, error = "retry", "timeout"
     except (httpx.HTTPError, OSError, smtplib.SMTPException):
         outcome, error = "retry", "connection_error"
-    except Exception:  # noqa: BLE001 - any other error ends this delivery, never the whole beat tick
+    except Exception:
         log.exception("delivery %s via %s", delivery_id, kind)
         outcome, error = "failed", "channel_settings"
     return outcome, error, code
@@ -401,11 +470,15 @@ def send_test(channel: NotificationChannel, settings: Settings) -> tuple[str, st
     """A test message through a channel now ("Gửi thử" on the channels page), in the channel's language; the
     same classification as a real delivery. Nothing is written to the delivery log."""
     text = t("channel_test_message", channel.locale)
-    data = {"test": True, "message_vi": t("channel_test_message", "vi"), "message_en": t("channel_test_message", "en"),
-            "evidence_url": None, "cooperative_id": channel.cooperative_id}
+    data = {
+        "test": True,
+        "message_vi": t("channel_test_message", "vi"),
+        "message_en": t("channel_test_message", "en"),
+        "evidence_url": None,
+        "cooperative_id": channel.cooperative_id,
+    }
     return send_classified(channel.kind, dict(channel.config), data, text, delivery_id=0, settings=settings)
 
 
 def _aware(t: dt.datetime) -> dt.datetime:
     return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
-

@@ -55,7 +55,7 @@ class ResetGrant:
 
 def new_code() -> str:
     raw = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
-    return "-".join(raw[i:i + 4] for i in range(0, CODE_LENGTH, 4))
+    return "-".join(raw[i : i + 4] for i in range(0, CODE_LENGTH, 4))
 
 
 def normalize_code(text: str) -> str:
@@ -159,8 +159,13 @@ def stash_for_display(client: redis.Redis | None, shown: ShownCode, *, admin_id:
     """Keep the new code for one page view of this admin (after the redirect); returns the ticket."""
     r = _require(client)
     ticket = secrets.token_urlsafe(16)
-    payload = {"code": shown.code, "user": shown.user_id, "until": shown.valid_until, "by": admin_id,
-               "coop": cooperative_id}
+    payload = {
+        "code": shown.code,
+        "user": shown.user_id,
+        "until": shown.valid_until,
+        "by": admin_id,
+        "coop": cooperative_id,
+    }
     try:
         r.set(SHOW_PREFIX + ticket, json.dumps(payload), ex=SHOW_TTL_S)
     except redis.RedisError as exc:
@@ -168,8 +173,7 @@ def stash_for_display(client: redis.Redis | None, shown: ShownCode, *, admin_id:
     return ticket
 
 
-def pop_for_display(client: redis.Redis | None, ticket: str, *, admin_id: int,
-                    cooperative_id: int) -> ShownCode | None:
+def pop_for_display(client: redis.Redis | None, ticket: str, *, admin_id: int, cooperative_id: int) -> ShownCode | None:
     """The code a ticket carries, once, and only for the admin (and cooperative) it was made for."""
     if client is None or not ticket or len(ticket) > 64:
         return None

@@ -78,41 +78,68 @@ class _Photo:
 def _photos(session: Session, plot_ids: Sequence[int], start: dt.datetime, end: dt.datetime) -> list[_Photo]:
     rows = session.execute(
         select(Capture.id, Capture.camera_id, Capture.plot_id, Capture.captured_at)
-        .where(Capture.plot_id.in_(plot_ids), Capture.status == CaptureStatus.done, Capture.captured_at >= start,
-               Capture.captured_at < end)
-        .order_by(Capture.captured_at, Capture.id))
+        .where(
+            Capture.plot_id.in_(plot_ids),
+            Capture.status == CaptureStatus.done,
+            Capture.captured_at >= start,
+            Capture.captured_at < end,
+        )
+        .order_by(Capture.captured_at, Capture.id)
+    )
     return [_Photo(*r) for r in rows]
 
 
-def _counts(session: Session, plot_ids: Sequence[int], start: dt.datetime, end: dt.datetime, min_score: float,
-            classes: Iterable[str] | None) -> dict[tuple[int, str], int]:
-    q = (select(Detection.capture_id, Detection.class_name, func.count(Detection.id))
-         .join(Capture, and_(Capture.id == Detection.capture_id))
-         .where(Capture.plot_id.in_(plot_ids), Capture.status == CaptureStatus.done, Capture.captured_at >= start,
-                Capture.captured_at < end, Detection.score >= min_score,
-                Detection.review_state != ReviewState.rejected)
-         .group_by(Detection.capture_id, Detection.class_name))
+def _counts(
+    session: Session,
+    plot_ids: Sequence[int],
+    start: dt.datetime,
+    end: dt.datetime,
+    min_score: float,
+    classes: Iterable[str] | None,
+) -> dict[tuple[int, str], int]:
+    q = (
+        select(Detection.capture_id, Detection.class_name, func.count(Detection.id))
+        .join(Capture, and_(Capture.id == Detection.capture_id))
+        .where(
+            Capture.plot_id.in_(plot_ids),
+            Capture.status == CaptureStatus.done,
+            Capture.captured_at >= start,
+            Capture.captured_at < end,
+            Detection.score >= min_score,
+            Detection.review_state != ReviewState.rejected,
+        )
+        .group_by(Detection.capture_id, Detection.class_name)
+    )
     if classes is not None:
         q = q.where(Detection.class_name.in_(list(classes)))
     return {(cid, name): int(n) for cid, name, n in session.execute(q)}
 
 
-def _trap_changes(session: Session, camera_ids: Iterable[int], start: dt.datetime,
-                  end: dt.datetime) -> dict[int, list[dt.datetime]]:
+def _trap_changes(
+    session: Session, camera_ids: Iterable[int], start: dt.datetime, end: dt.datetime
+) -> dict[int, list[dt.datetime]]:
     out: dict[int, list[dt.datetime]] = defaultdict(list)
     ids = list(camera_ids)
     if not ids:
         return out
-    for cam, at in session.execute(select(TrapChange.camera_id, TrapChange.changed_at)
-                                   .where(TrapChange.camera_id.in_(ids), TrapChange.changed_at >= start,
-                                          TrapChange.changed_at < end).order_by(TrapChange.changed_at)):
+    for cam, at in session.execute(
+        select(TrapChange.camera_id, TrapChange.changed_at)
+        .where(TrapChange.camera_id.in_(ids), TrapChange.changed_at >= start, TrapChange.changed_at < end)
+        .order_by(TrapChange.changed_at)
+    ):
         out[cam].append(at)
     return out
 
 
-def daily_figures(session: Session, *, plot_ids: Sequence[int], days: Sequence[dt.date], min_score: float,
-                  classes: Iterable[str] | None = None, unit: str | None = None
-                  ) -> dict[tuple[int, str], dict[dt.date, Figure]]:
+def daily_figures(
+    session: Session,
+    *,
+    plot_ids: Sequence[int],
+    days: Sequence[dt.date],
+    min_score: float,
+    classes: Iterable[str] | None = None,
+    unit: str | None = None,
+) -> dict[tuple[int, str], dict[dt.date, Figure]]:
     """{(plot, class): {day: Figure}} for the given local days (only days with photos of that plot's cameras).
 
     ``unit`` picks the cameras: ``trap_day`` sticky traps only, ``sample`` garden and fruit cameras only, None the
@@ -177,9 +204,9 @@ def daily_figures(session: Session, *, plot_ids: Sequence[int], days: Sequence[d
     return dict(out)
 
 
-def daily_figure(session: Session, *, plot_id: int, class_name: str, day: dt.date, min_score: float,
-                 unit: str | None = None) -> Figure | None:
+def daily_figure(
+    session: Session, *, plot_id: int, class_name: str, day: dt.date, min_score: float, unit: str | None = None
+) -> Figure | None:
     """The plot's figure for one pest and day (None: no photo of the matching cameras that day)."""
-    got = daily_figures(session, plot_ids=[plot_id], days=[day], min_score=min_score, classes=[class_name],
-                        unit=unit)
+    got = daily_figures(session, plot_ids=[plot_id], days=[day], min_score=min_score, classes=[class_name], unit=unit)
     return got.get((plot_id, class_name), {}).get(day)

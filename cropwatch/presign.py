@@ -24,9 +24,19 @@ def _hmac(key: bytes, msg: str) -> bytes:
     return hmac.new(key, msg.encode(), hashlib.sha256).digest()
 
 
-def presign_put(*, base_url: str, bucket: str, key: str, length: int, access_key: str, secret_key: str,
-                region: str, expires: dt.timedelta, extra_query: dict[str, str] | None = None,
-                now: dt.datetime | None = None) -> str:
+def presign_put(
+    *,
+    base_url: str,
+    bucket: str,
+    key: str,
+    length: int,
+    access_key: str,
+    secret_key: str,
+    region: str,
+    expires: dt.timedelta,
+    extra_query: dict[str, str] | None = None,
+    now: dt.datetime | None = None,
+) -> str:
     """A PUT URL for ``bucket/key`` valid for ``expires`` that accepts a body of exactly ``length`` bytes.
 
     ``base_url`` is ``scheme://host[:port]`` exactly as the uploader will reach it (the host is signed)."""
@@ -40,15 +50,27 @@ def presign_put(*, base_url: str, bucket: str, key: str, length: int, access_key
     amz_date, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
     scope = f"{day}/{region}/s3/aws4_request"
     query = dict(extra_query or {})
-    query.update({
-        "X-Amz-Algorithm": ALGORITHM, "X-Amz-Credential": f"{access_key}/{scope}", "X-Amz-Date": amz_date,
-        "X-Amz-Expires": str(int(expires.total_seconds())), "X-Amz-SignedHeaders": "content-length;host",
-    })
+    query.update(
+        {
+            "X-Amz-Algorithm": ALGORITHM,
+            "X-Amz-Credential": f"{access_key}/{scope}",
+            "X-Amz-Date": amz_date,
+            "X-Amz-Expires": str(int(expires.total_seconds())),
+            "X-Amz-SignedHeaders": "content-length;host",
+        }
+    )
     canonical_query = "&".join(f"{_enc(k)}={_enc(v)}" for k, v in sorted(query.items()))
     path = "/" + _enc(f"{bucket}/{key}", safe="-_.~/")
-    canonical_request = "\n".join([
-        "PUT", path, canonical_query, f"content-length:{length}\nhost:{host}\n", "content-length;host",
-        "UNSIGNED-PAYLOAD"])
+    canonical_request = "\n".join(
+        [
+            "PUT",
+            path,
+            canonical_query,
+            f"content-length:{length}\nhost:{host}\n",
+            "content-length;host",
+            "UNSIGNED-PAYLOAD",
+        ]
+    )
     string_to_sign = "\n".join([ALGORITHM, amz_date, scope, hashlib.sha256(canonical_request.encode()).hexdigest()])
     signing_key = ("AWS4" + secret_key).encode()
     for part in (day, region, "s3", "aws4_request"):

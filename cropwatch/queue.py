@@ -30,8 +30,12 @@ def make_celery(settings: Settings) -> Celery:
         task_serializer="json",
         accept_content=["json"],
         task_default_queue=INFERENCE_QUEUE,
-        task_routes={DETECT_TASK: {"queue": INFERENCE_QUEUE}, SWEEP_TASK: {"queue": MAINTENANCE_QUEUE},
-                     TRAIN_TASK: {"queue": TRAINING_QUEUE}, DELIVER_TASK: {"queue": MAINTENANCE_QUEUE}},
+        task_routes={
+            DETECT_TASK: {"queue": INFERENCE_QUEUE},
+            SWEEP_TASK: {"queue": MAINTENANCE_QUEUE},
+            TRAIN_TASK: {"queue": TRAINING_QUEUE},
+            DELIVER_TASK: {"queue": MAINTENANCE_QUEUE},
+        },
         broker_transport_options={
             "visibility_timeout": settings.broker_visibility_timeout,
             # kombu >= 5.7 scans for unacknowledged messages only every interval x throttle (10 s x 10 by default),

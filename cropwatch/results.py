@@ -14,21 +14,45 @@ from cropwatch.tables import Camera, Capture, Detection, InferenceRun, ModelVers
 from cropwatch.timeutil import utcnow
 
 
-def store_detections(s: Session, *, capture: Capture, model_version_id: int, records: list[dict],
-                     elapsed_ms: float | None, width: int, height: int,
-                     source: DetectionSource = DetectionSource.model) -> list[Detection]:
+def store_detections(
+    s: Session,
+    *,
+    capture: Capture,
+    model_version_id: int,
+    records: list[dict],
+    elapsed_ms: float | None,
+    width: int,
+    height: int,
+    source: DetectionSource = DetectionSource.model,
+) -> list[Detection]:
     """Record ``records`` ({class_id, class_name, score, x1, y1, x2, y2}) as the capture's result; mark it done;
     evaluate the cooperative's alert rules and write the diary observation. Raises IntegrityError when this
     (capture, model) result exists already (a second delivery)."""
-    run = InferenceRun(cooperative_id=capture.cooperative_id, capture_id=capture.id,
-                       model_version_id=model_version_id, detection_count=len(records), duration_ms=elapsed_ms,
-                       source=source)
+    run = InferenceRun(
+        cooperative_id=capture.cooperative_id,
+        capture_id=capture.id,
+        model_version_id=model_version_id,
+        detection_count=len(records),
+        duration_ms=elapsed_ms,
+        source=source,
+    )
     s.add(run)
     s.flush()  # the unique (capture, model) key: a second delivery fails here
     rows = [
-        Detection(cooperative_id=capture.cooperative_id, capture_id=capture.id, run_id=run.id,
-                  model_version_id=model_version_id, class_id=r["class_id"], class_name=r["class_name"],
-                  score=r["score"], x1=r["x1"], y1=r["y1"], x2=r["x2"], y2=r["y2"], source=source)
+        Detection(
+            cooperative_id=capture.cooperative_id,
+            capture_id=capture.id,
+            run_id=run.id,
+            model_version_id=model_version_id,
+            class_id=r["class_id"],
+            class_name=r["class_name"],
+            score=r["score"],
+            x1=r["x1"],
+            y1=r["y1"],
+            x2=r["x2"],
+            y2=r["y2"],
+            source=source,
+        )
         for r in records
     ]
     s.add_all(rows)
@@ -41,10 +65,13 @@ def store_detections(s: Session, *, capture: Capture, model_version_id: int, rec
     names_vi = {mv.classes[k]: v for k, v in (mv.classes_vi or {}).items() if k in mv.classes}
     plot = s.get(Plot, capture.plot_id)
     camera = s.get(Camera, capture.camera_id)
-    opened = alerts.evaluate(s, capture=capture, plot=plot, class_names={r.class_name for r in rows},
-                             names_vi=names_vi)
+    opened = alerts.evaluate(s, capture=capture, plot=plot, class_names={r.class_name for r in rows}, names_vi=names_vi)
     diary.automatic_observation(
-        s, capture=capture, camera=camera, detections=[(d.id, d.class_name) for d in rows],
-        names_vi=names_vi, alert_id=opened[0].id if opened else None,
+        s,
+        capture=capture,
+        camera=camera,
+        detections=[(d.id, d.class_name) for d in rows],
+        names_vi=names_vi,
+        alert_id=opened[0].id if opened else None,
     )
     return rows

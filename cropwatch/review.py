@@ -22,10 +22,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cropwatch import alerts, diary
-from cropwatch.domain import (AlertStatus, CaptureStatus, DetectionSource, DiarySource, DiaryStatus, ModelStage, ModelTask,
-                              ReviewState)
-from cropwatch.tables import (Alert, AlertRule, Camera, Capture, Detection, DiaryEntry, ModelVersion, Plot,
-                              Review)
+from cropwatch.domain import (
+    AlertStatus,
+    CaptureStatus,
+    DetectionSource,
+    DiarySource,
+    DiaryStatus,
+    ModelStage,
+    ModelTask,
+    ReviewState,
+)
+from cropwatch.tables import Alert, AlertRule, Camera, Capture, Detection, DiaryEntry, ModelVersion, Plot, Review
 from cropwatch.timeutil import local_day, utcnow
 
 
@@ -63,22 +70,37 @@ class Box:
 
 
 def _det_state(d: Detection) -> dict:
-    return {"class_name": d.class_name, "class_id": d.class_id, "score": round(d.score, 4),
-            "box": [round(v, 1) for v in (d.x1, d.y1, d.x2, d.y2)], "review_state": d.review_state.value,
-            "source": d.source.value}
+    return {
+        "class_name": d.class_name,
+        "class_id": d.class_id,
+        "score": round(d.score, 4),
+        "box": [round(v, 1) for v in (d.x1, d.y1, d.x2, d.y2)],
+        "review_state": d.review_state.value,
+        "source": d.source.value,
+    }
 
 
 def class_ids(session: Session, capture: Capture) -> dict[str, int]:
     """Class name → id in the production model of the capture's camera task."""
     camera = session.get(Camera, capture.camera_id)
     task = camera.model_task if camera else ModelTask.pest
-    mv = session.scalar(select(ModelVersion).where(ModelVersion.task == task,
-                                                   ModelVersion.stage == ModelStage.production))
+    mv = session.scalar(
+        select(ModelVersion).where(ModelVersion.task == task, ModelVersion.stage == ModelStage.production)
+    )
     return {name: int(k) for k, name in (mv.classes if mv else {}).items()}
 
 
-def apply(session: Session, *, capture: Capture, user_id: int, action: Action | str, detection_id: int | None = None,
-          class_name: str | None = None, box: Box | None = None, note: str | None = None) -> list[Review]:
+def apply(
+    session: Session,
+    *,
+    capture: Capture,
+    user_id: int,
+    action: Action | str,
+    detection_id: int | None = None,
+    class_name: str | None = None,
+    box: Box | None = None,
+    note: str | None = None,
+) -> list[Review]:
     """Apply one review action to ``capture`` (already scoped to the caller's cooperative)."""
     action = Action(action)
     ids = class_ids(session, capture)
@@ -86,9 +108,17 @@ def apply(session: Session, *, capture: Capture, user_id: int, action: Action | 
     reviews: list[Review] = []
 
     def review(det: Detection | None, before: dict | None, after: dict | None) -> None:
-        reviews.append(Review(cooperative_id=capture.cooperative_id, capture_id=capture.id,
-                              detection_id=det.id if det else None, user_id=user_id, action=action.value,
-                              before=before, after=(after or {}) | ({"note": note} if note else {})))
+        reviews.append(
+            Review(
+                cooperative_id=capture.cooperative_id,
+                capture_id=capture.id,
+                detection_id=det.id if det else None,
+                user_id=user_id,
+                action=action.value,
+                before=before,
+                after=(after or {}) | ({"note": note} if note else {}),
+            )
+        )
 
     def detection() -> Detection:
         det = session.get(Detection, detection_id) if detection_id is not None else None
@@ -130,10 +160,21 @@ def apply(session: Session, *, capture: Capture, user_id: int, action: Action | 
         if box is None:
             raise ReviewError("review_bad_box")
         b = box.checked(capture.width, capture.height)
-        det = Detection(cooperative_id=capture.cooperative_id, capture_id=capture.id, run_id=None,
-                        model_version_id=None, class_id=ids.get(name, -1), class_name=name, score=1.0,
-                        x1=b.x1, y1=b.y1, x2=b.x2, y2=b.y2, source=DetectionSource.human,
-                        review_state=ReviewState.confirmed)
+        det = Detection(
+            cooperative_id=capture.cooperative_id,
+            capture_id=capture.id,
+            run_id=None,
+            model_version_id=None,
+            class_id=ids.get(name, -1),
+            class_name=name,
+            score=1.0,
+            x1=b.x1,
+            y1=b.y1,
+            x2=b.x2,
+            y2=b.y2,
+            source=DetectionSource.human,
+            review_state=ReviewState.confirmed,
+        )
         session.add(det)
         session.flush()
         touched.add(name)
@@ -161,17 +202,23 @@ def recount(session: Session, *, capture: Capture, class_names: Iterable[str], u
     plot = session.get(Plot, capture.plot_id)
     day = local_day(capture.captured_at)
     names = set(class_names)
-    for alert in session.scalars(select(Alert).where(Alert.plot_id == plot.id, Alert.class_name.in_(names),
-                                                     Alert.local_day == day,
-                                                     Alert.status != AlertStatus.resolved)).all():
+    for alert in session.scalars(
+        select(Alert).where(
+            Alert.plot_id == plot.id,
+            Alert.class_name.in_(names),
+            Alert.local_day == day,
+            Alert.status != AlertStatus.resolved,
+        )
+    ).all():
         rule = session.get(AlertRule, alert.rule_id) if alert.rule_id else None
         min_score = rule.min_score if rule else 0.0
-        count = alerts.daily_count(session, plot_id=plot.id, class_name=alert.class_name, day=day,
-                                   min_score=min_score)
+        count = alerts.daily_count(session, plot_id=plot.id, class_name=alert.class_name, day=day, min_score=min_score)
         if count < alert.threshold:
             alert.status, alert.resolved_at = AlertStatus.resolved, utcnow()
-            alert.resolution = (f"review: {count} {alert.class_name} after review, under the threshold "
-                                f"{alert.threshold} (rejected as false positives)")
+            alert.resolution = (
+                f"review: {count} {alert.class_name} after review, under the threshold "
+                f"{alert.threshold} (rejected as false positives)"
+            )
         alert.count = count
     if names:
         alerts.evaluate(session, capture=capture, plot=plot, class_names=names)
@@ -182,16 +229,21 @@ def _close_observation(session: Session, capture: Capture, user_id: int) -> None
     from cropwatch.timeutil import local_day, local_day_bounds
 
     start, end = local_day_bounds(local_day(capture.captured_at))
-    for entry in session.scalars(select(DiaryEntry).where(DiaryEntry.plot_id == capture.plot_id,
-                                                          DiaryEntry.occurred_at >= start,
-                                                          DiaryEntry.occurred_at < end,
-                                                          DiaryEntry.source == DiarySource.automatic,
-                                                          DiaryEntry.status == DiaryStatus.pending)):
+    for entry in session.scalars(
+        select(DiaryEntry).where(
+            DiaryEntry.plot_id == capture.plot_id,
+            DiaryEntry.occurred_at >= start,
+            DiaryEntry.occurred_at < end,
+            DiaryEntry.source == DiarySource.automatic,
+            DiaryEntry.status == DiaryStatus.pending,
+        )
+    ):
         entry.status = DiaryStatus.done
         diary.record_revision(session, entry, user_id=user_id)
 
 
 # -- the queue ------------------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class QueueItem:
@@ -204,15 +256,32 @@ class QueueItem:
     classes: list[str]
 
 
-def queue(session: Session, *, cooperative_id: int, threshold: float, limit: int = 50, plot_id: int | None = None,
-          class_name: str | None = None, min_score: float | None = None, max_score: float | None = None,
-          random_share: float = 0.1, salt: str = "") -> list[QueueItem]:
+def queue(
+    session: Session,
+    *,
+    cooperative_id: int,
+    threshold: float,
+    limit: int = 50,
+    plot_id: int | None = None,
+    class_name: str | None = None,
+    min_score: float | None = None,
+    max_score: float | None = None,
+    random_share: float = 0.1,
+    salt: str = "",
+) -> list[QueueItem]:
     """Unreviewed captures of the cooperative, those that teach the model most first: a farmer flagged it, a score
     near the alert threshold, a rare class, plus a stable random sample (``random_share`` of captures, chosen by a
     hash of id and ``salt`` — e.g. the day — so the sample is unbiased but does not shuffle on every request)."""
-    q = (select(Capture).where(Capture.cooperative_id == cooperative_id, Capture.reviewed_at.is_(None),
-                               Capture.status == CaptureStatus.done)
-         .order_by(Capture.captured_at.desc()).limit(1000))
+    q = (
+        select(Capture)
+        .where(
+            Capture.cooperative_id == cooperative_id,
+            Capture.reviewed_at.is_(None),
+            Capture.status == CaptureStatus.done,
+        )
+        .order_by(Capture.captured_at.desc())
+        .limit(1000)
+    )
     if plot_id is not None:
         q = q.where(Capture.plot_id == plot_id)
     caps = session.scalars(q).all()
@@ -221,9 +290,15 @@ def queue(session: Session, *, cooperative_id: int, threshold: float, limit: int
     dets: dict[int, list[Detection]] = {}
     for d in session.scalars(select(Detection).where(Detection.capture_id.in_([c.id for c in caps]))):
         dets.setdefault(d.capture_id, []).append(d)
-    freq = Counter(dict(session.execute(
-        select(Detection.class_name, func.count(Detection.id))
-        .where(Detection.cooperative_id == cooperative_id).group_by(Detection.class_name)).all()))
+    freq = Counter(
+        dict(
+            session.execute(
+                select(Detection.class_name, func.count(Detection.id))
+                .where(Detection.cooperative_id == cooperative_id)
+                .group_by(Detection.class_name)
+            ).all()
+        )
+    )
     total = sum(freq.values()) or 1
     items = []
     for cap in caps:
@@ -252,8 +327,17 @@ def queue(session: Session, *, cooperative_id: int, threshold: float, limit: int
             reasons.append("random_sample")
             priority += 1
         if reasons:
-            items.append(QueueItem(cap.id, round(priority, 4), reasons, cap.plot_id, cap.captured_at, len(ds),
-                                   sorted({d.class_name for d in ds})))
+            items.append(
+                QueueItem(
+                    cap.id,
+                    round(priority, 4),
+                    reasons,
+                    cap.plot_id,
+                    cap.captured_at,
+                    len(ds),
+                    sorted({d.class_name for d in ds}),
+                )
+            )
     items.sort(key=lambda i: (-i.priority, -i.capture_id))
     return items[:limit]
 
@@ -262,20 +346,28 @@ def _verdicts(session: Session, cooperative_id: int) -> list[tuple[str, str, dt.
     """(class the model said, confirmed | rejected | relabeled, when) for every review of a model detection."""
     rows = session.execute(
         select(Review.before, Review.action, Review.created_at)
-        .where(Review.cooperative_id == cooperative_id,
-               Review.action.in_([Action.confirm.value, Action.reject.value, Action.relabel.value,
-                                  Action.no_pest.value]))
+        .where(
+            Review.cooperative_id == cooperative_id,
+            Review.action.in_([Action.confirm.value, Action.reject.value, Action.relabel.value, Action.no_pest.value]),
+        )
         .order_by(Review.id)
     ).all()
     verdict = {Action.confirm.value: "confirmed", Action.relabel.value: "relabeled"}
-    return [(before["class_name"], verdict.get(action, "rejected"), at) for before, action, at in rows
-            if before and before.get("source") != DetectionSource.human.value]
+    return [
+        (before["class_name"], verdict.get(action, "rejected"), at)
+        for before, action, at in rows
+        if before and before.get("source") != DetectionSource.human.value
+    ]
 
 
 def _tally(c: Counter) -> dict[str, float | int | None]:
     n = c["confirmed"] + c["rejected"] + c["relabeled"]
-    return {"confirmed": c["confirmed"], "rejected": c["rejected"], "relabeled": c["relabeled"],
-            "precision": round(c["confirmed"] / n, 4) if n else None}
+    return {
+        "confirmed": c["confirmed"],
+        "rejected": c["rejected"],
+        "relabeled": c["relabeled"],
+        "precision": round(c["confirmed"] / n, 4) if n else None,
+    }
 
 
 def agreement_over_time(session: Session, *, cooperative_id: int) -> list[dict]:

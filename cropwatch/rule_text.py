@@ -41,13 +41,18 @@ def params_text(kind: str, params: Mapping | None, lang: str = "vi") -> str:
     if kind == "silence":
         return t("rule_params_silence", lang, hours=fmt_number(float(p.get("hours", 6)), lang))
     if kind == "harvest_window":
-        return t("rule_params_harvest", lang, share=fmt_number(100 * float(p.get("share", 0.3)), lang),
-                 target=fmt_number(100 * float(p.get("target", 0.8)), lang), days=int(p.get("days", 7)))
+        return t(
+            "rule_params_harvest",
+            lang,
+            share=fmt_number(100 * float(p.get("share", 0.3)), lang),
+            target=fmt_number(100 * float(p.get("target", 0.8)), lang),
+            days=int(p.get("days", 7)),
+        )
     return ""
 
 
-def rule_label(rule, lang: str = "vi", names_vi: Mapping[str, str] | None = None) -> str:  # noqa: ANN001
-    """"Rầy nâu ≥ 3 con mới/bẫy/ngày", "Camera im lặng 6 giờ", …: what the rule checks, from its fields."""
+def rule_label(rule, lang: str = "vi", names_vi: Mapping[str, str] | None = None) -> str:
+    """ "Rầy nâu ≥ 3 con mới/bẫy/ngày", "Camera im lặng 6 giờ", …: what the rule checks, from its fields."""
     pest = pest_name(rule.class_name, lang, names_vi)
     if rule.kind == "silence":
         return f"{pest} · {params_text(rule.kind, rule.params, lang)}"

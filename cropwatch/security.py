@@ -25,7 +25,7 @@ def verify_password(password: str, password_hash: str) -> bool:
 _DUMMY_HASH = _hasher.hash("cropwatch-no-such-user")
 
 
-def password_matches(user, password: str) -> bool:  # noqa: ANN001 - cropwatch.tables.User or None
+def password_matches(user, password: str) -> bool:
     """True for an active user with this password. A missing or inactive user costs one argon2 verification too,
     so the answer's timing does not tell which usernames exist."""
     if user is None or not user.is_active:
@@ -45,8 +45,24 @@ def token_hash(token: str) -> str:
 
 PASSWORD_MIN = 10
 #: words a Vietnamese cooperative's passwords are guessed from first (zxcvbn knows English lists, not these)
-_LOCAL_WORDS = ("matkhau", "mat khau", "hoptacxa", "htx", "nongdan", "nong dan", "caylua", "lua", "vietnam",
-                "hanoi", "saigon", "cropwatch", "quantri", "admin", "canhbao", "nhatky")
+_LOCAL_WORDS = (
+    "matkhau",
+    "mat khau",
+    "hoptacxa",
+    "htx",
+    "nongdan",
+    "nong dan",
+    "caylua",
+    "lua",
+    "vietnam",
+    "hanoi",
+    "saigon",
+    "cropwatch",
+    "quantri",
+    "admin",
+    "canhbao",
+    "nhatky",
+)
 
 
 def password_problem(password: str, username: str, full_name: str = "") -> str | None:

@@ -46,8 +46,15 @@ def default_rules(session: Session, cooperative_id: int) -> int:
         if name in have:
             continue
         for level, threshold in ((AlertLevel.warning, 3), (AlertLevel.danger, 10)):
-            session.add(AlertRule(cooperative_id=cooperative_id, class_name=name,
-                                  threshold=threshold, level=level, cooldown_minutes=360))
+            session.add(
+                AlertRule(
+                    cooperative_id=cooperative_id,
+                    class_name=name,
+                    threshold=threshold,
+                    level=level,
+                    cooldown_minutes=360,
+                )
+            )
             added += 1
     return added
 
@@ -65,29 +72,62 @@ def seed_demo(session: Session, tokens_file: Path) -> list[DemoCamera]:
         session.flush()
         users = {}
         for username, full_name, role in DEMO_USERS:
-            u = User(username=username, full_name=full_name, password_hash=hash_password(DEMO_PASSWORD), locale="vi",
-                     platform_ml=role == Role.ml_engineer)  # the demo's ML engineer is also the installation's
+            u = User(
+                username=username,
+                full_name=full_name,
+                password_hash=hash_password(DEMO_PASSWORD),
+                locale="vi",
+                platform_ml=role == Role.ml_engineer,
+            )  # the demo's ML engineer is also the installation's
             session.add(u)
             session.flush()
             session.add(Membership(user_id=u.id, cooperative_id=coop.id, role=role))
             users[role] = u
         farmer = users[Role.member]
-        f1 = Farm(cooperative_id=coop.id, name="Trang trại Cái Bè", latitude=10.34, longitude=106.03, owner_id=farmer.id)
+        f1 = Farm(
+            cooperative_id=coop.id, name="Trang trại Cái Bè", latitude=10.34, longitude=106.03, owner_id=farmer.id
+        )
         f2 = Farm(cooperative_id=coop.id, name="Vườn Mỹ Thuận", latitude=10.28, longitude=105.91, owner_id=farmer.id)
         session.add_all([f1, f2])
         session.flush()
         today = dt.date.today()
-        session.add_all([
-            Plot(cooperative_id=coop.id, farm_id=f1.id, name="Lô lúa A1", crop="lúa", variety="OM5451", area_m2=5000,
-                 planting_date=today - dt.timedelta(days=40), expected_harvest=today + dt.timedelta(days=55),
-                 growing_area_code="TG-CB-001"),
-            Plot(cooperative_id=coop.id, farm_id=f1.id, name="Lô lúa A2", crop="lúa", variety="ST25", area_m2=4200,
-                 planting_date=today - dt.timedelta(days=35), expected_harvest=today + dt.timedelta(days=60),
-                 growing_area_code="TG-CB-002"),
-            Plot(cooperative_id=coop.id, farm_id=f2.id, name="Lô cà chua B1", crop="cà chua", variety="Savior",
-                 area_m2=1500, planting_date=today - dt.timedelta(days=70), expected_harvest=today + dt.timedelta(days=10),
-                 growing_area_code="TG-MT-001"),
-        ])
+        session.add_all(
+            [
+                Plot(
+                    cooperative_id=coop.id,
+                    farm_id=f1.id,
+                    name="Lô lúa A1",
+                    crop="lúa",
+                    variety="OM5451",
+                    area_m2=5000,
+                    planting_date=today - dt.timedelta(days=40),
+                    expected_harvest=today + dt.timedelta(days=55),
+                    growing_area_code="TG-CB-001",
+                ),
+                Plot(
+                    cooperative_id=coop.id,
+                    farm_id=f1.id,
+                    name="Lô lúa A2",
+                    crop="lúa",
+                    variety="ST25",
+                    area_m2=4200,
+                    planting_date=today - dt.timedelta(days=35),
+                    expected_harvest=today + dt.timedelta(days=60),
+                    growing_area_code="TG-CB-002",
+                ),
+                Plot(
+                    cooperative_id=coop.id,
+                    farm_id=f2.id,
+                    name="Lô cà chua B1",
+                    crop="cà chua",
+                    variety="Savior",
+                    area_m2=1500,
+                    planting_date=today - dt.timedelta(days=70),
+                    expected_harvest=today + dt.timedelta(days=10),
+                    growing_area_code="TG-MT-001",
+                ),
+            ]
+        )
         session.flush()
     plots = list(session.scalars(select(Plot).where(Plot.cooperative_id == coop.id).order_by(Plot.id)))
     for cam in session.scalars(select(Camera).where(Camera.cooperative_id == coop.id)):
@@ -101,8 +141,15 @@ def seed_demo(session: Session, tokens_file: Path) -> list[DemoCamera]:
     cams = []
     for plot, name, kind, task in specs:
         token = new_token("cam")
-        cam = Camera(cooperative_id=coop.id, plot_id=plot.id, name=name, kind=kind, model_task=task,
-                     token_hash=token_hash(token), capture_interval_s=10)
+        cam = Camera(
+            cooperative_id=coop.id,
+            plot_id=plot.id,
+            name=name,
+            kind=kind,
+            model_task=task,
+            token_hash=token_hash(token),
+            capture_interval_s=10,
+        )
         session.add(cam)
         session.flush()
         cams.append(DemoCamera(camera_id=cam.id, name=name, kind=kind.value, token=token))
@@ -112,4 +159,3 @@ def seed_demo(session: Session, tokens_file: Path) -> list[DemoCamera]:
     tokens_file.write_text(json.dumps([c.__dict__ for c in cams], ensure_ascii=False, indent=1))
     os.chmod(tokens_file, 0o600)
     return cams
-

@@ -36,9 +36,13 @@ class Storage:
             region=settings.s3_region,
         )
         self._public = settings.s3_public_endpoint
-        self._signing = dict(base_url=f"{'https' if settings.s3_secure else 'http'}://{settings.s3_endpoint}",
-                             bucket=settings.s3_bucket, access_key=settings.s3_access_key,
-                             secret_key=settings.s3_secret_key, region=settings.s3_region)
+        self._signing = dict(
+            base_url=f"{'https' if settings.s3_secure else 'http'}://{settings.s3_endpoint}",
+            bucket=settings.s3_bucket,
+            access_key=settings.s3_access_key,
+            secret_key=settings.s3_secret_key,
+            region=settings.s3_region,
+        )
 
     def ensure_bucket(self) -> None:
         try:
@@ -110,11 +114,17 @@ class Storage:
         except Exception as exc:
             raise StorageError(f"could not start a multipart upload of {key}: {exc}") from exc
 
-    def presigned_part(self, key: str, upload_id: str, part_number: int, expires: dt.timedelta, *,
-                       length: int) -> str:
+    def presigned_part(self, key: str, upload_id: str, part_number: int, expires: dt.timedelta, *, length: int) -> str:
         """The PUT URL of one part of a multipart upload, taking exactly ``length`` bytes."""
-        return self._public_url(presign_put(**self._signing, key=key, length=length, expires=expires,
-                                            extra_query={"uploadId": upload_id, "partNumber": str(part_number)}))
+        return self._public_url(
+            presign_put(
+                **self._signing,
+                key=key,
+                length=length,
+                expires=expires,
+                extra_query={"uploadId": upload_id, "partNumber": str(part_number)},
+            )
+        )
 
     def list_parts(self, key: str, upload_id: str) -> dict[int, tuple[str, int]] | None:
         """{part number: (etag, size)} of the parts S3 holds; None when the upload is unknown (completed or
@@ -141,7 +151,8 @@ class Storage:
 
         try:
             self._client._complete_multipart_upload(
-                self.bucket, key, upload_id, [Part(n, etag) for n, (etag, _) in sorted(parts.items())])
+                self.bucket, key, upload_id, [Part(n, etag) for n, (etag, _) in sorted(parts.items())]
+            )
         except Exception as exc:
             raise StorageError(f"could not complete the upload of {key}: {exc}") from exc
 

@@ -23,15 +23,17 @@ log = logging.getLogger(__name__)
 
 def stuck_captures(session: Session, *, older_than: dt.timedelta, limit: int = 500) -> list[Capture]:
     cutoff = utcnow() - older_than
-    return list(session.scalars(
-        select(Capture)
-        .where(
-            or_(Capture.status == CaptureStatus.stored, Capture.status == CaptureStatus.processing),
-            Capture.updated_at < cutoff,
+    return list(
+        session.scalars(
+            select(Capture)
+            .where(
+                or_(Capture.status == CaptureStatus.stored, Capture.status == CaptureStatus.processing),
+                Capture.updated_at < cutoff,
+            )
+            .order_by(Capture.updated_at)
+            .limit(limit)
         )
-        .order_by(Capture.updated_at)
-        .limit(limit)
-    ))
+    )
 
 
 def sweep(sessions: sessionmaker[Session], enqueue: Callable[[int], None], *, older_than: dt.timedelta) -> int:
@@ -41,7 +43,7 @@ def sweep(sessions: sessionmaker[Session], enqueue: Callable[[int], None], *, ol
         for cap in stuck_captures(s, older_than=older_than):
             try:
                 enqueue(cap.id)
-            except Exception as exc:  # broker still down: try again next sweep
+            except Exception as exc:  # noqa: BLE001 - broker still down, whatever the error: try again next sweep
                 log.warning("sweeper: broker unavailable (%s); the remaining captures wait for the next sweep", exc)
                 break
             cap.updated_at = utcnow()  # not picked again before the next period
@@ -52,8 +54,14 @@ def sweep(sessions: sessionmaker[Session], enqueue: Callable[[int], None], *, ol
     return count
 
 
-def clean_uploads(sessions: sessionmaker[Session], storage, *, now: dt.datetime | None = None,  # noqa: ANN001
-                  grace: dt.timedelta = dt.timedelta(minutes=10), limit: int = 1000) -> dict[str, int]:
+def clean_uploads(
+    sessions: sessionmaker[Session],
+    storage,
+    *,
+    now: dt.datetime | None = None,
+    grace: dt.timedelta = dt.timedelta(minutes=10),
+    limit: int = 1000,
+) -> dict[str, int]:
     """Keep ``incoming/`` to the uploads still expected: a presigned URL stays usable until it expires, so a PUT
     after confirm (or to an expired slot) leaves an object nobody reads. Every object under ``incoming/`` that is
     not the upload of a pending slot is removed, and pending slots expired for longer than ``grace`` are dropped
@@ -63,8 +71,13 @@ def clean_uploads(sessions: sessionmaker[Session], storage, *, now: dt.datetime 
     keys = storage.list_keys("incoming/")[:limit]
     removed_slots = 0
     with sessions.begin() as s:
-        expired = list(s.scalars(select(Capture).where(
-            Capture.status == CaptureStatus.pending, Capture.upload_expires_at < now - grace).limit(limit)))
+        expired = list(
+            s.scalars(
+                select(Capture)
+                .where(Capture.status == CaptureStatus.pending, Capture.upload_expires_at < now - grace)
+                .limit(limit)
+            )
+        )
         for cap in expired:
             if cap.multipart_upload_id:
                 try:
@@ -74,8 +87,13 @@ def clean_uploads(sessions: sessionmaker[Session], storage, *, now: dt.datetime 
             s.delete(cap)
             removed_slots += 1
     with sessions() as s:
-        expected = set(s.scalars(select(Capture.upload_key).where(Capture.status == CaptureStatus.pending,
-                                                                  Capture.upload_key.is_not(None))))
+        expected = set(
+            s.scalars(
+                select(Capture.upload_key).where(
+                    Capture.status == CaptureStatus.pending, Capture.upload_key.is_not(None)
+                )
+            )
+        )
     removed = 0
     for key in keys:
         if key not in expected:

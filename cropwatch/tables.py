@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import false as sa_false
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -26,6 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cropwatch.db import Base
@@ -242,9 +242,11 @@ class ModelVersion(Base):
     promoted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     #: provenance: the dataset version and training run that made it (None for the shipped bootstrap models)
     dataset_version_id: Mapped[int | None] = mapped_column(
-        ForeignKey("dataset_versions.id", ondelete="SET NULL", name="fk_model_versions_dataset_version"))
+        ForeignKey("dataset_versions.id", ondelete="SET NULL", name="fk_model_versions_dataset_version")
+    )
     training_run_id: Mapped[int | None] = mapped_column(
-        ForeignKey("training_runs.id", ondelete="SET NULL", name="fk_model_versions_training_run"))
+        ForeignKey("training_runs.id", ondelete="SET NULL", name="fk_model_versions_training_run")
+    )
     #: PyTorch weights in object storage, so the next run can fine-tune from this version
     weights_key: Mapped[str | None] = mapped_column(String(400))
     #: promotions, rollbacks and gate overrides: [{"at", "by", "action", "reason"}]
@@ -307,8 +309,7 @@ class DatasetVersion(Base):
     __tablename__ = "dataset_versions"
     __table_args__ = (UniqueConstraint("cooperative_id", "name", "version", name="uq_dataset_version"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    cooperative_id: Mapped[int | None] = mapped_column(ForeignKey("cooperatives.id", ondelete="CASCADE"),
-                                                       index=True)
+    cooperative_id: Mapped[int | None] = mapped_column(ForeignKey("cooperatives.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     version: Mapped[int] = mapped_column(Integer)
     task: Mapped[ModelTask] = mapped_column(_enum(ModelTask))
@@ -327,8 +328,7 @@ class TrainingRun(Base):
 
     __tablename__ = "training_runs"
     id: Mapped[int] = mapped_column(primary_key=True)
-    cooperative_id: Mapped[int | None] = mapped_column(ForeignKey("cooperatives.id", ondelete="CASCADE"),
-                                                       index=True)
+    cooperative_id: Mapped[int | None] = mapped_column(ForeignKey("cooperatives.id", ondelete="CASCADE"), index=True)
     dataset_version_id: Mapped[int] = mapped_column(ForeignKey("dataset_versions.id"))
     base_model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
     params: Mapped[dict] = mapped_column(JSON)
@@ -338,7 +338,8 @@ class TrainingRun(Base):
     metrics: Mapped[dict | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
     model_version_id: Mapped[int | None] = mapped_column(
-        ForeignKey("model_versions.id", use_alter=True, name="fk_training_runs_model_version"))
+        ForeignKey("model_versions.id", use_alter=True, name="fk_training_runs_model_version")
+    )
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -432,8 +433,13 @@ class Alert(Base):
         Index("ix_alerts_coop_status", "cooperative_id", "status"),
         # one open (or acknowledged) alert per (plot, pest, level): it updates instead of repeating
         Index(
-            "uq_alert_open_per_plot_pest_level", "plot_id", "class_name", "level", unique=True,
-            sqlite_where=text("status != 'resolved'"), postgresql_where=text("status != 'resolved'"),
+            "uq_alert_open_per_plot_pest_level",
+            "plot_id",
+            "class_name",
+            "level",
+            unique=True,
+            sqlite_where=text("status != 'resolved'"),
+            postgresql_where=text("status != 'resolved'"),
         ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -54,10 +54,16 @@ def blocking_sprays(session: Session, *, plot_id: int, day: dt.date) -> list[Blo
     start, _ = local_day_bounds(day - dt.timedelta(days=365))
     _, end = local_day_bounds(day)
     out = []
-    for e in session.scalars(select(DiaryEntry).where(
-            DiaryEntry.plot_id == plot_id, DiaryEntry.type == DiaryType.pest_control,
-            DiaryEntry.deleted_at.is_(None), DiaryEntry.phi_days.is_not(None),
-            DiaryEntry.occurred_at >= start, DiaryEntry.occurred_at < end)):
+    for e in session.scalars(
+        select(DiaryEntry).where(
+            DiaryEntry.plot_id == plot_id,
+            DiaryEntry.type == DiaryType.pest_control,
+            DiaryEntry.deleted_at.is_(None),
+            DiaryEntry.phi_days.is_not(None),
+            DiaryEntry.occurred_at >= start,
+            DiaryEntry.occurred_at < end,
+        )
+    ):
         sprayed = local_day(e.occurred_at)
         ends = sprayed + dt.timedelta(days=int(e.phi_days))
         if day < ends:
@@ -65,8 +71,15 @@ def blocking_sprays(session: Session, *, plot_id: int, day: dt.date) -> list[Blo
     return sorted(out, key=lambda b: b.ends_on)
 
 
-def check_phi(session: Session, *, plot_id: int, day: dt.date, override_reason: str | None,
-              may_override: bool, user_id: int | None) -> dict | None:
+def check_phi(
+    session: Session,
+    *,
+    plot_id: int,
+    day: dt.date,
+    override_reason: str | None,
+    may_override: bool,
+    user_id: int | None,
+) -> dict | None:
     """Raise PhiActive when an interval runs on ``day`` and no valid override is given; return the override record
     to keep (or None when nothing was blocking)."""
     blocking = blocking_sprays(session, plot_id=plot_id, day=day)
@@ -74,33 +87,71 @@ def check_phi(session: Session, *, plot_id: int, day: dt.date, override_reason: 
         return None
     if not (override_reason and may_override):
         raise PhiActive(blocking)
-    return {"by": user_id, "reason": override_reason, "at": dt.datetime.now(dt.timezone.utc).isoformat(),
-            "products": [{"product": b.product, "sprayed_on": b.sprayed_on.isoformat(),
-                          "ends_on": b.ends_on.isoformat()} for b in blocking]}
+    return {
+        "by": user_id,
+        "reason": override_reason,
+        "at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "products": [
+            {"product": b.product, "sprayed_on": b.sprayed_on.isoformat(), "ends_on": b.ends_on.isoformat()}
+            for b in blocking
+        ],
+    }
 
 
-def create_lot(session: Session, *, plot: Plot, harvested_on: dt.date, quantity: float, unit: str,
-               ripeness_grade: str | None, user_id: int | None, override_reason: str | None = None,
-               may_override: bool = False) -> HarvestLot:
+def create_lot(
+    session: Session,
+    *,
+    plot: Plot,
+    harvested_on: dt.date,
+    quantity: float,
+    unit: str,
+    ripeness_grade: str | None,
+    user_id: int | None,
+    override_reason: str | None = None,
+    may_override: bool = False,
+) -> HarvestLot:
     """A lot and its `harvest` diary entry, after the PHI guard."""
-    override = check_phi(session, plot_id=plot.id, day=harvested_on, override_reason=override_reason,
-                         may_override=may_override, user_id=user_id)
+    override = check_phi(
+        session,
+        plot_id=plot.id,
+        day=harvested_on,
+        override_reason=override_reason,
+        may_override=may_override,
+        user_id=user_id,
+    )
     start, _ = local_day_bounds(harvested_on)
     entry = diary.create_entry(
-        session, cooperative_id=plot.cooperative_id, user_id=user_id, plot_id=plot.id,
-        occurred_at=start + dt.timedelta(hours=12), type=DiaryType.harvest, status=DiaryStatus.done,
-        source=DiarySource.manual, title=t("lot_harvest_title", "vi", qty=f"{quantity:g}", unit=unit),
-        notes=(f"PHI override: {override_reason}" if override else ""), quantity_value=quantity,
-        quantity_unit=unit)
-    lot = HarvestLot(cooperative_id=plot.cooperative_id, plot_id=plot.id, public_code=secrets.token_urlsafe(16),
-                     harvested_on=harvested_on, quantity=quantity, unit=unit, ripeness_grade=ripeness_grade,
-                     diary_entry_id=entry.id, phi_override=override, created_by=user_id)
+        session,
+        cooperative_id=plot.cooperative_id,
+        user_id=user_id,
+        plot_id=plot.id,
+        occurred_at=start + dt.timedelta(hours=12),
+        type=DiaryType.harvest,
+        status=DiaryStatus.done,
+        source=DiarySource.manual,
+        title=t("lot_harvest_title", "vi", qty=f"{quantity:g}", unit=unit),
+        notes=(f"PHI override: {override_reason}" if override else ""),
+        quantity_value=quantity,
+        quantity_unit=unit,
+    )
+    lot = HarvestLot(
+        cooperative_id=plot.cooperative_id,
+        plot_id=plot.id,
+        public_code=secrets.token_urlsafe(16),
+        harvested_on=harvested_on,
+        quantity=quantity,
+        unit=unit,
+        ripeness_grade=ripeness_grade,
+        diary_entry_id=entry.id,
+        phi_override=override,
+        created_by=user_id,
+    )
     session.add(lot)
     session.flush()
     return lot
 
 
-def public_view(session: Session, lot: HarvestLot, *, photo_url=None) -> dict[str, Any]:  # noqa: ANN001
+def public_view(session: Session, lot: HarvestLot, *, photo_url=None) -> dict[str, Any]:
     """Everything the public page shows, and nothing more (see module docstring)."""
     plot = session.get(Plot, lot.plot_id)
     coop = session.get(Cooperative, lot.cooperative_id)
@@ -108,15 +159,32 @@ def public_view(session: Session, lot: HarvestLot, *, photo_url=None) -> dict[st
     start, _ = local_day_bounds(since)
     _, end = local_day_bounds(lot.harvested_on)
     entries = []
-    for e in session.scalars(select(DiaryEntry).where(
-            DiaryEntry.plot_id == plot.id, DiaryEntry.deleted_at.is_(None), DiaryEntry.status == DiaryStatus.done,
-            DiaryEntry.occurred_at >= start, DiaryEntry.occurred_at < end).order_by(DiaryEntry.occurred_at)):
-        item = {"date": fmt_date(local_day(e.occurred_at)), "type": e.type.value,
-                "type_vi": t(f"diary_type_{e.type.value}", "vi"), "type_en": t(f"diary_type_{e.type.value}", "en"),
-                "title": e.title}
+    for e in session.scalars(
+        select(DiaryEntry)
+        .where(
+            DiaryEntry.plot_id == plot.id,
+            DiaryEntry.deleted_at.is_(None),
+            DiaryEntry.status == DiaryStatus.done,
+            DiaryEntry.occurred_at >= start,
+            DiaryEntry.occurred_at < end,
+        )
+        .order_by(DiaryEntry.occurred_at)
+    ):
+        item = {
+            "date": fmt_date(local_day(e.occurred_at)),
+            "type": e.type.value,
+            "type_vi": t(f"diary_type_{e.type.value}", "vi"),
+            "type_en": t(f"diary_type_{e.type.value}", "en"),
+            "title": e.title,
+        }
         if e.type in (DiaryType.pest_control, DiaryType.fertilizing):
-            item |= {"product": e.product_name, "registration_no": e.registration_no,
-                     "active_ingredient": e.active_ingredient, "dose": e.dose, "phi_days": e.phi_days}
+            item |= {
+                "product": e.product_name,
+                "registration_no": e.registration_no,
+                "active_ingredient": e.active_ingredient,
+                "dose": e.dose,
+                "phi_days": e.phi_days,
+            }
             if e.phi_days:
                 item["phi_ends"] = fmt_date(local_day(e.occurred_at) + dt.timedelta(days=e.phi_days))
         if e.quantity_value is not None:
@@ -126,9 +194,14 @@ def public_view(session: Session, lot: HarvestLot, *, photo_url=None) -> dict[st
         entries.append(item)
     return {
         "code": lot.public_code,
-        "cooperative": coop.name, "province": coop.province,
-        "growing_area_code": plot.growing_area_code, "crop": plot.crop, "variety": plot.variety,
-        "harvested_on": fmt_date(lot.harvested_on), "quantity": lot.quantity, "unit": lot.unit,
+        "cooperative": coop.name,
+        "province": coop.province,
+        "growing_area_code": plot.growing_area_code,
+        "crop": plot.crop,
+        "variety": plot.variety,
+        "harvested_on": fmt_date(lot.harvested_on),
+        "quantity": lot.quantity,
+        "unit": lot.unit,
         "ripeness_grade": lot.ripeness_grade,
         "diary": entries,
     }
@@ -172,9 +245,13 @@ def label_sheet_pdf(labels: list[tuple[str, HarvestLot, Plot]]) -> bytes:
         pdf.image(io.BytesIO(qr_png(url, box_size=4)), x=x + 2, y=y + 2, w=h - 4, h=h - 4)
         pdf.set_font("DejaVu", size=7)
         pdf.set_xy(x + h - 1, y + 4)
-        for line in (plot.crop + (f" — {plot.variety}" if plot.variety else ""),
-                     f"Thu hoạch: {fmt_date(lot.harvested_on)}", f"{lot.quantity:g} {lot.unit}",
-                     f"Vùng trồng: {plot.growing_area_code or '—'}", lot.public_code[:10] + "…"):
+        for line in (
+            plot.crop + (f" — {plot.variety}" if plot.variety else ""),
+            f"Thu hoạch: {fmt_date(lot.harvested_on)}",
+            f"{lot.quantity:g} {lot.unit}",
+            f"Vùng trồng: {plot.growing_area_code or '—'}",
+            lot.public_code[:10] + "…",
+        ):
             pdf.set_x(x + h - 1)
             pdf.cell(w - h, 4.2, line[:34], new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())

@@ -20,15 +20,17 @@ class NotATrap(ValueError):
     """Only a sticky-trap camera has a card to change."""
 
 
-def record_trap_change(session: Session, camera: Camera, user_id: int | None,
-                       at: dt.datetime | None = None) -> tuple[TrapChange, bool]:
+def record_trap_change(
+    session: Session, camera: Camera, user_id: int | None, at: dt.datetime | None = None
+) -> tuple[TrapChange, bool]:
     """Mark the camera's card replaced at ``at`` (now); returns (the mark, created). A repeat within
     :data:`SAME_CHANGE` returns the earlier mark."""
     if camera.kind != CameraKind.sticky_trap:
         raise NotATrap(camera.name)
     at = at or utcnow()
-    last = session.scalar(select(TrapChange).where(TrapChange.camera_id == camera.id)
-                          .order_by(TrapChange.changed_at.desc()).limit(1))
+    last = session.scalar(
+        select(TrapChange).where(TrapChange.camera_id == camera.id).order_by(TrapChange.changed_at.desc()).limit(1)
+    )
     if last is not None and abs(at - last.changed_at) < SAME_CHANGE:
         return last, False
     mark = TrapChange(cooperative_id=camera.cooperative_id, camera_id=camera.id, changed_at=at, created_by=user_id)

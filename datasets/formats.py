@@ -16,8 +16,15 @@ from cropwatch.storage import Storage
 from datasets.versions import Item, store_image
 
 
-def import_coco(storage: Storage, annotations: Path, images_dir: Path, *, name: str,
-                mapping: Mapping[str, str] | None = None, cooperative_id: int | None = None) -> list[Item]:
+def import_coco(
+    storage: Storage,
+    annotations: Path,
+    images_dir: Path,
+    *,
+    name: str,
+    mapping: Mapping[str, str] | None = None,
+    cooperative_id: int | None = None,
+) -> list[Item]:
     """A COCO detection file (``images``, ``annotations`` with ``bbox`` = x, y, w, h, ``categories``)."""
     coco = json.loads(Path(annotations).read_text(encoding="utf-8"))
     cats = {c["id"]: (mapping or {}).get(c["name"], c["name"]) for c in coco.get("categories", [])}
@@ -34,13 +41,21 @@ def import_coco(storage: Storage, annotations: Path, images_dir: Path, *, name: 
         stored = store_image(storage, path, name=name, cooperative_id=cooperative_id) if path.is_file() else None
         if stored is not None:
             key, sha, w, h = stored
-            items.append(Item(key=key, sha256=sha, width=w, height=h, boxes=boxes.get(im["id"], []),
-                              source=f"coco:{name}"))
+            items.append(
+                Item(key=key, sha256=sha, width=w, height=h, boxes=boxes.get(im["id"], []), source=f"coco:{name}")
+            )
     return items
 
 
-def import_voc(storage: Storage, annotations_dir: Path, images_dir: Path, *, name: str,
-               mapping: Mapping[str, str] | None = None, cooperative_id: int | None = None) -> list[Item]:
+def import_voc(
+    storage: Storage,
+    annotations_dir: Path,
+    images_dir: Path,
+    *,
+    name: str,
+    mapping: Mapping[str, str] | None = None,
+    cooperative_id: int | None = None,
+) -> list[Item]:
     """Pascal VOC: one XML per image (``filename``, ``object/name``, ``object/bndbox`` xmin..ymax, 1-based)."""
     items = []
     for xml_path in sorted(Path(annotations_dir).glob("*.xml")):

@@ -36,8 +36,15 @@ def golden_shas(session: Session, task: ModelTask) -> set[str]:
     return set(session.scalars(select(GoldenImage.sha256).where(GoldenImage.task == task)))
 
 
-def add(session: Session, *, task: ModelTask, family: str | None, items: Iterable[Item],
-        cooperative_id: int | None = None, added_by: int | None = None) -> int:
+def add(
+    session: Session,
+    *,
+    task: ModelTask,
+    family: str | None,
+    items: Iterable[Item],
+    cooperative_id: int | None = None,
+    added_by: int | None = None,
+) -> int:
     """Add verified items (boxes with class names) to the family's golden set; an image already there is kept as
     it was. Returns how many were added."""
     have = golden_shas(session, task)
@@ -45,22 +52,35 @@ def add(session: Session, *, task: ModelTask, family: str | None, items: Iterabl
     for it in items:
         if it.sha256 in have:
             continue
-        session.add(GoldenImage(task=task, family=family, cooperative_id=cooperative_id, object_key=it.key,
-                                sha256=it.sha256, width=it.width, height=it.height, boxes=it.boxes,
-                                source=it.source, added_by=added_by))
+        session.add(
+            GoldenImage(
+                task=task,
+                family=family,
+                cooperative_id=cooperative_id,
+                object_key=it.key,
+                sha256=it.sha256,
+                width=it.width,
+                height=it.height,
+                boxes=it.boxes,
+                source=it.source,
+                added_by=added_by,
+            )
+        )
         have.add(it.sha256)
         n += 1
     session.flush()
     return n
 
 
-def images(session: Session, *, task: ModelTask, family: str | None,
-           cooperative_id: int | None = None) -> list[GoldenImage]:
+def images(
+    session: Session, *, task: ModelTask, family: str | None, cooperative_id: int | None = None
+) -> list[GoldenImage]:
     """The family's golden images visible to a cooperative: the shared ones and its own."""
     q = select(GoldenImage).where(
         GoldenImage.task == task,
         GoldenImage.family.is_(None) if family is None else GoldenImage.family == family,
-        or_(GoldenImage.cooperative_id.is_(None), GoldenImage.cooperative_id == cooperative_id))
+        or_(GoldenImage.cooperative_id.is_(None), GoldenImage.cooperative_id == cooperative_id),
+    )
     return list(session.scalars(q.order_by(GoldenImage.id)))
 
 
@@ -79,8 +99,11 @@ def materialize(storage: Storage, rows: list[GoldenImage], classes: Mapping[int,
             (dest / sub / "test").mkdir(parents=True, exist_ok=True)
         (dest / "images" / "test" / f"{g.sha256}{ext}").write_bytes(data)
         w, h = g.width, g.height
-        lines = [f"{by_name[c]} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} {(x2 - x1) / w:.6f} "
-                 f"{(y2 - y1) / h:.6f}" for c, x1, y1, x2, y2 in g.boxes if c in by_name]
+        lines = [
+            f"{by_name[c]} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} {(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}"
+            for c, x1, y1, x2, y2 in g.boxes
+            if c in by_name
+        ]
         (dest / "labels" / "test" / f"{g.sha256}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
         written += 1
     if not written:

@@ -86,7 +86,9 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     return cv2.GaussianBlur(img, (3, 3), 0)
 
 
-def _fruit(img: np.ndarray, ids: np.ndarray, fid: int, rng: np.random.Generator, cls: int, cx: float, cy: float, r: float) -> None:
+def _fruit(
+    img: np.ndarray, ids: np.ndarray, fid: int, rng: np.random.Generator, cls: int, cx: float, cy: float, r: float
+) -> None:
     """Draw one shaded, round-ish fruit; mark its pixels with ``fid`` in ``ids``."""
     size = img.shape[0]
     rx, ry = r * rng.uniform(0.9, 1.1), r * rng.uniform(0.85, 1.0)
@@ -99,7 +101,9 @@ def _fruit(img: np.ndarray, ids: np.ndarray, fid: int, rng: np.random.Generator,
     if not alpha.any():
         return
     (h0, h1), (s0, s1), (v0, v1) = _FRUIT_HSV[cls]
-    colour = np.broadcast_to(_hsv_to_bgr(rng.uniform(h0, h1), rng.uniform(s0, s1), rng.uniform(v0, v1)), alpha.shape + (3,)).copy()
+    colour = np.broadcast_to(
+        _hsv_to_bgr(rng.uniform(h0, h1), rng.uniform(s0, s1), rng.uniform(v0, v1)), alpha.shape + (3,)
+    ).copy()
     if cls == 1:  # turning: a green shoulder fading into orange
         green = _hsv_to_bgr(rng.uniform(35, 45), 160, 190)
         t = np.clip((-v - rng.uniform(-0.2, 0.3)) * 1.5, 0, 1)[..., None]
@@ -167,7 +171,9 @@ def render_ripeness_scene(rng: np.random.Generator, size: int = 320) -> tuple[np
     return _lighting(img, rng), boxes
 
 
-def render_sticky_trap(rng: np.random.Generator, size: int = 320, max_insects: int = 30) -> tuple[np.ndarray, list[Box]]:
+def render_sticky_trap(
+    rng: np.random.Generator, size: int = 320, max_insects: int = 30
+) -> tuple[np.ndarray, list[Box]]:
     """A yellow sticky card with small dark insects (class 0), for trap-camera tests and demos."""
     card = _hsv_to_bgr(rng.uniform(26, 32), rng.uniform(170, 230), rng.uniform(200, 250))
     img = np.empty((size, size, 3), np.float32)

@@ -32,7 +32,7 @@ from cropwatch.domain import ModelTask, ReviewState
 from cropwatch.storage import Storage
 from cropwatch.tables import Capture, DatasetVersion, Detection, GoldenImage, Plot
 from datasets.splits import hash_fraction
-from datasets.yolo import IMAGE_SUFFIXES, convert_label_text, ImportStats, write_data_yaml
+from datasets.yolo import IMAGE_SUFFIXES, ImportStats, convert_label_text, write_data_yaml
 
 SPLIT_FRACTIONS = (("test", 0.15), ("val", 0.15))  # the rest is train
 
@@ -62,10 +62,14 @@ class BuildStats:
     box_area_share: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"images": dict(self.images), "boxes_per_class": dict(self.boxes_per_class),
-                "negatives": self.negatives, "golden_excluded": self.golden_excluded,
-                "dropped_unknown_class": dict(self.dropped_unknown_class),
-                "box_area_share": self.box_area_share}
+        return {
+            "images": dict(self.images),
+            "boxes_per_class": dict(self.boxes_per_class),
+            "negatives": self.negatives,
+            "golden_excluded": self.golden_excluded,
+            "dropped_unknown_class": dict(self.dropped_unknown_class),
+            "box_area_share": self.box_area_share,
+        }
 
 
 def stable_split(sha256: str) -> str:
@@ -84,8 +88,10 @@ def _prefix(cooperative_id: int | None) -> str:
 
 # -- sources --------------------------------------------------------------------------------------------------------
 
-def store_image(storage: Storage, path: Path, *, name: str,
-                cooperative_id: int | None = None) -> tuple[str, str, int, int] | None:
+
+def store_image(
+    storage: Storage, path: Path, *, name: str, cooperative_id: int | None = None
+) -> tuple[str, str, int, int] | None:
     """Upload an imported image under ``<prefix>/imports/<name>/<sha256><ext>`` (once); (key, sha256, width,
     height), or None when it does not decode."""
     data = Path(path).read_bytes()
@@ -100,9 +106,16 @@ def store_image(storage: Storage, path: Path, *, name: str,
     return key, sha, img.shape[1], img.shape[0]
 
 
-def import_yolo_folder(storage: Storage, src: Path, *, name: str, names: Mapping[int, str],
-                       cooperative_id: int | None = None, splits: Iterable[str] | None = None,
-                       limit: int | None = None) -> tuple[list[Item], ImportStats]:
+def import_yolo_folder(
+    storage: Storage,
+    src: Path,
+    *,
+    name: str,
+    names: Mapping[int, str],
+    cooperative_id: int | None = None,
+    splits: Iterable[str] | None = None,
+    limit: int | None = None,
+) -> tuple[list[Item], ImportStats]:
     """Upload a YOLO-layout folder's images (boxes and polygon lines) to object storage; returns its items with
     class names resolved through ``names`` (the folder's own class map)."""
     src = Path(src)
@@ -123,15 +136,23 @@ def import_yolo_folder(storage: Storage, src: Path, *, name: str, names: Mapping
             for line in lines:
                 c, cx, cy, bw, bh = line.split()
                 cx, cy, bw, bh = (float(v) for v in (cx, cy, bw, bh))
-                boxes.append([names[int(c)], (cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w,
-                              (cy + bh / 2) * h])
+                boxes.append(
+                    [names[int(c)], (cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h]
+                )
             items.append(Item(key=key, sha256=sha, width=w, height=h, boxes=boxes, source=f"import:{name}"))
             stats.images[split] += 1
     return items, stats
 
 
-def verified_captures(session: Session, *, cooperative_id: int, plot_ids: list[int] | None = None,
-                      crop: str | None = None, since=None, until=None) -> list[Item]:  # noqa: ANN001
+def verified_captures(
+    session: Session,
+    *,
+    cooperative_id: int,
+    plot_ids: list[int] | None = None,
+    crop: str | None = None,
+    since=None,
+    until=None,
+) -> list[Item]:
     """Human-verified captures of a cooperative as items (boxes carry class *names*)."""
     q = select(Capture).where(Capture.cooperative_id == cooperative_id, Capture.reviewed_at.is_not(None))
     if plot_ids:
@@ -144,18 +165,38 @@ def verified_captures(session: Session, *, cooperative_id: int, plot_ids: list[i
         q = q.where(Capture.captured_at < until)
     items = []
     for cap in session.scalars(q.order_by(Capture.id)):
-        dets = session.scalars(select(Detection).where(Detection.capture_id == cap.id,
-                                                       Detection.review_state != ReviewState.rejected)).all()
-        items.append(Item(key=cap.object_key, sha256=cap.sha256, width=cap.width or 0, height=cap.height or 0,
-                          boxes=[[d.class_name, d.x1, d.y1, d.x2, d.y2] for d in dets], source=f"capture:{cap.id}"))
+        dets = session.scalars(
+            select(Detection).where(Detection.capture_id == cap.id, Detection.review_state != ReviewState.rejected)
+        ).all()
+        items.append(
+            Item(
+                key=cap.object_key,
+                sha256=cap.sha256,
+                width=cap.width or 0,
+                height=cap.height or 0,
+                boxes=[[d.class_name, d.x1, d.y1, d.x2, d.y2] for d in dets],
+                source=f"capture:{cap.id}",
+            )
+        )
     return items
 
 
 # -- versions -------------------------------------------------------------------------------------------------------
 
-def create_version(session: Session, storage: Storage, *, name: str, task: ModelTask, classes: Mapping[int, str],
-                   items: Iterable[Item], cooperative_id: int | None = None, filters: dict | None = None,
-                   created_by: int | None = None, only_classes: Iterable[str] | None = None) -> DatasetVersion:
+
+def create_version(
+    session: Session,
+    storage: Storage,
+    *,
+    name: str,
+    task: ModelTask,
+    classes: Mapping[int, str],
+    items: Iterable[Item],
+    cooperative_id: int | None = None,
+    filters: dict | None = None,
+    created_by: int | None = None,
+    only_classes: Iterable[str] | None = None,
+) -> DatasetVersion:
     """Freeze ``items`` (boxes with class names) into the next version of dataset ``name``. Images of the task's
     golden set are never frozen (datasets/golden.py); they are counted as ``golden_excluded``."""
     by_name = {v: int(k) for k, v in classes.items()}
@@ -190,22 +231,44 @@ def create_version(session: Session, storage: Storage, *, name: str, task: Model
     if not frozen:
         raise DatasetError("no images: nothing verified or imported matches the filters")
     stats.box_area_share = dict(areas)
-    version = (session.scalar(select(func.max(DatasetVersion.version)).where(
-        DatasetVersion.name == name, DatasetVersion.cooperative_id.is_(None) if cooperative_id is None
-        else DatasetVersion.cooperative_id == cooperative_id)) or 0) + 1
+    version = (
+        session.scalar(
+            select(func.max(DatasetVersion.version)).where(
+                DatasetVersion.name == name,
+                DatasetVersion.cooperative_id.is_(None)
+                if cooperative_id is None
+                else DatasetVersion.cooperative_id == cooperative_id,
+            )
+        )
+        or 0
+    ) + 1
     base = f"{_prefix(cooperative_id)}/{name}/v{version}"
-    manifest = {"name": name, "version": version, "task": task.value,
-                "classes": {str(k): v for k, v in sorted(classes.items())},
-                "filters": filters or {}, "split_rule": "sha256 hash: 15% test, 15% val, 70% train",
-                "images": [asdict(i) for i in sorted(frozen, key=lambda i: i.sha256)]}
+    manifest = {
+        "name": name,
+        "version": version,
+        "task": task.value,
+        "classes": {str(k): v for k, v in sorted(classes.items())},
+        "filters": filters or {},
+        "split_rule": "sha256 hash: 15% test, 15% val, 70% train",
+        "images": [asdict(i) for i in sorted(frozen, key=lambda i: i.sha256)],
+    }
     body = json.dumps(manifest, ensure_ascii=False, sort_keys=True).encode()
     storage.put_bytes(f"{base}/manifest.json", body, "application/json")
     preview_key = f"{base}/preview.jpg"
     storage.put_bytes(preview_key, mosaic(storage, frozen[:9], classes), "image/jpeg")
-    dv = DatasetVersion(cooperative_id=cooperative_id, name=name, version=version, task=task,
-                        manifest_key=f"{base}/manifest.json", manifest_sha256=hashlib.sha256(body).hexdigest(),
-                        classes={str(k): v for k, v in classes.items()}, stats=stats.as_dict(), filters=filters,
-                        preview_key=preview_key, created_by=created_by)
+    dv = DatasetVersion(
+        cooperative_id=cooperative_id,
+        name=name,
+        version=version,
+        task=task,
+        manifest_key=f"{base}/manifest.json",
+        manifest_sha256=hashlib.sha256(body).hexdigest(),
+        classes={str(k): v for k, v in classes.items()},
+        stats=stats.as_dict(),
+        filters=filters,
+        preview_key=preview_key,
+        created_by=created_by,
+    )
     session.add(dv)
     session.flush()
     return dv
@@ -231,7 +294,7 @@ def mosaic(storage: Storage, items: list[Item], classes: Mapping[int, str], tile
         for _, x1, y1, x2, y2 in it.boxes:
             cv2.rectangle(small, (int(x1 * s), int(y1 * s)), (int(x2 * s), int(y2 * s)), (0, 255, 255), 1)
         y, x = (n // 3) * tile, (n % 3) * tile
-        canvas[y:y + small.shape[0], x:x + small.shape[1]] = small
+        canvas[y : y + small.shape[0], x : x + small.shape[1]] = small
     ok, buf = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, 85])
     return buf.tobytes()
 
@@ -249,11 +312,16 @@ def materialize(storage: Storage, dv: DatasetVersion, dest: Path) -> Path:
             (dest / sub / it["split"]).mkdir(parents=True, exist_ok=True)
         (dest / "images" / it["split"] / f"{it['sha256']}{ext}").write_bytes(data)
         w, h = it["width"], it["height"]
-        lines = [f"{c} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} {(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}"
-                 for c, x1, y1, x2, y2 in it["boxes"]]
+        lines = [
+            f"{c} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} {(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}"
+            for c, x1, y1, x2, y2 in it["boxes"]
+        ]
         (dest / "labels" / it["split"] / f"{it['sha256']}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
-    filled = {split for split in ("train", "val", "test") if (dest / "images" / split).is_dir()
-              and any((dest / "images" / split).iterdir())}
+    filled = {
+        split
+        for split in ("train", "val", "test")
+        if (dest / "images" / split).is_dir() and any((dest / "images" / split).iterdir())
+    }
     if "train" not in filled:
         raise DatasetError(f"{dv.name} v{dv.version} has no training images")
     # a small version may leave val or test empty; Ultralytics refuses an empty split, so point it at another one
@@ -269,12 +337,22 @@ def materialize(storage: Storage, dv: DatasetVersion, dest: Path) -> Path:
 def export_coco(storage: Storage, dv: DatasetVersion, split: str | None = None) -> dict[str, Any]:
     """The version (or one split) as a COCO detection dict (file names are the S3 keys)."""
     manifest = load_manifest(storage, dv)
-    coco = {"images": [], "annotations": [],
-            "categories": [{"id": int(k), "name": v} for k, v in manifest["classes"].items()]}
+    coco = {
+        "images": [],
+        "annotations": [],
+        "categories": [{"id": int(k), "name": v} for k, v in manifest["classes"].items()],
+    }
     for i, it in enumerate(m for m in manifest["images"] if split is None or m["split"] == split):
         coco["images"].append({"id": i, "file_name": it["key"], "width": it["width"], "height": it["height"]})
         for c, x1, y1, x2, y2 in it["boxes"]:
-            coco["annotations"].append({"id": len(coco["annotations"]), "image_id": i, "category_id": int(c),
-                                        "bbox": [x1, y1, x2 - x1, y2 - y1], "area": (x2 - x1) * (y2 - y1),
-                                        "iscrowd": 0})
+            coco["annotations"].append(
+                {
+                    "id": len(coco["annotations"]),
+                    "image_id": i,
+                    "category_id": int(c),
+                    "bbox": [x1, y1, x2 - x1, y2 - y1],
+                    "area": (x2 - x1) * (y2 - y1),
+                    "iscrowd": 0,
+                }
+            )
     return coco

@@ -167,7 +167,9 @@ def import_yolo(
     return stats
 
 
-def write_data_yaml(dest: Path, names: Mapping[int, str] | Sequence[str], splits: Sequence[str] = ("train", "val", "test")) -> Path:
+def write_data_yaml(
+    dest: Path, names: Mapping[int, str] | Sequence[str], splits: Sequence[str] = ("train", "val", "test")
+) -> Path:
     """Write ``dest/data.yaml`` for Ultralytics: absolute ``path``, one entry per split, ``names``; no ``download``."""
     dest = Path(dest).resolve()
     names_map = dict(names) if isinstance(names, Mapping) else dict(enumerate(names))

@@ -50,8 +50,16 @@ _PNG_SIG = b"\x89PNG\r\n\x1a\n"
 # SOFn markers carry the frame size; C4 (DHT), C8 (JPG), CC (DAC) share the range but are not frames
 _JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 _OTHER_IMAGES = (  # recognised, refused as unsupported rather than "not an image"
-    (0, b"GIF87a"), (0, b"GIF89a"), (0, b"II*\x00"), (0, b"MM\x00*"), (4, b"ftyp"), (0, b"\x00\x00\x00\x0cjP  "),
-    (0, b"8BPS"), (0, b"\x00\x00\x01\x00"), (0, b"qoif"), (0, b"\xff\x0a"),
+    (0, b"GIF87a"),
+    (0, b"GIF89a"),
+    (0, b"II*\x00"),
+    (0, b"MM\x00*"),
+    (4, b"ftyp"),
+    (0, b"\x00\x00\x00\x0cjP  "),
+    (0, b"8BPS"),
+    (0, b"\x00\x00\x01\x00"),
+    (0, b"qoif"),
+    (0, b"\xff\x0a"),
 )
 
 
@@ -231,8 +239,10 @@ def _png_end(data: bytes) -> int:
         if kind in (b"iCCP", b"zTXt", b"iTXt") and i + 8 + length <= n:
             metadata += _png_metadata_size(kind, data[i + 8 : i + 8 + length], MAX_PNG_METADATA - metadata)
             if metadata > MAX_PNG_METADATA:
-                raise _corrupt(f"PNG: compressed metadata ({kind.decode()}) inflates to more than "
-                               f"{MAX_PNG_METADATA} bytes (a decompression bomb)")
+                raise _corrupt(
+                    f"PNG: compressed metadata ({kind.decode()}) inflates to more than "
+                    f"{MAX_PNG_METADATA} bytes (a decompression bomb)"
+                )
         i += 12 + length
     raise _corrupt(f"PNG: more than {MAX_PNG_CHUNKS} chunks")
 

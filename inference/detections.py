@@ -119,7 +119,9 @@ class Detections:
         """Plain dicts for storage: class_id, class_name, score, x1, y1, x2, y2 (+ one key per 1-D ``data`` array)."""
         extras = {k: v for k, v in self.data.items() if v.ndim == 1}
         records = []
-        for i, (box, score, cid) in enumerate(zip(self.xyxy.tolist(), self.confidence.tolist(), self.class_id.tolist())):
+        for i, (box, score, cid) in enumerate(
+            zip(self.xyxy.tolist(), self.confidence.tolist(), self.class_id.tolist())
+        ):
             rec = {"class_id": cid, "class_name": names.get(cid, str(cid)), "score": round(score, 5)}
             rec.update(zip(("x1", "y1", "x2", "y2"), (round(c, 2) for c in box)))
             rec.update({k: v[i].item() for k, v in extras.items()})

@@ -93,7 +93,7 @@ class OnnxDetector(Detector):
         self._model_bytes = model.data if self.parallel > 1 else None  # the verified bytes, for the second session
         try:
             self.session, self.provider = create_session(model.data, threads=threads, provider=provider)
-        except Exception as e:  # noqa: BLE001 - any runtime refusal means the model cannot serve
+        except Exception as e:
             raise ModelRejected(self.path, "corrupt", f"onnxruntime cannot load it: {e}") from e
         self._configure(model.metadata, max_batch)
         self._smoke_test()
@@ -157,7 +157,7 @@ class OnnxDetector(Detector):
             if not np.isfinite(raw).all():
                 raise ValueError("output contains NaN or inf")
             self.postprocess(raw, metas)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             raise ModelRejected(self.path, "smoke_failed", f"inference on a blank image failed: {e}") from e
 
     # -- parallel batches -----------------------------------------------------------------------------------------
@@ -169,8 +169,11 @@ class OnnxDetector(Detector):
         if self.parallel == 1 or self.provider != "cpu" or len(images) < 2:
             return super().predict_batch(images, **kwargs)
         results: list[Detections | None] = [None] * len(images)
-        jobs = [chunk.tolist() for idx in self.group(images)
-                for chunk in np.array_split(np.asarray(idx), min(self.parallel, len(idx)))]
+        jobs = [
+            chunk.tolist()
+            for idx in self.group(images)
+            for chunk in np.array_split(np.asarray(idx), min(self.parallel, len(idx)))
+        ]
         session, pool = self._parallel_session()
 
         def run(idx: list[int]) -> tuple[list[int], list[Detections]]:
@@ -183,14 +186,13 @@ class OnnxDetector(Detector):
                 results[i] = det
         return results  # type: ignore[return-value]
 
-    def _parallel_session(self):  # noqa: ANN202
+    def _parallel_session(self):
         if self._par_session is None:
             from concurrent.futures import ThreadPoolExecutor
 
             from inference.providers import create_session
 
-            self._par_session, _ = create_session(self._model_bytes, threads=1,
-                                                 provider=self._provider_setting)
+            self._par_session, _ = create_session(self._model_bytes, threads=1, provider=self._provider_setting)
             self._pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="cropwatch-onnx")
         return self._par_session, self._pool
 
@@ -243,7 +245,9 @@ class OnnxDetector(Detector):
         cls = cls_scores[:, cand].argmax(axis=0)
         xy, half = pred[0:2, cand], pred[2:4, cand] / np.float32(2)
         xyxy = np.concatenate((xy - half, xy + half)).T  # (n, 4), float32 like xywh2xyxy
-        keep = nms(xyxy, score, iou, class_ids=None if self.agnostic else cls, max_wh=ULTRALYTICS_MAX_WH, max_det=max_det)
+        keep = nms(
+            xyxy, score, iou, class_ids=None if self.agnostic else cls, max_wh=ULTRALYTICS_MAX_WH, max_det=max_det
+        )
         return np.ascontiguousarray(xyxy[keep]), score[keep], cls[keep].astype(np.int64)
 
     def _decode_end2end(self, pred: np.ndarray, conf: float, iou: float, max_det: int):

@@ -56,10 +56,15 @@ class ModelCache:
     def _detector(self, key: str, sha256: str, variant: str, detect: dict | None = None) -> OnnxDetector:
         """Fetch (once per sha256) and load a model file with the worker's settings and the version's detection
         settings (conf, NMS IoU, max detections); ModelRejected if it is bad."""
-        detector = OnnxDetector(self._fetch(key, sha256), threads=self.settings.onnx_threads,
-                                provider=self.settings.execution_provider, expected_sha256=sha256,
-                                max_batch=self.settings.batch_size, parallel=self.settings.onnx_parallel,
-                                **(detect or registry.DEFAULT_DETECT))
+        detector = OnnxDetector(
+            self._fetch(key, sha256),
+            threads=self.settings.onnx_threads,
+            provider=self.settings.execution_provider,
+            expected_sha256=sha256,
+            max_batch=self.settings.batch_size,
+            parallel=self.settings.onnx_parallel,
+            **(detect or registry.DEFAULT_DETECT),
+        )
         detector.variant = variant
         return detector
 
@@ -69,15 +74,33 @@ class ModelCache:
         for (task, *_), (mv_id, sha, det) in self._loaded.items():
             if mv_id not in seen:
                 seen.add(mv_id)
-                out.append({"task": task.value, "stage": "production", "model_version_id": mv_id, "sha256": sha,
-                            "variant": det.variant, "provider": det.provider})
-        out += [{"task": task.value, "stage": "shadow", "model_version_id": mv_id, "sha256": sha,
-                 "variant": det.variant, "provider": det.provider}
-                for (task, *_), (mv_id, sha, det) in self._shadow.items() if det is not None]
+                out.append(
+                    {
+                        "task": task.value,
+                        "stage": "production",
+                        "model_version_id": mv_id,
+                        "sha256": sha,
+                        "variant": det.variant,
+                        "provider": det.provider,
+                    }
+                )
+        out += [
+            {
+                "task": task.value,
+                "stage": "shadow",
+                "model_version_id": mv_id,
+                "sha256": sha,
+                "variant": det.variant,
+                "provider": det.provider,
+            }
+            for (task, *_), (mv_id, sha, det) in self._shadow.items()
+            if det is not None
+        ]
         return out
 
-    def shadow(self, session: Session, task: ModelTask, cooperative_id: int | None = None,
-               family: str | None = None) -> tuple[int, OnnxDetector] | None:
+    def shadow(
+        self, session: Session, task: ModelTask, cooperative_id: int | None = None, family: str | None = None
+    ) -> tuple[int, OnnxDetector] | None:
         """(model_version_id, detector) of the shadow model of ``family`` for ``cooperative_id``'s captures (its own
         shadow, else the shared one), or None (none, or it cannot load). A cooperative's shadow never runs on
         another's, and a family's shadow only beside that family's production model."""
@@ -90,9 +113,15 @@ class ModelCache:
                 return (cur[0], cur[2]) if cur[2] is not None else None
             self._checked_at[key] = now
             # the family's own shadow first; a shadow that declares no family runs beside any of the task
-            q = (select(ModelVersion).where(ModelVersion.task == task, ModelVersion.stage == ModelStage.shadow,
-                                            or_(ModelVersion.family.is_(None), ModelVersion.family == family))
-                 .order_by(ModelVersion.family.is_(None), ModelVersion.id))
+            q = (
+                select(ModelVersion)
+                .where(
+                    ModelVersion.task == task,
+                    ModelVersion.stage == ModelStage.shadow,
+                    or_(ModelVersion.family.is_(None), ModelVersion.family == family),
+                )
+                .order_by(ModelVersion.family.is_(None), ModelVersion.id)
+            )
             mv = None
             if cooperative_id is not None:
                 mv = session.scalars(q.where(ModelVersion.cooperative_id == cooperative_id)).first()
@@ -115,8 +144,15 @@ class ModelCache:
             self._shadow[slot] = (mv.id, sha256, detector)
             return mv.id, detector
 
-    def get(self, session: Session, task: ModelTask, cooperative_id: int | None = None, *, crop: str | None = None,
-            camera_kind: str | None = None) -> tuple[int, OnnxDetector]:
+    def get(
+        self,
+        session: Session,
+        task: ModelTask,
+        cooperative_id: int | None = None,
+        *,
+        crop: str | None = None,
+        camera_kind: str | None = None,
+    ) -> tuple[int, OnnxDetector]:
         """(model_version_id, detector) of the production model serving a capture of ``cooperative_id`` (its own,
         else the shared one) from a plot of ``crop`` and a camera of ``camera_kind`` (registry.production); keeps
         the old one if the new is bad."""
@@ -134,8 +170,9 @@ class ModelCache:
                 raise NoModel(f"no production model for task '{task.value}'")
             variant, key, sha256 = registry.artifact(mv, self.settings.model_variant)
             if variant != self.settings.model_variant and not self._warned_variant:
-                log.warning("model %s has no %s variant; serving its %s file", mv.id, self.settings.model_variant,
-                            variant)
+                log.warning(
+                    "model %s has no %s variant; serving its %s file", mv.id, self.settings.model_variant, variant
+                )
                 self._warned_variant = True
             if current and current[1] == sha256:
                 return current[0], current[2]
@@ -144,8 +181,9 @@ class ModelCache:
                     return current[0], current[2]
                 raise NoModel(f"production model {mv.id} for '{task.value}' was refused")
             try:
-                detector = self._by_sha.get(sha256) or self._detector(key, sha256, variant,
-                                                                      registry.detect_settings(mv))
+                detector = self._by_sha.get(sha256) or self._detector(
+                    key, sha256, variant, registry.detect_settings(mv)
+                )
             except ModelRejected as exc:
                 log.error("model %s (%s) refused: %s; keeping the previous model", mv.id, sha256[:12], exc)
                 self._refused.add(sha256)

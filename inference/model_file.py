@@ -57,6 +57,6 @@ def read_model_file(path: str | Path, expected_sha256: str | None = None) -> Mod
     try:
         model = onnx.load_model_from_string(data)
         onnx.checker.check_model(model)
-    except Exception as e:  # noqa: BLE001 - DecodeError, ValidationError, ...
+    except Exception as e:
         raise ModelRejected(path, "corrupt", f"not a valid ONNX model ({type(e).__name__}: {e})") from e
     return ModelFile(path, data, sha256, parse_metadata({p.key: p.value for p in model.metadata_props}))

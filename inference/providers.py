@@ -38,7 +38,10 @@ def resolve_providers(name: str, available: list[str] | None = None) -> list[str
     if chain[0] != PROVIDER_CHAINS[name][0]:
         log.warning(
             "execution provider %r requested but %s is not in this onnxruntime build (available: %s); using %s",
-            name, PROVIDER_CHAINS[name][0], ", ".join(available), chain[0],
+            name,
+            PROVIDER_CHAINS[name][0],
+            ", ".join(available),
+            chain[0],
         )
     return chain
 

@@ -67,8 +67,14 @@ class _Work:
 
 
 class CaptureProcessor:
-    def __init__(self, settings: Settings, sessions: sessionmaker[Session], storage: Storage,
-                 models: ModelCache | None = None, on_batch=None) -> None:  # noqa: ANN001
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        storage: Storage,
+        models: ModelCache | None = None,
+        on_batch=None,
+    ) -> None:
         self.on_batch = on_batch  # called with (images, total_ms) after each model call, for worker statistics
         self.settings = settings
         self.sessions = sessions
@@ -130,11 +136,14 @@ class CaptureProcessor:
             first = s.get(Capture, exclude)
             if first is None or first.attempts > 0:
                 return []  # a capture that was in a crash goes alone
-            return list(s.scalars(
-                select(Capture.id).where(Capture.status == CaptureStatus.stored, Capture.attempts == 0,
-                                         Capture.id != exclude)
-                .order_by(Capture.received_at, Capture.id).limit(limit)
-            ))
+            return list(
+                s.scalars(
+                    select(Capture.id)
+                    .where(Capture.status == CaptureStatus.stored, Capture.attempts == 0, Capture.id != exclude)
+                    .order_by(Capture.received_at, Capture.id)
+                    .limit(limit)
+                )
+            )
 
     def process_many(self, capture_ids: list[int]) -> dict[int, Result]:
         """Claim, decode and detect several captures, one batched model call per model; each stored on its own."""
@@ -156,7 +165,7 @@ class CaptureProcessor:
                 t0 = time.perf_counter()
                 try:
                     dets = plain[0].detector.predict_batch([w.image for w in plain], **kw)
-                except Exception:  # noqa: BLE001 - one bad image must not fail the others: go one by one
+                except Exception:
                     log.exception("batched detection of %d captures failed; processing them one by one", len(plain))
                     dets = None
                 if dets is not None:
@@ -188,15 +197,23 @@ class CaptureProcessor:
                 return
             shadow_id, detector = found
             d, ms = _detect_one(detector, w, kw)
-            records = [{k: r[k] for k in ("class_name", "score", "x1", "y1", "x2", "y2")}
-                       for r in d.to_records(detector.names)]
+            records = [
+                {k: r[k] for k in ("class_name", "score", "x1", "y1", "x2", "y2")} for r in d.to_records(detector.names)
+            ]
             with self.sessions.begin() as s:
-                s.add(ShadowResult(cooperative_id=w.cap.cooperative_id, capture_id=w.cap.id,
-                                   model_version_id=shadow_id, production_version_id=w.model_id, records=records,
-                                   duration_ms=ms))
+                s.add(
+                    ShadowResult(
+                        cooperative_id=w.cap.cooperative_id,
+                        capture_id=w.cap.id,
+                        model_version_id=shadow_id,
+                        production_version_id=w.model_id,
+                        records=records,
+                        duration_ms=ms,
+                    )
+                )
         except IntegrityError:
             pass  # a duplicate delivery: the shadow result is already there
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("shadow detection of capture %s failed", w.cap.id)
 
     def _count(self, images: int, total_ms: float) -> None:
@@ -216,8 +233,9 @@ class CaptureProcessor:
             self._release(capture_id, f"object storage: {exc}", permanent=isinstance(exc, FileNotFoundError))
             return Result(Outcome.retry if isinstance(exc, StorageError) else Outcome.failed, str(exc))
         try:
-            image = decode_image(data, max_pixels=self.settings.max_image_pixels,
-                                 max_bytes=self.settings.max_upload_bytes)
+            image = decode_image(
+                data, max_pixels=self.settings.max_image_pixels, max_bytes=self.settings.max_upload_bytes
+            )
         except ImageRejected as exc:
             self._release(capture_id, f"{exc.code}: {exc}", permanent=True)
             return Result(Outcome.failed, f"{exc.code}: {exc}")
@@ -225,8 +243,13 @@ class CaptureProcessor:
             camera = s.get(Camera, cap.camera_id)
             try:
                 plot = s.get(Plot, cap.plot_id)
-                model_id, detector = self.models.get(s, camera.model_task, camera.cooperative_id,
-                                                     crop=plot.crop if plot else None, camera_kind=camera.kind)
+                model_id, detector = self.models.get(
+                    s,
+                    camera.model_task,
+                    camera.cooperative_id,
+                    crop=plot.crop if plot else None,
+                    camera_kind=camera.kind,
+                )
             except NoModel as exc:
                 self._release(capture_id, str(exc), permanent=False)
                 return Result(Outcome.retry, str(exc))
@@ -244,8 +267,11 @@ class CaptureProcessor:
             return self._store(w.cap, w.image.shape, model_id, records, elapsed_ms)
         except IntegrityError:
             with self.sessions() as s:
-                run = s.scalar(select(InferenceRun).where(InferenceRun.capture_id == capture_id,
-                                                          InferenceRun.model_version_id == model_id))
+                run = s.scalar(
+                    select(InferenceRun).where(
+                        InferenceRun.capture_id == capture_id, InferenceRun.model_version_id == model_id
+                    )
+                )
             if run is not None:
                 return Result(Outcome.already_done)
             self._release(capture_id, "write conflict, retrying", permanent=False)
@@ -256,8 +282,15 @@ class CaptureProcessor:
             capture = s.get(Capture, cap.id)
             if capture.status == CaptureStatus.done:
                 return Result(Outcome.already_done)
-            store_detections(s, capture=capture, model_version_id=model_id, records=records,
-                             elapsed_ms=elapsed_ms, width=int(shape[1]), height=int(shape[0]))
+            store_detections(
+                s,
+                capture=capture,
+                model_version_id=model_id,
+                records=records,
+                elapsed_ms=elapsed_ms,
+                width=int(shape[1]),
+                height=int(shape[0]),
+            )
         log.info("capture %s: %d detections in %.0f ms", cap.id, len(records), elapsed_ms)
         return Result(Outcome.done, detections=len(records))
 

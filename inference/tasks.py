@@ -52,8 +52,13 @@ def worker_heartbeat() -> heartbeat.Heartbeat:
 
 def _beat(force: bool = False) -> None:
     s = get_settings()
-    worker_heartbeat().beat(processor().models.loaded(), force=force, execution_provider_setting=s.execution_provider,
-                            model_variant_setting=s.model_variant, batch_size=s.batch_size)
+    worker_heartbeat().beat(
+        processor().models.loaded(),
+        force=force,
+        execution_provider_setting=s.execution_provider,
+        model_variant_setting=s.model_variant,
+        batch_size=s.batch_size,
+    )
 
 
 @worker_process_init.connect
@@ -76,12 +81,12 @@ def _warm_up() -> None:
 
 
 @app.task(name=DETECT_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=20)
-def detect(self, capture_id: int) -> str:  # noqa: ANN001
+def detect(self, capture_id: int) -> str:
     result = processor().process_batch(capture_id)
     worker_heartbeat().stats.outcomes[result.outcome.value] += 1
     _beat()
     if result.outcome == Outcome.retry:
-        countdown = min(60, 2 ** self.request.retries)
+        countdown = min(60, 2**self.request.retries)
         log.warning("capture %s: %s; retry in %ss", capture_id, result.detail, countdown)
         raise self.retry(countdown=countdown)
     if result.outcome == Outcome.failed:
@@ -101,7 +106,7 @@ def sweep_stuck() -> int:
         log.warning("camera silent: %s", message)
     try:
         clean_uploads(sessions, Storage(settings))
-    except Exception:  # noqa: BLE001 - object storage down: cleaned on a later sweep
+    except Exception:
         log.exception("cleaning incoming uploads failed")
     return n
 

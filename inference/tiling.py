@@ -40,9 +40,12 @@ class TileConfig:
         """The camera's ``tiling`` JSON (or None: no tiling)."""
         if not setting or not setting.get("tile"):
             return None
-        return cls(tile=int(setting["tile"]), overlap=float(setting.get("overlap", 0.2)),
-                   include_full=bool(setting.get("include_full", True)),
-                   merge_iou=float(setting.get("merge_iou", 0.5)))
+        return cls(
+            tile=int(setting["tile"]),
+            overlap=float(setting.get("overlap", 0.2)),
+            include_full=bool(setting.get("include_full", True)),
+            merge_iou=float(setting.get("merge_iou", 0.5)),
+        )
 
 
 def _starts(length: int, tile: int, step: int) -> list[int]:
@@ -56,8 +59,11 @@ def _starts(length: int, tile: int, step: int) -> list[int]:
 def tile_windows(height: int, width: int, tile: int, overlap: float) -> list[tuple[int, int, int, int]]:
     """(x0, y0, x1, y1) windows covering the image, neighbours sharing at least ``overlap`` of a tile."""
     step = max(1, int(tile * (1 - overlap)))
-    return [(x, y, min(x + tile, width), min(y + tile, height))
-            for y in _starts(height, tile, step) for x in _starts(width, tile, step)]
+    return [
+        (x, y, min(x + tile, width), min(y + tile, height))
+        for y in _starts(height, tile, step)
+        for x in _starts(width, tile, step)
+    ]
 
 
 def detect_tiled(detector: Detector, image: np.ndarray, config: TileConfig, **kwargs: Any) -> Detections:

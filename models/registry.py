@@ -81,8 +81,9 @@ def variant_path(fp32: Path, variant: str) -> Path:
     return fp32.with_name(f"{fp32.stem}.{variant}.onnx")
 
 
-def add_variant(session: Session, storage: Storage, mv: ModelVersion, path: Path, *, variant: str,
-                metrics: dict | None = None) -> ModelVersion:
+def add_variant(
+    session: Session, storage: Storage, mv: ModelVersion, path: Path, *, variant: str, metrics: dict | None = None
+) -> ModelVersion:
     """Attach another artifact of the same model (e.g. its INT8 quantization) to ``mv``; idempotent."""
     if variant not in VARIANTS:
         raise RegistryError(f"unknown model variant {variant!r}; known: {', '.join(VARIANTS)}")
@@ -148,7 +149,9 @@ def register(
         input_size=meta["imgsz"],
         metrics=_with_licence(card),
         detect_settings=DEFAULT_DETECT | {k: v for k, v in (card.get("detect") or {}).items() if k in DEFAULT_DETECT},
-        family=card.get("family"), crops=card.get("crops") or None, camera_kinds=card.get("camera_kinds") or None,
+        family=card.get("family"),
+        crops=card.get("crops") or None,
+        camera_kinds=card.get("camera_kinds") or None,
         stage=ModelStage.candidate,
     )
     session.add(mv)
@@ -166,24 +169,37 @@ def _with_licence(card: dict) -> dict | None:
     data = card.get("dataset") or {}
     if metrics is None or not data.get("license"):
         return metrics
-    return {**metrics, "license": data["license"], "attribution": data.get("attribution"),
-            "warnings": list(card.get("warnings") or [])}
+    return {
+        **metrics,
+        "license": data["license"],
+        "attribution": data.get("attribution"),
+        "warnings": list(card.get("warnings") or []),
+    }
 
 
 def _attach_variants(session: Session, storage: Storage, mv: ModelVersion, fp32: Path, card: dict) -> None:
     for variant in VARIANTS:
         path = variant_path(fp32, variant)
         if path.exists():
-            add_variant(session, storage, mv, path, variant=variant,
-                        metrics=(card.get("variants") or {}).get(variant, {}).get("metrics"))
+            add_variant(
+                session,
+                storage,
+                mv,
+                path,
+                variant=variant,
+                metrics=(card.get("variants") or {}).get(variant, {}).get("metrics"),
+            )
 
 
-def _in_scope(q, cooperative_id: int | None):  # noqa: ANN001, ANN202
-    return q.where(ModelVersion.cooperative_id.is_(None) if cooperative_id is None
-                   else ModelVersion.cooperative_id == cooperative_id)
+def _in_scope(q, cooperative_id: int | None):
+    return q.where(
+        ModelVersion.cooperative_id.is_(None)
+        if cooperative_id is None
+        else ModelVersion.cooperative_id == cooperative_id
+    )
 
 
-def _same_family(q, family: str | None):  # noqa: ANN001, ANN202
+def _same_family(q, family: str | None):
     return q.where(ModelVersion.family.is_(None) if family is None else ModelVersion.family == family)
 
 
@@ -198,9 +214,16 @@ def serves(mv: ModelVersion, crop: str | None, camera_kind: str | None) -> int:
     return 1 if not kinds and not crops else 0
 
 
-def production(session: Session, task: ModelTask, cooperative_id: int | None = None, *,
-               own_only: bool = False, crop: str | None = None, camera_kind: str | None = None,
-               family: str | None | object = ...) -> ModelVersion | None:
+def production(
+    session: Session,
+    task: ModelTask,
+    cooperative_id: int | None = None,
+    *,
+    own_only: bool = False,
+    crop: str | None = None,
+    camera_kind: str | None = None,
+    family: str | None | object = ...,
+) -> ModelVersion | None:
     """The production model that serves a capture of ``task`` in ``cooperative_id`` from a plot of ``crop`` and a
     camera of ``camera_kind``: among the scope's production versions (the cooperative's own first, then the shared
     ones) the family declared for the camera kind or crop, else the generic one, else any. ``family`` (given): that
@@ -235,18 +258,29 @@ class GateRefused(RegistryError):
 
 
 def _note(mv: ModelVersion, action: str, by: int | None, reason: str | None, **extra: Any) -> None:
-    mv.history = [*(mv.history or []), {"at": utcnow().isoformat(), "action": action, "by": by,
-                                        "reason": reason, **extra}]
+    mv.history = [
+        *(mv.history or []),
+        {"at": utcnow().isoformat(), "action": action, "by": by, "reason": reason, **extra},
+    ]
     session = Session.object_session(mv)
     if session is not None:
-        session.add(ModelAudit(model_version_id=mv.id, cooperative_id=mv.cooperative_id, action=action,
-                               by_user_id=by, reason=reason, details=extra or None))
+        session.add(
+            ModelAudit(
+                model_version_id=mv.id,
+                cooperative_id=mv.cooperative_id,
+                action=action,
+                by_user_id=by,
+                reason=reason,
+                details=extra or None,
+            )
+        )
 
 
 def audit_log(session: Session, *, cooperative_id: int | None = None, limit: int = 200) -> list[ModelAudit]:
     """Registry changes in a scope (a cooperative's own versions, or the shared ones), newest first."""
-    q = select(ModelAudit).where(ModelAudit.cooperative_id.is_(None) if cooperative_id is None
-                                 else ModelAudit.cooperative_id == cooperative_id)
+    q = select(ModelAudit).where(
+        ModelAudit.cooperative_id.is_(None) if cooperative_id is None else ModelAudit.cooperative_id == cooperative_id
+    )
     return list(session.scalars(q.order_by(ModelAudit.id.desc()).limit(limit)))
 
 
@@ -270,22 +304,38 @@ def gate_map50(mv: ModelVersion) -> tuple[float | None, float | None]:
     return m.get("map50"), base
 
 
-def promote_gated(session: Session, mv: ModelVersion, *, by: int | None, tolerance: float = 0.01,
-                  floor: float = 0.10, override_reason: str | None = None) -> ModelVersion:
+def promote_gated(
+    session: Session,
+    mv: ModelVersion,
+    *,
+    by: int | None,
+    tolerance: float = 0.01,
+    floor: float = 0.10,
+    override_reason: str | None = None,
+) -> ModelVersion:
     """Promote in the version's own scope if it passes :func:`gate_passes`; otherwise only with
     ``override_reason``, which is recorded."""
     current = production(session, mv.task, mv.cooperative_id, own_only=True, family=mv.family)
     cand, base = gate_map50(mv)
-    passed = (current is not None and current.id == mv.id) or gate_passes(cand, base, tolerance=tolerance,
-                                                                           floor=floor)
+    passed = (current is not None and current.id == mv.id) or gate_passes(cand, base, tolerance=tolerance, floor=floor)
     if not passed and not override_reason:
         c = "none" if cand is None else f"{cand:.3f}"
         b = "none" if base is None else f"{base:.3f}"
-        raise GateRefused(f"candidate mAP50 {c} (production {b} on the same split) does not pass the gate "
-                          f"(floor {floor:.2f}, tolerance {tolerance:.3f}); give a reason to promote anyway")
+        raise GateRefused(
+            f"candidate mAP50 {c} (production {b} on the same split) does not pass the gate "
+            f"(floor {floor:.2f}, tolerance {tolerance:.3f}); give a reason to promote anyway"
+        )
     promote(session, mv)
-    _note(mv, "promote", by, override_reason, gate="passed" if passed else "overridden", candidate_map50=cand,
-          production_map50=base, replaced=current.id if current else None)
+    _note(
+        mv,
+        "promote",
+        by,
+        override_reason,
+        gate="passed" if passed else "overridden",
+        candidate_map50=cand,
+        production_map50=base,
+        replaced=current.id if current else None,
+    )
     return mv
 
 
@@ -306,8 +356,9 @@ def rollback(session: Session, target: ModelVersion, *, by: int | None, reason: 
     if target.promoted_at is None:
         raise RegistryError(f"model version {target.id} never served; promote it instead of rolling back to it")
     if not passed_gate_when_promoted(target) and not (reason or "").strip():
-        raise RegistryError(f"model version {target.id} went into service by a gate override; "
-                            "give a reason to roll back to it")
+        raise RegistryError(
+            f"model version {target.id} went into service by a gate override; give a reason to roll back to it"
+        )
     promote(session, target)
     _note(target, "rollback", by, reason, replaced=current.id if current else None)
     return target
@@ -318,8 +369,15 @@ def start_shadow(session: Session, mv: ModelVersion, *, by: int | None) -> Model
     candidate). Shadow results are stored apart and never counted or alerted."""
     if mv.stage not in (ModelStage.candidate, ModelStage.archived):
         raise RegistryError(f"model version {mv.id} is {mv.stage.value}; only a candidate or archived one can shadow")
-    for other in session.scalars(_same_family(_in_scope(select(ModelVersion).where(
-            ModelVersion.task == mv.task, ModelVersion.stage == ModelStage.shadow), mv.cooperative_id), mv.family)):
+    for other in session.scalars(
+        _same_family(
+            _in_scope(
+                select(ModelVersion).where(ModelVersion.task == mv.task, ModelVersion.stage == ModelStage.shadow),
+                mv.cooperative_id,
+            ),
+            mv.family,
+        )
+    ):
         other.stage = ModelStage.candidate
     mv.stage = ModelStage.shadow
     _note(mv, "shadow", by, None)
@@ -339,10 +397,15 @@ def stop_shadow(session: Session, mv: ModelVersion, *, by: int | None) -> ModelV
 def promote(session: Session, mv: ModelVersion) -> ModelVersion:
     """Make ``mv`` the production model of its family in its scope (the previous one of that family and scope is
     archived; other families keep theirs)."""
-    for other in session.scalars(_same_family(_in_scope(
-        select(ModelVersion).where(ModelVersion.task == mv.task, ModelVersion.stage == ModelStage.production),
-        mv.cooperative_id,
-    ), mv.family)):
+    for other in session.scalars(
+        _same_family(
+            _in_scope(
+                select(ModelVersion).where(ModelVersion.task == mv.task, ModelVersion.stage == ModelStage.production),
+                mv.cooperative_id,
+            ),
+            mv.family,
+        )
+    ):
         if other.id != mv.id:
             other.stage = ModelStage.archived
     mv.stage = ModelStage.production
@@ -370,7 +433,10 @@ def bootstrap(session: Session, storage: Storage) -> list[ModelVersion]:
     out = []
     for task, path, card in shipped_models():
         family = card.get("family")
-        stage = (ModelStage.production if production(session, task, own_only=True, family=family) is None
-                 else ModelStage.candidate)
+        stage = (
+            ModelStage.production
+            if production(session, task, own_only=True, family=family) is None
+            else ModelStage.candidate
+        )
         out.append(register(session, storage, path, task=task, stage=stage, card=card))
     return out

@@ -52,8 +52,13 @@ def _pr(c: Counter, name: str | None = None) -> dict:
     tp = sum(c[(k, "tp")] for k in keys)
     fp = sum(c[(k, "fp")] for k in keys)
     fn = sum(c[(k, "fn")] for k in keys)
-    return {"tp": tp, "fp": fp, "fn": fn, "precision": round(tp / (tp + fp), 4) if tp + fp else None,
-            "recall": round(tp / (tp + fn), 4) if tp + fn else None}
+    return {
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "precision": round(tp / (tp + fp), 4) if tp + fp else None,
+        "recall": round(tp / (tp + fn), 4) if tp + fn else None,
+    }
 
 
 def report(session: Session, model_version_id: int, *, cooperative_id: int | None = None, iou: float = 0.5) -> dict:
@@ -71,8 +76,11 @@ def report(session: Session, model_version_id: int, *, cooperative_id: int | Non
         ms.append(r.duration_ms)
         shadow = [(d["class_name"], [d["x1"], d["y1"], d["x2"], d["y2"]]) for d in r.records]
         dets = session.scalars(select(Detection).where(Detection.capture_id == r.capture_id)).all()
-        prod = [(d.class_name, [d.x1, d.y1, d.x2, d.y2]) for d in dets
-                if d.model_version_id == r.production_version_id and d.source == DetectionSource.model]
+        prod = [
+            (d.class_name, [d.x1, d.y1, d.x2, d.y2])
+            for d in dets
+            if d.model_version_id == r.production_version_id and d.source == DetectionSource.model
+        ]
         for name, _ in shadow:
             counts[name]["shadow"] += 1
         for name, _ in prod:
@@ -81,8 +89,7 @@ def report(session: Session, model_version_id: int, *, cooperative_id: int | Non
         cap = session.get(Capture, r.capture_id)
         if cap is not None and cap.reviewed_at is not None:
             reviewed += 1
-            truth = [(d.class_name, [d.x1, d.y1, d.x2, d.y2]) for d in dets
-                     if d.review_state != ReviewState.rejected]
+            truth = [(d.class_name, [d.x1, d.y1, d.x2, d.y2]) for d in dets if d.review_state != ReviewState.rejected]
             shadow_vs_people += match(shadow, truth, iou)
             # production's own boxes as they were judged: rejected ones are its false positives
             production_vs_people += match(prod, truth, iou)
@@ -92,8 +99,10 @@ def report(session: Session, model_version_id: int, *, cooperative_id: int | Non
         "captures": len(results),
         "reviewed_captures": reviewed,
         "median_ms": round(float(np.median(ms)), 2) if ms else None,
-        "per_class": {c: {"shadow": counts[c]["shadow"], "production": counts[c]["production"],
-                          "agree": vs_production[(c, "tp")]} for c in classes},
+        "per_class": {
+            c: {"shadow": counts[c]["shadow"], "production": counts[c]["production"], "agree": vs_production[(c, "tp")]}
+            for c in classes
+        },
         "agreement_with_production": _pr(vs_production),
         "against_reviewers": {"shadow": _pr(shadow_vs_people), "production": _pr(production_vs_people)},
     }

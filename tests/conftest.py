@@ -29,8 +29,9 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory):
-    server = EmbeddedS3(tmp_path_factory.mktemp("s3"), s3_port=free_port(), access_key="cw-test",
-                        secret_key="cw-test-secret").start()
+    server = EmbeddedS3(
+        tmp_path_factory.mktemp("s3"), s3_port=free_port(), access_key="cw-test", secret_key="cw-test-secret"
+    ).start()
     yield server
     server.stop()
 
@@ -119,16 +120,24 @@ def _drop_bucket(server: EmbeddedS3, bucket: str) -> None:
         for err in client.remove_objects(bucket, names):
             raise RuntimeError(f"could not remove {err}")
         client.remove_bucket(bucket)
-    except Exception as exc:  # a test that stopped the server on purpose must not fail teardown
+    except Exception as exc:  # noqa: BLE001 - a test that stopped the server on purpose must not fail teardown
         print(f"note: bucket {bucket} left behind: {exc}")
 
 
 @pytest.fixture
 def settings(tmp_path, db_url, s3_server, redis_url):
     s = Settings(
-        _env_file=None, environment="test", data_dir=tmp_path / "data", database_url=db_url, broker_url=redis_url,
-        s3_endpoint=s3_server.endpoint, s3_access_key=s3_server.access_key, s3_secret_key=s3_server.secret_key,
-        s3_bucket=f"cw-{uuid.uuid4().hex[:12]}", max_attempts=3, onnx_threads=1,
+        _env_file=None,
+        environment="test",
+        data_dir=tmp_path / "data",
+        database_url=db_url,
+        broker_url=redis_url,
+        s3_endpoint=s3_server.endpoint,
+        s3_access_key=s3_server.access_key,
+        s3_secret_key=s3_server.secret_key,
+        s3_bucket=f"cw-{uuid.uuid4().hex[:12]}",
+        max_attempts=3,
+        onnx_threads=1,
         detect_conf=0.001,  # the pipeline is under test, not the weak from-scratch model
     )
     yield s
@@ -169,7 +178,7 @@ def rice_photos(n: int, split: str = "test") -> list[Path]:
 
 
 @contextlib.contextmanager
-def serve_in_thread(app, **options):  # noqa: ANN001
+def serve_in_thread(app, **options):
     """The app on uvicorn in a thread on a free loopback port; yields the port (browser and field-agent tests).
     ``options`` go to ``uvicorn.Config`` (e.g. ``cropwatch.cli.uvicorn_proxy_options``)."""
     import threading
@@ -178,8 +187,9 @@ def serve_in_thread(app, **options):  # noqa: ANN001
     import uvicorn
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
-                                           **options))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", **options)
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     end = time.monotonic() + 20

@@ -41,8 +41,14 @@ def make_tenant(session: Session, code: str, *, task: ModelTask = ModelTask.pest
         session.flush()
         session.add(Membership(user_id=u.id, cooperative_id=coop.id, role=role))
         tok = new_token("cw")
-        session.add(ApiToken(token_hash=token_hash(tok), user_id=u.id, cooperative_id=coop.id,
-                             expires_at=utcnow() + dt.timedelta(hours=1)))
+        session.add(
+            ApiToken(
+                token_hash=token_hash(tok),
+                user_id=u.id,
+                cooperative_id=coop.id,
+                expires_at=utcnow() + dt.timedelta(hours=1),
+            )
+        )
         tokens[role], ids[role] = tok, u.id
     farm = Farm(cooperative_id=coop.id, name=f"farm {code}")
     session.add(farm)
@@ -51,17 +57,20 @@ def make_tenant(session: Session, code: str, *, task: ModelTask = ModelTask.pest
     session.add(plot)
     session.flush()
     cam_token = new_token("cam")
-    cam = Camera(cooperative_id=coop.id, plot_id=plot.id, name=f"cam {code}", token_hash=token_hash(cam_token),
-                 model_task=task)
+    cam = Camera(
+        cooperative_id=coop.id, plot_id=plot.id, name=f"cam {code}", token_hash=token_hash(cam_token), model_task=task
+    )
     session.add(cam)
     session.flush()
     return Tenant(coop.id, plot.id, cam.id, cam_token, tokens, ids)
 
 
-def add_rule(session: Session, cooperative_id: int, class_name: str, threshold: int = 1,
-             level: AlertLevel = AlertLevel.warning) -> AlertRule:
-    rule = AlertRule(cooperative_id=cooperative_id, class_name=class_name,
-                     threshold=threshold, level=level, min_score=0.0)
+def add_rule(
+    session: Session, cooperative_id: int, class_name: str, threshold: int = 1, level: AlertLevel = AlertLevel.warning
+) -> AlertRule:
+    rule = AlertRule(
+        cooperative_id=cooperative_id, class_name=class_name, threshold=threshold, level=level, min_score=0.0
+    )
     session.add(rule)
     session.flush()
     return rule
@@ -72,7 +81,7 @@ def make_platform_ml(session: Session, user_id: int) -> None:
     session.get(User, user_id).platform_ml = True
 
 
-def open_pest_alert(sessions, tenant: Tenant, level: AlertLevel = AlertLevel.warning) -> int:  # noqa: ANN001
+def open_pest_alert(sessions, tenant: Tenant, level: AlertLevel = AlertLevel.warning) -> int:
     """A real alert raised by the rules from one stored planthopper detection (a threshold-1 rule at ``level``)."""
     import uuid
 
@@ -82,20 +91,43 @@ def open_pest_alert(sessions, tenant: Tenant, level: AlertLevel = AlertLevel.war
 
     with sessions.begin() as s:
         add_rule(s, tenant.cooperative_id, "planthopper", threshold=1, level=level)
-        cap = Capture(cooperative_id=tenant.cooperative_id, camera_id=tenant.camera_id, plot_id=tenant.plot_id,
-                      object_key=f"raw/x/{uuid.uuid4().hex}.jpg", sha256=uuid.uuid4().hex * 2, size_bytes=1,
-                      captured_at=utcnow(), status=CaptureStatus.done)
+        cap = Capture(
+            cooperative_id=tenant.cooperative_id,
+            camera_id=tenant.camera_id,
+            plot_id=tenant.plot_id,
+            object_key=f"raw/x/{uuid.uuid4().hex}.jpg",
+            sha256=uuid.uuid4().hex * 2,
+            size_bytes=1,
+            captured_at=utcnow(),
+            status=CaptureStatus.done,
+        )
         s.add(cap)
         s.flush()
-        s.add(Detection(cooperative_id=tenant.cooperative_id, capture_id=cap.id, class_id=6,
-                        class_name="planthopper", score=0.9, x1=1, y1=1, x2=5, y2=5))
+        s.add(
+            Detection(
+                cooperative_id=tenant.cooperative_id,
+                capture_id=cap.id,
+                class_id=6,
+                class_name="planthopper",
+                score=0.9,
+                x1=1,
+                y1=1,
+                x2=5,
+                y2=5,
+            )
+        )
         s.flush()
-        raised = alerts.evaluate(s, capture=cap, plot=s.get(Plot, tenant.plot_id), class_names={"planthopper"},
-                                 names_vi={"planthopper": "rầy nâu"})
+        raised = alerts.evaluate(
+            s,
+            capture=cap,
+            plot=s.get(Plot, tenant.plot_id),
+            class_names={"planthopper"},
+            names_vi={"planthopper": "rầy nâu"},
+        )
         return next(a.id for a in raised if a.level == level)
 
 
-def served_by(worker, sessions, storage, settings, camera_id: int, photo) -> int:  # noqa: ANN001
+def served_by(worker, sessions, storage, settings, camera_id: int, photo) -> int:
     """Upload ``photo`` from the camera, process it with ``worker``; the model version that detected it."""
     from sqlalchemy import select
 
@@ -104,8 +136,14 @@ def served_by(worker, sessions, storage, settings, camera_id: int, photo) -> int
     from inference.service import Outcome
 
     with sessions() as s:
-        cap, _ = direct_upload(s, storage, settings, camera=s.get(Camera, camera_id), data=photo.read_bytes(),
-                               captured_at=dt.datetime.now(dt.timezone.utc))
+        cap, _ = direct_upload(
+            s,
+            storage,
+            settings,
+            camera=s.get(Camera, camera_id),
+            data=photo.read_bytes(),
+            captured_at=dt.datetime.now(dt.timezone.utc),
+        )
         cid = cap.id
     assert worker.process(cid).outcome == Outcome.done
     with sessions() as s:

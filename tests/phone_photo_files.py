@@ -9,11 +9,13 @@ import struct
 
 from PIL import Image
 
-NS = ('xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
-      'xmlns:Container="http://ns.google.com/photos/1.0/container/" '
-      'xmlns:Item="http://ns.google.com/photos/1.0/container/item/" '
-      'xmlns:hdrgm="http://ns.adobe.com/hdr-gain-map/1.0/" '
-      'xmlns:GCamera="http://ns.google.com/photos/1.0/camera/"')
+NS = (
+    'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+    'xmlns:Container="http://ns.google.com/photos/1.0/container/" '
+    'xmlns:Item="http://ns.google.com/photos/1.0/container/item/" '
+    'xmlns:hdrgm="http://ns.adobe.com/hdr-gain-map/1.0/" '
+    'xmlns:GCamera="http://ns.google.com/photos/1.0/camera/"'
+)
 
 
 def picture(width: int, height: int, seed: int = 0) -> Image.Image:
@@ -30,19 +32,31 @@ def jpeg(width: int = 64, height: int = 48, *, xmp: bytes | None = None, seed: i
 
 def xmp(items: list[tuple[str, str, int]], attributes: str = "") -> bytes:
     """An XMP packet: a Container:Directory of (semantic, mime, length) items, the primary first."""
-    li = "".join(f'<rdf:li rdf:parseType="Resource"><Container:Item Item:Semantic="{s}" Item:Mime="{m}"'
-                 + (f' Item:Length="{n}"' if s != "Primary" else "") + ' Item:Padding="0"/></rdf:li>'
-                 for s, m, n in items)
-    return (f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF {NS}><rdf:Description rdf:about="" {attributes}>'
-            f'<Container:Directory><rdf:Seq>{li}</rdf:Seq></Container:Directory></rdf:Description></rdf:RDF>'
-            '</x:xmpmeta>').encode()
+    li = "".join(
+        f'<rdf:li rdf:parseType="Resource"><Container:Item Item:Semantic="{s}" Item:Mime="{m}"'
+        + (f' Item:Length="{n}"' if s != "Primary" else "")
+        + ' Item:Padding="0"/></rdf:li>'
+        for s, m, n in items
+    )
+    return (
+        f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF {NS}><rdf:Description rdf:about="" {attributes}>'
+        f"<Container:Directory><rdf:Seq>{li}</rdf:Seq></Container:Directory></rdf:Description></rdf:RDF>"
+        "</x:xmpmeta>"
+    ).encode()
 
 
 def mp4(payload: int = 300) -> bytes:
     """A minimal MP4: an ``ftyp`` box, then an ``mdat`` box of ``payload`` bytes."""
     ftyp = b"isom" + struct.pack(">I", 0x200) + b"isomiso2mp41"
-    return (struct.pack(">I", 8 + len(ftyp)) + b"ftyp" + ftyp
-            + struct.pack(">I", 8 + payload) + b"mdat" + bytes(range(256)) * (payload // 256) + bytes(payload % 256))
+    return (
+        struct.pack(">I", 8 + len(ftyp))
+        + b"ftyp"
+        + ftyp
+        + struct.pack(">I", 8 + payload)
+        + b"mdat"
+        + bytes(range(256)) * (payload // 256)
+        + bytes(payload % 256)
+    )
 
 
 def _mpo(primary: Image.Image, gain_map: Image.Image, packet: bytes) -> bytes:
@@ -74,28 +88,33 @@ def ultra_hdr(width: int = 64, height: int = 48, *, video: bytes = b"") -> tuple
     raise AssertionError("the gain map's length did not settle")
 
 
-def motion_photo(width: int = 64, height: int = 48, video: bytes | None = None, *, declared: int | None = None,
-                 flag: str = "1") -> tuple[bytes, int]:
+def motion_photo(
+    width: int = 64, height: int = 48, video: bytes | None = None, *, declared: int | None = None, flag: str = "1"
+) -> tuple[bytes, int]:
     """(a Motion Photo, the primary's length): XMP Camera:MotionPhoto with a directory item of the video's length
     (``declared``: another length; ``flag``: another MotionPhoto value)."""
     video = mp4() if video is None else video
     length = len(video) if declared is None else declared
-    packet = xmp([("Primary", "image/jpeg", 0), ("MotionPhoto", "video/mp4", length)],
-                 f'GCamera:MotionPhoto="{flag}" GCamera:MotionPhotoVersion="1" '
-                 'GCamera:MotionPhotoPresentationTimestampUs="0"')
+    packet = xmp(
+        [("Primary", "image/jpeg", 0), ("MotionPhoto", "video/mp4", length)],
+        f'GCamera:MotionPhoto="{flag}" GCamera:MotionPhotoVersion="1" GCamera:MotionPhotoPresentationTimestampUs="0"',
+    )
     primary = jpeg(width, height, xmp=packet)
     return primary + video, len(primary)
 
 
-def micro_video(width: int = 64, height: int = 48, video: bytes | None = None, *,
-                declared: int | None = None) -> tuple[bytes, int]:
+def micro_video(
+    width: int = 64, height: int = 48, video: bytes | None = None, *, declared: int | None = None
+) -> tuple[bytes, int]:
     """(an older Motion Photo, the primary's length): GCamera:MicroVideo with MicroVideoOffset (the video's length
     unless ``declared``), no directory."""
     video = mp4() if video is None else video
     offset = len(video) if declared is None else declared
-    packet = (f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF {NS}><rdf:Description rdf:about="" '
-              f'GCamera:MicroVideo="1" GCamera:MicroVideoVersion="1" GCamera:MicroVideoOffset="{offset}" '
-              'GCamera:MicroVideoPresentationTimestampUs="0"/></rdf:RDF></x:xmpmeta>').encode()
+    packet = (
+        f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF {NS}><rdf:Description rdf:about="" '
+        f'GCamera:MicroVideo="1" GCamera:MicroVideoVersion="1" GCamera:MicroVideoOffset="{offset}" '
+        'GCamera:MicroVideoPresentationTimestampUs="0"/></rdf:RDF></x:xmpmeta>'
+    ).encode()
     primary = jpeg(width, height, xmp=packet)
     return primary + video, len(primary)
 

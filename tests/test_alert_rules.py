@@ -6,13 +6,13 @@ import datetime as dt
 import uuid
 
 import pytest
+from factories import make_tenant
 from sqlalchemy import select
 
 from cropwatch import alerts
 from cropwatch.domain import AlertLevel, AlertStatus, CaptureStatus
 from cropwatch.tables import Alert, AlertRule, Camera, Capture, Detection, Plot
 from cropwatch.timeutil import local_day_bounds, utcnow
-from factories import make_tenant
 
 WEEK = [dt.date(2026, 11, 16) + dt.timedelta(days=i) for i in range(7)]
 
@@ -20,18 +20,37 @@ WEEK = [dt.date(2026, 11, 16) + dt.timedelta(days=i) for i in range(7)]
 def _capture_with(s, tenant, day: dt.date, counts: dict[str, int]) -> list:
     """A processed capture on ``day`` with ``counts`` detections per class; the rules evaluated on it."""
     start, _ = local_day_bounds(day)
-    cap = Capture(cooperative_id=tenant.cooperative_id, camera_id=tenant.camera_id, plot_id=tenant.plot_id,
-                  object_key=f"raw/{uuid.uuid4().hex}.jpg", sha256=uuid.uuid4().hex * 2, size_bytes=1,
-                  captured_at=start + dt.timedelta(hours=9), status=CaptureStatus.done)
+    cap = Capture(
+        cooperative_id=tenant.cooperative_id,
+        camera_id=tenant.camera_id,
+        plot_id=tenant.plot_id,
+        object_key=f"raw/{uuid.uuid4().hex}.jpg",
+        sha256=uuid.uuid4().hex * 2,
+        size_bytes=1,
+        captured_at=start + dt.timedelta(hours=9),
+        status=CaptureStatus.done,
+    )
     s.add(cap)
     s.flush()
     for cls, n in counts.items():
         for _ in range(n):
-            s.add(Detection(cooperative_id=tenant.cooperative_id, capture_id=cap.id, class_id=0, class_name=cls,
-                            score=0.8, x1=1, y1=1, x2=9, y2=9))
+            s.add(
+                Detection(
+                    cooperative_id=tenant.cooperative_id,
+                    capture_id=cap.id,
+                    class_id=0,
+                    class_name=cls,
+                    score=0.8,
+                    x1=1,
+                    y1=1,
+                    x2=9,
+                    y2=9,
+                )
+            )
     s.flush()
-    return alerts.evaluate(s, capture=cap, plot=s.get(Plot, tenant.plot_id), class_names=set(counts),
-                           names_vi={"planthopper": "rầy nâu"})
+    return alerts.evaluate(
+        s, capture=cap, plot=s.get(Plot, tenant.plot_id), class_names=set(counts), names_vi={"planthopper": "rầy nâu"}
+    )
 
 
 def _captures(s, tenant, day: dt.date, n: int, cls: str = "planthopper") -> list:
@@ -39,8 +58,15 @@ def _captures(s, tenant, day: dt.date, n: int, cls: str = "planthopper") -> list
 
 
 def _rule(s, tenant, **kw):
-    s.add(AlertRule(cooperative_id=tenant.cooperative_id, name=kw.get("kind", "threshold"),
-                    class_name=kw.pop("class_name", "planthopper"), min_score=0.25, **kw))
+    s.add(
+        AlertRule(
+            cooperative_id=tenant.cooperative_id,
+            name=kw.get("kind", "threshold"),
+            class_name=kw.pop("class_name", "planthopper"),
+            min_score=0.25,
+            **kw,
+        )
+    )
     s.flush()
 
 
@@ -58,12 +84,12 @@ def test_thresholds_and_trends_over_a_week(sessions):
             raised[day] = [(a.level.value, a.count) for a in got]
             messages[day] = [(a.message_vi, a.message_en) for a in got]
     assert raised[WEEK[0]] == []
-    assert raised[WEEK[1]] == [("watch", 2)]            # 1 → 2: +100 %
-    assert raised[WEEK[2]] == []                        # 2 → 2: flat, under the threshold
-    assert raised[WEEK[3]] == [("warning", 4)]          # over 3 and +100 %: the watch card escalates to warning
-    assert raised[WEEK[4]] == [("warning", 4)]          # 4 → 4: no trend; the card moves to today
-    assert raised[WEEK[5]] == [("warning", 9)]          # +125 %: the same card, with the trend in its message
-    assert raised[WEEK[6]] == [("warning", 3)]          # still over 3; a fall is no trend
+    assert raised[WEEK[1]] == [("watch", 2)]  # 1 → 2: +100 %
+    assert raised[WEEK[2]] == []  # 2 → 2: flat, under the threshold
+    assert raised[WEEK[3]] == [("warning", 4)]  # over 3 and +100 %: the watch card escalates to warning
+    assert raised[WEEK[4]] == [("warning", 4)]  # 4 → 4: no trend; the card moves to today
+    assert raised[WEEK[5]] == [("warning", 9)]  # +125 %: the same card, with the trend in its message
+    assert raised[WEEK[6]] == [("warning", 3)]  # still over 3; a fall is no trend
     vi, en = messages[WEEK[5]][0]
     assert "Tăng 125% so với hôm qua (4)" in vi and "Up 125% on yesterday" in en
     with sessions() as s:
@@ -110,8 +136,15 @@ def test_no_repeated_alert_inside_the_cooldown(sessions):
 def test_a_silent_camera_raises_one_alert_and_clears_it_when_heard_again(sessions):
     with sessions.begin() as s:
         tenant = make_tenant(s, "si")
-        _rule(s, tenant, kind="silence", class_name=alerts.SILENT, threshold=1, level=AlertLevel.warning,
-              params={"hours": 6})
+        _rule(
+            s,
+            tenant,
+            kind="silence",
+            class_name=alerts.SILENT,
+            threshold=1,
+            level=AlertLevel.warning,
+            params={"hours": 6},
+        )
         cam = s.get(Camera, tenant.camera_id)
         cam.last_seen_at = utcnow() - dt.timedelta(hours=7)
         s.flush()
@@ -133,12 +166,19 @@ def test_harvest_window_estimates_days_to_ripeness_from_the_trend(sessions):
     assert alerts.harvest_eta_days([(0, 0.5), (1, 0.4)], 0.8) is None
     with sessions.begin() as s:
         tenant = make_tenant(s, "hw")
-        _rule(s, tenant, kind="harvest_window", class_name="harvest_window", threshold=1, level=AlertLevel.watch,
-              params={"share": 0.3, "target": 0.8, "days": 7})
-        assert _fruit(s, tenant, WEEK[0], 2, 8) == []           # 20 % ripe: under the level
-        [first] = _fruit(s, tenant, WEEK[1], 3, 7)              # 30 %, +10 points since yesterday → 5 days
+        _rule(
+            s,
+            tenant,
+            kind="harvest_window",
+            class_name="harvest_window",
+            threshold=1,
+            level=AlertLevel.watch,
+            params={"share": 0.3, "target": 0.8, "days": 7},
+        )
+        assert _fruit(s, tenant, WEEK[0], 2, 8) == []  # 20 % ripe: under the level
+        [first] = _fruit(s, tenant, WEEK[1], 3, 7)  # 30 %, +10 points since yesterday → 5 days
         assert "30% quả đã chín" in first.message_vi and "khoảng 5 ngày" in first.message_vi
-        [again] = _fruit(s, tenant, WEEK[2], 4, 6)              # 40 %, +10 points a day → 80 % in 4 days
+        [again] = _fruit(s, tenant, WEEK[2], 4, 6)  # 40 %, +10 points a day → 80 % in 4 days
         assert again.id == first.id and "khoảng 4 ngày" in again.message_vi and "about 4 days" in again.message_en
 
 
@@ -162,19 +202,40 @@ def test_a_sticky_trap_week_counts_new_insects_not_photos(sessions):
                 if i == 3 and k == 72:  # the farmer puts a new card in at noon on day 4
                     on_card = 0
                 on_card += 1 if k * new_today // 144 != (k + 1) * new_today // 144 else 0
-                cap = Capture(cooperative_id=tenant.cooperative_id, camera_id=tenant.camera_id,
-                              plot_id=tenant.plot_id, object_key=f"raw/{uuid.uuid4().hex}.jpg",
-                              sha256=uuid.uuid4().hex * 2, size_bytes=1, captured_at=when,
-                              status=CaptureStatus.done)
+                cap = Capture(
+                    cooperative_id=tenant.cooperative_id,
+                    camera_id=tenant.camera_id,
+                    plot_id=tenant.plot_id,
+                    object_key=f"raw/{uuid.uuid4().hex}.jpg",
+                    sha256=uuid.uuid4().hex * 2,
+                    size_bytes=1,
+                    captured_at=when,
+                    status=CaptureStatus.done,
+                )
                 s.add(cap)
                 s.flush()
-                s.add_all([Detection(cooperative_id=tenant.cooperative_id, capture_id=cap.id, class_id=6,
-                                     class_name="planthopper", score=0.8, x1=1, y1=1, x2=9, y2=9)
-                           for _ in range(on_card)])
+                s.add_all(
+                    [
+                        Detection(
+                            cooperative_id=tenant.cooperative_id,
+                            capture_id=cap.id,
+                            class_id=6,
+                            class_name="planthopper",
+                            score=0.8,
+                            x1=1,
+                            y1=1,
+                            x2=9,
+                            y2=9,
+                        )
+                        for _ in range(on_card)
+                    ]
+                )
                 photos_sum[day] = photos_sum.get(day, 0) + on_card
             s.flush()
-            raised[day] = [(a.level.value, a.count) for a in alerts.evaluate(
-                s, capture=cap, plot=s.get(Plot, tenant.plot_id), class_names={"planthopper"})]
+            raised[day] = [
+                (a.level.value, a.count)
+                for a in alerts.evaluate(s, capture=cap, plot=s.get(Plot, tenant.plot_id), class_names={"planthopper"})
+            ]
             expected[day] = new_today
             counted = alerts.daily_count(s, plot_id=tenant.plot_id, class_name="planthopper", day=day, min_score=0.25)
             assert counted == new_today, (day, counted, new_today, start_count)
@@ -187,7 +248,8 @@ def test_a_sticky_trap_week_counts_new_insects_not_photos(sessions):
     assert [expected[d] for d in WEEK] == [5, 8, 12, 30, 6, 25, 0]
     assert [chart[d] for d in WEEK] == [5, 8, 12, 30, 6, 25, 0]
     assert [(crop, month, cls, n) for _, crop, month, cls, n in union["pests"]] == [
-        ("lúa", "2026-11", "planthopper", 86)]  # the week's new catches, not the photos' sum
+        ("lúa", "2026-11", "planthopper", 86)
+    ]  # the week's new catches, not the photos' sum
     assert photos_sum[WEEK[3]] > 1000, "what summing photos would have said"
     assert raised[WEEK[3]] == [("warning", 30)] and raised[WEEK[5]] == [("warning", 25)]
     assert all(raised[d] == [] for d in (WEEK[0], WEEK[1], WEEK[2], WEEK[4]))

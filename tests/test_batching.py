@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import func, select
-
 from conftest import rice_photos
+from factories import make_tenant
+from sqlalchemy import func, select
+from test_processing import upload
+
 from cropwatch.domain import CaptureStatus
 from cropwatch.tables import Camera, Capture, InferenceRun
-from factories import make_tenant
 from inference.service import CaptureProcessor, Outcome
-from test_processing import upload
 
 
 @pytest.fixture
@@ -47,7 +47,8 @@ def _spy_batches(monkeypatch, processor, sessions):
 
 
 def test_one_task_takes_the_waiting_captures_into_one_batch_and_each_is_stored_once(
-        processor, sessions, storage, settings, tenant, monkeypatch):
+    processor, sessions, storage, settings, tenant, monkeypatch
+):
     ids = [upload(sessions, storage, settings, tenant, p.read_bytes()) for p in rice_photos(5)]
     sizes = _spy_batches(monkeypatch, processor, sessions)
     assert processor.process_batch(ids[2]).outcome == Outcome.done
@@ -76,8 +77,9 @@ def test_a_capture_from_a_crashed_batch_goes_alone(processor, sessions, storage,
         assert s.get(Capture, ids[1]).status == CaptureStatus.stored
 
 
-def test_a_duplicate_delivery_stands_back_while_a_worker_holds_the_claim(processor, sessions, storage, settings,
-                                                                         tenant):
+def test_a_duplicate_delivery_stands_back_while_a_worker_holds_the_claim(
+    processor, sessions, storage, settings, tenant
+):
     cid = upload(sessions, storage, settings, tenant, rice_photos(1)[0].read_bytes())
     with sessions.begin() as s:  # another worker claimed it a moment ago
         cap = s.get(Capture, cid)

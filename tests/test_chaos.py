@@ -39,9 +39,10 @@ import httpx
 import pytest
 import redis
 import sqlalchemy as sa
-from sqlalchemy import func, select
-
 from conftest import DB_BACKENDS, TEST_PG, rice_photos
+from sqlalchemy import func, select
+from test_e2e import api_server, kill_group, spawn, stack_env, tenant, wait_for  # noqa: F401 - tenant is a fixture
+
 from camera_agents.simulator import CameraSimulator, Refused, reshoot
 from cropwatch.alerts import daily_count
 from cropwatch.domain import AlertStatus, CaptureStatus, DiarySource
@@ -49,17 +50,21 @@ from cropwatch.embedded import EmbeddedRedis, EmbeddedS3, free_port
 from cropwatch.settings import Settings
 from cropwatch.storage import Storage
 from cropwatch.tables import Alert, AlertRule, Capture, Detection, DiaryEntry, InferenceRun
-from test_e2e import api_server, kill_group, spawn, stack_env, tenant, wait_for  # noqa: F401 - tenant is a fixture
 
 # One database per run to keep CI inside its budget: PostgreSQL when it is there (the production database, and the
 # only one with a server to "restart"), else SQLite. Both: CROPWATCH_CHAOS_ALL_BACKENDS=1.
-pytestmark = [pytest.mark.slow, pytest.mark.parametrize(
-    "db_url", DB_BACKENDS if os.environ.get("CROPWATCH_CHAOS_ALL_BACKENDS") else DB_BACKENDS[-1:], indirect=True)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.parametrize(
+        "db_url", DB_BACKENDS if os.environ.get("CROPWATCH_CHAOS_ALL_BACKENDS") else DB_BACKENDS[-1:], indirect=True
+    ),
+]
 
 UNRESOLVED = (CaptureStatus.pending, CaptureStatus.stored, CaptureStatus.processing)
 
 
 # --- servers of our own -----------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def chaos_redis():
@@ -72,8 +77,9 @@ def chaos_redis():
 
 @pytest.fixture
 def chaos_s3(tmp_path):
-    server = EmbeddedS3(tmp_path / "s3", s3_port=free_port(), access_key="cw-chaos",
-                        secret_key="cw-chaos-secret").start()
+    server = EmbeddedS3(
+        tmp_path / "s3", s3_port=free_port(), access_key="cw-chaos", secret_key="cw-chaos-secret"
+    ).start()
     yield server
     server.stop()
 
@@ -83,9 +89,17 @@ def settings(tmp_path, db_url, chaos_s3, chaos_redis):
     """Like tests/conftest.py's, but on this test's own S3 and Redis (overrides it for this module, so the
     ``storage``, ``sessions``, ``models_registered`` and ``tenant`` fixtures use them)."""
     return Settings(
-        _env_file=None, environment="test", data_dir=tmp_path / "data", database_url=db_url,
-        broker_url=chaos_redis.url, s3_endpoint=chaos_s3.endpoint, s3_access_key=chaos_s3.access_key,
-        s3_secret_key=chaos_s3.secret_key, s3_bucket=f"cw-{uuid.uuid4().hex[:12]}", max_attempts=3, onnx_threads=1,
+        _env_file=None,
+        environment="test",
+        data_dir=tmp_path / "data",
+        database_url=db_url,
+        broker_url=chaos_redis.url,
+        s3_endpoint=chaos_s3.endpoint,
+        s3_access_key=chaos_s3.access_key,
+        s3_secret_key=chaos_s3.secret_key,
+        s3_bucket=f"cw-{uuid.uuid4().hex[:12]}",
+        max_attempts=3,
+        onnx_threads=1,
         detect_conf=0.001,
     )
 
@@ -103,10 +117,15 @@ def terminate_db_connections(settings: Settings, *, window: float = 3.0) -> int:
         with admin.connect() as c:
             end = time.monotonic() + window
             while True:
-                cut += len(c.execute(sa.text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :db AND pid <> pg_backend_pid()"),
-                    {"db": sa.engine.make_url(settings.db_url).database}).all())
+                cut += len(
+                    c.execute(
+                        sa.text(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            "WHERE datname = :db AND pid <> pg_backend_pid()"
+                        ),
+                        {"db": sa.engine.make_url(settings.db_url).database},
+                    ).all()
+                )
                 if time.monotonic() > end:
                     return cut
                 time.sleep(0.2)
@@ -115,6 +134,7 @@ def terminate_db_connections(settings: Settings, *, window: float = 3.0) -> int:
 
 
 # --- the camera -------------------------------------------------------------------------------------------------
+
 
 def burst_frames(n: int) -> list[tuple[Path, bytes]]:
     """``n`` real photos, each file unique (a repeated file is re-shot: new bytes, same scene)."""
@@ -139,12 +159,22 @@ class CameraRun:
     outer_retries: int = 0  # times the simulator's own retries ran out and the frame was tried again
 
 
-def run_camera(url: str, token: str, frames: list[tuple[Path, bytes]], *, interval: float, rng: random.Random,
-               deadline: float, out: CameraRun, stop: threading.Event) -> None:
+def run_camera(
+    url: str,
+    token: str,
+    frames: list[tuple[Path, bytes]],
+    *,
+    interval: float,
+    rng: random.Random,
+    deadline: float,
+    out: CameraRun,
+    stop: threading.Event,
+) -> None:
     """A field camera: one frame per ``interval``; the simulator retries 5xx and network errors with backoff and
     jitter; when it runs out of retries the frame is kept and tried again, as a camera's outbox does."""
-    sim = CameraSimulator(url, token, client=httpx.Client(timeout=15), max_retries=6, backoff_base=0.5,
-                          backoff_max=5.0, rng=rng)
+    sim = CameraSimulator(
+        url, token, client=httpx.Client(timeout=15), max_retries=6, backoff_base=0.5, backoff_max=5.0, rng=rng
+    )
     for path, data in frames:
         sha = hashlib.sha256(data).hexdigest()
         while not stop.is_set():
@@ -166,6 +196,7 @@ def run_camera(url: str, token: str, frames: list[tuple[Path, bytes]], *, interv
 
 
 # --- the chaos --------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class ChaosLog:
@@ -193,14 +224,20 @@ class ChaosPlan:
 
 
 def plan_chaos(rng: random.Random, *, kills: int, pg: bool) -> ChaosPlan:
-    return ChaosPlan(first_kill_at=rng.uniform(2, 4), kill_pauses=[rng.uniform(0.3, 1.5) for _ in range(kills)],
-                     alive=[rng.uniform(1.5, 5.0) for _ in range(kills - 1)], redis_at=rng.uniform(10, 25),
-                     s3_at=rng.uniform(28, 40), db_at=rng.uniform(15, 60) if pg else None)
+    return ChaosPlan(
+        first_kill_at=rng.uniform(2, 4),
+        kill_pauses=[rng.uniform(0.3, 1.5) for _ in range(kills)],
+        alive=[rng.uniform(1.5, 5.0) for _ in range(kills - 1)],
+        redis_at=rng.uniform(10, 25),
+        s3_at=rng.uniform(28, 40),
+        db_at=rng.uniform(15, 60) if pg else None,
+    )
 
 
 class Chaos:
-    def __init__(self, *, env: dict, log, settings: Settings, sessions, s3: EmbeddedS3,  # noqa: ANN001
-                 redis_server: EmbeddedRedis) -> None:
+    def __init__(
+        self, *, env: dict, log, settings: Settings, sessions, s3: EmbeddedS3, redis_server: EmbeddedRedis
+    ) -> None:
         self.env, self.log, self.settings, self.sessions = env, log, settings, sessions
         self.s3, self.redis = s3, redis_server
         self.result = ChaosLog()
@@ -217,8 +254,13 @@ class Chaos:
         """Whether the worker about to be killed holds a claim on a capture right now."""
         try:
             with self.sessions() as s:
-                return bool(s.scalar(select(func.count(Capture.id)).where(
-                    Capture.status == CaptureStatus.processing, Capture.claimed_at >= self.worker_started)))
+                return bool(
+                    s.scalar(
+                        select(func.count(Capture.id)).where(
+                            Capture.status == CaptureStatus.processing, Capture.claimed_at >= self.worker_started
+                        )
+                    )
+                )
         except Exception:  # noqa: BLE001 - the database may be the thing that is down
             return False
 
@@ -257,8 +299,11 @@ class Chaos:
     def run(self, plan: ChaosPlan, t0: float) -> None:
         self.t0 = t0
         seq = itertools.count()
-        events = [(t0 + plan.first_kill_at, next(seq), "kill-worker"), (t0 + plan.redis_at, next(seq), "stop-redis"),
-                  (t0 + plan.s3_at, next(seq), "stop-s3")]
+        events = [
+            (t0 + plan.first_kill_at, next(seq), "kill-worker"),
+            (t0 + plan.redis_at, next(seq), "stop-redis"),
+            (t0 + plan.s3_at, next(seq), "stop-s3"),
+        ]
         if plan.db_at is not None:
             events.append((t0 + plan.db_at, next(seq), "cut-db"))
         heapq.heapify(events)
@@ -306,7 +351,8 @@ class Chaos:
 
 # --- checks shared by both tests ----------------------------------------------------------------------------------
 
-def check_written_once(s, capture_ids: list[int]) -> Counter:  # noqa: ANN001
+
+def check_written_once(s, capture_ids: list[int]) -> Counter:
     """Every capture resolved; a `done` one has exactly one run whose detections are all there, once; a `failed`
     one says why and has no result; every detection is evidence in exactly one automatic diary observation, and there
     is at most one such observation per plot, pest and day. Returns the statuses."""
@@ -334,7 +380,7 @@ def check_written_once(s, capture_ids: list[int]) -> Counter:  # noqa: ANN001
     return statuses
 
 
-def check_alerts(s) -> int:  # noqa: ANN001
+def check_alerts(s) -> int:
     """At most one unresolved alert per (plot, class) — one card per pest, escalating — each counting exactly what a
     fresh recount gives (no double counting), and none missing or below the level of a rule whose threshold is
     reached. Returns the open alerts."""
@@ -351,8 +397,10 @@ def check_alerts(s) -> int:  # noqa: ANN001
     days = {(a.plot_id, a.local_day) for a in open_alerts}
     for rule in s.scalars(select(AlertRule).where(AlertRule.enabled.is_(True))):
         for plot_id, day in days:
-            if daily_count(s, plot_id=plot_id, class_name=rule.class_name, day=day,
-                           min_score=rule.min_score) >= rule.threshold:
+            if (
+                daily_count(s, plot_id=plot_id, class_name=rule.class_name, day=day, min_score=rule.min_score)
+                >= rule.threshold
+            ):
                 assert keys[(plot_id, rule.class_name)] == 1, f"no alert for {rule.class_name}"
                 assert LEVEL_ORDER[level_of[(plot_id, rule.class_name)]] >= LEVEL_ORDER[rule.level]
     return len(open_alerts)
@@ -366,7 +414,13 @@ S3_OUTAGE_S = 30
 
 
 def test_burst_under_chaos_every_photo_once_nothing_stuck_nothing_counted_twice(
-        settings, sessions, tenant, chaos_s3, chaos_redis, tmp_path):  # noqa: F811
+    settings,
+    sessions,
+    tenant,  # noqa: F811 - the fixture imported from test_e2e
+    chaos_s3,
+    chaos_redis,
+    tmp_path,
+):
     seed = int(os.environ.get("CROPWATCH_CHAOS_SEED") or random.SystemRandom().randrange(2**32))
     print(f"\nchaos seed {seed} (replay: CROPWATCH_CHAOS_SEED={seed})")
     rng = random.Random(seed)
@@ -387,21 +441,34 @@ def test_burst_under_chaos_every_photo_once_nothing_stuck_nothing_counted_twice(
     beat = spawn(["beat"], env, log)
     errors: list[str] = []
 
-    def guarded(name: str, fn, **kw) -> threading.Thread:  # noqa: ANN001
+    def guarded(name: str, fn, **kw) -> threading.Thread:
         def body() -> None:
             try:
                 fn(**kw)
             except BaseException as exc:  # noqa: BLE001 - reported by the test
                 errors.append(f"{name}: {exc!r}")
+
         return threading.Thread(target=body, name=name, daemon=True)
 
     threads: list[threading.Thread] = []
     try:
         with api_server(env, log) as url:
             t0 = time.monotonic()
-            threads = [guarded("camera", run_camera, url=url, token=tenant.camera_token, frames=frames, interval=1.2,
-                               rng=random.Random(seed + 1), deadline=t0 + 170, out=camera, stop=chaos.stop),
-                       guarded("chaos", chaos.run, plan=plan, t0=t0)]
+            threads = [
+                guarded(
+                    "camera",
+                    run_camera,
+                    url=url,
+                    token=tenant.camera_token,
+                    frames=frames,
+                    interval=1.2,
+                    rng=random.Random(seed + 1),
+                    deadline=t0 + 170,
+                    out=camera,
+                    stop=chaos.stop,
+                ),
+                guarded("chaos", chaos.run, plan=plan, t0=t0),
+            ]
             for t in threads:
                 t.start()
             threads[1].join(200)
@@ -433,8 +500,9 @@ def test_burst_under_chaos_every_photo_once_nothing_stuck_nothing_counted_twice(
         per_sha = Counter(s.scalars(select(Capture.sha256).where(Capture.camera_id == tenant.camera_id)))
         assert per_sha == Counter(camera.accepted.keys()), "captures do not match the photos sent, once each"
         statuses = check_written_once(s, list(camera.accepted.values()))
-        reasons = Counter(c.error.split(":")[0] for c in s.scalars(
-            select(Capture).where(Capture.status == CaptureStatus.failed)))
+        reasons = Counter(
+            c.error.split(":")[0] for c in s.scalars(select(Capture).where(Capture.status == CaptureStatus.failed))
+        )
         n_alerts = check_alerts(s)
         keys = [(c.object_key, c.size_bytes) for c in s.scalars(select(Capture))]
     storage = Storage(settings)  # the accepted photos survived the S3 restart
@@ -447,31 +515,36 @@ def test_burst_under_chaos_every_photo_once_nothing_stuck_nothing_counted_twice(
     assert statuses["done"] > 0, "nothing got through"
     r = chaos.result
     text = log_path.read_bytes()
-    outcomes = Counter(m.decode() for m in re.findall(rb"cropwatch\.detect\[[^\]]+\] succeeded in [\d.]+s: '(\w+)'", text))
+    outcomes = Counter(
+        m.decode() for m in re.findall(rb"cropwatch\.detect\[[^\]]+\] succeeded in [\d.]+s: '(\w+)'", text)
+    )
     outcomes["retry"] = len(re.findall(rb"cropwatch\.detect\[[^\]]+\] retry", text))  # S3 trouble seen by the worker
-    print(f"chaos summary ({'postgresql' if pg else 'sqlite'}, seed {seed}): {r.kills} worker kills "
-          f"({r.kills_mid_task} with a capture in progress), Redis restarted (data kept: {r.redis_kept_data}), "
-          f"S3 down {r.s3_down_s:.0f} s, database connections cut: "
-          f"{r.db_connections_cut if pg else 'n/a (SQLite)'}; camera: {len(camera.accepted)} photos accepted, "
-          f"{camera.outer_retries} frames re-tried after the simulator's retries ran out; captures: "
-          f"{statuses['done']} done, {statuses['failed']} failed {dict(reasons)}; {n_alerts} open alerts; "
-          f"detect tasks ended {dict(outcomes)}; "
-          f"burst {burst_s:.0f} s, total {time.monotonic() - started:.0f} s")
+    print(
+        f"chaos summary ({'postgresql' if pg else 'sqlite'}, seed {seed}): {r.kills} worker kills "
+        f"({r.kills_mid_task} with a capture in progress), Redis restarted (data kept: {r.redis_kept_data}), "
+        f"S3 down {r.s3_down_s:.0f} s, database connections cut: "
+        f"{r.db_connections_cut if pg else 'n/a (SQLite)'}; camera: {len(camera.accepted)} photos accepted, "
+        f"{camera.outer_retries} frames re-tried after the simulator's retries ran out; captures: "
+        f"{statuses['done']} done, {statuses['failed']} failed {dict(reasons)}; {n_alerts} open alerts; "
+        f"detect tasks ended {dict(outcomes)}; "
+        f"burst {burst_s:.0f} s, total {time.monotonic() - started:.0f} s"
+    )
     print("chaos timeline: " + ", ".join(e for e in r.events if "worker" not in e))
 
 
 # --- 2. Redis re-delivers a task that is still running ------------------------------------------------------------
 
+
 @pytest.mark.parametrize("lease", ["expired", "live"])
-def test_redelivery_of_a_running_slow_task_with_concurrency_2_writes_once(
-        settings, sessions, tenant, tmp_path, lease):  # noqa: F811
+def test_redelivery_of_a_running_slow_task_with_concurrency_2_writes_once(settings, sessions, tenant, tmp_path, lease):  # noqa: F811
     """The visibility timeout (3 s) is shorter than the task (15 s): Redis hands the message to the worker's second
     process while the first still runs. With the claim's lease already expired (2 s) both deliveries run the whole
     pipeline and the results must still be written once; with a live lease (120 s) the second stands back."""
     delay, visibility = 15, 3
     stuck = 2 if lease == "expired" else 120
-    env = stack_env(settings, test_task_delay_seconds=delay, broker_visibility_timeout=visibility,
-                    stuck_after_seconds=stuck)
+    env = stack_env(
+        settings, test_task_delay_seconds=delay, broker_visibility_timeout=visibility, stuck_after_seconds=stuck
+    )
     log_path = tmp_path / "stack.log"
     log = open(log_path, "wb")
     worker = spawn(["worker", "--concurrency", "2"], env, log)
@@ -516,5 +589,7 @@ def test_redelivery_of_a_running_slow_task_with_concurrency_2_writes_once(
         for a in s.scalars(select(Alert)):
             assert a.count == per_class[a.class_name], f"alert {a.class_name} counts {a.count}"
         assert s.scalar(select(func.count(Alert.id))) == len(per_class)
-    print(f"\nlease {lease}: attempts {cap.attempts}, {run.detection_count} detections, {len(per_class)} alerts, "
-          f"deliveries ended {dict(outcomes)}")
+    print(
+        f"\nlease {lease}: attempts {cap.attempts}, {run.detection_count} detections, {len(per_class)} alerts, "
+        f"deliveries ended {dict(outcomes)}"
+    )

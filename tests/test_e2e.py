@@ -16,36 +16,49 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
+from conftest import PROJECT, rice_photos
+from factories import add_rule, make_tenant
 from sqlalchemy import select
 
-from conftest import PROJECT, rice_photos
 from camera_agents.simulator import CameraSimulator
 from cropwatch.domain import CaptureStatus, Role
 from cropwatch.embedded import free_port
 from cropwatch.tables import Capture, Detection, InferenceRun
-from factories import add_rule, make_tenant
 
 pytestmark = pytest.mark.slow
 
 
 def stack_env(settings, **extra) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CROPWATCH_")}
-    env.update({
-        "CROPWATCH_ENVIRONMENT": "test", "CROPWATCH_DATA_DIR": str(settings.data_dir),
-        "CROPWATCH_DATABASE_URL": settings.db_url, "CROPWATCH_BROKER_URL": settings.broker_url,
-        "CROPWATCH_S3_ENDPOINT": settings.s3_endpoint, "CROPWATCH_S3_ACCESS_KEY": settings.s3_access_key,
-        "CROPWATCH_S3_SECRET_KEY": settings.s3_secret_key, "CROPWATCH_S3_BUCKET": settings.s3_bucket,
-        "CROPWATCH_ONNX_THREADS": "1", "PYTHONUNBUFFERED": "1",
-        # the pipeline is under test here, not the from-scratch model: a low threshold keeps boxes coming
-        "CROPWATCH_DETECT_CONF": "0.001",
-    })
+    env.update(
+        {
+            "CROPWATCH_ENVIRONMENT": "test",
+            "CROPWATCH_DATA_DIR": str(settings.data_dir),
+            "CROPWATCH_DATABASE_URL": settings.db_url,
+            "CROPWATCH_BROKER_URL": settings.broker_url,
+            "CROPWATCH_S3_ENDPOINT": settings.s3_endpoint,
+            "CROPWATCH_S3_ACCESS_KEY": settings.s3_access_key,
+            "CROPWATCH_S3_SECRET_KEY": settings.s3_secret_key,
+            "CROPWATCH_S3_BUCKET": settings.s3_bucket,
+            "CROPWATCH_ONNX_THREADS": "1",
+            "PYTHONUNBUFFERED": "1",
+            # the pipeline is under test here, not the from-scratch model: a low threshold keeps boxes coming
+            "CROPWATCH_DETECT_CONF": "0.001",
+        }
+    )
     env.update({f"CROPWATCH_{k.upper()}": str(v) for k, v in extra.items()})
     return env
 
 
-def spawn(args: list[str], env: dict, log) -> subprocess.Popen:  # noqa: ANN001
-    return subprocess.Popen([sys.executable, "-m", "cropwatch.cli", *args], env=env, cwd=PROJECT,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+def spawn(args: list[str], env: dict, log) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "cropwatch.cli", *args],
+        env=env,
+        cwd=PROJECT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def kill_group(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
@@ -59,7 +72,7 @@ def kill_group(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
 
 
 @contextmanager
-def api_server(env: dict, log):  # noqa: ANN001
+def api_server(env: dict, log):
     port = free_port()
     proc = spawn(["api", "--port", str(port)], env, log)
     url = f"http://127.0.0.1:{port}"
@@ -78,7 +91,7 @@ def api_server(env: dict, log):  # noqa: ANN001
         kill_group(proc)
 
 
-def wait_for(predicate, timeout: float, what: str):  # noqa: ANN001
+def wait_for(predicate, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -90,8 +103,8 @@ def wait_for(predicate, timeout: float, what: str):  # noqa: ANN001
 
 @pytest.fixture
 def tenant(sessions, models_registered):
-    from models import registry
     from cropwatch.domain import ModelTask
+    from models import registry
 
     with sessions.begin() as s:
         t = make_tenant(s, "e2e")
@@ -122,8 +135,12 @@ def test_camera_to_alert_and_diary_through_real_processes(settings, sessions, te
             served = [m for w in health["workers"] for m in w["models"] if m["task"] == "pest"]
             assert any(m["variant"] == "int8" and m["provider"] == "cpu" for m in served), health
             metrics = httpx.get(f"{url}/metrics").text
-            assert any(line.startswith("cropwatch_worker_model_info{") and 'provider="cpu"' in line
-                       and 'variant="int8"' in line for line in metrics.splitlines()), metrics[-2000:]
+            assert any(
+                line.startswith("cropwatch_worker_model_info{")
+                and 'provider="cpu"' in line
+                and 'variant="int8"' in line
+                for line in metrics.splitlines()
+            ), metrics[-2000:]
             details = [httpx.get(f"{url}/api/v1/captures/{u.capture_id}", headers=auth).json() for u in uploaded]
             n_dets = sum(len(d["detections"]) for d in details)
             assert n_dets > 0
@@ -132,10 +149,12 @@ def test_camera_to_alert_and_diary_through_real_processes(settings, sessions, te
             assert alerts and alerts[0]["message"] == alerts[0]["message_vi"]
             diary = httpx.get(f"{url}/api/v1/diary", headers=auth, params={"source": "automatic"}).json()
             # one observation per pest and day, holding every photo's detections as evidence
-            assert sorted(e["subject"] for e in diary) == sorted({x["class_name"] for d in details
-                                                                  for x in d["detections"]})
+            assert sorted(e["subject"] for e in diary) == sorted(
+                {x["class_name"] for d in details for x in d["detections"]}
+            )
             assert sorted(i for e in diary for i in e["detection_ids"]) == sorted(
-                x["id"] for d in details for x in d["detections"])
+                x["id"] for d in details for x in d["detections"]
+            )
             # uploading the same photos again changes nothing
             again = sim.run(photos, interval=0, stop=threading.Event())
             assert all(u.duplicate for u in again)
@@ -166,6 +185,7 @@ def test_worker_killed_mid_task_loses_nothing_and_writes_once(settings, sessions
             kill_group(worker)
         worker2 = spawn(["worker"], env, log)
         try:
+
             def done():
                 with sessions() as s:
                     return s.get(Capture, cid).status == CaptureStatus.done

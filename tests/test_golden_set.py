@@ -4,8 +4,8 @@ gate compares candidate and production."""
 from __future__ import annotations
 
 import pytest
-
 from conftest import SHARED
+
 from cropwatch.domain import ModelTask
 from cropwatch.tables import DatasetVersion, ModelVersion
 from datasets import golden
@@ -17,13 +17,14 @@ from training.recipes import RECIPES
 pytestmark = pytest.mark.slow
 
 
-def test_golden_images_stay_out_of_datasets_and_the_gate_reads_them(sessions, storage, settings,
-                                                                   models_registered):
+def test_golden_images_stay_out_of_datasets_and_the_gate_reads_them(sessions, storage, settings, models_registered):
     pest = RECIPES["pest"]
-    seed, _ = import_yolo_folder(storage, SHARED / "rice-pests", name="golden-pest-rice", names=pest.names,
-                                 splits=("test",), limit=6)
-    train, _ = import_yolo_folder(storage, SHARED / "rice-pests", name="few", names=pest.names,
-                                  splits=("train",), limit=10)
+    seed, _ = import_yolo_folder(
+        storage, SHARED / "rice-pests", name="golden-pest-rice", names=pest.names, splits=("test",), limit=6
+    )
+    train, _ = import_yolo_folder(
+        storage, SHARED / "rice-pests", name="few", names=pest.names, splits=("train",), limit=10
+    )
     with sessions.begin() as s:
         family = s.get(ModelVersion, models_registered["pest"]).family  # the shipped rice model's: pest-rice
         assert family == "pest-rice"
@@ -35,8 +36,12 @@ def test_golden_images_stay_out_of_datasets_and_the_gate_reads_them(sessions, st
         manifest = load_manifest(storage, dv)
         assert {i["sha256"] for i in manifest["images"]}.isdisjoint({g.sha256 for g in seed})
         assert dv.stats["golden_excluded"] == 6 and len(manifest["images"]) == 10
-        run = jobs.create_run(s, dataset=s.get(DatasetVersion, dv_id), created_by=None,
-                              params={"epochs": 1, "imgsz": 64, "batch": 4, "quantize": False})
+        run = jobs.create_run(
+            s,
+            dataset=s.get(DatasetVersion, dv_id),
+            created_by=None,
+            params={"epochs": 1, "imgsz": 64, "batch": 4, "quantize": False},
+        )
         run_id = run.id
     run = jobs.execute(run_id, sessions=sessions, storage=storage, settings=settings)
     assert run.status == "done", run.log + (run.error or "")
@@ -56,12 +61,20 @@ def test_a_continued_training_with_other_classes_is_refused(sessions, storage, s
         shipped = s.get(ModelVersion, models_registered["pest"])
         shipped.weights_key = "models/pest/weights/x.pt"  # as if it had PyTorch weights
         storage.put_bytes(shipped.weights_key, b"not reached")
-        items, _ = import_yolo_folder(storage, SHARED / "rice-pests", name="two", names=RECIPES["pest"].names,
-                                      splits=("train",), limit=4)
-        dv = create_version(s, storage, name="two-classes", task=ModelTask.pest, classes={0: "aphid", 1: "mite"},
-                            items=[type(i)(i.key, i.sha256, i.width, i.height, [], i.source) for i in items])
-        run = jobs.create_run(s, dataset=dv, created_by=None, params={"epochs": 1, "imgsz": 64, "batch": 4,
-                                                                     "quantize": False})
+        items, _ = import_yolo_folder(
+            storage, SHARED / "rice-pests", name="two", names=RECIPES["pest"].names, splits=("train",), limit=4
+        )
+        dv = create_version(
+            s,
+            storage,
+            name="two-classes",
+            task=ModelTask.pest,
+            classes={0: "aphid", 1: "mite"},
+            items=[type(i)(i.key, i.sha256, i.width, i.height, [], i.source) for i in items],
+        )
+        run = jobs.create_run(
+            s, dataset=dv, created_by=None, params={"epochs": 1, "imgsz": 64, "batch": 4, "quantize": False}
+        )
         run_id = run.id
     run = jobs.execute(run_id, sessions=sessions, storage=storage, settings=settings)
     assert run.status == "failed" and "allow_class_change" in run.error
@@ -76,9 +89,14 @@ def test_golden_seed_command_seeds_a_family_from_a_test_split(sessions, storage,
     from cropwatch.settings import get_settings
     from cropwatch.tables import GoldenImage
 
-    for key, value in {"DATABASE_URL": settings.database_url, "S3_ENDPOINT": settings.s3_endpoint,
-                       "S3_ACCESS_KEY": settings.s3_access_key, "S3_SECRET_KEY": settings.s3_secret_key,
-                       "S3_BUCKET": settings.s3_bucket, "DATA_DIR": str(settings.data_dir)}.items():
+    for key, value in {
+        "DATABASE_URL": settings.database_url,
+        "S3_ENDPOINT": settings.s3_endpoint,
+        "S3_ACCESS_KEY": settings.s3_access_key,
+        "S3_SECRET_KEY": settings.s3_secret_key,
+        "S3_BUCKET": settings.s3_bucket,
+        "DATA_DIR": str(settings.data_dir),
+    }.items():
         monkeypatch.setenv(f"CROPWATCH_{key}", value)
     get_settings.cache_clear()  # the command reads these settings, not an instance cached by an earlier test
     with sessions() as s:  # the schema exists before the command runs

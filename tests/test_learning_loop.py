@@ -3,16 +3,14 @@ promote it through the gate; an already-running worker serves it on its next cap
 
 from __future__ import annotations
 
-
 import pytest
+from conftest import SHARED, rice_photos
+from factories import make_tenant, served_by
 from sqlalchemy import select
 
-from conftest import SHARED, rice_photos
 from cropwatch.domain import ModelStage, ModelTask
 from cropwatch.tables import DatasetVersion, Detection, InferenceRun, ModelVersion
-from datasets.versions import (create_version, export_coco, import_yolo_folder, load_manifest, materialize,
-                               stable_split)
-from factories import make_tenant, served_by
+from datasets.versions import create_version, export_coco, import_yolo_folder, load_manifest, materialize, stable_split
 from inference.service import CaptureProcessor
 from models import registry
 from training import jobs
@@ -32,8 +30,9 @@ def test_import_train_promote_serve_rollback(sessions, storage, settings, models
     assert served_by(worker, sessions, storage, settings, tenant.camera_id, photos[0]) == old_id
 
     # import a few labelled rice-pest photos (train and test splits of the shared set) and freeze a version
-    items, stats = import_yolo_folder(storage, SHARED / "rice-pests", name="rice-few", names=pest.names,
-                                      splits=("train",), limit=12)
+    items, stats = import_yolo_folder(
+        storage, SHARED / "rice-pests", name="rice-few", names=pest.names, splits=("train",), limit=12
+    )
     assert len(items) == 12 and sum(stats.images.values()) == 12
     with sessions.begin() as s:
         dv = create_version(s, storage, name="rice-few", task=ModelTask.pest, classes=pest.names, items=items)
@@ -51,8 +50,12 @@ def test_import_train_promote_serve_rollback(sessions, storage, settings, models
 
     # one epoch at a small size, then the candidate is registered with its provenance
     with sessions.begin() as s:
-        run = jobs.create_run(s, dataset=s.get(DatasetVersion, dv_id), created_by=None,
-                              params={"epochs": 1, "imgsz": 64, "batch": 4, "quantize": False})
+        run = jobs.create_run(
+            s,
+            dataset=s.get(DatasetVersion, dv_id),
+            created_by=None,
+            params={"epochs": 1, "imgsz": 64, "batch": 4, "quantize": False},
+        )
         run_id = run.id
     run = jobs.execute(run_id, sessions=sessions, storage=storage, settings=settings)
     assert run.status == "done", run.log + (run.error or "")
@@ -86,4 +89,3 @@ def test_import_train_promote_serve_rollback(sessions, storage, settings, models
         for d in s.scalars(select(Detection)):
             run_mv = s.get(InferenceRun, d.run_id).model_version_id
             assert d.model_version_id == run_mv
-

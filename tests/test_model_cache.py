@@ -47,16 +47,24 @@ def _bad_version(s, storage, data: bytes, *, recorded_sha: str | None = None) ->
     key = f"models/pest/{sha}.onnx"
     storage.put_bytes(key, data)
     good = registry.production(s, ModelTask.pest)
-    mv = ModelVersion(task=ModelTask.pest, name="bad", onnx_key=key, sha256=recorded_sha or sha,
-                      classes=good.classes, input_size=good.input_size, stage=ModelStage.candidate)
+    mv = ModelVersion(
+        task=ModelTask.pest,
+        name="bad",
+        onnx_key=key,
+        sha256=recorded_sha or sha,
+        classes=good.classes,
+        input_size=good.input_size,
+        stage=ModelStage.candidate,
+    )
     s.add(mv)
     s.flush()
     return registry.promote(s, mv)
 
 
 @pytest.mark.parametrize("damage", ["corrupt", "sha_mismatch"])
-def test_a_bad_promoted_model_is_refused_and_the_previous_one_keeps_serving(sessions, storage, settings,
-                                                                           pest_version, damage, caplog):
+def test_a_bad_promoted_model_is_refused_and_the_previous_one_keeps_serving(
+    sessions, storage, settings, pest_version, damage, caplog
+):
     cache = _cache(settings, storage)
     with sessions() as s:
         assert cache.get(s, ModelTask.pest)[0] == pest_version

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import shutil
 
-
 from conftest import rice_photos
+from factories import make_tenant, served_by
+
 from cropwatch import edge
 from cropwatch.domain import CameraKind, ModelStage, ModelTask
 from cropwatch.security import new_token, token_hash
 from cropwatch.tables import Camera, Farm, ModelVersion, Plot
-from factories import make_tenant, served_by
 from inference.service import CaptureProcessor
 from models import registry
 from training.train import add_onnx_metadata
@@ -24,15 +24,22 @@ def _family(s, storage, tmp_path, family: str, *, crops=None, kinds=None, produc
     path = tmp_path / f"{family}-{n}.onnx"
     shutil.copyfile(registry.SHIPPED_DIR / "pest" / "pest-rice-yolo11n.onnx", path)
     add_onnx_metadata(path, {"cropwatch_family": family, "cropwatch_copy": str(n)})
-    mv = registry.register(s, storage, path, task=ModelTask.pest, name=f"{family}-{n}",
-                           card={"family": family, "crops": crops, "camera_kinds": kinds})
+    mv = registry.register(
+        s,
+        storage,
+        path,
+        task=ModelTask.pest,
+        name=f"{family}-{n}",
+        card={"family": family, "crops": crops, "camera_kinds": kinds},
+    )
     if production:
         registry.promote(s, mv)
     return mv
 
 
-def test_captures_go_to_the_model_of_their_crop_and_families_promote_apart(sessions, storage, settings,
-                                                                          models_registered, tmp_path):
+def test_captures_go_to_the_model_of_their_crop_and_families_promote_apart(
+    sessions, storage, settings, models_registered, tmp_path
+):
     with sessions.begin() as s:
         tenant = make_tenant(s, "fam", crop="lúa")
         shipped = s.get(ModelVersion, models_registered["pest"])
@@ -45,14 +52,29 @@ def test_captures_go_to_the_model_of_their_crop_and_families_promote_apart(sessi
         veg = Plot(cooperative_id=tenant.cooperative_id, farm_id=farm.id, name="Lô rau", crop="rau")
         s.add(veg)
         s.flush()
-        veg_cam = Camera(cooperative_id=tenant.cooperative_id, plot_id=veg.id, name="cam rau",
-                         token_hash=token_hash(new_token("cam")))
-        trap_cam = Camera(cooperative_id=tenant.cooperative_id, plot_id=tenant.plot_id, name="bẫy dính",
-                          token_hash=token_hash(new_token("cam")), kind=CameraKind.sticky_trap)
+        veg_cam = Camera(
+            cooperative_id=tenant.cooperative_id,
+            plot_id=veg.id,
+            name="cam rau",
+            token_hash=token_hash(new_token("cam")),
+        )
+        trap_cam = Camera(
+            cooperative_id=tenant.cooperative_id,
+            plot_id=tenant.plot_id,
+            name="bẫy dính",
+            token_hash=token_hash(new_token("cam")),
+            kind=CameraKind.sticky_trap,
+        )
         s.add_all([veg_cam, trap_cam])
         s.flush()
-        ids = {"rice": shipped.id, "field": field.id, "trap": trap.id, "field_next": field_next.id,
-               "veg_cam": veg_cam.id, "trap_cam": trap_cam.id}
+        ids = {
+            "rice": shipped.id,
+            "field": field.id,
+            "trap": trap.id,
+            "field_next": field_next.id,
+            "veg_cam": veg_cam.id,
+            "trap_cam": trap_cam.id,
+        }
     worker = CaptureProcessor(settings, sessions, storage)
     worker.models.check_every = 0
     photos = rice_photos(4)
@@ -66,8 +88,12 @@ def test_captures_go_to_the_model_of_their_crop_and_families_promote_apart(sessi
         registry.promote_gated(s, nxt, by=None)
     with sessions() as s:
         stages = {k: s.get(ModelVersion, ids[k]).stage for k in ("rice", "field", "trap", "field_next")}
-        assert stages == {"rice": ModelStage.production, "field": ModelStage.archived,
-                          "trap": ModelStage.production, "field_next": ModelStage.production}
+        assert stages == {
+            "rice": ModelStage.production,
+            "field": ModelStage.archived,
+            "trap": ModelStage.production,
+            "field_next": ModelStage.production,
+        }
         assert edge.agent_config(s, s.get(Camera, ids["veg_cam"]))["model"]["version_id"] == ids["field_next"]
         assert edge.agent_config(s, s.get(Camera, tenant.camera_id))["model"]["version_id"] == ids["rice"]
     assert served_by(worker, sessions, storage, settings, ids["veg_cam"], photos[3]) == ids["field_next"]

@@ -11,19 +11,19 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from factories import make_tenant, open_pest_alert
 from sqlalchemy import select
 
 from cropwatch.domain import AlertLevel
 from cropwatch.notify import deliver_due
 from cropwatch.tables import Alert, Delivery, NotificationChannel
 from cropwatch.timeutil import utcnow
-from factories import make_tenant, open_pest_alert
 
 
 class Recorder(BaseHTTPRequestHandler):
     """Answers each POST with the next status of ``server.statuses`` (then 200) and records what it got."""
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.server.received.append({"path": self.path, "headers": dict(self.headers), "body": body})
         status = self.server.statuses.pop(0) if self.server.statuses else 200
@@ -175,11 +175,16 @@ def test_telegram_and_zalo_adapters_speak_their_apis(sessions, settings, http_se
     with sessions.begin() as s:
         tenant = make_tenant(s, "tz")
     _channel(sessions, tenant, "telegram", {"bot_token": "123:ABC", "chat_id": "-100"})
-    _channel(sessions, tenant, "zalo", {"access_token": "zt", "user_id": "u1"}, locale="vi",
-             min_level=AlertLevel.danger)
+    _channel(
+        sessions, tenant, "zalo", {"access_token": "zt", "user_id": "u1"}, locale="vi", min_level=AlertLevel.danger
+    )
     open_pest_alert(sessions, tenant, level=AlertLevel.warning)  # below zalo's min level
-    cfg = settings.model_copy(update={"telegram_api_base": f"http://127.0.0.1:{tg.server_port}",
-                                      "zalo_api_base": f"http://127.0.0.1:{zalo.server_port}"})
+    cfg = settings.model_copy(
+        update={
+            "telegram_api_base": f"http://127.0.0.1:{tg.server_port}",
+            "zalo_api_base": f"http://127.0.0.1:{zalo.server_port}",
+        }
+    )
     assert deliver_due(sessions, cfg)["sent"] == 1
     assert tg.received[0]["path"] == "/bot123:ABC/sendMessage"
     assert json.loads(tg.received[0]["body"])["chat_id"] == "-100" and not zalo.received
@@ -195,12 +200,18 @@ def test_quiet_hours_and_the_daily_cap_hold_alerts_for_one_digest_but_never_dang
 
     srv = http_server()
     now = dt.datetime.now(ZoneInfo("Asia/Ho_Chi_Minh"))
-    quiet = {"start": (now - dt.timedelta(hours=1)).strftime("%H:%M"),
-             "end": (now + dt.timedelta(hours=1)).strftime("%H:%M")}
+    quiet = {
+        "start": (now - dt.timedelta(hours=1)).strftime("%H:%M"),
+        "end": (now + dt.timedelta(hours=1)).strftime("%H:%M"),
+    }
     with sessions.begin() as s:
         tenant = make_tenant(s, "qh")
-    _channel(sessions, tenant, "webhook", {"url": f"http://127.0.0.1:{srv.server_port}/h", "secret": "k",
-                                           "quiet_hours": quiet})
+    _channel(
+        sessions,
+        tenant,
+        "webhook",
+        {"url": f"http://127.0.0.1:{srv.server_port}/h", "secret": "k", "quiet_hours": quiet},
+    )
     open_pest_alert(sessions, tenant, level=AlertLevel.watch)
     open_pest_alert(sessions, tenant, level=AlertLevel.warning)
     assert deliver_due(sessions, settings)["sent"] == 0 and not srv.received, "held during quiet hours"
@@ -218,8 +229,9 @@ def test_a_daily_cap_sends_the_rest_as_a_digest(sessions, settings, http_server)
     srv = http_server()
     with sessions.begin() as s:
         tenant = make_tenant(s, "cap")
-    _channel(sessions, tenant, "webhook", {"url": f"http://127.0.0.1:{srv.server_port}/h", "secret": "k",
-                                           "max_per_day": 1})
+    _channel(
+        sessions, tenant, "webhook", {"url": f"http://127.0.0.1:{srv.server_port}/h", "secret": "k", "max_per_day": 1}
+    )
     open_pest_alert(sessions, tenant, level=AlertLevel.watch)
     open_pest_alert(sessions, tenant, level=AlertLevel.warning)
     assert deliver_due(sessions, settings)["sent"] == 1 and len(srv.received) == 1
@@ -240,8 +252,10 @@ def test_a_snoozed_alert_waits_and_is_hidden_from_the_list(sessions, settings, h
     r = client.post(f"/api/v1/alerts/{alert_id}/snooze", headers=tenant.auth(Role.member), json={"hours": 2})
     assert r.status_code == 200 and r.json()["snoozed_until"]
     assert client.get("/api/v1/alerts", headers=tenant.auth(Role.member)).json() == []
-    assert len(client.get("/api/v1/alerts", headers=tenant.auth(Role.member),
-                          params={"include_snoozed": True}).json()) == 1
+    assert (
+        len(client.get("/api/v1/alerts", headers=tenant.auth(Role.member), params={"include_snoozed": True}).json())
+        == 1
+    )
     assert deliver_due(sessions, settings)["sent"] == 0 and not srv.received
     with sessions() as s:
         [d] = s.scalars(select(Delivery)).all()

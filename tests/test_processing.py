@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from conftest import rice_photos
+from factories import add_rule, make_tenant
 from sqlalchemy import func, select
 
-from conftest import rice_photos
 from cropwatch.domain import CaptureStatus, DiarySource
 from cropwatch.ingest import direct_upload
 from cropwatch.storage import StorageError
 from cropwatch.tables import Alert, Camera, Capture, Detection, DiaryEntry, InferenceRun
-from factories import add_rule, make_tenant
 from inference.service import CaptureProcessor, Outcome
 
 
@@ -30,8 +30,9 @@ def processor(settings, sessions, storage, models_registered):
 def upload(sessions, storage, settings, tenant, data: bytes, when: dt.datetime | None = None) -> int:
     with sessions() as s:
         cam = s.get(Camera, tenant.camera_id)
-        cap, _ = direct_upload(s, storage, settings, camera=cam, data=data,
-                               captured_at=when or dt.datetime.now(dt.timezone.utc))
+        cap, _ = direct_upload(
+            s, storage, settings, camera=cam, data=data, captured_at=when or dt.datetime.now(dt.timezone.utc)
+        )
         return cap.id
 
 
@@ -70,8 +71,9 @@ def test_capture_becomes_detections_alert_and_diary_entry(processor, sessions, s
         assert sorted(e.subject for e in auto) == sorted(pests)
         assert sorted(i for e in auto for i in e.detection_ids) == sorted(s.scalars(select(Detection.id)))
         assert all(e.type.value == "observation" and e.status.value == "pending" for e in auto)
-        assert all(e.title.startswith("Quan sát tự động") and e.title_en.startswith("Automatic") and not e.notes
-                   for e in auto), "one language per line: no English under the Vietnamese"
+        assert all(
+            e.title.startswith("Quan sát tự động") and e.title_en.startswith("Automatic") and not e.notes for e in auto
+        ), "one language per line: no English under the Vietnamese"
 
 
 def test_processing_twice_writes_results_once(processor, sessions, storage, settings, tenant):
@@ -118,8 +120,9 @@ def test_capture_lost_mid_task_n_times_ends_failed(processor, sessions, storage,
         assert cap.status == CaptureStatus.failed and "gave up after 3 attempts" in cap.error
 
 
-def test_storage_outage_is_retried_without_using_up_attempts(processor, sessions, storage, settings, tenant,
-                                                            monkeypatch):
+def test_storage_outage_is_retried_without_using_up_attempts(
+    processor, sessions, storage, settings, tenant, monkeypatch
+):
     cid = upload(sessions, storage, settings, tenant, rice_photos(1)[0].read_bytes())
 
     def down(*a, **k):

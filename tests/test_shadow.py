@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+from conftest import rice_photos
+from factories import add_rule, make_tenant
 from sqlalchemy import func, select
 
-from conftest import rice_photos
 from cropwatch import review
 from cropwatch.domain import ModelStage, ModelTask, Role
 from cropwatch.ingest import direct_upload
 from cropwatch.tables import Alert, Camera, Capture, Detection, ShadowResult
-from factories import add_rule, make_tenant
 from inference.service import CaptureProcessor, Outcome
 from models import registry
 from models.shadow import report
@@ -26,13 +26,20 @@ def test_a_shadow_model_is_compared_and_never_alerts(sessions, storage, settings
         cand = registry.register(s, storage, int8, task=ModelTask.pest, name="int8-as-candidate")
         registry.start_shadow(s, cand, by=None)
         cand_id = cand.id
-    worker = CaptureProcessor(settings.model_copy(update={"shadow_sample_rate": 1.0, "detect_conf": 0.25}),
-                              sessions, storage)
+    worker = CaptureProcessor(
+        settings.model_copy(update={"shadow_sample_rate": 1.0, "detect_conf": 0.25}), sessions, storage
+    )
     ids = []
     for photo in rice_photos(4):
         with sessions() as s:
-            cap, _ = direct_upload(s, storage, settings, camera=s.get(Camera, tenant.camera_id),
-                                   data=photo.read_bytes(), captured_at=dt.datetime.now(dt.timezone.utc))
+            cap, _ = direct_upload(
+                s,
+                storage,
+                settings,
+                camera=s.get(Camera, tenant.camera_id),
+                data=photo.read_bytes(),
+                captured_at=dt.datetime.now(dt.timezone.utc),
+            )
             ids.append(cap.id)
     for cid in ids:
         assert worker.process(cid).outcome == Outcome.done
@@ -46,8 +53,9 @@ def test_a_shadow_model_is_compared_and_never_alerts(sessions, storage, settings
         cap = s.get(Capture, ids[0])
         dets = s.scalars(select(Detection).where(Detection.capture_id == cap.id)).all()
         if dets:
-            review.apply(s, capture=cap, user_id=tenant.user_ids[Role.agronomist],
-                         action="reject", detection_id=dets[0].id)
+            review.apply(
+                s, capture=cap, user_id=tenant.user_ids[Role.agronomist], action="reject", detection_id=dets[0].id
+            )
         else:
             review.apply(s, capture=cap, user_id=tenant.user_ids[Role.agronomist], action="no_pest")
     with sessions() as s:

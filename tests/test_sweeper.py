@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from factories import make_tenant
+
 from cropwatch.domain import CaptureStatus
 from cropwatch.sweeper import sweep
 from cropwatch.tables import Capture
 from cropwatch.timeutil import utcnow
-from factories import make_tenant
 
 
 def test_sweeper_reenqueues_only_captures_stuck_long_enough(sessions):
@@ -14,11 +15,24 @@ def test_sweeper_reenqueues_only_captures_stuck_long_enough(sessions):
         t = make_tenant(s, "s")
         old = utcnow() - dt.timedelta(minutes=10)
         rows = {}
-        for status, updated in [("stored", old), ("processing", old), ("stored", utcnow()), ("done", old),
-                                ("pending", old), ("failed", old)]:
-            c = Capture(cooperative_id=t.cooperative_id, camera_id=t.camera_id, plot_id=t.plot_id,
-                        object_key=f"raw/{status}-{len(rows)}", sha256=f"{len(rows):064d}", size_bytes=1,
-                        captured_at=old, status=CaptureStatus(status))
+        for status, updated in [
+            ("stored", old),
+            ("processing", old),
+            ("stored", utcnow()),
+            ("done", old),
+            ("pending", old),
+            ("failed", old),
+        ]:
+            c = Capture(
+                cooperative_id=t.cooperative_id,
+                camera_id=t.camera_id,
+                plot_id=t.plot_id,
+                object_key=f"raw/{status}-{len(rows)}",
+                sha256=f"{len(rows):064d}",
+                size_bytes=1,
+                captured_at=old,
+                status=CaptureStatus(status),
+            )
             s.add(c)
             s.flush()
             c.updated_at = updated
@@ -33,8 +47,16 @@ def test_sweeper_reenqueues_only_captures_stuck_long_enough(sessions):
 def test_sweeper_keeps_captures_when_the_broker_is_down(sessions):
     with sessions.begin() as s:
         t = make_tenant(s, "s2")
-        c = Capture(cooperative_id=t.cooperative_id, camera_id=t.camera_id, plot_id=t.plot_id, object_key="raw/x",
-                    sha256="1" * 64, size_bytes=1, captured_at=utcnow(), status=CaptureStatus.stored)
+        c = Capture(
+            cooperative_id=t.cooperative_id,
+            camera_id=t.camera_id,
+            plot_id=t.plot_id,
+            object_key="raw/x",
+            sha256="1" * 64,
+            size_bytes=1,
+            captured_at=utcnow(),
+            status=CaptureStatus.stored,
+        )
         s.add(c)
         s.flush()
         c.updated_at = utcnow() - dt.timedelta(minutes=10)

@@ -6,24 +6,46 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from factories import make_tenant
+
 from cropwatch import alerts
 from cropwatch.domain import CameraKind, CaptureStatus
 from cropwatch.pest_counts import daily_figures
 from cropwatch.tables import Camera, Capture, Detection, TrapChange
 from cropwatch.timeutil import local_day_bounds
-from factories import make_tenant
 
 DAY = dt.date(2026, 11, 18)
 
 
 def _photo(s, tenant, when: dt.datetime, n: int) -> None:
-    cap = Capture(cooperative_id=tenant.cooperative_id, camera_id=tenant.camera_id, plot_id=tenant.plot_id,
-                  object_key=f"raw/{uuid.uuid4().hex}.jpg", sha256=uuid.uuid4().hex * 2, size_bytes=1,
-                  captured_at=when, status=CaptureStatus.done)
+    cap = Capture(
+        cooperative_id=tenant.cooperative_id,
+        camera_id=tenant.camera_id,
+        plot_id=tenant.plot_id,
+        object_key=f"raw/{uuid.uuid4().hex}.jpg",
+        sha256=uuid.uuid4().hex * 2,
+        size_bytes=1,
+        captured_at=when,
+        status=CaptureStatus.done,
+    )
     s.add(cap)
     s.flush()
-    s.add_all([Detection(cooperative_id=tenant.cooperative_id, capture_id=cap.id, class_id=6,
-                         class_name="planthopper", score=0.9, x1=1, y1=1, x2=9, y2=9) for _ in range(n)])
+    s.add_all(
+        [
+            Detection(
+                cooperative_id=tenant.cooperative_id,
+                capture_id=cap.id,
+                class_id=6,
+                class_name="planthopper",
+                score=0.9,
+                x1=1,
+                y1=1,
+                x2=9,
+                y2=9,
+            )
+            for _ in range(n)
+        ]
+    )
     s.flush()
 
 
@@ -37,8 +59,13 @@ def test_a_marked_card_change_counts_both_cards(sessions):
         for hour, n in ((8, 2), (11, 4), (14, 3), (17, 5)):
             _photo(s, tenant, start + dt.timedelta(hours=hour), n)
         unmarked = alerts.daily_count(s, plot_id=tenant.plot_id, class_name="planthopper", day=DAY, min_score=0.25)
-        s.add(TrapChange(cooperative_id=tenant.cooperative_id, camera_id=tenant.camera_id,
-                         changed_at=start + dt.timedelta(hours=12)))
+        s.add(
+            TrapChange(
+                cooperative_id=tenant.cooperative_id,
+                camera_id=tenant.camera_id,
+                changed_at=start + dt.timedelta(hours=12),
+            )
+        )
         s.flush()
         marked = alerts.daily_count(s, plot_id=tenant.plot_id, class_name="planthopper", day=DAY, min_score=0.25)
         fig = daily_figures(s, plot_ids=[tenant.plot_id], days=[DAY], min_score=0.25)[(tenant.plot_id, "planthopper")]
@@ -51,10 +78,20 @@ def test_two_traps_give_the_mean_per_trap_and_a_garden_camera_its_best_photo(ses
         tenant = make_tenant(s, "two")
         trap1 = s.get(Camera, tenant.camera_id)
         trap1.kind = CameraKind.sticky_trap
-        trap2 = Camera(cooperative_id=tenant.cooperative_id, plot_id=tenant.plot_id, name="trap 2",
-                       kind=CameraKind.sticky_trap, token_hash=uuid.uuid4().hex)
-        garden = Camera(cooperative_id=tenant.cooperative_id, plot_id=tenant.plot_id, name="garden",
-                        kind=CameraKind.garden, token_hash=uuid.uuid4().hex)
+        trap2 = Camera(
+            cooperative_id=tenant.cooperative_id,
+            plot_id=tenant.plot_id,
+            name="trap 2",
+            kind=CameraKind.sticky_trap,
+            token_hash=uuid.uuid4().hex,
+        )
+        garden = Camera(
+            cooperative_id=tenant.cooperative_id,
+            plot_id=tenant.plot_id,
+            name="garden",
+            kind=CameraKind.garden,
+            token_hash=uuid.uuid4().hex,
+        )
         s.add_all([trap2, garden])
         s.flush()
         start, _ = local_day_bounds(DAY)
@@ -62,8 +99,12 @@ def test_two_traps_give_the_mean_per_trap_and_a_garden_camera_its_best_photo(ses
             tenant.camera_id = cam
             for i, n in enumerate(series):
                 _photo(s, tenant, start + dt.timedelta(hours=8 + i), n)
-        figs = {u: daily_figures(s, plot_ids=[tenant.plot_id], days=[DAY], min_score=0.25, unit=u)
-                [(tenant.plot_id, "planthopper")][DAY] for u in (None, "trap_day", "sample")}
+        figs = {
+            u: daily_figures(s, plot_ids=[tenant.plot_id], days=[DAY], min_score=0.25, unit=u)[
+                (tenant.plot_id, "planthopper")
+            ][DAY]
+            for u in (None, "trap_day", "sample")
+        }
     assert (figs["trap_day"].value, figs["trap_day"].cameras) == (4.5, 2)  # (6 + 3) / 2 new per trap
     assert (figs["sample"].value, figs["sample"].cameras) == (7, 1)  # the garden camera's best photo
     assert figs[None] == figs["trap_day"]  # a plot with traps is read by its traps

@@ -12,8 +12,8 @@ import time
 import httpx
 import psutil
 import pytest
-
 from conftest import PROJECT
+
 from cropwatch.embedded import free_port
 
 pytestmark = pytest.mark.slow
@@ -21,11 +21,22 @@ pytestmark = pytest.mark.slow
 
 def _up(data_dir, api_port, s3_port, log):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CROPWATCH_")}
-    env.update({"CROPWATCH_DATA_DIR": str(data_dir), "CROPWATCH_API_PORT": str(api_port),
-                "CROPWATCH_S3_ENDPOINT": f"127.0.0.1:{s3_port}", "CROPWATCH_ONNX_THREADS": "1",
-                "PYTHONUNBUFFERED": "1"})
-    return subprocess.Popen([sys.executable, "-m", "cropwatch.cli", "up", "--camera-interval", "1"], env=env,
-                            cwd=PROJECT, stdout=log, stderr=subprocess.STDOUT)
+    env.update(
+        {
+            "CROPWATCH_DATA_DIR": str(data_dir),
+            "CROPWATCH_API_PORT": str(api_port),
+            "CROPWATCH_S3_ENDPOINT": f"127.0.0.1:{s3_port}",
+            "CROPWATCH_ONNX_THREADS": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "cropwatch.cli", "up", "--camera-interval", "1"],
+        env=env,
+        cwd=PROJECT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def _login(api):
@@ -69,8 +80,9 @@ def test_up_runs_the_demo_stops_on_ctrl_c_and_resumes(tmp_path):
         proc = _up(tmp_path / "data", api_port, s3_port, log)
         try:
             headers = _wait_for(lambda: _login(api), 120, "the API and the demo logins")
-            first = _wait_for(lambda: len(_processed(api, headers)) >= 3 and _processed(api, headers), 120,
-                              "three processed captures")
+            first = _wait_for(
+                lambda: len(_processed(api, headers)) >= 3 and _processed(api, headers), 120, "three processed captures"
+            )
             alerts = _wait_for(lambda: httpx.get(f"{api}/api/v1/alerts", headers=headers).json(), 90, "an alert")
             assert alerts[0]["message"] == alerts[0]["message_vi"]  # Vietnamese by default
             _ctrl_c(proc)
@@ -83,8 +95,11 @@ def test_up_runs_the_demo_stops_on_ctrl_c_and_resumes(tmp_path):
             old_ids = {c["id"] for c in first}
             assert old_ids <= {c["id"] for c in _processed(api, headers)}, "the second run lost earlier captures"
             newest_before = max(old_ids)
-            later = _wait_for(lambda: [c for c in _processed(api, headers) if c["id"] > newest_before + 3], 120,
-                              "new captures in the second run")
+            later = _wait_for(
+                lambda: [c for c in _processed(api, headers) if c["id"] > newest_before + 3],
+                120,
+                "new captures in the second run",
+            )
             caps = httpx.get(f"{api}/api/v1/captures", headers=headers, params={"limit": 500}).json()
             shas = [c["sha256"] for c in caps]
             assert len(shas) == len(set(shas)), "a capture was stored twice"

@@ -42,10 +42,16 @@ def _command(task: str):
         models_dir: ModelsDir = REPO_ROOT / "models",
         shared: Shared = SHARED_DATASETS,
         threads: Annotated[int, typer.Option(help="torch and onnxruntime threads")] = 2,
-        start: Annotated[str | None, typer.Option(
-            help="pretrained (CROPWATCH_PRETRAINED_WEIGHTS or shared/weights/yolo11n-coco.pt) | scratch | "
-                 "a model YAML | a .pt checkpoint; default: the recipe's")] = None,
-        resume: Annotated[bool, typer.Option(help="continue the run's last.pt if a previous run was cut short")] = False,
+        start: Annotated[
+            str | None,
+            typer.Option(
+                help="pretrained (CROPWATCH_PRETRAINED_WEIGHTS or shared/weights/yolo11n-coco.pt) | scratch | "
+                "a model YAML | a .pt checkpoint; default: the recipe's"
+            ),
+        ] = None,
+        resume: Annotated[
+            bool, typer.Option(help="continue the run's last.pt if a previous run was cut short")
+        ] = False,
     ) -> None:
         _run(task, epochs, imgsz, batch, seed, data_dir, models_dir, shared, threads, start, resume)
 
@@ -70,8 +76,10 @@ def quantize(
         raise typer.BadParameter(f"unknown task {task!r}; choose from {', '.join(RECIPES)}")
     card = quantize_shipped(RECIPES[task], data_dir=data_dir, models_dir=models_dir, shared=shared, threads=threads)
     fp, q = card["metrics"], card["variants"]["int8"]["metrics"]
-    typer.echo(f"{card['model']}: test mAP50 FP32 {fp['map50']:.3f} → INT8 {q['map50']:.3f} "
-               f"({(q['map50'] - fp['map50']) * 100:+.1f} points)")
+    typer.echo(
+        f"{card['model']}: test mAP50 FP32 {fp['map50']:.3f} → INT8 {q['map50']:.3f} "
+        f"({(q['map50'] - fp['map50']) * 100:+.1f} points)"
+    )
 
 
 if __name__ == "__main__":

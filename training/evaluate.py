@@ -87,8 +87,7 @@ def evaluate(
     files = {}
     if plots:
         save_dir = Path(m.save_dir)
-        for name, pattern in (("confusion_matrix", "confusion_matrix_normalized.png"),
-                              ("pr_curve", "*PR_curve.png")):
+        for name, pattern in (("confusion_matrix", "confusion_matrix_normalized.png"), ("pr_curve", "*PR_curve.png")):
             found = sorted(save_dir.glob(pattern))
             if found:
                 files[name] = str(found[0])

@@ -22,8 +22,8 @@ from cropwatch.settings import Settings
 from cropwatch.storage import Storage
 from cropwatch.tables import DatasetVersion, ModelVersion, TrainingRun
 from cropwatch.timeutil import utcnow
-from datasets.versions import materialize
 from datasets import golden
+from datasets.versions import materialize
 from models import registry
 
 log = logging.getLogger(__name__)
@@ -32,13 +32,28 @@ log = logging.getLogger(__name__)
 #: learning), else from the pretrained checkpoint (training.start_weights), else from scratch; ``pretrained`` and
 #: ``scratch`` (``model_yaml``) choose explicitly. A base version given with the run always wins. Continuing from a
 #: model whose classes differ from the dataset's is refused unless ``allow_class_change`` (its head is then rebuilt).
-DEFAULT_PARAMS = {"epochs": 30, "imgsz": 320, "batch": 16, "seed": 0, "model_yaml": "yolo11n.yaml",
-                  "quantize": True, "start": "auto", "allow_class_change": False}
+DEFAULT_PARAMS = {
+    "epochs": 30,
+    "imgsz": 320,
+    "batch": 16,
+    "seed": 0,
+    "model_yaml": "yolo11n.yaml",
+    "quantize": True,
+    "start": "auto",
+    "allow_class_change": False,
+}
 START_CHOICES = ("auto", "pretrained", "scratch")
 
 
-def create_run(session: Session, *, dataset: DatasetVersion, params: dict[str, Any], created_by: int | None,
-               base: ModelVersion | None = None, cooperative_id: int | None = None) -> TrainingRun:
+def create_run(
+    session: Session,
+    *,
+    dataset: DatasetVersion,
+    params: dict[str, Any],
+    created_by: int | None,
+    base: ModelVersion | None = None,
+    cooperative_id: int | None = None,
+) -> TrainingRun:
     unknown = set(params) - set(DEFAULT_PARAMS)
     if unknown:
         raise ValueError(f"unknown training parameters: {', '.join(sorted(unknown))}")
@@ -46,16 +61,21 @@ def create_run(session: Session, *, dataset: DatasetVersion, params: dict[str, A
         raise ValueError(f"model version {base.id} has no PyTorch weights to fine-tune from (shipped ONNX only)")
     if params.get("start", "auto") not in START_CHOICES:
         raise ValueError(f"start must be one of {', '.join(START_CHOICES)}")
-    run = TrainingRun(cooperative_id=cooperative_id, dataset_version_id=dataset.id,
-                      base_model_version_id=base.id if base else None, params={**DEFAULT_PARAMS, **params},
-                      created_by=created_by, status="queued")
+    run = TrainingRun(
+        cooperative_id=cooperative_id,
+        dataset_version_id=dataset.id,
+        base_model_version_id=base.id if base else None,
+        params={**DEFAULT_PARAMS, **params},
+        created_by=created_by,
+        status="queued",
+    )
     session.add(run)
     session.flush()
     return run
 
 
 class _RunLog:
-    def __init__(self, sessions: sessionmaker[Session], run_id: int, echo=None) -> None:  # noqa: ANN001
+    def __init__(self, sessions: sessionmaker[Session], run_id: int, echo=None) -> None:
         self.sessions, self.run_id, self.echo = sessions, run_id, echo
 
     def __call__(self, line: str, progress: float | None = None, **fields: Any) -> None:
@@ -79,7 +99,7 @@ def _split_with_images(dataset_dir: Path) -> str:
     raise ValueError("the dataset version has no images")
 
 
-def _score_on_golden(storage, rows, work: Path, onnx_path: Path, cfg, current_info, classes, note) -> dict:  # noqa: ANN001
+def _score_on_golden(storage, rows, work: Path, onnx_path: Path, cfg, current_info, classes, note) -> dict:
     """Candidate and production mAP50 on the same golden images (what the promotion gate compares)."""
     from training.evaluate import evaluate
 
@@ -95,13 +115,17 @@ def _score_on_golden(storage, rows, work: Path, onnx_path: Path, cfg, current_in
             cur_path.write_bytes(storage.get_bytes(key))
         base = evaluate(cur_path, yaml_path, imgsz=cur_size, data_dir=work, split="test", threads=cfg.threads)
         out |= {"baseline_model_version_id": cur_id, "baseline_map50": base.map50}
-    note(f"golden set ({len(rows)} images): candidate mAP50 {cand.map50:.3f}"
-         + (f", production {out['baseline_map50']:.3f}" if "baseline_map50" in out else ""), 0.9)
+    note(
+        f"golden set ({len(rows)} images): candidate mAP50 {cand.map50:.3f}"
+        + (f", production {out['baseline_map50']:.3f}" if "baseline_map50" in out else ""),
+        0.9,
+    )
     return out
 
 
-def execute(run_id: int, *, sessions: sessionmaker[Session], storage: Storage, settings: Settings,
-            echo=None) -> TrainingRun:  # noqa: ANN001
+def execute(
+    run_id: int, *, sessions: sessionmaker[Session], storage: Storage, settings: Settings, echo=None
+) -> TrainingRun:
     """Run a queued training run to the end; on error the run is marked failed with the reason (never raised)."""
     note = _RunLog(sessions, run_id, echo)
     with sessions.begin() as s:
@@ -121,8 +145,12 @@ def execute(run_id: int, *, sessions: sessionmaker[Session], storage: Storage, s
         if base is not None:
             start_from = (base.weights_key, base.id, dict(base.classes), "the base version chosen for this run")
         elif params.get("start", "auto") == "auto" and current is not None and current.weights_key:
-            start_from = (current.weights_key, current.id, dict(current.classes),
-                          "the production model (continual learning)")
+            start_from = (
+                current.weights_key,
+                current.id,
+                dict(current.classes),
+                "the production model (continual learning)",
+            )
         family = base.family if base else (current.family if current else None)
         golden_rows = golden.images(s, task=task, family=family, cooperative_id=run_coop)
         for g in golden_rows:
@@ -143,8 +171,10 @@ def execute(run_id: int, *, sessions: sessionmaker[Session], storage: Storage, s
             key, from_id, from_classes, why = start_from
             same = {int(k): v for k, v in from_classes.items()} == {int(k): v for k, v in dv_classes.items()}
             if not same and not params.get("allow_class_change"):
-                raise ValueError(f"model version {from_id} detects {sorted(from_classes.values())}, the dataset "
-                                 f"has {sorted(dv_classes.values())}; set allow_class_change to rebuild its head")
+                raise ValueError(
+                    f"model version {from_id} detects {sorted(from_classes.values())}, the dataset "
+                    f"has {sorted(dv_classes.values())}; set allow_class_change to rebuild its head"
+                )
             model_yaml = str(work / "base.pt")
             Path(model_yaml).write_bytes(storage.get_bytes(key))
             start_note = f"continued from model version {from_id}: {why}"
@@ -155,27 +185,36 @@ def execute(run_id: int, *, sessions: sessionmaker[Session], storage: Storage, s
             model_yaml = start.model if start.kind != "scratch" else params["model_yaml"]
             start_note = start.note
         note(start_note)
-        cfg = TrainConfig(data_yaml=data_yaml, data_dir=work, name="train", epochs=int(params["epochs"]),
-                          imgsz=int(params["imgsz"]), batch=int(params["batch"]), seed=int(params["seed"]),
-                          model_yaml=model_yaml, threads=settings.onnx_threads)
+        cfg = TrainConfig(
+            data_yaml=data_yaml,
+            data_dir=work,
+            name="train",
+            epochs=int(params["epochs"]),
+            imgsz=int(params["imgsz"]),
+            batch=int(params["batch"]),
+            seed=int(params["seed"]),
+            model_yaml=model_yaml,
+            threads=settings.onnx_threads,
+        )
 
         def on_epoch(epoch: int, epochs: int, metrics: dict[str, float]) -> None:
             m50 = metrics.get("metrics/mAP50(B)")
-            note(f"epoch {epoch}/{epochs}" + (f": val mAP50 {m50:.3f}" if m50 is not None else ""),
-                 0.05 + 0.75 * epoch / max(1, epochs))
+            note(
+                f"epoch {epoch}/{epochs}" + (f": val mAP50 {m50:.3f}" if m50 is not None else ""),
+                0.05 + 0.75 * epoch / max(1, epochs),
+            )
 
         result = train(cfg, on_epoch=on_epoch)
         note(f"trained {result.epochs_run} epochs in {result.wall_s:.0f} s", 0.8)
-        meta = {"cropwatch_task": task.value, "cropwatch_dataset": f"{dv_name}/v{dv_id}",
-                "cropwatch_run": str(run_id)}
+        meta = {"cropwatch_task": task.value, "cropwatch_dataset": f"{dv_name}/v{dv_id}", "cropwatch_run": str(run_id)}
         recipe = RECIPES.get(task.value)
         if recipe is not None:
-            meta["cropwatch_names_vi"] = json.dumps({str(k): v for k, v in recipe.names_vi.items()},
-                                                    ensure_ascii=False)
+            meta["cropwatch_names_vi"] = json.dumps({str(k): v for k, v in recipe.names_vi.items()}, ensure_ascii=False)
         onnx_path = export_onnx(result.best, imgsz=cfg.imgsz, data_dir=work, metadata=meta, threads=cfg.threads)
         split = _split_with_images(work / "dataset")
-        metrics = evaluate(onnx_path, data_yaml, imgsz=cfg.imgsz, data_dir=work, split=split, threads=cfg.threads,
-                           plots=True)
+        metrics = evaluate(
+            onnx_path, data_yaml, imgsz=cfg.imgsz, data_dir=work, split=split, threads=cfg.threads, plots=True
+        )
         summary: dict[str, Any] = {**metrics.as_dict(), "split": split, "start": start_note}
         reports = {}
         for name, path in summary.pop("plots", {}).items():
@@ -188,41 +227,73 @@ def execute(run_id: int, *, sessions: sessionmaker[Session], storage: Storage, s
             key, sha, cur_id, cur_size = current_info
             cur_path = work / f"production-{sha[:12]}.onnx"
             cur_path.write_bytes(storage.get_bytes(key))
-            base_metrics = evaluate(cur_path, data_yaml, imgsz=cur_size, data_dir=work, split=split,
-                                    threads=cfg.threads)
-            summary["baseline"] = {"model_version_id": cur_id, "map50": base_metrics.map50,
-                                   "map50_95": base_metrics.map50_95}
+            base_metrics = evaluate(
+                cur_path, data_yaml, imgsz=cur_size, data_dir=work, split=split, threads=cfg.threads
+            )
+            summary["baseline"] = {
+                "model_version_id": cur_id,
+                "map50": base_metrics.map50,
+                "map50_95": base_metrics.map50_95,
+            }
             note(f"production model {cur_id} on the same split: mAP50 {base_metrics.map50:.3f}", 0.9)
         if golden_rows:
-            summary["golden"] = _score_on_golden(storage, golden_rows, work, onnx_path, cfg, current_info,
-                                                 {int(k): v for k, v in dv_classes.items()}, note)
+            summary["golden"] = _score_on_golden(
+                storage,
+                golden_rows,
+                work,
+                onnx_path,
+                cfg,
+                current_info,
+                {int(k): v for k, v in dv_classes.items()},
+                note,
+            )
         variant = None
         if params.get("quantize") and recipe is not None and (work / "dataset" / "images" / "train").is_dir():
             from dataclasses import replace
 
-            variant = quantize_variant(replace(recipe, imgsz=cfg.imgsz), onnx_path, data_yaml, work=work,
-                                       threads=cfg.threads, log=lambda line: note(line), split=split)
+            variant = quantize_variant(
+                replace(recipe, imgsz=cfg.imgsz),
+                onnx_path,
+                data_yaml,
+                work=work,
+                threads=cfg.threads,
+                log=lambda line: note(line),
+                split=split,
+            )
         with sessions.begin() as s:
             # trained on a cooperative's data: the version belongs to that cooperative (models/registry.py)
-            mv = registry.register(s, storage, onnx_path, task=task, name=f"{dv_name}-run{run_id}",
-                                   card={"metrics": summary, "family": family}, cooperative_id=run_coop, by=run_by)
+            mv = registry.register(
+                s,
+                storage,
+                onnx_path,
+                task=task,
+                name=f"{dv_name}-run{run_id}",
+                card={"metrics": summary, "family": family},
+                cooperative_id=run_coop,
+                by=run_by,
+            )
             mv.metrics = summary
             mv.dataset_version_id, mv.training_run_id = dv_id, run_id
             weights_key = f"models/{task.value}/weights/{mv.sha256}.pt"
             storage.put_bytes(weights_key, Path(result.best).read_bytes())
             mv.weights_key = weights_key
             if variant:
-                registry.add_variant(s, storage, mv, onnx_path.with_name(variant["file"]), variant="int8",
-                                     metrics=variant["metrics"])
+                registry.add_variant(
+                    s, storage, mv, onnx_path.with_name(variant["file"]), variant="int8", metrics=variant["metrics"]
+                )
             run = s.get(TrainingRun, run_id)
             run.status, run.progress, run.finished_at = "done", 1.0, utcnow()
             run.metrics, run.model_version_id = summary, mv.id
             mv_id = mv.id
         note(f"registered candidate model version {mv_id}")
-    except Exception as exc:  # noqa: BLE001 - a failed run is reported on the run, the worker goes on
+    except Exception as exc:
         log.exception("training run %s failed", run_id)
-        note(f"failed: {exc}", status="failed", error="".join(traceback.format_exception_only(exc)).strip(),
-             finished_at=utcnow())
+        note(
+            f"failed: {exc}",
+            status="failed",
+            error="".join(traceback.format_exception_only(exc)).strip(),
+            finished_at=utcnow(),
+        )
     with sessions() as s:
         run = s.get(TrainingRun, run_id)
         s.expunge(run)

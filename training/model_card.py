@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-
-from models.registry import sha256_file  # noqa: E402  (one implementation, re-exported for training/)
+from models.registry import sha256_file  # noqa: F401 - re-exported for training.pipeline and tests  # noqa: E402  (one implementation, re-exported for training/)
 
 
 def _pct(v: float | None) -> str:
@@ -48,7 +47,8 @@ def render_markdown(card: dict[str, Any]) -> str:
         "## Recipe",
         "",
         f"- Ultralytics {rec['ultralytics']}, torch {rec['torch']}, from `{rec['model_yaml']}` ({start['kind']}"
-        + (f", sha256 `{start['sha256']}`" if start.get("sha256") else "") + ")",
+        + (f", sha256 `{start['sha256']}`" if start.get("sha256") else "")
+        + ")",
         f"- epochs {rec['epochs']} (run: {rec['epochs_run']}), imgsz {rec['imgsz']}, batch {rec['batch']}, "
         f"seed {rec['seed']}, deterministic, CPU with {rec['threads']} threads",
         f"- Other train arguments: `{json.dumps(rec['train_args'], ensure_ascii=False)}`",

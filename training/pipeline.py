@@ -21,9 +21,9 @@ from datasets.synthetic import generate_ripeness_dataset
 from datasets.yolo import import_yolo, write_data_yaml
 from training.evaluate import evaluate
 from training.latency import measure_latency
+from training.model_card import sha256_file, write_model_card
 from training.offline import load_ultralytics
 from training.quantize import QuantizeConfig, calibration_images, int8_path, quantize_int8
-from training.model_card import sha256_file, write_model_card
 from training.recipes import Recipe
 from training.start_weights import resolve_start
 from training.train import TrainConfig, export_onnx, train
@@ -65,8 +65,11 @@ def prepare_data(recipe: Recipe, dest: Path, shared: Path = SHARED_DATASETS) -> 
         stats = import_yolo(src, dest, splits=source_splits, route=route, num_classes=len(recipe.names))
         data_yaml = write_data_yaml(dest, recipe.names)
         rule = f"source train → val when sha256(filename stem before '.rf.') < {recipe.val_fraction}"
-        rule += "; source test → test" if "test" in source_splits else (
-            f"; → test when sha256('test:' + stem) < {recipe.test_fraction} (never trained on)")
+        rule += (
+            "; source test → test"
+            if "test" in source_splits
+            else (f"; → test when sha256('test:' + stem) < {recipe.test_fraction} (never trained on)")
+        )
         summary = {
             "images": dict(sorted(stats.images.items())),
             "boxes_per_class": {str(k): v for k, v in sorted(stats.boxes_per_class.items())},
@@ -131,12 +134,29 @@ def build(
     data_dir = Path(data_dir).resolve()
     work = data_dir / "training" / recipe.model_name
     with exclusive(work):
-        return _build(recipe, data_dir=data_dir, work=work, models_dir=models_dir, shared=shared, threads=threads,
-                      log=log, resume=resume)
+        return _build(
+            recipe,
+            data_dir=data_dir,
+            work=work,
+            models_dir=models_dir,
+            shared=shared,
+            threads=threads,
+            log=log,
+            resume=resume,
+        )
 
 
-def _build(recipe: Recipe, *, data_dir: Path, work: Path, models_dir: Path, shared: Path, threads: int, log: Log,
-           resume: bool = False) -> dict[str, Any]:
+def _build(
+    recipe: Recipe,
+    *,
+    data_dir: Path,
+    work: Path,
+    models_dir: Path,
+    shared: Path,
+    threads: int,
+    log: Log,
+    resume: bool = False,
+) -> dict[str, Any]:
     ultralytics = load_ultralytics(data_dir, threads)  # before anything else imports it
     import torch
 
@@ -187,7 +207,9 @@ def _build(recipe: Recipe, *, data_dir: Path, work: Path, models_dir: Path, shar
         "sha256": sha256_file(onnx_path),
         "size_bytes": onnx_path.stat().st_size,
         "architecture": f"YOLO11n (Ultralytics), {start.note}",
-        "family": recipe.family, "crops": list(recipe.crops), "camera_kinds": list(recipe.camera_kinds),
+        "family": recipe.family,
+        "crops": list(recipe.crops),
+        "camera_kinds": list(recipe.camera_kinds),
         "detect": dict(recipe.detect),
         "start": start.as_dict(),
         "input": {
@@ -241,9 +263,17 @@ def _build(recipe: Recipe, *, data_dir: Path, work: Path, models_dir: Path, shar
     return card
 
 
-def quantize_variant(recipe: Recipe, onnx_path: Path, data_yaml: Path, *, work: Path, threads: int,
-                     log: Log = print, config: QuantizeConfig = QuantizeConfig(),
-                     split: str = "test") -> dict[str, Any]:
+def quantize_variant(
+    recipe: Recipe,
+    onnx_path: Path,
+    data_yaml: Path,
+    *,
+    work: Path,
+    threads: int,
+    log: Log = print,
+    config: QuantizeConfig = QuantizeConfig(),
+    split: str = "test",
+) -> dict[str, Any]:
     """Write ``<model>.int8.onnx`` next to ``onnx_path`` (static QDQ, calibrated on the training split) and return
     its card section: file, sha256, size, test-split metrics and latency, measured like the FP32 file's."""
     images = calibration_images(Path(data_yaml).parent / "images" / "train", config.calibration_images, config.seed)
@@ -257,15 +287,22 @@ def quantize_variant(recipe: Recipe, onnx_path: Path, data_yaml: Path, *, work: 
         "sha256": sha256_file(out),
         "size_bytes": out.stat().st_size,
         "method": f"onnxruntime static quantization, QDQ, {config.method} calibration on {len(images)} "
-                  f"training images (seed {config.seed}), per-channel int8 weights, uint8 activations, "
-                  "detection-head decode kept in float",
+        f"training images (seed {config.seed}), per-channel int8 weights, uint8 activations, "
+        "detection-head decode kept in float",
         "metrics": metrics.as_dict(),
         "latency": latency.as_dict(),
     }
 
 
-def quantize_shipped(recipe: Recipe, *, data_dir: Path, models_dir: Path = REPO_ROOT / "models",
-                     shared: Path = SHARED_DATASETS, threads: int = 2, log: Log = print) -> dict[str, Any]:
+def quantize_shipped(
+    recipe: Recipe,
+    *,
+    data_dir: Path,
+    models_dir: Path = REPO_ROOT / "models",
+    shared: Path = SHARED_DATASETS,
+    threads: int = 2,
+    log: Log = print,
+) -> dict[str, Any]:
     """Add the INT8 variant to an already shipped model (its card gains a ``variants.int8`` section)."""
     data_dir = Path(data_dir).resolve()
     work = data_dir / "training" / recipe.model_name

@@ -42,8 +42,7 @@ class QuantizeConfig:
 def float_nodes(model: onnx.ModelProto) -> list[str]:
     """Names of the nodes that are left in float: the head's decode arithmetic."""
     return [
-        n.name for n in model.graph.node
-        if n.name.startswith(HEAD_PREFIX) and not n.name.startswith(HEAD_CONV_BRANCHES)
+        n.name for n in model.graph.node if n.name.startswith(HEAD_PREFIX) and not n.name.startswith(HEAD_CONV_BRANCHES)
     ]
 
 
@@ -84,14 +83,18 @@ class _Reader:
         self._it = None
 
 
-def quantize_int8(fp32: Path, out: Path, images: Sequence[Path], *, imgsz: int,
-                  config: QuantizeConfig = QuantizeConfig()) -> Path:
+def quantize_int8(
+    fp32: Path, out: Path, images: Sequence[Path], *, imgsz: int, config: QuantizeConfig = QuantizeConfig()
+) -> Path:
     """Write the INT8 QDQ model for ``fp32`` to ``out`` (metadata copied); returns ``out``."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    methods = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
-               "entropy": CalibrationMethod.Entropy}
+    methods = {
+        "minmax": CalibrationMethod.MinMax,
+        "percentile": CalibrationMethod.Percentile,
+        "entropy": CalibrationMethod.Entropy,
+    }
     types = {"uint8": QuantType.QUInt8, "int8": QuantType.QInt8}
     model = onnx.load(str(fp32))
     excluded = float_nodes(model)
@@ -101,7 +104,9 @@ def quantize_int8(fp32: Path, out: Path, images: Sequence[Path], *, imgsz: int,
         reader = _Reader(model.graph.input[0].name, images, imgsz)
         tmp_out = Path(tmp) / "int8.onnx"
         quantize_static(
-            str(pre), str(tmp_out), reader,
+            str(pre),
+            str(tmp_out),
+            reader,
             quant_format=QuantFormat.QDQ,
             per_channel=config.per_channel,
             activation_type=types[config.activation_type],
@@ -115,9 +120,13 @@ def quantize_int8(fp32: Path, out: Path, images: Sequence[Path], *, imgsz: int,
     for prop in model.metadata_props:
         q.metadata_props.add(key=prop.key, value=prop.value)
     q.metadata_props.add(key="cropwatch_variant", value="int8")
-    q.metadata_props.add(key="cropwatch_quantization", value=(
-        f"static QDQ, {config.method} calibration on {len(images)} images, per_channel={config.per_channel}, "
-        f"activations {config.activation_type}, weights {config.weight_type}, head decode in float"))
+    q.metadata_props.add(
+        key="cropwatch_quantization",
+        value=(
+            f"static QDQ, {config.method} calibration on {len(images)} images, per_channel={config.per_channel}, "
+            f"activations {config.activation_type}, weights {config.weight_type}, head decode in float"
+        ),
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(q, str(out))
     return out

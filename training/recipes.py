@@ -146,9 +146,11 @@ RIPENESS = Recipe(
     source="tomato-ripeness-laboro",
     license=TOMATO_LICENSE,
     attribution=TOMATO_ATTRIBUTION,
-    warnings=(TOMATO_WARNING,
-              "The source photos were stretched from 3:4 to 640×640 by the re-uploader: fruit look about 1.33× "
-              "wider or taller than they are."),
+    warnings=(
+        TOMATO_WARNING,
+        "The source photos were stretched from 3:4 to 640×640 by the re-uploader: fruit look about 1.33× "
+        "wider or taller than they are.",
+    ),
 )
 
 #: the recipes of the models shipped in models/<task>/ (the synthetic ripeness recipe is kept for tests and demos)

@@ -33,8 +33,13 @@ class Start:
     sha256: str | None = None
 
     def as_dict(self) -> dict:
-        return {"model": self.model, "kind": self.kind, "note": self.note, "classes": self.classes,
-                "sha256": self.sha256}
+        return {
+            "model": self.model,
+            "kind": self.kind,
+            "note": self.note,
+            "classes": self.classes,
+            "sha256": self.sha256,
+        }
 
 
 def _sha256(path: Path) -> str:
@@ -58,7 +63,9 @@ def check_checkpoint(path: Path) -> int:
         raise CheckpointError(f"{path}: cannot be read as a checkpoint ({type(exc).__name__}: {exc})"[:400]) from None
     model = (ckpt.get("ema") or ckpt.get("model")) if isinstance(ckpt, dict) else None
     if model is None or not hasattr(model, "model"):
-        raise CheckpointError(f"{path}: holds no Ultralytics model (keys: {sorted(ckpt)[:8] if isinstance(ckpt, dict) else type(ckpt).__name__})")
+        raise CheckpointError(
+            f"{path}: holds no Ultralytics model (keys: {sorted(ckpt)[:8] if isinstance(ckpt, dict) else type(ckpt).__name__})"
+        )
     head = model.model[-1]
     if type(head).__name__ not in {"Detect", "v10Detect", "YOLOEDetect"} or not hasattr(head, "nc"):
         raise CheckpointError(f"{path}: not a detection model (its head is {type(head).__name__})")
@@ -73,8 +80,13 @@ def resolve_start(start: str = "pretrained") -> Start:
     if start != "pretrained":
         path = Path(start)
         classes = check_checkpoint(path)
-        return Start(model=str(path), kind="checkpoint", note=f"continued from checkpoint {path.name}",
-                     classes=classes, sha256=_sha256(path))
+        return Start(
+            model=str(path),
+            kind="checkpoint",
+            note=f"continued from checkpoint {path.name}",
+            classes=classes,
+            sha256=_sha256(path),
+        )
     configured = os.environ.get(ENV)
     if configured:
         path = Path(configured)
@@ -83,8 +95,16 @@ def resolve_start(start: str = "pretrained") -> Start:
     elif SHARED_WEIGHTS.is_file():
         path = SHARED_WEIGHTS
     else:
-        return Start(model=SCRATCH_YAML, kind="scratch",
-                     note=f"trained from scratch: no pretrained weights on this machine (set {ENV})")
+        return Start(
+            model=SCRATCH_YAML,
+            kind="scratch",
+            note=f"trained from scratch: no pretrained weights on this machine (set {ENV})",
+        )
     classes = check_checkpoint(path)
-    return Start(model=str(path), kind="pretrained", note=f"fine-tuned from pretrained {path.name} ({classes} classes)",
-                 classes=classes, sha256=_sha256(path))
+    return Start(
+        model=str(path),
+        kind="pretrained",
+        note=f"fine-tuned from pretrained {path.name} ({classes} classes)",
+        classes=classes,
+        sha256=_sha256(path),
+    )

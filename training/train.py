@@ -72,8 +72,12 @@ def train(cfg: TrainConfig, on_epoch: Callable[[int, int, dict[str, float]], Non
     resuming = cfg.resume and cfg.last_checkpoint.is_file()
     model = YOLO(str(cfg.last_checkpoint) if resuming else cfg.model_yaml, task="detect")
     if on_epoch is not None:
-        model.add_callback("on_fit_epoch_end", lambda tr: on_epoch(
-            int(tr.epoch) + 1, int(tr.epochs), {k: float(v) for k, v in (tr.metrics or {}).items()}))
+        model.add_callback(
+            "on_fit_epoch_end",
+            lambda tr: on_epoch(
+                int(tr.epoch) + 1, int(tr.epochs), {k: float(v) for k, v in (tr.metrics or {}).items()}
+            ),
+        )
     t0 = time.perf_counter()
     model.train(**({"resume": True} if resuming else cfg.train_args()))
     wall = time.perf_counter() - t0

@@ -59,17 +59,27 @@ def config(session: SessionDep, camera: CurrentCamera) -> dict:
     return edge.agent_config(session, camera)
 
 
-@router.get("/api/v1/cameras/me/model", response_class=Response,
-            responses={**binary("application/octet-stream", description="the ONNX model"), **errors(404, 503)})
+@router.get(
+    "/api/v1/cameras/me/model",
+    response_class=Response,
+    responses={**binary("application/octet-stream", description="the ONNX model"), **errors(404, 503)},
+)
 def model(session: SessionDep, storage: StorageDep, camera: CurrentCamera) -> Response:
     """The ONNX file of the production model of the camera's task (INT8 when it has one), with its sha256."""
     mv = edge.camera_model(session, camera)
     if mv is None:
         raise ApiError(404, "no_model_for_camera")
     variant, key, sha = registry.artifact(mv, edge.AGENT_VARIANT)
-    return Response(storage.get_bytes(key), media_type="application/octet-stream",
-                    headers={"X-Model-SHA256": sha, "X-Model-Variant": variant, "X-Model-Version": str(mv.id),
-                             "Content-Disposition": f'attachment; filename="{mv.name}.{variant}.onnx"'})
+    return Response(
+        storage.get_bytes(key),
+        media_type="application/octet-stream",
+        headers={
+            "X-Model-SHA256": sha,
+            "X-Model-Variant": variant,
+            "X-Model-Version": str(mv.id),
+            "Content-Disposition": f'attachment; filename="{mv.name}.{variant}.onnx"',
+        },
+    )
 
 
 @router.patch("/api/v1/cameras/{camera_id}/agent-config", responses=errors(400, 403, 404, 422))

@@ -22,8 +22,14 @@ def _out(alert: Alert, locale: str) -> AlertOut:
 
 
 @router.get("", response_model=list[AlertOut])
-def list_alerts(request: Request, session: SessionDep, principal: CurrentUser, status: AlertStatus | None = None,
-                plot_id: Id | None = None, include_snoozed: bool = False) -> list[AlertOut]:
+def list_alerts(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentUser,
+    status: AlertStatus | None = None,
+    plot_id: Id | None = None,
+    include_snoozed: bool = False,
+) -> list[AlertOut]:
     q = scoped(Alert, principal)
     if not include_snoozed:
         q = q.where(or_(Alert.snoozed_until.is_(None), Alert.snoozed_until <= utcnow()))
@@ -45,7 +51,11 @@ def acknowledge(alert_id: Id, request: Request, session: SessionDep, principal: 
     """Say 'I have seen it' (any member of the cooperative)."""
     alert = get_owned(session, Alert, alert_id, principal, "alert")
     if alert.status == AlertStatus.open:
-        alert.status, alert.acknowledged_by, alert.acknowledged_at = AlertStatus.acknowledged, principal.user.id, utcnow()
+        alert.status, alert.acknowledged_by, alert.acknowledged_at = (
+            AlertStatus.acknowledged,
+            principal.user.id,
+            utcnow(),
+        )
         session.commit()
     return _out(alert, request_locale(request))
 
@@ -60,8 +70,7 @@ def snooze(alert_id: Id, body: SnoozeIn, request: Request, session: SessionDep, 
 
 
 @router.post("/{alert_id}/resolve", response_model=AlertOut, responses=errors(400, 403, 404))
-def resolve(alert_id: Id, body: ResolveIn, request: Request, session: SessionDep,
-            principal: CurrentUser) -> AlertOut:
+def resolve(alert_id: Id, body: ResolveIn, request: Request, session: SessionDep, principal: CurrentUser) -> AlertOut:
     """Close an alert with a reason (cooperative staff: agronomist or cooperative admin; farmers acknowledge)."""
     alert = get_owned(session, Alert, alert_id, principal, "alert")  # another cooperative's: 404, as everywhere
     principal.require(Role.agronomist, Role.coop_admin)

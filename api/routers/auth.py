@@ -38,8 +38,11 @@ def login(
         raise ApiError(401, "bad_credentials")
     token = new_token("cw")
     expires = utcnow() + dt.timedelta(hours=settings.token_ttl_hours)
-    session.add(ApiToken(token_hash=token_hash(token), user_id=user.id, cooperative_id=chosen.cooperative_id,
-                         expires_at=expires))
+    session.add(
+        ApiToken(
+            token_hash=token_hash(token), user_id=user.id, cooperative_id=chosen.cooperative_id, expires_at=expires
+        )
+    )
     session.commit()
     return TokenOut(access_token=token, expires_at=expires, cooperative_id=chosen.cooperative_id, role=chosen.role)
 
@@ -54,6 +57,11 @@ def logout(session: SessionDep, principal: CurrentUser, creds: Credentials) -> N
 @router.get("/me", response_model=MeOut, responses=errors(401))
 def me(principal: CurrentUser) -> MeOut:
     u = principal.user
-    return MeOut(id=u.id, username=u.username, full_name=u.full_name, locale=u.locale,
-                 cooperative_id=principal.cooperative_id, role=principal.role)
-
+    return MeOut(
+        id=u.id,
+        username=u.username,
+        full_name=u.full_name,
+        locale=u.locale,
+        cooperative_id=principal.cooperative_id,
+        role=principal.role,
+    )

@@ -76,8 +76,9 @@ def revoke_token(camera_id: Id, session: SessionDep, principal: CurrentUser) -> 
     return cam
 
 
-@router.post("/{camera_id}/trap-changes", response_model=TrapChangeOut, status_code=201,
-             responses=errors(403, 404, 422))
+@router.post(
+    "/{camera_id}/trap-changes", response_model=TrapChangeOut, status_code=201, responses=errors(403, 404, 422)
+)
 def mark_trap_change(camera_id: Id, session: SessionDep, principal: CurrentUser, response: Response) -> TrapChange:
     """Mark the sticky trap's card replaced now ("thay bẫy"): its count starts again from zero. A repeat within two
     minutes answers 200 with the same mark. 422 ``not_a_trap`` for a camera that is no sticky trap."""
@@ -95,5 +96,8 @@ def mark_trap_change(camera_id: Id, session: SessionDep, principal: CurrentUser,
 @router.get("/{camera_id}/trap-changes", response_model=list[TrapChangeOut], responses=errors(404))
 def list_trap_changes(camera_id: Id, session: SessionDep, principal: CurrentUser) -> list[TrapChange]:
     cam = get_owned(session, Camera, camera_id, principal, "camera")
-    return list(session.scalars(select(TrapChange).where(TrapChange.camera_id == cam.id)
-                                .order_by(TrapChange.changed_at.desc()).limit(100)))
+    return list(
+        session.scalars(
+            select(TrapChange).where(TrapChange.camera_id == cam.id).order_by(TrapChange.changed_at.desc()).limit(100)
+        )
+    )

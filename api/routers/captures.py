@@ -41,8 +41,9 @@ def list_captures(
 
 
 @router.get("/{capture_id}", response_model=CaptureDetail, responses=errors(404))
-def get_capture(capture_id: Id, session: SessionDep, principal: CurrentUser, storage: StorageDep,
-                settings: SettingsDep) -> CaptureDetail:
+def get_capture(
+    capture_id: Id, session: SessionDep, principal: CurrentUser, storage: StorageDep, settings: SettingsDep
+) -> CaptureDetail:
     """A capture with its detections and a short-lived URL of the image."""
     cap = get_owned(session, Capture, capture_id, principal, "capture")
     url = None

@@ -62,11 +62,19 @@ class DeliveryOut(BaseModel):
 
 def _out(ch: NotificationChannel) -> ChannelOut:
     shown = {k: ("***" if k in SECRET_KEYS else v) for k, v in ch.config.items()}  # secrets are write-only
-    return ChannelOut(id=ch.id, kind=ch.kind, name=ch.name, config=shown, locale=ch.locale, min_level=ch.min_level,
-                      enabled=ch.enabled, created_at=ch.created_at)
+    return ChannelOut(
+        id=ch.id,
+        kind=ch.kind,
+        name=ch.name,
+        config=shown,
+        locale=ch.locale,
+        min_level=ch.min_level,
+        enabled=ch.enabled,
+        created_at=ch.created_at,
+    )
 
 
-def create_channel(session, principal, settings, body: ChannelIn) -> NotificationChannel:  # noqa: ANN001
+def create_channel(session, principal, settings, body: ChannelIn) -> NotificationChannel:
     """Check and store a channel (the API's POST and the channels page): 422 ``channel_invalid`` with the reason,
     400 over the cooperative's channel cap."""
     principal.require(*MANAGERS)
@@ -74,8 +82,14 @@ def create_channel(session, principal, settings, body: ChannelIn) -> Notificatio
         validate_channel_config(body.kind, body.config, EgressPolicy.from_settings(settings))
     except ChannelConfigError as exc:
         raise ApiError(422, "channel_invalid", reason=exc.message) from None
-    count = session.scalar(select(func.count(NotificationChannel.id)).where(
-        NotificationChannel.cooperative_id == principal.cooperative_id, NotificationChannel.enabled.is_(True))) or 0
+    count = (
+        session.scalar(
+            select(func.count(NotificationChannel.id)).where(
+                NotificationChannel.cooperative_id == principal.cooperative_id, NotificationChannel.enabled.is_(True)
+            )
+        )
+        or 0
+    )
     if count >= settings.notify_max_channels:
         raise ApiError(400, "too_many_channels", limit=settings.notify_max_channels)
     ch = NotificationChannel(cooperative_id=principal.cooperative_id, **body.model_dump())
@@ -113,4 +127,3 @@ def alert_deliveries(alert_id: Id, session: SessionDep, principal: CurrentUser) 
     get_owned(session, Alert, alert_id, principal, "alert")
     principal.require(*MANAGERS)
     return list(session.scalars(select(Delivery).where(Delivery.alert_id == alert_id).order_by(Delivery.id)))
-

@@ -9,8 +9,20 @@ from sqlalchemy.orm import Session
 
 from api.deps import CurrentUser, Principal, SessionDep, SettingsDep, StorageDep
 from api.errors import ApiError
-from api.schemas import (ID_MAX, Day, DiaryDeleteIn, DiaryDetail, DiaryOut, DiaryPatch, FieldChangeOut, Id, Moment,
-                         RevisionOut, binary, errors)
+from api.schemas import (
+    ID_MAX,
+    Day,
+    DiaryDeleteIn,
+    DiaryDetail,
+    DiaryOut,
+    DiaryPatch,
+    FieldChangeOut,
+    Id,
+    Moment,
+    RevisionOut,
+    binary,
+    errors,
+)
 from api.scoping import get_owned, scoped
 from cropwatch import diary
 from cropwatch.domain import DiarySource, DiaryStatus, DiaryType, Role
@@ -30,21 +42,34 @@ def refused(exc: diary.DiaryRefused) -> ApiError:
 
 
 def _revision_out(rev: DiaryRevision, before: dict | None) -> RevisionOut:
-    return RevisionOut(revision=rev.revision, changed_by=rev.changed_by, changed_at=rev.changed_at,
-                       snapshot=rev.snapshot, reason=rev.snapshot.get("_reason"),
-                       changes=[FieldChangeOut(field=f, before=b, after=a)
-                                for f, b, a in diary.changed_fields(before, rev.snapshot)])
+    return RevisionOut(
+        revision=rev.revision,
+        changed_by=rev.changed_by,
+        changed_at=rev.changed_at,
+        snapshot=rev.snapshot,
+        reason=rev.snapshot.get("_reason"),
+        changes=[FieldChangeOut(field=f, before=b, after=a) for f, b, a in diary.changed_fields(before, rev.snapshot)],
+    )
 
 
 @router.get("", response_model=list[DiaryOut])
 def list_entries(
-    session: SessionDep, principal: CurrentUser, plot_id: Id | None = None, type: DiaryType | None = None,
-    status: DiaryStatus | None = None, source: DiarySource | None = None,
-    since: Moment | None = None, until: Moment | None = None,
+    session: SessionDep,
+    principal: CurrentUser,
+    plot_id: Id | None = None,
+    type: DiaryType | None = None,
+    status: DiaryStatus | None = None,
+    source: DiarySource | None = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
 ) -> list[DiaryEntry]:
     q = scoped(DiaryEntry, principal).where(DiaryEntry.deleted_at.is_(None))
-    for col, value in ((DiaryEntry.plot_id, plot_id), (DiaryEntry.type, type), (DiaryEntry.status, status),
-                       (DiaryEntry.source, source)):
+    for col, value in (
+        (DiaryEntry.plot_id, plot_id),
+        (DiaryEntry.type, type),
+        (DiaryEntry.status, status),
+        (DiaryEntry.source, source),
+    ):
         if value is not None:
             q = q.where(col == value)
     if since is not None:
@@ -54,11 +79,29 @@ def list_entries(
     return list(session.scalars(q.order_by(DiaryEntry.occurred_at.desc(), DiaryEntry.id.desc()).limit(1000)))
 
 
-@router.get("/export", response_class=Response, responses={**binary(
-    "application/pdf", "text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    description="the diary as PDF, CSV or XLSX"), **errors(404, 422)})
-def export_diary(session: SessionDep, principal: CurrentUser, storage: StorageDep, plot_id: Id,
-                 since: Day, until: Day, format: str = "pdf", lang: Literal["vi", "en"] = "vi") -> Response:
+@router.get(
+    "/export",
+    response_class=Response,
+    responses={
+        **binary(
+            "application/pdf",
+            "text/csv",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            description="the diary as PDF, CSV or XLSX",
+        ),
+        **errors(404, 422),
+    },
+)
+def export_diary(
+    session: SessionDep,
+    principal: CurrentUser,
+    storage: StorageDep,
+    plot_id: Id,
+    since: Day,
+    until: Day,
+    format: str = "pdf",
+    lang: Literal["vi", "en"] = "vi",
+) -> Response:
     """The plot's diary for a season as ``pdf`` (VietGAP-style, with photos), ``csv`` or ``xlsx``, in ``lang``
     (Vietnamese by default: headers, types, statuses and sources). Every entry of the period is in it, pending and
     deleted ones included (deleted: when and by whom), each with its number of changes and the last one."""
@@ -70,28 +113,37 @@ def export_diary(session: SessionDep, principal: CurrentUser, storage: StorageDe
     items = diary_export.entries(session, plot, since, until)
     name = f"nhat-ky-{plot.id}-{since:%Y%m%d}-{until:%Y%m%d}"
     if format == "csv":
-        return Response(diary_export.to_csv(session, items, lang), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+        return Response(
+            diary_export.to_csv(session, items, lang),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
     if format == "xlsx":
-        return Response(diary_export.to_xlsx(session, items, plot, lang),
-                        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                        headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
+        return Response(
+            diary_export.to_xlsx(session, items, plot, lang),
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+        )
     if format == "pdf":
+
         def photo(key: str) -> bytes | None:
             try:
                 return storage.get_bytes(key)
             except Exception:  # noqa: BLE001 - a missing photo must not lose the export
                 return None
 
-        return Response(diary_export.to_pdf(session, plot, items, since, until, photo=photo, locale=lang),
-                        media_type="application/pdf",
-                        headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'})
+        return Response(
+            diary_export.to_pdf(session, plot, items, since, until, photo=photo, locale=lang),
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
+        )
     raise ApiError(422, "export_bad_format")
 
 
 @router.get("/{entry_id}", response_model=DiaryDetail, responses=errors(404))
-def get_entry(entry_id: Id, session: SessionDep, principal: CurrentUser, storage: StorageDep,
-              settings: SettingsDep) -> DiaryDetail:
+def get_entry(
+    entry_id: Id, session: SessionDep, principal: CurrentUser, storage: StorageDep, settings: SettingsDep
+) -> DiaryDetail:
     """One entry, deleted ones included (``deleted_at`` set), with every revision and the fields it changed."""
     entry = get_owned(session, DiaryEntry, entry_id, principal, "diary entry")
     outs, before = [], None
@@ -99,14 +151,19 @@ def get_entry(entry_id: Id, session: SessionDep, principal: CurrentUser, storage
         outs.append(_revision_out(rev, before))
         before = rev.snapshot
     expiry = dt.timedelta(seconds=settings.image_url_expiry_seconds)
-    return DiaryDetail(**DiaryOut.model_validate(entry).model_dump(), revisions=outs,
-                       photo_urls=[storage.presigned_get(k, expiry) for k in entry.photo_keys])
+    return DiaryDetail(
+        **DiaryOut.model_validate(entry).model_dump(),
+        revisions=outs,
+        photo_urls=[storage.presigned_get(k, expiry) for k in entry.photo_keys],
+    )
 
 
-@router.post("", response_model=DiaryOut, status_code=201,
-             responses=errors(400, 403, 404, 409, 413, 415, 422, 503))
+@router.post("", response_model=DiaryOut, status_code=201, responses=errors(400, 403, 404, 409, 413, 415, 422, 503))
 async def create_entry(
-    session: SessionDep, principal: CurrentUser, storage: StorageDep, settings: SettingsDep,
+    session: SessionDep,
+    principal: CurrentUser,
+    storage: StorageDep,
+    settings: SettingsDep,
     plot_id: Annotated[int, Form(ge=1, le=ID_MAX)],
     type: Annotated[DiaryType, Form()],
     occurred_at: Annotated[Moment | None, Form()] = None,
@@ -130,9 +187,17 @@ async def create_entry(
     empty entry (no title, notes, quantity, product or photo) is refused (422 `diary_entry_empty`)."""
     principal.require(*WRITERS)
     get_owned(session, Plot, plot_id, principal, "plot")
-    empty = diary.is_empty({"title": title, "notes": notes, "quantity_value": quantity_value,
-                            "product_name": product_name, "registration_no": registration_no,
-                            "active_ingredient": active_ingredient, "photo_keys": photos or []})
+    empty = diary.is_empty(
+        {
+            "title": title,
+            "notes": notes,
+            "quantity_value": quantity_value,
+            "product_name": product_name,
+            "registration_no": registration_no,
+            "active_ingredient": active_ingredient,
+            "photo_keys": photos or [],
+        }
+    )
     if type == DiaryType.harvest:
         when = occurred_at or utcnow()
         guard(session, principal, plot_id, local_day(when), phi_override_reason)
@@ -153,29 +218,55 @@ async def create_entry(
         storage.put_bytes(key, data, CONTENT_TYPES[fmt])
         keys.append(key)
     entry = diary.create_entry(
-        session, cooperative_id=principal.cooperative_id, user_id=principal.user.id, plot_id=plot_id,
-        occurred_at=occurred_at or utcnow(), type=type, status=status, source=DiarySource.manual, title=title,
-        notes=notes, quantity_value=quantity_value, quantity_unit=quantity_unit, product_name=product_name,
-        registration_no=registration_no, active_ingredient=active_ingredient, dose=dose,
-        treated_area_m2=treated_area_m2, operator=operator, phi_days=phi_days, photo_keys=keys,
+        session,
+        cooperative_id=principal.cooperative_id,
+        user_id=principal.user.id,
+        plot_id=plot_id,
+        occurred_at=occurred_at or utcnow(),
+        type=type,
+        status=status,
+        source=DiarySource.manual,
+        title=title,
+        notes=notes,
+        quantity_value=quantity_value,
+        quantity_unit=quantity_unit,
+        product_name=product_name,
+        registration_no=registration_no,
+        active_ingredient=active_ingredient,
+        dose=dose,
+        treated_area_m2=treated_area_m2,
+        operator=operator,
+        phi_days=phi_days,
+        photo_keys=keys,
     )
     session.commit()
     return entry
 
 
-def guard(session, principal, plot_id: int, day, override_reason: str | None) -> dict | None:  # noqa: ANN001
+def guard(session, principal, plot_id: int, day, override_reason: str | None) -> dict | None:
     """The pre-harvest interval guard as an API error (shared by diary harvests and harvest lots)."""
-    from cropwatch.traceability import PhiActive, check_phi
     from cropwatch.timeutil import fmt_date
+    from cropwatch.traceability import PhiActive, check_phi
 
     try:
-        return check_phi(session, plot_id=plot_id, day=day, override_reason=override_reason,
-                         may_override=principal.role in (Role.agronomist, Role.coop_admin),
-                         user_id=principal.user.id)
+        return check_phi(
+            session,
+            plot_id=plot_id,
+            day=day,
+            override_reason=override_reason,
+            may_override=principal.role in (Role.agronomist, Role.coop_admin),
+            user_id=principal.user.id,
+        )
     except PhiActive as exc:
         b = exc.first
-        raise ApiError(409, "phi_active", product=b.product, sprayed=fmt_date(b.sprayed_on), days=b.phi_days,
-                       ends=fmt_date(b.ends_on)) from None
+        raise ApiError(
+            409,
+            "phi_active",
+            product=b.product,
+            sprayed=fmt_date(b.sprayed_on),
+            days=b.phi_days,
+            ends=fmt_date(b.ends_on),
+        ) from None
 
 
 @router.post("/{entry_id}/done", response_model=DiaryOut, responses=errors(403, 404, 409))
@@ -192,8 +283,15 @@ def mark_done(entry_id: Id, session: SessionDep, principal: CurrentUser) -> Diar
     return entry
 
 
-def apply_edit(session: Session, principal: Principal, entry: DiaryEntry, changes: dict, *, reason: str | None,
-               phi_override_reason: str | None = None) -> bool:
+def apply_edit(
+    session: Session,
+    principal: Principal,
+    entry: DiaryEntry,
+    changes: dict,
+    *,
+    reason: str | None,
+    phi_override_reason: str | None = None,
+) -> bool:
     """An edit of a manual entry under the same rules as a new one (shared by the API and the entry page): an
     automatic or deleted entry is refused (409), a harvest moved or retyped into a pre-harvest interval meets the
     guard (409 `phi_active`), an edit that empties it is refused (422 `diary_entry_empty`). False: nothing changed."""
@@ -202,8 +300,11 @@ def apply_edit(session: Session, principal: Principal, entry: DiaryEntry, change
         diary.check_writable(entry)
         kind, when = changes.get("type", entry.type), changes.get("occurred_at", entry.occurred_at)
         moved = kind != entry.type or when != entry.occurred_at
-        if kind == DiaryType.harvest and moved and guard(session, principal, entry.plot_id, local_day(when),
-                                                         phi_override_reason):
+        if (
+            kind == DiaryType.harvest
+            and moved
+            and guard(session, principal, entry.plot_id, local_day(when), phi_override_reason)
+        ):
             notes = changes.get("notes", entry.notes)
             changes = {**changes, "notes": (notes + "\n" if notes else "") + f"PHI override: {phi_override_reason}"}
         return diary.update_entry(session, entry, user_id=principal.user.id, changes=changes, reason=reason)
@@ -230,8 +331,7 @@ def update_entry(entry_id: Id, body: DiaryPatch, session: SessionDep, principal:
     entry = get_owned(session, DiaryEntry, entry_id, principal, "diary entry")
     changes = body.model_dump(exclude_unset=True, exclude={"reason", "phi_override_reason"})
     changes = {k: v for k, v in changes.items() if v is not None or k not in ("occurred_at", "type", "status")}
-    if apply_edit(session, principal, entry, changes, reason=body.reason,
-                  phi_override_reason=body.phi_override_reason):
+    if apply_edit(session, principal, entry, changes, reason=body.reason, phi_override_reason=body.phi_override_reason):
         session.commit()
     return entry
 

@@ -29,7 +29,7 @@ def operator(request: Request) -> bool:
     return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
 
 
-def _heartbeat_client(request: Request):  # noqa: ANN202
+def _heartbeat_client(request: Request):
     state = request.app.state
     if not hasattr(state, "heartbeat_redis"):
         s = state.settings
@@ -41,8 +41,12 @@ def _workers(request: Request) -> list[dict]:
     return heartbeat.read_all(_heartbeat_client(request))
 
 
-@router.get("/health", responses={503: {"description": "Degraded: the database or object storage is unreachable "
-                                                  "(same body, `status: degraded`)"}})
+@router.get(
+    "/health",
+    responses={
+        503: {"description": "Degraded: the database or object storage is unreachable (same body, `status: degraded`)"}
+    },
+)
 def health(request: Request, response: Response) -> dict:
     """Liveness of the API, reachability of the database and object storage, and what each live worker serves
     (model version, FP32/INT8 variant and the execution provider really in use)."""
@@ -52,7 +56,7 @@ def health(request: Request, response: Response) -> dict:
         with state.sessions() as s:
             s.execute(text("SELECT 1"))
         checks["database"] = "ok"
-    except Exception:  # noqa: BLE001 - reported (generic), logged with its detail
+    except Exception:
         log.exception("health: database")
         checks["database"] = "error"
     try:
@@ -66,11 +70,22 @@ def health(request: Request, response: Response) -> dict:
     if not operator(request):  # no hosts, pids, models or error texts for anonymous callers
         return {"status": "ok" if ok else "degraded", "checks": checks}
     now = time.time()
-    workers = [{"worker": w["worker"], "models": w.get("models", []), "batch_size": w.get("batch_size"),
-                "seen_seconds_ago": round(now - w.get("at", now), 1)} for w in _workers(request)]
-    return {"status": "ok" if ok else "degraded", "checks": checks,
-            "execution_provider": state.settings.execution_provider, "model_variant": state.settings.model_variant,
-            "workers": workers}
+    workers = [
+        {
+            "worker": w["worker"],
+            "models": w.get("models", []),
+            "batch_size": w.get("batch_size"),
+            "seen_seconds_ago": round(now - w.get("at", now), 1),
+        }
+        for w in _workers(request)
+    ]
+    return {
+        "status": "ok" if ok else "degraded",
+        "checks": checks,
+        "execution_provider": state.settings.execution_provider,
+        "model_variant": state.settings.model_variant,
+        "workers": workers,
+    }
 
 
 @router.get("/metrics", response_class=PlainTextResponse, responses={401: {"description": "ops token needed"}})
@@ -81,10 +96,18 @@ def metrics(request: Request) -> Response:
     if not operator(request):
         return PlainTextResponse("ops token required\n", status_code=401, headers={"WWW-Authenticate": "Bearer"})
     reg = CollectorRegistry()
-    info = Gauge("cropwatch_worker_model_info", "model a worker process serves (value 1)",
-                 ["worker", "task", "model_version", "variant", "provider"], registry=reg)
-    outcomes = Gauge("cropwatch_worker_captures", "captures handled by a worker process since it started",
-                     ["worker", "outcome"], registry=reg)
+    info = Gauge(
+        "cropwatch_worker_model_info",
+        "model a worker process serves (value 1)",
+        ["worker", "task", "model_version", "variant", "provider"],
+        registry=reg,
+    )
+    outcomes = Gauge(
+        "cropwatch_worker_captures",
+        "captures handled by a worker process since it started",
+        ["worker", "outcome"],
+        registry=reg,
+    )
     inf_sum = Gauge("cropwatch_worker_inference_ms_sum", "model time spent, ms", ["worker"], registry=reg)
     inf_count = Gauge("cropwatch_worker_inference_images", "images through the model", ["worker"], registry=reg)
     batches = Gauge("cropwatch_worker_batches", "model calls (batches)", ["worker"], registry=reg)

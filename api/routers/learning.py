@@ -17,8 +17,16 @@ from sqlalchemy import or_, select
 
 from api.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
 from api.errors import ApiError, not_found
-from api.schemas import (DatasetBuildIn, DatasetVersionOut, Id, ModelOut, PromoteIn, TrainingRunIn, TrainingRunOut,
-                         errors)
+from api.schemas import (
+    DatasetBuildIn,
+    DatasetVersionOut,
+    Id,
+    ModelOut,
+    PromoteIn,
+    TrainingRunIn,
+    TrainingRunOut,
+    errors,
+)
 from api.scoping import get_owned
 from cropwatch.domain import Role
 from cropwatch.tables import DatasetVersion, ModelVersion, TrainingRun
@@ -31,7 +39,7 @@ ML = (Role.ml_engineer, Role.coop_admin)
 REGISTRY_ADMINS = (Role.ml_engineer,)
 
 
-def require_change_rights(principal, mv: ModelVersion) -> None:  # noqa: ANN001
+def require_change_rights(principal, mv: ModelVersion) -> None:
     """403 unless the caller may change ``mv``: an ML engineer of its cooperative, or for a shared version an ML
     engineer who is installation-level ML staff."""
     principal.require(*REGISTRY_ADMINS)
@@ -39,41 +47,61 @@ def require_change_rights(principal, mv: ModelVersion) -> None:  # noqa: ANN001
         raise ApiError(403, "shared_model_forbidden")
 
 
-def _dataset_out(dv: DatasetVersion, storage, settings) -> DatasetVersionOut:  # noqa: ANN001
+def _dataset_out(dv: DatasetVersion, storage, settings) -> DatasetVersionOut:
     out = DatasetVersionOut.model_validate(dv)
     if dv.preview_key:
-        out.preview_url = storage.presigned_get(dv.preview_key,
-                                                dt.timedelta(seconds=settings.image_url_expiry_seconds))
+        out.preview_url = storage.presigned_get(dv.preview_key, dt.timedelta(seconds=settings.image_url_expiry_seconds))
     return out
 
 
-def _visible_dataset(session, principal, dataset_id: int) -> DatasetVersion:  # noqa: ANN001
+def _visible_dataset(session, principal, dataset_id: int) -> DatasetVersion:
     dv = session.get(DatasetVersion, dataset_id)
     if dv is None or dv.cooperative_id not in (None, principal.cooperative_id):
         raise not_found("dataset")
     return dv
 
 
-@router.post("/api/v1/datasets", response_model=DatasetVersionOut, status_code=201,
-             responses=errors(400, 403, 409, 422))
-def build_dataset(body: DatasetBuildIn, session: SessionDep, principal: CurrentUser, storage: StorageDep,
-                  settings: SettingsDep) -> DatasetVersionOut:
+@router.post(
+    "/api/v1/datasets", response_model=DatasetVersionOut, status_code=201, responses=errors(400, 403, 409, 422)
+)
+def build_dataset(
+    body: DatasetBuildIn, session: SessionDep, principal: CurrentUser, storage: StorageDep, settings: SettingsDep
+) -> DatasetVersionOut:
     """Freeze the cooperative's human-verified captures (with filters) into the next version of ``name``."""
     principal.require(*ML)
     prod = registry.production(session, body.task, principal.cooperative_id, crop=body.crop)
     if prod is None:
         raise ApiError(409, "no_production_model", task=body.task.value)
-    items = verified_captures(session, cooperative_id=principal.cooperative_id, plot_ids=body.plot_ids,
-                              crop=body.crop, since=body.since, until=body.until)
+    items = verified_captures(
+        session,
+        cooperative_id=principal.cooperative_id,
+        plot_ids=body.plot_ids,
+        crop=body.crop,
+        since=body.since,
+        until=body.until,
+    )
     # a stable share of reviewed photos joins the golden set of the family instead (never trained on)
-    golden.add(session, task=body.task, family=prod.family, cooperative_id=principal.cooperative_id,
-               added_by=principal.user.id, items=[i for i in items if golden.goes_to_golden(i.sha256)])
+    golden.add(
+        session,
+        task=body.task,
+        family=prod.family,
+        cooperative_id=principal.cooperative_id,
+        added_by=principal.user.id,
+        items=[i for i in items if golden.goes_to_golden(i.sha256)],
+    )
     try:
-        dv = create_version(session, storage, name=body.name, task=body.task,
-                            classes={int(k): v for k, v in prod.classes.items()}, items=items,
-                            cooperative_id=principal.cooperative_id, created_by=principal.user.id,
-                            only_classes=body.classes,
-                            filters=body.model_dump(mode="json", exclude={"name", "task"}, exclude_none=True))
+        dv = create_version(
+            session,
+            storage,
+            name=body.name,
+            task=body.task,
+            classes={int(k): v for k, v in prod.classes.items()},
+            items=items,
+            cooperative_id=principal.cooperative_id,
+            created_by=principal.user.id,
+            only_classes=body.classes,
+            filters=body.model_dump(mode="json", exclude={"name", "task"}, exclude_none=True),
+        )
     except DatasetError:
         raise ApiError(422, "dataset_empty") from None
     session.commit()
@@ -81,22 +109,28 @@ def build_dataset(body: DatasetBuildIn, session: SessionDep, principal: CurrentU
 
 
 @router.get("/api/v1/datasets", response_model=list[DatasetVersionOut])
-def list_datasets(session: SessionDep, principal: CurrentUser, storage: StorageDep,
-                  settings: SettingsDep) -> list[DatasetVersionOut]:
-    q = select(DatasetVersion).where(or_(DatasetVersion.cooperative_id.is_(None),
-                                         DatasetVersion.cooperative_id == principal.cooperative_id))
-    return [_dataset_out(dv, storage, settings)
-            for dv in session.scalars(q.order_by(DatasetVersion.name, DatasetVersion.version))]
+def list_datasets(
+    session: SessionDep, principal: CurrentUser, storage: StorageDep, settings: SettingsDep
+) -> list[DatasetVersionOut]:
+    q = select(DatasetVersion).where(
+        or_(DatasetVersion.cooperative_id.is_(None), DatasetVersion.cooperative_id == principal.cooperative_id)
+    )
+    return [
+        _dataset_out(dv, storage, settings)
+        for dv in session.scalars(q.order_by(DatasetVersion.name, DatasetVersion.version))
+    ]
 
 
 @router.get("/api/v1/datasets/{dataset_id}", response_model=DatasetVersionOut, responses=errors(404))
-def get_dataset(dataset_id: Id, session: SessionDep, principal: CurrentUser, storage: StorageDep,
-                settings: SettingsDep) -> DatasetVersionOut:
+def get_dataset(
+    dataset_id: Id, session: SessionDep, principal: CurrentUser, storage: StorageDep, settings: SettingsDep
+) -> DatasetVersionOut:
     return _dataset_out(_visible_dataset(session, principal, dataset_id), storage, settings)
 
 
-@router.post("/api/v1/training/runs", response_model=TrainingRunOut, status_code=202,
-             responses=errors(400, 403, 404, 422, 503))
+@router.post(
+    "/api/v1/training/runs", response_model=TrainingRunOut, status_code=202, responses=errors(400, 403, 404, 422, 503)
+)
 def start_training(body: TrainingRunIn, request: Request, session: SessionDep, principal: CurrentUser) -> TrainingRun:
     """Queue a training run on the `training` workers; follow it with GET /api/v1/training/runs/{id}."""
     from training.jobs import create_run
@@ -109,9 +143,14 @@ def start_training(body: TrainingRunIn, request: Request, session: SessionDep, p
         if base is None or base.cooperative_id not in (None, principal.cooperative_id):
             raise not_found("model version")
     try:
-        run = create_run(session, dataset=dv, created_by=principal.user.id, base=base,
-                         cooperative_id=principal.cooperative_id,
-                         params=body.model_dump(exclude={"dataset_version_id", "base_model_version_id"}))
+        run = create_run(
+            session,
+            dataset=dv,
+            created_by=principal.user.id,
+            base=base,
+            cooperative_id=principal.cooperative_id,
+            params=body.model_dump(exclude={"dataset_version_id", "base_model_version_id"}),
+        )
     except ValueError as exc:
         raise ApiError(422, "training_refused", reason=str(exc)) from None
     session.commit()
@@ -135,7 +174,7 @@ def get_run(run_id: Id, session: SessionDep, principal: CurrentUser) -> Training
     return get_owned(session, TrainingRun, run_id, principal, "training run")
 
 
-def _model(session, model_id: int, principal) -> ModelVersion:  # noqa: ANN001
+def _model(session, model_id: int, principal) -> ModelVersion:
     """A shared model version, or one of the caller's cooperative (another cooperative's is 404)."""
     mv = session.get(ModelVersion, model_id)
     if mv is None or mv.cooperative_id not in (None, principal.cooperative_id):
@@ -144,20 +183,31 @@ def _model(session, model_id: int, principal) -> ModelVersion:  # noqa: ANN001
 
 
 @router.post("/api/v1/models/{model_id}/promote", response_model=ModelOut, responses=errors(400, 403, 404, 409))
-def promote_model(model_id: Id, body: PromoteIn, session: SessionDep, principal: CurrentUser,
-                  settings: SettingsDep) -> ModelVersion:
+def promote_model(
+    model_id: Id, body: PromoteIn, session: SessionDep, principal: CurrentUser, settings: SettingsDep
+) -> ModelVersion:
     """Make a candidate production, if it passes the gate (its test mAP50 not below production's on the same
     split by more than the tolerance) or with a written reason. Workers load it within seconds, no restart."""
     mv = _model(session, model_id, principal)
     require_change_rights(principal, mv)
     try:
-        registry.promote_gated(session, mv, by=principal.user.id, tolerance=settings.promotion_tolerance,
-                               floor=settings.promotion_min_map50, override_reason=body.reason)
+        registry.promote_gated(
+            session,
+            mv,
+            by=principal.user.id,
+            tolerance=settings.promotion_tolerance,
+            floor=settings.promotion_min_map50,
+            override_reason=body.reason,
+        )
     except registry.GateRefused:
         cand, base = registry.gate_map50(mv)
-        raise ApiError(409, "gate_refused", candidate="–" if cand is None else f"{cand:.3f}",
-                       production="–" if base is None else f"{base:.3f}",
-                       floor=f"{settings.promotion_min_map50:.2f}") from None
+        raise ApiError(
+            409,
+            "gate_refused",
+            candidate="–" if cand is None else f"{cand:.3f}",
+            production="–" if base is None else f"{base:.3f}",
+            floor=f"{settings.promotion_min_map50:.2f}",
+        ) from None
     session.commit()
     return mv
 
@@ -188,7 +238,7 @@ def stop_shadow(model_id: Id, session: SessionDep, principal: CurrentUser) -> Mo
     return _shadow_change(session, principal, model_id, registry.stop_shadow)
 
 
-def _shadow_change(session, principal, model_id: int, change) -> ModelVersion:  # noqa: ANN001
+def _shadow_change(session, principal, model_id: int, change) -> ModelVersion:
     mv = _model(session, model_id, principal)
     require_change_rights(principal, mv)
     try:
@@ -210,8 +260,9 @@ def shadow_report(model_id: Id, session: SessionDep, principal: CurrentUser) -> 
 
 
 @router.get("/api/v1/models/{model_id}/reports/{name}", response_class=RedirectResponse, responses=errors(404))
-def model_report(model_id: Id, name: str, session: SessionDep, principal: CurrentUser, storage: StorageDep,
-                 settings: SettingsDep) -> RedirectResponse:
+def model_report(
+    model_id: Id, name: str, session: SessionDep, principal: CurrentUser, storage: StorageDep, settings: SettingsDep
+) -> RedirectResponse:
     """A picture from the version's evaluation (``confusion_matrix`` or ``pr_curve``): a redirect to the image."""
     mv = _model(session, model_id, principal)
     key = ((mv.metrics or {}).get("reports") or {}).get(name)

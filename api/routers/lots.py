@@ -29,8 +29,9 @@ from cropwatch.tables import HarvestLot, Plot
 from cropwatch.traceability import create_lot, public_view, qr_png, qr_svg
 
 router = APIRouter(tags=["harvest lots"])
-TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).resolve().parents[1] / "templates"),
-                        autoescape=select_autoescape(["html"]))
+TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).resolve().parents[1] / "templates"), autoescape=select_autoescape(["html"])
+)
 
 
 class LotIn(BaseModel):
@@ -57,7 +58,7 @@ class LotOut(BaseModel):
     public_url: str | None = None
 
 
-def public_lot_url(settings, code: str) -> str:  # noqa: ANN001
+def public_lot_url(settings, code: str) -> str:
     """What QR codes and links carry: built from ``CROPWATCH_PUBLIC_BASE_URL``, never from the request's Host header
     (``Host: evil.example`` would otherwise print labels pointing at someone else's site)."""
     return f"{settings.public_base_url.rstrip('/')}/t/{code}"
@@ -68,9 +69,13 @@ def _public_url(request: Request, lot: HarvestLot) -> str:
 
 
 #: the public page shows nothing active and is never framed by another site
-PUBLIC_HEADERS = {"Content-Security-Policy": "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
-                                             "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-                  "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+PUBLIC_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def _out(request: Request, lot: HarvestLot) -> LotOut:
@@ -86,40 +91,58 @@ def new_lot(body: LotIn, request: Request, session: SessionDep, principal: Curre
     principal.require(Role.member, Role.agronomist, Role.coop_admin)
     plot = get_owned(session, Plot, body.plot_id, principal, "plot")
     guard(session, principal, plot.id, body.harvested_on, body.phi_override_reason)
-    lot = create_lot(session, plot=plot, harvested_on=body.harvested_on, quantity=body.quantity, unit=body.unit,
-                     ripeness_grade=body.ripeness_grade, user_id=principal.user.id,
-                     override_reason=body.phi_override_reason,
-                     may_override=principal.role in (Role.agronomist, Role.coop_admin))
+    lot = create_lot(
+        session,
+        plot=plot,
+        harvested_on=body.harvested_on,
+        quantity=body.quantity,
+        unit=body.unit,
+        ripeness_grade=body.ripeness_grade,
+        user_id=principal.user.id,
+        override_reason=body.phi_override_reason,
+        may_override=principal.role in (Role.agronomist, Role.coop_admin),
+    )
     session.commit()
     return _out(request, lot)
 
 
 @router.get("/api/v1/lots", response_model=list[LotOut], responses=errors(401))
-def list_lots(request: Request, session: SessionDep, principal: CurrentUser,
-              plot_id: Id | None = None) -> list[LotOut]:
+def list_lots(request: Request, session: SessionDep, principal: CurrentUser, plot_id: Id | None = None) -> list[LotOut]:
     q = scoped(HarvestLot, principal)
     if plot_id is not None:
         q = q.where(HarvestLot.plot_id == plot_id)
     return [_out(request, lot) for lot in session.scalars(q.order_by(HarvestLot.harvested_on.desc()))]
 
 
-@router.get("/api/v1/lots/labels.pdf", response_class=Response,
-            responses={**binary("application/pdf", description="A4 sheet of QR labels"), **errors(401, 404)})
-def lot_labels(request: Request, session: SessionDep, principal: CurrentUser,
-               ids: Annotated[str, Query(pattern=r"^\d{1,9}(,\d{1,9})*$", description="lot ids, comma-separated")],
-               ) -> Response:
+@router.get(
+    "/api/v1/lots/labels.pdf",
+    response_class=Response,
+    responses={**binary("application/pdf", description="A4 sheet of QR labels"), **errors(401, 404)},
+)
+def lot_labels(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentUser,
+    ids: Annotated[str, Query(pattern=r"^\d{1,9}(,\d{1,9})*$", description="lot ids, comma-separated")],
+) -> Response:
     """A printable A4 sheet of QR labels (3 × 8, 70 × 37 mm, the common sticker sheet) for the given lots."""
     from cropwatch.traceability import label_sheet_pdf
 
     lots = [get_owned(session, HarvestLot, int(i), principal, "lot") for i in ids.split(",")[:240]]
     plots = {lot.plot_id: session.get(Plot, lot.plot_id) for lot in lots}
     labels = [(_public_url(request, lot), lot, plots[lot.plot_id]) for lot in lots]
-    return Response(label_sheet_pdf(labels), media_type="application/pdf",
-                    headers={"Content-Disposition": 'attachment; filename="nhan-lo-hang.pdf"'})
+    return Response(
+        label_sheet_pdf(labels),
+        media_type="application/pdf",
+        headers={"Content-Disposition": 'attachment; filename="nhan-lo-hang.pdf"'},
+    )
 
 
-@router.get("/api/v1/lots/{lot_id}/qr.{fmt}", response_class=Response,
-            responses={**binary("image/png", "image/svg+xml", description="the QR label"), **errors(401, 404)})
+@router.get(
+    "/api/v1/lots/{lot_id}/qr.{fmt}",
+    response_class=Response,
+    responses={**binary("image/png", "image/svg+xml", description="the QR label"), **errors(401, 404)},
+)
 def lot_qr(lot_id: Id, fmt: str, request: Request, session: SessionDep, principal: CurrentUser) -> Response:
     """The lot's QR label (``png`` or ``svg``) pointing at its public page."""
     lot = get_owned(session, HarvestLot, lot_id, principal, "lot")
@@ -142,18 +165,19 @@ def lot_not_found_page(request: Request, code: str, lang: str | None = None) -> 
 
     locale = lang if lang in LOCALES else request_locale(request)
     html = TEMPLATES.get_template("lot_not_found.html").render(
-        code=code[:64], lang=locale, t=lambda key, **params: translate(key, locale, **params))
+        code=code[:64], lang=locale, t=lambda key, **params: translate(key, locale, **params)
+    )
     return HTMLResponse(html, status_code=404, headers={**PUBLIC_HEADERS, "Cache-Control": "no-store"})
 
 
-def _lot_by_code(session, code: str) -> HarvestLot:  # noqa: ANN001
+def _lot_by_code(session, code: str) -> HarvestLot:
     lot = session.scalar(select(HarvestLot).where(HarvestLot.public_code == code)) if len(code) <= 32 else None
     if lot is None:
         raise not_found("lot")
     return lot
 
 
-def _public(session, storage, settings, code: str) -> dict:  # noqa: ANN001
+def _public(session, storage, settings, code: str) -> dict:
     """The public view; its photos are served by this app (``/t/{code}/photos/{n}``), never as S3 links, so the
     public page tells nothing of the store's host, bucket, key layout or access key."""
     lot = _lot_by_code(session, code)
@@ -166,11 +190,17 @@ def _public(session, storage, settings, code: str) -> dict:  # noqa: ANN001
     return public_view(session, lot, photo_url=photo_url)
 
 
-@router.get("/t/{code}/photos/{n}", response_class=Response,
-            responses={**binary("image/jpeg", "image/png", "image/webp", description="a diary photo of the lot's "
-                                                                                      "public page"), **errors(404)})
-def lot_public_photo(code: str, n: Annotated[int, PathParam(ge=0, le=999)], session: SessionDep,
-                     storage: StorageDep) -> Response:
+@router.get(
+    "/t/{code}/photos/{n}",
+    response_class=Response,
+    responses={
+        **binary("image/jpeg", "image/png", "image/webp", description="a diary photo of the lot's public page"),
+        **errors(404),
+    },
+)
+def lot_public_photo(
+    code: str, n: Annotated[int, PathParam(ge=0, le=999)], session: SessionDep, storage: StorageDep
+) -> Response:
     lot = _lot_by_code(session, code)
     keys: list[str] = []
     public_view(session, lot, photo_url=lambda key: keys.append(key) or "")
@@ -179,25 +209,41 @@ def lot_public_photo(code: str, n: Annotated[int, PathParam(ge=0, le=999)], sess
     info = storage.stat(keys[n])
     if info is None:
         raise not_found("photo")
-    return Response(storage.get_bytes(keys[n], max_bytes=info.size), media_type=info.content_type or "image/jpeg",
-                    headers={**PUBLIC_HEADERS, "Cache-Control": "public, max-age=3600"})
+    return Response(
+        storage.get_bytes(keys[n], max_bytes=info.size),
+        media_type=info.content_type or "image/jpeg",
+        headers={**PUBLIC_HEADERS, "Cache-Control": "public, max-age=3600"},
+    )
 
 
 @router.get("/t/{code}.json", responses=errors(404))
-def lot_public_json(code: str, response: Response, session: SessionDep, storage: StorageDep,
-                    settings: SettingsDep) -> dict:
+def lot_public_json(
+    code: str, response: Response, session: SessionDep, storage: StorageDep, settings: SettingsDep
+) -> dict:
     response.headers.update(PUBLIC_HEADERS)
     return _public(session, storage, settings, code)
 
 
-NO_LOT = {404: {"description": "No such lot: a page saying how to check the code, or JSON when JSON is asked for",
-                "content": {"text/html": {"schema": {"type": "string"}},
-                            "application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}}
+NO_LOT = {
+    404: {
+        "description": "No such lot: a page saying how to check the code, or JSON when JSON is asked for",
+        "content": {
+            "text/html": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}},
+        },
+    }
+}
 
 
 @router.get("/t/{code}", response_class=HTMLResponse, name="lot_public_page", responses=NO_LOT)
-def lot_public_page(code: str, request: Request, session: SessionDep, storage: StorageDep,
-                    settings: SettingsDep, lang: Annotated[str | None, Query(pattern="^(vi|en)$")] = None) -> str:
+def lot_public_page(
+    code: str,
+    request: Request,
+    session: SessionDep,
+    storage: StorageDep,
+    settings: SettingsDep,
+    lang: Annotated[str | None, Query(pattern="^(vi|en)$")] = None,
+) -> str:
     """Public traceability page of a lot (no login): cooperative, growing area, crop, the season's diary."""
     try:
         view = _public(session, storage, settings, code)
@@ -206,8 +252,10 @@ def lot_public_page(code: str, request: Request, session: SessionDep, storage: S
             raise
         return lot_not_found_page(request, code, lang)
     locale = lang or request_locale(request)
-    return HTMLResponse(TEMPLATES.get_template("lot.html").render(v=view, lang=locale, t=lambda key: t(key, locale)),
-                        headers=PUBLIC_HEADERS)
+    return HTMLResponse(
+        TEMPLATES.get_template("lot.html").render(v=view, lang=locale, t=lambda key: t(key, locale)),
+        headers=PUBLIC_HEADERS,
+    )
 
 
 @router.get("/t/{rest:path}", include_in_schema=False)

@@ -36,16 +36,31 @@ def review_queue(
 ) -> list[QueueItemOut]:
     """Unreviewed captures, most useful first (flagged by a farmer, near the threshold, rare class, random sample)."""
     principal.require(*READERS)
-    items = review.queue(session, cooperative_id=principal.cooperative_id, threshold=settings.review_threshold,
-                         limit=limit, plot_id=plot_id, class_name=class_name, min_score=min_score,
-                         max_score=max_score, salt=str(local_day(utcnow())))
+    items = review.queue(
+        session,
+        cooperative_id=principal.cooperative_id,
+        threshold=settings.review_threshold,
+        limit=limit,
+        plot_id=plot_id,
+        class_name=class_name,
+        min_score=min_score,
+        max_score=max_score,
+        salt=str(local_day(utcnow())),
+    )
     return [QueueItemOut(**vars(item)) for item in items]
 
 
-@router.post("/api/v1/captures/{capture_id}/reviews", response_model=CaptureDetail,
-             responses=errors(400, 403, 404, 409, 422))
-def review_capture(capture_id: Id, body: ReviewIn, session: SessionDep, principal: CurrentUser,
-                   settings: SettingsDep, storage: StorageDep) -> CaptureDetail:
+@router.post(
+    "/api/v1/captures/{capture_id}/reviews", response_model=CaptureDetail, responses=errors(400, 403, 404, 409, 422)
+)
+def review_capture(
+    capture_id: Id,
+    body: ReviewIn,
+    session: SessionDep,
+    principal: CurrentUser,
+    settings: SettingsDep,
+    storage: StorageDep,
+) -> CaptureDetail:
     """Confirm, reject, relabel, add a missed box, adjust a box, or mark "no pest present"; counts and open alerts
     of the plot's day are recomputed. Answers the capture as it is now."""
     principal.require(*REVIEWERS)
@@ -57,8 +72,16 @@ def review_capture(capture_id: Id, body: ReviewIn, session: SessionDep, principa
     except ValueError:
         raise ApiError(422, "review_bad_action", actions=", ".join(a.value for a in review.Action)) from None
     try:
-        review.apply(session, capture=cap, user_id=principal.user.id, action=action, detection_id=body.detection_id,
-                     class_name=body.class_name, box=review.Box(*body.box) if body.box else None, note=body.note)
+        review.apply(
+            session,
+            capture=cap,
+            user_id=principal.user.id,
+            action=action,
+            detection_id=body.detection_id,
+            class_name=body.class_name,
+            box=review.Box(*body.box) if body.box else None,
+            note=body.note,
+        )
     except review.ReviewError as exc:
         session.rollback()
         raise ApiError(404 if exc.code == "not_found" else 422, exc.code, **exc.params) from None
@@ -75,8 +98,14 @@ def capture_reviews(capture_id: Id, session: SessionDep, principal: CurrentUser)
 
 
 @router.post("/api/v1/captures/{capture_id}/flag", response_model=CaptureDetail, responses=errors(400, 404))
-def flag_capture(capture_id: Id, body: FlagIn, session: SessionDep, principal: CurrentUser,
-                 settings: SettingsDep, storage: StorageDep) -> CaptureDetail:
+def flag_capture(
+    capture_id: Id,
+    body: FlagIn,
+    session: SessionDep,
+    principal: CurrentUser,
+    settings: SettingsDep,
+    storage: StorageDep,
+) -> CaptureDetail:
     """A farmer asks an agronomist to look at this photo (it goes first in the review queue)."""
     cap = get_owned(session, Capture, capture_id, principal, "capture")
     cap.flagged_at, cap.flag_note = utcnow(), body.note
@@ -89,5 +118,7 @@ def flag_capture(capture_id: Id, body: FlagIn, session: SessionDep, principal: C
 def review_agreement(session: SessionDep, principal: CurrentUser) -> dict:
     """Per class: reviewers' verdicts on the model's detections and the resulting precision."""
     principal.require(*READERS)
-    return {"classes": review.agreement(session, cooperative_id=principal.cooperative_id),
-            "weekly": review.agreement_over_time(session, cooperative_id=principal.cooperative_id)}
+    return {
+        "classes": review.agreement(session, cooperative_id=principal.cooperative_id),
+        "weekly": review.agreement_over_time(session, cooperative_id=principal.cooperative_id),
+    }

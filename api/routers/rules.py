@@ -30,12 +30,18 @@ class RuleIn(BaseModel):
     cooldown_minutes: int = Field(default=360, ge=0, le=60 * 24 * 30)
     enabled: bool = True
     kind: str = Field(default="threshold", pattern="^(threshold|trend|silence|harvest_window)$")
-    params: dict | None = Field(default=None, description='trend: {"rise_pct": 50}; silence: {"hours": 6}; '
-                                                      'harvest_window: {"share": 0.3, "target": 0.8, "days": 7}')
-    unit: str | None = Field(default=None, pattern="^(trap_day|sample)$",
-                             description="trap_day: new insects per trap per day; sample: the highest count in one "
-                                         "photo of a garden camera; null: the plot's traps if it has any, else "
-                                         "its cameras")
+    params: dict | None = Field(
+        default=None,
+        description='trend: {"rise_pct": 50}; silence: {"hours": 6}; '
+        'harvest_window: {"share": 0.3, "target": 0.8, "days": 7}',
+    )
+    unit: str | None = Field(
+        default=None,
+        pattern="^(trap_day|sample)$",
+        description="trap_day: new insects per trap per day; sample: the highest count in one "
+        "photo of a garden camera; null: the plot's traps if it has any, else "
+        "its cameras",
+    )
 
 
 class RulePatch(BaseModel):
@@ -77,25 +83,30 @@ def _check_params(kind: str, params: dict | None) -> None:
     try:
         model.model_validate(params)
     except ValidationError as exc:
-        raise RequestValidationError([{"type": "value_error", "loc": ("body", "params", *e["loc"]), "msg": e["msg"]}
-                                      for e in exc.errors()]) from None
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("body", "params", *e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        ) from None
 
 
 class RuleOut(RuleIn):
     model_config = {"from_attributes": True}
     id: int
-    label: str = Field(default="", description="what the rule checks, in the caller's language, generated from "
-                                                "the rule (and so following every change)")
+    label: str = Field(
+        default="",
+        description="what the rule checks, in the caller's language, generated from "
+        "the rule (and so following every change)",
+    )
 
 
-def _out(rule: AlertRule, principal, session) -> RuleOut:  # noqa: ANN001
+def _out(rule: AlertRule, principal, session) -> RuleOut:
     names = registry.production_classes(session, principal.cooperative_id)
     out = RuleOut.model_validate(rule, from_attributes=True).model_copy(
-        update={"label": rule_label(rule, normalize_locale(principal.user.locale), names)})
+        update={"label": rule_label(rule, normalize_locale(principal.user.locale), names)}
+    )
     return out
 
 
-def normalize_rule(session, cooperative_id: int, *, kind: str, class_name: str, unit: str | None) -> str:  # noqa: ANN001
+def normalize_rule(session, cooperative_id: int, *, kind: str, class_name: str, unit: str | None) -> str:
     """The class a new rule watches: silence and harvest-window rules have theirs; a pest rule's field may be the
     model's English class name or its Vietnamese name (with or without accents). Unknown names: 422 with the
     choices (with no production model at all the name is kept as typed). A unit belongs to pest threshold and
@@ -124,8 +135,9 @@ def add_rule(body: RuleIn, session: SessionDep, principal: CurrentUser) -> RuleO
     """Add a rule. ``name`` is an optional note: what the rule checks is generated from it (``label``)."""
     principal.require(*EDITORS)
     _check_params(body.kind, body.params)
-    class_name = normalize_rule(session, principal.cooperative_id, kind=body.kind, class_name=body.class_name,
-                                unit=body.unit)
+    class_name = normalize_rule(
+        session, principal.cooperative_id, kind=body.kind, class_name=body.class_name, unit=body.unit
+    )
     rule = AlertRule(cooperative_id=principal.cooperative_id, **(body.model_dump() | {"class_name": class_name}))
     session.add(rule)
     session.commit()

@@ -18,8 +18,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import ApiError, api_error_handler
-from api.web import (pages_account, pages_admin, pages_agronomist, pages_auth, pages_channels, pages_farmer,
-                     pages_ml)
+from api.web import pages_account, pages_admin, pages_agronomist, pages_auth, pages_channels, pages_farmer, pages_ml
 from api.web.render import render, translate
 from api.web.session import LoginRequired, page_locale
 
@@ -39,7 +38,7 @@ async def login_required_handler(request: Request, exc: LoginRequired) -> Respon
     return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
 
 
-def _usable_principal(request: Request):  # noqa: ANN202
+def _usable_principal(request: Request):
     """The signed-in principal for an error page, unless its user row is no longer loadable (the request's
     session was rolled back and closed before the handler runs): then the page renders without the menu."""
     principal = getattr(request.state, "principal", None)
@@ -57,8 +56,11 @@ async def error_handler(request: Request, exc: ApiError) -> Response:
     if not is_page_request(request):
         return await api_error_handler(request, exc)
     locale = page_locale(request, _usable_principal(request))
-    message = translate({403: "error_403", 404: "error_404"}.get(exc.status, exc.code), locale, **exc.params) \
-        if exc.status in (403, 404) else translate(exc.code, locale, **exc.params)
+    message = (
+        translate({403: "error_403", 404: "error_404"}.get(exc.status, exc.code), locale, **exc.params)
+        if exc.status in (403, 404)
+        else translate(exc.code, locale, **exc.params)
+    )
     if request.headers.get("hx-request"):
         return render(request, "_flash.html", status=exc.status, message=message, kind="error")
     return render(request, "error.html", status=exc.status, message=message, code=exc.status)

@@ -56,23 +56,41 @@ def new_password_problem(new: str, again: str, user: User) -> ApiError | None:
 # one's own account -----------------------------------------------------------------------------------------------
 
 
-def _account_page(request: Request, session: Session, principal: Principal, *, error: str | None = None,
-                  done: str | None = None, status: int = 200) -> Response:
-    return render(request, "account.html", principal, status=status, error=error, done=done,
-                  coop=session.get(Cooperative, principal.cooperative_id), password_min=PASSWORD_MIN)
+def _account_page(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    *,
+    error: str | None = None,
+    done: str | None = None,
+    status: int = 200,
+) -> Response:
+    return render(
+        request,
+        "account.html",
+        principal,
+        status=status,
+        error=error,
+        done=done,
+        coop=session.get(Cooperative, principal.cooperative_id),
+        password_min=PASSWORD_MIN,
+    )
 
 
 @router.get("/account")
 def account_page(request: Request, session: SessionDep, principal: PageUser, done: str | None = None) -> Response:
-    return _account_page(request, session, principal,
-                         done="account_password_changed" if done == "password" else None)
+    return _account_page(request, session, principal, done="account_password_changed" if done == "password" else None)
 
 
 @router.post("/account/password")
-def change_own_password(request: Request, session: SessionDep, principal: PageUser,
-                        current_password: Annotated[str, Form(max_length=256)] = "",
-                        new_password: Annotated[str, Form(max_length=256)] = "",
-                        new_password_again: Annotated[str, Form(max_length=256)] = "") -> Response:
+def change_own_password(
+    request: Request,
+    session: SessionDep,
+    principal: PageUser,
+    current_password: Annotated[str, Form(max_length=256)] = "",
+    new_password: Annotated[str, Form(max_length=256)] = "",
+    new_password_again: Annotated[str, Form(max_length=256)] = "",
+) -> Response:
     user = principal.user
     try:
         guard_login(request, user.username)  # guessing the current password from a stolen session is slowed too
@@ -85,8 +103,9 @@ def change_own_password(request: Request, session: SessionDep, principal: PageUs
         if verify_password(new_password, user.password_hash):
             raise ApiError(400, "password_unchanged")
     except ApiError as exc:
-        return _account_page(request, session, principal, status=exc.status,
-                             error=_text(request, exc.code, principal, **exc.params))
+        return _account_page(
+            request, session, principal, status=exc.status, error=_text(request, exc.code, principal, **exc.params)
+        )
     current = request.cookies.get(SESSION_COOKIE)
     set_password(session, user, new_password, keep_token_hash=token_hash(current) if current else None)
     session.commit()
@@ -120,12 +139,22 @@ def granted_user(session: Session, grant: ResetGrant) -> User | None:
     the union admin nor shared with another cooperative, and the admin who made it still that cooperative's
     admin."""
     user = session.get(User, grant.user_id)
-    member = session.scalar(select(Membership).where(Membership.user_id == grant.user_id,
-                                                     Membership.cooperative_id == grant.cooperative_id))
-    issuer = session.scalar(select(Membership).where(Membership.user_id == grant.issued_by,
-                                                     Membership.cooperative_id == grant.cooperative_id))
-    if user is None or not user.is_active or member is None or issuer is None or issuer.role != Role.coop_admin \
-            or not issuer.user.is_active:
+    member = session.scalar(
+        select(Membership).where(Membership.user_id == grant.user_id, Membership.cooperative_id == grant.cooperative_id)
+    )
+    issuer = session.scalar(
+        select(Membership).where(
+            Membership.user_id == grant.issued_by, Membership.cooperative_id == grant.cooperative_id
+        )
+    )
+    if (
+        user is None
+        or not user.is_active
+        or member is None
+        or issuer is None
+        or issuer.role != Role.coop_admin
+        or not issuer.user.is_active
+    ):
         return None
     try:
         check_admin_may_change(session, member, acting_user_id=grant.issued_by, own_code="reset_code_invalid")
@@ -135,9 +164,13 @@ def granted_user(session: Session, grant: ResetGrant) -> User | None:
 
 
 @router.post("/reset")
-def reset_password(request: Request, session: SessionDep, code: Annotated[str, Form(max_length=64)] = "",
-                   new_password: Annotated[str, Form(max_length=256)] = "",
-                   new_password_again: Annotated[str, Form(max_length=256)] = "") -> Response:
+def reset_password(
+    request: Request,
+    session: SessionDep,
+    code: Annotated[str, Form(max_length=64)] = "",
+    new_password: Annotated[str, Form(max_length=256)] = "",
+    new_password_again: Annotated[str, Form(max_length=256)] = "",
+) -> Response:
     store = reset_redis(request)
     try:
         count_reset_attempt(request)

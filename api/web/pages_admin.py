@@ -34,23 +34,28 @@ from sqlalchemy.orm import Session
 from api.deps import Principal, SessionDep
 from api.errors import ApiError
 from api.routers import cameras as cameras_api
-from api.schemas import Id, CameraIn
+from api.schemas import CameraIn, Id
 from api.scoping import get_owned, scoped
 from api.web.pages_account import reset_redis
 from api.web.render import class_names_vi, render, translate
 from api.web.session import PageUser, csrf_protect, page_locale
+from cropwatch import show_once
 from cropwatch.alerts import FRUIT_CLASSES
+from cropwatch.domain import AlertLevel, CameraKind, CaptureStatus, ModelTask, Role
+from cropwatch.members import MemberRefused, check_admin_may_change, revoke_user_tokens
+from cropwatch.password_reset import (
+    ResetGrant,
+    ResetUnavailable,
+    ShownCode,
+    issue_code,
+    pop_for_display,
+    stash_for_display,
+)
 from cropwatch.pest_counts import daily_figures
 from cropwatch.rule_text import fmt_number
-from cropwatch.domain import AlertLevel, CameraKind, CaptureStatus, ModelTask, Role
-from cropwatch import show_once
-from cropwatch.members import MemberRefused, check_admin_may_change, revoke_user_tokens
-from cropwatch.password_reset import (ResetGrant, ResetUnavailable, ShownCode, issue_code, pop_for_display,
-                                      stash_for_display)
 from cropwatch.security import PASSWORD_MIN, hash_password, password_problem
 from cropwatch.spreadsheet import csv_cell
-from cropwatch.tables import (Alert, Camera, Capture, Cooperative, Farm, Membership, Plot,
-                              User)
+from cropwatch.tables import Alert, Camera, Capture, Cooperative, Farm, Membership, Plot, User
 from cropwatch.timeutil import LOCAL_TZ, local_day_bounds, utcnow
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
@@ -84,63 +89,109 @@ def _coop(session: Session, principal: Principal) -> Cooperative:
 # members --------------------------------------------------------------------------------------------------------
 
 
-def _members_page(request: Request, session: Session, principal: Principal, *, error: str | None = None,
-                  form: dict | None = None, done: str | None = None, done_who: str = "",
-                  reset: dict | None = None, status: int = 200) -> Response:
+def _members_page(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    *,
+    error: str | None = None,
+    form: dict | None = None,
+    done: str | None = None,
+    done_who: str = "",
+    reset: dict | None = None,
+    status: int = 200,
+) -> Response:
     """``form``: the add-member form as typed (a refusal of it is shown next to the form)."""
     principal.require(Role.coop_admin)
     found = session.execute(
-        select(Membership, User).join(User, User.id == Membership.user_id)
+        select(Membership, User)
+        .join(User, User.id == Membership.user_id)
         .where(Membership.cooperative_id == principal.cooperative_id)
-        .order_by(User.is_active.desc(), User.username)).all()
+        .order_by(User.is_active.desc(), User.username)
+    ).all()
     rows = []
     for m, u in found:
         options = list(ASSIGNABLE) + ([m.role] if m.role not in ASSIGNABLE else [])
         rows.append({"m": m, "u": u, "me": u.id == principal.user.id, "options": options})
     counts = {r: sum(1 for x in rows if x["m"].role == r and x["u"].is_active) for r in Role}
-    return render(request, "admin/members.html", principal, status=status, coop=_coop(session, principal),
-                  rows=rows, counts=counts, roles=ASSIGNABLE, error=error, done=done, done_who=done_who, reset=reset,
-                  form_error=form is not None,
-                  form=form or {"role": Role.member.value}, password_min=PASSWORD_MIN,
-                  active=sum(1 for x in rows if x["u"].is_active))
+    return render(
+        request,
+        "admin/members.html",
+        principal,
+        status=status,
+        coop=_coop(session, principal),
+        rows=rows,
+        counts=counts,
+        roles=ASSIGNABLE,
+        error=error,
+        done=done,
+        done_who=done_who,
+        reset=reset,
+        form_error=form is not None,
+        form=form or {"role": Role.member.value},
+        password_min=PASSWORD_MIN,
+        active=sum(1 for x in rows if x["u"].is_active),
+    )
 
 
-DONE_MEMBERS = {"added": "admin_member_added", "role": "admin_role_changed", "off": "admin_member_deactivated",
-                "on": "admin_member_reactivated", "reset": "admin_reset_shown_once"}
+DONE_MEMBERS = {
+    "added": "admin_member_added",
+    "role": "admin_role_changed",
+    "off": "admin_member_deactivated",
+    "on": "admin_member_reactivated",
+    "reset": "admin_reset_shown_once",
+}
 
 
-def shown_reset_code(request: Request, principal: Principal, membership: Membership | None,
-                     ticket: str | None) -> dict | None:
+def shown_reset_code(
+    request: Request, principal: Principal, membership: Membership | None, ticket: str | None
+) -> dict | None:
     """The reset code a ticket carries, for this admin and this member only, once (None afterwards)."""
     if membership is None or not ticket:
         return None
-    shown = pop_for_display(reset_redis(request), ticket, admin_id=principal.user.id,
-                            cooperative_id=principal.cooperative_id)
+    shown = pop_for_display(
+        reset_redis(request), ticket, admin_id=principal.user.id, cooperative_id=principal.cooperative_id
+    )
     if shown is None or shown.user_id != membership.user_id:
         return None
     base = request.app.state.settings.public_base_url.rstrip("/")
-    return {"who": membership.user.username, "code": shown.code, "link": f"{base}/reset?code={shown.code}",
-            "until": dt.datetime.fromtimestamp(shown.valid_until, dt.timezone.utc)}
+    return {
+        "who": membership.user.username,
+        "code": shown.code,
+        "link": f"{base}/reset?code={shown.code}",
+        "until": dt.datetime.fromtimestamp(shown.valid_until, dt.timezone.utc),
+    }
 
 
 @router.get("/admin/members")
-def members_page(request: Request, session: SessionDep, principal: PageUser, done: str | None = None,
-                 m: int | None = None, show: str | None = None) -> Response:
+def members_page(
+    request: Request,
+    session: SessionDep,
+    principal: PageUser,
+    done: str | None = None,
+    m: int | None = None,
+    show: str | None = None,
+) -> Response:
     principal.require(Role.coop_admin)
     membership = session.scalar(scoped(Membership, principal).where(Membership.id == m)) if m is not None else None
     who = membership.user.username if membership else ""
     reset = shown_reset_code(request, principal, membership, show) if done == "reset" else None
-    return _members_page(request, session, principal, done=None if reset else DONE_MEMBERS.get(done or ""),
-                         done_who=who, reset=reset)
+    return _members_page(
+        request, session, principal, done=None if reset else DONE_MEMBERS.get(done or ""), done_who=who, reset=reset
+    )
 
 
 @router.post("/admin/members")
-def add_member(request: Request, session: SessionDep, principal: PageUser,
-               username: Annotated[str, Form(max_length=64)] = "",
-               full_name: Annotated[str, Form(max_length=200)] = "",
-               phone: Annotated[str, Form(max_length=32)] = "",
-               password: Annotated[str, Form(max_length=256)] = "",
-               role: Annotated[str, Form(max_length=32)] = "member") -> Response:
+def add_member(
+    request: Request,
+    session: SessionDep,
+    principal: PageUser,
+    username: Annotated[str, Form(max_length=64)] = "",
+    full_name: Annotated[str, Form(max_length=200)] = "",
+    phone: Annotated[str, Form(max_length=32)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+    role: Annotated[str, Form(max_length=32)] = "member",
+) -> Response:
     principal.require(Role.coop_admin)
     username, full_name, phone = username.strip(), full_name.strip(), phone.strip()
     form = {"username": username, "full_name": full_name, "phone": phone, "role": role}
@@ -159,10 +210,16 @@ def add_member(request: Request, session: SessionDep, principal: PageUser,
         if session.scalar(select(User.id).where(func.lower(User.username) == username.lower())) is not None:
             raise _refuse("admin_username_taken", 409, username=username)
     except ApiError as exc:
-        return _members_page(request, session, principal, error=_reason(request, principal, exc), form=form,
-                             status=exc.status)
-    user = User(username=username, full_name=full_name, phone=phone or None, password_hash=hash_password(password),
-                locale=principal.user.locale or "vi")
+        return _members_page(
+            request, session, principal, error=_reason(request, principal, exc), form=form, status=exc.status
+        )
+    user = User(
+        username=username,
+        full_name=full_name,
+        phone=phone or None,
+        password_hash=hash_password(password),
+        locale=principal.user.locale or "vi",
+    )
     try:
         session.add(user)
         session.flush()
@@ -171,13 +228,20 @@ def add_member(request: Request, session: SessionDep, principal: PageUser,
         session.commit()
     except IntegrityError:  # the same username added at the same moment by someone else
         session.rollback()
-        return _members_page(request, session, principal, form=form, status=409, error=translate(
-            "admin_username_taken", page_locale(request, principal), username=username))
+        return _members_page(
+            request,
+            session,
+            principal,
+            form=form,
+            status=409,
+            error=translate("admin_username_taken", page_locale(request, principal), username=username),
+        )
     return RedirectResponse(f"/admin/members?done=added&m={membership.id}", status_code=303)
 
 
-def _member_action(request: Request, session: Session, principal: Principal, membership_id: int,
-                   action: Callable[[Membership], str]) -> Response:
+def _member_action(
+    request: Request, session: Session, principal: Principal, membership_id: int, action: Callable[[Membership], str]
+) -> Response:
     """Look the membership up in the caller's cooperative (404 otherwise), apply ``action``; a refusal re-shows
     the page with the reason."""
     principal.require(Role.coop_admin)
@@ -186,15 +250,19 @@ def _member_action(request: Request, session: Session, principal: Principal, mem
         done = action(membership)
     except ApiError as exc:
         session.rollback()
-        return _members_page(request, session, principal, error=_reason(request, principal, exc),
-                             status=exc.status)
+        return _members_page(request, session, principal, error=_reason(request, principal, exc), status=exc.status)
     session.commit()
     return RedirectResponse(f"/admin/members?done={done}&m={membership.id}", status_code=303)
 
 
 @router.post("/admin/members/{membership_id}/role")
-def change_role(membership_id: Id, request: Request, session: SessionDep, principal: PageUser,
-                role: Annotated[str, Form(max_length=32)] = "") -> Response:
+def change_role(
+    membership_id: Id,
+    request: Request,
+    session: SessionDep,
+    principal: PageUser,
+    role: Annotated[str, Form(max_length=32)] = "",
+) -> Response:
     def act(m: Membership) -> str:
         _may_change(session, m, principal, "admin_self_role")
         if role == m.role.value:
@@ -250,15 +318,23 @@ def make_reset_code(membership_id: Id, request: Request, session: SessionDep, pr
         grant = ResetGrant(membership.user_id, principal.cooperative_id, principal.user.id)
         code = issue_code(store, grant, ttl_s=hours * 3600)
         until = (utcnow() + dt.timedelta(hours=hours)).timestamp()
-        ticket = stash_for_display(store, ShownCode(code, membership.user_id, until), admin_id=principal.user.id,
-                                   cooperative_id=principal.cooperative_id)
+        ticket = stash_for_display(
+            store,
+            ShownCode(code, membership.user_id, until),
+            admin_id=principal.user.id,
+            cooperative_id=principal.cooperative_id,
+        )
     except ApiError as exc:
         return _members_page(request, session, principal, error=_reason(request, principal, exc), status=exc.status)
     except ResetUnavailable:
-        return _members_page(request, session, principal, status=503,
-                             error=translate("reset_unavailable", page_locale(request, principal)))
-    return RedirectResponse(f"/admin/members?done=reset&m={membership.id}&show={ticket}#reset-code",
-                            status_code=303)
+        return _members_page(
+            request,
+            session,
+            principal,
+            status=503,
+            error=translate("reset_unavailable", page_locale(request, principal)),
+        )
+    return RedirectResponse(f"/admin/members?done=reset&m={membership.id}&show={ticket}#reset-code", status_code=303)
 
 
 # cameras --------------------------------------------------------------------------------------------------------
@@ -296,9 +372,17 @@ def _every(seconds: int) -> dict:
 STATE_BADGE = {"online": "ok", "silent": "warning", "never": "muted", "revoked": "danger"}
 
 
-def _cameras_page(request: Request, session: Session, principal: Principal, *, error: str | None = None,
-                  form: dict | None = None, new_token: dict | None = None, done: str | None = None,
-                  status: int = 200) -> Response:
+def _cameras_page(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    *,
+    error: str | None = None,
+    form: dict | None = None,
+    new_token: dict | None = None,
+    done: str | None = None,
+    status: int = 200,
+) -> Response:
     principal.require(*CAMERA_VIEWERS)
     now = utcnow()
     plots = {p.id: p for p in session.scalars(scoped(Plot, principal).order_by(Plot.name))}
@@ -306,25 +390,48 @@ def _cameras_page(request: Request, session: Session, principal: Principal, *, e
     for cam in session.scalars(scoped(Camera, principal).order_by(Camera.name, Camera.id)):
         state = camera_state(cam, now)
         key, n = ago(cam.last_seen_at, now) if cam.last_seen_at else ("admin_never_seen", 0)
-        rows.append({"cam": cam, "plot": plots.get(cam.plot_id), "state": state, "badge": STATE_BADGE[state],
-                     "ago_key": key, "ago_n": n, **_every(cam.capture_interval_s)})
+        rows.append(
+            {
+                "cam": cam,
+                "plot": plots.get(cam.plot_id),
+                "state": state,
+                "badge": STATE_BADGE[state],
+                "ago_key": key,
+                "ago_n": n,
+                **_every(cam.capture_interval_s),
+            }
+        )
     summary = {s: sum(1 for r in rows if r["state"] == s) for s in STATE_BADGE}
-    return render(request, "admin/cameras.html", principal, status=status, rows=rows, plots=list(plots.values()),
-                  kinds=list(CameraKind), tasks=list(ModelTask), can_edit=principal.role == Role.coop_admin,
-                  error=error, new_token=new_token, done=done, summary=summary,
-                  form=form or {"kind": CameraKind.garden.value, "model_task": ModelTask.pest.value,
-                                "capture_interval_s": 600})
+    return render(
+        request,
+        "admin/cameras.html",
+        principal,
+        status=status,
+        rows=rows,
+        plots=list(plots.values()),
+        kinds=list(CameraKind),
+        tasks=list(ModelTask),
+        can_edit=principal.role == Role.coop_admin,
+        error=error,
+        new_token=new_token,
+        done=done,
+        summary=summary,
+        form=form or {"kind": CameraKind.garden.value, "model_task": ModelTask.pest.value, "capture_interval_s": 600},
+    )
 
 
 @router.get("/admin/cameras")
-def cameras_page(request: Request, session: SessionDep, principal: PageUser, done: str | None = None,
-                 token: str | None = None) -> Response:
-    shown = show_once.pop(reset_redis(request), token, user_id=principal.user.id,
-                          cooperative_id=principal.cooperative_id)
+def cameras_page(
+    request: Request, session: SessionDep, principal: PageUser, done: str | None = None, token: str | None = None
+) -> Response:
+    shown = show_once.pop(
+        reset_redis(request), token, user_id=principal.user.id, cooperative_id=principal.cooperative_id
+    )
     if token and shown is None:  # a reload, or another admin's link: the token is not shown twice
         return _cameras_page(request, session, principal, done="admin_token_shown_once")
-    return _cameras_page(request, session, principal, new_token=shown,
-                         done={"revoked": "admin_token_revoked"}.get(done or ""))
+    return _cameras_page(
+        request, session, principal, new_token=shown, done={"revoked": "admin_token_revoked"}.get(done or "")
+    )
 
 
 def _show_token(request: Request, session: Session, principal: Principal, new_token: dict, status: int) -> Response:
@@ -340,32 +447,62 @@ def _show_token(request: Request, session: Session, principal: Principal, new_to
 
 
 @router.post("/admin/cameras")
-def add_camera(request: Request, session: SessionDep, principal: PageUser,
-               name: Annotated[str, Form(max_length=200)] = "", plot_id: Annotated[str, Form()] = "",
-               kind: Annotated[str, Form(max_length=32)] = "garden",
-               model_task: Annotated[str, Form(max_length=32)] = "pest",
-               capture_interval_s: Annotated[str, Form(max_length=12)] = "600") -> Response:
+def add_camera(
+    request: Request,
+    session: SessionDep,
+    principal: PageUser,
+    name: Annotated[str, Form(max_length=200)] = "",
+    plot_id: Annotated[str, Form()] = "",
+    kind: Annotated[str, Form(max_length=32)] = "garden",
+    model_task: Annotated[str, Form(max_length=32)] = "pest",
+    capture_interval_s: Annotated[str, Form(max_length=12)] = "600",
+) -> Response:
     principal.require(Role.coop_admin)
-    form = {"name": name, "plot_id": plot_id, "kind": kind, "model_task": model_task,
-            "capture_interval_s": capture_interval_s}
+    form = {
+        "name": name,
+        "plot_id": plot_id,
+        "kind": kind,
+        "model_task": model_task,
+        "capture_interval_s": capture_interval_s,
+    }
     try:
-        body = CameraIn(plot_id=plot_id, name=name.strip(), kind=kind, model_task=model_task,
-                        capture_interval_s=capture_interval_s)
+        body = CameraIn(
+            plot_id=plot_id, name=name.strip(), kind=kind, model_task=model_task, capture_interval_s=capture_interval_s
+        )
     except ValidationError as exc:
         field = str(exc.errors()[0]["loc"][0]) if exc.errors() else "name"
-        return _cameras_page(request, session, principal, form=form, status=400, error=translate(
-            "admin_camera_invalid", page_locale(request, principal),
-            field=translate(f"admin_cam_{field}", page_locale(request, principal))))
+        return _cameras_page(
+            request,
+            session,
+            principal,
+            form=form,
+            status=400,
+            error=translate(
+                "admin_camera_invalid",
+                page_locale(request, principal),
+                field=translate(f"admin_cam_{field}", page_locale(request, principal)),
+            ),
+        )
     created = cameras_api.create_camera(body, session, principal)  # the plot must be ours (404 otherwise)
-    return _show_token(request, session, principal, {"camera": created.name, "id": created.id,
-                                                     "token": created.device_token, "created": True}, 201)
+    return _show_token(
+        request,
+        session,
+        principal,
+        {"camera": created.name, "id": created.id, "token": created.device_token, "created": True},
+        201,
+    )
 
 
 @router.post("/admin/cameras/{camera_id}/rotate")
 def rotate_camera_token(camera_id: Id, request: Request, session: SessionDep, principal: PageUser) -> Response:
     rotated = cameras_api.rotate_token(camera_id, session, principal)
-    return _show_token(request, session, principal, {"camera": rotated.name, "id": rotated.id,
-                                                     "token": rotated.device_token, "created": False}, 200)
+    return _show_token(
+        request,
+        session,
+        principal,
+        {"camera": rotated.name, "id": rotated.id, "token": rotated.device_token, "created": False},
+        200,
+    )
 
 
 @router.post("/admin/cameras/{camera_id}/revoke")
@@ -377,38 +514,70 @@ def revoke_camera_token(camera_id: Id, session: SessionDep, principal: PageUser)
 # farms and plots ------------------------------------------------------------------------------------------------
 
 
-def _plots_page(request: Request, session: Session, principal: Principal, *, error: str | None = None,
-                farm_form: dict | None = None, plot_form: dict | None = None, done: str | None = None,
-                status: int = 200) -> Response:
+def _plots_page(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    *,
+    error: str | None = None,
+    farm_form: dict | None = None,
+    plot_form: dict | None = None,
+    done: str | None = None,
+    status: int = 200,
+) -> Response:
     principal.require(Role.coop_admin)
     farms = list(session.scalars(scoped(Farm, principal).order_by(Farm.name, Farm.id)))
     plots = list(session.scalars(scoped(Plot, principal).order_by(Plot.name, Plot.id)))
-    cameras: dict[int, int] = dict(session.execute(
-        select(Camera.plot_id, func.count(Camera.id)).where(Camera.cooperative_id == principal.cooperative_id)
-        .group_by(Camera.plot_id)).all())
+    cameras: dict[int, int] = dict(
+        session.execute(
+            select(Camera.plot_id, func.count(Camera.id))
+            .where(Camera.cooperative_id == principal.cooperative_id)
+            .group_by(Camera.plot_id)
+        ).all()
+    )
     members = session.execute(
-        select(User.id, User.username, User.full_name).join(Membership, Membership.user_id == User.id)
+        select(User.id, User.username, User.full_name)
+        .join(Membership, Membership.user_id == User.id)
         .where(Membership.cooperative_id == principal.cooperative_id, User.is_active.is_(True))
-        .order_by(User.username)).all()
+        .order_by(User.username)
+    ).all()
     owners = {u.id: u for u in members}
     groups = [{"farm": f, "plots": [p for p in plots if p.farm_id == f.id]} for f in farms]
-    return render(request, "admin/plots.html", principal, status=status, groups=groups, farms=farms,
-                  members=members, owners=owners, cameras=cameras, error=error, done=done,
-                  total_area=sum(p.area_m2 or 0 for p in plots), plot_count=len(plots),
-                  farm_form=farm_form or {}, plot_form=plot_form or {})
+    return render(
+        request,
+        "admin/plots.html",
+        principal,
+        status=status,
+        groups=groups,
+        farms=farms,
+        members=members,
+        owners=owners,
+        cameras=cameras,
+        error=error,
+        done=done,
+        total_area=sum(p.area_m2 or 0 for p in plots),
+        plot_count=len(plots),
+        farm_form=farm_form or {},
+        plot_form=plot_form or {},
+    )
 
 
 @router.get("/admin/plots")
-def admin_plots_page(request: Request, session: SessionDep, principal: PageUser,
-                     done: str | None = None) -> Response:
-    return _plots_page(request, session, principal,
-                       done={"farm": "admin_farm_added", "plot": "admin_plot_added"}.get(done or ""))
+def admin_plots_page(request: Request, session: SessionDep, principal: PageUser, done: str | None = None) -> Response:
+    return _plots_page(
+        request, session, principal, done={"farm": "admin_farm_added", "plot": "admin_plot_added"}.get(done or "")
+    )
 
 
 @router.post("/admin/farms")
-def add_farm(request: Request, session: SessionDep, principal: PageUser,
-             name: Annotated[str, Form(max_length=200)] = "", address: Annotated[str, Form(max_length=300)] = "",
-             owner_id: Annotated[str, Form()] = "") -> Response:
+def add_farm(
+    request: Request,
+    session: SessionDep,
+    principal: PageUser,
+    name: Annotated[str, Form(max_length=200)] = "",
+    address: Annotated[str, Form(max_length=300)] = "",
+    owner_id: Annotated[str, Form()] = "",
+) -> Response:
     principal.require(Role.coop_admin)
     form = {"name": name, "address": address, "owner_id": owner_id}
     try:
@@ -418,15 +587,22 @@ def add_farm(request: Request, session: SessionDep, principal: PageUser,
         if owner_id:
             if not owner_id.isdigit():
                 raise _refuse("admin_invalid_value", field="admin_farm_owner")
-            owner = session.scalar(select(Membership.user_id).where(
-                Membership.cooperative_id == principal.cooperative_id, Membership.user_id == int(owner_id)))
+            owner = session.scalar(
+                select(Membership.user_id).where(
+                    Membership.cooperative_id == principal.cooperative_id, Membership.user_id == int(owner_id)
+                )
+            )
             if owner is None:
                 raise _refuse("admin_invalid_value", field="admin_farm_owner")
     except ApiError as exc:
-        return _plots_page(request, session, principal, error=_reason(request, principal, exc), farm_form=form,
-                           status=exc.status)
-    session.add(Farm(cooperative_id=principal.cooperative_id, name=name.strip(), address=address.strip() or None,
-                     owner_id=owner))
+        return _plots_page(
+            request, session, principal, error=_reason(request, principal, exc), farm_form=form, status=exc.status
+        )
+    session.add(
+        Farm(
+            cooperative_id=principal.cooperative_id, name=name.strip(), address=address.strip() or None, owner_id=owner
+        )
+    )
     session.commit()
     return RedirectResponse("/admin/plots?done=farm", status_code=303)
 
@@ -441,20 +617,43 @@ def _date(value: str, field: str) -> dt.date | None:
 
 
 @router.post("/admin/plots")
-def add_plot(request: Request, session: SessionDep, principal: PageUser,
-             farm_id: Annotated[str, Form()] = "", name: Annotated[str, Form(max_length=200)] = "",
-             crop: Annotated[str, Form(max_length=100)] = "", variety: Annotated[str, Form(max_length=100)] = "",
-             area_m2: Annotated[str, Form(max_length=20)] = "", planting_date: Annotated[str, Form()] = "",
-             expected_harvest: Annotated[str, Form()] = "",
-             growing_area_code: Annotated[str, Form(max_length=64)] = "") -> Response:
+def add_plot(
+    request: Request,
+    session: SessionDep,
+    principal: PageUser,
+    farm_id: Annotated[str, Form()] = "",
+    name: Annotated[str, Form(max_length=200)] = "",
+    crop: Annotated[str, Form(max_length=100)] = "",
+    variety: Annotated[str, Form(max_length=100)] = "",
+    area_m2: Annotated[str, Form(max_length=20)] = "",
+    planting_date: Annotated[str, Form()] = "",
+    expected_harvest: Annotated[str, Form()] = "",
+    growing_area_code: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
     principal.require(Role.coop_admin)
-    form = {"farm_id": farm_id, "name": name, "crop": crop, "variety": variety, "area_m2": area_m2,
-            "planting_date": planting_date, "expected_harvest": expected_harvest,
-            "growing_area_code": growing_area_code}
+    form = {
+        "farm_id": farm_id,
+        "name": name,
+        "crop": crop,
+        "variety": variety,
+        "area_m2": area_m2,
+        "planting_date": planting_date,
+        "expected_harvest": expected_harvest,
+        "growing_area_code": growing_area_code,
+    }
     if not farm_id.isdigit():
-        return _plots_page(request, session, principal, plot_form=form, status=400, error=translate(
-            "admin_required", page_locale(request, principal),
-            field=translate("admin_plot_farm", page_locale(request, principal))))
+        return _plots_page(
+            request,
+            session,
+            principal,
+            plot_form=form,
+            status=400,
+            error=translate(
+                "admin_required",
+                page_locale(request, principal),
+                field=translate("admin_plot_farm", page_locale(request, principal)),
+            ),
+        )
     farm = get_owned(session, Farm, int(farm_id), principal, "farm")  # another cooperative's farm: 404
     try:
         if not name.strip():
@@ -474,11 +673,22 @@ def add_plot(request: Request, session: SessionDep, principal: PageUser,
         if planted and harvest and harvest < planted:
             raise _refuse("admin_harvest_before_planting")
     except ApiError as exc:
-        return _plots_page(request, session, principal, error=_reason(request, principal, exc), plot_form=form,
-                           status=exc.status)
-    session.add(Plot(cooperative_id=principal.cooperative_id, farm_id=farm.id, name=name.strip(), crop=crop.strip(),
-                     variety=variety.strip() or None, area_m2=area, planting_date=planted, expected_harvest=harvest,
-                     growing_area_code=growing_area_code.strip() or None))
+        return _plots_page(
+            request, session, principal, error=_reason(request, principal, exc), plot_form=form, status=exc.status
+        )
+    session.add(
+        Plot(
+            cooperative_id=principal.cooperative_id,
+            farm_id=farm.id,
+            name=name.strip(),
+            crop=crop.strip(),
+            variety=variety.strip() or None,
+            area_m2=area,
+            planting_date=planted,
+            expected_harvest=harvest,
+            growing_area_code=growing_area_code.strip() or None,
+        )
+    )
     session.commit()
     return RedirectResponse("/admin/plots?done=plot", status_code=303)
 
@@ -492,8 +702,13 @@ def union_cooperatives(session: Session, principal: Principal) -> tuple[Cooperat
     home = session.get(Cooperative, principal.cooperative_id)
     if not home.union_code:
         return home, [home]
-    return home, list(session.scalars(select(Cooperative).where(Cooperative.union_code == home.union_code)
-                                      .order_by(Cooperative.name, Cooperative.id)))
+    return home, list(
+        session.scalars(
+            select(Cooperative)
+            .where(Cooperative.union_code == home.union_code)
+            .order_by(Cooperative.name, Cooperative.id)
+        )
+    )
 
 
 def local_months(months: int, now: dt.datetime | None = None) -> list[tuple[str, dt.datetime]]:
@@ -514,16 +729,23 @@ def union_stats(session: Session, coop_ids: list[int], months: int, now: dt.date
     out), so the union reads the numbers its cooperatives' alerts and charts show."""
     buckets = local_months(months, now)
     start = buckets[0][1]
-    captures = dict(session.execute(
-        select(Capture.cooperative_id, func.count(Capture.id))
-        .where(Capture.cooperative_id.in_(coop_ids), Capture.captured_at >= start,
-               Capture.status != CaptureStatus.pending)
-        .group_by(Capture.cooperative_id)).all())
+    captures = dict(
+        session.execute(
+            select(Capture.cooperative_id, func.count(Capture.id))
+            .where(
+                Capture.cooperative_id.in_(coop_ids),
+                Capture.captured_at >= start,
+                Capture.status != CaptureStatus.pending,
+            )
+            .group_by(Capture.cooperative_id)
+        ).all()
+    )
     alerts: dict[int, dict[str, int]] = {cid: {lv.value: 0 for lv in LEVELS} for cid in coop_ids}
     for cid, level, n in session.execute(
-            select(Alert.cooperative_id, Alert.level, func.count(Alert.id))
-            .where(Alert.cooperative_id.in_(coop_ids), Alert.created_at >= start)
-            .group_by(Alert.cooperative_id, Alert.level)):
+        select(Alert.cooperative_id, Alert.level, func.count(Alert.id))
+        .where(Alert.cooperative_id.in_(coop_ids), Alert.created_at >= start)
+        .group_by(Alert.cooperative_id, Alert.level)
+    ):
         alerts[cid][AlertLevel(level).value] = n
     # pests: the plots' daily figures as the alerts count them (cropwatch/pest_counts.py: new catches per trap, the
     # highest photo of a garden camera), summed per cooperative, crop, local month and class - never the detections
@@ -563,16 +785,32 @@ def union_page(request: Request, session: SessionDep, principal: PageUser, month
         per_month[cid][month] += n
     labels = [f"{m[5:]}/{m[:4]}" for m in stats["months"]]
     locale = page_locale(request, principal)
-    chart = {"labels": labels,
-             "datasets": [{"label": names[c.id], "data": list(per_month[c.id].values())} for c in coops],
-             "y_title": translate("union_chart_y", locale), "x_title": translate("union_chart_x", locale)}
+    chart = {
+        "labels": labels,
+        "datasets": [{"label": names[c.id], "data": list(per_month[c.id].values())} for c in coops],
+        "y_title": translate("union_chart_y", locale),
+        "x_title": translate("union_chart_x", locale),
+    }
     rows = sorted(stats["pests"], key=lambda r: (names[r[0]], r[2], r[1], -r[4], r[3]))
-    return render(request, "admin/union.html", principal, home=home, coops=coops, months=months, periods=PERIODS,
-                  stats=stats, pest_total=pest_total, chart=chart, levels=[lv.value for lv in LEVELS],
-                  rows=[{"coop": names[r[0]], "crop": r[1], "month": f"{r[2][5:]}/{r[2][:4]}", "class": r[3],
-                         "count": r[4]} for r in rows],
-                  total_pests=sum(pest_total.values()),
-                  total_captures=sum(stats["captures"].get(c.id, 0) for c in coops))
+    return render(
+        request,
+        "admin/union.html",
+        principal,
+        home=home,
+        coops=coops,
+        months=months,
+        periods=PERIODS,
+        stats=stats,
+        pest_total=pest_total,
+        chart=chart,
+        levels=[lv.value for lv in LEVELS],
+        rows=[
+            {"coop": names[r[0]], "crop": r[1], "month": f"{r[2][5:]}/{r[2][:4]}", "class": r[3], "count": r[4]}
+            for r in rows
+        ],
+        total_pests=sum(pest_total.values()),
+        total_captures=sum(stats["captures"].get(c.id, 0) for c in coops),
+    )
 
 
 @router.get("/union/export.csv")
@@ -589,10 +827,24 @@ def union_export(request: Request, session: SessionDep, principal: PageUser, mon
     w = csv.writer(buf)
     w.writerow([translate(f"union_csv_{h}", locale) for h in CSV_HEADER])
     for cid, crop, month, cls, n in sorted(stats["pests"], key=lambda r: (names[r[0]], r[1], r[2], r[3])):
-        w.writerow([csv_cell(names[cid]), csv_cell(crop), f"{month[5:]}/{month[:4]}",
-                    csv_cell(pests_vi.get(cls, cls)), csv_cell(cls), fmt_number(n, locale)])
+        w.writerow(
+            [
+                csv_cell(names[cid]),
+                csv_cell(crop),
+                f"{month[5:]}/{month[:4]}",
+                csv_cell(pests_vi.get(cls, cls)),
+                csv_cell(cls),
+                fmt_number(n, locale),
+            ]
+        )
     slug = re.sub(r"[^A-Za-z0-9_-]+", "-", home.union_code or home.code).strip("-") or "union"
     filename = f"union-{slug}-{stats['months'][-1]}-{months}m.csv"
-    return Response(("\ufeff" + buf.getvalue()).encode("utf-8"), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"',
-                             "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+    return Response(
+        ("\ufeff" + buf.getvalue()).encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

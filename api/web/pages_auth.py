@@ -5,17 +5,24 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path as PathParam
 from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Path as PathParam
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from api.schemas import Id
 from api.deps import SessionDep, StorageDep, guard_login, login_succeeded
+from api.schemas import Id
 from api.scoping import get_owned
 from api.web.render import HOME, render, translate
-from api.web.session import (LANG_COOKIE, PageUser, csrf_protect, end_session, page_locale,
-                             principal_from_cookie, start_session)
+from api.web.session import (
+    LANG_COOKIE,
+    PageUser,
+    csrf_protect,
+    end_session,
+    page_locale,
+    principal_from_cookie,
+    start_session,
+)
 from cropwatch.domain import CaptureStatus
 from cropwatch.i18n import LOCALES
 from cropwatch.security import password_matches
@@ -42,19 +49,36 @@ def login_page(request: Request, session: SessionDep, next: str | None = None, d
     principal = principal_from_cookie(request, session)
     if principal is not None:
         return RedirectResponse(safe_next(next) or HOME[principal.role], status_code=303)
-    return render(request, "login.html", next=safe_next(next) or "", error=None, username="",
-                  done="reset_done" if done == "reset" else None)
+    return render(
+        request,
+        "login.html",
+        next=safe_next(next) or "",
+        error=None,
+        username="",
+        done="reset_done" if done == "reset" else None,
+    )
 
 
 @router.post("/login")
-def login(request: Request, session: SessionDep, username: Annotated[str, Form(max_length=64)],
-          password: Annotated[str, Form(max_length=256)], next: Annotated[str, Form()] = "") -> Response:
+def login(
+    request: Request,
+    session: SessionDep,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+    next: Annotated[str, Form()] = "",
+) -> Response:
     guard_login(request, username)
     user = session.scalar(select(User).where(User.username == username))
-    if not password_matches(user, password) \
-            or not user.memberships:
-        return render(request, "login.html", status=401, next=safe_next(next) or "", username=username,
-                      error=translate("bad_credentials", page_locale(request)), done=None)
+    if not password_matches(user, password) or not user.memberships:
+        return render(
+            request,
+            "login.html",
+            status=401,
+            next=safe_next(next) or "",
+            username=username,
+            error=translate("bad_credentials", page_locale(request)),
+            done=None,
+        )
     login_succeeded(request, username)
     membership = sorted(user.memberships, key=lambda m: m.cooperative_id)[0]
     response = RedirectResponse(safe_next(next) or HOME[membership.role], status_code=303)
@@ -82,9 +106,12 @@ def switch_language(code: str, request: Request, session: SessionDep, next: str 
     return response
 
 
-def _image(storage, key: str, content_type: str) -> Response:  # noqa: ANN001
-    return Response(storage.get_bytes(key), media_type=content_type,
-                    headers={"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"})
+def _image(storage, key: str, content_type: str) -> Response:
+    return Response(
+        storage.get_bytes(key),
+        media_type=content_type,
+        headers={"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 @router.get("/captures/{capture_id}/image")
@@ -96,7 +123,13 @@ def capture_image(capture_id: Id, session: SessionDep, principal: PageUser, stor
 
 
 @router.get("/diary/{entry_id}/photos/{index}")
-def diary_photo(entry_id: Id, index: Annotated[int, PathParam(ge=0, le=999)], session: SessionDep, principal: PageUser, storage: StorageDep) -> Response:
+def diary_photo(
+    entry_id: Id,
+    index: Annotated[int, PathParam(ge=0, le=999)],
+    session: SessionDep,
+    principal: PageUser,
+    storage: StorageDep,
+) -> Response:
     entry = get_owned(session, DiaryEntry, entry_id, principal, "diary entry")
     if not 0 <= index < len(entry.photo_keys or []):
         return Response(status_code=404)

@@ -23,14 +23,19 @@ from cropwatch.rule_text import fmt_number
 from cropwatch.timeutil import fmt_date, fmt_datetime, utcnow
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
-ENV = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=select_autoescape(["html"]),
-                  undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+ENV = Environment(
+    loader=FileSystemLoader(TEMPLATE_DIR),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 
 SECURITY_HEADERS = {
     # no inline scripts: page data travels in <script type="application/json"> blocks read by static/js
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; script-src 'self'; "
-                               "style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'self'; "
-                               "frame-ancestors 'none'; form-action 'self'",
+    "style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'self'; "
+    "frame-ancestors 'none'; form-action 'self'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
@@ -66,8 +71,13 @@ NAV = (
 )
 
 #: where each role lands after signing in
-HOME = {Role.member: "/alerts", Role.agronomist: "/review", Role.ml_engineer: "/ml/models",
-        Role.coop_admin: "/admin/members", Role.union_admin: "/union"}
+HOME = {
+    Role.member: "/alerts",
+    Role.agronomist: "/review",
+    Role.ml_engineer: "/ml/models",
+    Role.coop_admin: "/admin/members",
+    Role.union_admin: "/union",
+}
 
 
 def translate(key: str, locale: str, /, **params: Any) -> str:
@@ -131,8 +141,14 @@ def _unread(request: Request, principal: Principal) -> int:
         return open_alert_count(s, principal)
 
 
-def render(request: Request, template: str, principal: Principal | None = None, status: int = 200,
-           headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
+def render(
+    request: Request,
+    template: str,
+    principal: Principal | None = None,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
     principal = principal or getattr(request.state, "principal", None)
     locale = page_locale(request, principal)
 
@@ -147,8 +163,19 @@ def render(request: Request, template: str, principal: Principal | None = None, 
     nav = [item for item in NAV if principal and principal.role in item.roles]
     unread = _unread(request, principal) if principal and principal.role != Role.union_admin else 0
     html = ENV.get_template(template).render(
-        request=request, principal=principal, lang=locale, _=_, nav=nav, csrf=csrf_token(request),
-        path=request.url.path, Role=Role, now=utcnow(), pest=pest, unread=unread, **context)
+        request=request,
+        principal=principal,
+        lang=locale,
+        _=_,
+        nav=nav,
+        csrf=csrf_token(request),
+        path=request.url.path,
+        Role=Role,
+        now=utcnow(),
+        pest=pest,
+        unread=unread,
+        **context,
+    )
     response = HTMLResponse(html, status_code=status, headers={**SECURITY_HEADERS, **(headers or {})})
     set_csrf_cookie(request, response)
     return response

@@ -49,7 +49,8 @@ def principal_from_cookie(request: Request, session: Session) -> Principal | Non
         return None
     user = session.get(User, tok.user_id)
     membership = session.scalar(
-        select(Membership).where(Membership.user_id == tok.user_id, Membership.cooperative_id == tok.cooperative_id))
+        select(Membership).where(Membership.user_id == tok.user_id, Membership.cooperative_id == tok.cooperative_id)
+    )
     if user is None or not user.is_active or membership is None:
         return None
     return Principal(user=user, cooperative_id=tok.cooperative_id, role=membership.role)
@@ -69,15 +70,20 @@ PageUser = Annotated[Principal, Depends(current_page_user)]
 def start_session(request: Request, response: Response, session: Session, user: User, cooperative_id: int) -> None:
     token = new_token("cw")
     ttl = dt.timedelta(hours=request.app.state.settings.token_ttl_hours)
-    session.add(ApiToken(token_hash=token_hash(token), user_id=user.id, cooperative_id=cooperative_id,
-                         expires_at=utcnow() + ttl))
+    session.add(
+        ApiToken(
+            token_hash=token_hash(token), user_id=user.id, cooperative_id=cooperative_id, expires_at=utcnow() + ttl
+        )
+    )
     session.commit()
     secure = _secure(request)
-    response.set_cookie(SESSION_COOKIE, token, max_age=int(ttl.total_seconds()), httponly=True, samesite="lax",
-                        secure=secure, path="/")
+    response.set_cookie(
+        SESSION_COOKIE, token, max_age=int(ttl.total_seconds()), httponly=True, samesite="lax", secure=secure, path="/"
+    )
     # a new CSRF token with every new session (no fixation across logins)
-    response.set_cookie(CSRF_COOKIE, secrets.token_urlsafe(32), httponly=True, samesite="strict", secure=secure,
-                        path="/")
+    response.set_cookie(
+        CSRF_COOKIE, secrets.token_urlsafe(32), httponly=True, samesite="strict", secure=secure, path="/"
+    )
 
 
 def end_session(request: Request, response: Response, session: Session) -> None:

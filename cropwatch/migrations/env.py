@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from alembic import context
+
 from cropwatch import tables  # noqa: F401  (registers the tables)
 from cropwatch.db import Base, make_engine
 

@@ -39,8 +39,9 @@ def main() -> None:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=args.chromium, args=["--no-sandbox", "--disable-gpu"])
         for login, viewport, path, name, full in SHOTS:
-            ctx = browser.new_context(viewport=viewport, base_url=args.url, locale="vi-VN",
-                                      timezone_id="Asia/Ho_Chi_Minh")
+            ctx = browser.new_context(
+                viewport=viewport, base_url=args.url, locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh"
+            )
             page = ctx.new_page()
             page.goto("/login")
             page.fill("#username", login)

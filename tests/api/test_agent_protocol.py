@@ -10,13 +10,13 @@ import io
 import httpx
 import numpy as np
 import pytest
+from conftest import SHARED
+from factories import add_rule
 from PIL import Image
 from sqlalchemy import select
 
-from conftest import SHARED
 from cropwatch.domain import CaptureStatus, DetectionSource, Role
 from cropwatch.tables import Alert, Camera, Capture, Detection, ModelVersion
-from factories import add_rule
 
 PHOTO = next((SHARED / "rice-pests" / "images" / "test").glob("brown_0267_jpg*.jpg"))
 
@@ -33,9 +33,16 @@ def big_jpeg() -> bytes:
 
 
 def _slot(client, tenant, data: bytes, multipart: bool = True):
-    return client.post("/api/v1/ingest/slots", headers=tenant.camera_auth, json={
-        "sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "multipart": multipart,
-        "captured_at": dt.datetime.now(dt.timezone.utc).isoformat()})
+    return client.post(
+        "/api/v1/ingest/slots",
+        headers=tenant.camera_auth,
+        json={
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "size": len(data),
+            "multipart": multipart,
+            "captured_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        },
+    )
 
 
 def test_multipart_upload_resumes_after_a_dropped_link(client, tenant_a, storage, sessions, enqueued, big_jpeg):
@@ -62,8 +69,14 @@ def test_multipart_upload_resumes_after_a_dropped_link(client, tenant_a, storage
         cap = s.get(Capture, first.json()["capture_id"])
         assert cap.multipart_upload_id is None and cap.width == 2600
         assert hashlib.sha256(storage.get_bytes(cap.object_key)).hexdigest() == hashlib.sha256(big_jpeg).hexdigest()
-        assert s.scalar(select(Capture).where(Capture.sha256 == cap.sha256).with_only_columns(
-            __import__("sqlalchemy").func.count())) == 1
+        assert (
+            s.scalar(
+                select(Capture)
+                .where(Capture.sha256 == cap.sha256)
+                .with_only_columns(__import__("sqlalchemy").func.count())
+            )
+            == 1
+        )
     assert enqueued == [first.json()["capture_id"]]
     # and once stored, asking again is a duplicate: nothing to upload
     assert _slot(client, tenant_a, big_jpeg).json()["duplicate"] is True
@@ -89,20 +102,29 @@ def _upload_single(client, tenant, data: bytes) -> int:
 
 
 def test_edge_detections_are_stored_and_raise_alerts_without_the_server_worker(
-        client, tenant_a, sessions, enqueued, pest_int8):
+    client, tenant_a, sessions, enqueued, pest_int8
+):
     with sessions.begin() as s:
         add_rule(s, tenant_a.cooperative_id, "planthopper", threshold=2)
     cap_id = _upload_single(client, tenant_a, PHOTO.read_bytes())
-    body = {"edge": {"model_sha256": pest_int8[1], "duration_ms": 48.0, "detections": [
-        {"class_name": "planthopper", "score": 0.71, "box": [10, 10, 60, 70]},
-        {"class_name": "planthopper", "score": 0.55, "box": [100, 100, 9000, 140]},  # clipped to the image
-    ]}}
+    body = {
+        "edge": {
+            "model_sha256": pest_int8[1],
+            "duration_ms": 48.0,
+            "detections": [
+                {"class_name": "planthopper", "score": 0.71, "box": [10, 10, 60, 70]},
+                {"class_name": "planthopper", "score": 0.55, "box": [100, 100, 9000, 140]},  # clipped to the image
+            ],
+        }
+    }
     r = client.post(f"/api/v1/ingest/captures/{cap_id}/confirm", headers=tenant_a.camera_auth, json=body)
     assert r.status_code == 200 and r.json()["status"] == "done"
     assert enqueued == []  # the agent did the work
     # confirming twice changes nothing
-    assert client.post(f"/api/v1/ingest/captures/{cap_id}/confirm", headers=tenant_a.camera_auth,
-                       json=body).status_code == 200
+    assert (
+        client.post(f"/api/v1/ingest/captures/{cap_id}/confirm", headers=tenant_a.camera_auth, json=body).status_code
+        == 200
+    )
     with sessions() as s:
         dets = s.scalars(select(Detection).where(Detection.capture_id == cap_id)).all()
         assert len(dets) == 2 and {d.source for d in dets} == {DetectionSource.edge}
@@ -113,11 +135,15 @@ def test_edge_detections_are_stored_and_raise_alerts_without_the_server_worker(
         assert alert.count == 2 and alert.evidence_capture_id == cap_id
 
 
-def test_edge_detections_of_an_unknown_model_are_refused_and_lose_nothing(client, tenant_a, sessions, enqueued,
-                                                                           models_registered):
+def test_edge_detections_of_an_unknown_model_are_refused_and_lose_nothing(
+    client, tenant_a, sessions, enqueued, models_registered
+):
     cap_id = _upload_single(client, tenant_a, PHOTO.read_bytes())
-    r = client.post(f"/api/v1/ingest/captures/{cap_id}/confirm", headers=tenant_a.camera_auth,
-                    json={"edge": {"model_sha256": "ab" * 32, "detections": []}})
+    r = client.post(
+        f"/api/v1/ingest/captures/{cap_id}/confirm",
+        headers=tenant_a.camera_auth,
+        json={"edge": {"model_sha256": "ab" * 32, "detections": []}},
+    )
     assert r.status_code == 422 and r.json()["code"] == "edge_model_unknown"
     with sessions() as s:
         assert s.get(Capture, cap_id).status == CaptureStatus.pending  # the agent can confirm again
@@ -126,9 +152,20 @@ def test_edge_detections_of_an_unknown_model_are_refused_and_lose_nothing(client
 
 
 def test_heartbeat_is_kept_and_answers_the_config_with_the_model_to_download(client, tenant_a, sessions, pest_int8):
-    r = client.post("/api/v1/cameras/me/heartbeat", headers=tenant_a.camera_auth, json={
-        "agent_version": "0.2.0", "disk_free_bytes": 10_000_000, "disk_total_bytes": 32_000_000_000,
-        "temperature_c": 55.5, "battery_pct": 81, "backlog": 7, "evicted_total": 3, "last_error": "dns timeout"})
+    r = client.post(
+        "/api/v1/cameras/me/heartbeat",
+        headers=tenant_a.camera_auth,
+        json={
+            "agent_version": "0.2.0",
+            "disk_free_bytes": 10_000_000,
+            "disk_total_bytes": 32_000_000_000,
+            "temperature_c": 55.5,
+            "battery_pct": 81,
+            "backlog": 7,
+            "evicted_total": 3,
+            "last_error": "dns timeout",
+        },
+    )
     assert r.status_code == 200, r.text
     cfg = r.json()
     assert cfg["camera_id"] == tenant_a.camera_id and cfg["mode"] == "all" and cfg["edge_detection"] is False
@@ -149,8 +186,16 @@ def test_admin_sets_the_agent_mode_and_only_their_own_cameras(client, tenant_a, 
     assert client.patch(url, headers=tenant_b.auth(Role.coop_admin), json={"edge_detection": True}).status_code == 404
     r = client.patch(url, headers=tenant_a.auth(Role.coop_admin), json={"mode": "detections"})
     assert r.status_code == 422 and r.json()["code"] == "agent_mode_needs_edge"
-    r = client.patch(url, headers=tenant_a.auth(Role.coop_admin),
-                     json={"mode": "detections", "edge_detection": True, "max_side": 1280, "max_upload_kbps": 256})
+    r = client.patch(
+        url,
+        headers=tenant_a.auth(Role.coop_admin),
+        json={"mode": "detections", "edge_detection": True, "max_side": 1280, "max_upload_kbps": 256},
+    )
     assert r.status_code == 200
     cfg = client.get("/api/v1/cameras/me/config", headers=tenant_a.camera_auth).json()
-    assert (cfg["mode"], cfg["edge_detection"], cfg["max_side"], cfg["max_upload_kbps"]) == ("detections", True, 1280, 256)
+    assert (cfg["mode"], cfg["edge_detection"], cfg["max_side"], cfg["max_upload_kbps"]) == (
+        "detections",
+        True,
+        1280,
+        256,
+    )

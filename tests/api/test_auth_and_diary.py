@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import rice_photos
+
 from cropwatch.domain import Role
 
 
@@ -20,11 +20,23 @@ def test_login_gives_a_token_that_works_until_logout(client, tenant_a):
 
 def test_farmer_writes_a_diary_entry_with_a_photo_and_it_keeps_revisions(client, tenant_a, storage):
     photo = rice_photos(1)[0].read_bytes()
-    resp = client.post("/api/v1/diary", headers=tenant_a.auth(Role.member), data={
-        "plot_id": tenant_a.plot_id, "type": "pest_control", "status": "pending", "title": "Phun thuốc trừ rầy",
-        "product_name": "Chess 50WG", "registration_no": "VN-1234", "dose": "15 g/bình 16 l", "phi_days": 7,
-        "treated_area_m2": 5000, "occurred_at": "2026-11-20T07:00:00+07:00"},
-        files=[("photos", ("leaf.jpg", photo, "image/jpeg"))])
+    resp = client.post(
+        "/api/v1/diary",
+        headers=tenant_a.auth(Role.member),
+        data={
+            "plot_id": tenant_a.plot_id,
+            "type": "pest_control",
+            "status": "pending",
+            "title": "Phun thuốc trừ rầy",
+            "product_name": "Chess 50WG",
+            "registration_no": "VN-1234",
+            "dose": "15 g/bình 16 l",
+            "phi_days": 7,
+            "treated_area_m2": 5000,
+            "occurred_at": "2026-11-20T07:00:00+07:00",
+        },
+        files=[("photos", ("leaf.jpg", photo, "image/jpeg"))],
+    )
     assert resp.status_code == 201, resp.text
     entry = resp.json()
     assert entry["photo_keys"] and entry["phi_days"] == 7 and entry["source"] == "manual"
@@ -39,14 +51,20 @@ def test_farmer_writes_a_diary_entry_with_a_photo_and_it_keeps_revisions(client,
 
 
 def test_diary_photo_that_is_not_an_image_is_refused(client, tenant_a):
-    resp = client.post("/api/v1/diary", headers=tenant_a.auth(), data={"plot_id": tenant_a.plot_id, "type": "other"},
-                       files=[("photos", ("x.jpg", b"<html></html>", "image/jpeg"))])
+    resp = client.post(
+        "/api/v1/diary",
+        headers=tenant_a.auth(),
+        data={"plot_id": tenant_a.plot_id, "type": "other"},
+        files=[("photos", ("x.jpg", b"<html></html>", "image/jpeg"))],
+    )
     assert resp.status_code == 415
 
 
 @pytest.mark.parametrize("role,status", [(Role.member, 403), (Role.ml_engineer, 403), (Role.coop_admin, 201)])
 def test_only_cooperative_admins_register_cameras(client, tenant_a, role, status):
-    resp = client.post("/api/v1/cameras", headers=tenant_a.auth(role), json={"plot_id": tenant_a.plot_id, "name": "new"})
+    resp = client.post(
+        "/api/v1/cameras", headers=tenant_a.auth(role), json={"plot_id": tenant_a.plot_id, "name": "new"}
+    )
     assert resp.status_code == status
     if status == 201:
         assert resp.json()["device_token"].startswith("cam_")

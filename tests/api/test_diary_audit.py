@@ -20,8 +20,15 @@ SEASON = {"since": "2026-09-01", "until": "2026-09-30"}
 
 
 def _entry(client, tenant, role: Role = Role.member, **fields) -> dict:
-    data = {"plot_id": tenant.plot_id, "type": "fertilizing", "occurred_at": "2026-09-05T02:00:00+00:00",
-            "title": "Bón thúc đợt 1", "product_name": "NPK 20-20-15", "quantity_value": 50, "quantity_unit": "kg"}
+    data = {
+        "plot_id": tenant.plot_id,
+        "type": "fertilizing",
+        "occurred_at": "2026-09-05T02:00:00+00:00",
+        "title": "Bón thúc đợt 1",
+        "product_name": "NPK 20-20-15",
+        "quantity_value": 50,
+        "quantity_unit": "kg",
+    }
     r = client.post("/api/v1/diary", headers=tenant.auth(role), data=data | fields)
     assert r.status_code == 201, r.text
     return r.json()
@@ -30,10 +37,19 @@ def _entry(client, tenant, role: Role = Role.member, **fields) -> dict:
 def _automatic(sessions, tenant) -> int:
     with sessions.begin() as s:
         entry = diary.create_entry(
-            s, cooperative_id=tenant.cooperative_id, user_id=None, plot_id=tenant.plot_id, occurred_at=utcnow(),
-            type=DiaryType.observation, status=DiaryStatus.pending, source=DiarySource.automatic,
-            subject="planthopper", title="Quan sát tự động: 3 rầy nâu", title_en="Automatic observation: 3",
-            notes="")
+            s,
+            cooperative_id=tenant.cooperative_id,
+            user_id=None,
+            plot_id=tenant.plot_id,
+            occurred_at=utcnow(),
+            type=DiaryType.observation,
+            status=DiaryStatus.pending,
+            source=DiarySource.automatic,
+            subject="planthopper",
+            title="Quan sát tự động: 3 rầy nâu",
+            title_en="Automatic observation: 3",
+            notes="",
+        )
         s.flush()
         return entry.id
 
@@ -45,8 +61,11 @@ def _listed(client, tenant) -> list[int]:
 
 def test_an_edit_is_a_revision_with_each_field_before_and_after(client, tenant_a):
     entry = _entry(client, tenant_a)
-    r = client.patch(f"/api/v1/diary/{entry['id']}", headers=tenant_a.auth(Role.member),
-                     json={"quantity_value": 45, "notes": "ruộng ướt, bón ít hơn", "reason": "cân lại bao phân"})
+    r = client.patch(
+        f"/api/v1/diary/{entry['id']}",
+        headers=tenant_a.auth(Role.member),
+        json={"quantity_value": 45, "notes": "ruộng ướt, bón ít hơn", "reason": "cân lại bao phân"},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["quantity_value"] == 45 and r.json()["notes"] == "ruộng ướt, bón ít hơn"
     detail = client.get(f"/api/v1/diary/{entry['id']}", headers=tenant_a.auth()).json()
@@ -54,7 +73,9 @@ def test_an_edit_is_a_revision_with_each_field_before_and_after(client, tenant_a
     assert first["changes"] == [] and second["changed_by"] == tenant_a.user_ids[Role.member]
     assert second["reason"] == "cân lại bao phân"
     assert {c["field"]: (c["before"], c["after"]) for c in second["changes"]} == {
-        "quantity_value": (50, 45), "notes": ("", "ruộng ướt, bón ít hơn")}
+        "quantity_value": (50, 45),
+        "notes": ("", "ruộng ướt, bón ít hơn"),
+    }
     # the same values again: nothing changed, no revision
     again = client.patch(f"/api/v1/diary/{entry['id']}", headers=tenant_a.auth(), json={"quantity_value": 45})
     assert again.status_code == 200
@@ -63,15 +84,20 @@ def test_an_edit_is_a_revision_with_each_field_before_and_after(client, tenant_a
 
 def test_the_history_reads_in_the_readers_language_with_local_dates(client, tenant_a, sessions):
     entry = _entry(client, tenant_a)
-    client.patch(f"/api/v1/diary/{entry['id']}", headers=tenant_a.auth(Role.agronomist),
-                 json={"status": "pending", "occurred_at": "2026-09-06T01:30:00+00:00"})
+    client.patch(
+        f"/api/v1/diary/{entry['id']}",
+        headers=tenant_a.auth(Role.agronomist),
+        json={"status": "pending", "occurred_at": "2026-09-06T01:30:00+00:00"},
+    )
     with sessions() as s:
         row = s.get(DiaryEntry, entry["id"])
         vi, en = diary.history(s, row, "vi"), diary.history(s, row, "en")
     assert [h.action for h in vi] == ["created", "edited"] and vi[1].who == "agronomist"
     changes = {c.label: (c.before, c.after) for c in vi[1].changes}
-    assert changes == {"Trạng thái": ("Đã thực hiện", "Chờ xác nhận"),
-                       "Thời gian": ("05/09/2026 09:00", "06/09/2026 08:30")}  # Asia/Ho_Chi_Minh, dd/mm/yyyy
+    assert changes == {
+        "Trạng thái": ("Đã thực hiện", "Chờ xác nhận"),
+        "Thời gian": ("05/09/2026 09:00", "06/09/2026 08:30"),
+    }  # Asia/Ho_Chi_Minh, dd/mm/yyyy
     assert {c.label: (c.before, c.after) for c in en[1].changes}["Status"] == ("Done", "Pending")
 
 
@@ -115,8 +141,9 @@ def test_the_union_admin_gets_403_on_diary_entries(client, tenant_a, sessions):
 
 def test_delete_hides_the_entry_but_keeps_it_for_the_audit(client, tenant_a, sessions):
     keep, gone = _entry(client, tenant_a), _entry(client, tenant_a, title="Bón nhầm lô")
-    r = client.request("DELETE", f"/api/v1/diary/{gone['id']}", headers=tenant_a.auth(Role.member),
-                       json={"reason": "ghi nhầm lô"})
+    r = client.request(
+        "DELETE", f"/api/v1/diary/{gone['id']}", headers=tenant_a.auth(Role.member), json={"reason": "ghi nhầm lô"}
+    )
     assert r.status_code == 204, r.text
     assert _listed(client, tenant_a) == [keep["id"]]
     detail = client.get(f"/api/v1/diary/{gone['id']}", headers=tenant_a.auth()).json()
@@ -145,19 +172,26 @@ def test_automatic_observations_are_not_edited_or_deleted_as_text(client, tenant
 
 
 def test_an_empty_entry_is_refused_with_a_reason(client, tenant_a, sessions):
-    r = client.post("/api/v1/diary", headers=tenant_a.auth(), data={"plot_id": tenant_a.plot_id, "type": "irrigation",
-                                                                    "title": "   ", "notes": ""})
+    r = client.post(
+        "/api/v1/diary",
+        headers=tenant_a.auth(),
+        data={"plot_id": tenant_a.plot_id, "type": "irrigation", "title": "   ", "notes": ""},
+    )
     assert (r.status_code, r.json()["code"]) == (422, "diary_entry_empty")
     assert "trống" in r.json()["detail"] and "empty" in r.json()["detail_en"]
-    en = client.post("/api/v1/diary", headers=tenant_a.auth() | {"Accept-Language": "en"},
-                     data={"plot_id": tenant_a.plot_id, "type": "irrigation"})
+    en = client.post(
+        "/api/v1/diary",
+        headers=tenant_a.auth() | {"Accept-Language": "en"},
+        data={"plot_id": tenant_a.plot_id, "type": "irrigation"},
+    )
     assert en.json()["detail"].startswith("The diary entry is empty")
     with sessions() as s:
         assert s.query(DiaryEntry).count() == 0
     # any one thing written is enough: a quantity (even 0), a product, or notes
     for fields in ({"quantity_value": 0}, {"product_name": "Ure"}, {"notes": "tưới rãnh"}):
-        r = client.post("/api/v1/diary", headers=tenant_a.auth(), data={"plot_id": tenant_a.plot_id,
-                                                                        "type": "irrigation"} | fields)
+        r = client.post(
+            "/api/v1/diary", headers=tenant_a.auth(), data={"plot_id": tenant_a.plot_id, "type": "irrigation"} | fields
+        )
         assert r.status_code == 201, (fields, r.text)
 
 
@@ -170,17 +204,27 @@ def test_an_edit_that_empties_an_entry_is_refused(client, tenant_a, sessions):
 
 
 def test_a_harvest_moved_into_a_pre_harvest_interval_meets_the_guard(client, tenant_a):
-    _entry(client, tenant_a, type="pest_control", product_name="Chess 50WG", phi_days=7,
-           occurred_at="2026-09-01T01:00:00+00:00")
+    _entry(
+        client,
+        tenant_a,
+        type="pest_control",
+        product_name="Chess 50WG",
+        phi_days=7,
+        occurred_at="2026-09-01T01:00:00+00:00",
+    )
     harvest = _entry(client, tenant_a, type="harvest", title="Thu hoạch", occurred_at="2026-09-20T01:00:00+00:00")
-    r = client.patch(f"/api/v1/diary/{harvest['id']}", headers=tenant_a.auth(),
-                     json={"occurred_at": "2026-09-03T01:00:00+00:00"})
+    r = client.patch(
+        f"/api/v1/diary/{harvest['id']}", headers=tenant_a.auth(), json={"occurred_at": "2026-09-03T01:00:00+00:00"}
+    )
     assert (r.status_code, r.json()["code"]) == (409, "phi_active")
 
 
 def _export(client, tenant, fmt: str, **params) -> bytes:
-    r = client.get("/api/v1/diary/export", headers=tenant.auth(),
-                   params={"plot_id": tenant.plot_id, "format": fmt} | SEASON | params)
+    r = client.get(
+        "/api/v1/diary/export",
+        headers=tenant.auth(),
+        params={"plot_id": tenant.plot_id, "format": fmt} | SEASON | params,
+    )
     assert r.status_code == 200, r.text
     return r.content
 
@@ -195,24 +239,42 @@ def _pdf_text(data: bytes) -> str:
 @pytest.fixture
 def audited_season(client, tenant_a, sessions):
     """A season with a pending entry, an edited one, a deleted one (with a reason) and an automatic observation."""
-    pending = _entry(client, tenant_a, status="pending", title="Phun thuốc trừ rầy", product_name="Chess 50WG",
-                     type="pest_control", occurred_at="2026-09-03T01:00:00+00:00")
+    pending = _entry(
+        client,
+        tenant_a,
+        status="pending",
+        title="Phun thuốc trừ rầy",
+        product_name="Chess 50WG",
+        type="pest_control",
+        occurred_at="2026-09-03T01:00:00+00:00",
+    )
     edited = _entry(client, tenant_a)
     client.patch(f"/api/v1/diary/{edited['id']}", headers=tenant_a.auth(Role.agronomist), json={"quantity_value": 45})
     gone = _entry(client, tenant_a, title="Bón nhầm lô", product_name="Ure", occurred_at="2026-09-06T01:00:00+00:00")
-    client.request("DELETE", f"/api/v1/diary/{gone['id']}", headers=tenant_a.auth(Role.member),
-                   json={"reason": "ghi nhầm lô"})
+    client.request(
+        "DELETE", f"/api/v1/diary/{gone['id']}", headers=tenant_a.auth(Role.member), json={"reason": "ghi nhầm lô"}
+    )
     with sessions.begin() as s:
-        diary.create_entry(s, cooperative_id=tenant_a.cooperative_id, user_id=None, plot_id=tenant_a.plot_id,
-                           occurred_at=dt.datetime(2026, 9, 7, 2, tzinfo=dt.timezone.utc), type=DiaryType.observation,
-                           status=DiaryStatus.pending, source=DiarySource.automatic, subject="planthopper",
-                           title="Quan sát tự động: 3 rầy nâu trong ngày 07/09/2026",
-                           title_en="Automatic observation: 3 planthopper on 07/09/2026", notes="")
+        diary.create_entry(
+            s,
+            cooperative_id=tenant_a.cooperative_id,
+            user_id=None,
+            plot_id=tenant_a.plot_id,
+            occurred_at=dt.datetime(2026, 9, 7, 2, tzinfo=dt.timezone.utc),
+            type=DiaryType.observation,
+            status=DiaryStatus.pending,
+            source=DiarySource.automatic,
+            subject="planthopper",
+            title="Quan sát tự động: 3 rầy nâu trong ngày 07/09/2026",
+            title_en="Automatic observation: 3 planthopper on 07/09/2026",
+            notes="",
+        )
     return {"pending": pending, "edited": edited, "gone": gone}
 
 
-ENGLISH_VALUES = re.compile(r"\b(pending|done|manual|automatic|deleted|observation|fertilizing|pest_control)\b",
-                            re.IGNORECASE)
+ENGLISH_VALUES = re.compile(
+    r"\b(pending|done|manual|automatic|deleted|observation|fertilizing|pest_control)\b", re.IGNORECASE
+)
 
 
 def test_the_pdf_speaks_vietnamese_and_shows_changes_and_deletions(client, tenant_a, audited_season):
@@ -258,6 +320,9 @@ def test_csv_and_xlsx_count_the_changes_and_mark_what_was_deleted(client, tenant
 
 
 def test_an_export_language_other_than_vi_or_en_is_refused(client, tenant_a):
-    r = client.get("/api/v1/diary/export", headers=tenant_a.auth(),
-                   params={"plot_id": tenant_a.plot_id, "format": "csv", "lang": "fr"} | SEASON)
+    r = client.get(
+        "/api/v1/diary/export",
+        headers=tenant_a.auth(),
+        params={"plot_id": tenant_a.plot_id, "format": "csv", "lang": "fr"} | SEASON,
+    )
     assert r.status_code == 422

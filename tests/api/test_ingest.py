@@ -10,9 +10,9 @@ import zlib
 
 import httpx
 import pytest
+from conftest import rice_photos
 from sqlalchemy import func, select
 
-from conftest import rice_photos
 from cropwatch.tables import Capture
 
 from .conftest import presigned_upload
@@ -20,8 +20,10 @@ from .conftest import presigned_upload
 
 def png_header_bomb(width: int = 30000, height: int = 30000) -> bytes:
     """A tiny PNG file that declares width × height pixels."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
@@ -60,9 +62,12 @@ def test_same_image_twice_is_one_capture(client, tenant_a, sessions, enqueued):
 
 def test_direct_upload_creates_capture(client, tenant_a, enqueued):
     data = rice_photos(3)[2].read_bytes()
-    resp = client.post("/api/v1/ingest/upload", headers=tenant_a.camera_auth,
-                       files={"file": ("trap.jpg", data, "image/jpeg")},
-                       data={"captured_at": "2026-11-20T06:30:00+07:00"})
+    resp = client.post(
+        "/api/v1/ingest/upload",
+        headers=tenant_a.camera_auth,
+        files={"file": ("trap.jpg", data, "image/jpeg")},
+        data={"captured_at": "2026-11-20T06:30:00+07:00"},
+    )
     assert resp.status_code == 201, resp.text
     cap = resp.json()["capture"]
     assert cap["status"] == "stored"
@@ -79,8 +84,9 @@ BAD_FILES = [
 
 @pytest.mark.parametrize("name,data,status,code", BAD_FILES, ids=[b[0] for b in BAD_FILES])
 @pytest.mark.parametrize("flow", ["direct", "presigned"])
-def test_bad_files_are_refused_with_a_reason(client, tenant_a, sessions, storage, enqueued, name, data, status,
-                                             code, flow):
+def test_bad_files_are_refused_with_a_reason(
+    client, tenant_a, sessions, storage, enqueued, name, data, status, code, flow
+):
     t0 = time.perf_counter()
     if flow == "direct":
         resp = client.post("/api/v1/ingest/upload", headers=tenant_a.camera_auth, files={"file": ("a.jpg", data)})
@@ -103,17 +109,26 @@ def test_file_over_the_size_limit_is_refused(client, tenant_a, settings, session
     assert settings.max_upload_bytes == 20 * 1024 * 1024
     assert resp.json()["detail"] == "Ảnh quá lớn (20,01 MB, tối đa 20 MB)."
     assert resp.json()["detail_en"] == "Image too large (20.01 MB, limit 20 MB)."
-    slot = client.post("/api/v1/ingest/slots", headers=tenant_a.camera_auth, json={
-        "sha256": "0" * 64, "size": settings.max_upload_bytes + 1, "captured_at": "2026-11-20T00:00:00Z"})
+    slot = client.post(
+        "/api/v1/ingest/slots",
+        headers=tenant_a.camera_auth,
+        json={"sha256": "0" * 64, "size": settings.max_upload_bytes + 1, "captured_at": "2026-11-20T00:00:00Z"},
+    )
     assert slot.status_code == 413
     assert count_captures(sessions) == 0
 
 
 def test_upload_that_differs_from_the_declared_sha256_is_refused(client, tenant_a, sessions, storage):
     data = rice_photos(1)[0].read_bytes()
-    slot = client.post("/api/v1/ingest/slots", headers=tenant_a.camera_auth, json={
-        "sha256": hashlib.sha256(b"something else").hexdigest(), "size": len(data),
-        "captured_at": "2026-11-20T00:00:00Z"}).json()
+    slot = client.post(
+        "/api/v1/ingest/slots",
+        headers=tenant_a.camera_auth,
+        json={
+            "sha256": hashlib.sha256(b"something else").hexdigest(),
+            "size": len(data),
+            "captured_at": "2026-11-20T00:00:00Z",
+        },
+    ).json()
     assert httpx.put(slot["upload_url"], content=data).status_code == 200
     resp = client.post(f"/api/v1/ingest/captures/{slot['capture_id']}/confirm", headers=tenant_a.camera_auth)
     assert resp.status_code == 422 and resp.json()["code"] == "sha256_mismatch"
@@ -122,25 +137,35 @@ def test_upload_that_differs_from_the_declared_sha256_is_refused(client, tenant_
 
 def test_confirm_before_upload_is_a_conflict(client, tenant_a):
     data = rice_photos(1)[0].read_bytes()
-    slot = client.post("/api/v1/ingest/slots", headers=tenant_a.camera_auth, json={
-        "sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "captured_at": "2026-11-20T00:00:00Z"}).json()
-    resp = client.post(f"/api/v1/ingest/captures/{slot['capture_id']}/confirm", headers=tenant_a.camera_auth,
-                       params={"lang": "en"})
+    slot = client.post(
+        "/api/v1/ingest/slots",
+        headers=tenant_a.camera_auth,
+        json={"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "captured_at": "2026-11-20T00:00:00Z"},
+    ).json()
+    resp = client.post(
+        f"/api/v1/ingest/captures/{slot['capture_id']}/confirm", headers=tenant_a.camera_auth, params={"lang": "en"}
+    )
     assert resp.status_code == 409 and "not been uploaded" in resp.json()["detail"]
 
 
 def test_presigned_url_expires_within_15_minutes(client, tenant_a):
     data = rice_photos(1)[0].read_bytes()
-    slot = client.post("/api/v1/ingest/slots", headers=tenant_a.camera_auth, json={
-        "sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "captured_at": "2026-11-20T00:00:00Z"}).json()
+    slot = client.post(
+        "/api/v1/ingest/slots",
+        headers=tenant_a.camera_auth,
+        json={"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "captured_at": "2026-11-20T00:00:00Z"},
+    ).json()
     expires = int(httpx.URL(slot["upload_url"]).params["X-Amz-Expires"])
     assert 0 < expires <= 900
 
 
 @pytest.mark.parametrize("token", ["", "cam_not-a-real-token"])
 def test_wrong_camera_token_is_401(client, token):
-    resp = client.post("/api/v1/ingest/slots", headers={"Authorization": f"Bearer {token}"},
-                       json={"sha256": "0" * 64, "size": 10, "captured_at": "2026-11-20T00:00:00Z"})
+    resp = client.post(
+        "/api/v1/ingest/slots",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"sha256": "0" * 64, "size": 10, "captured_at": "2026-11-20T00:00:00Z"},
+    )
     assert resp.status_code == 401
 
 
@@ -149,8 +174,9 @@ def test_revoked_camera_token_is_401(client, tenant_a):
 
     revoke = client.post(f"/api/v1/cameras/{tenant_a.camera_id}/revoke-token", headers=tenant_a.auth(Role.coop_admin))
     assert revoke.status_code == 200
-    resp = client.post("/api/v1/ingest/upload", headers=tenant_a.camera_auth,
-                       files={"file": ("a.jpg", rice_photos(1)[0].read_bytes())})
+    resp = client.post(
+        "/api/v1/ingest/upload", headers=tenant_a.camera_auth, files={"file": ("a.jpg", rice_photos(1)[0].read_bytes())}
+    )
     assert resp.status_code == 401 and resp.json()["code"] == "camera_token_invalid"
 
 

@@ -12,14 +12,17 @@ from cropwatch.domain import Role
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
 
-def _lot(client, tenant) -> dict:  # noqa: ANN001
-    r = client.post("/api/v1/lots", headers=tenant.auth(Role.member),
-                    json={"plot_id": tenant.plot_id, "harvested_on": "2026-11-20", "quantity": 12})
+def _lot(client, tenant) -> dict:
+    r = client.post(
+        "/api/v1/lots",
+        headers=tenant.auth(Role.member),
+        json={"plot_id": tenant.plot_id, "harvested_on": "2026-11-20", "quantity": 12},
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
 
-def _assert_not_found_page(r, *words: str) -> None:  # noqa: ANN001
+def _assert_not_found_page(r, *words: str) -> None:
     assert r.status_code == 404 and r.headers["content-type"].startswith("text/html"), (r.status_code, r.text)
     for name, value in PUBLIC_HEADERS.items():
         assert r.headers[name] == value, name
@@ -49,8 +52,10 @@ def test_a_nearly_right_code_is_refused_too(client, tenant_a):
     assert client.get(f"/t/{code}", headers=BROWSER).status_code == 200  # the right one still opens
 
 
-@pytest.mark.parametrize("headers, query", [({"Accept-Language": "en-GB,en;q=0.9,vi;q=0.5"}, ""),
-                                            ({"Accept-Language": "vi-VN,vi;q=0.9"}, "?lang=en")])
+@pytest.mark.parametrize(
+    "headers, query",
+    [({"Accept-Language": "en-GB,en;q=0.9,vi;q=0.5"}, ""), ({"Accept-Language": "vi-VN,vi;q=0.9"}, "?lang=en")],
+)
 def test_english_when_the_browser_prefers_it_or_asks(client, tenant_a, headers, query):
     r = client.get(f"/t/no-such-lot{query}", headers=BROWSER | headers)
     _assert_not_found_page(r, "Lot not found", "Scan the QR label again", 'lang="en"')

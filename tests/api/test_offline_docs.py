@@ -31,9 +31,10 @@ def references(html: str) -> list[str]:
     return parser.urls
 
 
-def _client(settings, **changes) -> TestClient:  # noqa: ANN001
-    return TestClient(create_app(settings.model_copy(update=changes), enqueue=lambda _id: None,
-                                 enqueue_training=lambda _id: None))
+def _client(settings, **changes) -> TestClient:
+    return TestClient(
+        create_app(settings.model_copy(update=changes), enqueue=lambda _id: None, enqueue_training=lambda _id: None)
+    )
 
 
 @pytest.mark.parametrize("path", ["/docs", "/redoc"])
@@ -58,7 +59,7 @@ def test_docs_pages_load_only_files_of_this_app(settings, storage, path):
                 continue
             asset = c.get(url)
             assert asset.status_code == 200, url
-            suffix = url[url.rfind("."):]
+            suffix = url[url.rfind(".") :]
             assert asset.headers["content-type"].split(";")[0] in CONTENT_TYPES[suffix], (url, asset.headers)
             assert len(asset.content) > 1000, url
 
@@ -75,8 +76,14 @@ def test_the_swagger_files_are_the_real_ones(settings, storage):
 
 def test_production_serves_neither_the_pages_nor_their_files(settings, storage):
     with _client(settings, environment="production", ops_token="ops-secret-1") as c:
-        for path in ("/docs", "/redoc", "/docs/oauth2-redirect", "/openapi.json",
-                     f"{ASSETS_URL}/swagger-ui-bundle.js", f"{ASSETS_URL}/redoc.standalone.js"):
+        for path in (
+            "/docs",
+            "/redoc",
+            "/docs/oauth2-redirect",
+            "/openapi.json",
+            f"{ASSETS_URL}/swagger-ui-bundle.js",
+            f"{ASSETS_URL}/redoc.standalone.js",
+        ):
             assert c.get(path).status_code == 404, path
     with _client(settings, environment="production", ops_token="ops-secret-1", api_docs=True) as c:
         assert c.get("/docs").status_code == 200  # an operator who asks for them gets them, offline too

@@ -8,10 +8,10 @@ import hashlib
 import io
 import zipfile
 
+import phone_photo_files as pf
 import pytest
 from PIL import Image
 
-import phone_photo_files as pf
 from cropwatch.domain import Role
 from cropwatch.tables import Capture
 
@@ -42,9 +42,12 @@ REFUSED = {
 
 
 def _diary(client, tenant, data: bytes):
-    return client.post("/api/v1/diary", headers=tenant.auth(Role.member),
-                       data={"plot_id": tenant.plot_id, "type": "observation", "title": "Ảnh lá lúa"},
-                       files=[("photos", ("PXL_20261120_063000.jpg", data, "image/jpeg"))])
+    return client.post(
+        "/api/v1/diary",
+        headers=tenant.auth(Role.member),
+        data={"plot_id": tenant.plot_id, "type": "observation", "title": "Ảnh lá lúa"},
+        files=[("photos", ("PXL_20261120_063000.jpg", data, "image/jpeg"))],
+    )
 
 
 def _size(data: bytes) -> tuple[int, int]:
@@ -53,8 +56,7 @@ def _size(data: bytes) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("name", PHONE_PHOTOS)
-def test_a_phone_photo_is_accepted_in_the_diary_and_stored_without_its_appended_data(client, tenant_a, storage,
-                                                                                      name):
+def test_a_phone_photo_is_accepted_in_the_diary_and_stored_without_its_appended_data(client, tenant_a, storage, name):
     data, end = PHONE_PHOTOS[name]()
     resp = _diary(client, tenant_a, data)
     assert resp.status_code == 201, resp.text
@@ -79,8 +81,9 @@ def test_a_phone_photo_capture_stores_the_primary_image(client, tenant_a, storag
     capture) and stores the primary image."""
     data, end = PHONE_PHOTOS[name]()
     if flow == "direct":
-        resp = client.post("/api/v1/ingest/upload", headers=tenant_a.camera_auth,
-                           files={"file": ("phone.jpg", data, "image/jpeg")})
+        resp = client.post(
+            "/api/v1/ingest/upload", headers=tenant_a.camera_auth, files={"file": ("phone.jpg", data, "image/jpeg")}
+        )
         assert resp.status_code == 201, resp.text
         body = resp.json()["capture"]
     else:
@@ -93,8 +96,9 @@ def test_a_phone_photo_capture_stores_the_primary_image(client, tenant_a, storag
         key = s.get(Capture, body["id"]).object_key
     stored = storage.get_bytes(key)
     assert stored == data[:end] and _size(stored) == (320, 240)
-    again = client.post("/api/v1/ingest/upload", headers=tenant_a.camera_auth,
-                        files={"file": ("phone.jpg", data, "image/jpeg")})
+    again = client.post(
+        "/api/v1/ingest/upload", headers=tenant_a.camera_auth, files={"file": ("phone.jpg", data, "image/jpeg")}
+    )
     assert again.status_code == 200 and again.json()["duplicate"] is True
     assert again.json()["capture"]["id"] == body["id"]
     assert presigned_upload(client, tenant_a.camera_auth, data).json()["duplicate"] is True
@@ -104,8 +108,9 @@ def test_a_phone_photo_capture_stores_the_primary_image(client, tenant_a, storag
 def test_a_capture_with_undeclared_appended_data_is_stored_as_uploaded(client, tenant_a, storage, sessions):
     """As before: a camera's polyglot is not refused at upload, the worker's decoder fails it with the reason."""
     data = REFUSED["mpf-offsets-do-not-match"]()
-    resp = client.post("/api/v1/ingest/upload", headers=tenant_a.camera_auth,
-                       files={"file": ("phone.jpg", data, "image/jpeg")})
+    resp = client.post(
+        "/api/v1/ingest/upload", headers=tenant_a.camera_auth, files={"file": ("phone.jpg", data, "image/jpeg")}
+    )
     assert resp.status_code == 201, resp.text
     with sessions() as s:
         key = s.get(Capture, resp.json()["capture"]["id"]).object_key

@@ -13,6 +13,7 @@ from cropwatch.domain import Role
 @pytest.fixture(autouse=True)
 def clean_counters(client):
     """These tests fill the shared counters on purpose: clear them so later tests start from zero."""
+
     def clear():
         r = client.app.state.limiter.redis
         keys = list(r.scan_iter(match="cropwatch:rl:*"))
@@ -36,8 +37,11 @@ def test_repeated_failed_sign_ins_are_refused_for_a_while_then_the_owner_gets_in
     assert client.post("/api/v1/auth/token", data={"username": "a-agronomist", "password": "pw-a"}).status_code == 200
     # the page's sign-in form shares the counter
     client.get("/login")
-    page = client.post("/login", data={"username": "a-member", "password": "pw-a",
-                                       "csrf_token": client.cookies.get("cw_csrf")}, follow_redirects=False)
+    page = client.post(
+        "/login",
+        data={"username": "a-member", "password": "pw-a", "csrf_token": client.cookies.get("cw_csrf")},
+        follow_redirects=False,
+    )
     assert page.status_code == 429 and "thử lại sau" in page.text
 
 
@@ -46,9 +50,17 @@ def test_a_camera_sending_too_many_requests_gets_429_with_retry_after(client, te
     codes = []
     for i in range(7):
         data = f"frame {i}".encode()
-        codes.append(client.post("/api/v1/ingest/slots", headers=tenant_a.camera_auth, json={
-            "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
-            "captured_at": dt.datetime.now(dt.timezone.utc).isoformat()}).status_code)
+        codes.append(
+            client.post(
+                "/api/v1/ingest/slots",
+                headers=tenant_a.camera_auth,
+                json={
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "size": len(data),
+                    "captured_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+                },
+            ).status_code
+        )
     assert codes[:5] == [201] * 5 or all(c in (200, 201) for c in codes[:5])
     assert codes[5:] == [429, 429]
     # users are not affected
@@ -75,11 +87,11 @@ def test_a_forged_forwarded_for_does_not_get_fresh_attempts(settings, sessions, 
     """Finding 6: behind uvicorn as ``cropwatch api`` runs it, X-Forwarded-For from loopback is not believed, so a
     fresh header per guess does not reset the count."""
     import httpx
+    from conftest import serve_in_thread
+    from factories import make_tenant
 
     from api.app import create_app
-    from conftest import serve_in_thread
     from cropwatch.cli import uvicorn_proxy_options
-    from factories import make_tenant
 
     with sessions.begin() as s:
         make_tenant(s, "xff")
@@ -88,12 +100,21 @@ def test_a_forged_forwarded_for_does_not_get_fresh_attempts(settings, sessions, 
     for key in r.scan_iter(match="cropwatch:rl:*"):
         r.delete(key)
     with serve_in_thread(app, **uvicorn_proxy_options(settings)) as port:
-        codes = [httpx.post(f"http://127.0.0.1:{port}/api/v1/auth/token", headers={"X-Forwarded-For": f"10.9.0.{i}"},
-                            data={"username": "xff-member", "password": "guess"}).status_code for i in range(12)]
-        right = httpx.post(f"http://127.0.0.1:{port}/api/v1/auth/token", headers={"X-Forwarded-For": "10.9.1.1"},
-                           data={"username": "xff-member", "password": "pw-xff"})
-    assert codes[:settings.login_failures_per_user] == [401] * settings.login_failures_per_user
-    assert codes[settings.login_failures_per_user:] == [429] * (12 - settings.login_failures_per_user)
+        codes = [
+            httpx.post(
+                f"http://127.0.0.1:{port}/api/v1/auth/token",
+                headers={"X-Forwarded-For": f"10.9.0.{i}"},
+                data={"username": "xff-member", "password": "guess"},
+            ).status_code
+            for i in range(12)
+        ]
+        right = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/auth/token",
+            headers={"X-Forwarded-For": "10.9.1.1"},
+            data={"username": "xff-member", "password": "pw-xff"},
+        )
+    assert codes[: settings.login_failures_per_user] == [401] * settings.login_failures_per_user
+    assert codes[settings.login_failures_per_user :] == [429] * (12 - settings.login_failures_per_user)
     assert right.status_code == 429
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import SHARED
-from cropwatch.domain import Role
 from factories import add_rule
+
+from cropwatch.domain import Role
 from inference.service import CaptureProcessor, Outcome
 
 from .conftest import presigned_upload
@@ -69,8 +69,15 @@ def test_relabel_and_a_missed_box_count_for_their_new_class(client, tenant_a, pr
     assert relabeled["class_name"] == "rice bug" and relabeled["review_state"] == "relabeled"
     [bug_alert] = [a for a in _alerts(client, tenant_a) if a["class_name"] == "rice bug"]
     assert bug_alert["count"] == 1
-    r = _review(client, tenant_a, detail["id"], action="add_box", class_name="rice bug", box=[10, 10, 60, 50],
-                note="con bọ ở góc trái bị bỏ sót")
+    r = _review(
+        client,
+        tenant_a,
+        detail["id"],
+        action="add_box",
+        class_name="rice bug",
+        box=[10, 10, 60, 50],
+        note="con bọ ở góc trái bị bỏ sót",
+    )
     assert r.status_code == 200, r.text
     added = [d for d in r.json()["detections"] if d["source"] == "human"]
     assert len(added) == 1 and added[0]["review_state"] == "confirmed" and added[0]["model_version_id"] is None
@@ -120,14 +127,19 @@ def test_bad_reviews_are_refused_with_a_reason_and_change_nothing(client, tenant
     assert after["detections"] == detail["detections"] and after["reviewed_at"] is None
 
 
-def test_queue_puts_a_farmers_flag_first_and_drops_reviewed_captures(client, tenant_a, tenant_b, processed, sessions,
-                                                                    storage, settings):
+def test_queue_puts_a_farmers_flag_first_and_drops_reviewed_captures(
+    client, tenant_a, tenant_b, processed, sessions, storage, settings
+):
     detail, hoppers = processed
-    other = presigned_upload(client, tenant_a.camera_auth, next(iter(sorted(PHOTO.parent.glob("rice_*.jpg"))))
-                             .read_bytes()).json()
+    other = presigned_upload(
+        client, tenant_a.camera_auth, next(iter(sorted(PHOTO.parent.glob("rice_*.jpg")))).read_bytes()
+    ).json()
     CaptureProcessor(settings.model_copy(update={"detect_conf": 0.25}), sessions, storage).process(other["id"])
-    r = client.post(f"/api/v1/captures/{other['id']}/flag", headers=tenant_a.auth(Role.member),
-                    json={"note": "lá bị cuốn, nhờ kỹ sư xem"})
+    r = client.post(
+        f"/api/v1/captures/{other['id']}/flag",
+        headers=tenant_a.auth(Role.member),
+        json={"note": "lá bị cuốn, nhờ kỹ sư xem"},
+    )
     assert r.status_code == 200 and r.json()["flagged_at"]
     queue = client.get("/api/v1/review/queue", headers=tenant_a.auth(Role.agronomist)).json()
     assert queue[0]["capture_id"] == other["id"] and "flagged_by_farmer" in queue[0]["reasons"]

@@ -9,13 +9,17 @@ from cropwatch.domain import Role
 
 def test_a_rule_typed_in_vietnamese_watches_the_models_class(client, tenant_a, models_registered):
     ag = tenant_a.auth(Role.agronomist)
-    r = client.post("/api/v1/alert-rules", headers=ag, json={"class_name": "rầy nâu", "threshold": 3,
-                                                             "unit": "trap_day"})
+    r = client.post(
+        "/api/v1/alert-rules", headers=ag, json={"class_name": "rầy nâu", "threshold": 3, "unit": "trap_day"}
+    )
     assert r.status_code == 201, r.text
     assert r.json()["class_name"] == "planthopper"
     assert r.json()["label"] == "rầy nâu ≥ 3 con mới/bẫy/ngày"
-    plain = client.post("/api/v1/alert-rules", headers=ag, json={"class_name": "  Ray Nau ", "threshold": 10,
-                                                                 "unit": "sample", "level": "danger"})
+    plain = client.post(
+        "/api/v1/alert-rules",
+        headers=ag,
+        json={"class_name": "  Ray Nau ", "threshold": 10, "unit": "sample", "level": "danger"},
+    )
     assert plain.status_code == 201 and plain.json()["class_name"] == "planthopper"
     changed = client.patch(f"/api/v1/alert-rules/{r.json()['id']}", headers=ag, json={"threshold": 8})
     assert changed.json()["label"] == "rầy nâu ≥ 8 con mới/bẫy/ngày"  # regenerated from the rule
@@ -31,9 +35,18 @@ def test_an_unknown_pest_is_refused_with_the_choices(client, tenant_a, models_re
 
 def test_silence_and_harvest_rules_name_themselves(client, tenant_a, models_registered):
     ag = tenant_a.auth(Role.agronomist)
-    silent = client.post("/api/v1/alert-rules", headers=ag, json={"class_name": "-", "threshold": 1,
-                                                                  "kind": "silence", "params": {"hours": 1.5}})
+    silent = client.post(
+        "/api/v1/alert-rules",
+        headers=ag,
+        json={"class_name": "-", "threshold": 1, "kind": "silence", "params": {"hours": 1.5}},
+    )
     assert silent.status_code == 201 and silent.json()["class_name"] == "camera_silent"
     assert silent.json()["label"] == "Camera im lặng · không có ảnh trong 1,5 giờ"  # words, not {"hours": 1.5}
-    assert client.post("/api/v1/alert-rules", headers=ag, json={
-        "class_name": "-", "threshold": 1, "kind": "silence", "unit": "trap_day"}).status_code == 422
+    assert (
+        client.post(
+            "/api/v1/alert-rules",
+            headers=ag,
+            json={"class_name": "-", "threshold": 1, "kind": "silence", "unit": "trap_day"},
+        ).status_code
+        == 422
+    )

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from conftest import rice_photos
 
 from cropwatch.domain import AlertLevel, DiarySource, DiaryStatus, DiaryType, Role
 from cropwatch.tables import Alert, DiaryEntry
 from cropwatch.timeutil import utcnow
-from conftest import rice_photos
 
 from .conftest import presigned_upload
 
@@ -21,16 +21,37 @@ def a_objects(client, tenant_a, sessions):
     """One capture, alert and diary entry of cooperative A."""
     cap = presigned_upload(client, tenant_a.camera_auth, rice_photos(1)[0].read_bytes()).json()
     with sessions.begin() as s:
-        alert = Alert(cooperative_id=tenant_a.cooperative_id, plot_id=tenant_a.plot_id, class_name="planthopper",
-                      level=AlertLevel.warning, count=5, threshold=3, local_day=dt.date(2026, 11, 20),
-                      message_vi="rầy nâu", message_en="planthopper", evidence_capture_id=cap["id"])
-        entry = DiaryEntry(cooperative_id=tenant_a.cooperative_id, plot_id=tenant_a.plot_id, occurred_at=utcnow(),
-                           type=DiaryType.observation, status=DiaryStatus.pending, source=DiarySource.automatic,
-                           capture_id=cap["id"], title="quan sát")
+        alert = Alert(
+            cooperative_id=tenant_a.cooperative_id,
+            plot_id=tenant_a.plot_id,
+            class_name="planthopper",
+            level=AlertLevel.warning,
+            count=5,
+            threshold=3,
+            local_day=dt.date(2026, 11, 20),
+            message_vi="rầy nâu",
+            message_en="planthopper",
+            evidence_capture_id=cap["id"],
+        )
+        entry = DiaryEntry(
+            cooperative_id=tenant_a.cooperative_id,
+            plot_id=tenant_a.plot_id,
+            occurred_at=utcnow(),
+            type=DiaryType.observation,
+            status=DiaryStatus.pending,
+            source=DiarySource.automatic,
+            capture_id=cap["id"],
+            title="quan sát",
+        )
         s.add_all([alert, entry])
         s.flush()
-        return {"capture": cap["id"], "alert": alert.id, "diary": entry.id, "plot": tenant_a.plot_id,
-                "camera": tenant_a.camera_id}
+        return {
+            "capture": cap["id"],
+            "alert": alert.id,
+            "diary": entry.id,
+            "plot": tenant_a.plot_id,
+            "camera": tenant_a.camera_id,
+        }
 
 
 READS = [
@@ -65,19 +86,25 @@ def test_other_cooperative_lists_show_nothing_of_a(client, tenant_b, a_objects, 
 def test_other_cooperative_cannot_change_a(client, tenant_a, tenant_b, a_objects, sessions, role):
     auth = tenant_b.auth(role)
     assert client.post(f"/api/v1/alerts/{a_objects['alert']}/acknowledge", headers=auth).status_code == 404
-    assert client.post(f"/api/v1/alerts/{a_objects['alert']}/resolve", headers=auth,
-                       json={"reason": "x"}).status_code == 404
+    assert (
+        client.post(f"/api/v1/alerts/{a_objects['alert']}/resolve", headers=auth, json={"reason": "x"}).status_code
+        == 404
+    )
     assert client.post(f"/api/v1/diary/{a_objects['diary']}/done", headers=auth).status_code in (403, 404)
-    assert client.post("/api/v1/diary", headers=auth, data={"plot_id": a_objects["plot"],
-                                                             "type": "irrigation"}).status_code in (403, 404)
+    assert client.post(
+        "/api/v1/diary", headers=auth, data={"plot_id": a_objects["plot"], "type": "irrigation"}
+    ).status_code in (403, 404)
     assert client.post(f"/api/v1/cameras/{a_objects['camera']}/rotate-token", headers=auth).status_code in (403, 404)
-    assert client.post("/api/v1/cameras", headers=auth, json={"plot_id": a_objects["plot"],
-                                                              "name": "x"}).status_code in (403, 404)
+    assert client.post(
+        "/api/v1/cameras", headers=auth, json={"plot_id": a_objects["plot"], "name": "x"}
+    ).status_code in (403, 404)
     with sessions() as s:
         assert s.get(Alert, a_objects["alert"]).status.value == "open"
         assert s.get(DiaryEntry, a_objects["diary"]).status.value == "pending"
-    from cropwatch.tables import Camera, DiaryEntry as D
     from sqlalchemy import func, select
+
+    from cropwatch.tables import Camera
+    from cropwatch.tables import DiaryEntry as D
 
     with sessions() as s:
         assert s.scalar(select(func.count(D.id)).where(D.plot_id == a_objects["plot"])) == 1
@@ -88,8 +115,11 @@ def test_camera_of_b_cannot_confirm_a_capture_of_a(client, tenant_a, tenant_b, s
     import hashlib
 
     data = rice_photos(2)[1].read_bytes()
-    slot = client.post("/api/v1/ingest/slots", headers=tenant_a.camera_auth, json={
-        "sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "captured_at": "2026-11-20T00:00:00Z"}).json()
+    slot = client.post(
+        "/api/v1/ingest/slots",
+        headers=tenant_a.camera_auth,
+        json={"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "captured_at": "2026-11-20T00:00:00Z"},
+    ).json()
     resp = client.post(f"/api/v1/ingest/captures/{slot['capture_id']}/confirm", headers=tenant_b.camera_auth)
     assert resp.status_code == 404
 

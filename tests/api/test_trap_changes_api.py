@@ -11,8 +11,13 @@ from cropwatch.tables import Camera, TrapChange
 def test_farmer_marks_a_trap_change_through_the_api(client, sessions, tenant_a, tenant_b):
     with sessions.begin() as s:
         s.get(Camera, tenant_a.camera_id).kind = CameraKind.sticky_trap
-        garden = Camera(cooperative_id=tenant_a.cooperative_id, plot_id=tenant_a.plot_id, name="garden",
-                        kind=CameraKind.garden, token_hash=uuid.uuid4().hex)
+        garden = Camera(
+            cooperative_id=tenant_a.cooperative_id,
+            plot_id=tenant_a.plot_id,
+            name="garden",
+            kind=CameraKind.garden,
+            token_hash=uuid.uuid4().hex,
+        )
         s.add(garden)
         s.flush()
         garden_id = garden.id

@@ -8,9 +8,9 @@ import datetime as dt
 import hashlib
 
 import httpx
+from conftest import rice_photos
 from sqlalchemy import select
 
-from conftest import rice_photos
 from cropwatch.domain import CaptureStatus
 from cropwatch.sweeper import clean_uploads
 from cropwatch.tables import Capture
@@ -20,9 +20,15 @@ from .test_review import PHOTO
 
 
 def _slot(client, tenant_a, data):
-    r = client.post("/api/v1/ingest/slots", headers=tenant_a.camera_auth, json={
-        "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
-        "captured_at": dt.datetime.now(dt.timezone.utc).isoformat()})
+    r = client.post(
+        "/api/v1/ingest/slots",
+        headers=tenant_a.camera_auth,
+        json={
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "size": len(data),
+            "captured_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        },
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -31,8 +37,10 @@ def test_writes_through_a_used_or_expired_url_do_not_stay(client, tenant_a, sess
     photo = PHOTO.read_bytes()
     used = _slot(client, tenant_a, photo)
     assert httpx.put(used["upload_url"], content=photo).status_code == 200
-    assert client.post(f"/api/v1/ingest/captures/{used['capture_id']}/confirm",
-                       headers=tenant_a.camera_auth).status_code == 200
+    assert (
+        client.post(f"/api/v1/ingest/captures/{used['capture_id']}/confirm", headers=tenant_a.camera_auth).status_code
+        == 200
+    )
     # a stolen URL re-used after confirm: a larger body is refused by S3 itself ...
     assert httpx.put(used["upload_url"], content=b"\0" * (3 * 1024 * 1024)).status_code == 403
     # ... one of the declared length is taken (what cannot be prevented here) ...
@@ -54,8 +62,12 @@ def test_writes_through_a_used_or_expired_url_do_not_stay(client, tenant_a, sess
         assert s.get(Capture, stale["capture_id"]) is None
         assert s.get(Capture, used["capture_id"]).status == CaptureStatus.stored
         assert s.scalar(select(Capture).where(Capture.id == waiting["capture_id"])).status == CaptureStatus.pending
-    assert client.post(f"/api/v1/ingest/captures/{waiting['capture_id']}/confirm",
-                       headers=tenant_a.camera_auth).status_code == 200
+    assert (
+        client.post(
+            f"/api/v1/ingest/captures/{waiting['capture_id']}/confirm", headers=tenant_a.camera_auth
+        ).status_code
+        == 200
+    )
 
 
 def test_an_upload_url_takes_only_the_declared_length(client, tenant_a, sessions, storage, settings):
@@ -74,14 +86,21 @@ def test_an_upload_url_takes_only_the_declared_length(client, tenant_a, sessions
 def test_a_multipart_part_url_takes_only_its_part_length(client, tenant_a, sessions, storage, settings):
     size = settings.multipart_part_size + 1000
     body = b"\xff\xd8\xff" + bytes(size - 3)
-    r = client.post("/api/v1/ingest/slots", headers=tenant_a.camera_auth, json={
-        "sha256": hashlib.sha256(body).hexdigest(), "size": size, "multipart": True,
-        "captured_at": dt.datetime.now(dt.timezone.utc).isoformat()})
+    r = client.post(
+        "/api/v1/ingest/slots",
+        headers=tenant_a.camera_auth,
+        json={
+            "sha256": hashlib.sha256(body).hexdigest(),
+            "size": size,
+            "multipart": True,
+            "captured_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        },
+    )
     assert r.status_code == 201, r.text
     first, last = r.json()["multipart"]["parts"]
     assert httpx.put(last["url"], content=b"\0" * (settings.multipart_part_size * 2)).status_code == 403
     assert httpx.put(first["url"], content=body[:1000]).status_code == 403
-    assert httpx.put(last["url"], content=body[settings.multipart_part_size:]).status_code == 200
+    assert httpx.put(last["url"], content=body[settings.multipart_part_size :]).status_code == 200
     with sessions() as s:
         cap = s.get(Capture, r.json()["capture_id"])
         held = storage.list_parts(cap.upload_key, cap.multipart_upload_id)

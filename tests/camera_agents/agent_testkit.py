@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from proxy import Proxy
 
 
@@ -38,8 +37,10 @@ class Field:
         from cropwatch.tables import Capture
 
         with self.sessions() as s:
-            return [(c.sha256, c.status.value) for c in
-                    s.scalars(select(Capture).where(Capture.camera_id == self.camera_id))]
+            return [
+                (c.sha256, c.status.value)
+                for c in s.scalars(select(Capture).where(Capture.camera_id == self.camera_id))
+            ]
 
     def stored(self) -> set[str]:
         return {sha for sha, st in self.capture_rows() if st != "pending"}
@@ -78,7 +79,7 @@ class ListSource:
         self.frames = list(frames)
         self.given = 0
 
-    def grab(self):  # noqa: ANN201
+    def grab(self):
         from camera_agents.sources import Frame
 
         if self.given >= len(self.frames):
@@ -91,7 +92,7 @@ class ListSource:
         pass
 
 
-def agent_config(tmp_path: Path, field: Field, **sections):  # noqa: ANN201
+def agent_config(tmp_path: Path, field: Field, **sections):
     """A config for a fast test agent: short interval, backoff and heartbeat; ``sections`` override per section."""
     from camera_agents.config import AgentConfig
 
@@ -114,7 +115,7 @@ def agent_config(tmp_path: Path, field: Field, **sections):  # noqa: ANN201
 
 
 @contextlib.contextmanager
-def running(agent):  # noqa: ANN001
+def running(agent):
     """The agent's run() in a thread (capture loop + upload + heartbeat), stopped on exit."""
     t = threading.Thread(target=agent.run, daemon=True)
     t.start()
@@ -126,7 +127,7 @@ def running(agent):  # noqa: ANN001
         t.join(20)
 
 
-def wait_for(cond, timeout: float = 60, what: str = "condition", interval: float = 0.1):  # noqa: ANN001, ANN201
+def wait_for(cond, timeout: float = 60, what: str = "condition", interval: float = 0.1):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         v = cond()

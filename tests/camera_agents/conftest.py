@@ -10,15 +10,16 @@ import pytest
 
 sys.path.append(str(Path(__file__).parent))  # after tests/: `conftest` stays tests/conftest.py
 
-from agent_testkit import Field  # noqa: E402
-from conftest import serve_in_thread  # noqa: E402
-from proxy import Proxy  # noqa: E402
+from agent_testkit import Field
+from conftest import serve_in_thread
+from proxy import Proxy
 
 
 @pytest.fixture
 def field(settings, storage, sessions, tmp_path):
-    from api.app import create_app
     from factories import make_tenant
+
+    from api.app import create_app
 
     s3_proxy = Proxy(int(settings.s3_endpoint.rsplit(":", 1)[1]), rewrite_host=settings.s3_endpoint)
     app_settings = settings.model_copy(update={"s3_public_endpoint": s3_proxy.address})
@@ -27,7 +28,15 @@ def field(settings, storage, sessions, tmp_path):
         api_proxy = Proxy(port)
         with sessions.begin() as s:
             tenant = make_tenant(s, "agent")
-        yield Field(f"http://{api_proxy.address}", f"http://127.0.0.1:{port}", api_proxy, s3_proxy,
-                    tenant.camera_token, tenant.camera_id, sessions, storage)
+        yield Field(
+            f"http://{api_proxy.address}",
+            f"http://127.0.0.1:{port}",
+            api_proxy,
+            s3_proxy,
+            tenant.camera_token,
+            tenant.camera_id,
+            sessions,
+            storage,
+        )
         api_proxy.close()
         s3_proxy.close()

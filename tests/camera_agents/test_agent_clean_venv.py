@@ -37,16 +37,25 @@ def test_the_agent_runs_an_edge_detection_in_a_venv_built_from_its_requirements(
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True, clear=True).create(env_dir)
     py = env_dir / "bin" / "python"
-    install = subprocess.run([str(py), "-m", "pip", "install", "-q", "-r", str(PROJECT / "camera_agents" /
-                                                                            "requirements.txt")],
-                             capture_output=True, text=True, timeout=900)
+    install = subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", "-r", str(PROJECT / "camera_agents" / "requirements.txt")],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert install.returncode == 0, install.stderr[-2000:]
     code = tmp_path / "code"
     for pkg in ("camera_agents", "inference"):
         shutil.copytree(PROJECT / pkg, code / pkg, ignore=shutil.ignore_patterns("__pycache__"))
     photo = next(p for p in sorted(PHOTOS.glob("*.jpg")) if "brown" in p.name)
-    run = subprocess.run([str(py), "-c", SCRIPT, str(tmp_path / "models"), str(MODEL), str(photo)],
-                         capture_output=True, text=True, timeout=300, cwd=code, env={"PYTHONPATH": str(code)})
+    run = subprocess.run(
+        [str(py), "-c", SCRIPT, str(tmp_path / "models"), str(MODEL), str(photo)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=code,
+        env={"PYTHONPATH": str(code)},
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     out = json.loads(run.stdout.strip().splitlines()[-1])
     assert out["n"] >= 1 and len(out["sha"]) == 64

@@ -3,8 +3,6 @@ fault proxies (tests/camera_agents/proxy.py) in front of BOTH the API and S3."""
 
 from __future__ import annotations
 
-from collections import Counter
-
 import io
 import logging
 import os
@@ -13,14 +11,16 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
-
 from agent_testkit import ListSource, agent_config, jpeg, running, sha, wait_for
+
 from camera_agents.agent import Agent
 from camera_agents.sources import Frame
+
 PROJECT = Path(__file__).resolve().parents[2]
 
 
@@ -32,8 +32,10 @@ def test_nothing_is_lost_while_the_server_or_s3_is_down(field, tmp_path, outage)
     proxy.down()
     agent = Agent(agent_config(tmp_path, field), source=ListSource(frames))
     with running(agent):
-        wait_for(lambda: agent.source.given == len(frames) and agent.outbox.backlog() == len(frames),
-                 what="all frames buffered while the link is down")
+        wait_for(
+            lambda: agent.source.given == len(frames) and agent.outbox.backlog() == len(frames),
+            what="all frames buffered while the link is down",
+        )
         wait_for(lambda: agent.stats.upload_failures >= 2, what="uploads failing during the outage")
         assert field.stored() == set()
         time.sleep(1.0)  # a while longer: backoff grows, nothing is dropped
@@ -58,7 +60,7 @@ def test_sigkill_mid_upload_then_restart_resumes_without_duplicates(field, tmp_p
     cfg = tmp_path / "agent.toml"
     cfg.write_text(f"""
 [agent]
-data_dir = "{tmp_path / 'agent'}"
+data_dir = "{tmp_path / "agent"}"
 [server]
 url = "{field.api_url}"
 token = "{field.token}"
@@ -96,8 +98,11 @@ min_free_mb = 0
     log2 = open(tmp_path / "agent2.log", "wb")
     proc = subprocess.Popen(cmd, cwd=PROJECT, env=env, stdout=log2, stderr=subprocess.STDOUT)
     try:
-        wait_for(lambda: len(field.stored()) == len(frames), timeout=90,
-                 what=f"all frames stored after the restart (log: {tmp_path / 'agent2.log'})")
+        wait_for(
+            lambda: len(field.stored()) == len(frames),
+            timeout=90,
+            what=f"all frames stored after the restart (log: {tmp_path / 'agent2.log'})",
+        )
         wait_for(lambda: not any(drop.glob("*.jpg")), timeout=10, what="the drop folder emptied")
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -162,9 +167,16 @@ def test_disk_quota_evicts_the_oldest_frames_and_the_heartbeat_reports_it(field,
         assert evicted == len(frames) - keep and agent.outbox.backlog() == keep
         field.api.up()
         wait_for(lambda: agent.outbox.backlog() == 0, what="the kept frames uploaded")
-        status = wait_for(lambda: (s := field.agent_status() or {}).get("evicted_total") == evicted
-                          and s.get("backlog") == 0 and s.get("uploaded_total") == keep and s, timeout=30,
-                          what="a heartbeat reporting the evictions after the drain")
+        status = wait_for(
+            lambda: (
+                (s := field.agent_status() or {}).get("evicted_total") == evicted
+                and s.get("backlog") == 0
+                and s.get("uploaded_total") == keep
+                and s
+            ),
+            timeout=30,
+            what="a heartbeat reporting the evictions after the drain",
+        )
     assert field.stored() == {sha(f) for f in frames[-keep:]}, "the newest frames are the ones kept"
     assert status["agent_version"] and status["disk_total_bytes"] > 0
 
@@ -172,12 +184,25 @@ def test_disk_quota_evicts_the_oldest_frames_and_the_heartbeat_reports_it(field,
 def test_a_corrupt_frame_is_skipped_with_its_reason_and_the_loop_goes_on(field, tmp_path, caplog):
     good = [jpeg(300 + i) for i in range(4)]
     truncated = jpeg(399)[:-4000]
-    frames = [good[0], truncated, good[1], b"<html>502 Bad Gateway</html>", good[2], Frame(image=np.zeros((0, 0, 3),
-              np.uint8), name="empty-array"), good[3]]
+    frames = [
+        good[0],
+        truncated,
+        good[1],
+        b"<html>502 Bad Gateway</html>",
+        good[2],
+        Frame(image=np.zeros((0, 0, 3), np.uint8), name="empty-array"),
+        good[3],
+    ]
     agent = Agent(agent_config(tmp_path, field), source=ListSource(frames))
     with caplog.at_level(logging.WARNING, logger="cropwatch.agent"), running(agent):
-        wait_for(lambda: agent.source.given == len(frames) and agent.outbox.backlog() == 0
-                 and agent.outbox.counters()["uploaded_total"] == len(good), what="the good frames uploaded")
+        wait_for(
+            lambda: (
+                agent.source.given == len(frames)
+                and agent.outbox.backlog() == 0
+                and agent.outbox.counters()["uploaded_total"] == len(good)
+            ),
+            what="the good frames uploaded",
+        )
     assert field.stored() == {sha(g) for g in good}
     assert agent.stats.corrupt == 3
     reasons = [r.getMessage() for r in caplog.records if "skipping corrupt frame" in r.getMessage()]
@@ -185,36 +210,48 @@ def test_a_corrupt_frame_is_skipped_with_its_reason_and_the_loop_goes_on(field, 
     assert "no end-of-image marker" in reasons[0] and "not_an_image" in reasons[1] and "frame empty-array" in reasons[2]
 
 
-def test_edge_agent_downloads_the_model_and_its_detections_raise_alerts_on_the_server(field, tmp_path,
-                                                                                       models_registered):
+def test_edge_agent_downloads_the_model_and_its_detections_raise_alerts_on_the_server(
+    field, tmp_path, models_registered
+):
     """End to end with the real server: the admin turns edge detection on; the agent downloads the production INT8
     model (sha256-verified), detects on real photos and the server stores its detections (source edge) and alerts."""
+    from conftest import rice_photos
+    from factories import add_rule
     from sqlalchemy import select
 
-    from conftest import rice_photos
     from cropwatch.domain import DetectionSource, ModelStage, ModelTask
     from cropwatch.tables import Alert, Camera, Capture, Detection, ModelVersion
-    from factories import add_rule
 
     with field.sessions.begin() as s:
         cam = s.get(Camera, field.camera_id)
         cam.agent_config = {"edge_detection": True, "mode": "all"}
-        mv = s.scalars(select(ModelVersion).where(ModelVersion.task == ModelTask.pest,
-                                                  ModelVersion.stage == ModelStage.production)).one()
+        mv = s.scalars(
+            select(ModelVersion).where(ModelVersion.task == ModelTask.pest, ModelVersion.stage == ModelStage.production)
+        ).one()
         int8_sha, mv_id = mv.variants["int8"]["sha256"], mv.id
         for name in mv.classes.values():
             add_rule(s, cam.cooperative_id, name, threshold=1)
     photos = [p.read_bytes() for p in rice_photos(4)]
     agent = Agent(agent_config(tmp_path, field), source=ListSource(photos))
     with running(agent):
-        wait_for(lambda: len(field.stored()) + sum(1 for _, st in field.capture_rows() if st == "done") >= 4
-                 and agent.outbox.backlog() == 0, timeout=120, what="4 frames sent with edge detections")
+        wait_for(
+            lambda: (
+                len(field.stored()) + sum(1 for _, st in field.capture_rows() if st == "done") >= 4
+                and agent.outbox.backlog() == 0
+            ),
+            timeout=120,
+            what="4 frames sent with edge detections",
+        )
     assert agent.edge.sha256 == int8_sha  # the agent runs what the server announced
     with field.sessions() as s:
         caps = s.scalars(select(Capture).where(Capture.camera_id == field.camera_id)).all()
         assert len(caps) == 4 and {c.status.value for c in caps} == {"done"}
         dets = s.scalars(select(Detection).where(Detection.capture_id.in_([c.id for c in caps]))).all()
-        assert dets and {d.source for d in dets} == {DetectionSource.edge} and {d.model_version_id for d in dets} == {mv_id}
+        assert (
+            dets
+            and {d.source for d in dets} == {DetectionSource.edge}
+            and {d.model_version_id for d in dets} == {mv_id}
+        )
         alerts = s.scalars(select(Alert).where(Alert.cooperative_id == caps[0].cooperative_id)).all()
         assert alerts, "edge detections raise alerts like server detections"
         for alert in alerts:  # a garden camera's day is its highest photo of that class (score ≥ rule), counted once

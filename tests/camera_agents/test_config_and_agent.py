@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from agent_testkit import ListSource, jpeg
+
 from camera_agents.agent import Agent
 from camera_agents.config import AgentConfig, ConfigError, RemoteConfig, effective, load_config
 from camera_agents.uploader import AuthError, LinkDown, Refused, UploadResult
@@ -19,10 +19,18 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 def test_toml_then_environment(tmp_path):
     f = tmp_path / "agent.toml"
-    f.write_text('[server]\nurl = "https://cw.example"\ntoken = "cam_file"\n[schedule]\ninterval_s = 300\n'
-                 '[camera]\nsource = "folder"\npath = "/srv/ftp"\n')
-    cfg = load_config(f, env={"CROPWATCH_AGENT_SERVER_TOKEN": "cam_env", "CROPWATCH_AGENT_SCHEDULE_DAYLIGHT_ONLY": "yes",
-                              "CROPWATCH_AGENT_OUTBOX_QUOTA_MB": "512"})
+    f.write_text(
+        '[server]\nurl = "https://cw.example"\ntoken = "cam_file"\n[schedule]\ninterval_s = 300\n'
+        '[camera]\nsource = "folder"\npath = "/srv/ftp"\n'
+    )
+    cfg = load_config(
+        f,
+        env={
+            "CROPWATCH_AGENT_SERVER_TOKEN": "cam_env",
+            "CROPWATCH_AGENT_SCHEDULE_DAYLIGHT_ONLY": "yes",
+            "CROPWATCH_AGENT_OUTBOX_QUOTA_MB": "512",
+        },
+    )
     assert (cfg.server.url, cfg.token(), cfg.schedule.interval_s) == ("https://cw.example", "cam_env", 300.0)
     assert cfg.schedule.daylight_only is True and cfg.outbox.quota_mb == 512.0 and cfg.camera.path == "/srv/ftp"
     f.write_text('[server]\ntokn = "typo"\n')
@@ -47,11 +55,21 @@ def test_token_file(tmp_path):
 
 def test_the_server_answer_overrides_the_file_and_modes_need_edge_detection():
     cfg = AgentConfig()
-    remote = RemoteConfig.from_json({"camera_id": 3, "interval_s": 120, "daylight_only": True, "latitude": None,
-                                     "mode": "crops", "edge_detection": False, "jpeg_quality": 70, "max_side": 1280,
-                                     "max_upload_kbps": 256, "future_key": 1,
-                                     "model": {"sha256": "ab" * 32, "url": "/api/v1/cameras/me/model", "size": 10,
-                                               "input_size": 320}})
+    remote = RemoteConfig.from_json(
+        {
+            "camera_id": 3,
+            "interval_s": 120,
+            "daylight_only": True,
+            "latitude": None,
+            "mode": "crops",
+            "edge_detection": False,
+            "jpeg_quality": 70,
+            "max_side": 1280,
+            "max_upload_kbps": 256,
+            "future_key": 1,
+            "model": {"sha256": "ab" * 32, "url": "/api/v1/cameras/me/model", "size": 10, "input_size": 320},
+        }
+    )
     eff = effective(cfg, remote)
     assert (eff.schedule.interval_s, eff.schedule.daylight_only, eff.image.max_side) == (120, True, 1280)
     assert eff.schedule.latitude == cfg.schedule.latitude  # the server had none: the file's stays
@@ -65,17 +83,17 @@ class ScriptedApi:
 
     bucket = None
 
-    def __init__(self, *script) -> None:  # noqa: ANN002
+    def __init__(self, *script) -> None:
         self.script, self.calls = list(script), []
 
-    def upload(self, data, captured_at, *, edge=None, kind="frame", sha256=None):  # noqa: ANN001, ANN201
+    def upload(self, data, captured_at, *, edge=None, kind="frame", sha256=None):
         self.calls.append({"edge": edge, "kind": kind, "sha256": sha256})
         step = self.script.pop(0)
         if isinstance(step, Exception):
             raise step
         return step
 
-    def heartbeat(self, doc):  # noqa: ANN001, ANN201
+    def heartbeat(self, doc):
         self.calls.append({"heartbeat": doc})
         step = self.script.pop(0)
         if isinstance(step, Exception):
@@ -86,7 +104,7 @@ class ScriptedApi:
         pass
 
 
-def _agent(tmp_path, api, **upload) -> Agent:  # noqa: ANN001
+def _agent(tmp_path, api, **upload) -> Agent:
     cfg = AgentConfig()
     cfg.agent.data_dir = str(tmp_path / "agent")
     cfg.outbox.min_free_mb = 0
@@ -96,12 +114,16 @@ def _agent(tmp_path, api, **upload) -> Agent:  # noqa: ANN001
     return Agent(cfg.validate(), source=ListSource([]), api=api, sysfs=str(tmp_path / "sys"))
 
 
-def _buffer(agent: Agent, n: int = 1, edge: dict | None = None, first: int = 0):  # noqa: ANN202
-    return [agent.outbox.add(jpeg(i), captured_at=dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
-                             + dt.timedelta(minutes=i), edge=edge)[0] for i in range(first, first + n)]
+def _buffer(agent: Agent, n: int = 1, edge: dict | None = None, first: int = 0):
+    return [
+        agent.outbox.add(
+            jpeg(i), captured_at=dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc) + dt.timedelta(minutes=i), edge=edge
+        )[0]
+        for i in range(first, first + n)
+    ]
 
 
-def _due(agent: Agent):  # noqa: ANN202
+def _due(agent: Agent):
     for _ in range(500):  # deferred by a short backoff
         if agent.outbox.next_due() is not None:
             return
@@ -110,9 +132,14 @@ def _due(agent: Agent):  # noqa: ANN202
 
 def test_refusals(tmp_path):
     ok = UploadResult(1, False)
-    api = ScriptedApi(Refused(422, "edge_model_unknown", "?"), ok,
-                      Refused(409, "upload_missing", "?"), Refused(409, "upload_missing", "?"),
-                      Refused(409, "upload_missing", "?"), Refused(413, "image_too_large", "?"))
+    api = ScriptedApi(
+        Refused(422, "edge_model_unknown", "?"),
+        ok,
+        Refused(409, "upload_missing", "?"),
+        Refused(409, "upload_missing", "?"),
+        Refused(409, "upload_missing", "?"),
+        Refused(413, "image_too_large", "?"),
+    )
     agent = _agent(tmp_path, api, max_refusals=3)
     # detections of a model the server does not know: sent again without them (the server detects itself)
     (a,) = _buffer(agent, 1, edge={"model_sha256": "ef" * 32, "detections": []})
@@ -148,9 +175,19 @@ def test_heartbeat_reports_the_box_and_applies_the_answer_live(tmp_path):
     (sys_root / "class/thermal/thermal_zone0/temp").write_text("51234\n")
     (sys_root / "class/power_supply/BAT0").mkdir(parents=True)
     (sys_root / "class/power_supply/BAT0/capacity").write_text("87\n")
-    api = ScriptedApi({"camera_id": 1, "interval_s": 60, "mode": "all", "edge_detection": False,
-                       "max_upload_kbps": 800, "jpeg_quality": 70, "max_side": 0, "model": None},
-                      LinkDown("no route"))
+    api = ScriptedApi(
+        {
+            "camera_id": 1,
+            "interval_s": 60,
+            "mode": "all",
+            "edge_detection": False,
+            "max_upload_kbps": 800,
+            "jpeg_quality": 70,
+            "max_side": 0,
+            "model": None,
+        },
+        LinkDown("no route"),
+    )
     agent = _agent(tmp_path, api)
     _buffer(agent, 2)
     assert agent.heartbeat_once()

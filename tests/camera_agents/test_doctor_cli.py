@@ -7,11 +7,11 @@ from typer.testing import CliRunner
 from camera_agents.cli import app
 
 
-def _config(tmp_path, field, token: str | None = None, url: str | None = None):  # noqa: ANN001, ANN202
+def _config(tmp_path, field, token: str | None = None, url: str | None = None):
     f = tmp_path / "agent.toml"
     f.write_text(f"""
 [agent]
-data_dir = "{tmp_path / 'agent'}"
+data_dir = "{tmp_path / "agent"}"
 [server]
 url = "{url or field.api_url}"
 token = "{token or field.token}"
@@ -40,14 +40,16 @@ def test_doctor_passes_on_a_healthy_box(field, tmp_path):
     res = CliRunner().invoke(app, ["doctor", "--config", str(_config(tmp_path, field))], env={"COLUMNS": "200"})
     rows = _rows(res.output)
     assert res.exit_code == 0, res.output
-    assert rows == {"camera": "OK", "disk": "OK", "server": "OK", "clock": "OK", "token": "OK", "outbox": "OK"}, \
+    assert rows == {"camera": "OK", "disk": "OK", "server": "OK", "clock": "OK", "token": "OK", "outbox": "OK"}, (
         res.output
+    )
     assert "320×320" in res.output and f"camera {field.camera_id}" in res.output
 
 
 def test_doctor_fails_on_a_revoked_token_and_on_an_unreachable_server(field, tmp_path):
-    res = CliRunner().invoke(app, ["doctor", "--config", str(_config(tmp_path, field, token="cam_revoked"))],
-                             env={"COLUMNS": "200"})
+    res = CliRunner().invoke(
+        app, ["doctor", "--config", str(_config(tmp_path, field, token="cam_revoked"))], env={"COLUMNS": "200"}
+    )
     assert res.exit_code == 1 and _rows(res.output)["token"] == "FAIL", res.output
     field.api.down()
     res = CliRunner().invoke(app, ["doctor", "--config", str(_config(tmp_path, field))], env={"COLUMNS": "200"})

@@ -12,8 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from agent_testkit import ListSource
+
 from camera_agents.agent import Agent
 from camera_agents.config import AgentConfig, ModelRef
 from camera_agents.edge import EdgeDetector, EdgeResult, crop_mosaic
@@ -29,10 +29,12 @@ PHOTOS = PROJECT.parent / "shared" / "datasets" / "rice-pests" / "images" / "tes
 def test_crop_mosaic_holds_the_pixels_under_every_remapped_box():
     rng = np.random.default_rng(0)
     img = rng.integers(0, 255, (900, 1600, 3), dtype=np.uint8)
-    dets = [{"class_name": "a", "score": 0.9, "box": [100, 120, 160, 200]},
-            {"class_name": "b", "score": 0.8, "box": [150, 150, 210, 230]},  # overlaps the first: one crop
-            {"class_name": "c", "score": 0.7, "box": [1400, 700, 1590, 890]},  # at the border
-            {"class_name": "d", "score": 0.6, "box": [800, 10, 805, 14]}]  # tiny: min_side context
+    dets = [
+        {"class_name": "a", "score": 0.9, "box": [100, 120, 160, 200]},
+        {"class_name": "b", "score": 0.8, "box": [150, 150, 210, 230]},  # overlaps the first: one crop
+        {"class_name": "c", "score": 0.7, "box": [1400, 700, 1590, 890]},  # at the border
+        {"class_name": "d", "score": 0.6, "box": [800, 10, 805, 14]},
+    ]  # tiny: min_side context
     mosaic, out = crop_mosaic(img, dets, margin=0.25, min_side=64)
     assert mosaic.shape[0] * mosaic.shape[1] < img.shape[0] * img.shape[1] / 4
     assert [d["class_name"] for d in out] == ["a", "b", "c", "d"]
@@ -60,7 +62,7 @@ class ModelServer:
     def __init__(self, path: Path) -> None:
         self.path, self.calls = path, 0
 
-    def download_model(self, url, dest, sha):  # noqa: ANN001, ANN201
+    def download_model(self, url, dest, sha):
         self.calls += 1
         shutil.copy(self.path, dest)
         got = hashlib.sha256(Path(dest).read_bytes()).hexdigest()
@@ -96,12 +98,12 @@ class FakeEdge:
     def __init__(self, boxes_for: dict[int, list]) -> None:
         self.boxes_for = boxes_for
 
-    def detect(self, img):  # noqa: ANN001, ANN201
+    def detect(self, img):
         boxes = self.boxes_for.get(int(img[0, 0, 0]), [])
         return EdgeResult(self.sha256, 12.0, [{"class_name": "planthopper", "score": 0.7, "box": b} for b in boxes])
 
 
-def _agent(tmp_path, mode: str, edge) -> Agent:  # noqa: ANN001
+def _agent(tmp_path, mode: str, edge) -> Agent:
     cfg = AgentConfig()
     cfg.agent.data_dir = str(tmp_path / "agent")
     cfg.outbox.min_free_mb = 0
@@ -118,8 +120,11 @@ class _NoApi:
 
 def _frame(level: int) -> Frame:
     img = np.full((480, 640, 3), level, np.uint8)
-    return Frame(image=img, name=f"grey-{level}", captured_at=dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
-                 + dt.timedelta(minutes=level))
+    return Frame(
+        image=img,
+        name=f"grey-{level}",
+        captured_at=dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc) + dt.timedelta(minutes=level),
+    )
 
 
 def test_mode_all_sends_every_frame_with_its_detections_and_flags_those_with_some(tmp_path):
@@ -186,15 +191,17 @@ def test_a_model_that_does_not_load_is_reported_not_swallowed(tmp_path):
     assert check.status == FAIL and "broken.onnx" in check.detail
 
 
-def test_one_frame_gives_the_same_detections_at_the_edge_and_on_the_server(sessions, storage, settings,
-                                                                           models_registered, tmp_path):
+def test_one_frame_gives_the_same_detections_at_the_edge_and_on_the_server(
+    sessions, storage, settings, models_registered, tmp_path
+):
     """Issue 13: confidence, NMS IoU and max detections come with the model version, so the agent (which used NMS
     IoU 0.7) and the worker (0.45) no longer count the same frame differently. The agent's settings arrive in the
     camera configuration the server answers; the worker's come from the registry."""
+    from factories import make_tenant
+
     from cropwatch import edge as server_edge
     from cropwatch.domain import ModelTask
     from cropwatch.tables import Camera, ModelVersion
-    from factories import make_tenant
     from inference.decode import decode_image
     from inference.model_cache import ModelCache
 
@@ -218,7 +225,8 @@ def test_one_frame_gives_the_same_detections_at_the_edge_and_on_the_server(sessi
         at_edge = agent.detect(image).detections
         on_server = server.predict_batch([image])[0]
         assert [(d["class_name"], d["score"]) for d in at_edge] == [
-            (server.names[int(c)], round(float(sc), 4)) for c, sc in zip(on_server.class_id, on_server.confidence)]
+            (server.names[int(c)], round(float(sc), 4)) for c, sc in zip(on_server.class_id, on_server.confidence)
+        ]
         assert all(np.allclose(d["box"], b, atol=0.06) for d, b in zip(at_edge, on_server.xyxy))
         compared += len(at_edge)
     assert compared > 0, "the frames gave no detection to compare"

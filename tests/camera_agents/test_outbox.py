@@ -18,7 +18,7 @@ def _frame(i: int, size: int = 1000) -> bytes:
     return hashlib.sha256(str(i).encode()).digest() * (size // 32)
 
 
-def _add(ob: Outbox, i: int, *, flagged: bool = False, size: int = 1000):  # noqa: ANN202
+def _add(ob: Outbox, i: int, *, flagged: bool = False, size: int = 1000):
     return ob.add(_frame(i, size), captured_at=T0 + dt.timedelta(minutes=i), flagged=flagged)[0]
 
 

@@ -19,12 +19,15 @@ def _close(a: dt.datetime, b: dt.datetime, minutes: float = 3) -> bool:
     return abs((a - b).total_seconds()) <= minutes * 60
 
 
-@pytest.mark.parametrize("place,date,lat,lon,rise,set_", [
-    # published sunrise/sunset (timeanddate.com / NOAA), in UTC
-    ("London", dt.date(2024, 6, 21), 51.5074, -0.1278, (3, 43), (20, 21)),
-    ("Hà Nội", dt.date(2024, 12, 21), 21.03, 105.85, (23, 30), (10, 18)),  # 06:30 / 17:18 ICT
-    ("Sydney", dt.date(2024, 12, 21), -33.87, 151.21, (18, 41), (9, 5)),  # 05:41 / 20:05 AEDT
-])
+@pytest.mark.parametrize(
+    "place,date,lat,lon,rise,set_",
+    [
+        # published sunrise/sunset (timeanddate.com / NOAA), in UTC
+        ("London", dt.date(2024, 6, 21), 51.5074, -0.1278, (3, 43), (20, 21)),
+        ("Hà Nội", dt.date(2024, 12, 21), 21.03, 105.85, (23, 30), (10, 18)),  # 06:30 / 17:18 ICT
+        ("Sydney", dt.date(2024, 12, 21), -33.87, 151.21, (18, 41), (9, 5)),  # 05:41 / 20:05 AEDT
+    ],
+)
 def test_sunrise_and_sunset_match_published_times(place, date, lat, lon, rise, set_):
     day = sun_times(date, lat, lon)
     assert day.polar is None

@@ -13,7 +13,12 @@ import pytest
 
 from camera_agents.config import CameraConfig
 from camera_agents.sources import (
-    FolderSource, HttpSnapshotSource, OpenCVSource, SimulatorSource, SourceError, make_source,
+    FolderSource,
+    HttpSnapshotSource,
+    OpenCVSource,
+    SimulatorSource,
+    SourceError,
+    make_source,
 )
 
 

@@ -62,8 +62,9 @@ def test_the_cap_paces_a_real_put():
 class FakeServer:
     """The protocol's answers, recorded requests; ``parts_done`` marks multipart parts S3 already holds."""
 
-    def __init__(self, data: bytes, *, part_size: int = 5 << 20, parts_done: tuple[int, ...] = (),
-                 duplicate: bool = False) -> None:
+    def __init__(
+        self, data: bytes, *, part_size: int = 5 << 20, parts_done: tuple[int, ...] = (), duplicate: bool = False
+    ) -> None:
         self.data, self.part_size, self.parts_done, self.duplicate = data, part_size, parts_done, duplicate
         self.requests: list[tuple[str, str, bytes]] = []
         self.put_fail: dict[str, int] = {}
@@ -76,17 +77,42 @@ class FakeServer:
         if req.url.path == "/api/v1/ingest/slots":
             doc = json.loads(body)
             if self.duplicate:
-                return httpx.Response(200, json={"capture_id": 7, "status": "stored", "upload_url": None,
-                                                 "duplicate": True, "multipart": None})
+                return httpx.Response(
+                    200,
+                    json={
+                        "capture_id": 7,
+                        "status": "stored",
+                        "upload_url": None,
+                        "duplicate": True,
+                        "multipart": None,
+                    },
+                )
             if doc.get("multipart"):
                 n = -(-doc["size"] // self.part_size)
-                parts = [{"part_number": i, "url": f"http://s3/k?partNumber={i}", "done": i in self.parts_done}
-                         for i in range(1, n + 1)]
-                return httpx.Response(201, json={"capture_id": 7, "status": "pending", "upload_url": None,
-                                                 "duplicate": False, "multipart": {
-                                                     "upload_id": "u1", "part_size": self.part_size, "parts": parts}})
-            return httpx.Response(201, json={"capture_id": 7, "status": "pending", "upload_url": "http://s3/k?sig",
-                                             "duplicate": False, "multipart": None})
+                parts = [
+                    {"part_number": i, "url": f"http://s3/k?partNumber={i}", "done": i in self.parts_done}
+                    for i in range(1, n + 1)
+                ]
+                return httpx.Response(
+                    201,
+                    json={
+                        "capture_id": 7,
+                        "status": "pending",
+                        "upload_url": None,
+                        "duplicate": False,
+                        "multipart": {"upload_id": "u1", "part_size": self.part_size, "parts": parts},
+                    },
+                )
+            return httpx.Response(
+                201,
+                json={
+                    "capture_id": 7,
+                    "status": "pending",
+                    "upload_url": "http://s3/k?sig",
+                    "duplicate": False,
+                    "multipart": None,
+                },
+            )
         if req.url.path.endswith("/confirm"):
             return httpx.Response(200, json={"id": 7, "status": "stored"})
         return httpx.Response(404, json={"code": "not_found", "detail": "?"})
@@ -96,12 +122,13 @@ def test_multipart_resume_sends_only_the_parts_not_done():
     data = bytes(range(256)) * (13 * 1024 * 1024 // 256)  # 13 MiB: parts of 5, 5, 3 MiB
     server = FakeServer(data, parts_done=(1,))
     api = Api("http://api", "cam_x", transport=httpx.MockTransport(server), multipart_above=8 << 20)
-    res = api.upload(data, "2026-03-01T06:00:00+00:00", edge={"model_sha256": "ab" * 32, "detections": []},
-                     kind="crops")
+    res = api.upload(
+        data, "2026-03-01T06:00:00+00:00", edge={"model_sha256": "ab" * 32, "detections": []}, kind="crops"
+    )
     assert (res.parts_skipped, res.parts_sent, res.duplicate) == (1, 2, False)
     puts = [(url, body) for m, url, body in server.requests if m == "PUT"]
     assert [u.rsplit("=", 1)[1] for u, _ in puts] == ["2", "3"]
-    assert b"".join(b for _, b in puts) == data[5 << 20:]
+    assert b"".join(b for _, b in puts) == data[5 << 20 :]
     slot = json.loads(server.requests[0][2])
     assert slot["multipart"] is True and slot["sha256"] == hashlib.sha256(data).hexdigest()
     confirm = json.loads(server.requests[-1][2])
@@ -132,13 +159,16 @@ def test_a_duplicate_is_done_without_uploading():
     assert [m for m, _, _ in server.requests] == ["POST"]
 
 
-@pytest.mark.parametrize("status,body,exc", [
-    (503, {"code": "storage_unavailable"}, LinkDown),
-    (429, {"code": "slow_down"}, LinkDown),
-    (401, {"code": "unauthorized"}, AuthError),
-    (413, {"code": "image_too_large", "detail_en": "too large"}, Refused),
-    (422, {"code": "edge_model_unknown"}, Refused),
-])
+@pytest.mark.parametrize(
+    "status,body,exc",
+    [
+        (503, {"code": "storage_unavailable"}, LinkDown),
+        (429, {"code": "slow_down"}, LinkDown),
+        (401, {"code": "unauthorized"}, AuthError),
+        (413, {"code": "image_too_large", "detail_en": "too large"}, Refused),
+        (422, {"code": "edge_model_unknown"}, Refused),
+    ],
+)
 def test_answers_are_classified(status, body, exc):
     api = Api("http://api", "cam_x", transport=httpx.MockTransport(lambda r: httpx.Response(status, json=body)))
     with pytest.raises(exc) as info:
@@ -159,8 +189,11 @@ def test_no_answer_is_link_down():
 def test_model_download_is_verified(tmp_path):
     model = b"onnx-bytes" * 1000
     good = hashlib.sha256(model).hexdigest()
-    api = Api("http://api", "cam_x", transport=httpx.MockTransport(
-        lambda r: httpx.Response(200, content=model, headers={"X-Model-SHA256": good})))
+    api = Api(
+        "http://api",
+        "cam_x",
+        transport=httpx.MockTransport(lambda r: httpx.Response(200, content=model, headers={"X-Model-SHA256": good})),
+    )
     assert api.download_model("/api/v1/cameras/me/model", tmp_path / "m", good) == good
     assert (tmp_path / "m").read_bytes() == model
     with pytest.raises(Refused) as info:
@@ -169,8 +202,13 @@ def test_model_download_is_verified(tmp_path):
 
 
 def test_a_busy_server_says_when_to_come_back():
-    api = Api("http://api", "cam_x", transport=httpx.MockTransport(
-        lambda r: httpx.Response(429, json={"code": "too_many_requests"}, headers={"Retry-After": "17"})))
+    api = Api(
+        "http://api",
+        "cam_x",
+        transport=httpx.MockTransport(
+            lambda r: httpx.Response(429, json={"code": "too_many_requests"}, headers={"Retry-After": "17"})
+        ),
+    )
     with pytest.raises(LinkDown) as info:
         api.slot("ab" * 32, 10, "2026-03-01T06:00:00+00:00", False)
     assert info.value.retry_after == 17

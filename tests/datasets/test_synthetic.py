@@ -18,7 +18,11 @@ COUNTS = {"train": 6, "val": 3, "test": 3}
 
 
 def _files(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and p.name != "data.yaml"}
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "data.yaml"
+    }
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,15 @@ from cropwatch.offline import configure_ultralytics
 
 PROJECT = Path(__file__).resolve().parents[2]
 PHOTOS = PROJECT.parent / "shared" / "datasets" / "rice-pests" / "images" / "test"
-NAMES = {0: "grasshopper", 1: "rice_bug", 2: "leaf_roller", 3: "stem_borer", 4: "caterpillar", 5: "ear_bug", 6: "planthopper"}
+NAMES = {
+    0: "grasshopper",
+    1: "rice_bug",
+    2: "leaf_roller",
+    3: "stem_borer",
+    4: "caterpillar",
+    5: "ear_bug",
+    6: "planthopper",
+}
 
 
 @pytest.fixture(scope="session")
@@ -70,8 +78,9 @@ def shaped_photos(photos) -> list[tuple[str, np.ndarray]]:
     return [(f"{i}-{k}", v) for i, p in enumerate(photos[:3]) for k, v in shaped(p).items()]
 
 
-def _export(ultralytics, folder: Path, *, randomise: bool, arch: str = "yolo11", dynamic: bool = True,
-            imgsz: int = 320) -> Path:
+def _export(
+    ultralytics, folder: Path, *, randomise: bool, arch: str = "yolo11", dynamic: bool = True, imgsz: int = 320
+) -> Path:
     """``<arch>n`` (nc=7) from YAML, optionally with a randomised head so scores spread out, exported to ONNX.
 
     ``arch='yolo26'`` is exported with ``nms=False``: its NMS-free one-to-one head gives a (batch, 300, 6) output.
@@ -79,7 +88,6 @@ def _export(ultralytics, folder: Path, *, randomise: bool, arch: str = "yolo11",
     import onnx
     import torch
     import yaml
-
     from ultralytics import YOLO
 
     folder.mkdir(parents=True, exist_ok=True)

@@ -23,8 +23,12 @@ def png_chunk(kind: bytes, payload: bytes) -> bytes:
 def png_bomb(w: int = 30000, h: int = 30000) -> bytes:
     """Valid signature + IHDR declaring w x h RGB + a tiny IDAT + IEND: 2.7 GB of pixels in ~60 bytes."""
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
-            + png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + png_chunk(b"IEND", b"")
+    )
 
 
 def encode(img: np.ndarray, ext: str, params: list[int] | None = None) -> bytes:

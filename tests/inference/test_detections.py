@@ -161,7 +161,14 @@ def test_records_round_trip():
     names = {0: "rice_bug", 1: "planthopper"}
     records = d.to_records(names)
     assert records[0] == {
-        "class_id": 0, "class_name": "rice_bug", "score": 0.9, "x1": 0.0, "y1": 0.0, "x2": 20.0, "y2": 20.0, "tile": 0
+        "class_id": 0,
+        "class_name": "rice_bug",
+        "score": 0.9,
+        "x1": 0.0,
+        "y1": 0.0,
+        "x2": 20.0,
+        "y2": 20.0,
+        "tile": 0,
     }
     assert [r["class_name"] for r in records] == ["rice_bug", "planthopper", "rice_bug"]
     assert all(type(v) in (int, float, str) for r in records for v in r.values())  # JSON/SQL friendly

@@ -16,8 +16,15 @@ from inference.detections import Detections
 from inference.detector import ModelRejected, OnnxDetector
 from inference.providers import PROVIDER_CHAINS, resolve_providers
 
-NAMES = {0: "grasshopper", 1: "rice_bug", 2: "leaf_roller", 3: "stem_borer", 4: "caterpillar", 5: "ear_bug",
-         6: "planthopper"}
+NAMES = {
+    0: "grasshopper",
+    1: "rice_bug",
+    2: "leaf_roller",
+    3: "stem_borer",
+    4: "caterpillar",
+    5: "ear_bug",
+    6: "planthopper",
+}
 
 
 def tiny_model(path: Path, *, names=NAMES, task="detect", out_channels=11, nan=False, input_rank=4, meta=None) -> Path:
@@ -207,9 +214,16 @@ def test_missing_provider_falls_back_to_cpu(random_onnx, caplog):
     [
         ("cpu", ["CPUExecutionProvider"], ["CPUExecutionProvider"]),
         ("cuda", ["CUDAExecutionProvider", "CPUExecutionProvider"], ["CUDAExecutionProvider", "CPUExecutionProvider"]),
-        ("tensorrt", ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
-         list(PROVIDER_CHAINS["tensorrt"])),
-        ("tensorrt", ["CUDAExecutionProvider", "CPUExecutionProvider"], ["CUDAExecutionProvider", "CPUExecutionProvider"]),
+        (
+            "tensorrt",
+            ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
+            list(PROVIDER_CHAINS["tensorrt"]),
+        ),
+        (
+            "tensorrt",
+            ["CUDAExecutionProvider", "CPUExecutionProvider"],
+            ["CUDAExecutionProvider", "CPUExecutionProvider"],
+        ),
         ("openvino", ["CPUExecutionProvider"], ["CPUExecutionProvider"]),
     ],
 )

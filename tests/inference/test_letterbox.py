@@ -43,7 +43,6 @@ def test_letterbox_odd_shapes(ultralytics, shape):
 def test_blob_equals_predictor_preprocess(ultralytics, variants, shape):
     """Same float32 bits as BasePredictor.preprocess: letterbox, BGR->RGB, HWC->CHW, uint8 -> float /255."""
     import torch
-
     from ultralytics.data.augment import LetterBox
 
     img = variants[shape]

@@ -71,8 +71,10 @@ def assert_parity(ours: Detections, result, label: str) -> float:
     if not len(ours):
         return 0.0
     iou = box_iou(ours.xyxy, ref_xyxy)
-    ok = (iou >= 0.99) & (ours.class_id[:, None] == ref_cls[None]) & (
-        np.abs(ours.confidence[:, None] - ref_conf[None]) <= 1e-3
+    ok = (
+        (iou >= 0.99)
+        & (ours.class_id[:, None] == ref_cls[None])
+        & (np.abs(ours.confidence[:, None] - ref_conf[None]) <= 1e-3)
     )
     used = np.zeros(len(ref_xyxy), bool)
     worst = 0.0

@@ -6,10 +6,10 @@ from __future__ import annotations
 import io
 import zipfile
 
+import phone_photo_files as pf
 import pytest
 from PIL import Image
 
-import phone_photo_files as pf
 from inference.decode import ImageRejected, check_complete, decode_image, image_dimensions, primary_image
 from inference.phone_photos import declared_trailer
 
@@ -93,8 +93,9 @@ def _motion_photo_with(video: bytes, **kw) -> bytes:
 
 def _xmp_with_a_dtd() -> bytes:
     video = pf.mp4()
-    packet = pf.xmp([("Primary", "image/jpeg", 0), ("MotionPhoto", "video/mp4", len(video))],
-                    'GCamera:MotionPhoto="1"').replace(b"<x:xmpmeta", b'<!DOCTYPE x [<!ENTITY a "1">]><x:xmpmeta', 1)
+    packet = pf.xmp(
+        [("Primary", "image/jpeg", 0), ("MotionPhoto", "video/mp4", len(video))], 'GCamera:MotionPhoto="1"'
+    ).replace(b"<x:xmpmeta", b'<!DOCTYPE x [<!ENTITY a "1">]><x:xmpmeta', 1)
     return pf.jpeg(xmp=packet) + video
 
 
@@ -134,8 +135,11 @@ UNDECLARED = {
 @pytest.mark.parametrize("name", UNDECLARED)
 def test_undeclared_appended_data_is_still_refused(name):
     data = UNDECLARED[name]()
-    for check in (lambda: check_complete("jpeg", data), lambda: primary_image("jpeg", data),
-                  lambda: decode_image(data)):
+    for check in (
+        lambda: check_complete("jpeg", data),
+        lambda: primary_image("jpeg", data),
+        lambda: decode_image(data),
+    ):
         with pytest.raises(ImageRejected) as err:
             check()
         assert (err.value.code, err.value.detail) == ("corrupt", "trailing_data")

@@ -14,8 +14,9 @@ PEST = PROJECT / "models" / "pest" / "pest-rice-yolo11n.onnx"
 PLANTHOPPERS = PROJECT.parent / "shared" / "datasets" / "rice-pests" / "images" / "test"
 
 
-@pytest.mark.parametrize("h,w,tile,overlap", [(3000, 4000, 640, 0.3), (1080, 1920, 640, 0.2), (500, 700, 640, 0.2),
-                                              (641, 1281, 640, 0.0)])
+@pytest.mark.parametrize(
+    "h,w,tile,overlap", [(3000, 4000, 640, 0.3), (1080, 1920, 640, 0.2), (500, 700, 640, 0.2), (641, 1281, 640, 0.0)]
+)
 def test_windows_cover_the_image_with_the_asked_overlap(h, w, tile, overlap):
     wins = tile_windows(h, w, tile, overlap)
     covered = np.zeros((h, w), bool)
@@ -45,8 +46,11 @@ def _matches(det, expected, cls):
         ix = np.clip(np.minimum(det.xyxy[:, 2], e[2]) - np.maximum(det.xyxy[:, 0], e[0]), 0, None)
         iy = np.clip(np.minimum(det.xyxy[:, 3], e[3]) - np.maximum(det.xyxy[:, 1], e[1]), 0, None)
         inter = ix * iy
-        union = (det.xyxy[:, 2] - det.xyxy[:, 0]) * (det.xyxy[:, 3] - det.xyxy[:, 1]) + \
-            (e[2] - e[0]) * (e[3] - e[1]) - inter
+        union = (
+            (det.xyxy[:, 2] - det.xyxy[:, 0]) * (det.xyxy[:, 3] - det.xyxy[:, 1])
+            + (e[2] - e[0]) * (e[3] - e[1])
+            - inter
+        )
         counts.append(int(((inter / np.maximum(union, 1e-9) > 0.5) & (det.class_id == c)).sum()))
     return counts
 
@@ -64,7 +68,7 @@ def test_small_insects_on_a_large_trap_photo_need_tiling():
     places = [(100, 200), (1500, 900), (3300, 100), (600, 2300), (2700, 2200)]
     expected, classes = [], []
     for x, y in places:
-        trap[y:y + 640, x:x + 640] = photo
+        trap[y : y + 640, x : x + 640] = photo
         expected += list(ref.xyxy + np.array([x, y, x, y], np.float32))
         classes += list(ref.class_id)
 

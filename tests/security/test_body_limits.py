@@ -5,11 +5,11 @@ before its 401."""
 from __future__ import annotations
 
 import httpx
+from conftest import serve_in_thread
+from factories import make_tenant
 
 from api.app import create_app
-from conftest import serve_in_thread
 from cropwatch.domain import Role
-from factories import make_tenant
 
 
 def test_big_and_anonymous_bodies_are_refused_unread(settings, sessions, storage):
@@ -33,8 +33,11 @@ def test_big_and_anonymous_bodies_are_refused_unread(settings, sessions, storage
         r = httpx.post(f"{base}/api/v1/channels", content=chunks(), headers=auth)
         assert r.status_code == 413
         # a 100 MiB camera upload without credentials is 401 before a byte is read
-        r = httpx.post(f"{base}/api/v1/ingest/upload", content=b"\0" * (100 * 1024 * 1024),
-                       headers={"Content-Type": "multipart/form-data; boundary=x"})
+        r = httpx.post(
+            f"{base}/api/v1/ingest/upload",
+            content=b"\0" * (100 * 1024 * 1024),
+            headers={"Content-Type": "multipart/form-data; boundary=x"},
+        )
         assert r.status_code == 401
         # small requests still work
         r = httpx.post(f"{base}/api/v1/channels", json={"kind": "in_app"}, headers=auth)

@@ -32,11 +32,13 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from schemathesis import GenerationMode
+from conftest import SHARED
+from factories import Tenant, add_rule, make_tenant
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, seed, settings
-from hypothesis.errors import Unsatisfiable
 from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -48,15 +50,27 @@ from sqlalchemy import select, update
 
 from api.app import create_app
 from api.schemas import ID_MAX
-from conftest import SHARED
 from cropwatch.domain import ModelStage, Role
 from cropwatch.security import new_token, token_hash
 from cropwatch.tables import (
-    Alert, AlertRule, ApiToken, Camera, Capture, DatasetVersion, Delivery, Detection, DiaryEntry, Farm, HarvestLot,
-    ModelVersion, NotificationChannel, Plot, Review, TrainingRun,
+    Alert,
+    AlertRule,
+    ApiToken,
+    Camera,
+    Capture,
+    DatasetVersion,
+    Delivery,
+    Detection,
+    DiaryEntry,
+    Farm,
+    HarvestLot,
+    ModelVersion,
+    NotificationChannel,
+    Plot,
+    Review,
+    TrainingRun,
 )
 from cropwatch.timeutil import utcnow
-from factories import Tenant, add_rule, make_tenant
 
 pytestmark = pytest.mark.slow  # ~1 min on SQLite, ~1.7 min more on PostgreSQL (2 cores); `make test-fast` skips it
 
@@ -72,22 +86,45 @@ PHOTO = next((SHARED / "rice-pests" / "images" / "test").glob("brown_0267_jpg*.j
 # What each id-like parameter or field names; the owner is the row's cooperative_id. Shared rows (model versions and
 # datasets with cooperative_id NULL) belong to nobody and may be read by every cooperative.
 ID_KINDS: dict[str, type] = {
-    "plot_id": Plot, "plot_ids": Plot, "camera_id": Camera, "capture_id": Capture, "evidence_capture_id": Capture,
-    "alert_id": Alert, "entry_id": DiaryEntry, "diary_entry_id": DiaryEntry, "rule_id": AlertRule,
-    "channel_id": NotificationChannel, "lot_id": HarvestLot, "ids": HarvestLot, "dataset_id": DatasetVersion,
-    "dataset_version_id": DatasetVersion, "run_id": TrainingRun, "training_run_id": TrainingRun,
-    "model_id": ModelVersion, "model_version_id": ModelVersion, "base_model_version_id": ModelVersion,
-    "detection_id": Detection, "farm_id": Farm,
+    "plot_id": Plot,
+    "plot_ids": Plot,
+    "camera_id": Camera,
+    "capture_id": Capture,
+    "evidence_capture_id": Capture,
+    "alert_id": Alert,
+    "entry_id": DiaryEntry,
+    "diary_entry_id": DiaryEntry,
+    "rule_id": AlertRule,
+    "channel_id": NotificationChannel,
+    "lot_id": HarvestLot,
+    "ids": HarvestLot,
+    "dataset_id": DatasetVersion,
+    "dataset_version_id": DatasetVersion,
+    "run_id": TrainingRun,
+    "training_run_id": TrainingRun,
+    "model_id": ModelVersion,
+    "model_version_id": ModelVersion,
+    "base_model_version_id": ModelVersion,
+    "detection_id": Detection,
+    "farm_id": Farm,
 }
 # The kind of the top-level ``id`` of a response, by path template (collections and their items only).
 RESOURCES: dict[str, type] = {
-    "/api/v1/plots": Plot, "/api/v1/cameras": Camera, "/api/v1/captures": Capture, "/api/v1/alerts": Alert,
-    "/api/v1/diary": DiaryEntry, "/api/v1/lots": HarvestLot, "/api/v1/channels": NotificationChannel,
-    "/api/v1/alert-rules": AlertRule, "/api/v1/datasets": DatasetVersion, "/api/v1/training/runs": TrainingRun,
+    "/api/v1/plots": Plot,
+    "/api/v1/cameras": Camera,
+    "/api/v1/captures": Capture,
+    "/api/v1/alerts": Alert,
+    "/api/v1/diary": DiaryEntry,
+    "/api/v1/lots": HarvestLot,
+    "/api/v1/channels": NotificationChannel,
+    "/api/v1/alert-rules": AlertRule,
+    "/api/v1/datasets": DatasetVersion,
+    "/api/v1/training/runs": TrainingRun,
     "/api/v1/models": ModelVersion,
 }
 SUB_RESOURCES: dict[str, type] = {
-    "/api/v1/captures/{capture_id}/reviews": Review, "/api/v1/alerts/{alert_id}/deliveries": Delivery,
+    "/api/v1/captures/{capture_id}/reviews": Review,
+    "/api/v1/alerts/{alert_id}/deliveries": Delivery,
 }
 OWNED = sorted(set(ID_KINDS.values()) | set(RESOURCES.values()) | set(SUB_RESOURCES.values()), key=lambda m: m.__name__)
 
@@ -99,8 +136,13 @@ USER_ROLES = [Role.member, Role.agronomist, Role.ml_engineer, Role.coop_admin]
 # Not `negative_data_rejection`: pydantic's lax mode accepts `true` for a number, `false` for an integer and `1.0` for
 # an integer id, which the schema forbids; that leniency is by design. Requests the schema forbids are still sent,
 # and must get no 5xx and a documented answer.
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
-          response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
 
 # Routes whose statuses are not all declared yet (none today: add an entry only with a reason).
 KNOWN_UNDECLARED: dict[tuple[str, str], set[int]] = {}
@@ -132,8 +174,9 @@ class World:
     # ------------------------------------------------------------------ who owns what
     def refresh(self) -> None:
         with self.sessions() as s:
-            self.a_ids = {m: sorted(s.scalars(select(m.id).where(m.cooperative_id == self.a.cooperative_id)))
-                          for m in OWNED}
+            self.a_ids = {
+                m: sorted(s.scalars(select(m.id).where(m.cooperative_id == self.a.cooperative_id))) for m in OWNED
+            }
         self._stale = False
 
     def owned(self, model: type) -> list[int]:
@@ -146,8 +189,13 @@ class World:
         model = ID_KINDS.get(name)
         if model is None:
             return False
-        values = value if isinstance(value, list) else \
-            str(value).split(",") if name == "ids" and isinstance(value, str) else [value]
+        values = (
+            value
+            if isinstance(value, list)
+            else str(value).split(",")
+            if name == "ids" and isinstance(value, str)
+            else [value]
+        )
         owned = set(self.owned(model))
         for v in values:
             try:
@@ -161,18 +209,27 @@ class World:
     def token(self, tenant: Tenant, role: Role | None, fresh: bool = False) -> str:
         if role is None:  # the camera: undo a rotate/revoke the fuzzer may have sent for it
             with self.sessions.begin() as s:
-                s.execute(update(Camera).where(Camera.id == tenant.camera_id)
-                          .values(token_hash=token_hash(tenant.camera_token), token_revoked_at=None))
+                s.execute(
+                    update(Camera)
+                    .where(Camera.id == tenant.camera_id)
+                    .values(token_hash=token_hash(tenant.camera_token), token_revoked_at=None)
+                )
             return tenant.camera_token
         if fresh:  # logout revokes the token it is called with: give it one of its own
             tok = new_token("cw")
             with self.sessions.begin() as s:
-                s.add(ApiToken(token_hash=token_hash(tok), user_id=tenant.user_ids[role],
-                               cooperative_id=tenant.cooperative_id, expires_at=utcnow() + dt.timedelta(hours=1)))
+                s.add(
+                    ApiToken(
+                        token_hash=token_hash(tok),
+                        user_id=tenant.user_ids[role],
+                        cooperative_id=tenant.cooperative_id,
+                        expires_at=utcnow() + dt.timedelta(hours=1),
+                    )
+                )
             return tok
         return tenant.tokens[role]
 
-    def sign_in(self, case, tenant: Tenant | None = None) -> None:  # noqa: ANN001
+    def sign_in(self, case, tenant: Tenant | None = None) -> None:
         """Send the case as ``tenant`` (A by default) with the role the ``flatmap_case`` hook drew (kept for B's
         replay; the default role of the operation when a phase did not draw one)."""
         case.headers = dict(case.headers or {})
@@ -183,13 +240,18 @@ class World:
             return
         if tenant is None:
             tenant = self.a
-            self.role = None if kind == "camera" else \
-                Role(drawn) if drawn else (Role.ml_engineer if kind == "ml" else Role.coop_admin)
+            self.role = (
+                None
+                if kind == "camera"
+                else Role(drawn)
+                if drawn
+                else (Role.ml_engineer if kind == "ml" else Role.coop_admin)
+            )
         tok = self.token(tenant, self.role, fresh=case.path == "/api/v1/auth/logout")
         case.headers["Authorization"] = f"Bearer {tok}"
 
     # ------------------------------------------------------------------ tenant isolation
-    def references(self, case) -> tuple[list[str], list[str]]:  # noqa: ANN001
+    def references(self, case) -> tuple[list[str], list[str]]:
         """(names that select A's object: path, body, labels' ids; names that filter by A's object: query)."""
         selects = [k for k, v in (case.path_parameters or {}).items() if self.is_a(k, v)]
         if isinstance(case.body, dict):
@@ -223,7 +285,7 @@ class World:
         walk(body, 0)
         return found
 
-    def tenant_isolation(self, ctx, response, case) -> None:  # noqa: ANN001
+    def tenant_isolation(self, ctx, response, case) -> None:
         """Replay the request as cooperative B: it must not act on, nor show, anything of A's."""
         kind = auth_kind(case.method, case.path)
         if kind == "public" or response.status_code >= 500:
@@ -244,7 +306,8 @@ class World:
             return
         assert not selects, (
             f"cooperative B got {replay.status_code} on {case.method} {case.path} naming A's object(s) "
-            f"{selects}: {case.path_parameters} {case.query} {case.body!r:.300} -> {replay.text[:300]}")
+            f"{selects}: {case.path_parameters} {case.query} {case.body!r:.300} -> {replay.text[:300]}"
+        )
         ctype = replay.headers.get("content-type", [""])
         ctype = ctype[0] if isinstance(ctype, list) else ctype
         if "json" in ctype or "text" in ctype or "html" in ctype:
@@ -254,12 +317,13 @@ class World:
             except ValueError:
                 body = None
             found = self.leaks(case.path, body, text)
-            assert not found, (f"cooperative B's {case.method} {case.path} {case.query or ''} returned A's data "
-                               f"{found}: {text[:300]}")
+            assert not found, (
+                f"cooperative B's {case.method} {case.path} {case.query or ''} returned A's data {found}: {text[:300]}"
+            )
 
 
 # ---------------------------------------------------------------------------------------------------- the world
-def _seed_a(client: TestClient, world: World, storage, sessions, models_registered) -> None:  # noqa: ANN001
+def _seed_a(client: TestClient, world: World, storage, sessions, models_registered) -> None:
     """A's objects of every kind, made through the API where it can: a processed capture with detections (edge
     path) and its alert and automatic diary entry, a review, a dataset version, a training run, a candidate model
     of A's own, a manual diary entry, a harvest lot, a notification channel."""
@@ -268,8 +332,9 @@ def _seed_a(client: TestClient, world: World, storage, sessions, models_register
     with sessions.begin() as s:
         # the shipped pest model in production (an earlier test of the module may have promoted or rolled back)
         shipped = s.get(ModelVersion, models_registered["pest"])
-        for mv in s.scalars(select(ModelVersion).where(ModelVersion.task == shipped.task,
-                                                       ModelVersion.stage == ModelStage.production)):
+        for mv in s.scalars(
+            select(ModelVersion).where(ModelVersion.task == shipped.task, ModelVersion.stage == ModelStage.production)
+        ):
             mv.stage = ModelStage.archived
         s.flush()
         shipped.stage = ModelStage.production
@@ -278,34 +343,58 @@ def _seed_a(client: TestClient, world: World, storage, sessions, models_register
         s.get(Plot, a.plot_id).name = f"Lô {MARK}"
         s.get(Camera, a.camera_id).name = f"cam {MARK}"
         shared = s.get(ModelVersion, models_registered["pest"])
-        s.add(ModelVersion(cooperative_id=a.cooperative_id, task=shared.task, name=f"a-own {MARK}",
-                           onnx_key=shared.onnx_key, sha256=uuid.uuid4().hex * 2, classes=shared.classes,
-                           classes_vi=shared.classes_vi, input_size=shared.input_size, metrics=shared.metrics,
-                           stage=ModelStage.candidate))
+        s.add(
+            ModelVersion(
+                cooperative_id=a.cooperative_id,
+                task=shared.task,
+                name=f"a-own {MARK}",
+                onnx_key=shared.onnx_key,
+                sha256=uuid.uuid4().hex * 2,
+                classes=shared.classes,
+                classes_vi=shared.classes_vi,
+                input_size=shared.input_size,
+                metrics=shared.metrics,
+                stage=ModelStage.candidate,
+            )
+        )
         sha = shared.sha256
     data = PHOTO.read_bytes()
-    slot = client.post("/api/v1/ingest/slots", headers=a.camera_auth, json={
-        "sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "captured_at": utcnow().isoformat()}).json()
+    slot = client.post(
+        "/api/v1/ingest/slots",
+        headers=a.camera_auth,
+        json={"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "captured_at": utcnow().isoformat()},
+    ).json()
     assert httpx.put(slot["upload_url"], content=data).status_code == 200
-    edge = {"model_sha256": sha, "duration_ms": 40.0, "detections": [
-        {"class_name": "planthopper", "score": 0.8, "box": [10, 10, 60, 70]},
-        {"class_name": "planthopper", "score": 0.6, "box": [100, 100, 160, 150]}]}
-    r = client.post(f"/api/v1/ingest/captures/{slot['capture_id']}/confirm", headers=a.camera_auth,
-                    json={"edge": edge})
+    edge = {
+        "model_sha256": sha,
+        "duration_ms": 40.0,
+        "detections": [
+            {"class_name": "planthopper", "score": 0.8, "box": [10, 10, 60, 70]},
+            {"class_name": "planthopper", "score": 0.6, "box": [100, 100, 160, 150]},
+        ],
+    }
+    r = client.post(f"/api/v1/ingest/captures/{slot['capture_id']}/confirm", headers=a.camera_auth, json={"edge": edge})
     assert r.status_code == 200 and r.json()["status"] == "done", r.text
     cap = client.get(f"/api/v1/captures/{slot['capture_id']}", headers=agro).json()
-    r = client.post(f"/api/v1/captures/{cap['id']}/reviews", headers=agro,
-                    json={"action": "confirm", "detection_id": cap["detections"][0]["id"]})
+    r = client.post(
+        f"/api/v1/captures/{cap['id']}/reviews",
+        headers=agro,
+        json={"action": "confirm", "detection_id": cap["detections"][0]["id"]},
+    )
     assert r.status_code == 200, r.text
     r = client.post("/api/v1/datasets", headers=ml, json={"name": "fuzz-a"})
     assert r.status_code == 201, r.text
     r = client.post("/api/v1/training/runs", headers=ml, json={"dataset_version_id": r.json()["id"], "epochs": 1})
     assert r.status_code == 202, r.text
-    r = client.post("/api/v1/diary", headers=agro, data={"plot_id": a.plot_id, "type": "observation",
-                                                          "title": MARK, "notes": MARK})
+    r = client.post(
+        "/api/v1/diary", headers=agro, data={"plot_id": a.plot_id, "type": "observation", "title": MARK, "notes": MARK}
+    )
     assert r.status_code == 201, r.text
-    r = client.post("/api/v1/lots", headers=admin, json={"plot_id": a.plot_id, "harvested_on": str(dt.date.today()),
-                                                         "quantity": 120, "ripeness_grade": MARK})
+    r = client.post(
+        "/api/v1/lots",
+        headers=admin,
+        json={"plot_id": a.plot_id, "harvested_on": str(dt.date.today()), "quantity": 120, "ripeness_grade": MARK},
+    )
     assert r.status_code == 201, r.text
     r = client.post("/api/v1/channels", headers=admin, json={"kind": "in_app", "name": MARK})
     assert r.status_code == 201, r.text
@@ -331,10 +420,10 @@ def fuzz_world(settings, storage, sessions, models_registered):
         yield world
 
 
-def _steer(world: World):  # noqa: ANN202
+def _steer(world: World):
     """A ``flatmap_case`` hook: draw the role the case is sent with, and put A's real ids into id parameters."""
 
-    def flatmap_case(context, case):  # noqa: ANN001, ANN202
+    def flatmap_case(context, case):
         kind = auth_kind(case.method, case.path)
         unbounded = UNBOUNDED_IDS.get((case.method.upper(), case.path))
         if unbounded and isinstance(case.path_parameters.get(unbounded), int):
@@ -352,8 +441,7 @@ def _steer(world: World):  # noqa: ANN202
                 if not ids:
                     continue
                 if name == "ids":
-                    pick = st.lists(st.sampled_from(ids), min_size=1, max_size=3).map(
-                        lambda xs: ",".join(map(str, xs)))
+                    pick = st.lists(st.sampled_from(ids), min_size=1, max_size=3).map(lambda xs: ",".join(map(str, xs)))
                 elif name == "plot_ids":
                     pick = st.lists(st.sampled_from(ids), min_size=1, max_size=2)
                 else:
@@ -362,7 +450,7 @@ def _steer(world: World):  # noqa: ANN202
         if not parts:
             return st.just(case)
 
-        def apply(values):  # noqa: ANN001, ANN202
+        def apply(values):
             for (where, name, _), value in zip(parts, values):
                 if where == "role":
                     case.headers = {**(case.headers or {}), "X-Fuzz-Role": value.value}
@@ -385,7 +473,7 @@ def api_schema(fuzz_world):
     return schema
 
 
-def _validate(world: World, case, response) -> None:  # noqa: ANN001
+def _validate(world: World, case, response) -> None:
     checks = CHECKS
     if response.status_code in KNOWN_UNDECLARED.get((case.method.upper(), case.path), set()):
         checks = [c for c in CHECKS if c not in (status_code_conformance, response_schema_conformance)]
@@ -393,14 +481,15 @@ def _validate(world: World, case, response) -> None:  # noqa: ANN001
 
 
 def _settings(**kwargs: Any) -> settings:
-    return settings(deadline=None, derandomize=SEED is None, database=None, suppress_health_check=list(HealthCheck),
-                    **kwargs)
+    return settings(
+        deadline=None, derandomize=SEED is None, database=None, suppress_health_check=list(HealthCheck), **kwargs
+    )
 
 
-def _fuzz(world: World, strategy, max_examples: int) -> None:  # noqa: ANN001
+def _fuzz(world: World, strategy, max_examples: int) -> None:
     @_settings(max_examples=max_examples)
     @given(case=strategy)
-    def run(case) -> None:  # noqa: ANN001
+    def run(case) -> None:
         world.sign_in(case)
         _validate(world, case, case.call())
 
@@ -424,7 +513,7 @@ def test_every_operation_keeps_its_schema_and_tenant_isolation(api_schema, fuzz_
                     pass
 
 
-def _has_inputs(operation) -> bool:  # noqa: ANN001
+def _has_inputs(operation) -> bool:
     return bool(list(operation.iter_parameters())) or bool(operation.body)
 
 
@@ -432,10 +521,10 @@ def test_stateful_sequences_keep_their_schema_and_tenant_isolation(api_schema, f
     world = fuzz_world
 
     class Machine(api_schema.as_state_machine()):
-        def before_call(self, case):  # noqa: ANN001, ANN202
+        def before_call(self, case):
             world.sign_in(case)
 
-        def validate_response(self, response, case, additional_checks=None, **kwargs):  # noqa: ANN001, ANN202
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
             _validate(world, case, response)
 
     Machine.run(settings=_settings(max_examples=30, stateful_step_count=8))
@@ -451,32 +540,53 @@ def test_what_the_fuzzer_cannot_judge_is_refused(fuzz_world):
     admin, ml = a.auth(Role.coop_admin), a.auth(Role.ml_engineer)
     naive, ancient = "2026-11-20T08:00:00", "0001-01-01T00:00:00+00:01"
     for when in (naive, ancient):
-        for r in (client.get("/api/v1/diary", headers=admin, params={"since": when}),
-                  client.get("/api/v1/captures", headers=admin, params={"until": when}),
-                  client.post("/api/v1/diary", headers=admin, data={"plot_id": a.plot_id, "type": "harvest",
-                                                                    "occurred_at": when}),
-                  client.post("/api/v1/datasets", headers=ml, json={"name": "fuzz-b", "since": when}),
-                  client.post("/api/v1/ingest/slots", headers=a.camera_auth,
-                              json={"sha256": "0" * 64, "size": 10, "captured_at": when})):
+        for r in (
+            client.get("/api/v1/diary", headers=admin, params={"since": when}),
+            client.get("/api/v1/captures", headers=admin, params={"until": when}),
+            client.post(
+                "/api/v1/diary", headers=admin, data={"plot_id": a.plot_id, "type": "harvest", "occurred_at": when}
+            ),
+            client.post("/api/v1/datasets", headers=ml, json={"name": "fuzz-b", "since": when}),
+            client.post(
+                "/api/v1/ingest/slots",
+                headers=a.camera_auth,
+                json={"sha256": "0" * 64, "size": 10, "captured_at": when},
+            ),
+        ):
             assert r.status_code == 422, (r.request.method, r.request.url, r.status_code, r.text[:200])
     for day in ("0001-01-01", "9999-12-31"):
         r = client.post("/api/v1/lots", headers=admin, json={"plot_id": a.plot_id, "harvested_on": day, "quantity": 1})
         assert r.status_code == 422, r.text
-        r = client.get("/api/v1/diary/export", headers=admin,
-                       params={"plot_id": a.plot_id, "since": day, "until": day, "format": "csv"})
+        r = client.get(
+            "/api/v1/diary/export",
+            headers=admin,
+            params={"plot_id": a.plot_id, "since": day, "until": day, "format": "csv"},
+        )
         assert r.status_code == 422, r.text
-    for kind, params in (("trend", {"rise_pct": "abc"}), ("silence", {"hours": 1e12}), ("silence", {"hours": -1}),
-                         ("harvest_window", {"days": 10**9}), ("harvest_window", {"share": "x"})):
-        r = client.post("/api/v1/alert-rules", headers=admin,
-                        json={"class_name": "planthopper", "threshold": 1, "kind": kind, "params": params})
+    for kind, params in (
+        ("trend", {"rise_pct": "abc"}),
+        ("silence", {"hours": 1e12}),
+        ("silence", {"hours": -1}),
+        ("harvest_window", {"days": 10**9}),
+        ("harvest_window", {"share": "x"}),
+    ):
+        r = client.post(
+            "/api/v1/alert-rules",
+            headers=admin,
+            json={"class_name": "planthopper", "threshold": 1, "kind": kind, "params": params},
+        )
         assert r.status_code == 422, (kind, params, r.text)
-    rule = client.post("/api/v1/alert-rules", headers=admin, json={
-        "class_name": "planthopper", "threshold": 1, "kind": "trend", "params": {"rise_pct": 40}}).json()
+    rule = client.post(
+        "/api/v1/alert-rules",
+        headers=admin,
+        json={"class_name": "planthopper", "threshold": 1, "kind": "trend", "params": {"rise_pct": 40}},
+    ).json()
     r = client.patch(f"/api/v1/alert-rules/{rule['id']}", headers=admin, json={"params": {"rise_pct": [1]}})
     assert r.status_code == 422, r.text
     r = client.patch(f"/api/v1/alert-rules/{rule['id']}", headers=admin, json={"threshold": None, "enabled": None})
     assert r.status_code == 200 and r.json()["threshold"] == 1 and r.json()["enabled"] is True, r.text
     for value in ("nan", "inf"):
-        r = client.post("/api/v1/diary", headers=admin, data={"plot_id": a.plot_id, "type": "fertilizing",
-                                                              "quantity_value": value})
+        r = client.post(
+            "/api/v1/diary", headers=admin, data={"plot_id": a.plot_id, "type": "fertilizing", "quantity_value": value}
+        )
         assert r.status_code == 422, r.text

@@ -28,23 +28,23 @@ import time
 import uuid
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
+import conftest as root  # tests/conftest.py (tests/ is on the pythonpath)
 import cv2
 import numpy as np
 import pytest
+from conftest import rice_photos
+from factories import make_tenant
 from sqlalchemy import func, select
 
-import conftest as root  # tests/conftest.py (tests/ is on the pythonpath)
-from conftest import rice_photos
 from cropwatch.domain import CaptureStatus, ModelTask, Role
 from cropwatch.ingest import direct_upload
 from cropwatch.security import new_token, token_hash
 from cropwatch.tables import Camera, Capture, DiaryEntry, Plot
 from cropwatch.timeutil import utcnow
-from factories import make_tenant
 from inference.service import CaptureProcessor, Outcome
 
 MB = 1024 * 1024
@@ -72,11 +72,18 @@ def _zeros_deflated(n: int, piece: int = 1 << 20) -> bytes:
     return b"".join(out)
 
 
-def _png(width: int, height: int, idat: bytes, *, bit_depth: int = 8, color_type: int = 2,
-         before_idat: bytes = b"", interlace: int = 0) -> bytes:
+def _png(
+    width: int,
+    height: int,
+    idat: bytes,
+    *,
+    bit_depth: int = 8,
+    color_type: int = 2,
+    before_idat: bytes = b"",
+    interlace: int = 0,
+) -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, interlace)
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + before_idat + _chunk(b"IDAT", idat)
-            + _chunk(b"IEND", b""))
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + before_idat + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
 
 
 def _photo(w: int = 64, h: int = 48) -> np.ndarray:
@@ -103,7 +110,7 @@ def small_png(w: int = 64, h: int = 48) -> bytes:
 
 def _jpeg_set_size(data: bytes, width: int, height: int, *, sof: int = 0xC0) -> bytes:
     i = data.index(bytes([0xFF, sof]))
-    return data[: i + 5] + struct.pack(">HH", height, width) + data[i + 9:]
+    return data[: i + 5] + struct.pack(">HH", height, width) + data[i + 9 :]
 
 
 def _jpeg_insert_after_soi(data: bytes, segments: bytes) -> bytes:
@@ -179,8 +186,17 @@ def bomb_tiff():
     """A 10 KB TIFF declaring 100000 x 100000 px (10 GB) in one deflated strip."""
     w = h = 100000
     strip = _zeros_deflated(10 * 1024 * 1024)
-    entries = [(256, 4, 1, w), (257, 4, 1, h), (258, 3, 1, 8), (259, 3, 1, 8), (262, 3, 1, 1),
-               (273, 4, 1, 0), (277, 3, 1, 1), (278, 4, 1, h), (279, 4, 1, len(strip))]
+    entries = [
+        (256, 4, 1, w),
+        (257, 4, 1, h),
+        (258, 3, 1, 8),
+        (259, 3, 1, 8),
+        (262, 3, 1, 1),
+        (273, 4, 1, 0),
+        (277, 3, 1, 1),
+        (278, 4, 1, h),
+        (279, 4, 1, len(strip)),
+    ]
     ifd_off = 8
     strip_off = ifd_off + 2 + 12 * len(entries) + 4
     entries[5] = (273, 4, 1, strip_off)
@@ -270,8 +286,10 @@ def html_in_jpeg_comment():
 
 
 def svg_script():
-    svg = (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="100" height="100">'
-           b"<script>alert(document.domain)</script><rect width='100' height='100'/></svg>")
+    svg = (
+        b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="100" height="100">'
+        b"<script>alert(document.domain)</script><rect width='100' height='100'/></svg>"
+    )
     return svg, "a.svg", "image/svg+xml"
 
 
@@ -287,8 +305,10 @@ def png_named_jpg():
 
 
 def pdf_named_jpg():
-    pdf = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R/OpenAction<</S/JavaScript/JS(app.alert(1))>>>>endobj\n"
-           b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+    pdf = (
+        b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R/OpenAction<</S/JavaScript/JS(app.alert(1))>>>>endobj\n"
+        b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+    )
     return pdf, "a.jpg", "image/jpeg"
 
 
@@ -327,7 +347,7 @@ def png_iccp_bomb():
 # -------------------------------------------------------------------------------------- legit but unusual
 def png_16bit():
     """A 16-bit-per-channel RGB PNG (legitimate; scientific cameras write these)."""
-    img = (_photo(64, 48).astype(np.uint16) * 257)
+    img = _photo(64, 48).astype(np.uint16) * 257
     return _encode(".png", img), "a.png", "image/png"
 
 
@@ -358,8 +378,16 @@ def png_animated():
     fctl1 = _chunk(b"fcTL", struct.pack(">IIIIIHHBB", 1, 60000, 60000, 2**31, 2**31, 1, 10, 0, 0))
     fdat = _chunk(b"fdAT", struct.pack(">I", 2) + raw)
     ihdr = struct.pack(">IIBBBBB", 32, 32, 8, 2, 0, 0, 0)
-    data = (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + actl + fctl0 + _chunk(b"IDAT", raw) + fctl1 + fdat
-            + _chunk(b"IEND", b""))
+    data = (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", ihdr)
+        + actl
+        + fctl0
+        + _chunk(b"IDAT", raw)
+        + fctl1
+        + fdat
+        + _chunk(b"IEND", b"")
+    )
     return data, "a.png", "image/png"
 
 
@@ -418,16 +446,19 @@ def _generated(generate: Callable[[], tuple[bytes, str, str]]) -> tuple[bytes, s
 # a few shorthands for the tables
 PIXELS, CORRUPT, NOT_IMAGE = "422 image_too_many_pixels", "422 image_corrupt", "415 image_not_an_image"
 UNSUPPORTED, TRAILING = "415 image_unsupported_format", "422 image_trailing_data"
-W_PIXELS, W_CORRUPT, W_UNSUPPORTED, W_NOT_IMAGE = ("failed too_many_pixels", "failed corrupt",
-                                                   "failed unsupported_format", "failed not_an_image")
+W_PIXELS, W_CORRUPT, W_UNSUPPORTED, W_NOT_IMAGE = (
+    "failed too_many_pixels",
+    "failed corrupt",
+    "failed unsupported_format",
+    "failed not_an_image",
+)
 
 CASES = [
     # decompression bombs: tiny files, gigantic pixel counts
     Case("bomb-png-30000x30000", bomb_png, PIXELS, PIXELS, W_PIXELS),
     # under the 40 Mpx cap, so it is decoded: OpenCV decodes into its own buffer and the binding copies it into
     # numpy, 2 x 3 bytes per pixel at the peak (~216 MB here, ~240 MB at the cap) - the pixel cap bounds it
-    Case("bomb-png-6000x6000-under-cap", bomb_png_at_cap, "done", "201", "done",
-         memory=2 * 3 * 6000 * 6000 + 48 * MB),
+    Case("bomb-png-6000x6000-under-cap", bomb_png_at_cap, "done", "201", "done", memory=2 * 3 * 6000 * 6000 + 48 * MB),
     Case("bomb-jpeg-60000x60000", bomb_jpeg, PIXELS, PIXELS, W_PIXELS),
     Case("bomb-webp-vp8l-16384x16384", bomb_webp, PIXELS, PIXELS, W_PIXELS),
     Case("bomb-webp-vp8x-canvas-16M", bomb_webp_canvas, PIXELS, PIXELS, W_PIXELS),
@@ -479,8 +510,9 @@ assert len(set(IDS)) == len(IDS) >= 15
 # function-scoped originals the set-up alone took 1-6 s an item (migrations, a bucket, four argon2 password hashes,
 # uploading and loading the models), about 8 minutes for the tables. Same servers (the session's SeaweedFS and
 # Redis), same settings, same app factory; ``presigned_upload`` and ``Enqueued`` are tests/api/conftest.py's own.
-_spec = importlib.util.spec_from_file_location("_cropwatch_api_conftest",
-                                               Path(__file__).resolve().parents[1] / "api" / "conftest.py")
+_spec = importlib.util.spec_from_file_location(
+    "_cropwatch_api_conftest", Path(__file__).resolve().parents[1] / "api" / "conftest.py"
+)
 _api = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_api)
 presigned_upload = _api.presigned_upload
@@ -511,9 +543,17 @@ def db_url(request, tmp_path_factory):
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory, db_url, s3_server, redis_url):
     s = root.Settings(
-        _env_file=None, environment="test", data_dir=tmp_path_factory.mktemp("data"), database_url=db_url,
-        broker_url=redis_url, s3_endpoint=s3_server.endpoint, s3_access_key=s3_server.access_key,
-        s3_secret_key=s3_server.secret_key, s3_bucket=f"cw-{uuid.uuid4().hex[:12]}", max_attempts=3, onnx_threads=1,
+        _env_file=None,
+        environment="test",
+        data_dir=tmp_path_factory.mktemp("data"),
+        database_url=db_url,
+        broker_url=redis_url,
+        s3_endpoint=s3_server.endpoint,
+        s3_access_key=s3_server.access_key,
+        s3_secret_key=s3_server.secret_key,
+        s3_bucket=f"cw-{uuid.uuid4().hex[:12]}",
+        max_attempts=3,
+        onnx_threads=1,
         detect_conf=0.25,  # the production threshold: these tests time the worker
     )
     yield s
@@ -571,13 +611,22 @@ def tenant_a(sessions, _cooperative):
     S3 keys of one test never meet another's (the database and bucket are shared by the module)."""
     with sessions.begin() as s:
         first = s.get(Plot, _cooperative.plot_id)
-        plot = Plot(cooperative_id=first.cooperative_id, farm_id=first.farm_id, name=f"Lô {uuid.uuid4().hex[:6]}",
-                    crop=first.crop)
+        plot = Plot(
+            cooperative_id=first.cooperative_id,
+            farm_id=first.farm_id,
+            name=f"Lô {uuid.uuid4().hex[:6]}",
+            crop=first.crop,
+        )
         s.add(plot)
         s.flush()
         token = new_token("cam")
-        camera = Camera(cooperative_id=plot.cooperative_id, plot_id=plot.id, name=f"cam {plot.id}",
-                        token_hash=token_hash(token), model_task=ModelTask.pest)
+        camera = Camera(
+            cooperative_id=plot.cooperative_id,
+            plot_id=plot.id,
+            name=f"cam {plot.id}",
+            token_hash=token_hash(token),
+            model_task=ModelTask.pest,
+        )
         s.add(camera)
         s.flush()
         return dataclasses.replace(_cooperative, plot_id=plot.id, camera_id=camera.id, camera_token=token)
@@ -667,8 +716,9 @@ def _refusal(resp) -> str:
 def _camera_upload(client, tenant, path: str, data: bytes, filename: str, content_type: str):
     """(response, capture id or None) through the direct POST or the presigned slot -> PUT -> confirm."""
     if path == "direct":
-        resp = client.post("/api/v1/ingest/upload", headers=tenant.camera_auth,
-                           files={"file": (filename, data, content_type)})
+        resp = client.post(
+            "/api/v1/ingest/upload", headers=tenant.camera_auth, files={"file": (filename, data, content_type)}
+        )
         return resp, (resp.json()["capture"]["id"] if resp.status_code < 300 else None)
     resp = presigned_upload(client, tenant.camera_auth, data)
     return resp, (resp.json()["id"] if resp.status_code < 300 else None)
@@ -743,8 +793,12 @@ def test_diary_photo_of_hostile_image(case, client, tenant_a, sessions, storage)
     data, filename, content_type = case.make()
     form = {"plot_id": tenant_a.plot_id, "type": "observation", "title": "ảnh thử"}
     with Measure() as m:
-        resp = client.post("/api/v1/diary", headers=tenant_a.auth(Role.member), data=form,
-                           files=[("photos", (filename, data, content_type))])
+        resp = client.post(
+            "/api/v1/diary",
+            headers=tenant_a.auth(Role.member),
+            data=form,
+            files=[("photos", (filename, data, content_type))],
+        )
     assert resp.status_code < 500, resp.text
     outcome = str(resp.status_code) if resp.status_code == 201 else _refusal(resp)
     print(f"\nOUTCOME {case.id:34s} {'diary':9s} {outcome:34s} {m}")
@@ -756,17 +810,28 @@ def test_diary_photo_of_hostile_image(case, client, tenant_a, sessions, storage)
         # the season's PDF embeds the photo: an accepted photo must not break the export
         today = dt.date.today()
         with Measure() as m:
-            pdf = client.get("/api/v1/diary/export", headers=tenant_a.auth(Role.member), params={
-                "plot_id": tenant_a.plot_id, "since": str(today - dt.timedelta(days=2)),
-                "until": str(today + dt.timedelta(days=2)), "format": "pdf"})
+            pdf = client.get(
+                "/api/v1/diary/export",
+                headers=tenant_a.auth(Role.member),
+                params={
+                    "plot_id": tenant_a.plot_id,
+                    "since": str(today - dt.timedelta(days=2)),
+                    "until": str(today + dt.timedelta(days=2)),
+                    "format": "pdf",
+                },
+            )
         print(f"OUTCOME {case.id:34s} {'diary-pdf':9s} {pdf.status_code!s:34s} {m}")
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF"), pdf.text[:300]
         m.check(f"{case.id}: the diary's PDF", case, len(data), cpu_per_byte=True)
     else:
         assert _count(sessions, DiaryEntry, plot_id=tenant_a.plot_id) == 0
         assert storage.list_keys(f"diary/{tenant_a.cooperative_id}/{tenant_a.plot_id}/") == []
-    ok = client.post("/api/v1/diary", headers=tenant_a.auth(Role.member), data=form,
-                     files=[("photos", ("leaf.jpg", _normal_photo(), "image/jpeg"))])
+    ok = client.post(
+        "/api/v1/diary",
+        headers=tenant_a.auth(Role.member),
+        data=form,
+        files=[("photos", ("leaf.jpg", _normal_photo(), "image/jpeg"))],
+    )
     assert ok.status_code == 201, ok.text
 
 
@@ -778,9 +843,16 @@ def test_worker_survives_bytes_that_skipped_the_api(case, worker, tenant_a, sess
     key = f"raw/{tenant_a.cooperative_id}/{tenant_a.camera_id}/bypass/{uuid.uuid4().hex}"
     storage.put_bytes(key, data)
     with sessions.begin() as s:
-        cap = Capture(cooperative_id=tenant_a.cooperative_id, camera_id=tenant_a.camera_id,
-                      plot_id=tenant_a.plot_id, object_key=key, sha256=hashlib.sha256(data).hexdigest(),
-                      size_bytes=len(data), captured_at=utcnow(), status=CaptureStatus.stored)
+        cap = Capture(
+            cooperative_id=tenant_a.cooperative_id,
+            camera_id=tenant_a.camera_id,
+            plot_id=tenant_a.plot_id,
+            object_key=key,
+            sha256=hashlib.sha256(data).hexdigest(),
+            size_bytes=len(data),
+            captured_at=utcnow(),
+            status=CaptureStatus.stored,
+        )
         s.add(cap)
         s.flush()
         capture_id = cap.id
@@ -790,7 +862,13 @@ def test_worker_survives_bytes_that_skipped_the_api(case, worker, tenant_a, sess
     m.check(f"{case.id} in the worker", case, len(data))
     assert outcome == case.worker
     with sessions() as s:
-        normal, _ = direct_upload(s, storage, worker.settings, camera=s.get(Camera, tenant_a.camera_id),
-                                  data=_normal_photo(), captured_at=utcnow())
+        normal, _ = direct_upload(
+            s,
+            storage,
+            worker.settings,
+            camera=s.get(Camera, tenant_a.camera_id),
+            data=_normal_photo(),
+            captured_at=utcnow(),
+        )
         normal_id = normal.id
     assert worker.process(normal_id).outcome == Outcome.done

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from factories import make_tenant
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -15,7 +16,6 @@ from cropwatch.domain import AlertLevel, AlertStatus, Role
 from cropwatch.security import hash_password, new_token, token_hash
 from cropwatch.tables import Alert, ApiToken, Membership, User
 from cropwatch.timeutil import local_day, utcnow
-from factories import make_tenant
 
 
 @pytest.fixture
@@ -23,46 +23,75 @@ def world(sessions):
     with sessions.begin() as s:
         a, b = make_tenant(s, "ra"), make_tenant(s, "rb")
         union = User(username="ra-union", full_name="union", password_hash=hash_password("pw-ra"))
-        shared = User(username="shared-agro", full_name="shared", password_hash=hash_password("pw-ra"),
-                      is_active=False)
+        shared = User(username="shared-agro", full_name="shared", password_hash=hash_password("pw-ra"), is_active=False)
         s.add_all([union, shared])
         s.flush()
         m_union = Membership(user_id=union.id, cooperative_id=a.cooperative_id, role=Role.union_admin)
         m_shared = Membership(user_id=shared.id, cooperative_id=a.cooperative_id, role=Role.agronomist)
-        s.add_all([m_union, m_shared, Membership(user_id=shared.id, cooperative_id=b.cooperative_id,
-                                                 role=Role.agronomist)])
+        s.add_all(
+            [m_union, m_shared, Membership(user_id=shared.id, cooperative_id=b.cooperative_id, role=Role.agronomist)]
+        )
         tok = new_token("cw")
-        s.add(ApiToken(token_hash=token_hash(tok), user_id=union.id, cooperative_id=a.cooperative_id,
-                       expires_at=utcnow() + dt.timedelta(hours=1)))
+        s.add(
+            ApiToken(
+                token_hash=token_hash(tok),
+                user_id=union.id,
+                cooperative_id=a.cooperative_id,
+                expires_at=utcnow() + dt.timedelta(hours=1),
+            )
+        )
         s.flush()
-        alert = Alert(cooperative_id=a.cooperative_id, plot_id=a.plot_id, class_name="planthopper",
-                      level=AlertLevel.warning, status=AlertStatus.open, count=5, threshold=3,
-                      local_day=local_day(utcnow()), message_vi="x", message_en="x")
+        alert = Alert(
+            cooperative_id=a.cooperative_id,
+            plot_id=a.plot_id,
+            class_name="planthopper",
+            level=AlertLevel.warning,
+            status=AlertStatus.open,
+            count=5,
+            threshold=3,
+            local_day=local_day(utcnow()),
+            message_vi="x",
+            message_en="x",
+        )
         s.add(alert)
         s.flush()
-        return {"a": a, "union_token": tok, "m_union": m_union.id, "m_shared": m_shared.id, "union_id": union.id,
-                "shared_id": shared.id, "alert": alert.id}
+        return {
+            "a": a,
+            "union_token": tok,
+            "m_union": m_union.id,
+            "m_shared": m_shared.id,
+            "union_id": union.id,
+            "shared_id": shared.id,
+            "alert": alert.id,
+        }
 
 
 def test_a_cooperative_admin_cannot_touch_the_union_admin_or_a_shared_account(settings, storage, sessions, world):
-    with TestClient(create_app(settings, enqueue=lambda _id: None, enqueue_training=lambda _id: None),
-                    follow_redirects=False) as c:
+    with TestClient(
+        create_app(settings, enqueue=lambda _id: None, enqueue_training=lambda _id: None), follow_redirects=False
+    ) as c:
         c.get("/login")
-        c.post("/login", data={"username": "ra-coop_admin", "password": "pw-ra",
-                               "csrf_token": c.cookies.get(CSRF_COOKIE)})
+        c.post(
+            "/login", data={"username": "ra-coop_admin", "password": "pw-ra", "csrf_token": c.cookies.get(CSRF_COOKIE)}
+        )
         csrf = {"csrf_token": c.cookies.get(CSRF_COOKIE)}
         for path, data, words in (
-                (f"/admin/members/{world['m_union']}/role", {"role": "member"}, "liên minh"),
-                (f"/admin/members/{world['m_union']}/deactivate", {}, "liên minh"),
-                (f"/admin/members/{world['m_shared']}/reactivate", {}, "hợp tác xã khác"),
-                (f"/admin/members/{world['m_shared']}/role", {"role": "member"}, "hợp tác xã khác")):
+            (f"/admin/members/{world['m_union']}/role", {"role": "member"}, "liên minh"),
+            (f"/admin/members/{world['m_union']}/deactivate", {}, "liên minh"),
+            (f"/admin/members/{world['m_shared']}/reactivate", {}, "hợp tác xã khác"),
+            (f"/admin/members/{world['m_shared']}/role", {"role": "member"}, "hợp tác xã khác"),
+        ):
             r = c.post(path, data=data | csrf)
             assert r.status_code == 400 and words in r.text, (path, r.status_code)
     with sessions() as s:
         assert s.get(User, world["union_id"]).is_active is True
         assert s.get(User, world["shared_id"]).is_active is False, "still locked: B did not agree"
-        roles = {m.role for m in s.scalars(select(Membership).where(Membership.user_id.in_(
-            [world["union_id"], world["shared_id"]])))}
+        roles = {
+            m.role
+            for m in s.scalars(
+                select(Membership).where(Membership.user_id.in_([world["union_id"], world["shared_id"]]))
+            )
+        }
         assert roles == {Role.union_admin, Role.agronomist}
 
 
@@ -72,8 +101,9 @@ def test_farmers_and_the_union_admin_cannot_resolve_alerts(settings, storage, se
         for headers in (a.auth(Role.member), {"Authorization": f"Bearer {world['union_token']}"}):
             r = c.post(f"/api/v1/alerts/{world['alert']}/resolve", headers=headers, json={"reason": "done"})
             assert r.status_code == 403, r.text
-        r = c.post(f"/api/v1/alerts/{world['alert']}/resolve", headers=a.auth(Role.agronomist),
-                   json={"reason": "sprayed"})
+        r = c.post(
+            f"/api/v1/alerts/{world['alert']}/resolve", headers=a.auth(Role.agronomist), json={"reason": "sprayed"}
+        )
         assert r.status_code == 200 and r.json()["status"] == "resolved"
 
 

@@ -12,16 +12,16 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from conftest import SHARED, rice_photos
+from factories import make_tenant, served_by
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from conftest import SHARED, rice_photos
 from cropwatch.domain import ModelStage, ModelTask, Role
 from cropwatch.security import hash_password, new_token, token_hash
 from cropwatch.tables import ApiToken, Membership, ModelVersion, User
 from cropwatch.timeutil import utcnow
 from datasets.versions import create_version, import_yolo_folder
-from factories import make_tenant, served_by
 from inference.service import CaptureProcessor
 from models import registry
 from training import jobs
@@ -36,8 +36,14 @@ def _union_admin_token(session, cooperative_id: int) -> str:
     session.flush()
     session.add(Membership(user_id=u.id, cooperative_id=cooperative_id, role=Role.union_admin))
     tok = new_token("cw")
-    session.add(ApiToken(token_hash=token_hash(tok), user_id=u.id, cooperative_id=cooperative_id,
-                         expires_at=utcnow() + dt.timedelta(hours=1)))
+    session.add(
+        ApiToken(
+            token_hash=token_hash(tok),
+            user_id=u.id,
+            cooperative_id=cooperative_id,
+            expires_at=utcnow() + dt.timedelta(hours=1),
+        )
+    )
     return tok
 
 
@@ -51,13 +57,27 @@ def test_a_model_trained_by_cooperative_b_never_serves_cooperative_a(sessions, s
     worker.models.check_every = 0
     photos = rice_photos(4)
 
-    items, _ = import_yolo_folder(storage, SHARED / "rice-pests", name="beta-few", names=pest.names,
-                                  splits=("train",), limit=12)
+    items, _ = import_yolo_folder(
+        storage, SHARED / "rice-pests", name="beta-few", names=pest.names, splits=("train",), limit=12
+    )
     with sessions.begin() as s:
-        dv = create_version(s, storage, name="beta-few", task=ModelTask.pest, classes=pest.names, items=items,
-                            cooperative_id=b.cooperative_id, created_by=b.user_ids[Role.ml_engineer])
-        run = jobs.create_run(s, dataset=dv, created_by=b.user_ids[Role.ml_engineer], cooperative_id=b.cooperative_id,
-                              params={"epochs": 1, "imgsz": 64, "batch": 4, "quantize": False})
+        dv = create_version(
+            s,
+            storage,
+            name="beta-few",
+            task=ModelTask.pest,
+            classes=pest.names,
+            items=items,
+            cooperative_id=b.cooperative_id,
+            created_by=b.user_ids[Role.ml_engineer],
+        )
+        run = jobs.create_run(
+            s,
+            dataset=dv,
+            created_by=b.user_ids[Role.ml_engineer],
+            cooperative_id=b.cooperative_id,
+            params={"epochs": 1, "imgsz": 64, "batch": 4, "quantize": False},
+        )
         run_id = run.id
     run = jobs.execute(run_id, sessions=sessions, storage=storage, settings=settings)
     assert run.status == "done", run.log + (run.error or "")
@@ -72,14 +92,17 @@ def test_a_model_trained_by_cooperative_b_never_serves_cooperative_a(sessions, s
         ml_a = {"Authorization": f"Bearer {a.tokens[Role.ml_engineer]}"}
         r = c.post(f"/api/v1/models/{beta_model}/promote", headers=ml_b, json={})
         assert (r.status_code, r.json()["code"]) == (409, "gate_refused"), "two zeros no longer pass the gate"
-        assert c.post(f"/api/v1/models/{beta_model}/promote", headers=ml_a,
-                      json={"reason": "x"}).status_code == 404, "A cannot even see B's model"
+        assert c.post(f"/api/v1/models/{beta_model}/promote", headers=ml_a, json={"reason": "x"}).status_code == 404, (
+            "A cannot even see B's model"
+        )
         r = c.post(f"/api/v1/models/{beta_model}/promote", headers=ml_b, json={"reason": "trial on our plots"})
         assert r.status_code == 200 and r.json()["stage"] == "production"
         for who in (ml_b, {"Authorization": f"Bearer {union}"}):
-            for path, body in ((f"/api/v1/models/{shipped}/promote", {"reason": "x"}),
-                               (f"/api/v1/models/{shipped}/rollback", {"reason": "x"}),
-                               (f"/api/v1/models/{shipped}/shadow", None)):
+            for path, body in (
+                (f"/api/v1/models/{shipped}/promote", {"reason": "x"}),
+                (f"/api/v1/models/{shipped}/rollback", {"reason": "x"}),
+                (f"/api/v1/models/{shipped}/shadow", None),
+            ):
                 assert c.post(path, headers=who, json=body).status_code == 403, (path, who)
 
     with sessions() as s:

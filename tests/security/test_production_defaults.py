@@ -9,8 +9,9 @@ from api.app import create_app
 
 
 def _client(settings, **changes):
-    return TestClient(create_app(settings.model_copy(update=changes), enqueue=lambda _id: None,
-                                 enqueue_training=lambda _id: None))
+    return TestClient(
+        create_app(settings.model_copy(update=changes), enqueue=lambda _id: None, enqueue_training=lambda _id: None)
+    )
 
 
 def test_production_hides_docs_and_protects_metrics(settings, storage):

@@ -17,6 +17,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from factories import make_tenant, open_pest_alert
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -27,20 +28,20 @@ from cropwatch.egress import EgressPolicy, EgressRefused, check_url, post
 from cropwatch.notify import deliver_due
 from cropwatch.tables import Alert, AlertRule, Camera, Delivery, NotificationChannel
 from cropwatch.timeutil import utcnow
-from factories import make_tenant, open_pest_alert
 
 
 class Listener(BaseHTTPRequestHandler):
     def _any(self):
         length = int(self.headers.get("Content-Length") or 0)
-        self.server.hits.append({"path": self.path, "host": self.headers.get("Host"),
-                                 "body": self.rfile.read(length) if length else b""})
+        self.server.hits.append(
+            {"path": self.path, "host": self.headers.get("Host"), "body": self.rfile.read(length) if length else b""}
+        )
         self.send_response(self.server.status)
         self.send_header("Content-Type", "text/plain")
         self.end_headers()
         self.wfile.write(b"INTERNAL-SECRET-BODY s3 key=AKIA... filer json")
 
-    do_POST = do_GET = do_PUT = _any  # noqa: N815
+    do_POST = do_GET = do_PUT = _any
 
     def log_message(self, *a):
         pass
@@ -96,16 +97,35 @@ def _filer_port(s3_server) -> int:
     return json.loads((s3_server.root / "ports.json").read_text())["filer"]
 
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1:8888/buckets/cropwatch/x?mv.from=/buckets/cropwatch/diary/1",
-    "http://localhost:9333/col/delete?collection=cropwatch",
-    "http://LOCALHOST./", "http://foo.localhost/", "http://[::1]:8888/", "http://[::ffff:127.0.0.1]:8888/",
-    "http://[::ffff:7f00:1]/", "http://0.0.0.0:8888/", "http://2130706433/", "http://0x7f.1/",
-    "http://10.0.0.5/", "http://172.16.3.4/", "http://192.168.1.1/", "http://100.64.0.1/",
-    "http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/", "http://[fd00::1]/",
-    "http://224.0.0.1/", "http://255.255.255.255/", "http://metadata.google.internal/",
-    "http://user:pw@93.184.216.34/", "ftp://93.184.216.34/", "http://[::1/", "gopher://127.0.0.1:6379/_FLUSHALL",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8888/buckets/cropwatch/x?mv.from=/buckets/cropwatch/diary/1",
+        "http://localhost:9333/col/delete?collection=cropwatch",
+        "http://LOCALHOST./",
+        "http://foo.localhost/",
+        "http://[::1]:8888/",
+        "http://[::ffff:127.0.0.1]:8888/",
+        "http://[::ffff:7f00:1]/",
+        "http://0.0.0.0:8888/",
+        "http://2130706433/",
+        "http://0x7f.1/",
+        "http://10.0.0.5/",
+        "http://172.16.3.4/",
+        "http://192.168.1.1/",
+        "http://100.64.0.1/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[fe80::1]/",
+        "http://[fd00::1]/",
+        "http://224.0.0.1/",
+        "http://255.255.255.255/",
+        "http://metadata.google.internal/",
+        "http://user:pw@93.184.216.34/",
+        "ftp://93.184.216.34/",
+        "http://[::1/",
+        "gopher://127.0.0.1:6379/_FLUSHALL",
+    ],
+)
 def test_internal_and_malformed_destinations_are_refused(url):
     with pytest.raises(EgressRefused):
         check_url(url, EgressPolicy())
@@ -114,16 +134,22 @@ def test_internal_and_malformed_destinations_are_refused(url):
 def test_public_addresses_pass_and_operator_allowlists_open_on_premise_receivers():
     parsed, ip = check_url("https://93.184.216.34/hook", EgressPolicy())
     assert str(ip) == "93.184.216.34" and parsed.scheme == "https"
-    assert check_url("http://10.20.0.7/h", EgressPolicy(allowed_networks=(__import__("ipaddress").ip_network(
-        "10.20.0.0/24"),)))[1] is not None
+    assert (
+        check_url(
+            "http://10.20.0.7/h", EgressPolicy(allowed_networks=(__import__("ipaddress").ip_network("10.20.0.0/24"),))
+        )[1]
+        is not None
+    )
     assert check_url("http://hooks.hoptacxa.lan/h", EgressPolicy(allowed_hosts=frozenset({"hooks.hoptacxa.lan"})))
     with pytest.raises(EgressRefused):  # the allowlist is exact, not a suffix
-        check_url("http://10.20.1.7/h", EgressPolicy(allowed_networks=(__import__("ipaddress").ip_network(
-            "10.20.0.0/24"),)))
+        check_url(
+            "http://10.20.1.7/h", EgressPolicy(allowed_networks=(__import__("ipaddress").ip_network("10.20.0.0/24"),))
+        )
 
 
-def test_api_refuses_a_webhook_at_the_object_store_and_nothing_reaches_it(settings, sessions, storage, s3_server,
-                                                                          listener):
+def test_api_refuses_a_webhook_at_the_object_store_and_nothing_reaches_it(
+    settings, sessions, storage, s3_server, listener
+):
     with sessions.begin() as s:
         tenant = make_tenant(s, "ssrf")
     storage.put_bytes("diary/1/photo.jpg", b"\xff\xd8 A's diary photo", "image/jpeg")
@@ -132,11 +158,15 @@ def test_api_refuses_a_webhook_at_the_object_store_and_nothing_reaches_it(settin
     with TestClient(create_app(settings, enqueue=lambda _id: None, enqueue_training=lambda _id: None)) as c:
         for role in (Role.agronomist, Role.coop_admin):
             auth = {"Authorization": f"Bearer {tenant.tokens[role]}"}
-            for url in (f"http://127.0.0.1:{filer}/buckets/{settings.s3_bucket}/stolen?mv.from=/buckets/"
-                        f"{settings.s3_bucket}/diary/1/photo.jpg",
-                        f"http://localhost:{inside.server_port}/", f"http://[::1]:{inside.server_port}/"):
-                r = c.post("/api/v1/channels", headers=auth,
-                           json={"kind": "webhook", "config": {"url": url, "secret": "s"}})
+            for url in (
+                f"http://127.0.0.1:{filer}/buckets/{settings.s3_bucket}/stolen?mv.from=/buckets/"
+                f"{settings.s3_bucket}/diary/1/photo.jpg",
+                f"http://localhost:{inside.server_port}/",
+                f"http://[::1]:{inside.server_port}/",
+            ):
+                r = c.post(
+                    "/api/v1/channels", headers=auth, json={"kind": "webhook", "config": {"url": url, "secret": "s"}}
+                )
                 assert r.status_code == 422 and r.json()["code"] == "channel_invalid", r.text
                 assert "không hợp lệ" in r.json()["detail"]
         assert c.get("/api/v1/channels", headers=auth).json() == []
@@ -145,7 +175,8 @@ def test_api_refuses_a_webhook_at_the_object_store_and_nothing_reaches_it(settin
 
 
 def test_a_webhook_saved_before_the_fix_is_refused_at_send_time_and_the_store_is_untouched(
-        settings, sessions, storage, s3_server, listener):
+    settings, sessions, storage, s3_server, listener
+):
     """The attack exactly as reproduced: a channel aimed at the filer's move API, and one at the master's
     collection delete; the delivery fails with a fixed reason and every object is still there."""
     with sessions.begin() as s:
@@ -154,9 +185,11 @@ def test_a_webhook_saved_before_the_fix_is_refused_at_send_time_and_the_store_is
     filer, master = _filer_port(s3_server), json.loads((s3_server.root / "ports.json").read_text())["master"]
     inside = listener()
     bucket = settings.s3_bucket
-    for url in (f"http://127.0.0.1:{filer}/buckets/{bucket}/stolen?mv.from=/buckets/{bucket}/diary/1/photo.jpg",
-                f"http://127.0.0.1:{master}/col/delete?collection={bucket}",
-                f"http://127.0.0.1:{inside.server_port}/scan"):
+    for url in (
+        f"http://127.0.0.1:{filer}/buckets/{bucket}/stolen?mv.from=/buckets/{bucket}/diary/1/photo.jpg",
+        f"http://127.0.0.1:{master}/col/delete?collection={bucket}",
+        f"http://127.0.0.1:{inside.server_port}/scan",
+    ):
         _legacy_channel(sessions, tenant.cooperative_id, "webhook", {"url": url, "secret": "s"})
     open_pest_alert(sessions, tenant)
     counts = deliver_due(sessions, settings)
@@ -176,9 +209,14 @@ def test_dns_rebinding_is_checked_at_send_time(settings, sessions, fake_public_d
     with sessions.begin() as s:
         tenant = make_tenant(s, "rebind")
     with TestClient(create_app(settings, enqueue=lambda _id: None, enqueue_training=lambda _id: None)) as c:
-        r = c.post("/api/v1/channels", headers={"Authorization": f"Bearer {tenant.tokens[Role.coop_admin]}"},
-                   json={"kind": "webhook", "config": {"url": f"http://hooks.example.test:{inside.server_port}/h",
-                                                       "secret": "s"}})
+        r = c.post(
+            "/api/v1/channels",
+            headers={"Authorization": f"Bearer {tenant.tokens[Role.coop_admin]}"},
+            json={
+                "kind": "webhook",
+                "config": {"url": f"http://hooks.example.test:{inside.server_port}/h", "secret": "s"},
+            },
+        )
         assert r.status_code == 201, r.text
     fake_public_dns["hooks.example.test"] = "127.0.0.1"
     open_pest_alert(sessions, tenant)
@@ -194,8 +232,7 @@ def test_the_connection_goes_to_the_checked_address_with_the_name_kept(fake_publ
     srv = listener()
     fake_public_dns["receiver.example.test"] = "127.0.0.1"
     policy = EgressPolicy(allowed_networks=(ipaddress.ip_network("127.0.0.1/32"),))
-    r = post(f"http://receiver.example.test:{srv.server_port}/in", content=b"{}", headers={}, timeout=5,
-             policy=policy)
+    r = post(f"http://receiver.example.test:{srv.server_port}/in", content=b"{}", headers={}, timeout=5, policy=policy)
     assert r.status_code == 200
     assert srv.hits[0]["host"] == f"receiver.example.test:{srv.server_port}" and srv.hits[0]["path"] == "/in"
 
@@ -204,7 +241,7 @@ def test_redirects_are_not_followed(listener):
     import ipaddress
 
     class Redirect(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             self.send_response(307)
             self.send_header("Location", f"http://127.0.0.1:{inside.server_port}/after-redirect")
             self.end_headers()
@@ -234,39 +271,52 @@ def test_delivery_log_keeps_codes_and_classes_never_bodies_and_is_staff_only(set
     closed.bind(("127.0.0.1", 0))
     closed_port = closed.getsockname()[1]
     closed.close()
-    _legacy_channel(sessions, tenant.cooperative_id, "webhook",
-                    {"url": f"http://127.0.0.1:{failing.server_port}/h", "secret": "s"})
-    _legacy_channel(sessions, tenant.cooperative_id, "webhook", {"url": f"http://127.0.0.1:{closed_port}/h",
-                                                                 "secret": "s"})
+    _legacy_channel(
+        sessions, tenant.cooperative_id, "webhook", {"url": f"http://127.0.0.1:{failing.server_port}/h", "secret": "s"}
+    )
+    _legacy_channel(
+        sessions, tenant.cooperative_id, "webhook", {"url": f"http://127.0.0.1:{closed_port}/h", "secret": "s"}
+    )
     alert_id = open_pest_alert(sessions, tenant)
     deliver_due(sessions, cfg)
     with TestClient(create_app(cfg, enqueue=lambda _id: None, enqueue_training=lambda _id: None)) as c:
-        farmer = c.get(f"/api/v1/alerts/{alert_id}/deliveries",
-                       headers={"Authorization": f"Bearer {tenant.tokens[Role.member]}"})
+        farmer = c.get(
+            f"/api/v1/alerts/{alert_id}/deliveries", headers={"Authorization": f"Bearer {tenant.tokens[Role.member]}"}
+        )
         assert farmer.status_code == 403
-        staff = c.get(f"/api/v1/alerts/{alert_id}/deliveries",
-                      headers={"Authorization": f"Bearer {tenant.tokens[Role.agronomist]}"})
+        staff = c.get(
+            f"/api/v1/alerts/{alert_id}/deliveries",
+            headers={"Authorization": f"Bearer {tenant.tokens[Role.agronomist]}"},
+        )
     assert staff.status_code == 200
     errors = sorted((d["last_error"], d["response_code"]) for d in staff.json())
     assert errors == [("HTTP 500", 500), ("connection_error", None)]
     assert "INTERNAL-SECRET-BODY" not in staff.text
 
 
-@pytest.mark.parametrize("config, why", [
-    ({"url": "https://93.184.216.34/h", "secret": "s", "quiet_hours": {"start": "not-a-time", "end": "06:00"}},
-     "quiet_hours.start"),
-    ({"url": "https://93.184.216.34/h", "secret": "s", "quiet_hours": "21-06"}, "quiet_hours"),
-    ({"url": "https://93.184.216.34/h", "secret": "s", "max_per_day": "ten"}, "max_per_day"),
-    ({"url": "http://[::1/", "secret": "s"}, "the webhook URL is not valid"),
-    ({"url": "https://93.184.216.34/h", "secret": "s", "redirect": "yes"}, "unknown config keys"),
-    ({"url": "https://93.184.216.34/h", "secret": {"nested": 1}}, "config.secret"),
-])
+@pytest.mark.parametrize(
+    "config, why",
+    [
+        (
+            {"url": "https://93.184.216.34/h", "secret": "s", "quiet_hours": {"start": "not-a-time", "end": "06:00"}},
+            "quiet_hours.start",
+        ),
+        ({"url": "https://93.184.216.34/h", "secret": "s", "quiet_hours": "21-06"}, "quiet_hours"),
+        ({"url": "https://93.184.216.34/h", "secret": "s", "max_per_day": "ten"}, "max_per_day"),
+        ({"url": "http://[::1/", "secret": "s"}, "the webhook URL is not valid"),
+        ({"url": "https://93.184.216.34/h", "secret": "s", "redirect": "yes"}, "unknown config keys"),
+        ({"url": "https://93.184.216.34/h", "secret": {"nested": 1}}, "config.secret"),
+    ],
+)
 def test_channel_settings_are_validated_when_saved(settings, sessions, config, why):
     with sessions.begin() as s:
         tenant = make_tenant(s, f"v{uuid.uuid4().hex[:6]}")
     with TestClient(create_app(settings, enqueue=lambda _id: None, enqueue_training=lambda _id: None)) as c:
-        r = c.post("/api/v1/channels", headers={"Authorization": f"Bearer {tenant.tokens[Role.coop_admin]}"},
-                   json={"kind": "webhook", "config": config})
+        r = c.post(
+            "/api/v1/channels",
+            headers={"Authorization": f"Bearer {tenant.tokens[Role.coop_admin]}"},
+            json={"kind": "webhook", "config": config},
+        )
     assert r.status_code == 422 and why in r.json()["detail_en"], r.text
 
 
@@ -284,18 +334,25 @@ def test_bad_rows_of_one_cooperative_do_not_delay_another(settings, sessions, li
     """Cooperative B's broken channels (saved before validation) fail within the attempt limit; A's message goes
     out in the same tick, and a disabled channel is never tried."""
     good = listener()
-    cfg = settings.model_copy(update={"notify_allowed_cidrs": "127.0.0.1/32", "notify_max_attempts": 2,
-                                      "notify_backoff_seconds": 0})
+    cfg = settings.model_copy(
+        update={"notify_allowed_cidrs": "127.0.0.1/32", "notify_max_attempts": 2, "notify_backoff_seconds": 0}
+    )
     with sessions.begin() as s:
         a, b = make_tenant(s, "okA"), make_tenant(s, "badB")
     for _ in range(5):
         _legacy_channel(sessions, b.cooperative_id, "webhook", {"url": "http://[::1/", "secret": "s"})
-    _legacy_channel(sessions, b.cooperative_id, "webhook", {"url": f"http://127.0.0.1:{good.server_port}/b",
-                                                            "secret": "s", "quiet_hours": {"start": "not-a-time"}})
-    off = _legacy_channel(sessions, b.cooperative_id, "webhook",
-                          {"url": f"http://127.0.0.1:{good.server_port}/off", "secret": "s"})
-    _legacy_channel(sessions, a.cooperative_id, "webhook", {"url": f"http://127.0.0.1:{good.server_port}/a",
-                                                            "secret": "s"})
+    _legacy_channel(
+        sessions,
+        b.cooperative_id,
+        "webhook",
+        {"url": f"http://127.0.0.1:{good.server_port}/b", "secret": "s", "quiet_hours": {"start": "not-a-time"}},
+    )
+    off = _legacy_channel(
+        sessions, b.cooperative_id, "webhook", {"url": f"http://127.0.0.1:{good.server_port}/off", "secret": "s"}
+    )
+    _legacy_channel(
+        sessions, a.cooperative_id, "webhook", {"url": f"http://127.0.0.1:{good.server_port}/a", "secret": "s"}
+    )
     open_pest_alert(sessions, b)
     with sessions.begin() as s:
         s.get(NotificationChannel, off).enabled = False
@@ -317,10 +374,28 @@ def test_one_cooperatives_broken_silence_rule_does_not_stop_anothers_alert(sessi
         a, b = make_tenant(s, "silA"), make_tenant(s, "silB")
         for t in (a, b):
             s.get(Camera, t.camera_id).last_seen_at = utcnow() - dt.timedelta(hours=8)
-        s.add(AlertRule(cooperative_id=b.cooperative_id, name="bad", kind="silence", class_name="camera_silent",
-                        threshold=0, level=AlertLevel.warning, params={"hours": "abc"}))
-        s.add(AlertRule(cooperative_id=a.cooperative_id, name="ok", kind="silence", class_name="camera_silent",
-                        threshold=0, level=AlertLevel.warning, params={"hours": 2}))
+        s.add(
+            AlertRule(
+                cooperative_id=b.cooperative_id,
+                name="bad",
+                kind="silence",
+                class_name="camera_silent",
+                threshold=0,
+                level=AlertLevel.warning,
+                params={"hours": "abc"},
+            )
+        )
+        s.add(
+            AlertRule(
+                cooperative_id=a.cooperative_id,
+                name="ok",
+                kind="silence",
+                class_name="camera_silent",
+                threshold=0,
+                level=AlertLevel.warning,
+                params={"hours": 2},
+            )
+        )
     messages = alerts.check_silent_cameras_each(sessions)
     assert len(messages) == 1
     with sessions() as s:
@@ -334,11 +409,25 @@ def test_a_silence_alert_does_not_flap_with_one_live_and_one_silent_camera(sessi
     with sessions.begin() as s:
         a = make_tenant(s, "flap")
         s.get(Camera, a.camera_id).last_seen_at = utcnow() - dt.timedelta(hours=8)
-        live = Camera(cooperative_id=a.cooperative_id, plot_id=a.plot_id, name="live cam",
-                      token_hash=token_hash(new_token("cam")), last_seen_at=utcnow())
+        live = Camera(
+            cooperative_id=a.cooperative_id,
+            plot_id=a.plot_id,
+            name="live cam",
+            token_hash=token_hash(new_token("cam")),
+            last_seen_at=utcnow(),
+        )
         s.add(live)
-        s.add(AlertRule(cooperative_id=a.cooperative_id, name="ok", kind="silence", class_name="camera_silent",
-                        threshold=0, level=AlertLevel.warning, params={"hours": 2}))
+        s.add(
+            AlertRule(
+                cooperative_id=a.cooperative_id,
+                name="ok",
+                kind="silence",
+                class_name="camera_silent",
+                threshold=0,
+                level=AlertLevel.warning,
+                params={"hours": 2},
+            )
+        )
     for _ in range(3):
         alerts.check_silent_cameras_each(sessions)
     with sessions() as s:

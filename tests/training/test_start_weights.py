@@ -28,11 +28,14 @@ def _truncated(path):
     path.write_bytes(data[: len(data) // 2])
 
 
-@pytest.mark.parametrize("make, reason", [
-    (lambda p: p.write_bytes(b"\x00garbage" * 100), "not a PyTorch checkpoint"),
-    (lambda p: _truncated(p), "not a PyTorch checkpoint"),
-    (lambda p: zipfile.ZipFile(p, "w").writestr("x/data.pkl", b"not a pickle"), "cannot be read"),
-])
+@pytest.mark.parametrize(
+    "make, reason",
+    [
+        (lambda p: p.write_bytes(b"\x00garbage" * 100), "not a PyTorch checkpoint"),
+        (lambda p: _truncated(p), "not a PyTorch checkpoint"),
+        (lambda p: zipfile.ZipFile(p, "w").writestr("x/data.pkl", b"not a pickle"), "cannot be read"),
+    ],
+)
 def test_a_corrupt_checkpoint_is_refused_naming_the_file(tmp_path, make, reason):
     path = tmp_path / "bad.pt"
     make(path)

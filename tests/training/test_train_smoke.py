@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import socket
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -36,7 +35,9 @@ def exported(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(socket, "getaddrinfo", refuse)
         mp.setattr(socket, "create_connection", refuse)
-        cfg = TrainConfig(data_yaml=data_yaml, data_dir=root / "work", name="smoke", epochs=1, imgsz=IMGSZ, batch=4, seed=0)
+        cfg = TrainConfig(
+            data_yaml=data_yaml, data_dir=root / "work", name="smoke", epochs=1, imgsz=IMGSZ, batch=4, seed=0
+        )
         result = train(cfg)
         onnx_path = export_onnx(result.best, imgsz=IMGSZ, data_dir=root / "work", metadata=META)
     return onnx_path, data_yaml, attempts, time.perf_counter() - t0
@@ -99,7 +100,10 @@ def test_onnx_metadata_helper_keeps_existing_keys(tmp_path):
 
     node = helper.make_node("Identity", ["x"], ["y"])
     graph = helper.make_graph(
-        [node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])]
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
     )
     model = helper.make_model(graph)
     model.metadata_props.add(key="names", value="{0: 'a'}")

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from conftest import PROJECT, serve_in_thread
 
 CHROMIUM = os.environ.get("CROPWATCH_CHROMIUM", "/usr/bin/chromium")
@@ -19,9 +18,15 @@ ARTIFACTS = Path(os.environ.get("CROPWATCH_TEST_ARTIFACTS", PROJECT / "test-arti
 SCREENSHOTS = ARTIFACTS / "screenshots"
 PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 900}
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
-
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 
 
 @pytest.fixture
@@ -43,9 +48,15 @@ def upload(server_url: str, camera_token: str, data: bytes) -> dict:
 
     auth = {"Authorization": f"Bearer {camera_token}"}
     with httpx.Client(base_url=server_url, timeout=30) as c:
-        slot = c.post("/api/v1/ingest/slots", headers=auth, json={
-            "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
-            "captured_at": dt.datetime.now(dt.timezone.utc).isoformat()})
+        slot = c.post(
+            "/api/v1/ingest/slots",
+            headers=auth,
+            json={
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "size": len(data),
+                "captured_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+            },
+        )
         assert slot.status_code in (200, 201), slot.text
         assert httpx.put(slot.json()["upload_url"], content=data).status_code == 200
         confirm = c.post(f"/api/v1/ingest/captures/{slot.json()['capture_id']}/confirm", headers=auth)
@@ -108,8 +119,9 @@ def open_page(browser, live_server):
     contexts = []
 
     def _open(username: str, password: str, viewport: dict = DESKTOP):
-        ctx = browser.new_context(viewport=viewport, base_url=live_server.url, locale="vi-VN",
-                                  timezone_id="Asia/Ho_Chi_Minh")
+        ctx = browser.new_context(
+            viewport=viewport, base_url=live_server.url, locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh"
+        )
         ctx.set_default_timeout(15_000)
         contexts.append(ctx)
         page = ctx.new_page()

@@ -5,7 +5,6 @@ scrolling."""
 from __future__ import annotations
 
 import pytest
-
 from conftest import SHARED
 from factories import add_rule, make_tenant
 

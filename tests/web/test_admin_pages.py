@@ -12,15 +12,14 @@ import io
 import uuid
 
 import httpx
+from factories import make_tenant
 from sqlalchemy import select
 
 from cropwatch.alerts import FRUIT_CLASSES
 from cropwatch.domain import AlertLevel, CameraKind, CaptureStatus, ReviewState, Role
 from cropwatch.security import hash_password, token_hash, verify_password
-from cropwatch.tables import (Alert, ApiToken, Camera, Capture, Cooperative, Detection, Farm, Membership, Plot,
-                              User)
+from cropwatch.tables import Alert, ApiToken, Camera, Capture, Cooperative, Detection, Farm, Membership, Plot, User
 from cropwatch.timeutil import LOCAL_TZ, utcnow
-from factories import make_tenant
 from training.recipes import RICE_PESTS_NAMES, RICE_PESTS_NAMES_VI
 
 from .conftest import DESKTOP, PHONE, screenshot
@@ -40,9 +39,12 @@ def _post(page, path: str, **form) -> int:
 
 def _slot_status(server_url: str, camera_token: str) -> int:
     data = uuid.uuid4().bytes * 64
-    r = httpx.post(f"{server_url}/api/v1/ingest/slots", headers={"Authorization": f"Bearer {camera_token}"},
-                   json={"sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
-                         "captured_at": utcnow().isoformat()}, timeout=30)
+    r = httpx.post(
+        f"{server_url}/api/v1/ingest/slots",
+        headers={"Authorization": f"Bearer {camera_token}"},
+        json={"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "captured_at": utcnow().isoformat()},
+        timeout=30,
+    )
     return r.status_code
 
 
@@ -55,9 +57,17 @@ def test_admin_manages_members_cameras_and_plots(live_server, open_page, session
         a = make_tenant(s, "a")
         cam = s.get(Camera, a.camera_id)
         cam.last_seen_at, cam.capture_interval_s = now - dt.timedelta(minutes=3), 600
-        s.add(Camera(cooperative_id=a.cooperative_id, plot_id=a.plot_id, name="cam bẫy dính",
-                     kind=CameraKind.sticky_trap, token_hash=token_hash("cam_x-" + uuid.uuid4().hex),
-                     capture_interval_s=900, last_seen_at=now - dt.timedelta(hours=5)))
+        s.add(
+            Camera(
+                cooperative_id=a.cooperative_id,
+                plot_id=a.plot_id,
+                name="cam bẫy dính",
+                kind=CameraKind.sticky_trap,
+                token_hash=token_hash("cam_x-" + uuid.uuid4().hex),
+                capture_interval_s=900,
+                last_seen_at=now - dt.timedelta(hours=5),
+            )
+        )
         old_hash = cam.token_hash
 
     page = open_page("a-coop_admin", "pw-a", DESKTOP)
@@ -69,9 +79,13 @@ def test_admin_manages_members_cameras_and_plots(live_server, open_page, session
     form.get_by_label("Họ và tên").fill("Nguyễn Văn Mới")
     form.get_by_label("Số điện thoại").fill("0912 345 678")
     form.get_by_label("Vai trò").select_option("agronomist")
-    for weak, reason in (("0912345678", "chỉ gồm chữ số"), ("Nong-Dan-Moi", "trùng với tên đăng nhập"),
-                         ("ngan-qua", "ít nhất 10 ký tự"), ("aaaaaaaaaa", "quá dễ đoán"),
-                         ("password12", "quá dễ đoán")):
+    for weak, reason in (
+        ("0912345678", "chỉ gồm chữ số"),
+        ("Nong-Dan-Moi", "trùng với tên đăng nhập"),
+        ("ngan-qua", "ít nhất 10 ký tự"),
+        ("aaaaaaaaaa", "quá dễ đoán"),
+        ("password12", "quá dễ đoán"),
+    ):
         form.get_by_label("Mật khẩu").fill(weak)
         form.get_by_role("button", name="Thêm thành viên").click()
         page.wait_for_load_state("networkidle")
@@ -176,8 +190,13 @@ def test_admin_manages_members_cameras_and_plots(live_server, open_page, session
     token = page.locator("#new-token").inner_text().strip()
     with sessions() as s:
         added = s.scalar(select(Camera).where(Camera.name == "Camera quả lô a"))
-        assert (added.cooperative_id, added.plot_id, added.kind.value, added.model_task.value,
-                added.capture_interval_s) == (a.cooperative_id, a.plot_id, "fruit", "ripeness", 1800)
+        assert (
+            added.cooperative_id,
+            added.plot_id,
+            added.kind.value,
+            added.model_task.value,
+            added.capture_interval_s,
+        ) == (a.cooperative_id, a.plot_id, "fruit", "ripeness", 1800)
         assert added.token_hash == token_hash(token)
     assert page.locator(f"tr[data-camera='{added.id}']").get_attribute("data-state") == "never"
     screenshot(page, "admin-cameras")
@@ -205,8 +224,11 @@ def test_admin_manages_members_cameras_and_plots(live_server, open_page, session
     page.wait_for_selector(".flash.ok")
     with sessions() as s:
         farm = s.scalar(select(Farm).where(Farm.name == "Trang trại Sông Hậu"))
-        assert (farm.cooperative_id, farm.address, farm.owner_id) == (a.cooperative_id, "Cần Thơ",
-                                                                     a.user_ids[Role.member])
+        assert (farm.cooperative_id, farm.address, farm.owner_id) == (
+            a.cooperative_id,
+            "Cần Thơ",
+            a.user_ids[Role.member],
+        )
     plot_form = page.locator("form[action='/admin/plots']")
     plot_form.get_by_label("Trang trại").select_option(str(farm.id))
     plot_form.get_by_label("Tên lô").fill("Lô cà chua 1")
@@ -223,14 +245,34 @@ def test_admin_manages_members_cameras_and_plots(live_server, open_page, session
     plot_form.get_by_label("Dự kiến thu hoạch").fill("2025-12-15")
     plot_form.get_by_role("button", name="Thêm lô").click()
     page.wait_for_selector(".flash.ok")
-    assert page.locator("section.farm", has_text="Trang trại Sông Hậu").locator("tr", has_text="Lô cà chua 1") \
-        .inner_text().count("/") >= 4  # both dates written dd/mm/yyyy
+    assert (
+        page.locator("section.farm", has_text="Trang trại Sông Hậu")
+        .locator("tr", has_text="Lô cà chua 1")
+        .inner_text()
+        .count("/")
+        >= 4
+    )  # both dates written dd/mm/yyyy
     with sessions() as s:
         plot = s.scalar(select(Plot).where(Plot.name == "Lô cà chua 1"))
-        assert (plot.cooperative_id, plot.farm_id, plot.crop, plot.variety, plot.area_m2, plot.planting_date,
-                plot.expected_harvest, plot.growing_area_code) == (
-            a.cooperative_id, farm.id, "cà chua", "Savior", 1200.0, dt.date(2025, 9, 1), dt.date(2025, 12, 15),
-            "VN-CT-0042")
+        assert (
+            plot.cooperative_id,
+            plot.farm_id,
+            plot.crop,
+            plot.variety,
+            plot.area_m2,
+            plot.planting_date,
+            plot.expected_harvest,
+            plot.growing_area_code,
+        ) == (
+            a.cooperative_id,
+            farm.id,
+            "cà chua",
+            "Savior",
+            1200.0,
+            dt.date(2025, 9, 1),
+            dt.date(2025, 12, 15),
+            "VN-CT-0042",
+        )
     screenshot(page, "admin-plots")
 
 
@@ -242,21 +284,44 @@ def _at_local(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
 
 
 def _capture(s, tenant, plot_id: int, when: dt.datetime, detections: list[tuple[str, ReviewState]]) -> None:
-    cap = Capture(cooperative_id=tenant.cooperative_id, camera_id=tenant.camera_id, plot_id=plot_id,
-                  object_key=f"test/{uuid.uuid4().hex}.jpg", sha256=uuid.uuid4().hex * 2, size_bytes=1000,
-                  captured_at=when, status=CaptureStatus.done, width=640, height=480)
+    cap = Capture(
+        cooperative_id=tenant.cooperative_id,
+        camera_id=tenant.camera_id,
+        plot_id=plot_id,
+        object_key=f"test/{uuid.uuid4().hex}.jpg",
+        sha256=uuid.uuid4().hex * 2,
+        size_bytes=1000,
+        captured_at=when,
+        status=CaptureStatus.done,
+        width=640,
+        height=480,
+    )
     s.add(cap)
     s.flush()
     for i, (cls, state) in enumerate(detections):
-        s.add(Detection(cooperative_id=tenant.cooperative_id, capture_id=cap.id, class_id=i, class_name=cls,
-                        score=0.8, x1=1, y1=1, x2=20, y2=20, review_state=state))
+        s.add(
+            Detection(
+                cooperative_id=tenant.cooperative_id,
+                capture_id=cap.id,
+                class_id=i,
+                class_name=cls,
+                score=0.8,
+                x1=1,
+                y1=1,
+                x2=20,
+                y2=20,
+                review_state=state,
+            )
+        )
 
 
 def _seed_union(s) -> dict:
     a, b, c = make_tenant(s, "a"), make_tenant(s, "b"), make_tenant(s, "c")
-    for tenant, union, name, province in ((a, UNION, "HTX Lúa Xanh Sóc Trăng", "Sóc Trăng"),
-                                          (b, UNION, "HTX Rau Quả Cần Thơ", "Cần Thơ"),
-                                          (c, "lm-khac", "HTX Ngoài Liên Minh", "Hà Nội")):
+    for tenant, union, name, province in (
+        (a, UNION, "HTX Lúa Xanh Sóc Trăng", "Sóc Trăng"),
+        (b, UNION, "HTX Rau Quả Cần Thơ", "Cần Thơ"),
+        (c, "lm-khac", "HTX Ngoài Liên Minh", "Hà Nội"),
+    ):
         coop = s.get(Cooperative, tenant.cooperative_id)
         coop.union_code, coop.name, coop.province = union, name, province
     admin = User(username=UNION_ADMIN, full_name="Quản trị liên minh", password_hash=hash_password(UNION_PW))
@@ -264,8 +329,9 @@ def _seed_union(s) -> dict:
     s.flush()
     s.add(Membership(user_id=admin.id, cooperative_id=a.cooperative_id, role=Role.union_admin))
     # a second plot with another crop in b
-    tomato = Plot(cooperative_id=b.cooperative_id, farm_id=s.get(Plot, b.plot_id).farm_id, name="Lô cà chua",
-                  crop="cà chua")
+    tomato = Plot(
+        cooperative_id=b.cooperative_id, farm_id=s.get(Plot, b.plot_id).farm_id, name="Lô cà chua", crop="cà chua"
+    )
     s.add(tomato)
     s.flush()
 
@@ -274,20 +340,48 @@ def _seed_union(s) -> dict:
     prev_last = first - dt.timedelta(days=1)
     ok, rejected = ReviewState.unreviewed, ReviewState.rejected
     # the local-month edge: 23:30 on the previous month's last day is that month; 00:30 on the 1st is this month
-    _capture(s, a, a.plot_id, _at_local(prev_last, 23, 30),
-             [("planthopper", ok), ("planthopper", ReviewState.confirmed), ("rice bug", rejected)])
+    _capture(
+        s,
+        a,
+        a.plot_id,
+        _at_local(prev_last, 23, 30),
+        [("planthopper", ok), ("planthopper", ReviewState.confirmed), ("rice bug", rejected)],
+    )
     _capture(s, a, a.plot_id, _at_local(first, 0, 30), [("planthopper", ok), ("rice leaf roller", ok)])
-    _capture(s, a, a.plot_id, _at_local(prev_last - dt.timedelta(days=5), 9),
-             [("grasshopper", ReviewState.relabeled), ("ripe", ok)])
+    _capture(
+        s,
+        a,
+        a.plot_id,
+        _at_local(prev_last - dt.timedelta(days=5), 9),
+        [("grasshopper", ReviewState.relabeled), ("ripe", ok)],
+    )
     _capture(s, b, b.plot_id, _at_local(first, 8), [("rice stem borer", ok)] * 3)
-    _capture(s, b, tomato.id, _at_local(prev_last, 10), [("caterpillar on leaf", ok), ("unripe", ok),
-                                                         ("caterpillar on leaf", rejected)])
+    _capture(
+        s,
+        b,
+        tomato.id,
+        _at_local(prev_last, 10),
+        [("caterpillar on leaf", ok), ("unripe", ok), ("caterpillar on leaf", rejected)],
+    )
     _capture(s, c, c.plot_id, _at_local(first, 9), [("planthopper", ok)] * 7)
-    for tenant, level, cls in ((a, AlertLevel.danger, "planthopper"), (a, AlertLevel.warning, "planthopper"),
-                               (a, AlertLevel.warning, "rice bug"), (b, AlertLevel.watch, "rice stem borer"),
-                               (c, AlertLevel.danger, "planthopper")):
-        s.add(Alert(cooperative_id=tenant.cooperative_id, plot_id=tenant.plot_id, class_name=cls, level=level,
-                    local_day=today, count=3, threshold=1))
+    for tenant, level, cls in (
+        (a, AlertLevel.danger, "planthopper"),
+        (a, AlertLevel.warning, "planthopper"),
+        (a, AlertLevel.warning, "rice bug"),
+        (b, AlertLevel.watch, "rice stem borer"),
+        (c, AlertLevel.danger, "planthopper"),
+    ):
+        s.add(
+            Alert(
+                cooperative_id=tenant.cooperative_id,
+                plot_id=tenant.plot_id,
+                class_name=cls,
+                level=level,
+                local_day=today,
+                count=3,
+                threshold=1,
+            )
+        )
     return {"a": a, "b": b, "c": c, "first": first, "prev_last": prev_last}
 
 
@@ -300,13 +394,23 @@ def _expected_rows(s, coop_ids: list[int]) -> list[list[str]]:
     shows a trap photographed all day counted once)."""
     names = {c.id: c.name for c in s.scalars(select(Cooperative))}
     counts = collections.Counter()
-    for det, cap, plot in s.execute(select(Detection, Capture, Plot).join(Capture, Capture.id == Detection.capture_id)
-                                    .join(Plot, Plot.id == Capture.plot_id)
-                                    .where(Capture.cooperative_id.in_(coop_ids))):
+    for det, cap, plot in s.execute(
+        select(Detection, Capture, Plot)
+        .join(Capture, Capture.id == Detection.capture_id)
+        .join(Plot, Plot.id == Capture.plot_id)
+        .where(Capture.cooperative_id.in_(coop_ids))
+    ):
         if det.review_state == ReviewState.rejected or det.class_name in FRUIT_CLASSES:
             continue
-        counts[(names[cap.cooperative_id], plot.crop, cap.captured_at.astimezone(LOCAL_TZ).strftime("%m/%Y"),
-                PEST_VI[det.class_name], det.class_name)] += 1
+        counts[
+            (
+                names[cap.cooperative_id],
+                plot.crop,
+                cap.captured_at.astimezone(LOCAL_TZ).strftime("%m/%Y"),
+                PEST_VI[det.class_name],
+                det.class_name,
+            )
+        ] += 1
     return sorted([*k, str(n)] for k, n in counts.items())
 
 
@@ -330,8 +434,10 @@ def test_union_admin_sees_union_numbers_and_downloads_csv(live_server, open_page
     # the pests table names pests in Vietnamese; the chart is drawn from the page's JSON
     assert page.locator("table.union-pests", has_text="rầy nâu").count() == 1
     page.wait_for_function("() => window.Chart && Chart.getChart(document.getElementById('union-chart-canvas'))")
-    datasets = page.evaluate("() => Chart.getChart(document.getElementById('union-chart-canvas')).data.datasets"
-                             ".map(d => [d.label, d.data.reduce((x, y) => x + y, 0)])")
+    datasets = page.evaluate(
+        "() => Chart.getChart(document.getElementById('union-chart-canvas')).data.datasets"
+        ".map(d => [d.label, d.data.reduce((x, y) => x + y, 0)])"
+    )
     assert sorted(datasets) == [["HTX Lúa Xanh Sóc Trăng", 5], ["HTX Rau Quả Cần Thơ", 4]]
     # numbers only: nothing on the page leads to another cooperative's photos
     assert page.locator("img, a[href^='/captures']").count() == 0
@@ -344,8 +450,14 @@ def test_union_admin_sees_union_numbers_and_downloads_csv(live_server, open_page
     download.save_as(tmp_path / "u.csv")
     text = (tmp_path / "u.csv").read_bytes()
     rows = list(csv.reader(io.StringIO(text.decode("utf-8-sig"))))
-    assert rows[0] == ["Hợp tác xã", "Cây trồng", "Tháng", "Loài", "Lớp mô hình",
-                       "Số con (tổng số liệu ngày của các lô)"]
+    assert rows[0] == [
+        "Hợp tác xã",
+        "Cây trồng",
+        "Tháng",
+        "Loài",
+        "Lớp mô hình",
+        "Số con (tổng số liệu ngày của các lô)",
+    ]
     with sessions() as s:
         expected = _expected_rows(s, [a.cooperative_id, b.cooperative_id])
     assert sorted(rows[1:]) == expected
@@ -400,8 +512,18 @@ def test_roles_and_other_cooperatives_are_refused(live_server, open_page, sessio
     assert _post(admin_b, f"/admin/members/{a_member_id}/deactivate") == 404
     assert _post(admin_b, f"/admin/cameras/{a.camera_id}/rotate") == 404
     assert _post(admin_b, f"/admin/cameras/{a.camera_id}/revoke") == 404
-    assert _post(admin_b, "/admin/cameras", name="x", plot_id=str(a.plot_id), kind="garden", model_task="pest",
-                 capture_interval_s="600") == 404
+    assert (
+        _post(
+            admin_b,
+            "/admin/cameras",
+            name="x",
+            plot_id=str(a.plot_id),
+            kind="garden",
+            model_task="pest",
+            capture_interval_s="600",
+        )
+        == 404
+    )
     assert _post(admin_b, "/admin/plots", farm_id=str(a_farm), name="x", crop="lúa") == 404
     # B's own admin page lists B's people only
     admin_b.goto("/admin/members")
@@ -426,14 +548,23 @@ def test_roles_and_other_cooperatives_are_refused(live_server, open_page, sessio
 
 def test_cameras_page_shows_what_the_field_agent_reports(live_server, open_page, sessions):
     import httpx
-
     from factories import make_tenant
 
     with sessions.begin() as s:
         tenant = make_tenant(s, "a")
-    r = httpx.post(f"{live_server.url}/api/v1/cameras/me/heartbeat", headers=tenant.camera_auth, json={
-        "agent_version": "0.2.0", "disk_free_bytes": 3_500_000_000, "battery_pct": 64, "temperature_c": 58,
-        "backlog": 12, "evicted_total": 4, "last_error": "link down"})
+    r = httpx.post(
+        f"{live_server.url}/api/v1/cameras/me/heartbeat",
+        headers=tenant.camera_auth,
+        json={
+            "agent_version": "0.2.0",
+            "disk_free_bytes": 3_500_000_000,
+            "battery_pct": 64,
+            "temperature_c": 58,
+            "backlog": 12,
+            "evicted_total": 4,
+            "last_error": "link down",
+        },
+    )
     assert r.status_code == 200
     page = open_page("a-coop_admin", "pw-a")
     page.goto("/admin/cameras")

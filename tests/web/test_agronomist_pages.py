@@ -3,13 +3,13 @@ capture's counts, the stored detections and the plot's alert follow; pest pressu
 
 from __future__ import annotations
 
+from conftest import SHARED
+from factories import add_rule, make_tenant
 from sqlalchemy import select
 
-from conftest import SHARED
 from cropwatch.domain import DetectionSource, ReviewState, Role
-from cropwatch.tables import Alert, Capture, AlertRule, Detection, Review
+from cropwatch.tables import Alert, AlertRule, Capture, Detection, Review
 from cropwatch.timeutil import utcnow
-from factories import add_rule, make_tenant
 
 from .conftest import DESKTOP, screenshot, upload
 
@@ -63,7 +63,9 @@ def test_agronomist_rejects_draws_and_relabels_and_counts_follow(live_server, op
     # X rejects the selected (first) box: the count drops, the box is drawn as rejected
     first_id = int(page.locator("#det-list li[aria-selected=true]").get_attribute("data-det"))
     page.keyboard.press("x")
-    page.wait_for_function(f"() => document.querySelector('#det-list li[data-det=\"{first_id}\"]').dataset.state === 'rejected'")
+    page.wait_for_function(
+        f"() => document.querySelector('#det-list li[data-det=\"{first_id}\"]').dataset.state === 'rejected'"
+    )
     assert _count(page, "planthopper") == before - 1
 
     # drag a missed box with the mouse, then press the class number: a human box is added, the count goes up
@@ -75,7 +77,9 @@ def test_agronomist_rejects_draws_and_relabels_and_counts_follow(live_server, op
     page.mouse.up()
     assert page.locator("#pending-hint").is_visible()
     page.keyboard.press(hopper_key)
-    page.wait_for_function(f"() => document.querySelector('#counts tr[data-cls=\"planthopper\"] td.count').textContent == '{before}'")
+    page.wait_for_function(
+        f"() => document.querySelector('#counts tr[data-cls=\"planthopper\"] td.count').textContent == '{before}'"
+    )
 
     # J selects the next box (up to one the model drew), a number key relabels it to another class
     other = next(c for c in classes if c != "planthopper")
@@ -85,7 +89,9 @@ def test_agronomist_rejects_draws_and_relabels_and_counts_follow(live_server, op
             break
     selected_id = int(page.locator("#det-list li[aria-selected=true]").get_attribute("data-det"))
     page.keyboard.press(str(classes.index(other) + 1))
-    page.wait_for_function(f"() => document.querySelector('#det-list li[data-det=\"{selected_id}\"]').dataset.state === 'relabeled'")
+    page.wait_for_function(
+        f"() => document.querySelector('#det-list li[data-det=\"{selected_id}\"]').dataset.state === 'relabeled'"
+    )
     assert _count(page, other) >= 1
 
     # arrows move the selected box, Enter saves the adjusted box
@@ -108,15 +114,22 @@ def test_agronomist_rejects_draws_and_relabels_and_counts_follow(live_server, op
         adjusted = dets[selected_id]
         assert adjusted.x1 > box_before[0] and adjusted.x2 > box_before[2] and adjusted.y2 > box_before[3]
         assert abs(adjusted.y1 - box_before[1]) < 0.2
-        actions = [r.action for r in s.scalars(select(Review).where(Review.capture_id == capture["id"])
-                                               .order_by(Review.id))]
+        actions = [
+            r.action for r in s.scalars(select(Review).where(Review.capture_id == capture["id"]).order_by(Review.id))
+        ]
         assert actions == ["reject", "add_box", "relabel", "adjust_box"]
-        assert all(r.user_id == tenant.user_ids[Role.agronomist]
-                   for r in s.scalars(select(Review).where(Review.capture_id == capture["id"])))
-        alert = s.scalars(select(Alert).where(Alert.cooperative_id == tenant.cooperative_id,
-                                              Alert.class_name == "planthopper")).one()
-        hoppers_now = sum(1 for d in dets.values() if d.class_name == "planthopper"
-                          and d.review_state != ReviewState.rejected and d.score >= 0)
+        assert all(
+            r.user_id == tenant.user_ids[Role.agronomist]
+            for r in s.scalars(select(Review).where(Review.capture_id == capture["id"]))
+        )
+        alert = s.scalars(
+            select(Alert).where(Alert.cooperative_id == tenant.cooperative_id, Alert.class_name == "planthopper")
+        ).one()
+        hoppers_now = sum(
+            1
+            for d in dets.values()
+            if d.class_name == "planthopper" and d.review_state != ReviewState.rejected and d.score >= 0
+        )
         assert alert.count == hoppers_now
 
     # N goes to the next capture in the queue (none left: the queue page says so)
@@ -167,8 +180,10 @@ def test_member_cannot_review_or_edit_rules(live_server, open_page, sessions):
     assert page.locator(f"tr[data-rule='{rule_id}'] input").count() == 0  # read only
     # a forged POST (with a valid CSRF token) is still refused by the role check
     csrf = page.locator("body").get_attribute("data-csrf")
-    r = page.request.post(f"/rules/{rule_id}", form={"csrf_token": csrf, "threshold": "1", "level": "watch",
-                                                     "min_score": "0", "cooldown_minutes": "0"})
+    r = page.request.post(
+        f"/rules/{rule_id}",
+        form={"csrf_token": csrf, "threshold": "1", "level": "watch", "min_score": "0", "cooldown_minutes": "0"},
+    )
     assert r.status == 403
     with sessions() as s:
         assert s.get(AlertRule, rule_id).threshold == 3

@@ -9,10 +9,10 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+from factories import make_tenant
 from sqlalchemy import select
 
 from cropwatch.tables import NotificationChannel
-from factories import make_tenant
 
 from .conftest import PHONE
 
@@ -23,13 +23,13 @@ def receiver():
     got: list[dict] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             body = self.rfile.read(int(self.headers["Content-Length"]))
             got.append({"body": json.loads(body), "signature": self.headers.get("X-CropWatch-Signature")})
             self.send_response(200)
             self.end_headers()
 
-        def log_message(self, *args):  # noqa: ANN002
+        def log_message(self, *args):
             pass
 
     server = HTTPServer(("127.0.0.1", 0), Handler)

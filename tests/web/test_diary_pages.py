@@ -9,6 +9,7 @@ import html
 import re
 
 import pytest
+from factories import make_tenant
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -17,15 +18,15 @@ from cropwatch import diary
 from cropwatch.domain import DiarySource, DiaryStatus, DiaryType, Role
 from cropwatch.tables import DiaryEntry, DiaryRevision
 from cropwatch.timeutil import local_day_bounds
-from factories import make_tenant
 
 DAY = dt.date(2026, 9, 5)
 
 
 @pytest.fixture
 def app_client(settings, storage):
-    with TestClient(create_app(settings, enqueue=lambda cid: None, enqueue_training=lambda rid: None),
-                    follow_redirects=False) as c:
+    with TestClient(
+        create_app(settings, enqueue=lambda cid: None, enqueue_training=lambda rid: None), follow_redirects=False
+    ) as c:
         yield c
 
 
@@ -38,19 +39,33 @@ def tenants(sessions):
 def _login(c: TestClient, username: str) -> str:
     c.cookies.clear()
     c.get("/login")
-    r = c.post("/login", data={"username": username, "password": "pw-" + username[0],
-                               "csrf_token": c.cookies.get(CSRF_COOKIE)})
+    r = c.post(
+        "/login", data={"username": username, "password": "pw-" + username[0], "csrf_token": c.cookies.get(CSRF_COOKIE)}
+    )
     assert r.status_code == 303, r.text
     return c.cookies.get(CSRF_COOKIE)
 
 
 def _entry(sessions, tenant, *, source: DiarySource = DiarySource.manual, **fields) -> int:
-    values = {"type": DiaryType.fertilizing, "status": DiaryStatus.done, "title": "Bón thúc đợt 1", "notes": "",
-              "product_name": "NPK 20-20-15", "quantity_value": 50.0, "quantity_unit": "kg"} | fields
+    values = {
+        "type": DiaryType.fertilizing,
+        "status": DiaryStatus.done,
+        "title": "Bón thúc đợt 1",
+        "notes": "",
+        "product_name": "NPK 20-20-15",
+        "quantity_value": 50.0,
+        "quantity_unit": "kg",
+    } | fields
     with sessions.begin() as s:
-        entry = diary.create_entry(s, cooperative_id=tenant.cooperative_id, user_id=tenant.user_ids[Role.member],
-                                   plot_id=tenant.plot_id, occurred_at=local_day_bounds(DAY)[0] + dt.timedelta(hours=7),
-                                   source=source, **values)
+        entry = diary.create_entry(
+            s,
+            cooperative_id=tenant.cooperative_id,
+            user_id=tenant.user_ids[Role.member],
+            plot_id=tenant.plot_id,
+            occurred_at=local_day_bounds(DAY)[0] + dt.timedelta(hours=7),
+            source=source,
+            **values,
+        )
         s.flush()
         return entry.id
 
@@ -73,9 +88,19 @@ def test_farmer_edits_an_entry_and_reads_the_change_in_its_history(app_client, t
     # the edit form is prefilled with the entry as written
     assert _value(page.text, "title") == "Bón thúc đợt 1" and _value(page.text, "quantity_value") == "50"
     assert _value(page.text, "day") == "2026-09-05" and 'value="fertilizing" selected' in page.text
-    form = {"csrf_token": csrf, "type": "fertilizing", "day": "2026-09-05", "title": "Bón thúc đợt 1",
-            "notes": "", "product_name": "NPK 20-20-15", "dose": "", "phi_days": "", "quantity_value": "45",
-            "quantity_unit": "kg", "reason": "cân lại bao phân"}
+    form = {
+        "csrf_token": csrf,
+        "type": "fertilizing",
+        "day": "2026-09-05",
+        "title": "Bón thúc đợt 1",
+        "notes": "",
+        "product_name": "NPK 20-20-15",
+        "dose": "",
+        "phi_days": "",
+        "quantity_value": "45",
+        "quantity_unit": "kg",
+        "reason": "cân lại bao phân",
+    }
     r = app_client.post(f"/diary/{entry_id}/edit", data=form)
     assert r.status_code == 303 and r.headers["location"] == f"/diary/{entry_id}?saved=1"  # POST-redirect-GET
     text = _text(app_client.get(r.headers["location"]))
@@ -94,8 +119,10 @@ def test_an_unchanged_form_writes_no_revision(app_client, tenants, sessions):
     entry_id = _entry(sessions, a)
     csrf = _login(app_client, "a-agronomist")
     page = app_client.get(f"/diary/{entry_id}").text
-    form = {name: _value(page, name) for name in ("day", "title", "product_name", "dose", "phi_days",
-                                                  "quantity_value", "quantity_unit")}
+    form = {
+        name: _value(page, name)
+        for name in ("day", "title", "product_name", "dose", "phi_days", "quantity_value", "quantity_unit")
+    }
     r = app_client.post(f"/diary/{entry_id}/edit", data=form | {"csrf_token": csrf, "type": "fertilizing"})
     assert r.status_code == 303
     with sessions() as s:
@@ -128,8 +155,12 @@ def test_another_cooperative_gets_404_on_the_entry_page_edit_and_delete(app_clie
     for role in ("member", "agronomist", "coop_admin"):
         csrf = _login(app_client, f"b-{role}")
         assert app_client.get(f"/diary/{entry_id}").status_code == 404
-        assert app_client.post(f"/diary/{entry_id}/edit", data={"csrf_token": csrf, "type": "other",
-                                                                "title": "x"}).status_code == 404
+        assert (
+            app_client.post(
+                f"/diary/{entry_id}/edit", data={"csrf_token": csrf, "type": "other", "title": "x"}
+            ).status_code
+            == 404
+        )
         assert app_client.post(f"/diary/{entry_id}/delete", data={"csrf_token": csrf}).status_code == 404
     with sessions() as s:
         row = s.get(DiaryEntry, entry_id)
@@ -148,9 +179,17 @@ def test_edit_and_delete_need_the_csrf_token(app_client, tenants, sessions):
 
 def test_an_automatic_observation_offers_no_edit_and_refuses_one(app_client, tenants, sessions):
     a, _ = tenants
-    entry_id = _entry(sessions, a, source=DiarySource.automatic, type=DiaryType.observation,
-                      status=DiaryStatus.pending, title="Quan sát tự động: 3 rầy nâu", product_name=None,
-                      quantity_value=None, quantity_unit=None)
+    entry_id = _entry(
+        sessions,
+        a,
+        source=DiarySource.automatic,
+        type=DiaryType.observation,
+        status=DiaryStatus.pending,
+        title="Quan sát tự động: 3 rầy nâu",
+        product_name=None,
+        quantity_value=None,
+        quantity_unit=None,
+    )
     csrf = _login(app_client, "a-member")
     page = app_client.get(f"/diary/{entry_id}")
     assert "edit-form" not in page.text and "delete-form" not in page.text
@@ -164,9 +203,18 @@ def test_an_automatic_observation_offers_no_edit_and_refuses_one(app_client, ten
 def test_an_empty_entry_comes_back_with_what_was_typed_and_the_reason(app_client, tenants, sessions):
     a, _ = tenants
     csrf = _login(app_client, "a-member")
-    r = app_client.post(f"/plots/{a.plot_id}/diary", data={
-        "csrf_token": csrf, "type": "irrigation", "day": "2026-09-05", "title": "  ", "notes": "",
-        "dose": "2 lần", "quantity_unit": "m³"})
+    r = app_client.post(
+        f"/plots/{a.plot_id}/diary",
+        data={
+            "csrf_token": csrf,
+            "type": "irrigation",
+            "day": "2026-09-05",
+            "title": "  ",
+            "notes": "",
+            "dose": "2 lần",
+            "quantity_unit": "m³",
+        },
+    )
     assert r.status_code == 422
     text = _text(r)
     assert "Mục nhật ký đang trống" in text
@@ -182,8 +230,10 @@ def test_an_edit_that_empties_the_entry_comes_back_with_the_reason(app_client, t
     a, _ = tenants
     entry_id = _entry(sessions, a, product_name=None, quantity_value=None)
     csrf = _login(app_client, "a-member")
-    r = app_client.post(f"/diary/{entry_id}/edit", data={"csrf_token": csrf, "type": "fertilizing", "title": "",
-                                                         "quantity_unit": "kg", "reason": "thử"})
+    r = app_client.post(
+        f"/diary/{entry_id}/edit",
+        data={"csrf_token": csrf, "type": "fertilizing", "title": "", "quantity_unit": "kg", "reason": "thử"},
+    )
     assert r.status_code == 422, r.text
     assert "Mục nhật ký đang trống" in _text(r), _text(r)[:600]
     assert _value(r.text, "quantity_unit") == "kg" and _value(r.text, "reason") == "thử"

@@ -6,12 +6,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from conftest import SHARED
+from factories import add_rule, make_tenant
 from sqlalchemy import select
 
-from conftest import SHARED
 from cropwatch.domain import AlertStatus
 from cropwatch.tables import Alert, DiaryEntry
-from factories import add_rule, make_tenant
 
 from .conftest import PHONE, screenshot, upload
 
@@ -57,8 +57,9 @@ def test_farmer_sees_acknowledges_alert_and_writes_diary_with_photo(live_server,
         assert alert.acknowledged_by == tenant.user_ids[next(r for r in tenant.user_ids if r.value == "member")]
 
     # diary: a pest-control entry with a photo taken on the phone
-    page.get_by_role("link", name="Lô của tôi").first.click() if page.locator("nav.wide").is_visible() else \
-        page.goto("/plots")
+    page.get_by_role("link", name="Lô của tôi").first.click() if page.locator("nav.wide").is_visible() else page.goto(
+        "/plots"
+    )
     page.wait_for_url("**/plots")
     screenshot(page, "farmer-plots-phone")
     page.get_by_role("link", name="Nhật ký").first.click()
@@ -74,8 +75,11 @@ def test_farmer_sees_acknowledges_alert_and_writes_diary_with_photo(live_server,
     page.wait_for_function("() => [...document.querySelectorAll('ol.timeline img')].some(i => i.naturalWidth > 0)")
     screenshot(page, "farmer-diary-phone")
     with sessions() as s:
-        [row] = s.scalars(select(DiaryEntry).where(DiaryEntry.cooperative_id == tenant.cooperative_id,
-                                                   DiaryEntry.title == "Phun thuốc trừ rầy")).all()
+        [row] = s.scalars(
+            select(DiaryEntry).where(
+                DiaryEntry.cooperative_id == tenant.cooperative_id, DiaryEntry.title == "Phun thuốc trừ rầy"
+            )
+        ).all()
         assert row.type.value == "pest_control" and len(row.photo_keys) == 1
 
 
@@ -90,14 +94,36 @@ def test_farmer_records_a_lot_behind_the_phi_guard_and_prints_its_qr_label(live_
     with sessions.begin() as s:
         tenant = make_tenant(s, "a")
         member = next(uid for role, uid in tenant.user_ids.items() if role.value == "member")
-        diary.create_entry(s, cooperative_id=tenant.cooperative_id, user_id=member, plot_id=tenant.plot_id,
-                           occurred_at=utcnow() - dt.timedelta(days=20), type=DiaryType.pest_control,
-                           status=DiaryStatus.done, source=DiarySource.manual, title="", notes="",
-                           product_name="Chess 50WG", phi_days=7, photo_keys=[])
-        diary.create_entry(s, cooperative_id=tenant.cooperative_id, user_id=member, plot_id=tenant.plot_id,
-                           occurred_at=utcnow() - dt.timedelta(days=2), type=DiaryType.pest_control,
-                           status=DiaryStatus.done, source=DiarySource.manual, title="", notes="",
-                           product_name="Regent 800WG", phi_days=14, photo_keys=[])
+        diary.create_entry(
+            s,
+            cooperative_id=tenant.cooperative_id,
+            user_id=member,
+            plot_id=tenant.plot_id,
+            occurred_at=utcnow() - dt.timedelta(days=20),
+            type=DiaryType.pest_control,
+            status=DiaryStatus.done,
+            source=DiarySource.manual,
+            title="",
+            notes="",
+            product_name="Chess 50WG",
+            phi_days=7,
+            photo_keys=[],
+        )
+        diary.create_entry(
+            s,
+            cooperative_id=tenant.cooperative_id,
+            user_id=member,
+            plot_id=tenant.plot_id,
+            occurred_at=utcnow() - dt.timedelta(days=2),
+            type=DiaryType.pest_control,
+            status=DiaryStatus.done,
+            source=DiarySource.manual,
+            title="",
+            notes="",
+            product_name="Regent 800WG",
+            phi_days=14,
+            photo_keys=[],
+        )
     page = open_page("a-member", "pw-a", PHONE)
     page.goto("/lots")
     page.get_by_label("Khối lượng").fill("350")
@@ -142,8 +168,9 @@ def test_snoozed_alert_leaves_the_list_until_its_time(live_server, open_page, se
     assert page.locator("article.alert").count() == 0
     with sessions() as s:
         alert = s.scalars(select(Alert)).one()
-        from cropwatch.timeutil import utcnow
         import datetime as dt
+
+        from cropwatch.timeutil import utcnow
 
         assert dt.timedelta(hours=23) < alert.snoozed_until - utcnow() <= dt.timedelta(hours=24)
 
@@ -180,9 +207,8 @@ def fast_refresh(settings):
 def test_alerts_page_refreshes_itself_and_the_unread_badge_follows(fast_refresh, live_server, open_page, sessions):
     """A farmer leaves the alerts page open: a new alert appears without a reload, and the badge counts the open
     (not yet acknowledged) alerts; acknowledging one lowers it."""
-    from playwright.sync_api import expect
-
     from factories import open_pest_alert
+    from playwright.sync_api import expect
 
     from cropwatch.domain import AlertLevel
     from cropwatch.tables import Alert
@@ -195,9 +221,19 @@ def test_alerts_page_refreshes_itself_and_the_unread_badge_follows(fast_refresh,
     assert page.locator("article.alert").count() == 1
     assert page.locator("#unread-menu").inner_text() == "1"
     with sessions.begin() as s:
-        s.add(Alert(cooperative_id=tenant.cooperative_id, plot_id=tenant.plot_id, class_name="rice bug",
-                    level=AlertLevel.danger, count=12, threshold=10, local_day=dt.date.today(),
-                    message_vi="Nguy hiểm: bọ xít hại lúa", message_en="Danger: rice bug"))
+        s.add(
+            Alert(
+                cooperative_id=tenant.cooperative_id,
+                plot_id=tenant.plot_id,
+                class_name="rice bug",
+                level=AlertLevel.danger,
+                count=12,
+                threshold=10,
+                local_day=dt.date.today(),
+                message_vi="Nguy hiểm: bọ xít hại lúa",
+                message_en="Danger: rice bug",
+            )
+        )
     page.locator("article.alert").nth(1).wait_for(timeout=10_000)  # arrived by itself
     expect(page.locator("#unread-menu")).to_have_text("2", timeout=10_000)
     page.locator("article.alert").first.get_by_role("button", name="Tôi đã xem").click()

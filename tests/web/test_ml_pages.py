@@ -10,19 +10,21 @@ import io
 import time
 
 import httpx
+from conftest import SHARED
+from factories import make_tenant
 from sqlalchemy import select
 
-from conftest import SHARED
 from cropwatch.domain import ModelStage, ModelTask, Role
 from cropwatch.tables import DatasetVersion, ModelVersion, Review, TrainingRun
 from cropwatch.timeutil import utcnow
-from factories import make_tenant
 from models import registry
 
 from .conftest import DESKTOP, SCREENSHOTS, screenshot, upload
 
-PHOTOS = [next((SHARED / "rice-pests" / "images" / "test").glob(f"{stem}_jpg*.jpg"))
-          for stem in ("brown_0267", "brown_0252", "brown_0264")]
+PHOTOS = [
+    next((SHARED / "rice-pests" / "images" / "test").glob(f"{stem}_jpg*.jpg"))
+    for stem in ("brown_0267", "brown_0252", "brown_0264")
+]
 
 
 def confusion_png(names: list[str]) -> bytes:
@@ -52,34 +54,54 @@ def confusion_png(names: list[str]) -> bytes:
     return buf.getvalue()
 
 
-def _candidates(s, storage, prod_id: int, cooperative_id: int) -> tuple[int, int]:  # noqa: ANN001
+def _candidates(s, storage, prod_id: int, cooperative_id: int) -> tuple[int, int]:
     """A candidate that passes the gate (a registered copy of the shipped model: its INT8 file, with the metrics and
     confusion matrix a training run records) and one that does not; both belong to the cooperative, as versions
     a training run of its data registers do."""
     prod = s.get(ModelVersion, prod_id)
     int8 = registry.variant_path(registry.SHIPPED_DIR / "pest" / "pest-rice-yolo11n.onnx", "int8")
-    good = registry.register(s, storage, int8, task=ModelTask.pest, name="rice-htx-a-run7",
-                             cooperative_id=cooperative_id)
+    good = registry.register(
+        s, storage, int8, task=ModelTask.pest, name="rice-htx-a-run7", cooperative_id=cooperative_id
+    )
     key = "models/pest/reports/run-7/confusion_matrix.png"
     storage.put_bytes(key, confusion_png(list(prod.classes.values())), "image/png")
     base = prod.metrics["map50"]
-    per_class = {k: {**v, "map50": round(min(1.0, v["map50"] * 1.15 + 0.02), 4)}
-                 for k, v in prod.metrics["per_class"].items()}
-    good.metrics = {**prod.metrics, "map50": round(base + 0.03, 4), "per_class": per_class,
-                    "baseline": {"model_version_id": prod_id, "map50": base}, "reports": {"confusion_matrix": key}}
-    worse = ModelVersion(cooperative_id=cooperative_id, task=ModelTask.pest, name="rice-htx-a-run8", onnx_key=prod.onnx_key, sha256="f" * 64,
-                         classes=prod.classes, classes_vi=prod.classes_vi, input_size=prod.input_size,
-                         stage=ModelStage.candidate,
-                         metrics={"map50": 0.10, "map50_95": 0.04, "precision": 0.5, "recall": 0.1, "split": "test",
-                                  "per_class": {k: {**v, "map50": round(v["map50"] / 3, 4)}
-                                                for k, v in prod.metrics["per_class"].items()},
-                                  "baseline": {"model_version_id": prod_id, "map50": base}})
+    per_class = {
+        k: {**v, "map50": round(min(1.0, v["map50"] * 1.15 + 0.02), 4)} for k, v in prod.metrics["per_class"].items()
+    }
+    good.metrics = {
+        **prod.metrics,
+        "map50": round(base + 0.03, 4),
+        "per_class": per_class,
+        "baseline": {"model_version_id": prod_id, "map50": base},
+        "reports": {"confusion_matrix": key},
+    }
+    worse = ModelVersion(
+        cooperative_id=cooperative_id,
+        task=ModelTask.pest,
+        name="rice-htx-a-run8",
+        onnx_key=prod.onnx_key,
+        sha256="f" * 64,
+        classes=prod.classes,
+        classes_vi=prod.classes_vi,
+        input_size=prod.input_size,
+        stage=ModelStage.candidate,
+        metrics={
+            "map50": 0.10,
+            "map50_95": 0.04,
+            "precision": 0.5,
+            "recall": 0.1,
+            "split": "test",
+            "per_class": {k: {**v, "map50": round(v["map50"] / 3, 4)} for k, v in prod.metrics["per_class"].items()},
+            "baseline": {"model_version_id": prod_id, "map50": base},
+        },
+    )
     s.add(worse)
     s.flush()
     return good.id, worse.id
 
 
-def _review(server_url: str, tenant, capture_ids: list[int]) -> None:  # noqa: ANN001
+def _review(server_url: str, tenant, capture_ids: list[int]) -> None:
     """An agronomist confirms most of the model's boxes and rejects one per capture (through the API)."""
     auth = tenant.auth(Role.agronomist)
     with httpx.Client(base_url=server_url, timeout=30) as c:
@@ -89,19 +111,22 @@ def _review(server_url: str, tenant, capture_ids: list[int]) -> None:  # noqa: A
                 r = c.post(f"/api/v1/captures/{cid}/reviews", headers=auth, json={"action": "no_pest"})
                 assert r.status_code == 200, r.text
             for i, d in enumerate(dets):
-                r = c.post(f"/api/v1/captures/{cid}/reviews", headers=auth,
-                           json={"action": "reject" if i == len(dets) - 1 and i else "confirm",
-                                 "detection_id": d["id"]})
+                r = c.post(
+                    f"/api/v1/captures/{cid}/reviews",
+                    headers=auth,
+                    json={"action": "reject" if i == len(dets) - 1 and i else "confirm", "detection_id": d["id"]},
+                )
                 assert r.status_code == 200, r.text
 
 
-def _stage(sessions, model_id: int) -> ModelStage:  # noqa: ANN001
+def _stage(sessions, model_id: int) -> ModelStage:
     with sessions() as s:
         return s.get(ModelVersion, model_id).stage
 
 
-def test_ml_engineer_promotes_freezes_a_dataset_and_follows_a_run(live_server, open_page, sessions, storage,
-                                                                  models_registered):
+def test_ml_engineer_promotes_freezes_a_dataset_and_follows_a_run(
+    live_server, open_page, sessions, storage, models_registered
+):
     prod_id = models_registered["pest"]
     with sessions.begin() as s:
         tenant = make_tenant(s, "a")
@@ -110,8 +135,9 @@ def test_ml_engineer_promotes_freezes_a_dataset_and_follows_a_run(live_server, o
     live_server.wait_processed(len(captures))
     _review(live_server.url, tenant, captures)
     with sessions.begin() as s:  # spread the reviews over past weeks, for the agreement chart
-        reviews = s.scalars(select(Review).where(Review.cooperative_id == tenant.cooperative_id)
-                            .order_by(Review.id)).all()
+        reviews = s.scalars(
+            select(Review).where(Review.cooperative_id == tenant.cooperative_id).order_by(Review.id)
+        ).all()
         for i, r in enumerate(reviews):
             r.created_at = utcnow() - dt.timedelta(weeks=(len(reviews) - 1 - i) % 4)
 
@@ -172,8 +198,10 @@ def test_ml_engineer_promotes_freezes_a_dataset_and_follows_a_run(live_server, o
     with sessions() as s:
         mv = s.get(ModelVersion, worse_id)
         assert mv.stage == ModelStage.production
-        assert (mv.history[-1]["gate"], mv.history[-1]["reason"]) == ("overridden",
-                                                                     "thử thực địa ở lô A2: bắt rầy nâu tốt hơn")
+        assert (mv.history[-1]["gate"], mv.history[-1]["reason"]) == (
+            "overridden",
+            "thử thực địa ở lô A2: bắt rầy nâu tốt hơn",
+        )
 
     # roll back to the version that served before
     page.once("dialog", lambda d: d.accept())
@@ -215,10 +243,19 @@ def test_ml_engineer_promotes_freezes_a_dataset_and_follows_a_run(live_server, o
     screenshot(page, "ml-datasets")
 
     with sessions.begin() as s:  # an earlier run that failed, as the training worker records it
-        s.add(TrainingRun(cooperative_id=tenant.cooperative_id, dataset_version_id=dv.id, status="failed",
-                          params={"epochs": 30, "imgsz": 320, "batch": 16}, progress=0.02,
-                          created_at=utcnow() - dt.timedelta(days=1), finished_at=utcnow() - dt.timedelta(days=1),
-                          log="[09:00:00] failed: no space left on device\n", error="OSError: no space left on device"))
+        s.add(
+            TrainingRun(
+                cooperative_id=tenant.cooperative_id,
+                dataset_version_id=dv.id,
+                status="failed",
+                params={"epochs": 30, "imgsz": 320, "batch": 16},
+                progress=0.02,
+                created_at=utcnow() - dt.timedelta(days=1),
+                finished_at=utcnow() - dt.timedelta(days=1),
+                log="[09:00:00] failed: no space left on device\n",
+                error="OSError: no space left on device",
+            )
+        )
 
     # a training run started from the form; its page polls the live part while it is queued or running
     page.goto(f"/ml/datasets/{dv.id}")
@@ -271,13 +308,27 @@ def test_who_may_see_and_change_the_registry(live_server, open_page, sessions, s
         a = make_tenant(s, "a")
         make_tenant(s, "b")
         good_id, _ = _candidates(s, storage, prod_id, a.cooperative_id)
-        own = ModelVersion(task=ModelTask.pest, name="a-only", onnx_key="x", sha256="e" * 64, classes={"0": "x"},
-                           input_size=320, cooperative_id=a.cooperative_id,
-                           metrics={"reports": {"confusion_matrix": "models/pest/reports/run-7/confusion_matrix.png"}})
-        dv = DatasetVersion(cooperative_id=a.cooperative_id, name="a-set", version=1, task=ModelTask.pest,
-                            manifest_key="datasets/x/manifest.json", manifest_sha256="0" * 64, classes={"0": "x"},
-                            stats={"images": {"train": 1}},
-                            preview_key="models/pest/reports/run-7/confusion_matrix.png")
+        own = ModelVersion(
+            task=ModelTask.pest,
+            name="a-only",
+            onnx_key="x",
+            sha256="e" * 64,
+            classes={"0": "x"},
+            input_size=320,
+            cooperative_id=a.cooperative_id,
+            metrics={"reports": {"confusion_matrix": "models/pest/reports/run-7/confusion_matrix.png"}},
+        )
+        dv = DatasetVersion(
+            cooperative_id=a.cooperative_id,
+            name="a-set",
+            version=1,
+            task=ModelTask.pest,
+            manifest_key="datasets/x/manifest.json",
+            manifest_sha256="0" * 64,
+            classes={"0": "x"},
+            stats={"images": {"train": 1}},
+            preview_key="models/pest/reports/run-7/confusion_matrix.png",
+        )
         s.add_all([own, dv])
         s.flush()
         run = TrainingRun(cooperative_id=a.cooperative_id, dataset_version_id=dv.id, params={}, status="running")
@@ -311,8 +362,13 @@ def test_who_may_see_and_change_the_registry(live_server, open_page, sessions, s
     assert other.goto("/ml/models").status == 200
     assert other.locator(f"#model-{prod_id}").count() == 1
     assert other.locator(f"#model-{good_id}").count() == 0 and other.locator(f"#model-{own_id}").count() == 0
-    for path in (f"/ml/models/{own_id}/reports/confusion_matrix.png", f"/ml/datasets/{dv_id}",
-                 f"/ml/datasets/{dv_id}/preview.jpg", f"/ml/runs/{run_id}", f"/ml/runs/{run_id}/live"):
+    for path in (
+        f"/ml/models/{own_id}/reports/confusion_matrix.png",
+        f"/ml/datasets/{dv_id}",
+        f"/ml/datasets/{dv_id}/preview.jpg",
+        f"/ml/runs/{run_id}",
+        f"/ml/runs/{run_id}/live",
+    ):
         assert other.goto(path).status == 404, path
     csrf = other.locator("body").get_attribute("data-csrf")
     assert other.request.post(f"/ml/models/{own_id}/promote", form={"csrf_token": csrf}).status == 404
@@ -330,4 +386,3 @@ def test_pages_in_english(live_server, open_page, sessions, models_registered):
     page.goto(f"/ml/models?lang={lang}")
     assert page.locator("h1").inner_text() == "Models"
     assert page.locator(f"#model-{models_registered['pest']} .badge[data-stage]").inner_text() == "Production"
-

@@ -7,17 +7,19 @@ from __future__ import annotations
 import re
 
 import pytest
+from factories import make_tenant, open_pest_alert
 
 from cropwatch.domain import AlertLevel, Role
 from cropwatch.tables import AlertRule, Capture
-from factories import make_tenant, open_pest_alert
 from training.recipes import RICE_PESTS_NAMES
 
 from .conftest import DESKTOP
 
 ENGLISH_CLASSES = sorted(RICE_PESTS_NAMES.values(), key=len, reverse=True)
-RAW = re.compile(r"\{\s*\"|\b(pending|automatic|manual|threshold|trend|silence|harvest_window|camera_silent|"
-                 r"trap_day|sticky_trap|garden|warning|danger|watch|observation)\b")
+RAW = re.compile(
+    r"\{\s*\"|\b(pending|automatic|manual|threshold|trend|silence|harvest_window|camera_silent|"
+    r"trap_day|sticky_trap|garden|warning|danger|watch|observation)\b"
+)
 
 
 def _english_in(text: str) -> list[str]:
@@ -31,10 +33,22 @@ def _english_in(text: str) -> list[str]:
 def world(sessions):
     with sessions.begin() as s:
         tenant = make_tenant(s, "a")
-        for kind, cls, params in (("trend", "planthopper", {"rise_pct": 40}), ("silence", "camera_silent", {"hours": 2}),
-                                  ("harvest_window", "harvest_window", {"share": 0.3, "target": 0.8, "days": 7})):
-            s.add(AlertRule(cooperative_id=tenant.cooperative_id, name="", class_name=cls, threshold=2,
-                            level=AlertLevel.watch, kind=kind, params=params))
+        for kind, cls, params in (
+            ("trend", "planthopper", {"rise_pct": 40}),
+            ("silence", "camera_silent", {"hours": 2}),
+            ("harvest_window", "harvest_window", {"share": 0.3, "target": 0.8, "days": 7}),
+        ):
+            s.add(
+                AlertRule(
+                    cooperative_id=tenant.cooperative_id,
+                    name="",
+                    class_name=cls,
+                    threshold=2,
+                    level=AlertLevel.watch,
+                    kind=kind,
+                    params=params,
+                )
+            )
     alert_id = open_pest_alert(sessions, tenant)
     with sessions() as s:
         capture_id = s.query(Capture.id).filter_by(cooperative_id=tenant.cooperative_id).scalar()
@@ -47,8 +61,14 @@ def test_vietnamese_pages_show_no_english(world, live_server, open_page, role, u
     page = open_page(username, "pw-a", DESKTOP)
     paths = ["/alerts", "/plots", f"/plots/{tenant.plot_id}", f"/captures/{capture_id}"]
     if role == Role.agronomist:
-        paths += ["/rules", "/pressure", f"/pressure?plot_id={tenant.plot_id}", "/review", "/admin/cameras",
-                  "/admin/channels"]
+        paths += [
+            "/rules",
+            "/pressure",
+            f"/pressure?plot_id={tenant.plot_id}",
+            "/review",
+            "/admin/cameras",
+            "/admin/channels",
+        ]
     problems = {}
     for path in paths:
         assert page.goto(path).status == 200, path

@@ -9,7 +9,7 @@ def test_docs_and_redoc_render_with_the_outside_network_cut_off(browser, live_se
     ctx.set_default_timeout(30_000)
     outside: list[str] = []
 
-    def only_this_app(route) -> None:  # noqa: ANN001
+    def only_this_app(route) -> None:
         url = route.request.url
         if url.startswith((live_server.url, "data:", "blob:")):
             route.continue_()

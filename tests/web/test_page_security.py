@@ -4,19 +4,20 @@ the same in Chromium)."""
 from __future__ import annotations
 
 import pytest
+from factories import make_tenant
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.web.session import CSRF_COOKIE, SESSION_COOKIE
 from cropwatch.domain import Role
 from cropwatch.tables import Capture
-from factories import make_tenant
 
 
 @pytest.fixture
 def app_client(settings, storage):
-    with TestClient(create_app(settings, enqueue=lambda cid: None, enqueue_training=lambda rid: None),
-                    follow_redirects=False) as c:
+    with TestClient(
+        create_app(settings, enqueue=lambda cid: None, enqueue_training=lambda rid: None), follow_redirects=False
+    ) as c:
         yield c
 
 
@@ -28,8 +29,7 @@ def tenants(sessions):
 
 def _login(c: TestClient, username: str, password: str):
     c.get("/login")
-    return c.post("/login", data={"username": username, "password": password,
-                                  "csrf_token": c.cookies.get(CSRF_COOKIE)})
+    return c.post("/login", data={"username": username, "password": password, "csrf_token": c.cookies.get(CSRF_COOKIE)})
 
 
 def test_login_sets_a_hardened_session_cookie_and_lands_on_the_role_home(app_client, tenants):
@@ -54,9 +54,15 @@ def test_pages_need_a_session_and_keep_where_the_user_wanted_to_go(app_client, t
     r = app_client.get("/plots?x=1")
     assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Fplots%3Fx%3D1"
     # an open redirect through ?next= is refused
-    r = app_client.post("/login", data={"username": "a-member", "password": "pw-a", "next": "//evil.example/",
-                                        "csrf_token": app_client.get("/login").cookies.get(CSRF_COOKIE)
-                                        or app_client.cookies.get(CSRF_COOKIE)})
+    r = app_client.post(
+        "/login",
+        data={
+            "username": "a-member",
+            "password": "pw-a",
+            "next": "//evil.example/",
+            "csrf_token": app_client.get("/login").cookies.get(CSRF_COOKIE) or app_client.cookies.get(CSRF_COOKIE),
+        },
+    )
     assert r.status_code == 303 and r.headers["location"] == "/alerts"
 
 
@@ -100,9 +106,18 @@ def test_role_checks_match_the_api(app_client, tenants):
 def test_other_cooperatives_pages_and_images_are_404(app_client, tenants, sessions, storage):
     a, b = tenants
     with sessions.begin() as s:
-        cap = Capture(cooperative_id=a.cooperative_id, camera_id=a.camera_id, plot_id=a.plot_id,
-                      object_key="raw/a/x.jpg", sha256="0" * 64, size_bytes=3, status="done", width=10, height=10,
-                      captured_at=__import__("datetime").datetime.now(__import__("datetime").timezone.utc))
+        cap = Capture(
+            cooperative_id=a.cooperative_id,
+            camera_id=a.camera_id,
+            plot_id=a.plot_id,
+            object_key="raw/a/x.jpg",
+            sha256="0" * 64,
+            size_bytes=3,
+            status="done",
+            width=10,
+            height=10,
+            captured_at=__import__("datetime").datetime.now(__import__("datetime").timezone.utc),
+        )
         s.add(cap)
         s.flush()
         cap_id = cap.id
@@ -112,8 +127,13 @@ def test_other_cooperatives_pages_and_images_are_404(app_client, tenants, sessio
     app_client.cookies.clear()
     _login(app_client, "b-agronomist", "pw-b")
     token = app_client.cookies.get(CSRF_COOKIE)
-    for path in (f"/captures/{cap_id}", f"/captures/{cap_id}/image", f"/review/{cap_id}", f"/plots/{a.plot_id}",
-                 f"/pressure?plot_id={a.plot_id}"):
+    for path in (
+        f"/captures/{cap_id}",
+        f"/captures/{cap_id}/image",
+        f"/review/{cap_id}",
+        f"/plots/{a.plot_id}",
+        f"/pressure?plot_id={a.plot_id}",
+    ):
         r = app_client.get(path)
         assert r.status_code == 404, path
         assert "x.jpg" not in r.text
@@ -129,8 +149,11 @@ def test_other_cooperatives_pages_and_images_are_404(app_client, tenants, sessio
 def test_ids_beyond_64_bits_answer_4xx_not_500(app_client, tenants):
     """Finding 11: page routes took any integer and the database driver failed on it."""
     huge = "99999999999999999999"
-    for username, paths in (("a-member", [f"/captures/{huge}", f"/plots/{huge}", f"/lots/labels.pdf?ids={huge}"]),
-                            ("a-agronomist", [f"/review/{huge}"]), ("a-ml_engineer", [f"/ml/runs/{huge}"])):
+    for username, paths in (
+        ("a-member", [f"/captures/{huge}", f"/plots/{huge}", f"/lots/labels.pdf?ids={huge}"]),
+        ("a-agronomist", [f"/review/{huge}"]),
+        ("a-ml_engineer", [f"/ml/runs/{huge}"]),
+    ):
         app_client.cookies.clear()
         _login(app_client, username, "pw-a")
         for path in paths:

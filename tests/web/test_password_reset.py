@@ -7,6 +7,7 @@ import re
 import time
 
 import pytest
+from factories import make_tenant
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -16,7 +17,6 @@ from cropwatch.domain import Role
 from cropwatch.password_reset import PREFIX, USER_PREFIX, code_hash, normalize_code
 from cropwatch.security import hash_password
 from cropwatch.tables import ApiToken, Membership, User
-from factories import make_tenant
 
 NEW_PW = "ruong lua xanh thang muoi"
 CODE_RE = re.compile(r'id="reset-code-value">([0-9A-Z-]+)<')
@@ -30,6 +30,7 @@ def app(settings, storage):
 @pytest.fixture(autouse=True)
 def clean_counters(app):
     """Sign-in and reset counters live in the shared Redis: start and leave them at zero."""
+
     def clear() -> None:
         r = app.state.limiter.redis
         keys = list(r.scan_iter(match="cropwatch:rl:*"))
@@ -50,21 +51,32 @@ def world(sessions):
         admin2 = User(username="pr-admin2", full_name="second admin", password_hash=hash_password("pw-pr"))
         s.add_all([union, shared, admin2])
         s.flush()
-        s.add_all([Membership(user_id=union.id, cooperative_id=a.cooperative_id, role=Role.union_admin),
-                   Membership(user_id=shared.id, cooperative_id=a.cooperative_id, role=Role.agronomist),
-                   Membership(user_id=shared.id, cooperative_id=b.cooperative_id, role=Role.agronomist),
-                   Membership(user_id=admin2.id, cooperative_id=a.cooperative_id, role=Role.coop_admin)])
+        s.add_all(
+            [
+                Membership(user_id=union.id, cooperative_id=a.cooperative_id, role=Role.union_admin),
+                Membership(user_id=shared.id, cooperative_id=a.cooperative_id, role=Role.agronomist),
+                Membership(user_id=shared.id, cooperative_id=b.cooperative_id, role=Role.agronomist),
+                Membership(user_id=admin2.id, cooperative_id=a.cooperative_id, role=Role.coop_admin),
+            ]
+        )
         s.flush()
 
         def membership(user_id: int, coop: int) -> int:
-            return s.scalar(select(Membership.id).where(Membership.user_id == user_id,
-                                                        Membership.cooperative_id == coop))
+            return s.scalar(
+                select(Membership.id).where(Membership.user_id == user_id, Membership.cooperative_id == coop)
+            )
 
-        return {"a": a, "b": b, "member": membership(a.user_ids[Role.member], a.cooperative_id),
-                "union": membership(union.id, a.cooperative_id), "shared": membership(shared.id, a.cooperative_id),
-                "self": membership(a.user_ids[Role.coop_admin], a.cooperative_id),
-                "b_member": membership(b.user_ids[Role.member], b.cooperative_id),
-                "union_id": union.id, "shared_id": shared.id}
+        return {
+            "a": a,
+            "b": b,
+            "member": membership(a.user_ids[Role.member], a.cooperative_id),
+            "union": membership(union.id, a.cooperative_id),
+            "shared": membership(shared.id, a.cooperative_id),
+            "self": membership(a.user_ids[Role.coop_admin], a.cooperative_id),
+            "b_member": membership(b.user_ids[Role.member], b.cooperative_id),
+            "union_id": union.id,
+            "shared_id": shared.id,
+        }
 
 
 def _client(app) -> TestClient:
@@ -73,8 +85,7 @@ def _client(app) -> TestClient:
 
 def _login(c: TestClient, username: str, password: str):
     c.get("/login")
-    return c.post("/login", data={"username": username, "password": password,
-                                  "csrf_token": c.cookies.get(CSRF_COOKIE)})
+    return c.post("/login", data={"username": username, "password": password, "csrf_token": c.cookies.get(CSRF_COOKIE)})
 
 
 def _csrf(c: TestClient) -> dict[str, str]:
@@ -94,8 +105,11 @@ def _make_code(admin: TestClient, membership_id: int) -> str:
 
 
 def _reset(c: TestClient, code: str, password: str, again: str | None = None):
-    return c.post("/reset", data={"code": code, "new_password": password,
-                                  "new_password_again": password if again is None else again} | _csrf(c))
+    return c.post(
+        "/reset",
+        data={"code": code, "new_password": password, "new_password_again": password if again is None else again}
+        | _csrf(c),
+    )
 
 
 def test_admin_makes_a_code_the_member_resets_and_every_old_session_ends(app, world, sessions):
@@ -181,8 +195,11 @@ def test_a_code_stops_working_when_the_account_is_shared_after_it_was_made(app, 
         _login(admin, "pr-coop_admin", "pw-pr")
         code = _make_code(admin, world["member"])
         with sessions.begin() as s:
-            s.add(Membership(user_id=world["a"].user_ids[Role.member], cooperative_id=world["b"].cooperative_id,
-                             role=Role.member))
+            s.add(
+                Membership(
+                    user_id=world["a"].user_ids[Role.member], cooperative_id=world["b"].cooperative_id, role=Role.member
+                )
+            )
         assert _reset(member, code, NEW_PW).status_code == 400
         assert _login(member, "pr-member", "pw-pr").status_code == 303
 
@@ -201,9 +218,12 @@ def test_a_weak_password_is_refused_with_the_reason_and_the_code_stays_valid(app
     with _client(app) as admin, _client(app) as member:
         _login(admin, "pr-coop_admin", "pw-pr")
         code = _make_code(admin, world["member"])
-        for password, again, words in (("short", None, "quá ngắn"), ("0912345678", None, "chỉ gồm chữ số"),
-                                       ("matkhau123", None, "quá dễ đoán"),
-                                       (NEW_PW, NEW_PW + "x", "không giống nhau")):
+        for password, again, words in (
+            ("short", None, "quá ngắn"),
+            ("0912345678", None, "chỉ gồm chữ số"),
+            ("matkhau123", None, "quá dễ đoán"),
+            (NEW_PW, NEW_PW + "x", "không giống nhau"),
+        ):
             r = _reset(member, code, password, again)
             assert r.status_code == 400 and words in r.text, (password, r.text[:500])
             assert f'value="{code}"' in r.text  # the code stays in the form
@@ -216,16 +236,23 @@ def test_the_reset_page_speaks_english_when_asked(app, world):
         page = c.get("/reset?lang=en")
         assert page.status_code == 200 and "Reset your password" in page.text
         assert "content-security-policy" in page.headers
-        r = c.post("/reset?lang=en", data={"code": "AAAA-BBBB-CCCC", "new_password": NEW_PW,
-                                           "new_password_again": NEW_PW} | _csrf(c))
+        r = c.post(
+            "/reset?lang=en",
+            data={"code": "AAAA-BBBB-CCCC", "new_password": NEW_PW, "new_password_again": NEW_PW} | _csrf(c),
+        )
         assert r.status_code == 400 and "wrong, expired or already used" in r.text
-        assert c.post("/reset", data={"code": "x", "new_password": NEW_PW, "new_password_again": NEW_PW}
-                      ).status_code == 403  # no CSRF token: refused like every other form
+        assert (
+            c.post("/reset", data={"code": "x", "new_password": NEW_PW, "new_password_again": NEW_PW}).status_code
+            == 403
+        )  # no CSRF token: refused like every other form
 
 
 def test_guessing_codes_is_rate_limited(settings, storage, world):
-    app = create_app(settings.model_copy(update={"reset_attempts_per_address": 5}), enqueue=lambda _id: None,
-                     enqueue_training=lambda _id: None)
+    app = create_app(
+        settings.model_copy(update={"reset_attempts_per_address": 5}),
+        enqueue=lambda _id: None,
+        enqueue_training=lambda _id: None,
+    )
     with _client(app) as admin, _client(app) as guesser:
         _login(admin, "pr-coop_admin", "pw-pr")
         code = _make_code(admin, world["member"])
@@ -247,8 +274,11 @@ def test_changing_ones_own_password_needs_the_current_one(app, world, sessions):
         form = {"new_password": NEW_PW, "new_password_again": NEW_PW}
         wrong = me.post("/account/password", data={"current_password": "guess"} | form | _csrf(me))
         assert wrong.status_code == 400 and "Mật khẩu hiện tại không đúng" in wrong.text
-        weak = me.post("/account/password", data={"current_password": "pw-pr", "new_password": "matkhau123",
-                                                  "new_password_again": "matkhau123"} | _csrf(me))
+        weak = me.post(
+            "/account/password",
+            data={"current_password": "pw-pr", "new_password": "matkhau123", "new_password_again": "matkhau123"}
+            | _csrf(me),
+        )
         assert weak.status_code == 400 and "quá dễ đoán" in weak.text
         assert _login(TestClient(app), "pr-agronomist", "pw-pr").status_code == 200  # unchanged so far
         r = me.post("/account/password", data={"current_password": "pw-pr"} | form | _csrf(me))
@@ -264,12 +294,17 @@ def test_changing_ones_own_password_needs_the_current_one(app, world, sessions):
 
 
 def test_guessing_the_current_password_shares_the_sign_in_limit(settings, storage, world):
-    app = create_app(settings.model_copy(update={"login_failures_per_user": 3}), enqueue=lambda _id: None,
-                     enqueue_training=lambda _id: None)
+    app = create_app(
+        settings.model_copy(update={"login_failures_per_user": 3}),
+        enqueue=lambda _id: None,
+        enqueue_training=lambda _id: None,
+    )
     with _client(app) as me:
         _login(me, "pr-member", "pw-pr")
         form = {"new_password": NEW_PW, "new_password_again": NEW_PW}
-        codes = [me.post("/account/password", data={"current_password": f"guess{i}"} | form | _csrf(me)).status_code
-                 for i in range(3)]
+        codes = [
+            me.post("/account/password", data={"current_password": f"guess{i}"} | form | _csrf(me)).status_code
+            for i in range(3)
+        ]
         r = me.post("/account/password", data={"current_password": "pw-pr"} | form | _csrf(me))
         assert codes == [400, 400, 400] and r.status_code == 429

@@ -35,7 +35,7 @@ def test_no_hard_coded_words_in_templates(path: Path):
     words = re.findall(r"[^\W\d_]{2,}", _visible_text(source))
     assert not words, f"{path.name}: text outside the catalogue: {words[:10]}"
     for attr, value in TEXT_ATTRS.findall(re.sub(r"\{\{.*?\}\}", "", source, flags=re.S)):
-        assert not re.search(r"[^\W\d_]{2,}", value), f"{path.name}: {attr}=\"{value}\" is not translated"
+        assert not re.search(r"[^\W\d_]{2,}", value), f'{path.name}: {attr}="{value}" is not translated'
 
 
 @pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: str(p.relative_to(TEMPLATE_DIR)))

@@ -26,8 +26,12 @@ def test_other_cooperative_sees_nothing_of_cooperative_a(live_server, open_page,
         page = open_page(f"b-{role}", "pw-b", PHONE)
         page.goto("/alerts")
         assert page.locator("article.alert").count() == 0
-        for path in (f"/captures/{capture['id']}", f"/captures/{capture['id']}/image", f"/plots/{a.plot_id}",
-                     f"/review/{capture['id']}"):
+        for path in (
+            f"/captures/{capture['id']}",
+            f"/captures/{capture['id']}/image",
+            f"/plots/{a.plot_id}",
+            f"/review/{capture['id']}",
+        ):
             response = page.goto(path)
             assert response.status in (403, 404), (role, path, response.status)
             assert "Lô a" not in page.content()

@@ -16,49 +16,69 @@ MESSAGES: dict[str, dict[str, str]] = {
     "admin_reactivate": {"vi": "Mở lại", "en": "Reactivate"},
     "admin_confirm_deactivate": {
         "vi": "Khoá tài khoản {who}? Người này sẽ bị đăng xuất ngay trên mọi thiết bị.",
-        "en": "Deactivate {who}? They are signed out at once on every device."},
+        "en": "Deactivate {who}? They are signed out at once on every device.",
+    },
     "admin_add_member": {"vi": "Thêm thành viên", "en": "Add a member"},
     "admin_add_member_button": {"vi": "Thêm thành viên", "en": "Add member"},
-    "admin_username_hint": {"vi": "3–64 ký tự: chữ không dấu, số, dấu chấm, gạch dưới, gạch ngang.",
-                            "en": "3–64 characters: letters, digits, dot, underscore, hyphen."},
+    "admin_username_hint": {
+        "vi": "3–64 ký tự: chữ không dấu, số, dấu chấm, gạch dưới, gạch ngang.",
+        "en": "3–64 characters: letters, digits, dot, underscore, hyphen.",
+    },
     "admin_password_policy": {
         "vi": "Ít nhất {n} ký tự, không chỉ gồm chữ số và không trùng tên đăng nhập.",
-        "en": "At least {n} characters, not only digits, and not the same as the username."},
-    "admin_pw_weak": {"vi": "Mật khẩu quá dễ đoán (lặp ký tự, từ thông dụng, tên đăng nhập); hãy dùng một câu "
-                            "ngắn nhiều từ, ví dụ \"ruộng lúa xanh tháng mười\".",
-                      "en": "The password is too easy to guess (repeats, common words, the username); use a short "
-                            "sentence of several words."},
-    "admin_pw_too_short": {"vi": "Mật khẩu quá ngắn: cần ít nhất {n} ký tự.",
-                           "en": "The password is too short: at least {n} characters are needed."},
+        "en": "At least {n} characters, not only digits, and not the same as the username.",
+    },
+    "admin_pw_weak": {
+        "vi": "Mật khẩu quá dễ đoán (lặp ký tự, từ thông dụng, tên đăng nhập); hãy dùng một câu "
+        'ngắn nhiều từ, ví dụ "ruộng lúa xanh tháng mười".',
+        "en": "The password is too easy to guess (repeats, common words, the username); use a short "
+        "sentence of several words.",
+    },
+    "admin_pw_too_short": {
+        "vi": "Mật khẩu quá ngắn: cần ít nhất {n} ký tự.",
+        "en": "The password is too short: at least {n} characters are needed.",
+    },
     "admin_pw_all_digits": {
         "vi": "Mật khẩu không được chỉ gồm chữ số (dễ đoán như số điện thoại, ngày sinh).",
-        "en": "The password must not be only digits (easy to guess, like a phone number or a birthday)."},
-    "admin_pw_is_username": {"vi": "Mật khẩu không được trùng với tên đăng nhập.",
-                             "en": "The password must not be the same as the username."},
+        "en": "The password must not be only digits (easy to guess, like a phone number or a birthday).",
+    },
+    "admin_pw_is_username": {
+        "vi": "Mật khẩu không được trùng với tên đăng nhập.",
+        "en": "The password must not be the same as the username.",
+    },
     "admin_bad_username": {
         "vi": "Tên đăng nhập cần 3–64 ký tự: chữ không dấu, số, dấu chấm, gạch dưới hoặc gạch ngang.",
-        "en": "The username needs 3–64 characters: letters, digits, dot, underscore or hyphen."},
+        "en": "The username needs 3–64 characters: letters, digits, dot, underscore or hyphen.",
+    },
     "admin_bad_phone": {"vi": "Số điện thoại không hợp lệ.", "en": "The phone number is not valid."},
-    "admin_username_taken": {"vi": "Tên đăng nhập {username} đã có người dùng; hãy chọn tên khác.",
-                             "en": "The username {username} is taken; choose another one."},
+    "admin_username_taken": {
+        "vi": "Tên đăng nhập {username} đã có người dùng; hãy chọn tên khác.",
+        "en": "The username {username} is taken; choose another one.",
+    },
     "admin_role_not_assignable": {"vi": "Không thể gán vai trò này.", "en": "This role cannot be assigned here."},
-    "admin_union_admin_protected": {"vi": "Tài khoản của quản trị liên minh do liên minh quản lý; hợp tác xã không "
-                                          "thể đổi vai trò, khóa, mở khóa hay đặt lại mật khẩu tài khoản này.",
-                                    "en": "The union admin's account is managed by the union; a cooperative cannot "
-                                          "change its role, lock, unlock or reset its password."},
-    "admin_self_role": {"vi": "Bạn không thể tự đổi vai trò của chính mình.",
-                        "en": "You cannot change your own role."},
-    "admin_self_deactivate": {"vi": "Bạn không thể tự khoá tài khoản của chính mình.",
-                              "en": "You cannot deactivate your own account."},
+    "admin_union_admin_protected": {
+        "vi": "Tài khoản của quản trị liên minh do liên minh quản lý; hợp tác xã không "
+        "thể đổi vai trò, khóa, mở khóa hay đặt lại mật khẩu tài khoản này.",
+        "en": "The union admin's account is managed by the union; a cooperative cannot "
+        "change its role, lock, unlock or reset its password.",
+    },
+    "admin_self_role": {"vi": "Bạn không thể tự đổi vai trò của chính mình.", "en": "You cannot change your own role."},
+    "admin_self_deactivate": {
+        "vi": "Bạn không thể tự khoá tài khoản của chính mình.",
+        "en": "You cannot deactivate your own account.",
+    },
     "admin_deactivate_shared": {
         "vi": "Tài khoản này còn thuộc hợp tác xã khác nên không thể khoá, mở khoá, đổi vai trò hay đặt lại mật khẩu "
-              "từ đây; hãy liên hệ quản trị hệ thống.",
+        "từ đây; hãy liên hệ quản trị hệ thống.",
         "en": "This account also belongs to another cooperative: it cannot be deactivated, reactivated, given "
-              "another role or have its password reset from here; ask the system administrator."},
+        "another role or have its password reset from here; ask the system administrator.",
+    },
     "admin_member_added": {"vi": "Đã thêm thành viên {who}.", "en": "Member {who} added."},
     "admin_role_changed": {"vi": "Đã đổi vai trò của {who}.", "en": "The role of {who} was changed."},
-    "admin_member_deactivated": {"vi": "Đã khoá tài khoản {who} và đăng xuất mọi phiên của họ.",
-                                 "en": "{who} was deactivated and signed out everywhere."},
+    "admin_member_deactivated": {
+        "vi": "Đã khoá tài khoản {who} và đăng xuất mọi phiên của họ.",
+        "en": "{who} was deactivated and signed out everywhere.",
+    },
     "admin_member_reactivated": {"vi": "Đã mở lại tài khoản {who}.", "en": "{who} was reactivated."},
     "admin_required": {"vi": "Cần nhập: {field}.", "en": "Required: {field}."},
     "admin_invalid_value": {"vi": "Giá trị không hợp lệ: {field}.", "en": "Invalid value: {field}."},
@@ -74,8 +94,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "admin_cam_model_task": {"vi": "Mô hình nhận dạng", "en": "Model task"},
     "admin_cam_interval": {"vi": "Chu kỳ chụp (giây)", "en": "Capture interval (seconds)"},
     "admin_cam_capture_interval_s": {"vi": "Chu kỳ chụp", "en": "Capture interval"},
-    "admin_cam_interval_hint": {"vi": "Từ 10 giây đến 86 400 giây (1 ngày); 600 = 10 phút.",
-                                "en": "From 10 to 86,400 seconds (1 day); 600 = 10 minutes."},
+    "admin_cam_interval_hint": {
+        "vi": "Từ 10 giây đến 86 400 giây (1 ngày); 600 = 10 phút.",
+        "en": "From 10 to 86,400 seconds (1 day); 600 = 10 minutes.",
+    },
     "admin_cam_last_seen": {"vi": "Liên lạc gần nhất", "en": "Last seen"},
     "admin_cam_battery": {"vi": "Pin", "en": "Battery"},
     "admin_cam_disk": {"vi": "Bộ nhớ", "en": "Disk"},
@@ -90,7 +112,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "admin_cam_state_revoked": {"vi": "Đã thu hồi mã", "en": "Token revoked"},
     "admin_cam_status_help": {
         "vi": "Đang hoạt động: camera liên lạc trong vòng 2 lần chu kỳ chụp. Im lặng: quá thời gian đó.",
-        "en": "Online: the camera was seen within twice its capture interval. Silent: not since then."},
+        "en": "Online: the camera was seen within twice its capture interval. Silent: not since then.",
+    },
     "admin_every_s": {"vi": "Chụp mỗi {n} giây", "en": "Every {n} s"},
     "admin_every_min": {"vi": "Chụp mỗi {n} phút", "en": "Every {n} min"},
     "admin_every_hour": {"vi": "Chụp mỗi {n} giờ", "en": "Every {n} h"},
@@ -108,20 +131,23 @@ MESSAGES: dict[str, dict[str, str]] = {
     "admin_revoke_token": {"vi": "Thu hồi mã", "en": "Revoke token"},
     "admin_confirm_rotate": {
         "vi": "Đổi mã thiết bị của {camera}? Mã cũ ngừng hoạt động ngay; cần nhập mã mới vào camera.",
-        "en": "Rotate the device token of {camera}? The old token stops working at once; "
-              "the camera needs the new one."},
+        "en": "Rotate the device token of {camera}? The old token stops working at once; the camera needs the new one.",
+    },
     "admin_confirm_revoke": {
         "vi": "Thu hồi mã của {camera}? Camera sẽ không gửi được ảnh cho đến khi được cấp mã mới.",
-        "en": "Revoke the token of {camera}? The camera cannot upload until it gets a new token."},
+        "en": "Revoke the token of {camera}? The camera cannot upload until it gets a new token.",
+    },
     "admin_token_created": {"vi": "Đã thêm camera “{camera}”", "en": "Camera “{camera}” added"},
     "admin_token_rotated": {"vi": "Mã thiết bị mới của “{camera}”", "en": "New device token of “{camera}”"},
     "admin_token_once": {
         "vi": "Mã này chỉ hiện một lần: hãy sao chép và nhập vào camera ngay. Hệ thống chỉ lưu bản băm.",
-        "en": "This token is shown only once: copy it into the camera now. Only its hash is stored."},
+        "en": "This token is shown only once: copy it into the camera now. Only its hash is stored.",
+    },
     "admin_token_revoked": {"vi": "Đã thu hồi mã thiết bị.", "en": "The device token was revoked."},
-    "admin_token_shown_once": {"vi": "Mã thiết bị chỉ hiện một lần và đã được hiện rồi; nếu chưa chép, hãy cấp mã mới.",
-                               "en": "The device token is shown once and was shown already; if you did not copy it, "
-                                     "issue a new one."},
+    "admin_token_shown_once": {
+        "vi": "Mã thiết bị chỉ hiện một lần và đã được hiện rồi; nếu chưa chép, hãy cấp mã mới.",
+        "en": "The device token is shown once and was shown already; if you did not copy it, issue a new one.",
+    },
     "admin_copy": {"vi": "Sao chép mã", "en": "Copy token"},
     "admin_copied": {"vi": "Đã sao chép", "en": "Copied"},
     "admin_add_camera": {"vi": "Thêm camera", "en": "Add a camera"},
@@ -130,10 +156,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "admin_camera_invalid": {"vi": "Thông tin camera không hợp lệ: {field}.", "en": "Invalid camera field: {field}."},
     # farms and plots
     "admin_plots_title": {"vi": "Trang trại và lô", "en": "Farms and plots"},
-    "admin_plots_sub": {"vi": "{farms} trang trại · {plots} lô · {area} m²",
-                        "en": "{farms} farms · {plots} plots · {area} m²"},
-    "admin_no_farms": {"vi": "Chưa có trang trại nào: hãy thêm trang trại đầu tiên.",
-                       "en": "No farms yet: add the first one."},
+    "admin_plots_sub": {
+        "vi": "{farms} trang trại · {plots} lô · {area} m²",
+        "en": "{farms} farms · {plots} plots · {area} m²",
+    },
+    "admin_no_farms": {
+        "vi": "Chưa có trang trại nào: hãy thêm trang trại đầu tiên.",
+        "en": "No farms yet: add the first one.",
+    },
     "admin_farm_no_plots": {"vi": "Trang trại chưa có lô.", "en": "This farm has no plots yet."},
     "admin_farm_owned_by": {"vi": "Chủ hộ: {who}", "en": "Owner: {who}"},
     "admin_add_farm": {"vi": "Thêm trang trại", "en": "Add a farm"},
@@ -153,20 +183,28 @@ MESSAGES: dict[str, dict[str, str]] = {
     "admin_plot_planting": {"vi": "Ngày xuống giống", "en": "Planting date"},
     "admin_plot_harvest": {"vi": "Dự kiến thu hoạch", "en": "Expected harvest"},
     "admin_plot_code": {"vi": "Mã vùng trồng", "en": "Growing-area code"},
-    "admin_plot_code_hint": {"vi": "Mã số vùng trồng do cơ quan bảo vệ thực vật cấp (nếu có).",
-                             "en": "The growing-area code issued by the plant-protection authority, if any."},
+    "admin_plot_code_hint": {
+        "vi": "Mã số vùng trồng do cơ quan bảo vệ thực vật cấp (nếu có).",
+        "en": "The growing-area code issued by the plant-protection authority, if any.",
+    },
     "admin_plot_added": {"vi": "Đã thêm lô.", "en": "Plot added."},
-    "admin_harvest_before_planting": {"vi": "Ngày dự kiến thu hoạch phải sau ngày xuống giống.",
-                                      "en": "The expected harvest must come after the planting date."},
+    "admin_harvest_before_planting": {
+        "vi": "Ngày dự kiến thu hoạch phải sau ngày xuống giống.",
+        "en": "The expected harvest must come after the planting date.",
+    },
     # union
     "union_title": {"vi": "Liên minh hợp tác xã", "en": "Cooperative union"},
     "union_sub": {"vi": "Liên minh {code} · {n} hợp tác xã", "en": "Union {code} · {n} cooperatives"},
-    "union_no_code": {"vi": "{coop} chưa thuộc liên minh nào: chỉ hiện số liệu của hợp tác xã này.",
-                      "en": "{coop} belongs to no union: only its own numbers are shown."},
+    "union_no_code": {
+        "vi": "{coop} chưa thuộc liên minh nào: chỉ hiện số liệu của hợp tác xã này.",
+        "en": "{coop} belongs to no union: only its own numbers are shown.",
+    },
     "union_period": {"vi": "Khoảng thời gian", "en": "Period"},
     "union_last_months": {"vi": "{n} tháng gần nhất", "en": "Last {n} months"},
-    "union_privacy": {"vi": "Chỉ hiện số liệu tổng hợp; ảnh và dữ liệu chi tiết thuộc về từng hợp tác xã.",
-                      "en": "Aggregate numbers only; photos and details stay with each cooperative."},
+    "union_privacy": {
+        "vi": "Chỉ hiện số liệu tổng hợp; ảnh và dữ liệu chi tiết thuộc về từng hợp tác xã.",
+        "en": "Aggregate numbers only; photos and details stay with each cooperative.",
+    },
     "union_totals": {"vi": "Tổng của liên minh", "en": "Union totals"},
     "union_coops": {"vi": "Hợp tác xã", "en": "Cooperatives"},
     "union_coop": {"vi": "Hợp tác xã", "en": "Cooperative"},
@@ -176,13 +214,17 @@ MESSAGES: dict[str, dict[str, str]] = {
     "union_alerts_level": {"vi": "Số cảnh báo mức {level}", "en": "Alerts at {level}"},
     "union_by_coop": {"vi": "Theo hợp tác xã", "en": "By cooperative"},
     "union_chart_title": {"vi": "Sâu hại phát hiện theo tháng", "en": "Pests detected per month"},
-    "union_chart_alt": {"vi": "Biểu đồ cột: số sâu hại phát hiện mỗi tháng của từng hợp tác xã (số liệu ở bảng dưới).",
-                        "en": "Bar chart: pests detected per month for each cooperative (numbers in the table below)."},
+    "union_chart_alt": {
+        "vi": "Biểu đồ cột: số sâu hại phát hiện mỗi tháng của từng hợp tác xã (số liệu ở bảng dưới).",
+        "en": "Bar chart: pests detected per month for each cooperative (numbers in the table below).",
+    },
     "union_chart_x": {"vi": "Tháng", "en": "Month"},
     "union_chart_y": {"vi": "Số sâu hại", "en": "Pests"},
     "union_pests_table": {"vi": "Sâu hại theo cây trồng và tháng", "en": "Pests by crop and month"},
-    "union_no_pests": {"vi": "Chưa phát hiện sâu hại nào trong khoảng thời gian này.",
-                       "en": "No pests detected in this period."},
+    "union_no_pests": {
+        "vi": "Chưa phát hiện sâu hại nào trong khoảng thời gian này.",
+        "en": "No pests detected in this period.",
+    },
     "union_month": {"vi": "Tháng", "en": "Month"},
     "union_class": {"vi": "Loài", "en": "Class"},
     "union_count": {"vi": "Số lượng", "en": "Count"},

@@ -1,6 +1,9 @@
 MESSAGES = {
     "app_name": {"vi": "CropWatch", "en": "CropWatch"},
-    "tagline": {"vi": "Theo dõi sâu bệnh và độ chín cho hợp tác xã", "en": "Pest and ripeness monitoring for cooperatives"},
+    "tagline": {
+        "vi": "Theo dõi sâu bệnh và độ chín cho hợp tác xã",
+        "en": "Pest and ripeness monitoring for cooperatives",
+    },
     "skip_to_content": {"vi": "Bỏ qua, đến nội dung chính", "en": "Skip to main content"},
     "login_title": {"vi": "Đăng nhập", "en": "Sign in"},
     "username": {"vi": "Tên đăng nhập", "en": "Username"},
@@ -37,8 +40,10 @@ MESSAGES = {
     "error_403": {"vi": "Bạn không có quyền xem trang này.", "en": "You are not allowed to see this page."},
     "error_404": {"vi": "Không tìm thấy trang hoặc dữ liệu này.", "en": "This page or item was not found."},
     "back_home": {"vi": "Về trang chính", "en": "Back to the start page"},
-    "csrf_failed": {"vi": "Phiên biểu mẫu đã hết hạn, hãy tải lại trang rồi thử lại.",
-                    "en": "The form expired; reload the page and try again."},
+    "csrf_failed": {
+        "vi": "Phiên biểu mẫu đã hết hạn, hãy tải lại trang rồi thử lại.",
+        "en": "The form expired; reload the page and try again.",
+    },
     "save": {"vi": "Lưu", "en": "Save"},
     "cancel": {"vi": "Huỷ", "en": "Cancel"},
     "confirm_q": {"vi": "Bạn chắc chắn chứ?", "en": "Are you sure?"},

@@ -33,8 +33,10 @@ MESSAGES = {
     "pressure_ok": {"vi": "Ổn định", "en": "Calm"},
     "pests_today": {"vi": "Sâu hại hôm nay: {n}", "en": "Pests today: {n}"},
     "trap_change_button": {"vi": "Đã thay bẫy ({trap})", "en": "Trap card changed ({trap})"},
-    "trap_changed_flash": {"vi": "Đã ghi nhận thay tấm bẫy: số côn trùng của bẫy được đếm lại từ 0.",
-                           "en": "Card change recorded: the trap counts from 0 again."},
+    "trap_changed_flash": {
+        "vi": "Đã ghi nhận thay tấm bẫy: số côn trùng của bẫy được đếm lại từ 0.",
+        "en": "Card change recorded: the trap counts from 0 again.",
+    },
     "trap_last_change": {"vi": "Thay lần cuối: {when}", "en": "Last changed: {when}"},
     "trap_never_changed": {"vi": "Chưa ghi nhận lần thay bẫy nào", "en": "No card change recorded yet"},
     "ripe_share": {"vi": "Quả chín: {pct}% ({n} quả)", "en": "Ripe fruit: {pct}% ({n} counted)"},
@@ -65,35 +67,45 @@ MESSAGES = {
     "diary_open_history": {"vi": "Xem lịch sử", "en": "History"},
     "diary_entry_heading": {"vi": "Mục nhật ký — {plot}", "en": "Diary entry — {plot}"},
     "diary_back": {"vi": "← Nhật ký {plot}", "en": "← Diary of {plot}"},
-    "diary_changes_saved": {"vi": "Đã lưu thay đổi; lịch sử bên dưới ghi lại ai sửa, lúc nào và sửa gì.",
-                            "en": "Changes saved; the history below keeps who changed what, and when."},
-    "diary_deleted_banner": {"vi": "Mục này đã bị xoá lúc {when} bởi {who}. Mục vẫn được giữ để kiểm tra và có "
-                                   "trong bản xuất nhật ký.",
-                             "en": "This entry was deleted at {when} by {who}. It is kept for the audit and stays "
-                                   "in the diary exports."},
-    "diary_deleted_flash": {"vi": "Đã xoá mục nhật ký; mục vẫn được giữ trong lịch sử và bản xuất để kiểm tra.",
-                            "en": "Diary entry deleted; it stays in the history and the exports for the audit."},
+    "diary_changes_saved": {
+        "vi": "Đã lưu thay đổi; lịch sử bên dưới ghi lại ai sửa, lúc nào và sửa gì.",
+        "en": "Changes saved; the history below keeps who changed what, and when.",
+    },
+    "diary_deleted_banner": {
+        "vi": "Mục này đã bị xoá lúc {when} bởi {who}. Mục vẫn được giữ để kiểm tra và có trong bản xuất nhật ký.",
+        "en": "This entry was deleted at {when} by {who}. It is kept for the audit and stays in the diary exports.",
+    },
+    "diary_deleted_flash": {
+        "vi": "Đã xoá mục nhật ký; mục vẫn được giữ trong lịch sử và bản xuất để kiểm tra.",
+        "en": "Diary entry deleted; it stays in the history and the exports for the audit.",
+    },
     "diary_reason_is": {"vi": "Lý do: {reason}", "en": "Reason: {reason}"},
-    "diary_auto_locked_note": {"vi": "Quan sát tự động do hệ thống ghi từ ảnh camera: nội dung không sửa hay xoá "
-                                     "được; hãy xác nhận, hoặc nhờ kỹ sư duyệt ảnh.",
-                               "en": "An automatic observation written by the system from camera photos: its text "
-                                     "cannot be edited or deleted; confirm it, or ask an agronomist to review the "
-                                     "photo."},
+    "diary_auto_locked_note": {
+        "vi": "Quan sát tự động do hệ thống ghi từ ảnh camera: nội dung không sửa hay xoá "
+        "được; hãy xác nhận, hoặc nhờ kỹ sư duyệt ảnh.",
+        "en": "An automatic observation written by the system from camera photos: its text "
+        "cannot be edited or deleted; confirm it, or ask an agronomist to review the "
+        "photo.",
+    },
     "diary_edit": {"vi": "Sửa mục này", "en": "Edit this entry"},
     "diary_change_reason": {"vi": "Lý do sửa (không bắt buộc)", "en": "Reason for the change (optional)"},
     "diary_delete": {"vi": "Xoá mục này", "en": "Delete this entry"},
     "diary_delete_reason": {"vi": "Lý do xoá (không bắt buộc)", "en": "Reason for deleting (optional)"},
-    "diary_confirm_delete": {"vi": "Xoá mục nhật ký này? Mục sẽ không còn trong nhật ký nhưng vẫn được giữ trong "
-                                   "lịch sử và bản xuất để kiểm tra.",
-                             "en": "Delete this diary entry? It leaves the diary but stays in the history and the "
-                                   "exports for the audit."},
+    "diary_confirm_delete": {
+        "vi": "Xoá mục nhật ký này? Mục sẽ không còn trong nhật ký nhưng vẫn được giữ trong "
+        "lịch sử và bản xuất để kiểm tra.",
+        "en": "Delete this diary entry? It leaves the diary but stays in the history and the exports for the audit.",
+    },
     "diary_history": {"vi": "Lịch sử thay đổi", "en": "Change history"},
     "diary_action_created": {"vi": "Tạo mục", "en": "Created"},
     "diary_action_edited": {"vi": "Sửa", "en": "Edited"},
     "diary_action_deleted": {"vi": "Xoá", "en": "Deleted"},
     "diary_action_restored": {"vi": "Khôi phục", "en": "Restored"},
     "diary_history_change": {"vi": "{field}: {before} → {after}", "en": "{field}: {before} → {after}"},
-    "phi_override_reason": {"vi": "Lý do vượt thời gian cách ly (kỹ sư)", "en": "Reason to override the pre-harvest interval (agronomist)"},
+    "phi_override_reason": {
+        "vi": "Lý do vượt thời gian cách ly (kỹ sư)",
+        "en": "Reason to override the pre-harvest interval (agronomist)",
+    },
     "recent_photos": {"vi": "Ảnh gần đây", "en": "Recent photos"},
     "lots_title": {"vi": "Lô hàng thu hoạch", "en": "Harvest lots"},
     "lots_empty": {"vi": "Chưa có lô hàng.", "en": "No harvest lots yet."},

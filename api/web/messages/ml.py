@@ -31,14 +31,18 @@ MESSAGES: dict[str, dict[str, str]] = {
     "ml_map50": {"vi": "mAP50", "en": "mAP50"},
     "ml_map50_95": {"vi": "mAP50-95", "en": "mAP50-95"},
     "ml_map50_test": {"vi": "mAP50 trên tập kiểm tra", "en": "Test mAP50"},
-    "ml_map50_golden": {"vi": "mAP50 trên tập vàng (cổng kiểm tra dùng số này)",
-                        "en": "Golden-set mAP50 (what the gate compares)"},
+    "ml_map50_golden": {
+        "vi": "mAP50 trên tập vàng (cổng kiểm tra dùng số này)",
+        "en": "Golden-set mAP50 (what the gate compares)",
+    },
     "ml_golden_images": {"vi": "({n} ảnh)", "en": "({n} images)"},
     "ml_licence": {"vi": "Giấy phép dữ liệu: {licence}", "en": "Data licence: {licence}"},
-    "ml_non_commercial": {"vi": "Chỉ dùng phi thương mại (nghiên cứu, thử nghiệm, trình diễn); để dùng trong sản xuất, "
-                                "hãy huấn luyện lại từ ảnh đã duyệt của hợp tác xã.",
-                          "en": "Non-commercial use only (research, tests, demonstrations); for production, retrain "
-                                "it on the cooperative's own reviewed photos."},
+    "ml_non_commercial": {
+        "vi": "Chỉ dùng phi thương mại (nghiên cứu, thử nghiệm, trình diễn); để dùng trong sản xuất, "
+        "hãy huấn luyện lại từ ảnh đã duyệt của hợp tác xã.",
+        "en": "Non-commercial use only (research, tests, demonstrations); for production, retrain "
+        "it on the cooperative's own reviewed photos.",
+    },
     "ml_family": {"vi": "Họ mô hình", "en": "Model family"},
     "ml_owner_shared": {"vi": "(dùng chung)", "en": "(shared)"},
     "ml_owner_own": {"vi": "(của hợp tác xã)", "en": "(this cooperative's)"},
@@ -51,27 +55,37 @@ MESSAGES: dict[str, dict[str, str]] = {
     "ml_reason": {"vi": "Lý do", "en": "Reason"},
     # datasets
     "ml_datasets_title": {"vi": "Bộ dữ liệu", "en": "Datasets"},
-    "ml_datasets_intro": {"vi": "Mỗi phiên bản là bản chụp cố định các ảnh đã được kỹ sư duyệt, chia sẵn tập huấn "
-                                "luyện / kiểm định / kiểm tra; không phiên bản nào bị sửa sau khi tạo.",
-                          "en": "Each version is a frozen snapshot of reviewed captures, already split into train / "
-                                "validation / test; no version changes after it is made."},
+    "ml_datasets_intro": {
+        "vi": "Mỗi phiên bản là bản chụp cố định các ảnh đã được kỹ sư duyệt, chia sẵn tập huấn "
+        "luyện / kiểm định / kiểm tra; không phiên bản nào bị sửa sau khi tạo.",
+        "en": "Each version is a frozen snapshot of reviewed captures, already split into train / "
+        "validation / test; no version changes after it is made.",
+    },
     "ml_datasets_empty": {"vi": "Chưa có bộ dữ liệu nào.", "en": "No dataset versions yet."},
     "ml_dataset": {"vi": "Bộ dữ liệu", "en": "Dataset"},
     "ml_dataset_new": {"vi": "Tạo phiên bản mới từ ảnh đã duyệt", "en": "Freeze a new version from reviewed captures"},
-    "ml_dataset_new_help": {"vi": "Chỉ ảnh đã được kỹ sư nông nghiệp duyệt mới được dùng; khung bị loại sẽ bị bỏ.",
-                            "en": "Only captures an agronomist reviewed are used; rejected boxes are left out."},
+    "ml_dataset_new_help": {
+        "vi": "Chỉ ảnh đã được kỹ sư nông nghiệp duyệt mới được dùng; khung bị loại sẽ bị bỏ.",
+        "en": "Only captures an agronomist reviewed are used; rejected boxes are left out.",
+    },
     "ml_dataset_name": {"vi": "Tên bộ dữ liệu", "en": "Dataset name"},
-    "ml_dataset_name_help": {"vi": "Chữ thường, số, dấu chấm, gạch ngang; cùng tên sẽ tạo phiên bản kế tiếp.",
-                             "en": "Lower-case letters, digits, dots, dashes; the same name makes the next version."},
+    "ml_dataset_name_help": {
+        "vi": "Chữ thường, số, dấu chấm, gạch ngang; cùng tên sẽ tạo phiên bản kế tiếp.",
+        "en": "Lower-case letters, digits, dots, dashes; the same name makes the next version.",
+    },
     "ml_since": {"vi": "Từ ngày", "en": "From"},
     "ml_until": {"vi": "Đến ngày", "en": "Until"},
     "ml_only_classes": {"vi": "Chỉ giữ các lớp", "en": "Keep only these classes"},
-    "ml_only_classes_help": {"vi": "Tên lớp tiếng Anh, cách nhau bằng dấu phẩy; để trống để giữ tất cả.",
-                             "en": "Class names, separated by commas; empty keeps all."},
+    "ml_only_classes_help": {
+        "vi": "Tên lớp tiếng Anh, cách nhau bằng dấu phẩy; để trống để giữ tất cả.",
+        "en": "Class names, separated by commas; empty keeps all.",
+    },
     "ml_plots_filter": {"vi": "Chỉ lấy ảnh của các lô (để trống: tất cả)", "en": "Only these plots (none: all)"},
     "ml_dataset_freeze": {"vi": "Tạo phiên bản", "en": "Freeze version"},
-    "ml_dataset_created": {"vi": "Đã tạo {name} phiên bản {version} với {n} ảnh.",
-                           "en": "{name} version {version} frozen with {n} images."},
+    "ml_dataset_created": {
+        "vi": "Đã tạo {name} phiên bản {version} với {n} ảnh.",
+        "en": "{name} version {version} frozen with {n} images.",
+    },
     "ml_images": {"vi": "Số ảnh", "en": "Images"},
     "ml_split": {"vi": "Tập", "en": "Split"},
     "ml_splits": {"vi": "Chia tập", "en": "Splits"},
@@ -95,10 +109,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "ml_area_medium": {"vi": "Vừa (<10% ảnh)", "en": "Medium (<10% of the image)"},
     "ml_area_large": {"vi": "Lớn", "en": "Large"},
     "ml_preview": {"vi": "Ảnh xem trước", "en": "Preview"},
-    "ml_preview_alt": {"vi": "Ảnh ghép 9 ảnh đầu của {name} phiên bản {version}, có vẽ khung",
-                       "en": "Mosaic of the first 9 images of {name} version {version} with their boxes"},
-    "ml_preview_caption": {"vi": "9 ảnh đầu tiên, khung vàng là nhãn.",
-                           "en": "The first 9 images; yellow boxes are labels."},
+    "ml_preview_alt": {
+        "vi": "Ảnh ghép 9 ảnh đầu của {name} phiên bản {version}, có vẽ khung",
+        "en": "Mosaic of the first 9 images of {name} version {version} with their boxes",
+    },
+    "ml_preview_caption": {
+        "vi": "9 ảnh đầu tiên, khung vàng là nhãn.",
+        "en": "The first 9 images; yellow boxes are labels.",
+    },
     "ml_no_preview": {"vi": "Phiên bản này không có ảnh xem trước.", "en": "This version has no preview."},
     "ml_class_counts": {"vi": "Số khung theo lớp", "en": "Boxes per class"},
     "ml_dropped_classes": {"vi": "Bỏ qua (lớp không có trong mô hình):", "en": "Dropped (class unknown to the model):"},
@@ -107,17 +125,21 @@ MESSAGES: dict[str, dict[str, str]] = {
     "ml_train_on_this": {"vi": "Huấn luyện trên bộ này", "en": "Train on this version"},
     # training runs
     "ml_runs_title": {"vi": "Huấn luyện", "en": "Training runs"},
-    "ml_runs_intro": {"vi": "Mỗi lượt huấn luyện biến một phiên bản dữ liệu thành một mô hình ứng viên, được đánh "
-                            "giá trên tập kiểm tra cùng với mô hình đang dùng.",
-                      "en": "A run turns a dataset version into a candidate model, evaluated on the test split "
-                            "next to the production model."},
+    "ml_runs_intro": {
+        "vi": "Mỗi lượt huấn luyện biến một phiên bản dữ liệu thành một mô hình ứng viên, được đánh "
+        "giá trên tập kiểm tra cùng với mô hình đang dùng.",
+        "en": "A run turns a dataset version into a candidate model, evaluated on the test split "
+        "next to the production model.",
+    },
     "ml_runs_empty": {"vi": "Chưa có lượt huấn luyện nào.", "en": "No training runs yet."},
     "ml_run": {"vi": "Lượt", "en": "Run"},
     "ml_run_new": {"vi": "Bắt đầu lượt huấn luyện", "en": "Start a training run"},
     "ml_run_needs_dataset": {"vi": "Cần có một phiên bản dữ liệu trước:", "en": "A dataset version is needed first:"},
     "ml_base_model": {"vi": "Mô hình gốc", "en": "Start from"},
-    "ml_base_model_help": {"vi": "Tinh chỉnh từ trọng số của một phiên bản đã huấn luyện, hoặc huấn luyện từ đầu.",
-                           "en": "Fine-tune a trained version's weights, or train from scratch."},
+    "ml_base_model_help": {
+        "vi": "Tinh chỉnh từ trọng số của một phiên bản đã huấn luyện, hoặc huấn luyện từ đầu.",
+        "en": "Fine-tune a trained version's weights, or train from scratch.",
+    },
     "ml_from_scratch": {"vi": "Huấn luyện từ đầu", "en": "From scratch"},
     "ml_epochs": {"vi": "Số epoch", "en": "Epochs"},
     "ml_imgsz": {"vi": "Kích thước ảnh (px)", "en": "Image size (px)"},
@@ -126,41 +148,55 @@ MESSAGES: dict[str, dict[str, str]] = {
     "ml_run_start": {"vi": "Bắt đầu huấn luyện", "en": "Start training"},
     "ml_progress": {"vi": "Tiến độ", "en": "Progress"},
     "ml_params": {"vi": "Tham số", "en": "Parameters"},
-    "ml_params_short": {"vi": "{epochs} epoch · {imgsz} px · batch {batch}",
-                        "en": "{epochs} epochs · {imgsz} px · batch {batch}"},
+    "ml_params_short": {
+        "vi": "{epochs} epoch · {imgsz} px · batch {batch}",
+        "en": "{epochs} epochs · {imgsz} px · batch {batch}",
+    },
     "ml_result": {"vi": "Kết quả", "en": "Result"},
     "ml_failed_short": {"vi": "Lỗi", "en": "Error"},
     "ml_live_updating": {"vi": "Tự cập nhật mỗi 2 giây", "en": "Updating every 2 seconds"},
     "ml_run_error": {"vi": "Lượt huấn luyện thất bại: {error}", "en": "The run failed: {error}"},
-    "ml_run_registered": {"vi": "Đã đăng ký mô hình ứng viên {name} (#{id}).",
-                          "en": "Candidate model {name} (#{id}) registered."},
+    "ml_run_registered": {
+        "vi": "Đã đăng ký mô hình ứng viên {name} (#{id}).",
+        "en": "Candidate model {name} (#{id}) registered.",
+    },
     "ml_open_models": {"vi": "Xem ở trang Mô hình", "en": "See it on the Models page"},
     "ml_metrics": {"vi": "Kết quả đánh giá", "en": "Evaluation"},
-    "ml_metrics_pending": {"vi": "Chưa có kết quả: mô hình được đánh giá khi huấn luyện xong.",
-                           "en": "No results yet: the model is evaluated when training ends."},
+    "ml_metrics_pending": {
+        "vi": "Chưa có kết quả: mô hình được đánh giá khi huấn luyện xong.",
+        "en": "No results yet: the model is evaluated when training ends.",
+    },
     "ml_val_curve": {"vi": "mAP50 kiểm định theo epoch", "en": "Validation mAP50 per epoch"},
-    "ml_curve_pending": {"vi": "Đường cong sẽ hiện khi có epoch đầu tiên.",
-                         "en": "The curve appears after the first epoch."},
+    "ml_curve_pending": {
+        "vi": "Đường cong sẽ hiện khi có epoch đầu tiên.",
+        "en": "The curve appears after the first epoch.",
+    },
     "ml_log": {"vi": "Nhật ký chạy", "en": "Log"},
     "ml_log_empty": {"vi": "(chưa có dòng nào)", "en": "(no lines yet)"},
     # models
     "ml_models_title": {"vi": "Mô hình", "en": "Models"},
-    "ml_models_intro": {"vi": "Mỗi nhiệm vụ có một mô hình đang dùng cho mọi HTX. Ứng viên được đưa vào dùng nếu mAP50 "
-                              "không thấp hơn mô hình đang dùng quá {tolerance} trên cùng tập kiểm tra, hoặc khi ghi "
-                              "rõ lý do.",
-                        "en": "Each task has one production model serving every cooperative. A candidate is promoted "
-                              "when its mAP50 is not below production's by more than {tolerance} on the same test "
-                              "split, or with a written reason."},
-    "ml_models_readonly": {"vi": "Bạn chỉ có quyền xem; kỹ sư học máy mới thay đổi được mô hình.",
-                           "en": "Read-only: only ML engineers change the models."},
+    "ml_models_intro": {
+        "vi": "Mỗi nhiệm vụ có một mô hình đang dùng cho mọi HTX. Ứng viên được đưa vào dùng nếu mAP50 "
+        "không thấp hơn mô hình đang dùng quá {tolerance} trên cùng tập kiểm tra, hoặc khi ghi "
+        "rõ lý do.",
+        "en": "Each task has one production model serving every cooperative. A candidate is promoted "
+        "when its mAP50 is not below production's by more than {tolerance} on the same test "
+        "split, or with a written reason.",
+    },
+    "ml_models_readonly": {
+        "vi": "Bạn chỉ có quyền xem; kỹ sư học máy mới thay đổi được mô hình.",
+        "en": "Read-only: only ML engineers change the models.",
+    },
     "ml_models_empty": {"vi": "Chưa có mô hình nào được đăng ký.", "en": "No model versions are registered."},
     "ml_in_production": {"vi": "Đang dùng: {name} (#{id})", "en": "In production: {name} (#{id})"},
     "ml_no_production": {"vi": "Chưa có mô hình đang dùng", "en": "No production model"},
     "ml_compare_caption": {"vi": "So sánh các phiên bản mô hình {task}", "en": "{task} model versions compared"},
     "ml_version": {"vi": "Phiên bản", "en": "Version"},
     "ml_per_class_map50": {"vi": "mAP50 theo lớp", "en": "mAP50 per class"},
-    "ml_per_class_chart": {"vi": "mAP50 theo lớp, các phiên bản cạnh nhau",
-                           "en": "mAP50 per class, versions side by side"},
+    "ml_per_class_chart": {
+        "vi": "mAP50 theo lớp, các phiên bản cạnh nhau",
+        "en": "mAP50 per class, versions side by side",
+    },
     "ml_speed": {"vi": "Tốc độ", "en": "Speed"},
     "ml_latency": {"vi": "Thời gian suy luận trung bình", "en": "Mean inference time"},
     "ml_n_captures": {"vi": "({n} ảnh)", "en": "({n} captures)"},
@@ -169,55 +205,83 @@ MESSAGES: dict[str, dict[str, str]] = {
     "ml_input_size": {"vi": "Kích thước đầu vào (px)", "en": "Input size (px)"},
     "ml_promoted_at": {"vi": "đưa vào dùng", "en": "promoted"},
     "ml_gate_pass": {"vi": "Đạt ngưỡng", "en": "Passes the gate"},
-    "ml_gate_refuse": {"vi": "Chưa đạt: {candidate} so với {production}",
-                       "en": "Below the gate: {candidate} vs {production}"},
+    "ml_gate_refuse": {
+        "vi": "Chưa đạt: {candidate} so với {production}",
+        "en": "Below the gate: {candidate} vs {production}",
+    },
     "ml_gate_passed": {"vi": "đạt ngưỡng", "en": "gate passed"},
     "ml_gate_overridden": {"vi": "vượt ngưỡng có lý do", "en": "gate overridden"},
     "ml_report_confusion_matrix": {"vi": "Ma trận nhầm lẫn (chuẩn hoá)", "en": "Confusion matrix (normalized)"},
     "ml_report_pr_curve": {"vi": "Đường cong độ chính xác – độ phủ", "en": "Precision–recall curve"},
-    "ml_no_reports": {"vi": "Không có hình đánh giá (mô hình gốc đi kèm phần mềm).",
-                      "en": "No evaluation pictures (a shipped model)."},
+    "ml_no_reports": {
+        "vi": "Không có hình đánh giá (mô hình gốc đi kèm phần mềm).",
+        "en": "No evaluation pictures (a shipped model).",
+    },
     "ml_shadow_report": {"vi": "Kết quả chạy song song", "en": "Shadow comparison"},
-    "ml_shadow_captures": {"vi": "{n} ảnh đã so sánh, {reviewed} ảnh đã duyệt",
-                           "en": "{n} captures compared, {reviewed} reviewed"},
-    "ml_shadow_agreement": {"vi": "Trùng với mô hình đang dùng (độ chính xác / độ phủ)",
-                            "en": "Agreement with production (precision / recall)"},
+    "ml_shadow_captures": {
+        "vi": "{n} ảnh đã so sánh, {reviewed} ảnh đã duyệt",
+        "en": "{n} captures compared, {reviewed} reviewed",
+    },
+    "ml_shadow_agreement": {
+        "vi": "Trùng với mô hình đang dùng (độ chính xác / độ phủ)",
+        "en": "Agreement with production (precision / recall)",
+    },
     "ml_promote": {"vi": "Đưa vào sử dụng", "en": "Promote"},
     "ml_promote_anyway": {"vi": "Vẫn đưa vào sử dụng, kèm lý do", "en": "Promote anyway, with this reason"},
-    "ml_override_reason": {"vi": "Lý do vượt ngưỡng (bắt buộc, được lưu lại)",
-                           "en": "Reason to override the gate (required, recorded)"},
-    "ml_override_help": {"vi": "Ví dụ: đã thử thực địa ở lô A2, phát hiện rầy nâu tốt hơn.",
-                         "en": "For example: field-tested on plot A2, finds planthoppers better."},
+    "ml_override_reason": {
+        "vi": "Lý do vượt ngưỡng (bắt buộc, được lưu lại)",
+        "en": "Reason to override the gate (required, recorded)",
+    },
+    "ml_override_help": {
+        "vi": "Ví dụ: đã thử thực địa ở lô A2, phát hiện rầy nâu tốt hơn.",
+        "en": "For example: field-tested on plot A2, finds planthoppers better.",
+    },
     "ml_shadow_start": {"vi": "Chạy thử song song", "en": "Start shadow"},
     "ml_shadow_stop": {"vi": "Dừng chạy thử", "en": "Stop shadow"},
     "ml_rollback": {"vi": "Quay lại phiên bản này", "en": "Roll back to this version"},
     "ml_rollback_reason": {"vi": "Lý do quay lại (không bắt buộc)", "en": "Reason for the rollback (optional)"},
-    "ml_confirm_promote": {"vi": "Đưa {name} (#{id}) vào sử dụng cho mọi HTX? Mô hình hiện tại sẽ thôi dùng.",
-                           "en": "Promote {name} (#{id}) for every cooperative? The current model is retired."},
-    "ml_confirm_override": {"vi": "Mô hình này chưa đạt ngưỡng. Vẫn đưa {name} (#{id}) vào sử dụng với lý do đã ghi?",
-                            "en": "This model is below the gate. Promote {name} (#{id}) anyway with the reason given?"},
-    "ml_confirm_rollback": {"vi": "Quay lại dùng {name} (#{id})? Mô hình hiện tại sẽ thôi dùng.",
-                            "en": "Roll back to {name} (#{id})? The current model is retired."},
-    "ml_confirm_shadow": {"vi": "Chạy thử {name} (#{id}) song song trên một phần ảnh mới?",
-                          "en": "Run {name} (#{id}) in shadow on a sample of live captures?"},
+    "ml_confirm_promote": {
+        "vi": "Đưa {name} (#{id}) vào sử dụng cho mọi HTX? Mô hình hiện tại sẽ thôi dùng.",
+        "en": "Promote {name} (#{id}) for every cooperative? The current model is retired.",
+    },
+    "ml_confirm_override": {
+        "vi": "Mô hình này chưa đạt ngưỡng. Vẫn đưa {name} (#{id}) vào sử dụng với lý do đã ghi?",
+        "en": "This model is below the gate. Promote {name} (#{id}) anyway with the reason given?",
+    },
+    "ml_confirm_rollback": {
+        "vi": "Quay lại dùng {name} (#{id})? Mô hình hiện tại sẽ thôi dùng.",
+        "en": "Roll back to {name} (#{id})? The current model is retired.",
+    },
+    "ml_confirm_shadow": {
+        "vi": "Chạy thử {name} (#{id}) song song trên một phần ảnh mới?",
+        "en": "Run {name} (#{id}) in shadow on a sample of live captures?",
+    },
     "ml_confirm_shadow_stop": {"vi": "Dừng chạy thử {name} (#{id})?", "en": "Stop shadow mode of {name} (#{id})?"},
     "ml_done_promoted": {"vi": "{name} (#{id}) đã được đưa vào sử dụng.", "en": "{name} (#{id}) is now in production."},
     "ml_done_rolled_back": {"vi": "Đã quay lại {name} (#{id}).", "en": "Rolled back to {name} (#{id})."},
-    "ml_done_shadow_started": {"vi": "{name} (#{id}) đang chạy thử song song.",
-                               "en": "{name} (#{id}) now runs in shadow."},
-    "ml_done_shadow_stopped": {"vi": "Đã dừng chạy thử {name} (#{id}).",
-                               "en": "Shadow mode of {name} (#{id}) stopped."},
+    "ml_done_shadow_started": {
+        "vi": "{name} (#{id}) đang chạy thử song song.",
+        "en": "{name} (#{id}) now runs in shadow.",
+    },
+    "ml_done_shadow_stopped": {
+        "vi": "Đã dừng chạy thử {name} (#{id}).",
+        "en": "Shadow mode of {name} (#{id}) stopped.",
+    },
     "ml_history": {"vi": "Lịch sử ({n})", "en": "History ({n})"},
     "ml_hist_promote": {"vi": "Đưa vào dùng", "en": "Promoted"},
     "ml_hist_rollback": {"vi": "Quay lại", "en": "Rolled back"},
     "ml_hist_shadow": {"vi": "Bắt đầu chạy thử", "en": "Shadow started"},
     "ml_hist_shadow_stopped": {"vi": "Dừng chạy thử", "en": "Shadow stopped"},
-    "ml_agreement_title": {"vi": "Mức đồng ý của kỹ sư với phát hiện của mô hình",
-                           "en": "Reviewers' agreement with the model's detections"},
-    "ml_agreement_help": {"vi": "Theo tuần: tỷ lệ phát hiện của mô hình được kỹ sư xác nhận (không bị loại hay đổi "
-                                "nhãn), trên ảnh của HTX này.",
-                          "en": "Per week: the share of the model's detections that reviewers confirmed (not "
-                                "rejected or relabelled), on this cooperative's captures."},
+    "ml_agreement_title": {
+        "vi": "Mức đồng ý của kỹ sư với phát hiện của mô hình",
+        "en": "Reviewers' agreement with the model's detections",
+    },
+    "ml_agreement_help": {
+        "vi": "Theo tuần: tỷ lệ phát hiện của mô hình được kỹ sư xác nhận (không bị loại hay đổi "
+        "nhãn), trên ảnh của HTX này.",
+        "en": "Per week: the share of the model's detections that reviewers confirmed (not "
+        "rejected or relabelled), on this cooperative's captures.",
+    },
     "ml_agreement_empty": {"vi": "Chưa có lượt duyệt nào.", "en": "No reviews yet."},
     "ml_agreement_all": {"vi": "Tất cả các lớp", "en": "All classes"},
     "ml_agreement_axis": {"vi": "Tỷ lệ được xác nhận", "en": "Confirmed share"},
