@@ -27,6 +27,20 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 PROJECT = Path(__file__).resolve().parents[1]
 
 
+def pytest_collection_modifyitems(config, items):
+    """``@pytest.mark.sqlite_only``: the PostgreSQL copies of such tests are deselected (reported as such)."""
+    dropped = [
+        item
+        for item in items
+        if item.get_closest_marker("sqlite_only")
+        and getattr(item, "callspec", None) is not None
+        and item.callspec.params.get("db_url") == "postgresql"
+    ]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item not in dropped]
+
+
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory):
     server = EmbeddedS3(
