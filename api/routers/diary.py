@@ -107,6 +107,7 @@ def export_diary(
     deleted ones included (deleted: when and by whom), each with its number of changes and the last one."""
     from cropwatch import diary_export
 
+    scoped(DiaryEntry, principal)  # the union admin reads aggregates, never a cooperative's diary (403)
     plot = get_owned(session, Plot, plot_id, principal, "plot")
     if until < since or (until - since).days > 3 * 366:
         raise ApiError(422, "export_bad_period")

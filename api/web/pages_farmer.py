@@ -320,6 +320,41 @@ def plot_page(
     )
 
 
+def season_start(plot: Plot, today: dt.date) -> dt.date:
+    """The export's default period starts at planting (or a year back when the plot has no planting date)."""
+    return plot.planting_date if plot.planting_date and plot.planting_date <= today else today - dt.timedelta(days=365)
+
+
+@router.get("/plots/{plot_id}/diary.{fmt}")
+def download_diary(
+    plot_id: Id,
+    fmt: str,
+    request: Request,
+    session: SessionDep,
+    principal: PageUser,
+    storage: StorageDep,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> Response:
+    """The season's diary from the plot page (PDF for the VietGAP audit, Excel, CSV) in the reader's language: the
+    API's export with the page's session."""
+    if fmt not in ("pdf", "xlsx", "csv"):
+        raise ApiError(404, "not_found", what=fmt)
+    plot = get_owned(session, Plot, plot_id, principal, "plot")
+    today = local_day(utcnow())
+    lang = page_locale(request, principal)
+    return diary_api.export_diary(
+        session=session,
+        principal=principal,
+        storage=storage,
+        plot_id=plot.id,
+        since=since or season_start(plot, today),
+        until=until or today,
+        format=fmt,
+        lang=lang,
+    )
+
+
 @router.post("/plots/{plot_id}/diary")
 async def add_diary_entry(
     plot_id: int,

@@ -110,7 +110,12 @@ def test_farmers_and_the_union_admin_cannot_resolve_alerts(settings, storage, se
 def test_the_union_admin_reads_aggregates_not_raw_records(settings, storage, sessions, world):
     with TestClient(create_app(settings, enqueue=lambda _id: None, enqueue_training=lambda _id: None)) as c:
         union = {"Authorization": f"Bearer {world['union_token']}"}
-        for path in ("/api/v1/captures", "/api/v1/diary"):
+        plot = world["a"].plot_id
+        for path in (
+            "/api/v1/captures",
+            "/api/v1/diary",
+            f"/api/v1/diary/export?plot_id={plot}&since=2026-01-01&until=2026-12-31&format=csv",
+        ):
             r = c.get(path, headers=union)
             assert r.status_code == 403 and r.json()["code"] == "union_aggregates_only", path
         assert c.get("/api/v1/captures", headers=world["a"].auth(Role.member)).status_code == 200

@@ -177,6 +177,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/cameras/{camera_id}/trap-change"): "object",
     ("GET", "/admin/channels"): "list",
     ("POST", "/admin/channels"): "create",
+    ("GET", "/plots/{plot_id}/diary.{fmt}"): "object",
     ("POST", "/admin/channels/{channel_id}/test"): "object",
     ("POST", "/admin/channels/{channel_id}/disable"): "object",
 }

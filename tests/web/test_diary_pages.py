@@ -239,3 +239,23 @@ def test_an_edit_that_empties_the_entry_comes_back_with_the_reason(app_client, t
     assert _value(r.text, "quantity_unit") == "kg" and _value(r.text, "reason") == "thử"
     with sessions() as s:
         assert s.get(DiaryEntry, entry_id).title == "Bón thúc đợt 1"
+
+
+def test_the_season_diary_downloads_from_the_plot_page_in_the_readers_language(app_client, sessions, tenants):
+    """Issue 14: the VietGAP PDF, Excel and CSV are one tap from the plot page (the API needed a bearer token)."""
+    import pypdfium2
+
+    a, b = tenants
+    _entry(sessions, a, title="Bón lót phân chuồng")
+    _login(app_client, "a-member")
+    page = app_client.get(f"/plots/{a.plot_id}")
+    assert f'href="/plots/{a.plot_id}/diary.pdf"' in page.text
+    pdf = app_client.get(f"/plots/{a.plot_id}/diary.pdf?since=2026-09-01&until=2026-09-30")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    doc = pypdfium2.PdfDocument(pdf.content)
+    text = "".join(doc[i].get_textpage().get_text_range() for i in range(len(doc)))
+    assert "Bón lót phân chuồng" in text and "Bón phân" in text  # the entry, its type in Vietnamese
+    csv_en = app_client.get(f"/plots/{a.plot_id}/diary.csv?since=2026-09-01&until=2026-09-30&lang=en")
+    assert csv_en.status_code == 200 and "Bón lót phân chuồng" in csv_en.content.decode("utf-8-sig")
+    assert app_client.get(f"/plots/{b.plot_id}/diary.pdf").status_code == 404  # another cooperative's plot
+    assert app_client.get(f"/plots/{a.plot_id}/diary.docx").status_code == 404

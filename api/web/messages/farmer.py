@@ -32,6 +32,10 @@ MESSAGES = {
     "plots_empty": {"vi": "Chưa có lô nào.", "en": "No plots yet."},
     "pressure_ok": {"vi": "Ổn định", "en": "Calm"},
     "pests_today": {"vi": "Sâu hại hôm nay: {n}", "en": "Pests today: {n}"},
+    "diary_download": {"vi": "Tải nhật ký mùa vụ", "en": "Download the season's diary"},
+    "diary_download_pdf": {"vi": "PDF (VietGAP)", "en": "PDF (VietGAP)"},
+    "diary_download_xlsx": {"vi": "Excel", "en": "Excel"},
+    "diary_download_csv": {"vi": "CSV", "en": "CSV"},
     "trap_change_button": {"vi": "Đã thay bẫy ({trap})", "en": "Trap card changed ({trap})"},
     "trap_changed_flash": {
         "vi": "Đã ghi nhận thay tấm bẫy: số côn trùng của bẫy được đếm lại từ 0.",
