@@ -113,7 +113,9 @@ def quantize_int8(
             weight_type=types[config.weight_type],
             calibrate_method=methods[config.method],
             nodes_to_exclude=excluded,
-            extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
+            # histograms are folded every 8 images: all 128 images' activations at 480 px held at once took
+            # over 20 GB and were killed by the kernel
+            extra_options={"ActivationSymmetric": False, "WeightSymmetric": True, "CalibMaxIntermediateOutputs": 8},
         )
         q = onnx.load(str(tmp_out))
     del q.metadata_props[:]

@@ -63,6 +63,36 @@ class TrainResult:
     epochs_run: int
 
 
+def finished_run(cfg: TrainConfig) -> TrainResult | None:
+    """The run in ``cfg``'s folder when it trained to its last epoch (Ultralytics marks a finished checkpoint with
+    epoch -1 and strips its optimizer), else None."""
+    import torch
+
+    ckpt = torch.load(cfg.last_checkpoint, map_location="cpu", weights_only=False)
+    if ckpt.get("epoch") != -1:
+        return None
+    run_dir = cfg.last_checkpoint.parent.parent
+    best = run_dir / "weights" / "best.pt"
+    epochs = int((ckpt.get("train_args") or {}).get("epochs") or cfg.epochs)
+    return TrainResult(
+        best=best if best.is_file() else cfg.last_checkpoint,
+        run_dir=run_dir,
+        wall_s=_trained_seconds(run_dir / "results.csv"),
+        epochs_run=epochs,
+    )
+
+
+def _trained_seconds(results_csv: Path) -> float:
+    """The run's training time as Ultralytics logged it (the ``time`` column is cumulative seconds)."""
+    import csv
+
+    try:
+        rows = list(csv.DictReader(results_csv.open()))
+        return float(rows[-1]["time"]) if rows else 0.0
+    except (OSError, KeyError, ValueError):
+        return 0.0
+
+
 def train(cfg: TrainConfig, on_epoch: Callable[[int, int, dict[str, float]], None] | None = None) -> TrainResult:
     """Train from ``cfg.model_yaml`` (a model YAML, or a ``.pt`` to fine-tune); return the best checkpoint (by
     validation fitness). ``on_epoch(epoch, epochs, metrics)`` is called after each epoch's validation."""
@@ -70,6 +100,8 @@ def train(cfg: TrainConfig, on_epoch: Callable[[int, int, dict[str, float]], Non
     from ultralytics import YOLO
 
     resuming = cfg.resume and cfg.last_checkpoint.is_file()
+    if resuming and (done := finished_run(cfg)) is not None:
+        return done  # trained to the end before (the pipeline stopped later, e.g. in quantization): no new epochs
     model = YOLO(str(cfg.last_checkpoint) if resuming else cfg.model_yaml, task="detect")
     if on_epoch is not None:
         model.add_callback(

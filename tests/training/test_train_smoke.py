@@ -40,12 +40,28 @@ def exported(tmp_path_factory):
         )
         result = train(cfg)
         onnx_path = export_onnx(result.best, imgsz=IMGSZ, data_dir=root / "work", metadata=META)
-    return onnx_path, data_yaml, attempts, time.perf_counter() - t0
+    return onnx_path, data_yaml, attempts, time.perf_counter() - t0, cfg, result
+
+
+@pytest.mark.slow
+def test_resuming_a_finished_run_trains_nothing_and_returns_its_checkpoint(exported):
+    """The pipeline died after training (the kernel killed the INT8 calibration): `--resume` goes on from the
+    finished run's best checkpoint instead of failing or training again."""
+    from dataclasses import replace
+
+    from training.train import train
+
+    *_, cfg, first = exported
+    before = first.best.stat().st_mtime_ns
+    again = train(replace(cfg, resume=True))
+    assert again.best == first.best and again.epochs_run == 1
+    assert again.best.stat().st_mtime_ns == before  # nothing was trained or rewritten
+    assert again.wall_s > 0  # the logged training time, not zero
 
 
 @pytest.mark.slow
 def test_offline_and_fast(exported):
-    onnx_path, _, attempts, seconds = exported
+    onnx_path, _, attempts, seconds, *_ = exported
     assert attempts == [], f"training/export tried the network: {attempts}"
     assert onnx_path.is_file()
     assert seconds < 90
@@ -55,7 +71,7 @@ def test_offline_and_fast(exported):
 def test_onnx_metadata_names_and_dynamic_batch(exported):
     import onnxruntime as ort
 
-    onnx_path, data_yaml, _, _ = exported
+    onnx_path, data_yaml, *_ = exported
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     meta = sess.get_modelmeta().custom_metadata_map
     assert ast.literal_eval(meta["names"]) == read_names(data_yaml)
@@ -76,7 +92,7 @@ def test_onnx_metadata_names_and_dynamic_batch(exported):
 def test_inference_detector_reads_the_names(exported):
     from inference.detector import OnnxDetector
 
-    onnx_path, data_yaml, _, _ = exported
+    onnx_path, data_yaml, *_ = exported
     det = OnnxDetector(onnx_path)
     assert det.names == read_names(data_yaml)
 
@@ -85,7 +101,7 @@ def test_inference_detector_reads_the_names(exported):
 def test_evaluate_reports_metrics(exported, tmp_path):
     from training.evaluate import evaluate
 
-    onnx_path, data_yaml, _, _ = exported
+    onnx_path, data_yaml, *_ = exported
     res = evaluate(onnx_path, data_yaml, imgsz=IMGSZ, data_dir=tmp_path, split="val", batch=4)
     assert 0.0 <= res.map50_95 <= res.map50 <= 1.0
     assert set(res.per_class) <= {0, 1, 2, 3}
