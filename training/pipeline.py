@@ -23,7 +23,7 @@ from training.evaluate import evaluate
 from training.latency import measure_latency
 from training.model_card import sha256_file, write_model_card
 from training.offline import load_ultralytics
-from training.quantize import QuantizeConfig, calibration_images, int8_path, quantize_int8
+from training.quantize import QuantizeConfig, calibration_count, calibration_images, int8_path, quantize_int8
 from training.recipes import Recipe
 from training.start_weights import resolve_start
 from training.train import TrainConfig, export_onnx, train
@@ -276,7 +276,8 @@ def quantize_variant(
 ) -> dict[str, Any]:
     """Write ``<model>.int8.onnx`` next to ``onnx_path`` (static QDQ, calibrated on the training split) and return
     its card section: file, sha256, size, test-split metrics and latency, measured like the FP32 file's."""
-    images = calibration_images(Path(data_yaml).parent / "images" / "train", config.calibration_images, config.seed)
+    n = calibration_count(config, recipe.imgsz)
+    images = calibration_images(Path(data_yaml).parent / "images" / "train", n, config.seed)
     out = quantize_int8(onnx_path, int8_path(onnx_path), images, imgsz=recipe.imgsz, config=config)
     log(f"[{recipe.model_name}] quantized to INT8 with {len(images)} calibration images → {out}")
     metrics = evaluate(out, data_yaml, imgsz=recipe.imgsz, data_dir=work, split=split, threads=threads)
