@@ -61,7 +61,7 @@ def test_small_insects_on_a_large_trap_photo_need_tiling():
     photo = cv2.imread(str(next(PLANTHOPPERS.glob("brown_0267_jpg*.jpg"))))
     photo = cv2.resize(photo, (640, 640))
     ref = detector(photo, conf=0.25)
-    ref = ref[ref.confidence >= 0.45]
+    ref = ref[ref.confidence >= 0.4]  # the insects the model is sure of (the 480 px model is less overconfident)
     assert len(ref) >= 3, "the reference photo should show several planthoppers to the shipped model"
     trap = np.empty((3000, 4000, 3), np.uint8)
     trap[:] = (40, 220, 235)
