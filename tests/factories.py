@@ -81,42 +81,61 @@ def make_platform_ml(session: Session, user_id: int) -> None:
     session.get(User, user_id).platform_ml = True
 
 
-def open_pest_alert(sessions, tenant: Tenant, level: AlertLevel = AlertLevel.warning) -> int:
-    """A real alert raised by the rules from one stored planthopper detection (a threshold-1 rule at ``level``)."""
+def processed_capture(
+    session: Session,
+    tenant: Tenant,
+    *,
+    when: dt.datetime,
+    counts: dict[str, int],
+    score: float = 0.9,
+    class_id: int = 6,
+):
+    """A capture of the tenant's camera, processed (``done``) at ``when``, with ``counts`` detections per class."""
     import uuid
 
-    from cropwatch import alerts
     from cropwatch.domain import CaptureStatus
     from cropwatch.tables import Capture, Detection
 
-    with sessions.begin() as s:
-        add_rule(s, tenant.cooperative_id, "planthopper", threshold=1, level=level)
-        cap = Capture(
-            cooperative_id=tenant.cooperative_id,
-            camera_id=tenant.camera_id,
-            plot_id=tenant.plot_id,
-            object_key=f"raw/x/{uuid.uuid4().hex}.jpg",
-            sha256=uuid.uuid4().hex * 2,
-            size_bytes=1,
-            captured_at=utcnow(),
-            status=CaptureStatus.done,
-        )
-        s.add(cap)
-        s.flush()
-        s.add(
+    cap = Capture(
+        cooperative_id=tenant.cooperative_id,
+        camera_id=tenant.camera_id,
+        plot_id=tenant.plot_id,
+        object_key=f"raw/x/{uuid.uuid4().hex}.jpg",
+        sha256=uuid.uuid4().hex * 2,
+        size_bytes=1,
+        captured_at=when,
+        status=CaptureStatus.done,
+    )
+    session.add(cap)
+    session.flush()
+    session.add_all(
+        [
             Detection(
                 cooperative_id=tenant.cooperative_id,
                 capture_id=cap.id,
-                class_id=6,
-                class_name="planthopper",
-                score=0.9,
+                class_id=class_id,
+                class_name=cls,
+                score=score,
                 x1=1,
                 y1=1,
-                x2=5,
-                y2=5,
+                x2=9,
+                y2=9,
             )
-        )
-        s.flush()
+            for cls, n in counts.items()
+            for _ in range(n)
+        ]
+    )
+    session.flush()
+    return cap
+
+
+def open_pest_alert(sessions, tenant: Tenant, level: AlertLevel = AlertLevel.warning) -> int:
+    """A real alert raised by the rules from one stored planthopper detection (a threshold-1 rule at ``level``)."""
+    from cropwatch import alerts
+
+    with sessions.begin() as s:
+        add_rule(s, tenant.cooperative_id, "planthopper", threshold=1, level=level)
+        cap = processed_capture(s, tenant, when=utcnow(), counts={"planthopper": 1})
         raised = alerts.evaluate(
             s,
             capture=cap,

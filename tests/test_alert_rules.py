@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 
 import pytest
-from factories import make_tenant
+from factories import make_tenant, processed_capture
 from sqlalchemy import select
 
 from cropwatch import alerts
@@ -20,34 +20,7 @@ WEEK = [dt.date(2026, 11, 16) + dt.timedelta(days=i) for i in range(7)]
 def _capture_with(s, tenant, day: dt.date, counts: dict[str, int]) -> list:
     """A processed capture on ``day`` with ``counts`` detections per class; the rules evaluated on it."""
     start, _ = local_day_bounds(day)
-    cap = Capture(
-        cooperative_id=tenant.cooperative_id,
-        camera_id=tenant.camera_id,
-        plot_id=tenant.plot_id,
-        object_key=f"raw/{uuid.uuid4().hex}.jpg",
-        sha256=uuid.uuid4().hex * 2,
-        size_bytes=1,
-        captured_at=start + dt.timedelta(hours=9),
-        status=CaptureStatus.done,
-    )
-    s.add(cap)
-    s.flush()
-    for cls, n in counts.items():
-        for _ in range(n):
-            s.add(
-                Detection(
-                    cooperative_id=tenant.cooperative_id,
-                    capture_id=cap.id,
-                    class_id=0,
-                    class_name=cls,
-                    score=0.8,
-                    x1=1,
-                    y1=1,
-                    x2=9,
-                    y2=9,
-                )
-            )
-    s.flush()
+    cap = processed_capture(s, tenant, when=start + dt.timedelta(hours=9), counts=counts, score=0.8, class_id=0)
     return alerts.evaluate(
         s, capture=cap, plot=s.get(Plot, tenant.plot_id), class_names=set(counts), names_vi={"planthopper": "rầy nâu"}
     )

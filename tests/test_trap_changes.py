@@ -6,47 +6,19 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from factories import make_tenant
+from factories import make_tenant, processed_capture
 
 from cropwatch import alerts
-from cropwatch.domain import CameraKind, CaptureStatus
+from cropwatch.domain import CameraKind
 from cropwatch.pest_counts import daily_figures
-from cropwatch.tables import Camera, Capture, Detection, TrapChange
+from cropwatch.tables import Camera, TrapChange
 from cropwatch.timeutil import local_day_bounds
 
 DAY = dt.date(2026, 11, 18)
 
 
 def _photo(s, tenant, when: dt.datetime, n: int) -> None:
-    cap = Capture(
-        cooperative_id=tenant.cooperative_id,
-        camera_id=tenant.camera_id,
-        plot_id=tenant.plot_id,
-        object_key=f"raw/{uuid.uuid4().hex}.jpg",
-        sha256=uuid.uuid4().hex * 2,
-        size_bytes=1,
-        captured_at=when,
-        status=CaptureStatus.done,
-    )
-    s.add(cap)
-    s.flush()
-    s.add_all(
-        [
-            Detection(
-                cooperative_id=tenant.cooperative_id,
-                capture_id=cap.id,
-                class_id=6,
-                class_name="planthopper",
-                score=0.9,
-                x1=1,
-                y1=1,
-                x2=9,
-                y2=9,
-            )
-            for _ in range(n)
-        ]
-    )
-    s.flush()
+    processed_capture(s, tenant, when=when, counts={"planthopper": n})
 
 
 def test_a_marked_card_change_counts_both_cards(sessions):
