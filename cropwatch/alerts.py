@@ -93,6 +93,7 @@ def evaluate(
     day = local_day(capture.captured_at)
     touched: list[Alert] = []
     fired: dict[str, list[tuple[AlertRule, int, tuple[int, int] | None]]] = {}  # pest → rules reached today
+    figures: dict[tuple[str, float, str | None], tuple[float, str]] = {}
     for rule in rules:
         if rule.crop and rule.crop != plot.crop or rule.kind == "silence":
             continue
@@ -101,9 +102,12 @@ def evaluate(
             if alert is not None:
                 touched.append(alert)
             continue
-        count, unit = _figure_unit(
-            session, plot_id=plot.id, class_name=rule.class_name, day=day, min_score=rule.min_score, unit=rule.unit
-        )
+        key = (rule.class_name, rule.min_score, rule.unit)  # the warning and danger rules of a pest read one figure
+        if key not in figures:
+            figures[key] = _figure_unit(
+                session, plot_id=plot.id, class_name=rule.class_name, day=day, min_score=rule.min_score, unit=rule.unit
+            )
+        count, unit = figures[key]
         if count < rule.threshold:
             continue
         extra = None
