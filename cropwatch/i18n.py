@@ -301,6 +301,16 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "vi": "báo khi ≥ {share}% quả chín, dự báo ngày đạt {target}% (trong {days} ngày)",
         "en": "alerts at ≥ {share}% ripe, forecasts the day {target}% is reached (over {days} days)",
     },
+    "ambiguous_pest": {
+        "vi": 'Tên "{name}" ứng với nhiều loài của các mô hình đang dùng: {known}. Gõ tên trong ngoặc để chọn một.',
+        "en": 'The name "{name}" matches several classes of the production models: {known}. Type the name in '
+        "brackets to pick one.",
+    },
+    "personal_kind_refused": {"vi": "chỉ nhận qua {kinds}", "en": "only {kinds} can be linked"},
+    "personal_needs_coop_channel": {
+        "vi": "hợp tác xã chưa cài đặt kênh {kind}: nhờ quản trị HTX thêm ở trang Kênh thông báo",
+        "en": "the cooperative has no {kind} channel yet: ask its admin to add one on the channels page",
+    },
     "unknown_pest": {
         "vi": 'Không có loài "{name}" trong các mô hình đang dùng. Chọn một trong: {known}.',
         "en": 'No class "{name}" in the production models. Choose one of: {known}.',

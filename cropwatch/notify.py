@@ -103,6 +103,8 @@ def queue_deliveries(
     ):
         if LEVELS[alert.level] < LEVELS[ch.min_level]:
             continue
+        if ch.user_id is not None and not reaches(session, ch, alert):
+            continue  # a member's own channel: alerts of the plots they see, while they are a member
         exists = session.scalar(
             select(Delivery.id).where(
                 Delivery.alert_id == alert.id, Delivery.channel_id == ch.id, Delivery.level == alert.level
@@ -150,6 +152,55 @@ def payload(alert: Alert, plot: Plot, settings: Settings) -> dict[str, Any]:
         "message_en": alert.message_en,
         "evidence_url": evidence,
     }
+
+
+# -- a member's own channel ----------------------------------------------------------------------------------------
+
+#: what a member's own channel holds: only where it goes (the cooperative's bot or OA sends it)
+RECIPIENT_KEYS = {"telegram": "chat_id", "zalo": "user_id", "email": "to"}
+
+
+def reaches(session: Session, ch: NotificationChannel, alert: Alert) -> bool:
+    """Whether a member's own channel gets ``alert``: its owner is still an active member of the cooperative and
+    sees the alert's plot (cropwatch.visibility)."""
+    from cropwatch.tables import Membership, User
+    from cropwatch.visibility import sees_plot
+
+    m = session.scalar(
+        select(Membership).where(Membership.user_id == ch.user_id, Membership.cooperative_id == ch.cooperative_id)
+    )
+    user = session.get(User, ch.user_id)
+    if m is None or user is None or not user.is_active:
+        return False
+    return sees_plot(session, ch.cooperative_id, ch.user_id, m.role, alert.plot_id)
+
+
+def shared_channel(session: Session, cooperative_id: int, kind: str) -> NotificationChannel | None:
+    """The cooperative's own enabled channel of ``kind`` (its Telegram bot, its Zalo OA), oldest first."""
+    return session.scalar(
+        select(NotificationChannel)
+        .where(
+            NotificationChannel.cooperative_id == cooperative_id,
+            NotificationChannel.kind == kind,
+            NotificationChannel.user_id.is_(None),
+            NotificationChannel.enabled.is_(True),
+        )
+        .order_by(NotificationChannel.id)
+    )
+
+
+def effective_config(session: Session, ch: NotificationChannel) -> dict:
+    """What the sender needs for ``ch``: a cooperative channel's own settings; for a member's Telegram or Zalo, the
+    cooperative's bot token or OA access token with the member's chat or follower id. Raises
+    :class:`DeliveryError` (permanent) when the cooperative has no such channel any more."""
+    config = dict(ch.config)
+    if ch.user_id is None or ch.kind == "email":
+        return config
+    shared = shared_channel(session, ch.cooperative_id, ch.kind)
+    if shared is None:
+        raise DeliveryError("no_cooperative_channel", retry=False)
+    secret = {"telegram": "bot_token", "zalo": "access_token"}[ch.kind]
+    return {**config, secret: shared.config[secret]}
 
 
 # -- channel settings -----------------------------------------------------------------------------------------------
@@ -419,7 +470,13 @@ def _deliver_one(
                 "message_en": t("digest_title", "en", n=len(items)),
                 "evidence_url": None,
             }
-        kind, config = ch.kind, dict(ch.config)
+        kind = ch.kind
+        try:
+            config = effective_config(s, ch)
+        except DeliveryError as exc:  # a member's channel whose cooperative bot or OA was removed
+            for row in rows:
+                row.status, row.last_error = "failed", str(exc)
+            return "failed"
         for row in rows:
             row.attempts += 1
             # claim: push the next attempt out so a second sender leaves it alone while this one works
@@ -466,9 +523,12 @@ def send_classified(
     return outcome, error, code
 
 
-def send_test(channel: NotificationChannel, settings: Settings) -> tuple[str, str | None, int | None]:
-    """A test message through a channel now ("Gửi thử" on the channels page), in the channel's language; the
-    same classification as a real delivery. Nothing is written to the delivery log."""
+def send_test(
+    channel: NotificationChannel, settings: Settings, session: Session | None = None
+) -> tuple[str, str | None, int | None]:
+    """A test message through a channel now ("Gửi thử" on the channels page, or a member's own channel on their
+    notifications page, which needs ``session`` for the cooperative's bot), in the channel's language; the same
+    classification as a real delivery. Nothing is written to the delivery log."""
     text = t("channel_test_message", channel.locale)
     data = {
         "test": True,
@@ -477,7 +537,11 @@ def send_test(channel: NotificationChannel, settings: Settings) -> tuple[str, st
         "evidence_url": None,
         "cooperative_id": channel.cooperative_id,
     }
-    return send_classified(channel.kind, dict(channel.config), data, text, delivery_id=0, settings=settings)
+    try:
+        config = effective_config(session, channel) if channel.user_id is not None else dict(channel.config)
+    except DeliveryError as exc:
+        return "failed", str(exc), None
+    return send_classified(channel.kind, config, data, text, delivery_id=0, settings=settings)
 
 
 def _aware(t: dt.datetime) -> dt.datetime:

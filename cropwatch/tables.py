@@ -532,12 +532,16 @@ class HarvestLot(Base):
 
 
 class NotificationChannel(Base):
-    """Where a cooperative's alerts go: in_app | webhook | email | telegram | zalo, with its settings."""
+    """Where a cooperative's alerts go: in_app | webhook | email | telegram | zalo, with its settings; or a
+    member's own Zalo, Telegram or e-mail (``user_id``)."""
 
     __tablename__ = "notification_channels"
     id: Mapped[int] = mapped_column(primary_key=True)
     cooperative_id: Mapped[int] = _coop_fk()
     kind: Mapped[str] = mapped_column(String(16))
+    #: a member's own channel (their Zalo, Telegram chat or e-mail): alerts of the plots they see only, sent with
+    #: the cooperative's bot or OA (cropwatch.notify.personal); NULL: the cooperative's channel, every alert
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     config: Mapped[dict] = mapped_column(JSON)  # url + secret | to addresses | bot token + chat id | token + user id
     locale: Mapped[str] = mapped_column(String(8), default="vi")

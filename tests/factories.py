@@ -89,8 +89,10 @@ def processed_capture(
     counts: dict[str, int],
     score: float = 0.9,
     class_id: int = 6,
+    plot_id: int | None = None,
 ):
-    """A capture of the tenant's camera, processed (``done``) at ``when``, with ``counts`` detections per class."""
+    """A capture of the tenant's camera (on ``plot_id``, default the tenant's plot), processed (``done``) at
+    ``when``, with ``counts`` detections per class."""
     import uuid
 
     from cropwatch.domain import CaptureStatus
@@ -99,7 +101,7 @@ def processed_capture(
     cap = Capture(
         cooperative_id=tenant.cooperative_id,
         camera_id=tenant.camera_id,
-        plot_id=tenant.plot_id,
+        plot_id=plot_id or tenant.plot_id,
         object_key=f"raw/x/{uuid.uuid4().hex}.jpg",
         sha256=uuid.uuid4().hex * 2,
         size_bytes=1,
@@ -129,17 +131,20 @@ def processed_capture(
     return cap
 
 
-def open_pest_alert(sessions, tenant: Tenant, level: AlertLevel = AlertLevel.warning) -> int:
-    """A real alert raised by the rules from one stored planthopper detection (a threshold-1 rule at ``level``)."""
+def open_pest_alert(
+    sessions, tenant: Tenant, level: AlertLevel = AlertLevel.warning, *, plot_id: int | None = None
+) -> int:
+    """A real alert raised by the rules from one stored planthopper detection (a threshold-1 rule at ``level``) on
+    ``plot_id`` (default the tenant's plot)."""
     from cropwatch import alerts
 
     with sessions.begin() as s:
         add_rule(s, tenant.cooperative_id, "planthopper", threshold=1, level=level)
-        cap = processed_capture(s, tenant, when=utcnow(), counts={"planthopper": 1})
+        cap = processed_capture(s, tenant, when=utcnow(), counts={"planthopper": 1}, plot_id=plot_id)
         raised = alerts.evaluate(
             s,
             capture=cap,
-            plot=s.get(Plot, tenant.plot_id),
+            plot=s.get(Plot, plot_id or tenant.plot_id),
             class_names={"planthopper"},
             names_vi={"planthopper": "rầy nâu"},
         )

@@ -260,3 +260,64 @@ def test_a_snoozed_alert_waits_and_is_hidden_from_the_list(sessions, settings, h
     with sessions() as s:
         [d] = s.scalars(select(Delivery)).all()
         assert d.attempts == 0 and d.next_attempt_at > utcnow() + dt.timedelta(hours=1)
+
+
+def test_a_members_own_telegram_gets_their_plots_alerts_through_the_cooperatives_bot(sessions, settings, http_server):
+    """Issue 14: a member links their own Telegram chat; the cooperative's bot sends them the alerts of the plots
+    they own, not a neighbour's; their channel holds no secret; when they leave (locked) or the cooperative removes
+    its bot, nothing more is sent to them."""
+    from cropwatch.domain import Role
+    from cropwatch.egress import EgressPolicy
+    from cropwatch.personal_channels import link
+    from cropwatch.tables import Farm, Membership, Plot, User
+
+    tg = http_server(reply=lambda path: b'{"ok": true, "result": {"message_id": 1}}')
+    cfg = settings.model_copy(update={"telegram_api_base": f"http://127.0.0.1:{tg.server_port}"})
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "own")
+        member = tenant.user_ids[Role.member]
+        s.get(Farm, s.get(Plot, tenant.plot_id).farm_id).owner_id = member
+        neighbour = User(username="own-neighbour", full_name="Hàng xóm", password_hash="x")
+        s.add(neighbour)
+        s.flush()
+        s.add(Membership(user_id=neighbour.id, cooperative_id=tenant.cooperative_id, role=Role.member))
+        farm = Farm(cooperative_id=tenant.cooperative_id, name="Vườn hàng xóm", owner_id=neighbour.id)
+        s.add(farm)
+        s.flush()
+        other_plot = Plot(cooperative_id=tenant.cooperative_id, farm_id=farm.id, name="Lô hàng xóm", crop="lúa")
+        s.add(other_plot)
+        s.flush()
+        other_plot_id = other_plot.id
+    _channel(sessions, tenant, "telegram", {"bot_token": "123:COOPBOT", "chat_id": "-100"})
+    with sessions.begin() as s:
+        own = link(
+            s,
+            cooperative_id=tenant.cooperative_id,
+            user_id=member,
+            kind="telegram",
+            address=" 5550001 ",
+            policy=EgressPolicy.from_settings(cfg),
+        )
+        assert own.config == {"chat_id": "5550001"}, "the member's channel holds only where it goes"
+    open_pest_alert(sessions, tenant, level=AlertLevel.warning)
+    assert deliver_due(sessions, cfg)["sent"] == 2
+    chats = sorted(json.loads(r["body"])["chat_id"] for r in tg.received)
+    assert chats == ["-100", "5550001"] and {r["path"] for r in tg.received} == {"/bot123:COOPBOT/sendMessage"}
+    open_pest_alert(sessions, tenant, level=AlertLevel.warning, plot_id=other_plot_id)
+    assert deliver_due(sessions, cfg)["sent"] == 1, "the neighbour's plot reaches the cooperative's chat only"
+    assert json.loads(tg.received[-1]["body"])["chat_id"] == "-100"
+    with sessions.begin() as s:  # the cooperative removes its bot: the member's pending message fails, with why
+        s.scalar(select(NotificationChannel).where(NotificationChannel.user_id.is_(None))).enabled = False
+    open_pest_alert(sessions, tenant, level=AlertLevel.danger)
+    assert deliver_due(sessions, cfg) == {"sent": 0, "retry": 0, "failed": 1}
+    with sessions() as s:
+        last = s.scalars(select(Delivery).order_by(Delivery.id.desc())).first()
+        assert last.channel_id == own.id and last.last_error == "no_cooperative_channel"
+    from cropwatch.notify import reaches
+
+    with sessions.begin() as s:  # a locked account is sent nothing more
+        alert = s.get(Alert, last.alert_id)
+        assert reaches(s, s.get(NotificationChannel, own.id), alert)
+        s.get(User, member).is_active = False
+        s.flush()
+        assert not reaches(s, s.get(NotificationChannel, own.id), alert)

@@ -74,6 +74,15 @@ def _out(ch: NotificationChannel) -> ChannelOut:
     )
 
 
+def shared_channel_owned(session, channel_id: int, principal) -> NotificationChannel:
+    """One of the cooperative's own channels (404 for another cooperative's, and for a member's own channel: that
+    is theirs to change, on their notifications page)."""
+    ch = get_owned(session, NotificationChannel, channel_id, principal, "channel")
+    if ch.user_id is not None:
+        raise ApiError(404, "not_found", what="channel")
+    return ch
+
+
 def create_channel(session, principal, settings, body: ChannelIn) -> NotificationChannel:
     """Check and store a channel (the API's POST and the channels page): 422 ``channel_invalid`` with the reason,
     400 over the cooperative's channel cap."""
@@ -85,7 +94,9 @@ def create_channel(session, principal, settings, body: ChannelIn) -> Notificatio
     count = (
         session.scalar(
             select(func.count(NotificationChannel.id)).where(
-                NotificationChannel.cooperative_id == principal.cooperative_id, NotificationChannel.enabled.is_(True)
+                NotificationChannel.cooperative_id == principal.cooperative_id,
+                NotificationChannel.enabled.is_(True),
+                NotificationChannel.user_id.is_(None),  # members' own channels have a cap of their own
             )
         )
         or 0
@@ -108,14 +119,15 @@ def add_channel(body: ChannelIn, session: SessionDep, principal: CurrentUser, se
 @router.get("/api/v1/channels", response_model=list[ChannelOut], responses=errors(403))
 def list_channels(session: SessionDep, principal: CurrentUser) -> list[ChannelOut]:
     principal.require(*MANAGERS)
-    return [_out(c) for c in session.scalars(scoped(NotificationChannel, principal).order_by(NotificationChannel.id))]
+    shared = scoped(NotificationChannel, principal).where(NotificationChannel.user_id.is_(None))  # not members' own
+    return [_out(c) for c in session.scalars(shared.order_by(NotificationChannel.id))]
 
 
 @router.delete("/api/v1/channels/{channel_id}", response_model=ChannelOut, responses=errors(403, 404))
 def disable_channel(channel_id: Id, session: SessionDep, principal: CurrentUser) -> ChannelOut:
     """Channels are disabled, not deleted: their delivery log stays."""
     principal.require(*MANAGERS)
-    ch = get_owned(session, NotificationChannel, channel_id, principal, "channel")
+    ch = shared_channel_owned(session, channel_id, principal)
     ch.enabled = False
     session.commit()
     return _out(ch)

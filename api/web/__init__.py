@@ -18,12 +18,30 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import ApiError, api_error_handler
-from api.web import pages_account, pages_admin, pages_agronomist, pages_auth, pages_channels, pages_farmer, pages_ml
+from api.web import (
+    pages_account,
+    pages_admin,
+    pages_agronomist,
+    pages_auth,
+    pages_channels,
+    pages_farmer,
+    pages_ml,
+    pages_notifications,
+)
 from api.web.render import render, translate
 from api.web.session import LoginRequired, page_locale
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
-PAGE_MODULES = (pages_auth, pages_account, pages_farmer, pages_agronomist, pages_ml, pages_admin, pages_channels)
+PAGE_MODULES = (
+    pages_auth,
+    pages_account,
+    pages_notifications,
+    pages_farmer,
+    pages_agronomist,
+    pages_ml,
+    pages_admin,
+    pages_channels,
+)
 
 
 def is_page_request(request: Request) -> bool:

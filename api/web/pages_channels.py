@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 
 from api.deps import Principal, SessionDep, SettingsDep
 from api.errors import ApiError
-from api.routers.channels import MANAGERS, ChannelIn, create_channel
+from api.routers.channels import MANAGERS, ChannelIn, create_channel, shared_channel_owned
 from api.schemas import Id
-from api.scoping import get_owned, scoped
+from api.scoping import scoped
 from api.web.render import render, translate
 from api.web.session import PageUser, csrf_protect, page_locale
 from cropwatch.domain import AlertLevel
@@ -31,7 +31,9 @@ FORM_KINDS = ("zalo", "telegram", "email", "webhook")
 def _rows(session, principal: Principal) -> list[dict]:
     channels = list(
         session.scalars(
-            scoped(NotificationChannel, principal).order_by(NotificationChannel.enabled.desc(), NotificationChannel.id)
+            scoped(NotificationChannel, principal)
+            .where(NotificationChannel.user_id.is_(None))
+            .order_by(NotificationChannel.enabled.desc(), NotificationChannel.id)
         )
     )
     last = {
@@ -174,7 +176,7 @@ def add_channel(
 def test_channel(channel_id: Id, session: SessionDep, principal: PageUser, settings: SettingsDep) -> Response:
     """Send a test message now; the page says whether it went (the status code or a fixed error class)."""
     principal.require(*MANAGERS)
-    ch = get_owned(session, NotificationChannel, channel_id, principal, "channel")
+    ch = shared_channel_owned(session, channel_id, principal)
     outcome, error, code = send_test(ch, settings)
     result = "sent" if outcome == "sent" else "failed"
     detail = str(code) if outcome == "sent" and code else (error or "")
@@ -186,7 +188,7 @@ def test_channel(channel_id: Id, session: SessionDep, principal: PageUser, setti
 @router.post("/admin/channels/{channel_id}/disable")
 def disable_channel(channel_id: Id, session: SessionDep, principal: PageUser) -> Response:
     principal.require(*MANAGERS)
-    ch = get_owned(session, NotificationChannel, channel_id, principal, "channel")
+    ch = shared_channel_owned(session, channel_id, principal)
     ch.enabled = False
     session.commit()
     return RedirectResponse("/admin/channels?done=disabled", status_code=303)

@@ -34,10 +34,11 @@ from cropwatch.domain import (
 )
 from cropwatch.ingest import IngestError
 from cropwatch.pest_counts import daily_figures
-from cropwatch.tables import Alert, Camera, Capture, DiaryEntry, Farm, HarvestLot, Plot, TrapChange
+from cropwatch.tables import Alert, Camera, Capture, DiaryEntry, HarvestLot, Plot, TrapChange
 from cropwatch.timeutil import local_day, local_day_bounds, utcnow
 from cropwatch.traceability import qr_png, qr_svg
 from cropwatch.traps import NotATrap, record_trap_change
+from cropwatch.visibility import own_plot_ids
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 SEVERITY = {AlertLevel.danger: 0, AlertLevel.warning: 1, AlertLevel.watch: 2}
@@ -48,15 +49,8 @@ WRITERS = (Role.member, Role.agronomist, Role.coop_admin)
 def visible_plots(session, principal: Principal) -> list[Plot]:
     """A farmer sees the plots of the farms they own (all of the cooperative's when they own none); staff see all."""
     plots = list(session.scalars(scoped(Plot, principal).order_by(Plot.name)))
-    if principal.role == Role.member:
-        own = set(
-            session.scalars(
-                scoped(Farm, principal).where(Farm.owner_id == principal.user.id).with_only_columns(Farm.id)
-            )
-        )
-        mine = [p for p in plots if p.farm_id in own]
-        return mine or plots
-    return plots
+    ids = own_plot_ids(session, principal.cooperative_id, principal.user.id, principal.role)
+    return plots if ids is None else [p for p in plots if p.id in ids]
 
 
 def _alert_view(session, alert: Alert, plots: dict[int, Plot]) -> dict:

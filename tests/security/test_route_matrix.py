@@ -180,6 +180,10 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/plots/{plot_id}/diary.{fmt}"): "object",
     ("POST", "/admin/channels/{channel_id}/test"): "object",
     ("POST", "/admin/channels/{channel_id}/disable"): "object",
+    ("GET", "/account/notifications"): "list",
+    ("POST", "/account/notifications"): "create",
+    ("POST", "/account/notifications/{channel_id}/test"): "object",
+    ("POST", "/account/notifications/{channel_id}/unlink"): "object",
 }
 DENIED = {401, 403, 404, 405, 422}
 

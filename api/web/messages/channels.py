@@ -54,4 +54,54 @@ MESSAGES = {
         "vi": "Gửi thử không được: {detail}. Hãy kiểm tra cấu hình kênh.",
         "en": "The test message failed: {detail}. Check the channel's settings.",
     },
+    # a member's own notifications (/account/notifications)
+    "personal_title": {"vi": "Nhận cảnh báo trên điện thoại", "en": "Alerts on my phone"},
+    "personal_sub": {
+        "vi": "Cảnh báo sâu hại của các lô bạn theo dõi được gửi tới Zalo, Telegram hoặc e-mail của bạn, qua "
+        "Zalo OA và bot Telegram của hợp tác xã.",
+        "en": "Pest alerts of the plots you follow go to your own Zalo, Telegram or e-mail, through the "
+        "cooperative's Zalo OA and Telegram bot.",
+    },
+    "personal_linked_list": {"vi": "Đã liên kết", "en": "Linked"},
+    "personal_none": {
+        "vi": "Chưa liên kết: cảnh báo chỉ hiện trong ứng dụng.",
+        "en": "Nothing linked yet: alerts show in the app only.",
+    },
+    "personal_kind": {"vi": "Nhận qua", "en": "Receive by"},
+    "personal_kind_zalo": {"vi": "Zalo", "en": "Zalo"},
+    "personal_kind_telegram": {"vi": "Telegram", "en": "Telegram"},
+    "personal_kind_email": {"vi": "E-mail", "en": "E-mail"},
+    "personal_not_set_up": {"vi": "HTX chưa cài đặt", "en": "not set up by the cooperative"},
+    "personal_address": {
+        "vi": "Mã Zalo, mã chat Telegram hoặc địa chỉ e-mail",
+        "en": "Zalo id, Telegram chat id or e-mail",
+    },
+    "personal_address_hint": {
+        "vi": "Zalo: mã người theo dõi, có sau khi bạn quan tâm Zalo OA của HTX. Telegram: gửi /start cho bot của "
+        "HTX, bot trả lời mã chat. E-mail: địa chỉ của bạn.",
+        "en": "Zalo: your follower id, given once you follow the cooperative's Zalo OA. Telegram: send /start to "
+        "the cooperative's bot, it answers with your chat id. E-mail: your address.",
+    },
+    "personal_from_level": {"vi": "từ mức {level}", "en": "from level {level}"},
+    "personal_link": {"vi": "Liên kết Zalo, Telegram hoặc e-mail", "en": "Link Zalo, Telegram or e-mail"},
+    "personal_link_button": {"vi": "Liên kết", "en": "Link"},
+    "personal_test": {"vi": "Gửi thử cho tôi", "en": "Send me a test"},
+    "personal_unlink": {"vi": "Bỏ liên kết", "en": "Unlink"},
+    "personal_confirm_unlink": {
+        "vi": "Bỏ liên kết này? Bạn sẽ không nhận cảnh báo ở đây nữa.",
+        "en": "Unlink this? You will no longer get alerts here.",
+    },
+    "personal_linked": {
+        "vi": "Đã liên kết. Hãy gửi thử để chắc chắn tin nhắn tới được.",
+        "en": "Linked. Send a test to be sure messages arrive.",
+    },
+    "personal_unlinked": {"vi": "Đã bỏ liên kết.", "en": "Unlinked."},
+    "personal_test_failed": {
+        "vi": "Gửi thử không được: {detail}. Kiểm tra lại mã đã nhập, hoặc nhờ quản trị HTX kiểm tra kênh của HTX.",
+        "en": "The test failed: {detail}. Check what you typed, or ask the cooperative's admin to check its channel.",
+    },
+    "account_notifications_link": {
+        "vi": "Nhận cảnh báo qua Zalo, Telegram, e-mail",
+        "en": "Get alerts by Zalo, Telegram, e-mail",
+    },
 }
