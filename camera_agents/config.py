@@ -120,6 +120,7 @@ class ModelRef:
     size: int = 0
     task: str = ""
     detect: dict = field(default_factory=dict)  # the version's conf / NMS IoU / max detections, as the server uses
+    tiling: dict | None = None  # a trap model's own windows ({"tile": 640, ...}), used when edge.tile is 0
 
 
 @dataclass

@@ -86,6 +86,9 @@ class EdgeDetector:
             for k, v in self.detect_settings.items():
                 setattr(det, k, v)
 
+    #: the server model's own windows (a sticky-trap model), used when this box's ``edge.tile`` is 0
+    model_tiling: dict | None = None
+
     #: why the last :meth:`load_current` found no usable model (the heartbeat's ``last_error``, ``doctor``)
     load_error: str | None = None
 
@@ -128,6 +131,7 @@ class EdgeDetector:
         """Download and swap in the server's model when its sha256 differs from the one in use. True if swapped."""
         if ref is not None:
             self.apply_detect(ref.detect)
+            self.model_tiling = ref.tiling
         if ref is None or not ref.sha256 or ref.sha256.lower() == (self.sha256 or "").lower():
             return False
         sha = ref.sha256.lower()
@@ -156,10 +160,11 @@ class EdgeDetector:
         if det is None:
             raise RuntimeError("no edge model loaded")
         t = time.perf_counter()
-        if self.tile:
+        if self.tile or self.model_tiling:
             from inference.tiling import TileConfig, detect_tiled
 
-            out = detect_tiled(det, image, TileConfig(tile=self.tile))
+            tiling = TileConfig(tile=self.tile) if self.tile else TileConfig.from_setting(self.model_tiling)
+            out = detect_tiled(det, image, tiling)
         else:
             out = det(image)
         ms = (time.perf_counter() - t) * 1000

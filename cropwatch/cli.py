@@ -135,8 +135,8 @@ def platform_ml(
 
 @app.command("golden-seed")
 def golden_seed(
-    recipe: str = typer.Argument(..., help="the shipped model whose source to seed from: pest | ripeness"),
-    family: str = typer.Option(..., help="model family, e.g. pest-rice"),
+    recipe: str = typer.Argument(..., help="the shipped model whose source to seed from: pest | pest-field | …"),
+    family: str = typer.Option("", help="model family (default: the recipe's, e.g. pest-rice)"),
     split: str = typer.Option("test", help="the source split to take (never the training one)"),
     limit: int = typer.Option(0, help="at most this many images (0: all)"),
 ) -> None:
@@ -145,26 +145,35 @@ def golden_seed(
     from cropwatch.domain import ModelTask
     from cropwatch.storage import Storage
     from datasets import golden
+    from datasets.splits import hash_fraction
     from datasets.versions import import_yolo_folder
     from training.recipes import RECIPES
 
     s = get_settings()
+    if recipe not in RECIPES:
+        console.print(f"[red]unknown recipe {recipe}; choose from {', '.join(RECIPES)}[/]")
+        raise typer.Exit(1)
     rec = RECIPES[recipe]
+    family = family or rec.family or recipe
     if rec.source is None:
         console.print(f"[red]{recipe} has no source dataset[/]")
         raise typer.Exit(1)
+    src = s.shared_datasets_dir / rec.source
+    keep = None
+    if split == "test" and not (src / "images" / "test").is_dir() and rec.test_fraction:
+        # a source without a test split: the share the recipe carves out as its test split (never trained on)
+        split = "train"
+
+        def keep(image: Path) -> bool:
+            return hash_fraction(image.name, "test:") < rec.test_fraction
+
     storage = Storage(s)
     storage.ensure_bucket()
     items, _ = import_yolo_folder(
-        storage,
-        s.shared_datasets_dir / rec.source,
-        name=f"golden-{family}",
-        names=rec.names,
-        splits=(split,),
-        limit=limit or None,
+        storage, src, name=f"golden-{family}", names=rec.names, splits=(split,), limit=limit or None, keep=keep
     )
     for it in items:
-        it.source = f"seed:{rec.source}/{split}"
+        it.source = f"seed:{rec.source}/{split}" + (f" (carved test share {rec.test_fraction})" if keep else "")
     with session_scope(s.db_url) as session:
         n = golden.add(session, task=ModelTask(rec.task), family=family, items=items)
     console.print(f"{family}: {n} golden images added from {rec.source}/{split}")
@@ -178,6 +187,7 @@ def dataset_import(
     names_from: Path | None = typer.Option(
         None, help="data.yaml naming the folder's classes (default: the production model's classes)"
     ),
+    family: str | None = typer.Option(None, help="whose classes: pest-rice, pest-field, … (default: the task's first)"),
 ) -> None:
     """Upload a labelled YOLO folder (boxes or polygons) and freeze it as the next version of a shared dataset."""
     from cropwatch.db import session_scope
@@ -191,9 +201,11 @@ def dataset_import(
     storage = Storage(s)
     storage.ensure_bucket()
     with session_scope(s.db_url) as session:
-        prod = registry.production(session, ModelTask(task))
+        prod = registry.production(session, ModelTask(task), **({"family": family} if family else {}))
         if prod is None:
-            raise typer.BadParameter(f"no production {task} model: run cropwatch register-models first")
+            raise typer.BadParameter(
+                f"no production {task} model{f' of {family}' if family else ''}: run cropwatch register-models first"
+            )
         classes = {int(k): v for k, v in prod.classes.items()}
         names = read_names(names_from) if names_from else classes
         items, stats = import_yolo_folder(storage, folder, name=name, names=names)
@@ -214,6 +226,7 @@ def dataset_build(
     cooperative: str = typer.Option(..., help="cooperative code"),
     name: str = typer.Option(...),
     task: str = typer.Option("pest"),
+    family: str | None = typer.Option(None, help="whose classes: pest-rice, pest-field, … (default: the task's first)"),
 ) -> None:
     """Freeze a cooperative's reviewed captures as the next version of dataset NAME."""
     from sqlalchemy import select
@@ -231,7 +244,9 @@ def dataset_build(
         coop = session.scalar(select(Cooperative).where(Cooperative.code == cooperative))
         if coop is None:
             raise typer.BadParameter(f"no cooperative {cooperative!r}")
-        prod = registry.production(session, ModelTask(task))
+        prod = registry.production(session, ModelTask(task), coop.id, **({"family": family} if family else {}))
+        if prod is None:
+            raise typer.BadParameter(f"no production {task} model{f' of {family}' if family else ''}")
         dv = create_version(
             session,
             storage,
@@ -332,26 +347,34 @@ def _seed_and_print() -> list:
 
 
 def _demo_images(cam, folder: Path) -> Path:
-    """Copy real photos into the camera's folder, once: the rice-pest test photos for pest cameras, the real tomato
-    test photos (Laboro Tomato, CC BY-NC-SA 4.0: a demonstration is non-commercial use) for fruit cameras."""
+    """Copy real photos into the camera's folder, once, from what its model is for: the rice-pest test photos, the
+    carved test share of field-pests-15 (never trained on) for the vegetable camera, the glue-board test cards for the
+    sticky trap, the real tomato test photos
+    (Laboro Tomato, CC BY-NC-SA 4.0: a demonstration is non-commercial use) for fruit cameras."""
+    from datasets.splits import hash_fraction
+    from training.recipes import PEST_FIELD
+
     folder.mkdir(parents=True, exist_ok=True)
     if any(folder.iterdir()):
         return folder
     s = get_settings()
-    if cam.kind == "fruit":
+    kind = cam.photos or ("tomato" if cam.kind == "fruit" else "rice-pests")
+    if kind == "tomato":
         src = s.shared_datasets_dir / "tomato-ripeness-laboro" / "images" / "test"
+        photos = sorted(src.glob("*.jpg"))[:24]
+    elif kind == "sticky-trap":
+        src = s.shared_datasets_dir / "sticky-trap-aiinsect" / "images" / "test"
         photos = sorted(src.glob("*.jpg"))
-        if not photos:
-            raise typer.BadParameter(f"no demo tomato photos found in {src} (set CROPWATCH_SHARED_DATASETS_DIR)")
-        for p in photos[:24]:
-            shutil.copy2(p, folder / p.name)
-        return folder
-    src = s.shared_datasets_dir / "rice-pests" / "images" / "test"
-    photos = sorted(src.glob("*.jpg"))
+    elif kind == "field-pests":
+        src = s.shared_datasets_dir / PEST_FIELD.source / "images" / "train"
+        test = [p for p in sorted(src.glob("*.jpg")) if hash_fraction(p.name, "test:") < PEST_FIELD.test_fraction]
+        photos = test[::8]  # about 50 of its 399 test photos, every class
+    else:
+        src = s.shared_datasets_dir / "rice-pests" / "images" / "test"
+        photos = sorted(src.glob("*.jpg"))[cam.camera_id % 2 :: 2]
     if not photos:
         raise typer.BadParameter(f"no demo photos found in {src} (set CROPWATCH_SHARED_DATASETS_DIR)")
-    offset = cam.camera_id % 2
-    for p in photos[offset::2]:
+    for p in photos:
         shutil.copy2(p, folder / p.name)
     return folder
 

@@ -49,6 +49,7 @@ def agent_config(session: Session, camera: Camera) -> dict:
             "input_size": mv.input_size,
             "classes": mv.classes,
             "detect": registry.detect_settings(mv),
+            "tiling": registry.tiling(mv),
         }
     return {
         "camera_id": camera.id,

@@ -155,6 +155,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "vi": "Không có ảnh đã được kỹ sư duyệt phù hợp với bộ lọc.",
         "en": "No reviewed captures match the filters.",
     },
+    "dataset_needs_crop": {
+        "vi": "Chọn cây trồng cho bộ dữ liệu: có nhiều mô hình đang dùng (mỗi bộ dữ liệu thuộc một mô hình, theo lớp "
+        "của nó). Cây trồng có mô hình riêng: {crops}.",
+        "en": "Choose the dataset's crop: several production models serve this task (a dataset belongs to one "
+        "model, with its classes). Crops with a model of their own: {crops}.",
+    },
     "no_production_model": {
         "vi": "Chưa có mô hình đang dùng cho nhiệm vụ {task}.",
         "en": "There is no production model for task {task}.",

@@ -71,16 +71,28 @@ def _fold(text: str) -> str:
 
 
 class UnknownPest(ValueError):
-    def __init__(self, name: str, known: list[str]) -> None:
+    """No class of the production models has this name (``ambiguous``: several do, e.g. the rice model's and the
+    vegetable model's "sâu cuốn lá"; ``known`` then lists only those)."""
+
+    def __init__(self, name: str, known: list[str], *, ambiguous: bool = False) -> None:
         super().__init__(name)
-        self.name, self.known = name, known
+        self.name, self.known, self.ambiguous = name, known, ambiguous
+
+    @property
+    def code(self) -> str:
+        return "ambiguous_pest" if self.ambiguous else "unknown_pest"
 
 
 def resolve_pest(name: str, classes: Mapping[str, str]) -> str:
     """The model class a rule's pest field means: its English class name or its Vietnamese name, with or without
     accents. ``classes``: {class name: Vietnamese name}. Raises :class:`UnknownPest` with the choices."""
     wanted = _fold(name)
-    for cls, vi in classes.items():
-        if wanted in (_fold(cls), _fold(vi or "")):
+    for cls in classes:
+        if wanted == _fold(cls):
             return cls
+    by_vi = [cls for cls, vi in classes.items() if wanted == _fold(vi or "")]
+    if len(by_vi) == 1:
+        return by_vi[0]
+    if by_vi:
+        raise UnknownPest(name, [f"{classes[cls]} ({cls})" for cls in sorted(by_vi)], ambiguous=True)
     raise UnknownPest(name, [f"{vi} ({cls})" if vi and vi != cls else cls for cls, vi in sorted(classes.items())])

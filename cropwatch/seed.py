@@ -1,4 +1,5 @@
-"""A demo cooperative for the one-command setup: two farms, plots, cameras, users (idempotent)."""
+"""A demo cooperative for the one-command setup: two farms, four plots (two of rice, cabbage, tomato), a camera on
+each with the photos its model is for, users (idempotent)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from cropwatch.domain import AlertLevel, CameraKind, ModelTask, Role
+from cropwatch.domain import AlertLevel, CameraKind, ModelStage, ModelTask, Role
 from cropwatch.security import hash_password, new_token, token_hash
-from cropwatch.tables import AlertRule, Camera, Cooperative, Farm, Membership, Plot, User
-from models import registry
+from cropwatch.tables import AlertRule, Camera, Cooperative, Farm, Membership, ModelVersion, Plot, User
 
 DEMO_PASSWORD = "cropwatch-demo"
 DEMO_USERS = (
@@ -32,20 +32,39 @@ class DemoCamera:
     name: str
     kind: str
     token: str
+    #: which real photos the demo sends: rice-pests (its test split), field-pests (the carved test share of
+    #: field-pests-15), sticky-trap (the glue-board test cards), tomato (Laboro Tomato test split); empty in a
+    #: cameras.json written before it existed
+    photos: str = ""
+
+
+#: warning / danger thresholds of the default rules: a pest species per day (new per trap, or per sample photo)
+SPECIES_THRESHOLDS = (3, 10)
+#: for the sticky-trap model's classes, which count every insect on a glue board ("fly", "other insect"), not one
+#: species: new insects per card per day, an order of magnitude above a species' threshold
+TRAP_CARD_THRESHOLDS = (50, 200)
 
 
 def default_rules(session: Session, cooperative_id: int) -> int:
     """Warning at 3 and danger at 10 of a pest per day (new per trap on a trap, per sample photo on a camera: the
     automatic unit), for each production pest class; what each checks is generated from it (rule_text)."""
-    mv = registry.production(session, ModelTask.pest)
-    if mv is None:
-        return 0
+    pest_models = session.scalars(
+        select(ModelVersion)
+        .where(ModelVersion.task == ModelTask.pest, ModelVersion.stage == ModelStage.production)
+        .where(or_(ModelVersion.cooperative_id.is_(None), ModelVersion.cooperative_id == cooperative_id))
+        .order_by(ModelVersion.id)
+    )
+    thresholds: dict[str, tuple[int, int]] = {}  # every crop's model, and the sticky-trap one
+    for mv in pest_models:
+        card_counter = CameraKind.sticky_trap.value in (mv.camera_kinds or [])
+        for name in mv.classes.values():
+            thresholds.setdefault(name, TRAP_CARD_THRESHOLDS if card_counter else SPECIES_THRESHOLDS)
     have = set(session.scalars(select(AlertRule.class_name).where(AlertRule.cooperative_id == cooperative_id)))
     added = 0
-    for name in mv.classes.values():
+    for name, (warning, danger) in thresholds.items():
         if name in have:
             continue
-        for level, threshold in ((AlertLevel.warning, 3), (AlertLevel.danger, 10)):
+        for level, threshold in ((AlertLevel.warning, warning), (AlertLevel.danger, danger)):
             session.add(
                 AlertRule(
                     cooperative_id=cooperative_id,
@@ -129,17 +148,19 @@ def seed_demo(session: Session, tokens_file: Path) -> list[DemoCamera]:
             ]
         )
         session.flush()
+    vegetables = _vegetable_plot(session, coop.id)
     plots = list(session.scalars(select(Plot).where(Plot.cooperative_id == coop.id).order_by(Plot.id)))
     for cam in session.scalars(select(Camera).where(Camera.cooperative_id == coop.id)):
         session.delete(cam)  # tokens were lost with the file: issue new cameras
     session.flush()
     specs = [
-        (plots[0], "Bẫy dính A1", CameraKind.sticky_trap, ModelTask.pest),
-        (plots[1], "Camera ruộng A2", CameraKind.garden, ModelTask.pest),
-        (plots[2], "Camera quả B1", CameraKind.fruit, ModelTask.ripeness),
+        (plots[0], "Bẫy dính A1", CameraKind.sticky_trap, ModelTask.pest, "rice-pests"),
+        (plots[1], "Camera ruộng A2", CameraKind.garden, ModelTask.pest, "rice-pests"),
+        (plots[2], "Camera quả B1", CameraKind.fruit, ModelTask.ripeness, "tomato"),
+        (vegetables, "Camera rau C1", CameraKind.garden, ModelTask.pest, "field-pests"),
     ]
     cams = []
-    for plot, name, kind, task in specs:
+    for plot, name, kind, task, photos in specs:
         token = new_token("cam")
         cam = Camera(
             cooperative_id=coop.id,
@@ -152,10 +173,33 @@ def seed_demo(session: Session, tokens_file: Path) -> list[DemoCamera]:
         )
         session.add(cam)
         session.flush()
-        cams.append(DemoCamera(camera_id=cam.id, name=name, kind=kind.value, token=token))
+        cams.append(DemoCamera(camera_id=cam.id, name=name, kind=kind.value, token=token, photos=photos))
     default_rules(session, coop.id)
     session.commit()
     tokens_file.parent.mkdir(parents=True, exist_ok=True)
     tokens_file.write_text(json.dumps([c.__dict__ for c in cams], ensure_ascii=False, indent=1))
     os.chmod(tokens_file, 0o600)
     return cams
+
+
+def _vegetable_plot(session: Session, cooperative_id: int) -> Plot:
+    """The demo's cabbage plot (read by the vegetable pest model), added to a demo seeded before it existed."""
+    plot = session.scalar(select(Plot).where(Plot.cooperative_id == cooperative_id, Plot.name == "Lô rau cải C1"))
+    if plot is not None:
+        return plot
+    farm = session.scalar(select(Farm).where(Farm.cooperative_id == cooperative_id).order_by(Farm.id.desc()))
+    today = dt.date.today()
+    plot = Plot(
+        cooperative_id=cooperative_id,
+        farm_id=farm.id,
+        name="Lô rau cải C1",
+        crop="cải bắp",
+        variety="KK Cross",
+        area_m2=800,
+        planting_date=today - dt.timedelta(days=30),
+        expected_harvest=today + dt.timedelta(days=45),
+        growing_area_code="TG-MT-002",
+    )
+    session.add(plot)
+    session.flush()
+    return plot

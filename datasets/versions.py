@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,15 +115,19 @@ def import_yolo_folder(
     cooperative_id: int | None = None,
     splits: Iterable[str] | None = None,
     limit: int | None = None,
+    keep: Callable[[Path], bool] | None = None,
 ) -> tuple[list[Item], ImportStats]:
     """Upload a YOLO-layout folder's images (boxes and polygon lines) to object storage; returns its items with
-    class names resolved through ``names`` (the folder's own class map)."""
+    class names resolved through ``names`` (the folder's own class map). ``keep``: only the images it accepts
+    (e.g. the share of a split-less source carved out as a test split)."""
     src = Path(src)
     stats = ImportStats()
     items: list[Item] = []
     for split in splits or sorted(p.name for p in (src / "images").iterdir() if p.is_dir()):
         for image in sorted((src / "images" / split).iterdir()):
             if image.suffix.lower() not in IMAGE_SUFFIXES or (limit and len(items) >= limit):
+                continue
+            if keep is not None and not keep(image):
                 continue
             stored = store_image(storage, image, name=name, cooperative_id=cooperative_id)
             if stored is None:

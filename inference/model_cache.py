@@ -53,7 +53,9 @@ class ModelCache:
             tmp.replace(path)
         return path
 
-    def _detector(self, key: str, sha256: str, variant: str, detect: dict | None = None) -> OnnxDetector:
+    def _detector(
+        self, key: str, sha256: str, variant: str, detect: dict | None = None, tiling: dict | None = None
+    ) -> OnnxDetector:
         """Fetch (once per sha256) and load a model file with the worker's settings and the version's detection
         settings (conf, NMS IoU, max detections); ModelRejected if it is bad."""
         detector = OnnxDetector(
@@ -66,6 +68,7 @@ class ModelCache:
             **(detect or registry.DEFAULT_DETECT),
         )
         detector.variant = variant
+        detector.tiling = tiling  # the version's own tiling (registry.tiling), used when the camera sets none
         return detector
 
     def loaded(self) -> list[dict]:
@@ -135,7 +138,7 @@ class ModelCache:
             if cur and cur[1] == sha256:
                 return (cur[0], cur[2]) if cur[2] is not None else None
             try:
-                detector = self._detector(obj_key, sha256, variant, registry.detect_settings(mv))
+                detector = self._detector(obj_key, sha256, variant, registry.detect_settings(mv), registry.tiling(mv))
             except ModelRejected as exc:
                 log.error("shadow model %s refused: %s", mv.id, exc)
                 self._shadow[slot] = (mv.id, sha256, None)
@@ -182,7 +185,7 @@ class ModelCache:
                 raise NoModel(f"production model {mv.id} for '{task.value}' was refused")
             try:
                 detector = self._by_sha.get(sha256) or self._detector(
-                    key, sha256, variant, registry.detect_settings(mv)
+                    key, sha256, variant, registry.detect_settings(mv), registry.tiling(mv)
                 )
             except ModelRejected as exc:
                 log.error("model %s (%s) refused: %s; keeping the previous model", mv.id, sha256[:12], exc)

@@ -258,6 +258,8 @@ class CaptureProcessor:
             except (TypeError, ValueError) as exc:
                 log.warning("camera %s: tiling setting %r ignored (%s)", camera.id, camera.tiling, exc)
                 tiling = None
+            if tiling is None:  # a model trained on windows reads over windows unless the camera says otherwise
+                tiling = TileConfig.from_setting(getattr(detector, "tiling", None))
         return _Work(cap, image, model_id, detector, tiling, camera.model_task)
 
     def _finish(self, w: _Work, dets: Any, elapsed_ms: float) -> Result:

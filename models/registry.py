@@ -32,9 +32,28 @@ from cropwatch.timeutil import utcnow
 SHIPPED_DIR = Path(__file__).resolve().parent
 
 
+def card_files(folder: Path, model_name: str) -> tuple[Path, Path]:
+    """Where a shipped model's card lives: ``<model>.card.json`` and ``<model>.MODEL_CARD.md`` beside its ONNX
+    file (a task folder holds one model per crop family, each with its own card)."""
+    return Path(folder) / f"{model_name}.card.json", Path(folder) / f"{model_name}.MODEL_CARD.md"
+
+
 #: detection settings of a version unless its card says otherwise (Ultralytics' conf; NMS IoU 0.45 as the worker
 #: has always used; 300 boxes, which a sticky-trap model raises above its densest card)
 DEFAULT_DETECT = {"conf": 0.25, "iou": 0.45, "max_det": 300}
+
+
+#: detection settings a version may declare besides those: ``tile`` (a sticky-trap model trained on windows of that
+#: many source pixels is read tiled, see :func:`tiling`)
+MODEL_TILING_KEYS = ("tile",)
+
+
+def tiling(mv: ModelVersion) -> dict[str, Any] | None:
+    """How a version's photos are read when their camera sets no tiling of its own: a model trained on windows
+    (``tile`` in its card's detection settings) reads over windows of that size, as its count error was measured
+    (training.count_eval: overlap 0.2, no whole-photo pass); None for the others."""
+    tile = int((mv.detect_settings or {}).get("tile") or 0)
+    return {"tile": tile, "overlap": 0.2, "include_full": False} if tile else None
 
 
 def detect_settings(mv: ModelVersion) -> dict[str, float | int]:
@@ -148,7 +167,8 @@ def register(
         classes_vi={str(k): v for k, v in names_vi.items()} if names_vi else None,
         input_size=meta["imgsz"],
         metrics=_with_licence(card),
-        detect_settings=DEFAULT_DETECT | {k: v for k, v in (card.get("detect") or {}).items() if k in DEFAULT_DETECT},
+        detect_settings=DEFAULT_DETECT
+        | {k: v for k, v in (card.get("detect") or {}).items() if k in DEFAULT_DETECT or k in MODEL_TILING_KEYS},
         family=card.get("family"),
         crops=card.get("crops") or None,
         camera_kinds=card.get("camera_kinds") or None,
@@ -238,6 +258,32 @@ def production(
             kind = getattr(camera_kind, "value", camera_kind)
             return max(rows, key=lambda mv: serves(mv, crop, kind))
     return None
+
+
+def production_versions(session: Session, task: ModelTask, cooperative_id: int | None) -> list[ModelVersion]:
+    """Every production version of ``task`` that can serve ``cooperative_id`` (its own and the shared ones)."""
+    q = select(ModelVersion).where(ModelVersion.task == task, ModelVersion.stage == ModelStage.production)
+    q = q.where(or_(ModelVersion.cooperative_id.is_(None), ModelVersion.cooperative_id == cooperative_id))
+    return list(session.scalars(q.order_by(ModelVersion.id)))
+
+
+def production_families(session: Session, task: ModelTask, cooperative_id: int | None) -> set[str | None]:
+    return {mv.family for mv in production_versions(session, task, cooperative_id)}
+
+
+def production_for_classes(
+    session: Session, task: ModelTask, cooperative_id: int | None, classes: dict
+) -> ModelVersion | None:
+    """The production model serving ``cooperative_id`` whose classes are ``classes`` (a dataset's): the baseline a
+    training run on that dataset is compared with, whichever crop family it is; else :func:`production`."""
+    want = {str(k): v for k, v in classes.items()}
+    q = select(ModelVersion).where(ModelVersion.task == task, ModelVersion.stage == ModelStage.production)
+    scopes = [cooperative_id, None] if cooperative_id is not None else [None]
+    for scope in scopes:
+        for mv in session.scalars(_in_scope(q, scope).order_by(ModelVersion.id)):
+            if {str(k): v for k, v in mv.classes.items()} == want:
+                return mv
+    return production(session, task, cooperative_id)
 
 
 def production_classes(session: Session, cooperative_id: int | None) -> dict[str, str]:
@@ -415,24 +461,27 @@ def promote(session: Session, mv: ModelVersion) -> ModelVersion:
 
 
 def shipped_models() -> list[tuple[ModelTask, Path, dict]]:
-    """The bootstrap models committed under models/<task>/ with their model_card.json."""
+    """The bootstrap models committed under models/<task>/, each with its ``<model>.card.json``."""
     found = []
     for task in ModelTask:
         folder = SHIPPED_DIR / task.value
         for onnx_path in sorted(folder.glob("*.onnx")):
             if any(onnx_path.name.endswith(f".{v}.onnx") for v in VARIANTS):
                 continue  # attached to its FP32 version
-            card_path = folder / "model_card.json"
+            card_path, _ = card_files(folder, onnx_path.stem)
             card = json.loads(card_path.read_text()) if card_path.exists() else {}
             found.append((task, onnx_path, card))
     return found
 
 
-def bootstrap(session: Session, storage: Storage) -> list[ModelVersion]:
-    """Register the shipped models; each becomes production when its task has none yet."""
+def bootstrap(session: Session, storage: Storage, *, families: set[str] | None = None) -> list[ModelVersion]:
+    """Register the shipped models (``families``: only those); each becomes production when its family has none
+    yet."""
     out = []
     for task, path, card in shipped_models():
         family = card.get("family")
+        if families is not None and family not in families:
+            continue
         stage = (
             ModelStage.production
             if production(session, task, own_only=True, family=family) is None

@@ -176,13 +176,24 @@ def sessions(settings):
 
 @pytest.fixture
 def models_registered(sessions, storage):
-    """The shipped models, registered as production in this test's database and bucket."""
+    """The shipped rice pest and tomato ripeness models, registered as production in this test's database and
+    bucket: one model per task, as most tests need (``all_models_registered``: every shipped family)."""
+    from models import registry
+
+    with sessions.begin() as s:
+        versions = registry.bootstrap(s, storage, families={"pest-rice", "ripeness-tomato"})
+        assert {v.task.value for v in versions} >= {"pest"}, "the shipped pest model is missing under models/pest"
+        return {v.task.value: v.id for v in versions}
+
+
+@pytest.fixture
+def all_models_registered(sessions, storage):
+    """Every shipped model (rice, vegetable and sticky-trap pests, tomato ripeness) as production: {family: id}."""
     from models import registry
 
     with sessions.begin() as s:
         versions = registry.bootstrap(s, storage)
-        assert {v.task.value for v in versions} >= {"pest"}, "the shipped pest model is missing under models/pest"
-        return {v.task.value: v.id for v in versions}
+        return {v.family: v.id for v in versions}
 
 
 def rice_photos(n: int, split: str = "test") -> list[Path]:

@@ -108,3 +108,42 @@ def test_a_tiled_camera_is_detected_over_windows(processor, sessions, storage, s
     cid = upload(sessions, storage, settings, tenant, rice_photos(1)[0].read_bytes())
     assert processor.process_batch(cid).outcome == Outcome.done
     assert _runs(sessions, cid) == 1
+
+
+def test_a_model_trained_on_windows_reads_a_photo_over_windows_without_a_camera_setting(
+    processor, sessions, storage, settings, tenant, monkeypatch
+):
+    """A sticky-trap model (its card declares ``tile``) is read the way its count error was measured: windows of
+    its training size, overlap 0.2, no whole-photo pass, on a camera that sets no tiling of its own."""
+    import cv2
+    import numpy as np
+
+    from cropwatch.tables import Detection, ModelVersion
+    from inference.detector import OnnxDetector
+    from inference.tiling import TileConfig, detect_tiled
+    from models import registry
+
+    with sessions.begin() as s:
+        cam = s.get(Camera, tenant.camera_id)
+        mv = registry.production(s, cam.model_task, cam.cooperative_id, crop="lúa", camera_kind=cam.kind)
+        mv.detect_settings = {**registry.detect_settings(mv), "tile": 640}
+        assert cam.tiling is None
+        mv_id = mv.id
+    photo = cv2.imread(str(rice_photos(1)[0]))
+    big = cv2.resize(photo, (1280, 1280), interpolation=cv2.INTER_CUBIC)  # 3 × 3 windows of 640 px
+    cid = upload(sessions, storage, settings, tenant, cv2.imencode(".jpg", big)[1].tobytes())
+    sizes = _spy_batches(monkeypatch, processor, sessions)
+    assert processor.process_batch(cid).outcome == Outcome.done
+    assert sizes == [9], "nine windows in one batch, and no whole-photo pass"
+    with sessions() as s:
+        mv = s.get(ModelVersion, mv_id)
+        stored = s.scalars(select(Detection).where(Detection.capture_id == cid).order_by(Detection.score.desc()))
+        got = np.array([(d.class_id, d.score, d.x1, d.y1, d.x2, d.y2) for d in stored])
+        fetched = storage.get_bytes(s.get(Capture, cid).object_key)
+    image = cv2.imdecode(np.frombuffer(fetched, np.uint8), cv2.IMREAD_COLOR)
+    worker_settings = registry.detect_settings(mv) | settings.detect_overrides  # as the worker runs it
+    local = OnnxDetector(registry.SHIPPED_DIR / "pest" / f"{mv.name}.onnx", **worker_settings)
+    want = detect_tiled(local, image, TileConfig(tile=640, overlap=0.2, include_full=False))
+    expected = np.column_stack([want.class_id, want.confidence, want.xyxy])
+    assert len(got) == len(expected) > 0, "the same detections, as many"
+    assert np.allclose(got, expected, atol=0.01), "the same boxes and scores"

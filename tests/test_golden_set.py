@@ -3,12 +3,15 @@ gate compares candidate and production."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from conftest import SHARED
 
 from cropwatch.domain import ModelTask
 from cropwatch.tables import DatasetVersion, ModelVersion
 from datasets import golden
+from datasets.splits import hash_fraction
 from datasets.versions import create_version, import_yolo_folder, load_manifest
 from models import registry
 from training import jobs
@@ -103,12 +106,23 @@ def test_golden_seed_command_seeds_a_family_from_a_test_split(sessions, storage,
         assert s.query(GoldenImage).count() == 0
     try:
         result = CliRunner().invoke(app, ["golden-seed", "ripeness", "--family", "ripeness-tomato", "--limit", "5"])
+        # field-pests-15 has no test split: its golden images are the share the recipe carves out as one
+        carved = CliRunner().invoke(app, ["golden-seed", "pest-field", "--limit", "4"])
     finally:
         get_settings.cache_clear()
+    assert carved.exit_code == 0, carved.output
+    with sessions() as s:
+        field = s.query(GoldenImage).filter_by(family="pest-field").all()
+    test_share = {
+        hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted((SHARED / "field-pests-15" / "images" / "train").glob("*.jpg"))
+        if hash_fraction(p.name, "test:") < RECIPES["pest-field"].test_fraction
+    }
+    assert len(field) == 4 and {r.sha256 for r in field} <= test_share, "never an image the model trained on"
     assert result.exit_code == 0, result.output
     assert "5 golden images added from tomato-ripeness-laboro/test" in result.output
     with sessions() as s:
-        rows = s.query(GoldenImage).all()
+        rows = s.query(GoldenImage).filter_by(task=ModelTask.ripeness).all()
         assert len(rows) == 5 and {r.family for r in rows} == {"ripeness-tomato"}
         assert all(r.boxes and r.source == "seed:tomato-ripeness-laboro/test" for r in rows)
     assert all(storage.stat(r.object_key) is not None for r in rows)

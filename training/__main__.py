@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from training.pipeline import REPO_ROOT, SHARED_DATASETS, build, quantize_shipped, with_overrides
+from training.pipeline import REPO_ROOT, SHARED_DATASETS, build, quantize_shipped, refresh_metrics, with_overrides
 from training.recipes import RECIPES
 from training.start_weights import CheckpointError
 
@@ -65,7 +65,7 @@ for _task in RECIPES:
 
 @app.command()
 def quantize(
-    task: Annotated[str, typer.Argument(help="pest | ripeness")],
+    task: Annotated[str, typer.Argument(help=", ".join(RECIPES))],
     data_dir: DataDir = REPO_ROOT / "data",
     models_dir: ModelsDir = REPO_ROOT / "models",
     shared: Shared = SHARED_DATASETS,
@@ -80,6 +80,22 @@ def quantize(
         f"{card['model']}: test mAP50 FP32 {fp['map50']:.3f} → INT8 {q['map50']:.3f} "
         f"({(q['map50'] - fp['map50']) * 100:+.1f} points)"
     )
+
+
+@app.command(name="evaluate")
+def evaluate_shipped(
+    model: Annotated[str, typer.Argument(help=", ".join(RECIPES))],
+    data_dir: DataDir = REPO_ROOT / "data",
+    models_dir: ModelsDir = REPO_ROOT / "models",
+    shared: Shared = SHARED_DATASETS,
+    threads: Annotated[int, typer.Option(help="onnxruntime threads")] = 2,
+) -> None:
+    """Re-evaluate the shipped FP32 and INT8 files of MODEL on its test split and rewrite its card's metrics."""
+    if model not in RECIPES:
+        raise typer.BadParameter(f"unknown model {model!r}; choose from {', '.join(RECIPES)}")
+    card = refresh_metrics(RECIPES[model], data_dir=data_dir, models_dir=models_dir, shared=shared, threads=threads)
+    m = card["metrics"]
+    typer.echo(f"{card['model']}: test mAP50 {m['map50']:.3f}, found at ≥ 0.25: {m['recall_at_conf']}")
 
 
 if __name__ == "__main__":

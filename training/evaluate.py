@@ -26,6 +26,10 @@ class EvalResult:
     map50_95: float
     precision: float
     recall: float
+    #: share of the split's labelled objects found (IoU 0.5) by detections at or above the confidence the worker and
+    #: alerts use (0.25 unless a model's card says otherwise): what a farmer's count sees, unlike ``recall``, which
+    #: Ultralytics reports at the confidence of the best F1
+    recall_at_conf: dict[str, float] = field(default_factory=dict)
     per_class: dict[int, ClassMetrics] = field(default_factory=dict)  # classes with labels in the split
     plots: dict[str, str] = field(default_factory=dict)  # name -> PNG path (confusion matrix, PR curve) if asked
 
@@ -49,6 +53,7 @@ def evaluate(
     batch: int = 16,
     threads: int = 2,
     plots: bool = False,
+    confs: tuple[float, ...] = (0.25,),
 ) -> EvalResult:
     """Run ``model.val()`` on ``split``; metrics at Ultralytics' defaults (conf 0.001, IoU 0.7 for NMS). With
     ``plots`` the confusion matrix and PR curve are rendered offline (local DejaVu font, see training.offline)."""
@@ -85,6 +90,7 @@ def evaluate(
             map50_95=round(float(ap), 4),
         )
     files = {}
+    recall_at = {f"{c:g}": _recall_at(box, m.nt_per_class, c) for c in confs}
     if plots:
         save_dir = Path(m.save_dir)
         for name, pattern in (("confusion_matrix", "confusion_matrix_normalized.png"), ("pr_curve", "*PR_curve.png")):
@@ -98,5 +104,20 @@ def evaluate(
         map50_95=round(float(box.map), 4),
         precision=round(float(box.mp), 4),
         recall=round(float(box.mr), 4),
+        recall_at_conf={k: v for k, v in recall_at.items() if v is not None},
         per_class=per_class,
     )
+
+
+def _recall_at(box, instances_per_class, conf: float) -> float | None:
+    """Object-weighted recall at ``conf`` from Ultralytics' recall-confidence curves (1000 steps over [0, 1])."""
+    curve = getattr(box, "r_curve", None)
+    if curve is None or not len(box.ap_class_index):
+        return None
+    step = min(len(curve[0]) - 1, round(conf * (len(curve[0]) - 1)))
+    found = total = 0.0
+    for i, c in enumerate(box.ap_class_index):
+        n = float(instances_per_class[int(c)])
+        found += float(curve[i][step]) * n
+        total += n
+    return round(found / total, 4) if total else None

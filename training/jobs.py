@@ -138,7 +138,8 @@ def execute(
         dv_id, dv_name, task, dv_classes = dv.id, dv.name, dv.task, dict(dv.classes)
         base = s.get(ModelVersion, run.base_model_version_id) if run.base_model_version_id else None
         run_coop, run_by = run.cooperative_id, run.created_by
-        current = registry.production(s, task, run_coop)  # the model serving this cooperative: the baseline
+        # the baseline: the production model serving this cooperative with the dataset's classes (its crop family)
+        current = registry.production_for_classes(s, task, run_coop, dv_classes)
         # production is scored at its own input size, the candidate at the run's
         current_info = (current.onnx_key, current.sha256, current.id, current.input_size) if current else None
         start_from = None  # (weights key, version id, classes, why)

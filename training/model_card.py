@@ -1,4 +1,4 @@
-"""MODEL_CARD.md and model_card.json for a shipped model."""
+"""``<model>.MODEL_CARD.md`` and ``<model>.card.json`` for a shipped model."""
 
 from __future__ import annotations
 
@@ -6,11 +6,44 @@ import json
 from pathlib import Path
 from typing import Any
 
-from models.registry import sha256_file  # noqa: F401 - re-exported for training.pipeline and tests  # noqa: E402  (one implementation, re-exported for training/)
+from models.registry import card_files, sha256_file  # noqa: F401 - re-exported for training.pipeline and tests  # noqa: E402  (one implementation, re-exported for training/)
 
 
 def _pct(v: float | None) -> str:
     return "–" if v is None else f"{v:.3f}"
+
+
+def _recall_line(m: dict[str, Any]) -> list[str]:
+    """The share of labelled objects a farmer's count sees, at the confidence the worker and the alerts use."""
+    at = m.get("recall_at_conf") or {}
+    return [
+        f"Objects found at confidence ≥ {conf} (what counts and alerts use): **{_pct(v)}** of the split's labels."
+        for conf, v in at.items()
+    ]
+
+
+def _count_lines(card: dict[str, Any]) -> list[str]:
+    """A trap model's count error on whole cards (training.count_eval), FP32 and INT8."""
+    if not card.get("counts"):
+        return []
+    lines = [
+        "",
+        "## Count per whole card (tiled, as the worker reads a trap photo)",
+        "",
+        f"Confidence {card['detect'].get('conf')} chosen on the validation cards (smallest mean absolute error); "
+        "windows of the training size, overlap 0.2, cross-window NMS.",
+        "",
+        "| file | split | cards | labelled insects | counted | mean abs. error per card | ÷ mean true count | bias |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    files = [("FP32", card["counts"]), *((n.upper(), v.get("counts")) for n, v in (card.get("variants") or {}).items())]
+    for label, counts in files:
+        for split, c in (counts or {}).items():
+            lines.append(
+                f"| {label} | {split} | {c['cards']} | {c['true_total']} | {c['predicted_total']} | {c['mae']:.1f} "
+                f"| **{c['relative_mae'] * 100:.1f}%** | {c['bias']:+.1f} |"
+            )
+    return lines
 
 
 def render_markdown(card: dict[str, Any]) -> str:
@@ -58,6 +91,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         "",
         f"Split `{m['split']}`: **mAP50 {_pct(m['map50'])}**, **mAP50-95 {_pct(m['map50_95'])}**, "
         f"precision {_pct(m['precision'])}, recall {_pct(m['recall'])} (evaluated on the exported ONNX file).",
+        *_recall_line(m),
         "",
         "| id | class | images | objects | P | R | mAP50 | mAP50-95 |",
         "|---|---|---|---|---|---|---|---|",
@@ -73,11 +107,14 @@ def render_markdown(card: dict[str, Any]) -> str:
             "",
             f"## {name.upper()} variant",
             "",
-            f"- File: `{v['file']}` — {v['size_bytes'] / 1e6:.2f} MB, sha256 `{v['sha256']}`",
+            *([f"- **{v['refused']}**"] if v.get("refused") else []),
+            f"- File: `{v['file']}` — {v['size_bytes'] / 1e6:.2f} MB, sha256 `{v['sha256']}`"
+            + (" (measured, not in models/)" if v.get("refused") else ""),
             f"- {v['method']}",
             f"- Test split: **mAP50 {_pct(vm['map50'])}** (FP32 {_pct(m['map50'])}, "
             f"{(vm['map50'] - m['map50']) * 100:+.1f} points), mAP50-95 {_pct(vm['map50_95'])} "
-            f"(FP32 {_pct(m['map50_95'])}), precision {_pct(vm['precision'])}, recall {_pct(vm['recall'])}",
+            f"(FP32 {_pct(m['map50_95'])}), precision {_pct(vm['precision'])}, recall {_pct(vm['recall'])}"
+            + "".join(f", found at ≥ {c}: {_pct(r)}" for c, r in (vm.get("recall_at_conf") or {}).items()),
             f"- Network only, same settings as below: median **{vl['median_ms']} ms** (FP32 {lat['median_ms']} ms)",
             "",
             "| id | class | mAP50 FP32 | mAP50 " + name.upper() + " |",
@@ -86,6 +123,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         for k, c in m["per_class"].items():
             q = vm["per_class"].get(k, {})
             lines.append(f"| {k} | {c['name']} | {_pct(c['map50'])} | {_pct(q.get('map50'))} |")
+    lines += _count_lines(card)
     lines += [
         "",
         "## Speed",
@@ -104,11 +142,10 @@ def render_markdown(card: dict[str, Any]) -> str:
 
 
 def write_model_card(out_dir: Path, card: dict[str, Any]) -> tuple[Path, Path]:
-    """Write ``model_card.json`` and ``MODEL_CARD.md`` into ``out_dir``."""
+    """Write ``<model>.card.json`` and ``<model>.MODEL_CARD.md`` into ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    js = out_dir / "model_card.json"
-    md = out_dir / "MODEL_CARD.md"
+    js, md = card_files(out_dir, card["model"])
     js.write_text(json.dumps(card, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     md.write_text(render_markdown(card), encoding="utf-8")
     return js, md

@@ -18,13 +18,17 @@ from typing import Any
 
 from datasets.splits import split_route
 from datasets.synthetic import generate_ripeness_dataset
+from datasets.tiles import tile_split
 from datasets.yolo import import_yolo, write_data_yaml
+from inference.tiling import TileConfig
+from models.registry import DEFAULT_DETECT
+from training.count_eval import best_conf, card_scores, count_result
 from training.evaluate import evaluate
 from training.latency import measure_latency
-from training.model_card import sha256_file, write_model_card
+from training.model_card import card_files, sha256_file, write_model_card
 from training.offline import load_ultralytics
 from training.quantize import QuantizeConfig, calibration_count, calibration_images, int8_path, quantize_int8
-from training.recipes import Recipe
+from training.recipes import RECIPES, Recipe
 from training.start_weights import resolve_start
 from training.train import TrainConfig, export_onnx, train
 
@@ -63,6 +67,7 @@ def prepare_data(recipe: Recipe, dest: Path, shared: Path = SHARED_DATASETS) -> 
         source_splits = sorted(p.name for p in (src / "images").iterdir() if p.is_dir())
         route = split_route(recipe.val_fraction, recipe.test_fraction, has_test="test" in source_splits)
         stats = import_yolo(src, dest, splits=source_splits, route=route, num_classes=len(recipe.names))
+        tiles = _tile_cards(dest, recipe) if recipe.tile else None
         data_yaml = write_data_yaml(dest, recipe.names)
         rule = f"source train → val when sha256(filename stem before '.rf.') < {recipe.val_fraction}"
         rule += (
@@ -82,6 +87,8 @@ def prepare_data(recipe: Recipe, dest: Path, shared: Path = SHARED_DATASETS) -> 
                 "drop_reasons": dict(stats.drop_reasons),
             },
         }
+        if tiles is not None:
+            summary["tiles"] = tiles
     else:
         syn = generate_ripeness_dataset(dest, counts=recipe.synthetic_counts, imgsz=recipe.imgsz, seed=recipe.seed)
         data_yaml = dest / "data.yaml"
@@ -91,6 +98,65 @@ def prepare_data(recipe: Recipe, dest: Path, shared: Path = SHARED_DATASETS) -> 
             "generator": {"module": "datasets.synthetic.generate_ripeness_dataset", "seed": recipe.seed},
         }
     return data_yaml, summary
+
+
+def _tile_cards(dest: Path, recipe: Recipe) -> dict[str, Any]:
+    """Move the imported whole cards to ``dest/cards`` and put their windows where the data.yaml points."""
+    cards = dest / "cards"
+    cards.mkdir()
+    for part in ("images", "labels"):
+        (dest / part).rename(cards / part)
+    out = {"tile": recipe.tile, "overlap": recipe.tile_overlap, "splits": {}}
+    for split_dir in sorted(p for p in (cards / "images").iterdir() if p.is_dir()):
+        split = split_dir.name
+        st = tile_split(
+            split_dir,
+            cards / "labels" / split,
+            dest / "images" / split,
+            dest / "labels" / split,
+            tile=recipe.tile,
+            overlap=recipe.tile_overlap,
+        )
+        out["splits"][split] = st.as_dict()
+    return out
+
+
+def trap_counts(recipe: Recipe, onnx_path: Path, data_yaml: Path, *, threads: int, conf: float | None = None):
+    """Count error on whole cards (tiled as the worker reads them): the confidence chosen on the validation
+    cards unless given, then the test cards at it. Returns (conf, {"val": ..., "test": ...})."""
+    cards = Path(data_yaml).parent / "cards"
+    tile = TileConfig(tile=recipe.tile, overlap=0.2, include_full=False)
+    settings = DEFAULT_DETECT | recipe.detect
+    scores = {
+        split: card_scores(
+            onnx_path,
+            cards / "images" / split,
+            cards / "labels" / split,
+            tile=tile,
+            iou=settings["iou"],
+            max_det=settings["max_det"],
+            threads=threads,
+        )
+        for split in ("val", "test")
+    }
+    chosen = best_conf(scores["val"]) if conf is None else conf
+    return chosen, {split: count_result(split, sc, chosen).as_dict() for split, sc in scores.items()}
+
+
+#: an INT8 file ships only within this much mAP50 of its FP32 file on the test split; otherwise the FP32 file
+#: serves (the worker and the edge agent fall back to it) and the card says why
+INT8_TOLERANCE = 0.01
+
+
+def int8_refusal(fp32_metrics: dict[str, Any], int8_metrics: dict[str, Any]) -> str | None:
+    """Why the INT8 variant does not ship (None: it does)."""
+    drop = fp32_metrics["map50"] - int8_metrics["map50"]
+    if drop <= INT8_TOLERANCE + 1e-9:
+        return None
+    return (
+        f"not shipped: INT8 mAP50 {int8_metrics['map50']:.3f} is {drop * 100:.1f} points below FP32 "
+        f"{fp32_metrics['map50']:.3f} (the limit is {INT8_TOLERANCE * 100:.0f} point); the FP32 file serves"
+    )
 
 
 @contextlib.contextmanager
@@ -113,8 +179,9 @@ def _publish(src: Path, dst: Path) -> None:
 
 
 def reproduce_command(recipe: Recipe) -> str:
+    key = next((k for k, r in RECIPES.items() if r.model_name == recipe.model_name), recipe.task)
     return (
-        f"cd <repo> && .venv/bin/python -m training {recipe.task} "
+        f"cd <repo> && .venv/bin/python -m training {key} "
         f"--epochs {recipe.epochs} --imgsz {recipe.imgsz} --batch {recipe.batch} --seed {recipe.seed} "
         f"--start {recipe.start}"
     )
@@ -252,13 +319,31 @@ def _build(
     }
     card["variants"] = {"int8": quantize_variant(recipe, onnx_path, data_yaml, work=work, threads=threads, log=log)}
     card["variants"]["int8"]["file"] = int8_path(Path(card["file"])).name  # the name it is published under
+    if recipe.tile:
+        conf, counts = trap_counts(recipe, onnx_path, data_yaml, threads=threads)
+        card["detect"]["conf"] = conf
+        card["detect"]["tile"] = recipe.tile  # read over windows wherever it runs (registry.tiling)
+        card["counts"] = counts
+        _, card["variants"]["int8"]["counts"] = trap_counts(
+            recipe, int8_path(onnx_path), data_yaml, threads=threads, conf=conf
+        )
+        log(
+            f"[{recipe.model_name}] trap counts at conf {conf}: {json.dumps({k: v['relative_mae'] for k, v in counts.items()})}"
+        )
+    refused = int8_refusal(card["metrics"], card["variants"]["int8"]["metrics"])
+    if refused:
+        card["variants"]["int8"]["refused"] = refused
+        log(f"[{recipe.model_name}] INT8 {refused}")
     write_model_card(work / "card", card)
     target_dir = Path(models_dir) / recipe.task
     target_dir.mkdir(parents=True, exist_ok=True)
-    _publish(int8_path(onnx_path), target_dir / card["variants"]["int8"]["file"])
+    if refused:
+        (target_dir / card["variants"]["int8"]["file"]).unlink(missing_ok=True)  # a previous build's
+    else:
+        _publish(int8_path(onnx_path), target_dir / card["variants"]["int8"]["file"])
     _publish(onnx_path, target_dir / card["file"])
-    for name in ("model_card.json", "MODEL_CARD.md"):
-        _publish(work / "card" / name, target_dir / name)
+    for staged in card_files(work / "card", recipe.model_name):
+        _publish(staged, target_dir / staged.name)
     log(f"[{recipe.model_name}] published {target_dir / card['file']} and its card")
     return card
 
@@ -308,7 +393,7 @@ def quantize_shipped(
     data_dir = Path(data_dir).resolve()
     work = data_dir / "training" / recipe.model_name
     target_dir = Path(models_dir) / recipe.task
-    card = json.loads((target_dir / "model_card.json").read_text())
+    card = json.loads(card_files(target_dir, recipe.model_name)[0].read_text())
     fp32 = target_dir / card["file"]
     if sha256_file(fp32) != card["sha256"]:
         raise RuntimeError(f"{fp32} does not match its model card's sha256")
@@ -322,9 +407,54 @@ def quantize_shipped(
         card.setdefault("variants", {})["int8"] = section
         write_model_card(work / "card", card)
         _publish(int8_path(staged), target_dir / section["file"])
-        for name in ("model_card.json", "MODEL_CARD.md"):
-            _publish(work / "card" / name, target_dir / name)
+        for staged_card in card_files(work / "card", recipe.model_name):
+            _publish(staged_card, target_dir / staged_card.name)
     log(f"[{recipe.model_name}] published {target_dir / section['file']} and the updated card")
+    return card
+
+
+def refresh_metrics(
+    recipe: Recipe,
+    *,
+    data_dir: Path,
+    models_dir: Path = REPO_ROOT / "models",
+    shared: Path = SHARED_DATASETS,
+    threads: int = 2,
+    log: Log = print,
+) -> dict[str, Any]:
+    """Re-evaluate a shipped model's FP32 and INT8 files on the test split and rewrite their card's metrics (after
+    the evaluation gains a figure; the files, their recipe and their timings are left as they are). An INT8 file
+    that is now more than :data:`INT8_TOLERANCE` below FP32 is withdrawn from ``models/`` (the card says why)."""
+    data_dir = Path(data_dir).resolve()
+    work = data_dir / "training" / recipe.model_name
+    target_dir = Path(models_dir) / recipe.task
+    card = json.loads(card_files(target_dir, recipe.model_name)[0].read_text())
+    with exclusive(work):
+        load_ultralytics(data_dir=work, threads=threads)
+        data_yaml, _ = prepare_data(recipe, work / "dataset", shared)
+        files = {
+            "fp32": card["file"],
+            **{k: v["file"] for k, v in (card.get("variants") or {}).items() if not v.get("refused")},
+        }
+        for variant, name in files.items():
+            path = target_dir / name
+            expected = card["sha256"] if variant == "fp32" else card["variants"][variant]["sha256"]
+            if sha256_file(path) != expected:
+                raise RuntimeError(f"{path} does not match its model card's sha256")
+            staged = work / "evaluate" / name
+            staged.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, staged)
+            metrics = evaluate(staged, data_yaml, imgsz=recipe.imgsz, data_dir=work, split="test", threads=threads)
+            log(f"[{recipe.model_name}] {variant} test: mAP50 {metrics.map50}, found {metrics.recall_at_conf}")
+            (card if variant == "fp32" else card["variants"][variant])["metrics"] = metrics.as_dict()
+        int8 = (card.get("variants") or {}).get("int8")
+        if int8 and not int8.get("refused") and (refused := int8_refusal(card["metrics"], int8["metrics"])):
+            int8["refused"] = refused  # the shipping rule, applied to the new figures
+            (target_dir / int8["file"]).unlink()
+            log(f"[{recipe.model_name}] INT8 {refused}")
+        write_model_card(work / "card", card)
+        for staged_card in card_files(work / "card", recipe.model_name):
+            _publish(staged_card, target_dir / staged_card.name)
     return card
 
 

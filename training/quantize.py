@@ -41,6 +41,8 @@ class QuantizeConfig:
     activation_type: str = "uint8"
     weight_type: str = "int8"
     seed: int = 0
+    #: more node-name prefixes kept in float besides the head's decode (e.g. the class-logit convolutions)
+    keep_float: tuple[str, ...] = ()
 
 
 def float_nodes(model: onnx.ModelProto) -> list[str]:
@@ -106,7 +108,9 @@ def quantize_int8(
     }
     types = {"uint8": QuantType.QUInt8, "int8": QuantType.QInt8}
     model = onnx.load(str(fp32))
-    excluded = float_nodes(model)
+    excluded = float_nodes(model) + [
+        n.name for n in model.graph.node if config.keep_float and n.name.startswith(config.keep_float)
+    ]
     with tempfile.TemporaryDirectory() as tmp, contextlib.chdir(tmp):  # the tools leave scratch files in the cwd
         pre = Path(tmp) / "pre.onnx"
         quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)

@@ -80,6 +80,11 @@ class Recipe:
     crops: tuple[str, ...] = ()  # plot crops it serves (empty: any)
     camera_kinds: tuple[str, ...] = ()  # camera kinds it serves (empty: any)
     detect: dict[str, Any] = field(default_factory=dict)  # conf / iou / max_det for every place it runs
+    #: > 0: a model for large photos of small objects (sticky-trap cards), trained on windows of ``tile`` source
+    #: pixels (datasets.tiles, overlap ``tile_overlap``) at ``imgsz == tile`` and read tiled; its count error on
+    #: whole cards is measured (training.count_eval) and the count's confidence chosen on the validation cards
+    tile: int = 0
+    tile_overlap: float = 0.1
 
 
 PEST = Recipe(
@@ -103,6 +108,111 @@ PEST = Recipe(
         "planthoppers; per-class figures for rare classes rest on 3-12 objects.",
     ),
 )
+
+FIELD_PESTS_NAMES = {
+    0: "cabbage webworm",
+    1: "leaf webber",
+    2: "ash weevil",
+    3: "blister beetle",
+    4: "fruit fly",
+    5: "fruit sucking moth",
+    6: "helicoverpa",
+    7: "brinjal fruit borer",
+    8: "mealy bug",
+    9: "cabbage white",
+    10: "diamondback moth",
+    11: "root grubs",
+    12: "greenbug aphid",
+    13: "aphid",
+    14: "whitefly",
+}
+FIELD_PESTS_NAMES_VI = {
+    0: "sâu đục nõn cải",
+    1: "sâu cuốn lá",
+    2: "vòi voi xám",
+    3: "ban miêu",
+    4: "ruồi đục quả",
+    5: "ngài chích hút quả",
+    6: "sâu đục quả (Helicoverpa)",
+    7: "sâu đục quả cà tím",
+    8: "rệp sáp",
+    9: "sâu xanh bướm trắng",
+    10: "sâu tơ",
+    11: "sùng đất",
+    12: "rệp lúa mì",
+    13: "rệp muội",
+    14: "bọ phấn trắng",
+}
+# copied from shared/datasets/field-pests-15/README.md
+FIELD_PESTS_ATTRIBUTION = (
+    "Source: Roboflow Universe project deepaks-workspace/pest-vision-major-vunmb, version 5, published in the "
+    "public GitHub repository omkar614/Pest_Detection_yolov8. License stated in its data.yaml: CC BY 4.0 "
+    "(https://creativecommons.org/licenses/by/4.0/). Images look collected from the web (roughly 150-500 px). "
+    "Labels are segmentation polygons; their bounding boxes were derived by CropWatch's importer. Class names "
+    "shortened (Hellula undalis → cabbage webworm, leucinodes → brinjal fruit borer, pieris → cabbage white, "
+    "plutella → diamondback moth, schizaphis graminum → greenbug aphid, uroleucon compositae → aphid)."
+)
+
+PEST_FIELD = Recipe(
+    task="pest",
+    model_name="pest-field-yolo11n",
+    family="pest-field",
+    crops=(),  # generic: serves every plot whose crop has no model of its own (rice has pest-rice)
+    dataset="field-pests-15-v5",
+    names=FIELD_PESTS_NAMES,
+    names_vi=FIELD_PESTS_NAMES_VI,
+    # the source's images are 150-500 px (median longest side 275 px): 320 px keeps every pixel of most of them
+    epochs=20,
+    imgsz=320,
+    start="pretrained",
+    source="field-pests-15",
+    test_fraction=0.15,  # the shared copy has no test split: 15% carved by sha256 of the file name
+    license="CC BY 4.0",
+    attribution=FIELD_PESTS_ATTRIBUTION,
+    warnings=(
+        "Web photos of single pests, mostly close-ups, not garden-camera frames: expect lower recall on wide "
+        "shots of a whole plant. Fine-tuned on a 2-core CPU (no GPU).",
+    ),
+)
+
+
+STICKY_TRAP_NAMES = {0: "fly", 1: "other insect"}
+STICKY_TRAP_NAMES_VI = {0: "ruồi", 1: "côn trùng nhỏ khác"}
+# copied from shared/datasets/sticky-trap-aiinsect/README.md
+STICKY_TRAP_ATTRIBUTION = (
+    "AI-Insect dataset by Roboflow user aiinsect (https://universe.roboflow.com/aiinsect/ai-insect), via "
+    "github.com/Pratchaya2/AI-INSECT-COUNT, CC BY 4.0. Split into train/test (and one image rotated to its EXIF "
+    'orientation) by this project. Class 1 ("test" in the source) renamed "other insect".'
+)
+
+PEST_TRAP = Recipe(
+    task="pest",
+    model_name="pest-trap-yolo11n",
+    family="pest-trap",
+    camera_kinds=("sticky_trap",),  # every sticky-trap camera, whatever the plot's crop
+    dataset="sticky-trap-aiinsect-v1",
+    names=STICKY_TRAP_NAMES,
+    names_vi=STICKY_TRAP_NAMES_VI,
+    # insects of ~10 px on 1,500 px cards: windows of 640 source pixels, trained and read at their real size
+    epochs=10,
+    imgsz=640,
+    batch=8,
+    tile=640,
+    start="pretrained",
+    source="sticky-trap-aiinsect",
+    # mosaic's default scale jitter (±50%) shrinks 10 px insects to 5 px: keep scale changes small
+    overrides={"scale": 0.2, "degrees": 0.0, "flipud": 0.5},
+    # a card holds up to ~1,000 insects: the count must not be capped at Ultralytics' 300
+    detect={"max_det": 3000},
+    license="CC BY 4.0",
+    attribution=STICKY_TRAP_ATTRIBUTION,
+    warnings=(
+        "White glue boards from insect light traps in a factory (small flies, midges, gnats), not the yellow or "
+        "blue cards of a rice field or greenhouse and not crop pests: it counts insects on a card; which pest they "
+        "are needs a model trained on the cooperative's own trap photos. 53 training cards, 17 test cards.",
+    ),
+)
+
 
 SYNTHETIC_RIPENESS = Recipe(
     task="ripeness",
@@ -153,4 +263,4 @@ RIPENESS = Recipe(
 )
 
 #: the recipes of the models shipped in models/<task>/ (the synthetic ripeness recipe is kept for tests and demos)
-RECIPES: dict[str, Recipe] = {"pest": PEST, "ripeness": RIPENESS}
+RECIPES: dict[str, Recipe] = {"pest": PEST, "pest-field": PEST_FIELD, "ripeness": RIPENESS}

@@ -69,6 +69,12 @@ def build_dataset(
 ) -> DatasetVersionOut:
     """Freeze the cooperative's human-verified captures (with filters) into the next version of ``name``."""
     principal.require(*ML)
+    if body.crop is None and len(registry.production_families(session, body.task, principal.cooperative_id)) > 1:
+        # a dataset belongs to one model family (its classes): rice photos must not be frozen with the vegetable
+        # model's classes
+        crops = sorted({c for mv in registry.production_versions(session, body.task, principal.cooperative_id)
+                        for c in (mv.crops or [])})  # fmt: skip
+        raise ApiError(422, "dataset_needs_crop", crops=", ".join(crops))
     prod = registry.production(session, body.task, principal.cooperative_id, crop=body.crop)
     if prod is None:
         raise ApiError(409, "no_production_model", task=body.task.value)

@@ -121,7 +121,7 @@ def normalize_rule(session, cooperative_id: int, *, kind: str, class_name: str, 
     try:
         return resolve_pest(class_name, classes)
     except UnknownPest as exc:
-        raise ApiError(422, "unknown_pest", name=exc.name, known=", ".join(exc.known)) from None
+        raise ApiError(422, exc.code, name=exc.name, known=", ".join(exc.known)) from None
 
 
 @router.get("", response_model=list[RuleOut])

@@ -33,6 +33,18 @@ def test_an_unknown_pest_is_refused_with_the_choices(client, tenant_a, models_re
     assert client.get("/api/v1/alert-rules", headers=ag).json() == []
 
 
+def test_a_vietnamese_name_two_models_share_asks_which_one(client, tenant_a, all_models_registered):
+    """The rice model's "rice leaf roller" and the vegetable model's "leaf webber" are both "sâu cuốn lá": the rule
+    is refused with the two choices rather than silently bound to the rice one, and the English name picks one."""
+    ag = tenant_a.auth(Role.agronomist)
+    r = client.post("/api/v1/alert-rules", headers=ag, json={"class_name": "sâu cuốn lá", "threshold": 3})
+    assert r.status_code == 422 and r.json()["code"] == "ambiguous_pest", r.text
+    assert "sâu cuốn lá (leaf webber)" in r.json()["detail"] and "sâu cuốn lá (rice leaf roller)" in r.json()["detail"]
+    picked = client.post("/api/v1/alert-rules", headers=ag, json={"class_name": "Leaf Webber", "threshold": 3})
+    assert picked.status_code == 201 and picked.json()["class_name"] == "leaf webber"
+    assert picked.json()["label"].startswith("sâu cuốn lá ≥ 3")
+
+
 def test_silence_and_harvest_rules_name_themselves(client, tenant_a, models_registered):
     ag = tenant_a.auth(Role.agronomist)
     silent = client.post(

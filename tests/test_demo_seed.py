@@ -1,0 +1,54 @@
+"""The demo cooperative shows all three pest models and the ripeness model working: a rice trap reading glue
+boards, a rice field camera, a cabbage plot whose camera sends field-pest photos the model never trained on, a
+tomato camera; default rules for every class, with card-sized thresholds for the trap model's insect counts."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from cropwatch.domain import AlertLevel, CameraKind
+from cropwatch.seed import SPECIES_THRESHOLDS, seed_demo
+from cropwatch.tables import AlertRule, Camera, Cooperative, Plot
+from datasets.splits import hash_fraction
+from models import registry
+from training.recipes import PEST_FIELD
+
+
+def test_the_demo_has_a_camera_for_each_model_and_rules_for_each_class(sessions, all_models_registered, tmp_path):
+    with sessions() as s:  # seed_demo commits, as `cropwatch seed-demo` does
+        cams = seed_demo(s, tmp_path / "cameras.json")
+    assert {c.photos for c in cams} == {"rice-pests", "field-pests", "tomato"}
+    with sessions() as s:
+        coop = s.scalar(select(Cooperative).where(Cooperative.code == "demo"))
+        served = {}
+        for cam in s.scalars(select(Camera).where(Camera.cooperative_id == coop.id)):
+            plot = s.get(Plot, cam.plot_id)
+            mv = registry.production(s, cam.model_task, coop.id, crop=plot.crop, camera_kind=cam.kind)
+            served[cam.name] = mv.family
+        assert served == {
+            "Bẫy dính A1": "pest-rice",
+            "Camera ruộng A2": "pest-rice",
+            "Camera rau C1": "pest-field",
+            "Camera quả B1": "ripeness-tomato",
+        }
+        rules = {
+            (r.class_name, r.level): r.threshold
+            for r in s.scalars(select(AlertRule).where(AlertRule.cooperative_id == coop.id))
+        }
+    assert rules[("planthopper", AlertLevel.warning)] == SPECIES_THRESHOLDS[0]
+    assert rules[("diamondback moth", AlertLevel.danger)] == SPECIES_THRESHOLDS[1]
+    with sessions() as s:  # seeding again (a restart) adds nothing
+        again = seed_demo(s, tmp_path / "cameras.json")
+        assert [c.token for c in again] == [c.token for c in cams]
+        assert s.query(Camera).filter_by(kind=CameraKind.sticky_trap).count() == 1
+
+
+def test_the_vegetable_camera_sends_only_photos_of_the_carved_test_share(tmp_path):
+    from cropwatch import cli
+    from cropwatch.seed import DemoCamera
+
+    cam = DemoCamera(camera_id=4, name="Camera rau C1", kind="garden", token="x", photos="field-pests")
+    folder = cli._demo_images(cam, tmp_path / "cam")
+    sent = sorted(p.name for p in folder.iterdir())
+    assert len(sent) > 30
+    assert all(hash_fraction(n, "test:") < PEST_FIELD.test_fraction for n in sent), "never a training photo"
