@@ -51,6 +51,7 @@ def rows(models_dir: Path) -> list[dict]:
                 "found": (m.get("recall_at_conf") or {}).get("0.25"),
                 "count_err": ((card.get("counts") or {}).get("test") or {}).get("relative_mae"),
                 "int8_map50": (q.get("metrics") or {}).get("map50"),
+                "int8_shipped": bool(q) and not q.get("refused"),
                 "int8_ms": (q.get("latency") or {}).get("median_ms"),
                 "fp32_ms": (card.get("latency") or {}).get("median_ms"),
                 "train_min": rec.get("train_wall_s", 0) / 60,
@@ -93,7 +94,7 @@ def main() -> None:
             f"| {r['model']} | {'yes' if r['ok'] else 'NO'} | {r['start']} | {r['imgsz']} | {r['epochs']} | "
             f"{_f(r['map50'])} | {_f(r['map50_95'])} | {_f(r['recall'])} | {_f(r['found'])} | "
             f"{_pct(r['count_err'])} | {_f(r['golden'])} | "
-            f"{_f(r['int8_map50'])} | {_f(r['int8_ms'], 1)} | {_f(r['fp32_ms'], 1)} | {r['train_min']:.0f} | "
+            f"{_f(r['int8_map50'])}{'' if r['int8_shipped'] else ' (not shipped)'} | {_f(r['int8_ms'], 1)} | {_f(r['fp32_ms'], 1)} | {r['train_min']:.0f} | "
             f"{r['license']} |"
         )
     if not all(r["ok"] for r in table):

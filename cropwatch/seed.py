@@ -154,7 +154,7 @@ def seed_demo(session: Session, tokens_file: Path) -> list[DemoCamera]:
         session.delete(cam)  # tokens were lost with the file: issue new cameras
     session.flush()
     specs = [
-        (plots[0], "Bẫy dính A1", CameraKind.sticky_trap, ModelTask.pest, "rice-pests"),
+        (plots[0], "Bẫy dính A1", CameraKind.sticky_trap, ModelTask.pest, "sticky-trap"),
         (plots[1], "Camera ruộng A2", CameraKind.garden, ModelTask.pest, "rice-pests"),
         (plots[2], "Camera quả B1", CameraKind.fruit, ModelTask.ripeness, "tomato"),
         (vegetables, "Camera rau C1", CameraKind.garden, ModelTask.pest, "field-pests"),

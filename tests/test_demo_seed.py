@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from cropwatch.domain import AlertLevel, CameraKind
-from cropwatch.seed import SPECIES_THRESHOLDS, seed_demo
+from cropwatch.seed import SPECIES_THRESHOLDS, TRAP_CARD_THRESHOLDS, seed_demo
 from cropwatch.tables import AlertRule, Camera, Cooperative, Plot
 from datasets.splits import hash_fraction
 from models import registry
@@ -17,7 +17,7 @@ from training.recipes import PEST_FIELD
 def test_the_demo_has_a_camera_for_each_model_and_rules_for_each_class(sessions, all_models_registered, tmp_path):
     with sessions() as s:  # seed_demo commits, as `cropwatch seed-demo` does
         cams = seed_demo(s, tmp_path / "cameras.json")
-    assert {c.photos for c in cams} == {"rice-pests", "field-pests", "tomato"}
+    assert {c.photos for c in cams} == {"sticky-trap", "rice-pests", "field-pests", "tomato"}
     with sessions() as s:
         coop = s.scalar(select(Cooperative).where(Cooperative.code == "demo"))
         served = {}
@@ -26,7 +26,7 @@ def test_the_demo_has_a_camera_for_each_model_and_rules_for_each_class(sessions,
             mv = registry.production(s, cam.model_task, coop.id, crop=plot.crop, camera_kind=cam.kind)
             served[cam.name] = mv.family
         assert served == {
-            "Bẫy dính A1": "pest-rice",
+            "Bẫy dính A1": "pest-trap",
             "Camera ruộng A2": "pest-rice",
             "Camera rau C1": "pest-field",
             "Camera quả B1": "ripeness-tomato",
@@ -37,6 +37,9 @@ def test_the_demo_has_a_camera_for_each_model_and_rules_for_each_class(sessions,
         }
     assert rules[("planthopper", AlertLevel.warning)] == SPECIES_THRESHOLDS[0]
     assert rules[("diamondback moth", AlertLevel.danger)] == SPECIES_THRESHOLDS[1]
+    assert (rules[("other insect", AlertLevel.warning)], rules[("other insect", AlertLevel.danger)]) == (
+        TRAP_CARD_THRESHOLDS
+    )
     with sessions() as s:  # seeding again (a restart) adds nothing
         again = seed_demo(s, tmp_path / "cameras.json")
         assert [c.token for c in again] == [c.token for c in cams]

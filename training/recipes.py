@@ -263,4 +263,4 @@ RIPENESS = Recipe(
 )
 
 #: the recipes of the models shipped in models/<task>/ (the synthetic ripeness recipe is kept for tests and demos)
-RECIPES: dict[str, Recipe] = {"pest": PEST, "pest-field": PEST_FIELD, "ripeness": RIPENESS}
+RECIPES: dict[str, Recipe] = {"pest": PEST, "pest-field": PEST_FIELD, "pest-trap": PEST_TRAP, "ripeness": RIPENESS}
