@@ -267,10 +267,6 @@ def production_versions(session: Session, task: ModelTask, cooperative_id: int |
     return list(session.scalars(q.order_by(ModelVersion.id)))
 
 
-def production_families(session: Session, task: ModelTask, cooperative_id: int | None) -> set[str | None]:
-    return {mv.family for mv in production_versions(session, task, cooperative_id)}
-
-
 def production_for_classes(
     session: Session, task: ModelTask, cooperative_id: int | None, classes: dict
 ) -> ModelVersion | None:

@@ -69,11 +69,11 @@ def build_dataset(
 ) -> DatasetVersionOut:
     """Freeze the cooperative's human-verified captures (with filters) into the next version of ``name``."""
     principal.require(*ML)
-    if body.crop is None and len(registry.production_families(session, body.task, principal.cooperative_id)) > 1:
+    serving = registry.production_versions(session, body.task, principal.cooperative_id)
+    if body.crop is None and len({tuple(sorted(mv.classes.items())) for mv in serving}) > 1:
         # a dataset belongs to one model family (its classes): rice photos must not be frozen with the vegetable
         # model's classes
-        crops = sorted({c for mv in registry.production_versions(session, body.task, principal.cooperative_id)
-                        for c in (mv.crops or [])})  # fmt: skip
+        crops = sorted({c for mv in serving for c in (mv.crops or [])})
         raise ApiError(422, "dataset_needs_crop", crops=", ".join(crops))
     prod = registry.production(session, body.task, principal.cooperative_id, crop=body.crop)
     if prod is None:

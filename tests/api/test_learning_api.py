@@ -200,3 +200,13 @@ def test_a_cooperatives_own_model_versions_are_invisible_to_other_cooperatives(
         assert r.status_code == 404, (path, r.status_code)
     with sessions() as s:
         assert s.get(ModelVersion, own_id).stage == ModelStage.candidate and not s.get(ModelVersion, own_id).history
+
+
+def test_with_several_pest_families_a_dataset_names_its_crop(client, tenant_a, all_models_registered):
+    """Rice photos must not be frozen with the vegetable model's classes: without a crop the freeze is refused with
+    the crops that have a model of their own; with one it goes on to choose the reviewed captures (none here)."""
+    ml = tenant_a.auth(Role.ml_engineer)
+    r = client.post("/api/v1/datasets", headers=ml, json={"name": "mixed"})
+    assert r.status_code == 422 and r.json()["code"] == "dataset_needs_crop" and "lúa" in r.json()["detail"]
+    rice = client.post("/api/v1/datasets", headers=ml, json={"name": "rice", "crop": "lúa"})
+    assert rice.status_code == 422 and rice.json()["code"] == "dataset_empty", rice.text
