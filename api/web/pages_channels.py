@@ -87,14 +87,19 @@ def _page(
     )
 
 
+def test_result(test: str | None) -> dict | None:
+    """The outcome of a "Gửi thử" carried by the redirect (``sent|failed:<channel id>:<detail>``), or None."""
+    if test and (m := re.fullmatch(r"(sent|failed):([0-9]{1,16}):([A-Za-z0-9_ .-]{0,60})", test)):
+        return {"ok": m[1] == "sent", "channel_id": int(m[2]), "detail": m[3]}
+    return None
+
+
 @router.get("/admin/channels")
 def channels_page(
     request: Request, session: SessionDep, principal: PageUser, done: str | None = None, test: str | None = None
 ) -> Response:
     principal.require(*MANAGERS)
-    tested = None
-    if test and (m := re.fullmatch(r"(sent|failed):([0-9]{1,16}):([A-Za-z0-9_ .-]{0,60})", test)):
-        tested = {"ok": m[1] == "sent", "channel_id": int(m[2]), "detail": m[3]}
+    tested = test_result(test)
     return _page(
         request,
         session,

@@ -4,7 +4,6 @@ admin on ``/admin/channels``."""
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 from urllib.parse import quote
 
@@ -14,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from api.deps import Principal, SessionDep, SettingsDep
 from api.errors import ApiError
 from api.schemas import Id
+from api.web.pages_channels import test_result
 from api.web.render import render
 from api.web.session import PageUser, csrf_protect, page_locale
 from cropwatch.domain import AlertLevel, Role
@@ -65,10 +65,7 @@ def notifications_page(
     request: Request, session: SessionDep, principal: PageUser, done: str | None = None, test: str | None = None
 ) -> Response:
     principal.require(*RECEIVERS)
-    tested = None
-    if test and (m := re.fullmatch(r"(sent|failed):([0-9]{1,16}):([A-Za-z0-9_ .-]{0,60})", test)):
-        tested = {"ok": m[1] == "sent", "channel_id": int(m[2]), "detail": m[3]}
-    return _page(request, session, principal, done=DONE.get(done or ""), tested=tested)
+    return _page(request, session, principal, done=DONE.get(done or ""), tested=test_result(test))
 
 
 @router.post("/account/notifications")
