@@ -58,7 +58,8 @@ CONTENT_FIELDS = (
     "active_ingredient",
     "photo_keys",
 )
-#: what an edit of a manual entry may change (photos, plot and source stay as they were written)
+#: what an edit of a manual entry may change (plot and source stay as they were written); ``photo_keys`` only
+#: through :func:`photo_change` (keys the server wrote: an API body never names an object key)
 EDITABLE_FIELDS = (
     "occurred_at",
     "type",
@@ -74,6 +75,7 @@ EDITABLE_FIELDS = (
     "treated_area_m2",
     "operator",
     "phi_days",
+    "photo_keys",
 )
 _DATETIME_FIELDS = ("occurred_at", "deleted_at")
 
@@ -222,6 +224,9 @@ class FieldChange:
     label: str
     before: str
     after: str
+    #: for ``photo_keys``: the photos this revision took off the entry, as indexes into the previous revision's
+    #: photos (the objects stay in storage; the entry page shows them in its history)
+    removed: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -246,6 +251,41 @@ def _action(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> str:
     return "edited"
 
 
+def _removed_photos(before: list[str] | None, after: list[str] | None) -> tuple[int, ...]:
+    kept = set(after or [])
+    return tuple(i for i, key in enumerate(before or []) if key not in kept)
+
+
+def _field_change(name: str, old: Any, new: Any, locale: str) -> FieldChange:
+    label, before, after = (
+        t(f"diary_field_{name}", locale),
+        format_value(name, old, locale),
+        format_value(name, new, locale),
+    )
+    if name != "photo_keys":
+        return FieldChange(name, label, before, after)
+    removed = _removed_photos(old, new)
+    added = len(set(new or []) - set(old or []))
+    after += " (" + t("diary_photos_changed", locale, removed=len(removed), added=added) + ")"
+    return FieldChange(name, label, before, after, removed)
+
+
+def photo_change(entry: DiaryEntry, *, remove: Iterable[int] = (), add: Iterable[str] = ()) -> list[str]:
+    """The entry's photos after taking off those at ``remove`` (indexes into today's photos; unknown ones are
+    ignored) and appending the new keys ``add``; pass it as ``changes["photo_keys"]`` to :func:`update_entry`."""
+    gone = set(remove)
+    return [k for i, k in enumerate(entry.photo_keys or []) if i not in gone] + list(add)
+
+
+def revision_photo(session: Session, entry: DiaryEntry, revision: int, index: int) -> str | None:
+    """The key of a photo the entry held at ``revision`` (a photo taken off later stays readable for the audit)."""
+    rev = session.scalar(
+        select(DiaryRevision).where(DiaryRevision.entry_id == entry.id, DiaryRevision.revision == revision)
+    )
+    keys = ((rev.snapshot or {}).get("photo_keys") or []) if rev is not None else []
+    return keys[index] if 0 <= index < len(keys) else None
+
+
 def revisions(session: Session, entry_id: int) -> list[DiaryRevision]:
     return list(
         session.scalars(
@@ -261,9 +301,7 @@ def history(session: Session, entry: DiaryEntry, locale: str) -> list[RevisionVi
     out, before = [], None
     for rev in revs:
         changes = [
-            FieldChange(
-                name, t(f"diary_field_{name}", locale), format_value(name, old, locale), format_value(name, new, locale)
-            )
+            _field_change(name, old, new, locale)
             for name, old, new in changed_fields(before, rev.snapshot)
             if name != "deleted_at"
         ]

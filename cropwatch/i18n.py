@@ -56,6 +56,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "diary_field_subject": {"vi": "Đối tượng", "en": "Subject"},
     "diary_field_title_en": {"vi": "Tiêu đề tiếng Anh", "en": "English title"},
     "diary_n_photos": {"vi": "{n} ảnh", "en": "{n} photo(s)"},
+    "diary_photos_changed": {"vi": "gỡ {removed}, thêm {added}", "en": "{removed} removed, {added} added"},
     "diary_n_detections": {"vi": "{n} phát hiện", "en": "{n} detection(s)"},
     "diary_by_system": {"vi": "hệ thống", "en": "the system"},
     "diary_entry_empty": {

@@ -5,10 +5,11 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Response, UploadFile
+from fastapi import Path as PathParam
 from sqlalchemy.orm import Session
 
 from api.deps import CurrentUser, Principal, SessionDep, SettingsDep, StorageDep
-from api.errors import ApiError
+from api.errors import ApiError, not_found
 from api.schemas import (
     ID_MAX,
     Day,
@@ -206,18 +207,8 @@ async def create_entry(
             notes = (notes + "\n" if notes else "") + f"PHI override: {phi_override_reason}"
     if empty:
         raise ApiError(422, "diary_entry_empty")
-    if len(photos or []) > settings.max_diary_photos:
-        raise ApiError(422, "diary_too_many_photos", limit=settings.max_diary_photos)
-    blobs = []
-    for photo in photos or []:
-        data = await photo.read(settings.max_upload_bytes + 1)
-        image = check_image(settings, data)  # a phone photo's declared gain map / motion video is trimmed
-        blobs.append((image.data, image.fmt))
-    keys = []
-    for data, fmt in blobs:
-        key = f"diary/{principal.cooperative_id}/{plot_id}/{uuid.uuid4().hex}.{'jpg' if fmt == 'jpeg' else fmt}"
-        storage.put_bytes(key, data, CONTENT_TYPES[fmt])
-        keys.append(key)
+    blobs = await read_photos(settings, photos or [], already=0)
+    keys = store_photos(storage, principal.cooperative_id, plot_id, blobs)
     entry = diary.create_entry(
         session,
         cooperative_id=principal.cooperative_id,
@@ -322,6 +313,70 @@ def apply_delete(session: Session, principal: Principal, entry: DiaryEntry, reas
         raise refused(exc) from None
 
 
+PhotoBlob = tuple[bytes, str]  # checked image bytes, format
+
+
+async def read_photos(settings, photos: list[UploadFile], *, already: int) -> list[PhotoBlob]:
+    """The uploaded phone photos, checked like camera images (a declared gain map or motion video is trimmed), all
+    before anything is stored; more than ``max_diary_photos`` on one entry (with the ``already`` it holds): 422."""
+    if already + len(photos) > settings.max_diary_photos:
+        raise ApiError(422, "diary_too_many_photos", limit=settings.max_diary_photos)
+    blobs = []
+    for photo in photos:
+        image = check_image(settings, await photo.read(settings.max_upload_bytes + 1))
+        blobs.append((image.data, image.fmt))
+    return blobs
+
+
+def photo_keys_for(cooperative_id: int, plot_id: int, blobs: list[PhotoBlob]) -> list[str]:
+    return [
+        f"diary/{cooperative_id}/{plot_id}/{uuid.uuid4().hex}.{'jpg' if fmt == 'jpeg' else fmt}" for _, fmt in blobs
+    ]
+
+
+def put_photos(storage, keys: list[str], blobs: list[PhotoBlob]) -> None:
+    for key, (data, fmt) in zip(keys, blobs, strict=True):
+        storage.put_bytes(key, data, CONTENT_TYPES[fmt])
+
+
+def store_photos(storage, cooperative_id: int, plot_id: int, blobs: list[PhotoBlob]) -> list[str]:
+    keys = photo_keys_for(cooperative_id, plot_id, blobs)
+    put_photos(storage, keys, blobs)
+    return keys
+
+
+async def change_photos(
+    session: Session,
+    principal: Principal,
+    settings,
+    storage,
+    entry: DiaryEntry,
+    *,
+    add: list[UploadFile],
+    remove: list[int],
+    reason: str | None,
+    changes: dict | None = None,
+    phi_override_reason: str | None = None,
+) -> bool:
+    """Take photos off a manual entry and add new ones, with the other ``changes``, as one revision (shared by
+    the API and the entry page). The edit's rules are checked before a new photo is stored, so a refused change
+    stores nothing; a photo taken off stays in storage, readable from the entry's history."""
+    principal.require(*WRITERS)
+    kept = diary.photo_change(entry, remove=remove)
+    blobs = await read_photos(settings, add, already=len(kept))
+    keys = photo_keys_for(entry.cooperative_id, entry.plot_id, blobs)
+    changed = apply_edit(
+        session,
+        principal,
+        entry,
+        {**(changes or {}), "photo_keys": kept + keys},
+        reason=reason,
+        phi_override_reason=phi_override_reason,
+    )
+    put_photos(storage, keys, blobs)
+    return changed
+
+
 @router.patch("/{entry_id}", response_model=DiaryOut, responses=errors(400, 403, 404, 409, 422))
 def update_entry(entry_id: Id, body: DiaryPatch, session: SessionDep, principal: CurrentUser) -> DiaryEntry:
     """Change a manual entry (farmer or staff of its cooperative). Every change is a revision: who, when, and each
@@ -345,3 +400,45 @@ def delete_entry(entry_id: Id, session: SessionDep, principal: CurrentUser, body
     entry = get_owned(session, DiaryEntry, entry_id, principal, "diary entry")
     if apply_delete(session, principal, entry, body.reason if body else None):
         session.commit()
+
+
+@router.post("/{entry_id}/photos", response_model=DiaryOut, responses=errors(400, 403, 404, 409, 413, 415, 422, 503))
+async def add_photos(
+    entry_id: Id,
+    session: SessionDep,
+    principal: CurrentUser,
+    storage: StorageDep,
+    settings: SettingsDep,
+    photos: Annotated[list[UploadFile], File()],
+    reason: Annotated[str | None, Form(max_length=2000)] = None,
+) -> DiaryEntry:
+    """Add photos to a manual entry (checked like camera images), as one revision; more than
+    ``max_diary_photos`` on the entry: 422 `diary_too_many_photos`. Automatic or deleted entries: 409."""
+    principal.require(*WRITERS)
+    entry = get_owned(session, DiaryEntry, entry_id, principal, "diary entry")
+    photos = [p for p in photos if p.filename]
+    if await change_photos(session, principal, settings, storage, entry, add=photos, remove=[], reason=reason):
+        session.commit()
+    return entry
+
+
+@router.delete("/{entry_id}/photos/{index}", response_model=DiaryOut, responses=errors(400, 403, 404, 409, 422))
+async def remove_photo(
+    entry_id: Id,
+    index: Annotated[int, PathParam(ge=0, le=999)],
+    session: SessionDep,
+    principal: CurrentUser,
+    storage: StorageDep,
+    settings: SettingsDep,
+    body: DiaryDeleteIn | None = None,
+) -> DiaryEntry:
+    """Take the photo at ``index`` (its place in ``photo_urls``) off a manual entry, as a revision with the
+    optional ``reason``; the photo stays in storage for the audit. An entry left empty: 422 `diary_entry_empty`."""
+    principal.require(*WRITERS)
+    entry = get_owned(session, DiaryEntry, entry_id, principal, "diary entry")
+    if index >= len(entry.photo_keys or []):
+        raise not_found("photo")
+    reason = body.reason if body else None
+    if await change_photos(session, principal, settings, storage, entry, add=[], remove=[index], reason=reason):
+        session.commit()
+    return entry

@@ -23,6 +23,7 @@ from api.web.session import (
     principal_from_cookie,
     start_session,
 )
+from cropwatch import diary
 from cropwatch.domain import CaptureStatus
 from cropwatch.i18n import LOCALES
 from cropwatch.security import password_matches
@@ -133,6 +134,24 @@ def diary_photo(
     entry = get_owned(session, DiaryEntry, entry_id, principal, "diary entry")
     if not 0 <= index < len(entry.photo_keys or []):
         return Response(status_code=404)
-    key = entry.photo_keys[index]
+    return _diary_image(storage, entry.photo_keys[index])
+
+
+@router.get("/diary/{entry_id}/revisions/{revision}/photos/{index}")
+def diary_revision_photo(
+    entry_id: Id,
+    revision: Annotated[int, PathParam(ge=1, le=100_000)],
+    index: Annotated[int, PathParam(ge=0, le=999)],
+    session: SessionDep,
+    principal: PageUser,
+    storage: StorageDep,
+) -> Response:
+    """A photo the entry held at ``revision``: one taken off later stays readable from the entry's history."""
+    entry = get_owned(session, DiaryEntry, entry_id, principal, "diary entry")
+    key = diary.revision_photo(session, entry, revision, index)
+    return Response(status_code=404) if key is None else _diary_image(storage, key)
+
+
+def _diary_image(storage, key: str) -> Response:
     ext = key.rsplit(".", 1)[-1].lower()
     return _image(storage, key, {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}.get(ext, "image/jpeg"))

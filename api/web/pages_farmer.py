@@ -498,11 +498,13 @@ def entry_page(
 
 
 @router.post("/diary/{entry_id}/edit")
-def edit_diary_entry(
+async def edit_diary_entry(
     entry_id: Id,
     request: Request,
     session: SessionDep,
     principal: PageUser,
+    storage: StorageDep,
+    settings: SettingsDep,
     type: Annotated[DiaryType, Form()],
     day: Annotated[dt.date | None, Form()] = None,
     title: Annotated[str, Form(max_length=300)] = "",
@@ -514,9 +516,12 @@ def edit_diary_entry(
     quantity_unit: Annotated[str | None, Form(max_length=32)] = None,
     reason: Annotated[str | None, Form(max_length=2000)] = None,
     phi_override_reason: Annotated[str | None, Form(max_length=2000)] = None,
+    remove_photo: Annotated[list[int] | None, Form()] = None,
+    photos: Annotated[list[UploadFile] | None, File()] = None,
 ) -> Response:
-    """The same rules as ``PATCH /api/v1/diary/{id}``: the form's fields become the entry's (the day only when it
-    changed: the moment stays otherwise); a refusal re-shows the form with what was typed and the reason."""
+    """The same rules as ``PATCH /api/v1/diary/{id}`` and its photo routes: the form's fields become the entry's
+    (the day only when it changed: the moment stays otherwise), the ticked photos come off and the chosen ones are
+    added, all as one revision; a refusal re-shows the form with what was typed and the reason."""
     entry = get_owned(session, DiaryEntry, entry_id, principal, "diary entry")
     changes: dict[str, object] = {
         "type": type,
@@ -530,13 +535,23 @@ def edit_diary_entry(
     }
     if day is not None and day != local_day(entry.occurred_at):
         changes["occurred_at"] = _occurred_at(day)
+    photos = [p for p in photos or [] if p.filename]  # an empty file input still sends one empty part
     try:
-        if diary_api.apply_edit(
-            session, principal, entry, changes, reason=reason or None, phi_override_reason=phi_override_reason or None
+        if await diary_api.change_photos(
+            session,
+            principal,
+            settings,
+            storage,
+            entry,
+            add=photos,
+            remove=remove_photo or [],
+            changes=changes,
+            reason=reason or None,
+            phi_override_reason=phi_override_reason or None,
         ):
             session.commit()
-    except ApiError as exc:
-        if exc.status in (403, 404):
+    except (ApiError, IngestError) as exc:
+        if isinstance(exc, ApiError) and exc.status in (403, 404):
             raise
         session.rollback()
         typed = _form_values(
@@ -552,7 +567,9 @@ def edit_diary_entry(
             entry,
             status=exc.status,
             form=typed,
-            error=translate(exc.code, page_locale(request, principal), **exc.params),
+            error=translate(
+                exc.code if isinstance(exc, ApiError) else exc.key, page_locale(request, principal), **exc.params
+            ),
         )
     return RedirectResponse(f"/diary/{entry.id}?saved=1", status_code=303)
 

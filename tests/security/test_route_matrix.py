@@ -58,6 +58,7 @@ ROUTES: dict[tuple[str, str], str] = {
     # pages
     ("GET", "/captures/{capture_id}/image"): "object",
     ("GET", "/diary/{entry_id}/photos/{index}"): "object",
+    ("GET", "/diary/{entry_id}/revisions/{revision}/photos/{index}"): "object",
     ("GET", "/alerts"): "list",
     ("POST", "/alerts/{alert_id}/acknowledge"): "object",
     ("POST", "/alerts/{alert_id}/snooze"): "object",
@@ -143,6 +144,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/diary/{entry_id}/done"): "object",
     ("PATCH", "/api/v1/diary/{entry_id}"): "object",
     ("DELETE", "/api/v1/diary/{entry_id}"): "object",
+    ("POST", "/api/v1/diary/{entry_id}/photos"): "object",
+    ("DELETE", "/api/v1/diary/{entry_id}/photos/{index}"): "object",
     ("GET", "/api/v1/models"): "list",
     ("GET", "/api/v1/review/queue"): "list",
     ("POST", "/api/v1/captures/{capture_id}/reviews"): "object",
@@ -278,6 +281,15 @@ def world(settings, storage, sessions, models_registered):
         )
         s.add_all([alert, entry])
         s.flush()
+        s.add(  # the history's photo route reads A's photo from this revision
+            T.DiaryRevision(
+                cooperative_id=a.cooperative_id,
+                entry_id=entry.id,
+                revision=1,
+                changed_by=a.user_ids[Role.member],
+                snapshot={"title": f"diary {MARK}", "photo_keys": [f"diary/{MARK}/p.jpg"]},
+            )
+        )
         lot = T.HarvestLot(
             cooperative_id=a.cooperative_id,
             plot_id=plot.id,
@@ -332,6 +344,7 @@ def world(settings, storage, sessions, models_registered):
             "capture_id": cap.id,
             "entry_id": entry.id,
             "index": 0,
+            "revision": 1,
             "alert_id": alert.id,
             "plot_id": plot.id,
             "lot_id": lot.id,

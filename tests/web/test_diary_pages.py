@@ -259,3 +259,62 @@ def test_the_season_diary_downloads_from_the_plot_page_in_the_readers_language(a
     assert csv_en.status_code == 200 and "Bón lót phân chuồng" in csv_en.content.decode("utf-8-sig")
     assert app_client.get(f"/plots/{b.plot_id}/diary.pdf").status_code == 404  # another cooperative's plot
     assert app_client.get(f"/plots/{a.plot_id}/diary.docx").status_code == 404
+
+
+def test_the_edit_form_takes_a_photo_off_and_adds_one_in_one_revision(app_client, tenants, sessions, storage):
+    from conftest import SHARED
+
+    a, b = tenants
+    photos = sorted((SHARED / "rice-pests" / "images" / "test").glob("*.jpg"))[:2]
+    keys = []
+    for i, photo in enumerate(photos):
+        key = f"diary/{a.cooperative_id}/{a.plot_id}/seed-{i}.jpg"
+        storage.put_bytes(key, photo.read_bytes(), "image/jpeg")
+        keys.append(key)
+    entry_id = _entry(sessions, a, photo_keys=keys)
+    csrf = _login(app_client, "a-member")
+    page = app_client.get(f"/diary/{entry_id}").text
+    assert page.count('name="remove_photo"') == 2 and 'enctype="multipart/form-data"' in page
+    form = {name: _value(page, name) for name in ("day", "title", "product_name", "quantity_value", "quantity_unit")}
+    r = app_client.post(
+        f"/diary/{entry_id}/edit",
+        data=form | {"csrf_token": csrf, "type": "fertilizing", "remove_photo": ["0"], "reason": "ảnh nhầm lô"},
+        files=[("photos", ("new.jpg", photos[1].read_bytes(), "image/jpeg"))],
+    )
+    assert r.status_code == 303, r.text
+    with sessions() as s:
+        now = list(s.get(DiaryEntry, entry_id).photo_keys)
+        assert s.query(DiaryRevision).filter_by(entry_id=entry_id).count() == 2
+    assert now[0] == keys[1] and len(now) == 2 and now[1].startswith(f"diary/{a.cooperative_id}/{a.plot_id}/")
+    shown = app_client.get(f"/diary/{entry_id}")
+    text = _text(shown)
+    assert (
+        "Ảnh: 2 ảnh → 2 ảnh (gỡ 1, thêm 1)" in text
+        and "Ảnh đã gỡ (vẫn được lưu):" in text
+        and "Lý do: ảnh nhầm lô" in text
+    )
+    # the photo taken off is still shown from the history, as it was
+    removed = re.search(r'src="(/diary/\d+/revisions/1/photos/0)"', shown.text).group(1)
+    got = app_client.get(removed)
+    assert got.status_code == 200 and got.content == photos[0].read_bytes()
+    assert app_client.get(f"/diary/{entry_id}/revisions/1/photos/7").status_code == 404
+    _login(app_client, "b-member")
+    assert app_client.get(removed).status_code == 404  # another cooperative's entry
+
+
+def test_a_bad_photo_on_the_edit_form_comes_back_with_the_reason_and_changes_nothing(app_client, tenants, sessions):
+    a, _ = tenants
+    entry_id = _entry(sessions, a)
+    csrf = _login(app_client, "a-member")
+    page = app_client.get(f"/diary/{entry_id}").text
+    form = {name: _value(page, name) for name in ("day", "product_name", "quantity_value", "quantity_unit")}
+    r = app_client.post(
+        f"/diary/{entry_id}/edit",
+        data=form | {"csrf_token": csrf, "type": "fertilizing", "title": "Bón thúc đợt 2"},
+        files=[("photos", ("scan.jpg", b"GIF89a not a jpeg at all", "image/jpeg"))],
+    )
+    assert r.status_code in (415, 422), r.text
+    assert 'class="flash error"' in r.text and _value(r.text, "title") == "Bón thúc đợt 2"  # what was typed stays
+    with sessions() as s:
+        assert s.get(DiaryEntry, entry_id).title == "Bón thúc đợt 1"
+        assert s.query(DiaryRevision).filter_by(entry_id=entry_id).count() == 1

@@ -238,3 +238,76 @@ def test_alerts_page_refreshes_itself_and_the_unread_badge_follows(fast_refresh,
     expect(page.locator("#unread-menu")).to_have_text("2", timeout=10_000)
     page.locator("article.alert").first.get_by_role("button", name="Tôi đã xem").click()
     expect(page.locator("#unread-menu")).to_have_text("1", timeout=10_000)
+
+
+def test_farmer_corrects_an_entry_with_its_photos_then_deletes_it_after_the_question(
+    live_server, open_page, sessions, storage
+):
+    """The diary walk of an audit: a farmer fixes an entry's title and swaps its photo on the phone, reads the
+    change in the history (the photo taken off is still shown), then deletes the entry: the browser asks first,
+    cancelling keeps it, confirming takes it off the plot's diary and the entry's page says who deleted it."""
+    from cropwatch import diary
+    from cropwatch.domain import DiarySource, DiaryStatus, DiaryType
+    from cropwatch.timeutil import utcnow
+
+    other = next((SHARED / "rice-pests" / "images" / "test").glob("*.jpg"))
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "a")
+        key = f"diary/{tenant.cooperative_id}/{tenant.plot_id}/first.jpg"
+        storage.put_bytes(key, PHOTO.read_bytes(), "image/jpeg")
+        entry = diary.create_entry(
+            s,
+            cooperative_id=tenant.cooperative_id,
+            user_id=tenant.user_ids[next(r for r in tenant.user_ids if r.value == "member")],
+            plot_id=tenant.plot_id,
+            occurred_at=utcnow(),
+            type=DiaryType.pest_control,
+            status=DiaryStatus.done,
+            source=DiarySource.manual,
+            title="Phun thuốc trừ rày",
+            notes="",
+            photo_keys=[key],
+        )
+        s.flush()
+        entry_id = entry.id
+
+    page = open_page("a-member", "pw-a", PHONE)
+    page.goto(f"/plots/{tenant.plot_id}")
+    page.locator("ol.timeline li").filter(has_text="Phun thuốc trừ rày").get_by_role("link").first.click()
+    page.wait_for_url(f"**/diary/{entry_id}")
+    page.locator("summary", has_text="Sửa").click()
+    page.get_by_label("Tiêu đề").fill("Phun thuốc trừ rầy")
+    page.get_by_label("Gỡ ảnh này").check()
+    page.get_by_label("Thêm ảnh (chụp / chọn)").set_input_files(str(other))
+    page.get_by_label("Lý do sửa").fill("sửa lỗi chính tả, ảnh đúng lô")
+    page.get_by_role("button", name="Lưu").click()
+    page.wait_for_selector(".flash.ok")
+    history = page.locator("ol.history").inner_text()
+    assert "Ảnh: 1 ảnh → 1 ảnh (gỡ 1, thêm 1)" in history
+    assert "Phun thuốc trừ rày → Phun thuốc trừ rầy" in history and "sửa lỗi chính tả, ảnh đúng lô" in history
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.thumbs.removed img')].some(i => i.naturalWidth > 0)"
+    )  # the photo taken off still shows in the history
+    assert page.locator("article.card .thumbs img").count() == 1
+    screenshot(page, "farmer-diary-entry-phone")
+
+    questions = []
+    page.once("dialog", lambda d: (questions.append(d.message), d.dismiss()))
+    page.get_by_role("button", name="Xoá mục này").click()
+    assert len(questions) == 1 and questions[0].startswith("Xoá mục nhật ký này?"), questions
+    assert page.url.endswith(f"/diary/{entry_id}?saved=1")  # cancelled: still on the entry, which is kept
+    with sessions() as s:
+        from cropwatch.tables import DiaryEntry
+
+        assert s.get(DiaryEntry, entry_id).deleted_at is None
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_label("Lý do xoá").fill("ghi trùng")
+    page.get_by_role("button", name="Xoá mục này").click()
+    page.wait_for_url(f"**/plots/{tenant.plot_id}?deleted=1")
+    assert "Phun thuốc trừ rầy" not in page.inner_text("main")  # off the plot's diary
+    page.goto(f"/diary/{entry_id}")
+    banner = page.locator("[data-deleted]").inner_text()
+    assert "member" in banner and "ghi trùng" in banner
+    with sessions() as s:
+        row = s.get(DiaryEntry, entry_id)
+        assert row.deleted_at is not None and len(row.photo_keys) == 1 and row.title == "Phun thuốc trừ rầy"
