@@ -28,14 +28,14 @@ from api.routers import (
     review,
     rules,
 )
-from cropwatch import heartbeat
-from cropwatch.db import session_factory
-from cropwatch.ingest import IngestError
-from cropwatch.queue import enqueue_detect, make_celery
-from cropwatch.queue import enqueue_training as queue_training
-from cropwatch.ratelimit import RateLimiter
-from cropwatch.settings import Settings, get_settings
-from cropwatch.storage import Storage, StorageError
+from cropwatch.captures.ingest import IngestError
+from cropwatch.core import heartbeat
+from cropwatch.core.db import session_factory
+from cropwatch.core.queue import enqueue_detect, make_celery
+from cropwatch.core.queue import enqueue_training as queue_training
+from cropwatch.core.ratelimit import RateLimiter
+from cropwatch.core.settings import Settings, get_settings
+from cropwatch.core.storage import Storage, StorageError
 
 
 def create_app(

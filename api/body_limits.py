@@ -16,7 +16,7 @@ import re
 
 from fastapi import HTTPException
 
-from cropwatch.i18n import normalize_locale, t
+from cropwatch.core.i18n import normalize_locale, t
 
 UPLOAD_ROUTES = re.compile(r"^/(api/v1/ingest/upload|api/v1/diary|plots/\d+/diary)$")
 NO_CREDENTIALS_NEEDED = re.compile(r"^/api/v1/auth/token$")

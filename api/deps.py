@@ -12,12 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.errors import ApiError
-from cropwatch.domain import Role
-from cropwatch.security import token_hash
-from cropwatch.settings import Settings
-from cropwatch.storage import Storage
-from cropwatch.tables import ApiToken, Camera, Membership, User
-from cropwatch.timeutil import utcnow
+from cropwatch.core.enums import Role
+from cropwatch.core.orm import ApiToken, Camera, Membership, User
+from cropwatch.core.security import token_hash
+from cropwatch.core.settings import Settings
+from cropwatch.core.storage import Storage
+from cropwatch.core.timeutil import utcnow
 
 bearer = HTTPBearer(auto_error=False)
 
@@ -78,7 +78,7 @@ CurrentUser = Annotated[Principal, Depends(current_principal)]
 
 
 def _limits(request: Request):
-    from cropwatch.ratelimit import Limit
+    from cropwatch.core.ratelimit import Limit
 
     s = request.app.state.settings
     return (
@@ -96,7 +96,7 @@ def guard_login(request: Request, username: str) -> None:
     """Before checking a password, count the attempt (address + username, and address) and answer 429 past the
     limit. Counting first, atomically, is what makes 40 parallel guesses meet the limit of 10: a check-then-count
     let them all through."""
-    from cropwatch.ratelimit import RateLimited
+    from cropwatch.core.ratelimit import RateLimited
 
     per_user, per_addr, _ = _limits(request)
     addr = client_address(request)
@@ -122,7 +122,7 @@ def current_camera(request: Request, session: SessionDep, creds: Credentials) ->
     cam = session.scalar(select(Camera).where(Camera.token_hash == token_hash(creds.credentials)))
     if cam is None or cam.token_revoked_at is not None:
         raise ApiError(401, "camera_token_invalid", headers={"WWW-Authenticate": "Bearer"})
-    from cropwatch.ratelimit import RateLimited
+    from cropwatch.core.ratelimit import RateLimited
 
     try:
         request.app.state.limiter.hit(_limits(request)[2], cam.token_hash[:24])

@@ -8,9 +8,9 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 
-from cropwatch.i18n import normalize_locale, t
-from cropwatch.ingest import IngestError
-from cropwatch.storage import StorageError
+from cropwatch.captures.ingest import IngestError
+from cropwatch.core.i18n import normalize_locale, t
+from cropwatch.core.storage import StorageError
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-from cropwatch.domain import (
+from cropwatch.core.enums import (
     AlertLevel,
     AlertStatus,
     CameraKind,

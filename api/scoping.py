@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session
 
 from api.deps import Principal
 from api.errors import ApiError, not_found
-from cropwatch.domain import Role
+from cropwatch.core.enums import Role
 
 T = TypeVar("T")
 
 
 def _raw_models() -> tuple[type, ...]:
-    from cropwatch.tables import Capture, Detection, DiaryEntry
+    from cropwatch.core.orm import Capture, Detection, DiaryEntry
 
     return (Capture, Detection, DiaryEntry)
 

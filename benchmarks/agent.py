@@ -59,12 +59,12 @@ def start_server(work: Path):
     import uvicorn
 
     from api.app import create_app
-    from cropwatch.db import session_scope
+    from cropwatch.core.db import session_scope
+    from cropwatch.core.migrate import upgrade
+    from cropwatch.core.settings import Settings
+    from cropwatch.core.storage import Storage
     from cropwatch.embedded import EmbeddedS3, free_port
-    from cropwatch.migrate import upgrade
     from cropwatch.seed import seed_demo
-    from cropwatch.settings import Settings
-    from cropwatch.storage import Storage
 
     s3 = EmbeddedS3(work / "s3", s3_port=free_port(), access_key="bench", secret_key="bench-secret").start()
     extra = {}
@@ -97,7 +97,7 @@ def start_server(work: Path):
 def stored_count(db_url: str, camera_id: int) -> int:
     import sqlalchemy as sa
 
-    from cropwatch.db import engine_for
+    from cropwatch.core.db import engine_for
 
     with engine_for(db_url).connect() as c:
         return c.execute(
@@ -159,7 +159,7 @@ def main() -> None:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
-    for name in ("httpx", "httpcore", "urllib3", "cropwatch.ratelimit"):
+    for name in ("httpx", "httpcore", "urllib3", "cropwatch.core.ratelimit"):
         logging.getLogger(name).setLevel(logging.ERROR)
     work = Path(tempfile.mkdtemp(prefix="cw-agent-bench-"))
     frames = make_frames(args.frames, args.width, args.height)

@@ -34,7 +34,7 @@ import urllib3
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cropwatch.offline import configure_ultralytics  # noqa: E402
+from training.ultralytics_env import configure_ultralytics  # noqa: E402
 
 
 def unique_jpeg(data: bytes, tag: str) -> bytes:
@@ -122,15 +122,15 @@ def main() -> None:
     configure_ultralytics(work / "ultralytics")
     from sqlalchemy import func, select
 
-    from cropwatch.db import session_factory
-    from cropwatch.domain import CameraKind, ModelTask, Role
+    from cropwatch.core.db import session_factory
+    from cropwatch.core.enums import CameraKind, ModelTask, Role
+    from cropwatch.core.migrate import upgrade
+    from cropwatch.core.orm import Camera, Capture, Cooperative, Farm, InferenceRun, Membership, Plot, User
+    from cropwatch.core.security import hash_password, new_token, token_hash
+    from cropwatch.core.settings import Settings
+    from cropwatch.core.storage import Storage
     from cropwatch.embedded import EmbeddedRedis, EmbeddedS3, free_port
-    from cropwatch.migrate import upgrade
-    from cropwatch.security import hash_password, new_token, token_hash
     from cropwatch.seed import default_rules
-    from cropwatch.settings import Settings
-    from cropwatch.storage import Storage
-    from cropwatch.tables import Camera, Capture, Cooperative, Farm, InferenceRun, Membership, Plot, User
     from models import registry
 
     children: list[subprocess.Popen] = []

@@ -33,8 +33,8 @@ import cv2
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
-from cropwatch.offline import configure_ultralytics  # noqa: E402
 from training.pipeline import cpu_name  # noqa: E402
+from training.ultralytics_env import configure_ultralytics  # noqa: E402
 
 SHIPPED = PROJECT / "models" / "pest" / "pest-rice-yolo11n.onnx"
 PHOTOS = PROJECT.parent / "shared" / "datasets" / "rice-pests" / "images" / "test"
@@ -42,7 +42,7 @@ PHOTOS = PROJECT.parent / "shared" / "datasets" / "rice-pests" / "images" / "tes
 RSS_PROBE = """
 import sys, cv2
 sys.path.insert(0, {project!r})
-import inference.tasks  # the worker's modules: Celery app, service, model cache
+import cropwatch.worker.tasks  # the worker's modules: Celery app, service, model cache
 from inference import OnnxDetector
 det = OnnxDetector({model!r}, threads={threads})
 import glob

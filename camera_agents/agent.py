@@ -34,7 +34,7 @@ from camera_agents.config import (
     load_remote,
     save_remote,
 )
-from camera_agents.edge import EdgeDetector, crop_mosaic
+from camera_agents.edge_detector import EdgeDetector, crop_mosaic
 from camera_agents.outbox import Outbox, OutboxFull
 from camera_agents.schedule import BurstTrigger, Schedule
 from camera_agents.sources import Frame, Source, SourceError, make_source

@@ -177,7 +177,7 @@ def check_edge_model(cfg: AgentConfig) -> Check | None:
     camera would upload without ever detecting."""
     if not cfg.edge.edge_detection and not cfg.edge.model_path:
         return None
-    from camera_agents.edge import EdgeDetector
+    from camera_agents.edge_detector import EdgeDetector
 
     det = EdgeDetector(cfg.data_path / "models", conf=cfg.edge.conf, threads=cfg.edge.threads)
     if det.load_current(cfg.edge.model_path or None):

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cropwatch.settings import get_settings
+from cropwatch.core.settings import get_settings
 
 app = typer.Typer(help="CropWatch: crop and pest monitoring for cooperatives.", no_args_is_help=True)
 console = Console()
@@ -36,7 +36,7 @@ def _logging(level: str = "INFO") -> None:
 @app.command()
 def migrate() -> None:
     """Apply database migrations (SQLite or PostgreSQL, from CROPWATCH_DATABASE_URL)."""
-    from cropwatch.migrate import upgrade
+    from cropwatch.core.migrate import upgrade
 
     upgrade(get_settings().db_url)
     console.print("[green]database is up to date[/]")
@@ -68,7 +68,7 @@ def uvicorn_proxy_options(s) -> dict:
 @app.command()
 def worker(queues: str = "inference,maintenance", concurrency: int = 1, loglevel: str = "INFO") -> None:
     """Run a Celery worker (one process per concurrency slot; each runs onnxruntime with onnx_threads)."""
-    from cropwatch.queue import app as celery_app
+    from cropwatch.core.queue import app as celery_app
 
     celery_app.worker_main(
         [
@@ -90,7 +90,7 @@ def worker(queues: str = "inference,maintenance", concurrency: int = 1, loglevel
 @app.command()
 def beat(loglevel: str = "INFO") -> None:
     """Run Celery beat (the periodic sweeper of stuck captures)."""
-    from cropwatch.queue import app as celery_app
+    from cropwatch.core.queue import app as celery_app
 
     s = get_settings()
     s.data_dir.mkdir(parents=True, exist_ok=True)
@@ -100,8 +100,8 @@ def beat(loglevel: str = "INFO") -> None:
 @app.command("register-models")
 def register_models() -> None:
     """Register the shipped models (models/<task>/*.onnx) in the registry and object storage."""
-    from cropwatch.db import session_scope
-    from cropwatch.storage import Storage
+    from cropwatch.core.db import session_scope
+    from cropwatch.core.storage import Storage
     from models import registry
 
     s = get_settings()
@@ -121,8 +121,8 @@ def platform_ml(
     cooperative falls back on. Operators only: no cooperative or union role can grant it."""
     from sqlalchemy import select
 
-    from cropwatch.db import session_scope
-    from cropwatch.tables import User
+    from cropwatch.core.db import session_scope
+    from cropwatch.core.orm import User
 
     with session_scope(get_settings().db_url) as session:
         user = session.scalar(select(User).where(User.username == username))
@@ -141,9 +141,9 @@ def golden_seed(
     limit: int = typer.Option(0, help="at most this many images (0: all)"),
 ) -> None:
     """Seed a family's golden set from the test split of its shipped model's source dataset (shared/datasets)."""
-    from cropwatch.db import session_scope
-    from cropwatch.domain import ModelTask
-    from cropwatch.storage import Storage
+    from cropwatch.core.db import session_scope
+    from cropwatch.core.enums import ModelTask
+    from cropwatch.core.storage import Storage
     from datasets import golden
     from datasets.splits import hash_fraction
     from datasets.versions import import_yolo_folder
@@ -190,9 +190,9 @@ def dataset_import(
     family: str | None = typer.Option(None, help="whose classes: pest-rice, pest-field, … (default: the task's first)"),
 ) -> None:
     """Upload a labelled YOLO folder (boxes or polygons) and freeze it as the next version of a shared dataset."""
-    from cropwatch.db import session_scope
-    from cropwatch.domain import ModelTask
-    from cropwatch.storage import Storage
+    from cropwatch.core.db import session_scope
+    from cropwatch.core.enums import ModelTask
+    from cropwatch.core.storage import Storage
     from datasets.versions import create_version, import_yolo_folder
     from datasets.yolo import read_names
     from models import registry
@@ -231,10 +231,10 @@ def dataset_build(
     """Freeze a cooperative's reviewed captures as the next version of dataset NAME."""
     from sqlalchemy import select
 
-    from cropwatch.db import session_scope
-    from cropwatch.domain import ModelTask
-    from cropwatch.storage import Storage
-    from cropwatch.tables import Cooperative
+    from cropwatch.core.db import session_scope
+    from cropwatch.core.enums import ModelTask
+    from cropwatch.core.orm import Cooperative
+    from cropwatch.core.storage import Storage
     from datasets.versions import create_version, verified_captures
     from models import registry
 
@@ -272,9 +272,9 @@ def train(
     """Train a candidate model from a dataset version here and now (offline), with progress; registers it."""
     from rich.progress import Progress
 
-    from cropwatch.db import session_factory
-    from cropwatch.storage import Storage
-    from cropwatch.tables import DatasetVersion, ModelVersion
+    from cropwatch.core.db import session_factory
+    from cropwatch.core.orm import DatasetVersion, ModelVersion
+    from cropwatch.core.storage import Storage
     from models import registry
     from training import jobs
 
@@ -300,7 +300,7 @@ def train(
         def echo(line: str) -> None:
             progress.console.print(line)
             with sessions() as session:
-                from cropwatch.tables import TrainingRun
+                from cropwatch.core.orm import TrainingRun
 
                 progress.update(bar, completed=session.get(TrainingRun, run_id).progress)
 
@@ -330,7 +330,7 @@ def seed_demo_cmd() -> None:
 
 
 def _seed_and_print() -> list:
-    from cropwatch.db import session_scope
+    from cropwatch.core.db import session_scope
     from cropwatch.seed import DEMO_PASSWORD, DEMO_USERS, seed_demo
 
     s = get_settings()

@@ -127,7 +127,7 @@ class EmbeddedS3(_Child):
         directory): a request that is not SeaweedFS's own, e.g. a tenant's webhook aimed at the filer's
         ``?mv.from=`` move, gets 401. Keys are random per data dir and kept, so a restart finds them. The master's
         HTTP admin API has no such switch that leaves ``weed mini``'s own gRPC working (a guard white list cut it
-        off): that one is kept unreachable by the egress guard (cropwatch/egress.py) and, in production, by the
+        off): that one is kept unreachable by the egress guard (cropwatch/core/egress.py) and, in production, by the
         network (docs/deploy.md)."""
         path = self.root / "security.toml"
         if path.exists():

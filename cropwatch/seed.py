@@ -12,9 +12,9 @@ from pathlib import Path
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from cropwatch.domain import AlertLevel, CameraKind, ModelStage, ModelTask, Role
-from cropwatch.security import hash_password, new_token, token_hash
-from cropwatch.tables import AlertRule, Camera, Cooperative, Farm, Membership, ModelVersion, Plot, User
+from cropwatch.core.enums import AlertLevel, CameraKind, ModelStage, ModelTask, Role
+from cropwatch.core.orm import AlertRule, Camera, Cooperative, Farm, Membership, ModelVersion, Plot, User
+from cropwatch.core.security import hash_password, new_token, token_hash
 
 DEMO_PASSWORD = "cropwatch-demo"
 DEMO_USERS = (

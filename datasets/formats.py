@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
 
-from cropwatch.storage import Storage
+from cropwatch.core.storage import Storage
 from datasets.versions import Item, store_image
 
 

@@ -17,9 +17,9 @@ import yaml
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from cropwatch.domain import ModelTask
-from cropwatch.storage import Storage
-from cropwatch.tables import GoldenImage
+from cropwatch.core.enums import ModelTask
+from cropwatch.core.orm import GoldenImage
+from cropwatch.core.storage import Storage
 from datasets.splits import hash_fraction
 from datasets.versions import Item
 from datasets.yolo import write_data_yaml

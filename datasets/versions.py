@@ -28,9 +28,9 @@ import yaml
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cropwatch.domain import ModelTask, ReviewState
-from cropwatch.storage import Storage
-from cropwatch.tables import Capture, DatasetVersion, Detection, GoldenImage, Plot
+from cropwatch.core.enums import ModelTask, ReviewState
+from cropwatch.core.orm import Capture, DatasetVersion, Detection, GoldenImage, Plot
+from cropwatch.core.storage import Storage
 from datasets.splits import hash_fraction
 from datasets.yolo import IMAGE_SUFFIXES, ImportStats, convert_label_text, write_data_yaml
 

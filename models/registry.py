@@ -24,10 +24,10 @@ import onnx
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from cropwatch.domain import ModelStage, ModelTask
-from cropwatch.storage import Storage
-from cropwatch.tables import ModelAudit, ModelVersion
-from cropwatch.timeutil import utcnow
+from cropwatch.core.enums import ModelStage, ModelTask
+from cropwatch.core.orm import ModelAudit, ModelVersion
+from cropwatch.core.storage import Storage
+from cropwatch.core.timeutil import utcnow
 
 SHIPPED_DIR = Path(__file__).resolve().parent
 

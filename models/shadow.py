@@ -13,8 +13,8 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cropwatch.domain import DetectionSource, ReviewState
-from cropwatch.tables import Capture, Detection, ShadowResult
+from cropwatch.core.enums import DetectionSource, ReviewState
+from cropwatch.core.orm import Capture, Detection, ShadowResult
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

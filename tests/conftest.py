@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from cropwatch.offline import configure_ultralytics
+from training.ultralytics_env import configure_ultralytics
 
 configure_ultralytics(Path(tempfile.gettempdir()) / "cropwatch-test-ultralytics")
 
+from cropwatch.core.settings import Settings  # noqa: E402
 from cropwatch.embedded import EmbeddedRedis, EmbeddedS3, free_port  # noqa: E402
-from cropwatch.settings import Settings  # noqa: E402
 
 TEST_PG = os.environ.get("CROPWATCH_TEST_POSTGRES_URL")
 TEST_REDIS = os.environ.get("CROPWATCH_TEST_REDIS_URL")
@@ -80,8 +80,8 @@ def migrated_templates(tmp_path_factory):
     SQLite, ``CREATE DATABASE ... TEMPLATE`` for PostgreSQL), not a fresh run of every migration."""
     import sqlalchemy as sa
 
-    from cropwatch.db import engine_for
-    from cropwatch.migrate import upgrade
+    from cropwatch.core.db import engine_for
+    from cropwatch.core.migrate import upgrade
 
     sqlite_file = tmp_path_factory.mktemp("db-template") / "cropwatch.db"
     upgrade(f"sqlite:///{sqlite_file}")
@@ -111,7 +111,7 @@ def db_url(request, tmp_path, migrated_templates):
         return
     import sqlalchemy as sa
 
-    from cropwatch.db import engine_for
+    from cropwatch.core.db import engine_for
 
     admin, name, url = _pg_database(template=migrated_templates["postgresql"])
     yield url
@@ -160,7 +160,7 @@ def settings(tmp_path, db_url, s3_server, redis_url):
 
 @pytest.fixture
 def storage(settings):
-    from cropwatch.storage import Storage
+    from cropwatch.core.storage import Storage
 
     s = Storage(settings)
     s.ensure_bucket()
@@ -169,7 +169,7 @@ def storage(settings):
 
 @pytest.fixture
 def sessions(settings):
-    from cropwatch.db import session_factory
+    from cropwatch.core.db import session_factory
 
     return session_factory(settings.db_url)
 

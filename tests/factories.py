@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from cropwatch.domain import AlertLevel, ModelTask, Role
-from cropwatch.security import hash_password, new_token, token_hash
-from cropwatch.tables import AlertRule, ApiToken, Camera, Cooperative, Farm, Membership, Plot, User
-from cropwatch.timeutil import utcnow
+from cropwatch.core.enums import AlertLevel, ModelTask, Role
+from cropwatch.core.orm import AlertRule, ApiToken, Camera, Cooperative, Farm, Membership, Plot, User
+from cropwatch.core.security import hash_password, new_token, token_hash
+from cropwatch.core.timeutil import utcnow
 
 
 @dataclass
@@ -95,8 +95,8 @@ def processed_capture(
     ``when``, with ``counts`` detections per class."""
     import uuid
 
-    from cropwatch.domain import CaptureStatus
-    from cropwatch.tables import Capture, Detection
+    from cropwatch.core.enums import CaptureStatus
+    from cropwatch.core.orm import Capture, Detection
 
     cap = Capture(
         cooperative_id=tenant.cooperative_id,
@@ -136,7 +136,7 @@ def open_pest_alert(
 ) -> int:
     """A real alert raised by the rules from one stored planthopper detection (a threshold-1 rule at ``level``) on
     ``plot_id`` (default the tenant's plot)."""
-    from cropwatch import alerts
+    from cropwatch.alerts import rules as alerts
 
     with sessions.begin() as s:
         add_rule(s, tenant.cooperative_id, "planthopper", threshold=1, level=level)
@@ -155,9 +155,9 @@ def served_by(worker, sessions, storage, settings, camera_id: int, photo) -> int
     """Upload ``photo`` from the camera, process it with ``worker``; the model version that detected it."""
     from sqlalchemy import select
 
-    from cropwatch.ingest import direct_upload
-    from cropwatch.tables import InferenceRun
-    from inference.service import Outcome
+    from cropwatch.captures.ingest import direct_upload
+    from cropwatch.core.orm import InferenceRun
+    from cropwatch.worker.pipeline import Outcome
 
     with sessions() as s:
         cap, _ = direct_upload(

@@ -9,10 +9,10 @@ import pytest
 from factories import make_tenant, processed_capture
 from sqlalchemy import select
 
-from cropwatch import alerts
-from cropwatch.domain import AlertLevel, AlertStatus, CaptureStatus
-from cropwatch.tables import Alert, AlertRule, Camera, Capture, Detection, Plot
-from cropwatch.timeutil import local_day_bounds, utcnow
+from cropwatch.alerts import rules as alerts
+from cropwatch.core.enums import AlertLevel, AlertStatus, CaptureStatus
+from cropwatch.core.orm import Alert, AlertRule, Camera, Capture, Detection, Plot
+from cropwatch.core.timeutil import local_day_bounds, utcnow
 
 WEEK = [dt.date(2026, 11, 16) + dt.timedelta(days=i) for i in range(7)]
 
@@ -71,7 +71,7 @@ def test_thresholds_and_trends_over_a_week(sessions):
 
 
 def test_a_danger_rule_escalates_the_open_card_and_notifies_again(sessions):
-    from cropwatch.tables import Delivery, NotificationChannel
+    from cropwatch.core.orm import Delivery, NotificationChannel
 
     with sessions.begin() as s:
         tenant = make_tenant(s, "esc")
@@ -159,7 +159,7 @@ def test_a_sticky_trap_week_counts_new_insects_not_photos(sessions):
     """Issue 14: a trap photographed every 10 minutes shows the same stuck insects again and again. A synthetic
     week: insects land through each day, the card is replaced on day 4 at noon; the daily figure is the new catches
     (hand-computed below), alerts fire on those, and the sum over photos (what used to be counted) is far higher."""
-    from cropwatch.domain import CameraKind
+    from cropwatch.core.enums import CameraKind
 
     with sessions.begin() as s:
         tenant = make_tenant(s, "trap")

@@ -10,9 +10,9 @@ from factories import make_tenant
 from sqlalchemy import func, select
 from test_processing import upload
 
-from cropwatch.domain import CaptureStatus
-from cropwatch.tables import Camera, Capture, InferenceRun
-from inference.service import CaptureProcessor, Outcome
+from cropwatch.core.enums import CaptureStatus
+from cropwatch.core.orm import Camera, Capture, InferenceRun
+from cropwatch.worker.pipeline import CaptureProcessor, Outcome
 
 
 @pytest.fixture
@@ -118,7 +118,7 @@ def test_a_model_trained_on_windows_reads_a_photo_over_windows_without_a_camera_
     import cv2
     import numpy as np
 
-    from cropwatch.tables import Detection, ModelVersion
+    from cropwatch.core.orm import Detection, ModelVersion
     from inference.detector import OnnxDetector
     from inference.tiling import TileConfig, detect_tiled
     from models import registry

@@ -44,12 +44,12 @@ from sqlalchemy import func, select
 from test_e2e import api_server, kill_group, spawn, stack_env, tenant, wait_for  # noqa: F401 - tenant is a fixture
 
 from camera_agents.simulator import CameraSimulator, Refused, reshoot
-from cropwatch.alerts import daily_count
-from cropwatch.domain import AlertStatus, CaptureStatus, DiarySource
+from cropwatch.alerts.rules import daily_count
+from cropwatch.core.enums import AlertStatus, CaptureStatus, DiarySource
+from cropwatch.core.orm import Alert, AlertRule, Capture, Detection, DiaryEntry, InferenceRun
+from cropwatch.core.settings import Settings
+from cropwatch.core.storage import Storage
 from cropwatch.embedded import EmbeddedRedis, EmbeddedS3, free_port
-from cropwatch.settings import Settings
-from cropwatch.storage import Storage
-from cropwatch.tables import Alert, AlertRule, Capture, Detection, DiaryEntry, InferenceRun
 
 # One database per run to keep CI inside its budget: PostgreSQL when it is there (the production database, and the
 # only one with a server to "restart"), else SQLite. Both: CROPWATCH_CHAOS_ALL_BACKENDS=1.
@@ -356,7 +356,7 @@ def check_written_once(s, capture_ids: list[int]) -> Counter:
     """Every capture resolved; a `done` one has exactly one run whose detections are all there, once; a `failed`
     one says why and has no result; every detection is evidence in exactly one automatic diary observation, and there
     is at most one such observation per plot, pest and day. Returns the statuses."""
-    from cropwatch.timeutil import local_day
+    from cropwatch.core.timeutil import local_day
 
     statuses: Counter = Counter()
     auto = s.scalars(select(DiaryEntry).where(DiaryEntry.source == DiarySource.automatic)).all()
@@ -384,7 +384,7 @@ def check_alerts(s) -> int:
     """At most one unresolved alert per (plot, class) — one card per pest, escalating — each counting exactly what a
     fresh recount gives (no double counting), and none missing or below the level of a rule whose threshold is
     reached. Returns the open alerts."""
-    from cropwatch.alerts import LEVEL_ORDER
+    from cropwatch.alerts.rules import LEVEL_ORDER
 
     open_alerts = s.scalars(select(Alert).where(Alert.status != AlertStatus.resolved)).all()
     keys = Counter((a.plot_id, a.class_name) for a in open_alerts)

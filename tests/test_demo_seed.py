@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from cropwatch.domain import AlertLevel, CameraKind
+from cropwatch.core.enums import AlertLevel, CameraKind
+from cropwatch.core.orm import AlertRule, Camera, Cooperative, Plot
 from cropwatch.seed import SPECIES_THRESHOLDS, TRAP_CARD_THRESHOLDS, seed_demo
-from cropwatch.tables import AlertRule, Camera, Cooperative, Plot
 from datasets.splits import hash_fraction
 from models import registry
 from training.recipes import PEST_FIELD

@@ -21,9 +21,9 @@ from factories import add_rule, make_tenant
 from sqlalchemy import select
 
 from camera_agents.simulator import CameraSimulator
-from cropwatch.domain import CaptureStatus, Role
+from cropwatch.core.enums import CaptureStatus, Role
+from cropwatch.core.orm import Capture, Detection, InferenceRun
 from cropwatch.embedded import free_port
-from cropwatch.tables import Capture, Detection, InferenceRun
 
 pytestmark = pytest.mark.slow
 
@@ -103,7 +103,7 @@ def wait_for(predicate, timeout: float, what: str):
 
 @pytest.fixture
 def tenant(sessions, models_registered):
-    from cropwatch.domain import ModelTask
+    from cropwatch.core.enums import ModelTask
     from models import registry
 
     with sessions.begin() as s:

@@ -8,8 +8,8 @@ import hashlib
 import pytest
 from conftest import SHARED
 
-from cropwatch.domain import ModelTask
-from cropwatch.tables import DatasetVersion, ModelVersion
+from cropwatch.core.enums import ModelTask
+from cropwatch.core.orm import DatasetVersion, ModelVersion
 from datasets import golden
 from datasets.splits import hash_fraction
 from datasets.versions import create_version, import_yolo_folder, load_manifest
@@ -89,8 +89,8 @@ def test_golden_seed_command_seeds_a_family_from_a_test_split(sessions, storage,
     from typer.testing import CliRunner
 
     from cropwatch.cli import app
-    from cropwatch.settings import get_settings
-    from cropwatch.tables import GoldenImage
+    from cropwatch.core.orm import GoldenImage
+    from cropwatch.core.settings import get_settings
 
     for key, value in {
         "DATABASE_URL": settings.database_url,

@@ -8,10 +8,10 @@ from conftest import SHARED, rice_photos
 from factories import make_tenant, served_by
 from sqlalchemy import select
 
-from cropwatch.domain import ModelStage, ModelTask
-from cropwatch.tables import DatasetVersion, Detection, InferenceRun, ModelVersion
+from cropwatch.core.enums import ModelStage, ModelTask
+from cropwatch.core.orm import DatasetVersion, Detection, InferenceRun, ModelVersion
+from cropwatch.worker.pipeline import CaptureProcessor
 from datasets.versions import create_version, export_coco, import_yolo_folder, load_manifest, materialize, stable_split
-from inference.service import CaptureProcessor
 from models import registry
 from training import jobs
 from training.recipes import RECIPES

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-import cropwatch.tables  # noqa: F401
-from cropwatch.db import Base
-from cropwatch.migrate import downgrade, upgrade
+import cropwatch.core.orm  # noqa: F401
+from cropwatch.core.db import Base
+from cropwatch.core.migrate import downgrade, upgrade
 
 
 def test_migrations_match_the_tables_and_downgrade(db_url):

@@ -7,9 +7,9 @@ import hashlib
 
 import pytest
 
-from cropwatch.domain import ModelStage, ModelTask
-from cropwatch.tables import ModelVersion
-from inference.model_cache import ModelCache, NoModel
+from cropwatch.core.enums import ModelStage, ModelTask
+from cropwatch.core.orm import ModelVersion
+from cropwatch.worker.model_cache import ModelCache, NoModel
 from models import registry
 from training.recipes import RECIPES
 

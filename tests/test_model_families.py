@@ -9,11 +9,11 @@ import shutil
 from conftest import rice_photos
 from factories import make_tenant, served_by
 
-from cropwatch import edge
-from cropwatch.domain import CameraKind, ModelStage, ModelTask
-from cropwatch.security import new_token, token_hash
-from cropwatch.tables import Camera, Farm, ModelVersion, Plot
-from inference.service import CaptureProcessor
+from cropwatch.captures import edge_protocol as edge
+from cropwatch.core.enums import CameraKind, ModelStage, ModelTask
+from cropwatch.core.orm import Camera, Farm, ModelVersion, Plot
+from cropwatch.core.security import new_token, token_hash
+from cropwatch.worker.pipeline import CaptureProcessor
 from models import registry
 from training.train import add_onnx_metadata
 

@@ -14,10 +14,10 @@ import pytest
 from factories import make_tenant, open_pest_alert
 from sqlalchemy import select
 
-from cropwatch.domain import AlertLevel
-from cropwatch.notify import deliver_due
-from cropwatch.tables import Alert, Delivery, NotificationChannel
-from cropwatch.timeutil import utcnow
+from cropwatch.alerts.notify import deliver_due
+from cropwatch.core.enums import AlertLevel
+from cropwatch.core.orm import Alert, Delivery, NotificationChannel
+from cropwatch.core.timeutil import utcnow
 
 
 class Recorder(BaseHTTPRequestHandler):
@@ -133,7 +133,7 @@ def test_webhook_gets_signed_payloads_and_is_retried_after_a_500(sessions, setti
         assert (d.status, d.attempts, d.response_code) == ("sent", 3, 200) and d.sent_at
     # the same alert does not notify twice
     with sessions.begin() as s:
-        from cropwatch.notify import queue_deliveries
+        from cropwatch.alerts.notify import queue_deliveries
 
         assert queue_deliveries(s, s.get(Alert, alert_id)) == []
 
@@ -247,7 +247,7 @@ def test_a_snoozed_alert_waits_and_is_hidden_from_the_list(sessions, settings, h
     _channel(sessions, tenant, "webhook", {"url": f"http://127.0.0.1:{srv.server_port}/h", "secret": "k"})
     alert_id = open_pest_alert(sessions, tenant)
     client = client_for()
-    from cropwatch.domain import Role
+    from cropwatch.core.enums import Role
 
     r = client.post(f"/api/v1/alerts/{alert_id}/snooze", headers=tenant.auth(Role.member), json={"hours": 2})
     assert r.status_code == 200 and r.json()["snoozed_until"]
@@ -266,10 +266,10 @@ def test_a_members_own_telegram_gets_their_plots_alerts_through_the_cooperatives
     """Issue 14: a member links their own Telegram chat; the cooperative's bot sends them the alerts of the plots
     they own, not a neighbour's; their channel holds no secret; when they leave (locked) or the cooperative removes
     its bot, nothing more is sent to them."""
-    from cropwatch.domain import Role
-    from cropwatch.egress import EgressPolicy
-    from cropwatch.personal_channels import link
-    from cropwatch.tables import Farm, Membership, Plot, User
+    from cropwatch.alerts.personal_channels import link
+    from cropwatch.core.egress import EgressPolicy
+    from cropwatch.core.enums import Role
+    from cropwatch.core.orm import Farm, Membership, Plot, User
 
     tg = http_server(reply=lambda path: b'{"ok": true, "result": {"message_id": 1}}')
     cfg = settings.model_copy(update={"telegram_api_base": f"http://127.0.0.1:{tg.server_port}"})
@@ -313,7 +313,7 @@ def test_a_members_own_telegram_gets_their_plots_alerts_through_the_cooperatives
     with sessions() as s:
         last = s.scalars(select(Delivery).order_by(Delivery.id.desc())).first()
         assert last.channel_id == own.id and last.last_error == "no_cooperative_channel"
-    from cropwatch.notify import reaches
+    from cropwatch.alerts.notify import reaches
 
     with sessions.begin() as s:  # a locked account is sent nothing more
         alert = s.get(Alert, last.alert_id)

@@ -9,11 +9,11 @@ from conftest import rice_photos
 from factories import add_rule, make_tenant
 from sqlalchemy import func, select
 
-from cropwatch.domain import CaptureStatus, DiarySource
-from cropwatch.ingest import direct_upload
-from cropwatch.storage import StorageError
-from cropwatch.tables import Alert, Camera, Capture, Detection, DiaryEntry, InferenceRun
-from inference.service import CaptureProcessor, Outcome
+from cropwatch.captures.ingest import direct_upload
+from cropwatch.core.enums import CaptureStatus, DiarySource
+from cropwatch.core.orm import Alert, Camera, Capture, Detection, DiaryEntry, InferenceRun
+from cropwatch.core.storage import StorageError
+from cropwatch.worker.pipeline import CaptureProcessor, Outcome
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def counts(sessions, model):
 def test_capture_becomes_detections_alert_and_diary_entry(processor, sessions, storage, settings, tenant):
     photos = rice_photos(8)
     ids = [upload(sessions, storage, settings, tenant, p.read_bytes()) for p in photos]
-    from cropwatch.domain import ModelTask
+    from cropwatch.core.enums import ModelTask
     from models import registry
 
     with sessions.begin() as s:  # a rule for every class of the model, threshold 1 per day

@@ -9,11 +9,11 @@ from conftest import rice_photos
 from factories import add_rule, make_tenant
 from sqlalchemy import func, select
 
-from cropwatch import review
-from cropwatch.domain import ModelStage, ModelTask, Role
-from cropwatch.ingest import direct_upload
-from cropwatch.tables import Alert, Camera, Capture, Detection, ShadowResult
-from inference.service import CaptureProcessor, Outcome
+from cropwatch.captures.ingest import direct_upload
+from cropwatch.core.enums import ModelStage, ModelTask, Role
+from cropwatch.core.orm import Alert, Camera, Capture, Detection, ShadowResult
+from cropwatch.review import actions as review
+from cropwatch.worker.pipeline import CaptureProcessor, Outcome
 from models import registry
 from models.shadow import report
 

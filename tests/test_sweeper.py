@@ -4,10 +4,10 @@ import datetime as dt
 
 from factories import make_tenant
 
-from cropwatch.domain import CaptureStatus
-from cropwatch.sweeper import sweep
-from cropwatch.tables import Capture
-from cropwatch.timeutil import utcnow
+from cropwatch.captures.sweeper import sweep
+from cropwatch.core.enums import CaptureStatus
+from cropwatch.core.orm import Capture
+from cropwatch.core.timeutil import utcnow
 
 
 def test_sweeper_reenqueues_only_captures_stuck_long_enough(sessions):

@@ -8,11 +8,11 @@ import uuid
 
 from factories import make_tenant, processed_capture
 
-from cropwatch import alerts
-from cropwatch.domain import CameraKind
-from cropwatch.pest_counts import daily_figures
-from cropwatch.tables import Camera, TrapChange
-from cropwatch.timeutil import local_day_bounds
+from cropwatch.alerts import rules as alerts
+from cropwatch.alerts.counts import daily_figures
+from cropwatch.core.enums import CameraKind
+from cropwatch.core.orm import Camera, TrapChange
+from cropwatch.core.timeutil import local_day_bounds
 
 DAY = dt.date(2026, 11, 18)
 

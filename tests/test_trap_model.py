@@ -8,10 +8,10 @@ from factories import make_tenant
 from sqlalchemy import func, select
 from test_processing import upload
 
-from cropwatch.domain import CameraKind
-from cropwatch.tables import Camera, Detection, InferenceRun, ModelVersion
+from cropwatch.core.enums import CameraKind
+from cropwatch.core.orm import Camera, Detection, InferenceRun, ModelVersion
+from cropwatch.worker.pipeline import CaptureProcessor, Outcome
 from datasets.tiles import read_boxes
-from inference.service import CaptureProcessor, Outcome
 
 DENSEST = "1328940_0_jpg.rf.qnTCzAczNR8lHHmF4Q9r"
 

@@ -18,10 +18,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from cropwatch.settings import Settings
-from cropwatch.storage import Storage
-from cropwatch.tables import DatasetVersion, ModelVersion, TrainingRun
-from cropwatch.timeutil import utcnow
+from cropwatch.core.orm import DatasetVersion, ModelVersion, TrainingRun
+from cropwatch.core.settings import Settings
+from cropwatch.core.storage import Storage
+from cropwatch.core.timeutil import utcnow
 from datasets import golden
 from datasets.versions import materialize
 from models import registry

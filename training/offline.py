@@ -1,6 +1,6 @@
 """Import Ultralytics with every network path closed.
 
-:func:`cropwatch.offline.configure_ultralytics` sets the environment (read at import). Two more
+:func:`training.ultralytics_env.configure_ultralytics` sets the environment (read at import). Two more
 doors stay open after that and are shut here:
 
 * settings ``sync`` (anonymous analytics) — switched off, and the runs/datasets/weights dirs are
@@ -19,7 +19,7 @@ import warnings
 from pathlib import Path
 from types import ModuleType
 
-from cropwatch.offline import configure_ultralytics
+from training.ultralytics_env import configure_ultralytics
 
 FONT_NAMES = ("Arial.ttf", "Arial.Unicode.ttf")
 

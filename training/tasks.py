@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from cropwatch.db import session_factory
-from cropwatch.queue import TRAIN_TASK, app
-from cropwatch.settings import get_settings
-from cropwatch.storage import Storage
+from cropwatch.core.db import session_factory
+from cropwatch.core.queue import TRAIN_TASK, app
+from cropwatch.core.settings import get_settings
+from cropwatch.core.storage import Storage
 
 
 @app.task(name=TRAIN_TASK, acks_late=True, reject_on_worker_lost=True)

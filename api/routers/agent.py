@@ -14,10 +14,10 @@ from api.deps import CurrentCamera, CurrentUser, SessionDep, StorageDep
 from api.errors import ApiError
 from api.schemas import Id, binary, errors
 from api.scoping import get_owned
-from cropwatch import edge
-from cropwatch.domain import Role
-from cropwatch.tables import Camera
-from cropwatch.timeutil import utcnow
+from cropwatch.captures import edge_protocol as edge
+from cropwatch.core.enums import Role
+from cropwatch.core.orm import Camera
+from cropwatch.core.timeutil import utcnow
 from models import registry
 
 router = APIRouter(tags=["field agents"], responses=errors(401))

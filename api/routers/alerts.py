@@ -9,9 +9,9 @@ from api.deps import CurrentUser, SessionDep
 from api.errors import request_locale
 from api.schemas import AlertOut, Id, ResolveIn, SnoozeIn, errors
 from api.scoping import get_owned, scoped
-from cropwatch.domain import AlertStatus, Role
-from cropwatch.tables import Alert
-from cropwatch.timeutil import utcnow
+from cropwatch.core.enums import AlertStatus, Role
+from cropwatch.core.orm import Alert
+from cropwatch.core.timeutil import utcnow
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], responses=errors(401))
 

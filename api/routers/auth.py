@@ -9,9 +9,9 @@ from sqlalchemy import select
 from api.deps import Credentials, CurrentUser, SessionDep, SettingsDep, guard_login, login_succeeded
 from api.errors import ApiError
 from api.schemas import MeOut, TokenOut, errors
-from cropwatch.security import new_token, password_matches, token_hash
-from cropwatch.tables import ApiToken, User
-from cropwatch.timeutil import utcnow
+from cropwatch.core.orm import ApiToken, User
+from cropwatch.core.security import new_token, password_matches, token_hash
+from cropwatch.core.timeutil import utcnow
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 

@@ -10,10 +10,10 @@ from api.deps import CurrentUser, SessionDep
 from api.errors import ApiError
 from api.schemas import CameraIn, CameraOut, CameraWithToken, Id, errors
 from api.scoping import get_owned, scoped
-from cropwatch.domain import Role
-from cropwatch.security import new_token, token_hash
-from cropwatch.tables import Camera, Plot, TrapChange
-from cropwatch.traps import NotATrap, record_trap_change
+from cropwatch.alerts.traps import NotATrap, record_trap_change
+from cropwatch.core.enums import Role
+from cropwatch.core.orm import Camera, Plot, TrapChange
+from cropwatch.core.security import new_token, token_hash
 
 router = APIRouter(prefix="/api/v1/cameras", tags=["cameras"], responses=errors(401))
 #: who may mark a sticky trap's card replaced: the people in the field and the cooperative's staff
@@ -69,7 +69,7 @@ def revoke_token(camera_id: Id, session: SessionDep, principal: CurrentUser) -> 
     """Revoke the device token (a stolen or retired device); uploads answer 401 from then on."""
     principal.require(Role.coop_admin)
     cam = get_owned(session, Camera, camera_id, principal, "camera")
-    from cropwatch.timeutil import utcnow
+    from cropwatch.core.timeutil import utcnow
 
     cam.token_revoked_at = utcnow()
     session.commit()

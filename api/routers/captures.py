@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query
 from api.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
 from api.schemas import BIGINT_MAX, CaptureDetail, CaptureOut, DetectionOut, Id, Moment, errors
 from api.scoping import get_owned, scoped
-from cropwatch.domain import CaptureStatus
-from cropwatch.tables import Capture
+from cropwatch.core.enums import CaptureStatus
+from cropwatch.core.orm import Capture
 
 router = APIRouter(prefix="/api/v1/captures", tags=["captures"], responses=errors(401))
 

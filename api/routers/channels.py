@@ -12,10 +12,10 @@ from api.deps import CurrentUser, SessionDep, SettingsDep
 from api.errors import ApiError
 from api.schemas import Id, errors
 from api.scoping import get_owned, scoped
-from cropwatch.domain import AlertLevel, Role
-from cropwatch.egress import EgressPolicy
-from cropwatch.notify import KINDS, ChannelConfigError, validate_channel_config
-from cropwatch.tables import Alert, Delivery, NotificationChannel
+from cropwatch.alerts.notify import KINDS, ChannelConfigError, validate_channel_config
+from cropwatch.core.egress import EgressPolicy
+from cropwatch.core.enums import AlertLevel, Role
+from cropwatch.core.orm import Alert, Delivery, NotificationChannel
 
 router = APIRouter(tags=["notifications"], responses=errors(401))
 MANAGERS = (Role.agronomist, Role.coop_admin)

@@ -25,16 +25,16 @@ from api.schemas import (
     errors,
 )
 from api.scoping import get_owned, scoped
-from cropwatch import diary
-from cropwatch.domain import DiarySource, DiaryStatus, DiaryType, Role
-from cropwatch.ingest import CONTENT_TYPES, check_image
-from cropwatch.tables import DiaryEntry, DiaryRevision, Plot
-from cropwatch.timeutil import local_day, utcnow
+from cropwatch.captures.ingest import CONTENT_TYPES, check_image
+from cropwatch.core.enums import DiarySource, DiaryStatus, DiaryType, Role
+from cropwatch.core.orm import DiaryEntry, DiaryRevision, Plot
+from cropwatch.core.timeutil import local_day, utcnow
+from cropwatch.diary import entries as diary
 
 router = APIRouter(prefix="/api/v1/diary", tags=["diary"], responses=errors(401))
 #: who writes, edits and deletes the cooperative's manual entries (a union admin reads aggregates only: 403)
 WRITERS = (Role.member, Role.agronomist, Role.coop_admin)
-#: the status of each refusal of :mod:`cropwatch.diary`
+#: the status of each refusal of :mod:`cropwatch.diary.entries`
 REFUSALS = {"diary_entry_empty": 422, "diary_automatic_locked": 409, "diary_entry_deleted": 409}
 
 
@@ -106,7 +106,7 @@ def export_diary(
     """The plot's diary for a season as ``pdf`` (VietGAP-style, with photos), ``csv`` or ``xlsx``, in ``lang``
     (Vietnamese by default: headers, types, statuses and sources). Every entry of the period is in it, pending and
     deleted ones included (deleted: when and by whom), each with its number of changes and the last one."""
-    from cropwatch import diary_export
+    from cropwatch.diary import export as diary_export
 
     scoped(DiaryEntry, principal)  # the union admin reads aggregates, never a cooperative's diary (403)
     plot = get_owned(session, Plot, plot_id, principal, "plot")
@@ -237,8 +237,8 @@ async def create_entry(
 
 def guard(session, principal, plot_id: int, day, override_reason: str | None) -> dict | None:
     """The pre-harvest interval guard as an API error (shared by diary harvests and harvest lots)."""
-    from cropwatch.timeutil import fmt_date
-    from cropwatch.traceability import PhiActive, check_phi
+    from cropwatch.core.timeutil import fmt_date
+    from cropwatch.diary.lots import PhiActive, check_phi
 
     try:
         return check_phi(

@@ -11,9 +11,9 @@ from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from sqlalchemy import func, select, text
 
-from cropwatch import heartbeat
-from cropwatch.storage import StorageError
-from cropwatch.tables import Capture
+from cropwatch.core import heartbeat
+from cropwatch.core.orm import Capture
+from cropwatch.core.storage import StorageError
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger(__name__)

@@ -10,9 +10,10 @@ from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from api.deps import CurrentCamera, SessionDep, SettingsDep, StorageDep
 from api.errors import not_found
 from api.schemas import CaptureOut, ConfirmIn, Id, Moment, SlotIn, SlotOut, UploadOut, errors
-from cropwatch import edge, ingest
-from cropwatch.tables import Capture
-from cropwatch.timeutil import utcnow
+from cropwatch.captures import edge_protocol as edge
+from cropwatch.captures import ingest
+from cropwatch.core.orm import Capture
+from cropwatch.core.timeutil import utcnow
 
 router = APIRouter(
     prefix="/api/v1/ingest",

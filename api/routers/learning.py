@@ -28,8 +28,8 @@ from api.schemas import (
     errors,
 )
 from api.scoping import get_owned
-from cropwatch.domain import Role
-from cropwatch.tables import DatasetVersion, ModelVersion, TrainingRun
+from cropwatch.core.enums import Role
+from cropwatch.core.orm import DatasetVersion, ModelVersion, TrainingRun
 from datasets import golden
 from datasets.versions import DatasetError, create_version, verified_captures
 from models import registry

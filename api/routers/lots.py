@@ -23,10 +23,10 @@ from api.errors import ApiError, not_found, request_locale
 from api.routers.diary import guard
 from api.schemas import Day, Id, binary, errors
 from api.scoping import get_owned, scoped
-from cropwatch.domain import Role
-from cropwatch.i18n import LOCALES, t
-from cropwatch.tables import HarvestLot, Plot
-from cropwatch.traceability import create_lot, public_view, qr_png, qr_svg
+from cropwatch.core.enums import Role
+from cropwatch.core.i18n import LOCALES, t
+from cropwatch.core.orm import HarvestLot, Plot
+from cropwatch.diary.lots import create_lot, public_view, qr_png, qr_svg
 
 router = APIRouter(tags=["harvest lots"])
 TEMPLATES = Environment(
@@ -126,7 +126,7 @@ def lot_labels(
     ids: Annotated[str, Query(pattern=r"^\d{1,9}(,\d{1,9})*$", description="lot ids, comma-separated")],
 ) -> Response:
     """A printable A4 sheet of QR labels (3 × 8, 70 × 37 mm, the common sticker sheet) for the given lots."""
-    from cropwatch.traceability import label_sheet_pdf
+    from cropwatch.diary.lots import label_sheet_pdf
 
     lots = [get_owned(session, HarvestLot, int(i), principal, "lot") for i in ids.split(",")[:240]]
     plots = {lot.plot_id: session.get(Plot, lot.plot_id) for lot in lots}

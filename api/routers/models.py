@@ -5,7 +5,7 @@ from sqlalchemy import or_, select
 
 from api.deps import CurrentUser, SessionDep
 from api.schemas import ModelOut, errors
-from cropwatch.tables import ModelVersion
+from cropwatch.core.orm import ModelVersion
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"], responses=errors(401))
 

@@ -5,7 +5,7 @@ from fastapi import APIRouter
 from api.deps import CurrentUser, SessionDep
 from api.schemas import Id, PlotOut, errors
 from api.scoping import get_owned, scoped
-from cropwatch.tables import Plot
+from cropwatch.core.orm import Plot
 
 router = APIRouter(prefix="/api/v1/plots", tags=["plots"], responses=errors(401))
 

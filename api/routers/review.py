@@ -12,10 +12,10 @@ from api.errors import ApiError
 from api.routers.captures import get_capture
 from api.schemas import CaptureDetail, FlagIn, Id, QueueItemOut, ReviewIn, ReviewOut, errors
 from api.scoping import get_owned
-from cropwatch import review
-from cropwatch.domain import CaptureStatus, Role
-from cropwatch.tables import Capture, Review
-from cropwatch.timeutil import local_day, utcnow
+from cropwatch.core.enums import CaptureStatus, Role
+from cropwatch.core.orm import Capture, Review
+from cropwatch.core.timeutil import local_day, utcnow
+from cropwatch.review import actions as review
 
 router = APIRouter(tags=["review"], responses=errors(401))
 

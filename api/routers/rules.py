@@ -10,10 +10,10 @@ from api.deps import CurrentUser, SessionDep
 from api.errors import ApiError
 from api.schemas import Id, errors
 from api.scoping import get_owned, scoped
-from cropwatch.domain import AlertLevel, Role
-from cropwatch.i18n import normalize_locale
-from cropwatch.rule_text import SPECIAL_CLASSES, UnknownPest, resolve_pest, rule_label
-from cropwatch.tables import AlertRule
+from cropwatch.alerts.rule_text import SPECIAL_CLASSES, UnknownPest, resolve_pest, rule_label
+from cropwatch.core.enums import AlertLevel, Role
+from cropwatch.core.i18n import normalize_locale
+from cropwatch.core.orm import AlertRule
 from models import registry
 
 router = APIRouter(prefix="/api/v1/alert-rules", tags=["alerts"], responses=errors(401))

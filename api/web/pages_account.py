@@ -24,12 +24,12 @@ from api.deps import Principal, SessionDep, client_address, guard_login, login_s
 from api.errors import ApiError
 from api.web.render import render, translate
 from api.web.session import SESSION_COOKIE, PageUser, csrf_protect, page_locale
-from cropwatch.domain import Role
-from cropwatch.members import MemberRefused, check_admin_may_change, set_password
-from cropwatch.password_reset import ResetGrant, ResetUnavailable, cancel_user_code, peek_code, take_code
-from cropwatch.ratelimit import Limit, RateLimited
-from cropwatch.security import PASSWORD_MIN, password_problem, token_hash, verify_password
-from cropwatch.tables import Cooperative, Membership, User
+from cropwatch.accounts.members import MemberRefused, check_admin_may_change, set_password
+from cropwatch.accounts.password_reset import ResetGrant, ResetUnavailable, cancel_user_code, peek_code, take_code
+from cropwatch.core.enums import Role
+from cropwatch.core.orm import Cooperative, Membership, User
+from cropwatch.core.ratelimit import Limit, RateLimited
+from cropwatch.core.security import PASSWORD_MIN, password_problem, token_hash, verify_password
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 

@@ -39,11 +39,8 @@ from api.scoping import get_owned, scoped
 from api.web.pages_account import reset_redis
 from api.web.render import class_names_vi, render, translate
 from api.web.session import PageUser, csrf_protect, page_locale
-from cropwatch import show_once
-from cropwatch.alerts import FRUIT_CLASSES
-from cropwatch.domain import AlertLevel, CameraKind, CaptureStatus, ModelTask, Role
-from cropwatch.members import MemberRefused, check_admin_may_change, revoke_user_tokens
-from cropwatch.password_reset import (
+from cropwatch.accounts.members import MemberRefused, check_admin_may_change, revoke_user_tokens
+from cropwatch.accounts.password_reset import (
     ResetGrant,
     ResetUnavailable,
     ShownCode,
@@ -51,12 +48,15 @@ from cropwatch.password_reset import (
     pop_for_display,
     stash_for_display,
 )
-from cropwatch.pest_counts import daily_figures
-from cropwatch.rule_text import fmt_number
-from cropwatch.security import PASSWORD_MIN, hash_password, password_problem
-from cropwatch.spreadsheet import csv_cell
-from cropwatch.tables import Alert, Camera, Capture, Cooperative, Farm, Membership, Plot, User
-from cropwatch.timeutil import LOCAL_TZ, local_day_bounds, utcnow
+from cropwatch.alerts.counts import daily_figures
+from cropwatch.alerts.rules import FRUIT_CLASSES
+from cropwatch.core import show_once
+from cropwatch.core.enums import AlertLevel, CameraKind, CaptureStatus, ModelTask, Role
+from cropwatch.core.i18n import fmt_number
+from cropwatch.core.orm import Alert, Camera, Capture, Cooperative, Farm, Membership, Plot, User
+from cropwatch.core.security import PASSWORD_MIN, hash_password, password_problem
+from cropwatch.core.spreadsheet import csv_cell
+from cropwatch.core.timeutil import LOCAL_TZ, local_day_bounds, utcnow
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
@@ -747,7 +747,7 @@ def union_stats(session: Session, coop_ids: list[int], months: int, now: dt.date
         .group_by(Alert.cooperative_id, Alert.level)
     ):
         alerts[cid][AlertLevel(level).value] = n
-    # pests: the plots' daily figures as the alerts count them (cropwatch/pest_counts.py: new catches per trap, the
+    # pests: the plots' daily figures as the alerts count them (cropwatch/alerts/counts.py: new catches per trap, the
     # highest photo of a garden camera), summed per cooperative, crop, local month and class - never the detections
     # of every photo, which would count the insects on a sticky trap again in each photo
     plots = session.execute(select(Plot.id, Plot.cooperative_id, Plot.crop).where(Plot.cooperative_id.in_(coop_ids)))

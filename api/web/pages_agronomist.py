@@ -21,13 +21,13 @@ from api.schemas import Id
 from api.scoping import get_owned, scoped
 from api.web.render import class_names_vi, render, translate
 from api.web.session import PageUser, csrf_protect, page_locale
-from cropwatch import review
-from cropwatch.alerts import FRUIT_CLASSES
-from cropwatch.domain import AlertLevel, CaptureStatus, ModelStage, ReviewState, Role
-from cropwatch.pest_counts import UNITS, daily_figures
-from cropwatch.rule_text import rule_label
-from cropwatch.tables import AlertRule, Camera, Capture, ModelVersion, Plot
-from cropwatch.timeutil import local_day, utcnow
+from cropwatch.alerts.counts import UNITS, daily_figures
+from cropwatch.alerts.rule_text import rule_label
+from cropwatch.alerts.rules import FRUIT_CLASSES
+from cropwatch.core.enums import AlertLevel, CaptureStatus, ModelStage, ReviewState, Role
+from cropwatch.core.orm import AlertRule, Camera, Capture, ModelVersion, Plot
+from cropwatch.core.timeutil import local_day, utcnow
+from cropwatch.review import actions as review
 from models import registry
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
@@ -202,7 +202,7 @@ PRESSURE_MIN_SCORE = 0.25  # the rules' default minimum score
 
 def _daily_counts(session, days: list[dt.date], plot_ids: list[int], unit: str | None = None) -> dict:
     """{plot_id: {class: {day: figure}}}: the pests' daily figures as the alerts count them
-    (:mod:`cropwatch.pest_counts`: new catches per trap, the highest photo of a garden camera), fruit classes out."""
+    (:mod:`cropwatch.alerts.counts`: new catches per trap, the highest photo of a garden camera), fruit classes out."""
     figures = daily_figures(session, plot_ids=plot_ids, days=days, min_score=PRESSURE_MIN_SCORE, unit=unit)
     out: dict = defaultdict(dict)
     for (plot_id, name), per_day in figures.items():

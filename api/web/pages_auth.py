@@ -23,11 +23,11 @@ from api.web.session import (
     principal_from_cookie,
     start_session,
 )
-from cropwatch import diary
-from cropwatch.domain import CaptureStatus
-from cropwatch.i18n import LOCALES
-from cropwatch.security import password_matches
-from cropwatch.tables import Capture, DiaryEntry, User
+from cropwatch.core.enums import CaptureStatus
+from cropwatch.core.i18n import LOCALES
+from cropwatch.core.orm import Capture, DiaryEntry, User
+from cropwatch.core.security import password_matches
+from cropwatch.diary import entries as diary
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 

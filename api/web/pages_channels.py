@@ -20,9 +20,9 @@ from api.schemas import Id
 from api.scoping import scoped
 from api.web.render import render, translate
 from api.web.session import PageUser, csrf_protect, page_locale
-from cropwatch.domain import AlertLevel
-from cropwatch.notify import send_test
-from cropwatch.tables import Delivery, NotificationChannel
+from cropwatch.alerts.notify import send_test
+from cropwatch.core.enums import AlertLevel
+from cropwatch.core.orm import Delivery, NotificationChannel
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 FORM_KINDS = ("zalo", "telegram", "email", "webhook")

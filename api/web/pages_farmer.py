@@ -20,9 +20,12 @@ from api.schemas import Id
 from api.scoping import get_owned, scoped
 from api.web.render import render, translate
 from api.web.session import PageUser, csrf_protect, page_locale
-from cropwatch import alerts as alert_logic
-from cropwatch import diary
-from cropwatch.domain import (
+from cropwatch.accounts.visibility import own_plot_ids
+from cropwatch.alerts import rules as alert_logic
+from cropwatch.alerts.counts import daily_figures
+from cropwatch.alerts.traps import NotATrap, record_trap_change
+from cropwatch.captures.ingest import IngestError
+from cropwatch.core.enums import (
     AlertLevel,
     AlertStatus,
     CameraKind,
@@ -32,13 +35,10 @@ from cropwatch.domain import (
     DiaryType,
     Role,
 )
-from cropwatch.ingest import IngestError
-from cropwatch.pest_counts import daily_figures
-from cropwatch.tables import Alert, Camera, Capture, DiaryEntry, HarvestLot, Plot, TrapChange
-from cropwatch.timeutil import local_day, local_day_bounds, utcnow
-from cropwatch.traceability import qr_png, qr_svg
-from cropwatch.traps import NotATrap, record_trap_change
-from cropwatch.visibility import own_plot_ids
+from cropwatch.core.orm import Alert, Camera, Capture, DiaryEntry, HarvestLot, Plot, TrapChange
+from cropwatch.core.timeutil import local_day, local_day_bounds, utcnow
+from cropwatch.diary import entries as diary
+from cropwatch.diary.lots import qr_png, qr_svg
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 SEVERITY = {AlertLevel.danger: 0, AlertLevel.warning: 1, AlertLevel.watch: 2}

@@ -26,10 +26,10 @@ from api.schemas import DatasetBuildIn, Id, PromoteIn, TrainingRunIn
 from api.scoping import get_owned, scoped
 from api.web.render import class_names_vi, render, translate
 from api.web.session import PageUser, csrf_protect, page_locale
-from cropwatch.domain import ModelStage, ModelTask, Role
-from cropwatch.review import agreement_over_time
-from cropwatch.tables import DatasetVersion, InferenceRun, ModelVersion, Plot, TrainingRun, User
-from cropwatch.timeutil import fmt_date, local_day_bounds
+from cropwatch.core.enums import ModelStage, ModelTask, Role
+from cropwatch.core.orm import DatasetVersion, InferenceRun, ModelVersion, Plot, TrainingRun, User
+from cropwatch.core.timeutil import fmt_date, local_day_bounds
+from cropwatch.review.actions import agreement_over_time
 from models import registry
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])

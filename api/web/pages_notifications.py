@@ -1,5 +1,5 @@
 """A member's own notifications (``/account/notifications``): link their Zalo, Telegram or e-mail, send themselves a
-test, stop it. The rules are in :mod:`cropwatch.personal_channels`; the cooperative's bot and OA are set up by its
+test, stop it. The rules are in :mod:`cropwatch.alerts.personal_channels`; the cooperative's bot and OA are set up by its
 admin on ``/admin/channels``."""
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from api.schemas import Id
 from api.web.pages_channels import test_result
 from api.web.render import render
 from api.web.session import PageUser, csrf_protect, page_locale
-from cropwatch.domain import AlertLevel, Role
-from cropwatch.egress import EgressPolicy
-from cropwatch.notify import RECIPIENT_KEYS, send_test
-from cropwatch.personal_channels import LinkRefused, available_kinds, link, own_channels, unlink
-from cropwatch.tables import NotificationChannel
+from cropwatch.alerts.notify import RECIPIENT_KEYS, send_test
+from cropwatch.alerts.personal_channels import LinkRefused, available_kinds, link, own_channels, unlink
+from cropwatch.core.egress import EgressPolicy
+from cropwatch.core.enums import AlertLevel, Role
+from cropwatch.core.orm import NotificationChannel
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 #: who has alerts of their own to receive (the union admin reads statistics, not a cooperative's alerts)

@@ -17,10 +17,9 @@ from markupsafe import Markup
 from api.deps import Principal
 from api.web.messages import MESSAGES
 from api.web.session import csrf_token, page_locale, set_csrf_cookie
-from cropwatch.domain import Role
-from cropwatch.i18n import CATALOGUE, DEFAULT_LOCALE
-from cropwatch.rule_text import fmt_number
-from cropwatch.timeutil import fmt_date, fmt_datetime, utcnow
+from cropwatch.core.enums import Role
+from cropwatch.core.i18n import CATALOGUE, DEFAULT_LOCALE, fmt_number
+from cropwatch.core.timeutil import fmt_date, fmt_datetime, utcnow
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 ENV = Environment(
@@ -118,7 +117,7 @@ def class_names_vi(request: Request) -> dict[str, str]:
 
     from sqlalchemy import select
 
-    from cropwatch.tables import ModelVersion
+    from cropwatch.core.orm import ModelVersion
 
     key = id(request.app)
     hit = _NAMES_CACHE.get(key)

@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session
 
 from api.deps import Principal, SessionDep
 from api.errors import ApiError
-from cropwatch.i18n import DEFAULT_LOCALE, LOCALES
-from cropwatch.security import new_token, token_hash
-from cropwatch.tables import ApiToken, Membership, User
-from cropwatch.timeutil import utcnow
+from cropwatch.core.i18n import DEFAULT_LOCALE, LOCALES
+from cropwatch.core.orm import ApiToken, Membership, User
+from cropwatch.core.security import new_token, token_hash
+from cropwatch.core.timeutil import utcnow
 
 SESSION_COOKIE = "cw_session"
 CSRF_COOKIE = "cw_csrf"

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from cropwatch import tables  # noqa: F401  (registers the tables)
-from cropwatch.db import Base, make_engine
+from cropwatch.core.db import Base, make_engine
 
 config = context.config
 target_metadata = Base.metadata
@@ -13,7 +12,7 @@ def _url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from cropwatch.settings import get_settings
+    from cropwatch.core.settings import get_settings
 
     return get_settings().db_url
 

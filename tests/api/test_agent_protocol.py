@@ -15,8 +15,8 @@ from factories import add_rule
 from PIL import Image
 from sqlalchemy import select
 
-from cropwatch.domain import CaptureStatus, DetectionSource, Role
-from cropwatch.tables import Alert, Camera, Capture, Detection, ModelVersion
+from cropwatch.core.enums import CaptureStatus, DetectionSource, Role
+from cropwatch.core.orm import Alert, Camera, Capture, Detection, ModelVersion
 
 PHOTO = next((SHARED / "rice-pests" / "images" / "test").glob("brown_0267_jpg*.jpg"))
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from conftest import rice_photos
 
-from cropwatch.domain import Role
+from cropwatch.core.enums import Role
 
 
 def test_login_gives_a_token_that_works_until_logout(client, tenant_a):

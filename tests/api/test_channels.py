@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cropwatch.domain import Role
+from cropwatch.core.enums import Role
 
 
 def test_channels_are_validated_masked_and_kept_per_cooperative(client, tenant_a, tenant_b):

@@ -11,10 +11,10 @@ import re
 
 import pytest
 
-from cropwatch import diary
-from cropwatch.domain import DiarySource, DiaryStatus, DiaryType, Role
-from cropwatch.tables import DiaryEntry, DiaryRevision
-from cropwatch.timeutil import utcnow
+from cropwatch.core.enums import DiarySource, DiaryStatus, DiaryType, Role
+from cropwatch.core.orm import DiaryEntry, DiaryRevision
+from cropwatch.core.timeutil import utcnow
+from cropwatch.diary import entries as diary
 
 SEASON = {"since": "2026-09-01", "until": "2026-09-30"}
 
@@ -129,7 +129,7 @@ def test_a_role_that_does_not_write_the_diary_gets_403(client, tenant_a, session
 
 
 def test_the_union_admin_gets_403_on_diary_entries(client, tenant_a, sessions):
-    from cropwatch.tables import Membership
+    from cropwatch.core.orm import Membership
 
     entry = _entry(client, tenant_a)
     with sessions.begin() as s:

@@ -8,8 +8,8 @@ import io
 
 from conftest import SHARED
 
-from cropwatch.domain import Role
-from cropwatch.tables import DiaryEntry, DiaryRevision
+from cropwatch.core.enums import Role
+from cropwatch.core.orm import DiaryEntry, DiaryRevision
 
 PHOTOS = sorted((SHARED / "rice-pests" / "images" / "test").glob("*.jpg"))[:3]
 

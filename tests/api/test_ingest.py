@@ -13,7 +13,7 @@ import pytest
 from conftest import rice_photos
 from sqlalchemy import func, select
 
-from cropwatch.tables import Capture
+from cropwatch.core.orm import Capture
 
 from .conftest import presigned_upload
 
@@ -170,7 +170,7 @@ def test_wrong_camera_token_is_401(client, token):
 
 
 def test_revoked_camera_token_is_401(client, tenant_a):
-    from cropwatch.domain import Role
+    from cropwatch.core.enums import Role
 
     revoke = client.post(f"/api/v1/cameras/{tenant_a.camera_id}/revoke-token", headers=tenant_a.auth(Role.coop_admin))
     assert revoke.status_code == 200

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from factories import make_platform_ml
 
-from cropwatch.domain import ModelStage, ModelTask, Role
-from cropwatch.tables import ModelVersion
-from inference.service import CaptureProcessor
+from cropwatch.core.enums import ModelStage, ModelTask, Role
+from cropwatch.core.orm import ModelVersion
+from cropwatch.worker.pipeline import CaptureProcessor
 from models import registry
 
 from .conftest import presigned_upload

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from api.routers.lots import PUBLIC_HEADERS
-from cropwatch.domain import Role
+from cropwatch.core.enums import Role
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 

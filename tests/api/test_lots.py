@@ -7,8 +7,8 @@ import io
 
 from PIL import Image
 
-from cropwatch.domain import Role
-from cropwatch.timeutil import local_day_bounds
+from cropwatch.core.enums import Role
+from cropwatch.core.timeutil import local_day_bounds
 
 
 def _spray(client, tenant, day: dt.date, *, phi: int = 7, product: str = "Regent 800WG"):

@@ -12,8 +12,8 @@ import phone_photo_files as pf
 import pytest
 from PIL import Image
 
-from cropwatch.domain import Role
-from cropwatch.tables import Capture
+from cropwatch.core.enums import Role
+from cropwatch.core.orm import Capture
 
 from .conftest import presigned_upload
 

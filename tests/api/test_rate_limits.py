@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from cropwatch.domain import Role
+from cropwatch.core.enums import Role
 
 
 @pytest.fixture(autouse=True)

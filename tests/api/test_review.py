@@ -6,8 +6,8 @@ import pytest
 from conftest import SHARED
 from factories import add_rule
 
-from cropwatch.domain import Role
-from inference.service import CaptureProcessor, Outcome
+from cropwatch.core.enums import Role
+from cropwatch.worker.pipeline import CaptureProcessor, Outcome
 
 from .conftest import presigned_upload
 

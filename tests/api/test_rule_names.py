@@ -4,7 +4,7 @@ the reader's language, with its unit, and follows every change."""
 
 from __future__ import annotations
 
-from cropwatch.domain import Role
+from cropwatch.core.enums import Role
 
 
 def test_a_rule_typed_in_vietnamese_watches_the_models_class(client, tenant_a, models_registered):

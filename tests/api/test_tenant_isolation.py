@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 from conftest import rice_photos
 
-from cropwatch.domain import AlertLevel, DiarySource, DiaryStatus, DiaryType, Role
-from cropwatch.tables import Alert, DiaryEntry
-from cropwatch.timeutil import utcnow
+from cropwatch.core.enums import AlertLevel, DiarySource, DiaryStatus, DiaryType, Role
+from cropwatch.core.orm import Alert, DiaryEntry
+from cropwatch.core.timeutil import utcnow
 
 from .conftest import presigned_upload
 
@@ -103,8 +103,8 @@ def test_other_cooperative_cannot_change_a(client, tenant_a, tenant_b, a_objects
         assert s.get(DiaryEntry, a_objects["diary"]).status.value == "pending"
     from sqlalchemy import func, select
 
-    from cropwatch.tables import Camera
-    from cropwatch.tables import DiaryEntry as D
+    from cropwatch.core.orm import Camera
+    from cropwatch.core.orm import DiaryEntry as D
 
     with sessions() as s:
         assert s.scalar(select(func.count(D.id)).where(D.plot_id == a_objects["plot"])) == 1

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from cropwatch.domain import CameraKind, Role
-from cropwatch.tables import Camera, TrapChange
+from cropwatch.core.enums import CameraKind, Role
+from cropwatch.core.orm import Camera, TrapChange
 
 
 def test_farmer_marks_a_trap_change_through_the_api(client, sessions, tenant_a, tenant_b):

@@ -11,10 +11,10 @@ import httpx
 from conftest import rice_photos
 from sqlalchemy import select
 
-from cropwatch.domain import CaptureStatus
-from cropwatch.sweeper import clean_uploads
-from cropwatch.tables import Capture
-from cropwatch.timeutil import utcnow
+from cropwatch.captures.sweeper import clean_uploads
+from cropwatch.core.enums import CaptureStatus
+from cropwatch.core.orm import Capture
+from cropwatch.core.timeutil import utcnow
 
 from .test_review import PHOTO
 

@@ -34,7 +34,7 @@ class Field:
     def capture_rows(self) -> list[tuple[str, str]]:
         from sqlalchemy import select
 
-        from cropwatch.tables import Capture
+        from cropwatch.core.orm import Capture
 
         with self.sessions() as s:
             return [
@@ -46,7 +46,7 @@ class Field:
         return {sha for sha, st in self.capture_rows() if st != "pending"}
 
     def agent_status(self) -> dict | None:
-        from cropwatch.tables import Camera
+        from cropwatch.core.orm import Camera
 
         with self.sessions() as s:
             return s.get(Camera, self.camera_id).agent_status

@@ -22,7 +22,7 @@ SCRIPT = r"""
 import importlib.util, json, sys
 from pathlib import Path
 import cv2
-from camera_agents.edge import EdgeDetector
+from camera_agents.edge_detector import EdgeDetector
 det = EdgeDetector(Path(sys.argv[1]), conf=0.25)
 det.load(Path(sys.argv[2]))
 found = det.detect(cv2.imread(sys.argv[3])).detections

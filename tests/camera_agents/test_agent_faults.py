@@ -134,7 +134,7 @@ def big_jpeg() -> bytes:
 def test_link_drop_mid_multipart_resumes_and_the_stored_object_matches(field, tmp_path, big_jpeg):
     """The link to S3 drops inside part 2: the agent asks for the slot again, skips part 1 (done) and sends the rest;
     the object S3 stores has the frame's sha256."""
-    from cropwatch.tables import Capture
+    from cropwatch.core.orm import Capture
 
     part = 5 * 1024 * 1024  # the server's part size
     field.s3.cut_after = part + (len(big_jpeg) - part) // 2  # part 1 went through, part 2 is cut half-way
@@ -219,8 +219,8 @@ def test_edge_agent_downloads_the_model_and_its_detections_raise_alerts_on_the_s
     from factories import add_rule
     from sqlalchemy import select
 
-    from cropwatch.domain import DetectionSource, ModelStage, ModelTask
-    from cropwatch.tables import Alert, Camera, Capture, Detection, ModelVersion
+    from cropwatch.core.enums import DetectionSource, ModelStage, ModelTask
+    from cropwatch.core.orm import Alert, Camera, Capture, Detection, ModelVersion
 
     with field.sessions.begin() as s:
         cam = s.get(Camera, field.camera_id)

@@ -16,7 +16,7 @@ from agent_testkit import ListSource
 
 from camera_agents.agent import Agent
 from camera_agents.config import AgentConfig, ModelRef
-from camera_agents.edge import EdgeDetector, EdgeResult, crop_mosaic
+from camera_agents.edge_detector import EdgeDetector, EdgeResult, crop_mosaic
 from camera_agents.sources import Frame
 from camera_agents.uploader import Refused
 
@@ -199,11 +199,11 @@ def test_one_frame_gives_the_same_detections_at_the_edge_and_on_the_server(
     camera configuration the server answers; the worker's come from the registry."""
     from factories import make_tenant
 
-    from cropwatch import edge as server_edge
-    from cropwatch.domain import ModelTask
-    from cropwatch.tables import Camera, ModelVersion
+    from cropwatch.captures import edge_protocol as server_edge
+    from cropwatch.core.enums import ModelTask
+    from cropwatch.core.orm import Camera, ModelVersion
+    from cropwatch.worker.model_cache import ModelCache
     from inference.decode import decode_image
-    from inference.model_cache import ModelCache
 
     worker_settings = settings.model_copy(update={"detect_conf": None, "detect_iou": None, "model_variant": "int8"})
     with sessions.begin() as s:

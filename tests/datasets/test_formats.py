@@ -7,7 +7,7 @@ import shutil
 
 from conftest import rice_photos
 
-from cropwatch.domain import ModelTask
+from cropwatch.core.enums import ModelTask
 from datasets.formats import import_coco, import_voc
 from datasets.versions import create_version, export_coco, load_manifest
 

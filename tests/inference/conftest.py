@@ -1,6 +1,6 @@
 """Fixtures for the detector tests: real photos (copied to tmp), YOLO11n models built from YAML and exported to ONNX.
 
-Ultralytics is imported only inside fixtures, after :func:`cropwatch.offline.configure_ultralytics`; no weights are
+Ultralytics is imported only inside fixtures, after :func:`training.ultralytics_env.configure_ultralytics`; no weights are
 downloaded (models come from ``yolo11.yaml``).
 """
 
@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
-from cropwatch.offline import configure_ultralytics
+from training.ultralytics_env import configure_ultralytics
 
 PROJECT = Path(__file__).resolve().parents[2]
 PHOTOS = PROJECT.parent / "shared" / "datasets" / "rice-pests" / "images" / "test"

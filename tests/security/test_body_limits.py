@@ -9,7 +9,7 @@ from conftest import serve_in_thread
 from factories import make_tenant
 
 from api.app import create_app
-from cropwatch.domain import Role
+from cropwatch.core.enums import Role
 
 
 def test_big_and_anonymous_bodies_are_refused_unread(settings, sessions, storage):

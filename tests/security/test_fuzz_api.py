@@ -50,9 +50,8 @@ from sqlalchemy import select, update
 
 from api.app import create_app
 from api.schemas import ID_MAX
-from cropwatch.domain import ModelStage, Role
-from cropwatch.security import new_token, token_hash
-from cropwatch.tables import (
+from cropwatch.core.enums import ModelStage, Role
+from cropwatch.core.orm import (
     Alert,
     AlertRule,
     ApiToken,
@@ -70,7 +69,8 @@ from cropwatch.tables import (
     Review,
     TrainingRun,
 )
-from cropwatch.timeutil import utcnow
+from cropwatch.core.security import new_token, token_hash
+from cropwatch.core.timeutil import utcnow
 
 pytestmark = pytest.mark.slow  # ~1 min on SQLite, ~1.7 min more on PostgreSQL (2 cores); `make test-fast` skips it
 

@@ -40,12 +40,12 @@ from conftest import rice_photos
 from factories import make_tenant
 from sqlalchemy import func, select
 
-from cropwatch.domain import CaptureStatus, ModelTask, Role
-from cropwatch.ingest import direct_upload
-from cropwatch.security import new_token, token_hash
-from cropwatch.tables import Camera, Capture, DiaryEntry, Plot
-from cropwatch.timeutil import utcnow
-from inference.service import CaptureProcessor, Outcome
+from cropwatch.captures.ingest import direct_upload
+from cropwatch.core.enums import CaptureStatus, ModelTask, Role
+from cropwatch.core.orm import Camera, Capture, DiaryEntry, Plot
+from cropwatch.core.security import new_token, token_hash
+from cropwatch.core.timeutil import utcnow
+from cropwatch.worker.pipeline import CaptureProcessor, Outcome
 
 MB = 1024 * 1024
 SECONDS_PER_ITEM = 1.0  # CPU seconds this process (API + worker, all threads) may spend on one item
@@ -524,7 +524,7 @@ presigned_upload = _api.presigned_upload
 
 @pytest.fixture(scope="module", params=root.DB_BACKENDS)
 def db_url(request, tmp_path_factory):
-    from cropwatch.migrate import upgrade
+    from cropwatch.core.migrate import upgrade
 
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'cropwatch.db'}"
@@ -533,7 +533,7 @@ def db_url(request, tmp_path_factory):
         return
     import sqlalchemy as sa
 
-    from cropwatch.db import engine_for
+    from cropwatch.core.db import engine_for
 
     admin, name, url = root._pg_database()
     upgrade(url)
@@ -566,7 +566,7 @@ def settings(tmp_path_factory, db_url, s3_server, redis_url):
 
 @pytest.fixture(scope="module")
 def storage(settings):
-    from cropwatch.storage import Storage
+    from cropwatch.core.storage import Storage
 
     s = Storage(settings)
     s.ensure_bucket()
@@ -575,7 +575,7 @@ def storage(settings):
 
 @pytest.fixture(scope="module")
 def sessions(settings):
-    from cropwatch.db import session_factory
+    from cropwatch.core.db import session_factory
 
     return session_factory(settings.db_url)
 

@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from api.app import create_app
 from api.web.session import CSRF_COOKIE
-from cropwatch.domain import AlertLevel, AlertStatus, Role
-from cropwatch.security import hash_password, new_token, token_hash
-from cropwatch.tables import Alert, ApiToken, Membership, User
-from cropwatch.timeutil import local_day, utcnow
+from cropwatch.core.enums import AlertLevel, AlertStatus, Role
+from cropwatch.core.orm import Alert, ApiToken, Membership, User
+from cropwatch.core.security import hash_password, new_token, token_hash
+from cropwatch.core.timeutil import local_day, utcnow
 
 
 @pytest.fixture

@@ -17,12 +17,12 @@ from factories import make_tenant, served_by
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from cropwatch.domain import ModelStage, ModelTask, Role
-from cropwatch.security import hash_password, new_token, token_hash
-from cropwatch.tables import ApiToken, Membership, ModelVersion, User
-from cropwatch.timeutil import utcnow
+from cropwatch.core.enums import ModelStage, ModelTask, Role
+from cropwatch.core.orm import ApiToken, Membership, ModelVersion, User
+from cropwatch.core.security import hash_password, new_token, token_hash
+from cropwatch.core.timeutil import utcnow
+from cropwatch.worker.pipeline import CaptureProcessor
 from datasets.versions import create_version, import_yolo_folder
-from inference.service import CaptureProcessor
 from models import registry
 from training import jobs
 from training.recipes import RECIPES

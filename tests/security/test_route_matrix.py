@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from api.app import create_app
 from api.web.session import CSRF_COOKIE
-from cropwatch import tables as T
-from cropwatch.domain import (
+from cropwatch.core import orm as T
+from cropwatch.core.enums import (
     AlertLevel,
     CaptureStatus,
     DetectionSource,
@@ -26,7 +26,7 @@ from cropwatch.domain import (
     ModelTask,
     Role,
 )
-from cropwatch.timeutil import utcnow
+from cropwatch.core.timeutil import utcnow
 
 MARK = "SECRETA"  # in every name and key of cooperative A's objects
 ROLES = (Role.member, Role.agronomist, Role.ml_engineer, Role.coop_admin)

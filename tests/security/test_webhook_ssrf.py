@@ -22,12 +22,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from api.app import create_app
-from cropwatch import alerts
-from cropwatch.domain import AlertLevel, Role
-from cropwatch.egress import EgressPolicy, EgressRefused, check_url, post
-from cropwatch.notify import deliver_due
-from cropwatch.tables import Alert, AlertRule, Camera, Delivery, NotificationChannel
-from cropwatch.timeutil import utcnow
+from cropwatch.alerts import rules as alerts
+from cropwatch.alerts.notify import deliver_due
+from cropwatch.core.egress import EgressPolicy, EgressRefused, check_url, post
+from cropwatch.core.enums import AlertLevel, Role
+from cropwatch.core.orm import Alert, AlertRule, Camera, Delivery, NotificationChannel
+from cropwatch.core.timeutil import utcnow
 
 
 class Listener(BaseHTTPRequestHandler):
@@ -404,7 +404,7 @@ def test_one_cooperatives_broken_silence_rule_does_not_stop_anothers_alert(sessi
 
 
 def test_a_silence_alert_does_not_flap_with_one_live_and_one_silent_camera(sessions):
-    from cropwatch.security import new_token, token_hash
+    from cropwatch.core.security import new_token, token_hash
 
     with sessions.begin() as s:
         a = make_tenant(s, "flap")

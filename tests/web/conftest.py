@@ -32,7 +32,7 @@ CHROMIUM_ARGS = [
 @pytest.fixture
 def db_url(tmp_path):
     """SQLite only for the browser tests: the pages run the same queries the API tests run on PostgreSQL too."""
-    from cropwatch.migrate import upgrade
+    from cropwatch.core.migrate import upgrade
 
     url = f"sqlite:///{tmp_path / 'cropwatch.db'}"
     upgrade(url)
@@ -81,7 +81,7 @@ class LiveServer:
 @pytest.fixture
 def live_server(settings, storage, sessions, models_registered):
     from api.app import create_app
-    from inference.service import CaptureProcessor
+    from cropwatch.worker.pipeline import CaptureProcessor
 
     worker_settings = settings.model_copy(update={"detect_conf": 0.25})
     worker = CaptureProcessor(worker_settings, sessions, storage)

@@ -15,11 +15,11 @@ import httpx
 from factories import make_tenant
 from sqlalchemy import select
 
-from cropwatch.alerts import FRUIT_CLASSES
-from cropwatch.domain import AlertLevel, CameraKind, CaptureStatus, ReviewState, Role
-from cropwatch.security import hash_password, token_hash, verify_password
-from cropwatch.tables import Alert, ApiToken, Camera, Capture, Cooperative, Detection, Farm, Membership, Plot, User
-from cropwatch.timeutil import LOCAL_TZ, utcnow
+from cropwatch.alerts.rules import FRUIT_CLASSES
+from cropwatch.core.enums import AlertLevel, CameraKind, CaptureStatus, ReviewState, Role
+from cropwatch.core.orm import Alert, ApiToken, Camera, Capture, Cooperative, Detection, Farm, Membership, Plot, User
+from cropwatch.core.security import hash_password, token_hash, verify_password
+from cropwatch.core.timeutil import LOCAL_TZ, utcnow
 from training.recipes import RICE_PESTS_NAMES, RICE_PESTS_NAMES_VI
 
 from .conftest import DESKTOP, PHONE, screenshot

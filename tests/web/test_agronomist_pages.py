@@ -7,9 +7,9 @@ from conftest import SHARED
 from factories import add_rule, make_tenant
 from sqlalchemy import select
 
-from cropwatch.domain import DetectionSource, ReviewState, Role
-from cropwatch.tables import Alert, AlertRule, Capture, Detection, Review
-from cropwatch.timeutil import utcnow
+from cropwatch.core.enums import DetectionSource, ReviewState, Role
+from cropwatch.core.orm import Alert, AlertRule, Capture, Detection, Review
+from cropwatch.core.timeutil import utcnow
 
 from .conftest import DESKTOP, screenshot, upload
 

@@ -12,7 +12,7 @@ import pytest
 from factories import make_tenant
 from sqlalchemy import select
 
-from cropwatch.tables import NotificationChannel
+from cropwatch.core.orm import NotificationChannel
 
 from .conftest import PHONE
 

@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.web.session import CSRF_COOKIE
-from cropwatch import diary
-from cropwatch.domain import DiarySource, DiaryStatus, DiaryType, Role
-from cropwatch.tables import DiaryEntry, DiaryRevision
-from cropwatch.timeutil import local_day_bounds
+from cropwatch.core.enums import DiarySource, DiaryStatus, DiaryType, Role
+from cropwatch.core.orm import DiaryEntry, DiaryRevision
+from cropwatch.core.timeutil import local_day_bounds
+from cropwatch.diary import entries as diary
 
 DAY = dt.date(2026, 9, 5)
 

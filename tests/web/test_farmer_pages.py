@@ -10,8 +10,8 @@ from conftest import SHARED
 from factories import add_rule, make_tenant
 from sqlalchemy import select
 
-from cropwatch.domain import AlertStatus
-from cropwatch.tables import Alert, DiaryEntry
+from cropwatch.core.enums import AlertStatus
+from cropwatch.core.orm import Alert, DiaryEntry
 
 from .conftest import PHONE, screenshot, upload
 
@@ -86,10 +86,10 @@ def test_farmer_sees_acknowledges_alert_and_writes_diary_with_photo(live_server,
 def test_farmer_records_a_lot_behind_the_phi_guard_and_prints_its_qr_label(live_server, open_page, sessions):
     import datetime as dt
 
-    from cropwatch import diary
-    from cropwatch.domain import DiarySource, DiaryStatus, DiaryType
-    from cropwatch.tables import HarvestLot
-    from cropwatch.timeutil import utcnow
+    from cropwatch.core.enums import DiarySource, DiaryStatus, DiaryType
+    from cropwatch.core.orm import HarvestLot
+    from cropwatch.core.timeutil import utcnow
+    from cropwatch.diary import entries as diary
 
     with sessions.begin() as s:
         tenant = make_tenant(s, "a")
@@ -170,14 +170,14 @@ def test_snoozed_alert_leaves_the_list_until_its_time(live_server, open_page, se
         alert = s.scalars(select(Alert)).one()
         import datetime as dt
 
-        from cropwatch.timeutil import utcnow
+        from cropwatch.core.timeutil import utcnow
 
         assert dt.timedelta(hours=23) < alert.snoozed_until - utcnow() <= dt.timedelta(hours=24)
 
 
 def test_farmer_marks_a_trap_card_changed_in_one_tap(live_server, open_page, sessions):
-    from cropwatch.domain import CameraKind
-    from cropwatch.tables import Camera, TrapChange
+    from cropwatch.core.enums import CameraKind
+    from cropwatch.core.orm import Camera, TrapChange
 
     with sessions.begin() as s:
         tenant = make_tenant(s, "a")
@@ -210,8 +210,8 @@ def test_alerts_page_refreshes_itself_and_the_unread_badge_follows(fast_refresh,
     from factories import open_pest_alert
     from playwright.sync_api import expect
 
-    from cropwatch.domain import AlertLevel
-    from cropwatch.tables import Alert
+    from cropwatch.core.enums import AlertLevel
+    from cropwatch.core.orm import Alert
 
     with sessions.begin() as s:
         tenant = make_tenant(s, "a")
@@ -246,9 +246,9 @@ def test_farmer_corrects_an_entry_with_its_photos_then_deletes_it_after_the_ques
     """The diary walk of an audit: a farmer fixes an entry's title and swaps its photo on the phone, reads the
     change in the history (the photo taken off is still shown), then deletes the entry: the browser asks first,
     cancelling keeps it, confirming takes it off the plot's diary and the entry's page says who deleted it."""
-    from cropwatch import diary
-    from cropwatch.domain import DiarySource, DiaryStatus, DiaryType
-    from cropwatch.timeutil import utcnow
+    from cropwatch.core.enums import DiarySource, DiaryStatus, DiaryType
+    from cropwatch.core.timeutil import utcnow
+    from cropwatch.diary import entries as diary
 
     other = next((SHARED / "rice-pests" / "images" / "test").glob("*.jpg"))
     with sessions.begin() as s:
@@ -297,7 +297,7 @@ def test_farmer_corrects_an_entry_with_its_photos_then_deletes_it_after_the_ques
     assert len(questions) == 1 and questions[0].startswith("Xoá mục nhật ký này?"), questions
     assert page.url.endswith(f"/diary/{entry_id}?saved=1")  # cancelled: still on the entry, which is kept
     with sessions() as s:
-        from cropwatch.tables import DiaryEntry
+        from cropwatch.core.orm import DiaryEntry
 
         assert s.get(DiaryEntry, entry_id).deleted_at is None
     page.once("dialog", lambda d: d.accept())

@@ -14,9 +14,9 @@ from conftest import SHARED
 from factories import make_tenant
 from sqlalchemy import select
 
-from cropwatch.domain import ModelStage, ModelTask, Role
-from cropwatch.tables import DatasetVersion, ModelVersion, Review, TrainingRun
-from cropwatch.timeutil import utcnow
+from cropwatch.core.enums import ModelStage, ModelTask, Role
+from cropwatch.core.orm import DatasetVersion, ModelVersion, Review, TrainingRun
+from cropwatch.core.timeutil import utcnow
 from models import registry
 
 from .conftest import DESKTOP, SCREENSHOTS, screenshot, upload

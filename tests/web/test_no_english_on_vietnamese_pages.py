@@ -9,8 +9,8 @@ import re
 import pytest
 from factories import make_tenant, open_pest_alert
 
-from cropwatch.domain import AlertLevel, Role
-from cropwatch.tables import AlertRule, Capture
+from cropwatch.core.enums import AlertLevel, Role
+from cropwatch.core.orm import AlertRule, Capture
 from training.recipes import RICE_PESTS_NAMES
 
 from .conftest import DESKTOP

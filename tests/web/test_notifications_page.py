@@ -13,8 +13,8 @@ import pytest
 from factories import make_tenant
 from sqlalchemy import select
 
-from cropwatch.domain import Role
-from cropwatch.tables import NotificationChannel
+from cropwatch.core.enums import Role
+from cropwatch.core.orm import NotificationChannel
 
 from .conftest import PHONE
 

@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.web.session import CSRF_COOKIE, SESSION_COOKIE
-from cropwatch.domain import Role
-from cropwatch.tables import Capture
+from cropwatch.core.enums import Role
+from cropwatch.core.orm import Capture
 
 
 @pytest.fixture
@@ -90,7 +90,7 @@ def test_language_switch_is_remembered(app_client, tenants, sessions):
     r = app_client.get("/lang/en?next=/alerts")
     assert r.status_code == 303 and r.headers["location"] == "/alerts"
     assert "No alerts. Your plots look fine!" in app_client.get("/alerts").text
-    from cropwatch.tables import User
+    from cropwatch.core.orm import User
 
     with sessions() as s:
         assert s.query(User).filter_by(username="a-member").one().locale == "en"

@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from api.app import create_app
 from api.web.session import CSRF_COOKIE, SESSION_COOKIE
-from cropwatch.domain import Role
-from cropwatch.password_reset import PREFIX, USER_PREFIX, code_hash, normalize_code
-from cropwatch.security import hash_password
-from cropwatch.tables import ApiToken, Membership, User
+from cropwatch.accounts.password_reset import PREFIX, USER_PREFIX, code_hash, normalize_code
+from cropwatch.core.enums import Role
+from cropwatch.core.orm import ApiToken, Membership, User
+from cropwatch.core.security import hash_password
 
 NEW_PW = "ruong lua xanh thang muoi"
 CODE_RE = re.compile(r'id="reset-code-value">([0-9A-Z-]+)<')

@@ -9,7 +9,7 @@ import pytest
 
 from api.web.messages import MESSAGES
 from api.web.render import TEMPLATE_DIR
-from cropwatch.i18n import CATALOGUE
+from cropwatch.core.i18n import CATALOGUE
 
 TEMPLATES = sorted(TEMPLATE_DIR.rglob("*.html"))
 KEY = re.compile(r"""_\(\s*["']([a-z0-9_]+)["']\s*[,)]""")

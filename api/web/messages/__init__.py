@@ -1,7 +1,7 @@
 """The web pages' message catalogue, one module per page group (vi first, en second).
 
 Templates say ``{{ _("key") }}``; nothing user-visible is written in a template itself (a test checks this).
-Keys not found here fall back to the API catalogue in ``cropwatch/i18n.py`` (error messages, diary types...).
+Keys not found here fall back to the API catalogue in ``cropwatch/core/i18n.py`` (error messages, diary types...).
 """
 
 from __future__ import annotations

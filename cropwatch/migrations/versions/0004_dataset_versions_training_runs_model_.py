@@ -6,7 +6,7 @@ Create Date: 2026-11-23 21:06:02.509460
 """
 from alembic import op
 import sqlalchemy as sa
-import cropwatch.tables
+import cropwatch.core.orm
 
 
 revision = '0004'
@@ -30,7 +30,7 @@ def upgrade() -> None:
     sa.Column('filters', sa.JSON(), nullable=True),
     sa.Column('preview_key', sa.String(length=400), nullable=True),
     sa.Column('created_by', sa.Integer(), nullable=True),
-    sa.Column('created_at', cropwatch.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', cropwatch.core.orm.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['cooperative_id'], ['cooperatives.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['created_by'], ['users.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -52,9 +52,9 @@ def upgrade() -> None:
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('model_version_id', sa.Integer(), nullable=True),
     sa.Column('created_by', sa.Integer(), nullable=True),
-    sa.Column('created_at', cropwatch.tables.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('started_at', cropwatch.tables.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('finished_at', cropwatch.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', cropwatch.core.orm.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', cropwatch.core.orm.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', cropwatch.core.orm.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['base_model_version_id'], ['model_versions.id'], ),
     sa.ForeignKeyConstraint(['cooperative_id'], ['cooperatives.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['created_by'], ['users.id'], ),

@@ -6,7 +6,7 @@ Create Date: 2026-11-23 21:13:11.477186
 """
 from alembic import op
 import sqlalchemy as sa
-import cropwatch.tables
+import cropwatch.core.orm
 
 
 revision = '0005'
@@ -25,7 +25,7 @@ def upgrade() -> None:
     sa.Column('production_version_id', sa.Integer(), nullable=False),
     sa.Column('records', sa.JSON(), nullable=False),
     sa.Column('duration_ms', sa.Float(), nullable=False),
-    sa.Column('created_at', cropwatch.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', cropwatch.core.orm.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['capture_id'], ['captures.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['cooperative_id'], ['cooperatives.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['model_version_id'], ['model_versions.id'], ondelete='CASCADE'),

@@ -6,7 +6,7 @@ Create Date: 2026-11-23 21:17:17.154367
 """
 from alembic import op
 import sqlalchemy as sa
-import cropwatch.tables
+import cropwatch.core.orm
 
 
 revision = '0006'
@@ -29,7 +29,7 @@ def upgrade() -> None:
     sa.Column('diary_entry_id', sa.Integer(), nullable=True),
     sa.Column('phi_override', sa.JSON(), nullable=True),
     sa.Column('created_by', sa.Integer(), nullable=True),
-    sa.Column('created_at', cropwatch.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', cropwatch.core.orm.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['cooperative_id'], ['cooperatives.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['created_by'], ['users.id'], ),
     sa.ForeignKeyConstraint(['diary_entry_id'], ['diary_entries.id'], ondelete='SET NULL'),

@@ -6,7 +6,7 @@ Create Date: 2026-11-23 21:19:46.047316
 """
 from alembic import op
 import sqlalchemy as sa
-import cropwatch.tables
+import cropwatch.core.orm
 
 
 revision = '0007'
@@ -26,7 +26,7 @@ def upgrade() -> None:
     sa.Column('locale', sa.String(length=8), nullable=False),
     sa.Column('min_level', sa.Enum('watch', 'warning', 'danger', name='alertlevel', native_enum=False, length=32), nullable=False),
     sa.Column('enabled', sa.Boolean(), nullable=False),
-    sa.Column('created_at', cropwatch.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', cropwatch.core.orm.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['cooperative_id'], ['cooperatives.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
@@ -41,11 +41,11 @@ def upgrade() -> None:
     sa.Column('level', sa.Enum('watch', 'warning', 'danger', name='alertlevel', native_enum=False, length=32), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', cropwatch.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('next_attempt_at', cropwatch.core.orm.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('response_code', sa.Integer(), nullable=True),
-    sa.Column('sent_at', cropwatch.tables.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', cropwatch.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', cropwatch.core.orm.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', cropwatch.core.orm.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['alert_id'], ['alerts.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['channel_id'], ['notification_channels.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['cooperative_id'], ['cooperatives.id'], ondelete='CASCADE'),

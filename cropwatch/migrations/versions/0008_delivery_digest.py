@@ -6,7 +6,7 @@ Create Date: 2026-11-23 21:22:34.923828
 """
 from alembic import op
 import sqlalchemy as sa
-import cropwatch.tables
+import cropwatch.core.orm
 
 
 revision = '0008'

@@ -6,7 +6,7 @@ Create Date: 2026-11-23 23:18:29.617573
 """
 from alembic import op
 import sqlalchemy as sa
-import cropwatch.tables
+import cropwatch.core.orm
 
 
 revision = '0011'
@@ -20,7 +20,7 @@ def upgrade() -> None:
     with op.batch_alter_table('cameras', schema=None) as batch_op:
         batch_op.add_column(sa.Column('agent_config', sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column('agent_status', sa.JSON(), nullable=True))
-        batch_op.add_column(sa.Column('agent_reported_at', cropwatch.tables.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('agent_reported_at', cropwatch.core.orm.UTCDateTime(timezone=True), nullable=True))
 
     with op.batch_alter_table('captures', schema=None) as batch_op:
         batch_op.add_column(sa.Column('multipart_upload_id', sa.String(length=400), nullable=True))

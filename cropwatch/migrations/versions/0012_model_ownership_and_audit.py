@@ -6,7 +6,7 @@ Create Date: 2026-12-01 20:55:00
 """
 from alembic import op
 import sqlalchemy as sa
-import cropwatch.tables
+import cropwatch.core.orm
 
 
 revision = '0012'
@@ -26,7 +26,7 @@ def upgrade() -> None:
     op.create_table(
         'model_audit',
         sa.Column('id', sa.Integer(), nullable=False),
-        sa.Column('at', cropwatch.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column('at', cropwatch.core.orm.UTCDateTime(timezone=True), nullable=False),
         sa.Column('model_version_id', sa.Integer(), nullable=False),
         sa.Column('cooperative_id', sa.Integer(), nullable=True),
         sa.Column('action', sa.String(length=32), nullable=False),

@@ -6,7 +6,7 @@ Create Date: 2026-12-01 20:45:00
 """
 from alembic import op
 import sqlalchemy as sa
-import cropwatch.tables
+import cropwatch.core.orm
 
 
 revision = '0013'
@@ -32,7 +32,7 @@ def upgrade() -> None:
         sa.Column('boxes', sa.JSON(), nullable=False),
         sa.Column('source', sa.String(length=200), nullable=False),
         sa.Column('added_by', sa.Integer(), nullable=True),
-        sa.Column('created_at', cropwatch.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column('created_at', cropwatch.core.orm.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(['added_by'], ['users.id'], ondelete='SET NULL'),
         sa.ForeignKeyConstraint(['cooperative_id'], ['cooperatives.id'], ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('id'),

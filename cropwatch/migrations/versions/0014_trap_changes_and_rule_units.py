@@ -6,7 +6,7 @@ Create Date: 2026-12-01 23:40:00
 """
 from alembic import op
 import sqlalchemy as sa
-import cropwatch.tables
+import cropwatch.core.orm
 
 
 revision = '0014'
@@ -23,7 +23,7 @@ def upgrade() -> None:
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('cooperative_id', sa.Integer(), nullable=False),
         sa.Column('camera_id', sa.Integer(), nullable=False),
-        sa.Column('changed_at', cropwatch.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column('changed_at', cropwatch.core.orm.UTCDateTime(timezone=True), nullable=False),
         sa.Column('created_by', sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(['camera_id'], ['cameras.id'], ondelete='CASCADE'),
         sa.ForeignKeyConstraint(['cooperative_id'], ['cooperatives.id'], ondelete='CASCADE'),
@@ -33,7 +33,7 @@ def upgrade() -> None:
     with op.batch_alter_table('trap_changes', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_trap_changes_cooperative_id'), ['cooperative_id'], unique=False)
         batch_op.create_index('ix_trap_changes_camera_time', ['camera_id', 'changed_at'], unique=False)
-    # rule names are generated from the rule now (cropwatch/rule_text.py); the old generated ones are dropped
+    # rule names are generated from the rule now (cropwatch/alerts/rule_text.py); the old generated ones are dropped
     op.execute(sa.text("UPDATE alert_rules SET name = '' WHERE name LIKE '% ≥ %/ngày'"))
 
 

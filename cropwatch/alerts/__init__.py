@@ -1,0 +1,1 @@
+"""Alerts: daily pest figures per camera kind, rules and their text, trap cards, notifications."""

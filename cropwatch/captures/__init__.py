@@ -1,0 +1,1 @@
+"""Captures: accepting uploads, writing detections (server and edge), the sweeper, the edge protocol."""

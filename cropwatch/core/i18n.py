@@ -1,0 +1,448 @@
+"""Message catalogue: Vietnamese first, English second. Every user-facing string goes through ``t``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+DEFAULT_LOCALE = "vi"
+LOCALES = ("vi", "en")
+
+CATALOGUE: dict[str, dict[str, str]] = {
+    # errors
+    "not_found": {"vi": "Không tìm thấy {what}.", "en": "{what} not found."},
+    "unauthorized": {"vi": "Chưa đăng nhập hoặc mã truy cập không hợp lệ.", "en": "Not signed in or invalid token."},
+    "bad_credentials": {"vi": "Sai tên đăng nhập hoặc mật khẩu.", "en": "Wrong username or password."},
+    "camera_token_invalid": {
+        "vi": "Mã thiết bị camera không hợp lệ hoặc đã bị thu hồi.",
+        "en": "Camera device token is invalid or revoked.",
+    },
+    "diary_type_land_prep": {"vi": "Làm đất", "en": "Land preparation"},
+    "diary_type_sowing": {"vi": "Gieo hạt", "en": "Sowing"},
+    "diary_type_transplanting": {"vi": "Cấy / trồng", "en": "Transplanting"},
+    "diary_type_tilling": {"vi": "Xới đất", "en": "Tilling"},
+    "diary_type_fertilizing": {"vi": "Bón phân", "en": "Fertilizing"},
+    "diary_type_irrigation": {"vi": "Tưới nước", "en": "Irrigation"},
+    "diary_type_pruning": {"vi": "Tỉa cành", "en": "Pruning"},
+    "diary_type_pest_control": {"vi": "Phòng trừ sâu bệnh", "en": "Pest control"},
+    "diary_type_observation": {"vi": "Quan sát", "en": "Observation"},
+    "diary_type_harvest": {"vi": "Thu hoạch", "en": "Harvest"},
+    "diary_type_other": {"vi": "Khác", "en": "Other"},
+    "diary_status_pending": {"vi": "Chờ xác nhận", "en": "Pending"},
+    "diary_status_done": {"vi": "Đã thực hiện", "en": "Done"},
+    "diary_source_manual": {"vi": "Ghi tay", "en": "Manual"},
+    "diary_source_automatic": {"vi": "Tự động", "en": "Automatic"},
+    # the fields of a diary entry, as its revision history names them
+    "diary_field_plot_id": {"vi": "Lô (mã)", "en": "Plot (id)"},
+    "diary_field_occurred_at": {"vi": "Thời gian", "en": "When"},
+    "diary_field_type": {"vi": "Công việc", "en": "Work"},
+    "diary_field_status": {"vi": "Trạng thái", "en": "Status"},
+    "diary_field_source": {"vi": "Nguồn", "en": "Source"},
+    "diary_field_title": {"vi": "Tiêu đề", "en": "Title"},
+    "diary_field_notes": {"vi": "Ghi chú", "en": "Notes"},
+    "diary_field_quantity_value": {"vi": "Số lượng", "en": "Quantity"},
+    "diary_field_quantity_unit": {"vi": "Đơn vị", "en": "Unit"},
+    "diary_field_product_name": {"vi": "Tên thuốc / phân bón", "en": "Product"},
+    "diary_field_registration_no": {"vi": "Số đăng ký", "en": "Registration no."},
+    "diary_field_active_ingredient": {"vi": "Hoạt chất", "en": "Active ingredient"},
+    "diary_field_dose": {"vi": "Liều lượng", "en": "Dose"},
+    "diary_field_treated_area_m2": {"vi": "Diện tích xử lý (m²)", "en": "Treated area (m²)"},
+    "diary_field_operator": {"vi": "Người thực hiện", "en": "Operator"},
+    "diary_field_phi_days": {"vi": "Thời gian cách ly (ngày)", "en": "Pre-harvest interval (days)"},
+    "diary_field_photo_keys": {"vi": "Ảnh", "en": "Photos"},
+    "diary_field_capture_id": {"vi": "Ảnh camera (mã)", "en": "Camera photo (id)"},
+    "diary_field_alert_id": {"vi": "Cảnh báo (mã)", "en": "Alert (id)"},
+    "diary_field_detection_ids": {"vi": "Phát hiện làm bằng chứng", "en": "Detections as evidence"},
+    "diary_field_deleted_at": {"vi": "Đã xoá lúc", "en": "Deleted at"},
+    "diary_field_subject": {"vi": "Đối tượng", "en": "Subject"},
+    "diary_field_title_en": {"vi": "Tiêu đề tiếng Anh", "en": "English title"},
+    "diary_n_photos": {"vi": "{n} ảnh", "en": "{n} photo(s)"},
+    "diary_photos_changed": {"vi": "gỡ {removed}, thêm {added}", "en": "{removed} removed, {added} added"},
+    "diary_n_detections": {"vi": "{n} phát hiện", "en": "{n} detection(s)"},
+    "diary_by_system": {"vi": "hệ thống", "en": "the system"},
+    "diary_entry_empty": {
+        "vi": "Mục nhật ký đang trống: hãy ghi tiêu đề, ghi chú, số lượng hoặc tên thuốc/phân bón, hoặc chụp một ảnh.",
+        "en": "The diary entry is empty: write a title, notes, a quantity or a product, or add a photo.",
+    },
+    "diary_automatic_locked": {
+        "vi": "Quan sát tự động do hệ thống ghi từ ảnh camera, không sửa hay xoá được; hãy "
+        "xác nhận hoặc nhờ kỹ sư duyệt ảnh.",
+        "en": "Automatic observations are written by the system from camera photos and cannot "
+        "be edited or deleted; confirm it, or ask an agronomist to review the photo.",
+    },
+    "diary_entry_deleted": {
+        "vi": "Mục nhật ký này đã bị xoá, không thay đổi được nữa.",
+        "en": "This diary entry was deleted and can no longer be changed.",
+    },
+    "phi_active": {
+        "vi": "Chưa hết thời gian cách ly của {product} (phun ngày {sprayed}, cách ly {days} ngày): chỉ được thu hoạch từ ngày {ends}.",
+        "en": "The pre-harvest interval of {product} (sprayed {sprayed}, {days} days) is still running: harvest allowed from {ends}.",
+    },
+    "lot_harvest_title": {"vi": "Thu hoạch {qty} {unit}", "en": "Harvest {qty} {unit}"},
+    "lot_public_title": {"vi": "Truy xuất nguồn gốc lô hàng", "en": "Harvest lot traceability"},
+    "alert_harvest": {
+        "vi": "{plot}: {share}% quả đã chín ({total} quả đếm được). Dự kiến đạt {target}% chín sau {eta}.",
+        "en": "{plot}: {share}% of fruit ripe ({total} counted). {target}% ripe expected in {eta}.",
+    },
+    "alert_trend": {"vi": "Tăng {pct}% so với hôm qua ({before}).", "en": "Up {pct}% on yesterday ({before})."},
+    "alert_silent": {
+        "vi": "Camera {camera} (lô {plot}) không gửi ảnh từ {since} (quá {hours} giờ): kiểm tra nguồn điện và mạng.",
+        "en": "Camera {camera} (plot {plot}) has sent nothing since {since} (over {hours} h): check its power and network.",
+    },
+    "export_bad_period": {
+        "vi": "Khoảng thời gian không hợp lệ (tối đa 3 năm).",
+        "en": "Invalid period (3 years at most).",
+    },
+    "export_bad_format": {"vi": "Định dạng phải là pdf, csv hoặc xlsx.", "en": "Format must be pdf, csv or xlsx."},
+    # diary exports (CSV/XLSX columns, the PDF's header and table)
+    "export_col_date": {"vi": "Ngày", "en": "Date"},
+    "export_col_type": {"vi": "Công việc", "en": "Work"},
+    "export_col_status": {"vi": "Trạng thái", "en": "Status"},
+    "export_col_title": {"vi": "Nội dung", "en": "Title"},
+    "export_col_product_name": {"vi": "Tên thuốc/phân", "en": "Product"},
+    "export_col_registration_no": {"vi": "Số đăng ký", "en": "Registration no."},
+    "export_col_active_ingredient": {"vi": "Hoạt chất", "en": "Active ingredient"},
+    "export_col_dose": {"vi": "Liều lượng", "en": "Dose"},
+    "export_col_treated_area_m2": {"vi": "Diện tích xử lý (m²)", "en": "Treated area (m²)"},
+    "export_col_phi_days": {"vi": "Thời gian cách ly (ngày)", "en": "Pre-harvest interval (days)"},
+    "export_col_quantity": {"vi": "Số lượng", "en": "Quantity"},
+    "export_col_operator": {"vi": "Người thực hiện", "en": "Operator"},
+    "export_col_notes": {"vi": "Ghi chú", "en": "Notes"},
+    "export_col_source": {"vi": "Nguồn", "en": "Source"},
+    "export_col_deleted": {"vi": "Đã xoá", "en": "Deleted"},
+    "export_col_changes": {"vi": "Số lần sửa", "en": "Changes"},
+    "export_col_last_change": {"vi": "Sửa lần cuối", "en": "Last change"},
+    "export_pdf_col_date": {"vi": "Ngày", "en": "Date"},
+    "export_pdf_col_type": {"vi": "Công việc", "en": "Work"},
+    "export_pdf_col_status": {"vi": "Trạng thái", "en": "Status"},
+    "export_pdf_col_title": {"vi": "Nội dung", "en": "Title"},
+    "export_pdf_col_product_name": {"vi": "Tên thuốc/phân", "en": "Product"},
+    "export_pdf_col_registration_no": {"vi": "Số ĐK", "en": "Reg. no."},
+    "export_pdf_col_active_ingredient": {"vi": "Hoạt chất", "en": "Active ingr."},
+    "export_pdf_col_dose": {"vi": "Liều", "en": "Dose"},
+    "export_pdf_col_phi_days": {"vi": "Cách ly", "en": "PHI"},
+    "export_pdf_col_quantity": {"vi": "Số lượng", "en": "Quantity"},
+    "export_pdf_col_changes": {"vi": "Sửa đổi", "en": "Changes"},
+    "export_pdf_col_operator": {"vi": "Người thực hiện", "en": "Operator"},
+    "export_deleted_at": {"vi": "{when} bởi {who}", "en": "{when} by {who}"},
+    "export_reason": {"vi": "; lý do: {reason}", "en": "; reason: {reason}"},
+    "export_deleted_mark": {"vi": "[ĐÃ XOÁ {what}]", "en": "[DELETED {what}]"},
+    "export_changes": {"vi": "Sửa {n} lần, gần nhất {last}", "en": "Changed {n} time(s), last {last}"},
+    "export_sheet": {"vi": "Nhật ký", "en": "Diary"},
+    "export_title_plot": {"vi": "Nhật ký canh tác — {plot}", "en": "Cultivation diary — {plot}"},
+    "export_pdf_title": {"vi": "NHẬT KÝ CANH TÁC (VietGAP)", "en": "CULTIVATION DIARY (VietGAP)"},
+    "export_pdf_coop": {"vi": "Hợp tác xã: {name}", "en": "Cooperative: {name}"},
+    "export_pdf_plot": {
+        "vi": "Lô: {plot}   Cây trồng: {crop}   Mã vùng trồng: {code}",
+        "en": "Plot: {plot}   Crop: {crop}   Growing-area code: {code}",
+    },
+    "export_pdf_period": {
+        "vi": "Thời gian: {since} – {until}   Số mục: {n} (đã xoá: {deleted})",
+        "en": "Period: {since} – {until}   Entries: {n} (deleted: {deleted})",
+    },
+    "export_pdf_photos": {"vi": "Ảnh minh chứng", "en": "Evidence photos"},
+    "digest_title": {
+        "vi": "Tóm tắt {n} cảnh báo trong giờ yên lặng:",
+        "en": "Digest of {n} alerts held during quiet hours:",
+    },
+    "review_bad_box": {
+        "vi": "Khung không hợp lệ: cần x1 < x2, y1 < y2 và nằm trong ảnh.",
+        "en": "Invalid box: x1 < x2 and y1 < y2 are needed, inside the image.",
+    },
+    "review_unknown_class": {
+        "vi": "Loài '{name}' không có trong mô hình (các loài: {known}).",
+        "en": "Class '{name}' is not in the model (classes: {known}).",
+    },
+    "dataset_empty": {
+        "vi": "Không có ảnh đã được kỹ sư duyệt phù hợp với bộ lọc.",
+        "en": "No reviewed captures match the filters.",
+    },
+    "dataset_needs_crop": {
+        "vi": "Chọn cây trồng cho bộ dữ liệu: có nhiều mô hình đang dùng (mỗi bộ dữ liệu thuộc một mô hình, theo lớp "
+        "của nó). Cây trồng có mô hình riêng: {crops}.",
+        "en": "Choose the dataset's crop: several production models serve this task (a dataset belongs to one "
+        "model, with its classes). Crops with a model of their own: {crops}.",
+    },
+    "no_production_model": {
+        "vi": "Chưa có mô hình đang dùng cho nhiệm vụ {task}.",
+        "en": "There is no production model for task {task}.",
+    },
+    "training_refused": {"vi": "Không thể tạo lượt huấn luyện: {reason}", "en": "Training run refused: {reason}"},
+    "broker_unavailable": {
+        "vi": "Hàng đợi tạm thời không truy cập được; lượt huấn luyện vẫn được giữ.",
+        "en": "The queue is unavailable right now; the training run is kept.",
+    },
+    "gate_refused": {
+        "vi": "Mô hình mới (mAP50 {candidate}) không qua cổng kiểm tra: kém hơn mô hình đang dùng "
+        "({production}) hoặc dưới mức tối thiểu {floor}; cần ghi lý do để vẫn đưa vào sử dụng.",
+        "en": "The candidate (mAP50 {candidate}) does not pass the gate: worse than production "
+        "({production}) or below the minimum of {floor}; give a reason to promote it anyway.",
+    },
+    "shared_model_forbidden": {
+        "vi": "Mô hình dùng chung cho mọi hợp tác xã chỉ do nhóm học máy của hệ thống thay "
+        "đổi; hãy huấn luyện mô hình riêng của hợp tác xã.",
+        "en": "Shared models are changed only by the installation's ML staff; train a model "
+        "of your own cooperative instead.",
+    },
+    "body_too_large": {
+        "vi": "Dữ liệu gửi lên quá lớn (tối đa {limit_mb} MB).",
+        "en": "The request body is too large (at most {limit_mb} MB).",
+    },
+    "bad_content_length": {"vi": "Độ dài dữ liệu (Content-Length) không hợp lệ.", "en": "Invalid Content-Length."},
+    "diary_too_many_photos": {
+        "vi": "Mỗi mục nhật ký có tối đa {limit} ảnh.",
+        "en": "A diary entry holds at most {limit} photos.",
+    },
+    "union_aggregates_only": {
+        "vi": "Quản trị liên minh chỉ xem số liệu tổng hợp, không xem ảnh và nhật ký của thành viên.",
+        "en": "The union admin sees aggregates, not members' photos and diary entries.",
+    },
+    "channel_invalid": {
+        "vi": "Cấu hình kênh thông báo không hợp lệ: {reason}",
+        "en": "Invalid notification channel settings: {reason}",
+    },
+    "too_many_channels": {
+        "vi": "Hợp tác xã đã có tối đa {limit} kênh thông báo; hãy tắt bớt một kênh.",
+        "en": "The cooperative already has the maximum of {limit} channels; disable one first.",
+    },
+    "shadow_refused": {"vi": "Không thể chạy thử song song: {reason}", "en": "Shadow mode refused: {reason}"},
+    "rollback_refused": {
+        "vi": "Không thể quay lại phiên bản này: {reason}",
+        "en": "Cannot roll back to this version: {reason}",
+    },
+    "review_bad_action": {
+        "vi": "Thao tác duyệt không hợp lệ (các thao tác: {actions}).",
+        "en": "Unknown review action (actions: {actions}).",
+    },
+    "review_not_processed": {
+        "vi": "Ảnh chưa được xử lý xong, chưa thể duyệt.",
+        "en": "The capture is not processed yet and cannot be reviewed.",
+    },
+    "forbidden_role": {
+        "vi": "Vai trò của bạn không được phép làm việc này.",
+        "en": "Your role is not allowed to do this.",
+    },
+    "image_empty": {"vi": "Tệp ảnh rỗng.", "en": "The image file is empty."},
+    "image_too_large": {
+        "vi": "Ảnh quá lớn ({size}, tối đa {limit}).",
+        "en": "Image too large ({size}, limit {limit}).",
+    },
+    "image_not_an_image": {
+        "vi": "Tệp không phải là ảnh JPEG/PNG/WebP.",
+        "en": "The file is not a JPEG/PNG/WebP image.",
+    },
+    "image_too_many_pixels": {
+        "vi": "Ảnh có quá nhiều điểm ảnh ({pixels}, tối đa {limit}).",
+        "en": "Image has too many pixels ({pixels}, limit {limit}).",
+    },
+    "image_corrupt": {"vi": "Ảnh bị hỏng hoặc không đầy đủ.", "en": "The image is corrupt or truncated."},
+    "image_unsupported_format": {"vi": "Định dạng ảnh không được hỗ trợ.", "en": "Unsupported image format."},
+    "image_trailing_data": {
+        "vi": "Tệp có dữ liệu lạ phía sau phần ảnh (tệp ghép), không được chấp nhận.",
+        "en": "The file has extra data after the end of the image (an appended file); it is not accepted.",
+    },
+    "sha256_mismatch": {
+        "vi": "Mã băm SHA-256 của ảnh không khớp với khai báo.",
+        "en": "The image's SHA-256 does not match the declared value.",
+    },
+    "size_mismatch": {
+        "vi": "Kích thước tệp không khớp với khai báo.",
+        "en": "The file size does not match the declared size.",
+    },
+    "upload_missing": {
+        "vi": "Chưa nhận được ảnh tại địa chỉ tải lên.",
+        "en": "The image has not been uploaded to the upload URL yet.",
+    },
+    "upload_expired": {
+        "vi": "Phiên tải lên đã hết hạn, hãy xin phiên mới.",
+        "en": "The upload slot expired; request a new one.",
+    },
+    "storage_unavailable": {
+        "vi": "Kho lưu trữ ảnh tạm thời không truy cập được, hãy thử lại.",
+        "en": "Object storage is temporarily unavailable; retry later.",
+    },
+    "invalid_sha256": {"vi": "Mã SHA-256 phải gồm 64 ký tự hex.", "en": "sha256 must be 64 hex characters."},
+    "captured_at_future": {
+        "vi": "Thời điểm chụp nằm quá xa trong tương lai.",
+        "en": "captured_at is too far in the future.",
+    },
+    "edge_model_unknown": {
+        "vi": "Máy chủ không biết mô hình mà camera đã chạy (sha256 {sha256}…); hãy tải mô hình mới.",
+        "en": "The server does not know the model the camera ran (sha256 {sha256}…); download the current one.",
+    },
+    "edge_bad_detection": {
+        "vi": "Phát hiện không hợp lệ từ camera (loài '{name}' hoặc khung sai).",
+        "en": "Invalid detection from the camera (class '{name}' or its box).",
+    },
+    "no_model_for_camera": {
+        "vi": "Chưa có mô hình đang dùng cho camera này.",
+        "en": "No production model for this camera.",
+    },
+    "agent_mode_needs_edge": {
+        "vi": "Chế độ 'chỉ ảnh có phát hiện' hoặc 'chỉ ảnh cắt' cần bật phát hiện trên thiết bị.",
+        "en": "Modes 'detections' and 'crops' need edge detection turned on.",
+    },
+    "too_many_attempts": {
+        "vi": "Đăng nhập sai quá nhiều lần; hãy thử lại sau {minutes} phút.",
+        "en": "Too many failed sign-ins; try again in {minutes} minutes.",
+    },
+    "too_many_requests": {
+        "vi": "Thiết bị gửi quá nhiều yêu cầu; hãy chờ rồi thử lại.",
+        "en": "Too many requests from this device; wait and retry.",
+    },
+    # alerts and diary
+    "alert_pest": {
+        "vi": "{level}: {pest} trên {plot} — {count} {unit} hôm nay {date} (ngưỡng {threshold}).",
+        "en": "{level}: {pest} on {plot} — {count} {unit} today {date} (threshold {threshold}).",
+    },
+    "unit_trap_day": {"vi": "con mới/bẫy/ngày", "en": "new per trap per day"},
+    "unit_sample": {"vi": "con/ảnh mẫu", "en": "per sample photo"},
+    "unit_auto": {
+        "vi": "con/ngày (bẫy: con mới/bẫy; camera: con/ảnh mẫu)",
+        "en": "per day (traps: new per trap; cameras: per sample photo)",
+    },
+    "rule_class_camera_silent": {"vi": "Camera im lặng", "en": "Silent camera"},
+    "rule_class_harvest_window": {"vi": "Thời điểm thu hoạch", "en": "Harvest window"},
+    "rule_params_trend": {"vi": "tăng ≥ {pct}% so với hôm qua", "en": "up ≥ {pct}% on yesterday"},
+    "rule_params_silence": {"vi": "không có ảnh trong {hours} giờ", "en": "no photo for {hours} hours"},
+    "rule_params_harvest": {
+        "vi": "báo khi ≥ {share}% quả chín, dự báo ngày đạt {target}% (trong {days} ngày)",
+        "en": "alerts at ≥ {share}% ripe, forecasts the day {target}% is reached (over {days} days)",
+    },
+    "ambiguous_pest": {
+        "vi": 'Tên "{name}" ứng với nhiều loài của các mô hình đang dùng: {known}. Gõ tên trong ngoặc để chọn một.',
+        "en": 'The name "{name}" matches several classes of the production models: {known}. Type the name in '
+        "brackets to pick one.",
+    },
+    "personal_kind_refused": {"vi": "chỉ nhận qua {kinds}", "en": "only {kinds} can be linked"},
+    "personal_needs_coop_channel": {
+        "vi": "hợp tác xã chưa cài đặt kênh {kind}: nhờ quản trị HTX thêm ở trang Kênh thông báo",
+        "en": "the cooperative has no {kind} channel yet: ask its admin to add one on the channels page",
+    },
+    "unknown_pest": {
+        "vi": 'Không có loài "{name}" trong các mô hình đang dùng. Chọn một trong: {known}.',
+        "en": 'No class "{name}" in the production models. Choose one of: {known}.',
+    },
+    "channel_err_settings": {"vi": "cấu hình không dùng được", "en": "settings that cannot work"},
+    "channel_err_quiet_time": {
+        "vi": "giờ yên lặng ({key}) phải viết dạng 21:00",
+        "en": "quiet_hours.{key} must be a time like 21:00",
+    },
+    "channel_err_kind": {"vi": "loại kênh phải là một trong {kinds}", "en": "kind must be one of {kinds}"},
+    "channel_err_object": {"vi": "cấu hình phải là một đối tượng", "en": "config must be an object"},
+    "channel_err_unknown_keys": {"vi": "có mục cấu hình lạ: {keys}", "en": "unknown config keys: {keys}"},
+    "channel_err_missing": {"vi": "còn thiếu: {keys}", "en": "missing: {keys}"},
+    "channel_err_short_text": {"vi": "{key} phải là một đoạn chữ ngắn", "en": "config.{key} must be a short text"},
+    "channel_err_quiet_shape": {
+        "vi": "giờ yên lặng phải có giờ bắt đầu và giờ kết thúc",
+        "en": "quiet_hours needs a start and an end",
+    },
+    "channel_err_quiet_same": {
+        "vi": "giờ bắt đầu và giờ kết thúc yên lặng phải khác nhau",
+        "en": "quiet_hours start and end must differ",
+    },
+    "channel_err_max_per_day": {
+        "vi": "số tin tối đa mỗi ngày phải là số nguyên từ 1 đến 1000",
+        "en": "max_per_day must be a whole number from 1 to 1000",
+    },
+    "channel_err_webhook_invalid_url": {
+        "vi": "địa chỉ webhook không hợp lệ (cần http:// hoặc https:// và tên máy)",
+        "en": "the webhook URL is not valid (http:// or https:// and a host)",
+    },
+    "channel_err_webhook_unresolvable_host": {
+        "vi": "không tìm thấy máy chủ của webhook",
+        "en": "the webhook's host does not resolve",
+    },
+    "channel_err_webhook_blocked_destination": {
+        "vi": "webhook chỉ được gửi tới máy chủ công khai trên Internet, không tới địa chỉ nội bộ",
+        "en": "webhooks may only go to public internet servers, not to internal addresses",
+    },
+    "channel_err_email_to": {
+        "vi": "cần từ 1 đến 20 địa chỉ e-mail hợp lệ",
+        "en": "give 1 to 20 valid e-mail addresses",
+    },
+    "channel_err_telegram_token": {
+        "vi": "mã bot Telegram phải có dạng 123456:ABC-DEF…",
+        "en": "the Telegram bot token must look like 123456:ABC-DEF…",
+    },
+    "channel_err_telegram_chat": {
+        "vi": "mã chat Telegram phải là một số hoặc @tenkenh",
+        "en": "the Telegram chat id must be a number or @channelname",
+    },
+    "channel_err_zalo_user": {
+        "vi": "mã người theo dõi Zalo phải là dãy số",
+        "en": "the Zalo follower id must be digits",
+    },
+    "channel_test_message": {
+        "vi": "CropWatch: tin nhắn thử. Kênh này sẽ nhận cảnh báo sâu hại của hợp tác xã.",
+        "en": "CropWatch: a test message. This channel will receive the cooperative's pest alerts.",
+    },
+    "not_a_trap": {
+        "vi": "Camera này không phải bẫy dính: không có tấm bẫy để thay.",
+        "en": "This camera is no sticky trap: there is no card to change.",
+    },
+    "rule_unit_mismatch": {
+        "vi": "Đơn vị {unit} chỉ dùng cho quy tắc ngưỡng hoặc xu hướng của sâu hại.",
+        "en": "The unit {unit} is for pest threshold and trend rules only.",
+    },
+    "level_watch": {"vi": "Theo dõi", "en": "Watch"},
+    "level_warning": {"vi": "Cảnh báo", "en": "Warning"},
+    "level_danger": {"vi": "Nguy hiểm", "en": "Danger"},
+    "diary_auto_day": {
+        "vi": "Quan sát tự động: {count} {pest} trong ngày {date}",
+        "en": "Automatic observation: {count} {pest} on {date}",
+    },
+}
+
+
+def normalize_locale(value: str | None) -> str:
+    if not value:
+        return DEFAULT_LOCALE
+    for part in value.replace(" ", "").split(","):
+        code = part.split(";")[0].split("-")[0].lower()
+        if code in LOCALES:
+            return code
+    return DEFAULT_LOCALE
+
+
+class Message:
+    """A message inside another one ("Cấu hình kênh không hợp lệ: {reason}"), written in the outer one's language."""
+
+    def __init__(self, message_key: str, /, **params: object) -> None:
+        self.message_key, self.params = message_key, params
+
+    def localized(self, locale: str) -> str:
+        return t(self.message_key, locale, **self.params)
+
+
+class Megabytes:
+    """A size in a message, written for its reader: "20,5 MB" in Vietnamese, "20.5 MB" in English (MB of 1024²
+    bytes, as phones and Windows count them; two decimals at most, rounded up, so a file just over the limit reads larger)."""
+
+    def __init__(self, n_bytes: int) -> None:
+        self.n_bytes = n_bytes
+
+    def localized(self, locale: str) -> str:
+        import math
+
+        mb = math.ceil(self.n_bytes / 1024 / 1024 * 100) / 100  # rounded up: a byte over 20 MB reads 20,01
+        return f"{fmt_number(mb, locale, digits=2)} MB"
+
+
+def t(key: str, locale: str = DEFAULT_LOCALE, /, **params: Any) -> str:
+    entry = CATALOGUE.get(key)
+    if entry is None:
+        return key
+    params = {k: v.localized(locale) if hasattr(v, "localized") else v for k, v in params.items()}
+    return entry.get(locale, entry[DEFAULT_LOCALE]).format(**params)
+
+
+def fmt_number(value: float | int, lang: str = "vi", digits: int = 1) -> str:
+    """350.5 → "350,5" (vi) / "350.5" (en); 1234567 → "1.234.567" / "1,234,567"; whole numbers without decimals."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "—"
+    rounded = round(float(value), digits)
+    text = f"{rounded:,.0f}" if rounded == int(rounded) else f"{rounded:,.{digits}f}".rstrip("0")
+    if lang == "vi":
+        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+    return text

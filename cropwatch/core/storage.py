@@ -1,0 +1,176 @@
+"""Object storage through the ``minio`` SDK: the same code for embedded SeaweedFS, MinIO or any S3."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from minio import Minio
+from minio.error import S3Error
+
+from cropwatch.core.presign import presign_put
+from cropwatch.core.settings import Settings
+
+
+class StorageError(RuntimeError):
+    """S3 could not be reached or refused the request (the caller retries or answers 503)."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    content_type: str | None
+
+
+class Storage:
+    def __init__(self, settings: Settings) -> None:
+        self.bucket = settings.s3_bucket
+        self._client = Minio(
+            settings.s3_endpoint,
+            access_key=settings.s3_access_key,
+            secret_key=settings.s3_secret_key,
+            secure=settings.s3_secure,
+            region=settings.s3_region,
+        )
+        self._public = settings.s3_public_endpoint
+        self._signing = dict(
+            base_url=f"{'https' if settings.s3_secure else 'http'}://{settings.s3_endpoint}",
+            bucket=settings.s3_bucket,
+            access_key=settings.s3_access_key,
+            secret_key=settings.s3_secret_key,
+            region=settings.s3_region,
+        )
+
+    def ensure_bucket(self) -> None:
+        try:
+            if not self._client.bucket_exists(self.bucket):
+                self._client.make_bucket(self.bucket)
+        except S3Error as exc:
+            if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                raise StorageError(str(exc)) from exc
+        except Exception as exc:  # urllib3 connection errors
+            raise StorageError(f"object storage unreachable: {exc}") from exc
+
+    def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        try:
+            self._client.put_object(self.bucket, key, io.BytesIO(data), len(data), content_type=content_type)
+        except Exception as exc:
+            raise StorageError(f"could not store {key}: {exc}") from exc
+
+    def get_bytes(self, key: str, *, max_bytes: int | None = None) -> bytes:
+        try:
+            resp = self._client.get_object(self.bucket, key)
+        except S3Error as exc:
+            if exc.code == "NoSuchKey":
+                raise FileNotFoundError(key) from exc
+            raise StorageError(str(exc)) from exc
+        except Exception as exc:
+            raise StorageError(f"object storage unreachable: {exc}") from exc
+        try:
+            data = resp.read(max_bytes + 1 if max_bytes else None)
+        finally:
+            resp.close()
+            resp.release_conn()
+        return data
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        try:
+            st = self._client.stat_object(self.bucket, key)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchObject", "NotFound"):
+                return None
+            raise StorageError(str(exc)) from exc
+        except Exception as exc:
+            raise StorageError(f"object storage unreachable: {exc}") from exc
+        return ObjectInfo(key=key, size=st.size or 0, content_type=st.content_type)
+
+    def remove(self, key: str) -> None:
+        try:
+            self._client.remove_object(self.bucket, key)
+        except Exception as exc:
+            raise StorageError(f"could not remove {key}: {exc}") from exc
+
+    def list_keys(self, prefix: str) -> list[str]:
+        try:
+            return [o.object_name for o in self._client.list_objects(self.bucket, prefix=prefix, recursive=True)]
+        except Exception as exc:
+            raise StorageError(str(exc)) from exc
+
+    def presigned_put(self, key: str, expires: dt.timedelta, *, length: int) -> str:
+        """A PUT URL that takes exactly ``length`` bytes (the length is signed: cropwatch.core.presign)."""
+        return self._public_url(presign_put(**self._signing, key=key, length=length, expires=expires))
+
+    def presigned_get(self, key: str, expires: dt.timedelta) -> str:
+        return self._public_url(self._client.presigned_get_object(self.bucket, key, expires=expires))
+
+    # multipart uploads (large frames from field agents, resumable part by part) ------------------------------
+
+    def create_multipart(self, key: str, content_type: str = "application/octet-stream") -> str:
+        try:
+            return self._client._create_multipart_upload(self.bucket, key, {"Content-Type": content_type})
+        except Exception as exc:
+            raise StorageError(f"could not start a multipart upload of {key}: {exc}") from exc
+
+    def presigned_part(self, key: str, upload_id: str, part_number: int, expires: dt.timedelta, *, length: int) -> str:
+        """The PUT URL of one part of a multipart upload, taking exactly ``length`` bytes."""
+        return self._public_url(
+            presign_put(
+                **self._signing,
+                key=key,
+                length=length,
+                expires=expires,
+                extra_query={"uploadId": upload_id, "partNumber": str(part_number)},
+            )
+        )
+
+    def list_parts(self, key: str, upload_id: str) -> dict[int, tuple[str, int]] | None:
+        """{part number: (etag, size)} of the parts S3 holds; None when the upload is unknown (completed or
+        aborted)."""
+        parts: dict[int, tuple[str, int]] = {}
+        marker = None
+        try:
+            while True:
+                res = self._client._list_parts(self.bucket, key, upload_id, part_number_marker=marker)
+                for p in res.parts:
+                    parts[p.part_number] = (p.etag, p.size or 0)
+                if not res.is_truncated:
+                    return parts
+                marker = str(res.next_part_number_marker)
+        except S3Error as exc:
+            if exc.code == "NoSuchUpload":
+                return None
+            raise StorageError(str(exc)) from exc
+        except Exception as exc:
+            raise StorageError(f"object storage unreachable: {exc}") from exc
+
+    def complete_multipart(self, key: str, upload_id: str, parts: dict[int, tuple[str, int]]) -> None:
+        from minio.datatypes import Part
+
+        try:
+            self._client._complete_multipart_upload(
+                self.bucket, key, upload_id, [Part(n, etag) for n, (etag, _) in sorted(parts.items())]
+            )
+        except Exception as exc:
+            raise StorageError(f"could not complete the upload of {key}: {exc}") from exc
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        try:
+            self._client._abort_multipart_upload(self.bucket, key, upload_id)
+        except S3Error as exc:
+            if exc.code != "NoSuchUpload":
+                raise StorageError(str(exc)) from exc
+        except Exception as exc:
+            raise StorageError(f"object storage unreachable: {exc}") from exc
+
+    def _public_url(self, url: str) -> str:
+        # The signature covers the host header, so a public endpoint must be the one clients reach:
+        # configure s3_endpoint to it in production; s3_public_endpoint only swaps the scheme/host for
+        # deployments where a proxy forwards the original Host header.
+        if not self._public:
+            return url
+        parts = urlsplit(url)
+        pub = urlsplit(self._public if "://" in self._public else f"http://{self._public}")
+        return urlunsplit((pub.scheme, pub.netloc, parts.path, parts.query, ""))

@@ -1,0 +1,1 @@
+"""The cultivation diary: entries and their revisions, exports, harvest lots and traceability."""

@@ -1,0 +1,1 @@
+"""Agronomists' review of detections and what follows from it."""

@@ -1,0 +1,1 @@
+"""The detection worker application: the capture pipeline, the model cache, the Celery tasks."""

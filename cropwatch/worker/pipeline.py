@@ -1,0 +1,308 @@
+"""Process captures: claim → fetch → safe decode → detect (batched) → store once → alerts → diary.
+
+Framework-free: the Celery task is a thin wrapper. Results are written in one transaction per capture,
+guarded by the unique (capture, model version) key, so a duplicate delivery writes nothing twice.
+
+Batching: the task for one capture also claims up to ``batch_size - 1`` other captures that wait in the database
+(``stored``, never attempted) and runs them through the model in one session call. Every capture keeps its own
+claim, attempt counter, result transaction and failure: a capture that was in a batch that crashed the worker is
+processed alone afterwards, so a poison image cannot use up the attempts of its neighbours. A claim is a lease of
+``stuck_after_seconds``: another delivery of a capture under a live lease stands back (``in_progress``), and the
+sweeper re-enqueues it once the lease has run out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from cropwatch.captures.results import store_detections
+from cropwatch.core.enums import CaptureStatus, ModelTask
+from cropwatch.core.orm import Camera, Capture, InferenceRun, Plot, ShadowResult
+from cropwatch.core.settings import Settings
+from cropwatch.core.storage import Storage, StorageError
+from cropwatch.core.timeutil import utcnow
+from cropwatch.worker.model_cache import ModelCache, NoModel
+from inference.decode import ImageRejected, decode_image
+from inference.tiling import TileConfig, detect_tiled
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(str, enum.Enum):
+    done = "done"
+    already_done = "already_done"
+    failed = "failed"
+    retry = "retry"  # transient (storage, no model, write conflict): try again later
+    in_progress = "in_progress"  # another worker holds a live claim on it
+
+
+@dataclass
+class Result:
+    outcome: Outcome
+    detail: str = ""
+    detections: int = 0
+
+
+@dataclass
+class _Work:
+    """A claimed capture, decoded and matched with its model, ready for the detector."""
+
+    cap: Capture
+    image: np.ndarray
+    model_id: int
+    detector: Any
+    tiling: TileConfig | None
+    task: ModelTask
+
+
+class CaptureProcessor:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        storage: Storage,
+        models: ModelCache | None = None,
+        on_batch=None,
+    ) -> None:
+        self.on_batch = on_batch  # called with (images, total_ms) after each model call, for worker statistics
+        self.settings = settings
+        self.sessions = sessions
+        self.storage = storage
+        self.models = models or ModelCache(settings, storage)
+
+    def _claim(self, capture_id: int) -> Result | Capture:
+        """Mark the capture `processing` and count the attempt (a crash mid-task counts too)."""
+        with self.sessions.begin() as s:
+            cap = s.get(Capture, capture_id, with_for_update=True)
+            if cap is None:
+                return Result(Outcome.failed, "capture does not exist")
+            if cap.status == CaptureStatus.done:
+                return Result(Outcome.already_done)
+            if cap.status == CaptureStatus.failed:
+                return Result(Outcome.failed, cap.error or "")
+            if cap.status == CaptureStatus.pending:
+                return Result(Outcome.failed, "upload not confirmed")
+            now = utcnow()
+            lease = dt.timedelta(seconds=self.settings.stuck_after_seconds)
+            if cap.status == CaptureStatus.processing and cap.claimed_at and now - _aware(cap.claimed_at) < lease:
+                return Result(Outcome.in_progress, "another worker is processing it")
+            if cap.attempts >= self.settings.max_attempts:
+                cap.status = CaptureStatus.failed
+                cap.error = f"gave up after {cap.attempts} attempts: {cap.error or 'worker lost during processing'}"
+                return Result(Outcome.failed, cap.error)
+            cap.status = CaptureStatus.processing
+            cap.claimed_at = now
+            cap.attempts += 1
+            s.flush()
+            s.expunge(cap)
+            return cap
+
+    def _release(self, capture_id: int, error: str, *, permanent: bool) -> None:
+        with self.sessions.begin() as s:
+            cap = s.get(Capture, capture_id)
+            if cap is None or cap.status == CaptureStatus.done:
+                return
+            cap.error = error
+            if permanent:
+                cap.status = CaptureStatus.failed
+            else:
+                cap.status = CaptureStatus.stored
+                cap.attempts = max(0, cap.attempts - 1)  # transient trouble does not use up attempts
+
+    def process(self, capture_id: int) -> Result:
+        """Process one capture on its own."""
+        return self.process_many([capture_id])[capture_id]
+
+    def process_batch(self, capture_id: int) -> Result:
+        """Process ``capture_id`` together with up to ``batch_size - 1`` other waiting captures; its result."""
+        ids = [capture_id] + self._waiting(exclude=capture_id, limit=self.settings.batch_size - 1)
+        return self.process_many(ids)[capture_id]
+
+    def _waiting(self, *, exclude: int, limit: int) -> list[int]:
+        if limit <= 0:
+            return []
+        with self.sessions() as s:
+            first = s.get(Capture, exclude)
+            if first is None or first.attempts > 0:
+                return []  # a capture that was in a crash goes alone
+            return list(
+                s.scalars(
+                    select(Capture.id)
+                    .where(Capture.status == CaptureStatus.stored, Capture.attempts == 0, Capture.id != exclude)
+                    .order_by(Capture.received_at, Capture.id)
+                    .limit(limit)
+                )
+            )
+
+    def process_many(self, capture_ids: list[int]) -> dict[int, Result]:
+        """Claim, decode and detect several captures, one batched model call per model; each stored on its own."""
+        results: dict[int, Result] = {}
+        work: list[_Work] = []
+        for cid in dict.fromkeys(capture_ids):
+            prepared = self._prepare(cid)
+            if isinstance(prepared, Result):
+                results[cid] = prepared
+            else:
+                work.append(prepared)
+        groups: dict[int, list[_Work]] = defaultdict(list)
+        for w in work:
+            groups[w.model_id].append(w)
+        kw = self.settings.detect_overrides  # normally empty: each detector carries its model version's settings
+        for items in groups.values():
+            plain = [w for w in items if w.tiling is None]
+            if len(plain) > 1:
+                t0 = time.perf_counter()
+                try:
+                    dets = plain[0].detector.predict_batch([w.image for w in plain], **kw)
+                except Exception:
+                    log.exception("batched detection of %d captures failed; processing them one by one", len(plain))
+                    dets = None
+                if dets is not None:
+                    ms = (time.perf_counter() - t0) * 1000 / len(plain)
+                    self._count(len(plain), ms * len(plain))
+                    for w, d in zip(plain, dets):
+                        results[w.cap.id] = self._finish(w, d, ms)
+                    plain = []
+            for w in plain + [w for w in items if w.tiling is not None]:
+                d, ms = _detect_one(w.detector, w, kw)
+                self._count(1, ms)
+                results[w.cap.id] = self._finish(w, d, ms)
+        for w in work:
+            if results[w.cap.id].outcome == Outcome.done and self._in_shadow_sample(w.cap.id):
+                self._shadow(w, kw)
+        return results
+
+    def _in_shadow_sample(self, capture_id: int) -> bool:
+        rate = self.settings.shadow_sample_rate
+        return rate > 0 and (rate >= 1 or (capture_id * 2654435761 % 2**32) / 2**32 < rate)
+
+    def _shadow(self, w: _Work, kw: dict) -> None:
+        """Run the task's shadow model on a capture production just processed; store apart, never alert. Any
+        failure here is logged and leaves the capture's (already stored) result alone."""
+        try:
+            with self.sessions() as s:
+                found = self.models.shadow(s, w.task, w.cap.cooperative_id, self.models.family_of.get(w.model_id))
+            if found is None:
+                return
+            shadow_id, detector = found
+            d, ms = _detect_one(detector, w, kw)
+            records = [
+                {k: r[k] for k in ("class_name", "score", "x1", "y1", "x2", "y2")} for r in d.to_records(detector.names)
+            ]
+            with self.sessions.begin() as s:
+                s.add(
+                    ShadowResult(
+                        cooperative_id=w.cap.cooperative_id,
+                        capture_id=w.cap.id,
+                        model_version_id=shadow_id,
+                        production_version_id=w.model_id,
+                        records=records,
+                        duration_ms=ms,
+                    )
+                )
+        except IntegrityError:
+            pass  # a duplicate delivery: the shadow result is already there
+        except Exception:
+            log.exception("shadow detection of capture %s failed", w.cap.id)
+
+    def _count(self, images: int, total_ms: float) -> None:
+        if self.on_batch is not None:
+            self.on_batch(images, total_ms)
+
+    def _prepare(self, capture_id: int) -> Result | _Work:
+        claimed = self._claim(capture_id)
+        if isinstance(claimed, Result):
+            return claimed
+        cap = claimed
+        if self.settings.environment == "test" and self.settings.test_task_delay_seconds:
+            time.sleep(self.settings.test_task_delay_seconds)
+        try:
+            data = self.storage.get_bytes(cap.object_key, max_bytes=self.settings.max_upload_bytes)
+        except (StorageError, FileNotFoundError) as exc:
+            self._release(capture_id, f"object storage: {exc}", permanent=isinstance(exc, FileNotFoundError))
+            return Result(Outcome.retry if isinstance(exc, StorageError) else Outcome.failed, str(exc))
+        try:
+            image = decode_image(
+                data, max_pixels=self.settings.max_image_pixels, max_bytes=self.settings.max_upload_bytes
+            )
+        except ImageRejected as exc:
+            self._release(capture_id, f"{exc.code}: {exc}", permanent=True)
+            return Result(Outcome.failed, f"{exc.code}: {exc}")
+        with self.sessions() as s:
+            camera = s.get(Camera, cap.camera_id)
+            try:
+                plot = s.get(Plot, cap.plot_id)
+                model_id, detector = self.models.get(
+                    s,
+                    camera.model_task,
+                    camera.cooperative_id,
+                    crop=plot.crop if plot else None,
+                    camera_kind=camera.kind,
+                )
+            except NoModel as exc:
+                self._release(capture_id, str(exc), permanent=False)
+                return Result(Outcome.retry, str(exc))
+            try:
+                tiling = TileConfig.from_setting(camera.tiling)
+            except (TypeError, ValueError) as exc:
+                log.warning("camera %s: tiling setting %r ignored (%s)", camera.id, camera.tiling, exc)
+                tiling = None
+            if tiling is None:  # a model trained on windows reads over windows unless the camera says otherwise
+                tiling = TileConfig.from_setting(getattr(detector, "tiling", None))
+        return _Work(cap, image, model_id, detector, tiling, camera.model_task)
+
+    def _finish(self, w: _Work, dets: Any, elapsed_ms: float) -> Result:
+        records = dets.to_records(w.detector.names)
+        capture_id, model_id = w.cap.id, w.model_id
+        try:
+            return self._store(w.cap, w.image.shape, model_id, records, elapsed_ms)
+        except IntegrityError:
+            with self.sessions() as s:
+                run = s.scalar(
+                    select(InferenceRun).where(
+                        InferenceRun.capture_id == capture_id, InferenceRun.model_version_id == model_id
+                    )
+                )
+            if run is not None:
+                return Result(Outcome.already_done)
+            self._release(capture_id, "write conflict, retrying", permanent=False)
+            return Result(Outcome.retry, "write conflict")
+
+    def _store(self, cap: Capture, shape: tuple, model_id: int, records: list[dict], elapsed_ms: float) -> Result:
+        with self.sessions.begin() as s:
+            capture = s.get(Capture, cap.id)
+            if capture.status == CaptureStatus.done:
+                return Result(Outcome.already_done)
+            store_detections(
+                s,
+                capture=capture,
+                model_version_id=model_id,
+                records=records,
+                elapsed_ms=elapsed_ms,
+                width=int(shape[1]),
+                height=int(shape[0]),
+            )
+        log.info("capture %s: %d detections in %.0f ms", cap.id, len(records), elapsed_ms)
+        return Result(Outcome.done, detections=len(records))
+
+
+def _detect_one(detector: Any, w: _Work, kw: dict) -> tuple[Any, float]:
+    """One capture through ``detector`` (over windows when its camera tiles): detections and milliseconds."""
+    t0 = time.perf_counter()
+    d = detect_tiled(detector, w.image, w.tiling, **kw) if w.tiling else detector.predict_batch([w.image], **kw)[0]
+    return d, (time.perf_counter() - t0) * 1000
+
+
+def _aware(t: dt.datetime) -> dt.datetime:
+    return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
