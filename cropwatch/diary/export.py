@@ -3,8 +3,8 @@
 
 Every entry of the period is exported, pending ones and deleted ones included (deleted entries are marked with when
 and by whom, never dropped: an audit must see what was withdrawn), each with its revision count and last change.
-Dates are dd/mm/yyyy (HH:MM for changes) in Asia/Ho_Chi_Minh. The PDF uses DejaVu Sans (shipped inside matplotlib,
-covers Vietnamese) so nothing is downloaded.
+Dates are dd/mm/yyyy (HH:MM for changes) in Asia/Ho_Chi_Minh. The PDF uses DejaVu Sans (shipped with the project in
+``cropwatch/core/fonts``, covers Vietnamese) so nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Callable
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cropwatch.core.fonts import dejavu
 from cropwatch.core.i18n import t
 from cropwatch.core.orm import Cooperative, DiaryEntry, Plot
 from cropwatch.core.spreadsheet import csv_row, xlsx_append
@@ -144,12 +144,6 @@ def to_xlsx(session: Session, items: list[DiaryEntry], plot: Plot, locale: str =
     return buf.getvalue()
 
 
-def _font(bold: bool = False) -> Path:
-    import matplotlib
-
-    return Path(matplotlib.get_data_path()) / "fonts" / "ttf" / ("DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf")
-
-
 def _pdf_cells(row: list[str], locale: str) -> list[str]:
     """The PDF row: the source under the type, a deleted entry's mark under its title, the changes in one cell."""
     cell = dict(zip(COLUMNS, row, strict=True))
@@ -176,8 +170,8 @@ def to_pdf(
 
     coop = session.get(Cooperative, plot.cooperative_id)
     pdf = FPDF(orientation="L", unit="mm", format="A4")
-    pdf.add_font("DejaVu", "", str(_font()))
-    pdf.add_font("DejaVu", "B", str(_font(bold=True)))
+    pdf.add_font("DejaVu", "", str(dejavu()))
+    pdf.add_font("DejaVu", "B", str(dejavu(bold=True)))
     pdf.set_auto_page_break(auto=True, margin=12)
     pdf.add_page()
     pdf.set_font("DejaVu", size=14)

@@ -230,10 +230,10 @@ def label_sheet_pdf(labels: list[tuple[str, HarvestLot, Plot]]) -> bytes:
     """QR labels on A4 sticker sheets: 3 columns × 8 rows of 70 × 37 mm; QR on the left, lot facts on the right."""
     from fpdf import FPDF
 
-    from cropwatch.diary.export import _font
+    from cropwatch.core.fonts import dejavu
 
     pdf = FPDF(unit="mm", format="A4")
-    pdf.add_font("DejaVu", "", str(_font()))
+    pdf.add_font("DejaVu", "", str(dejavu()))
     pdf.set_auto_page_break(False)
     pdf.set_margins(0, 0)
     w, h, top = 70.0, 37.0, (297 - 8 * 37) / 2
