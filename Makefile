@@ -16,7 +16,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip wheel setuptools
 	# torch from the local CPU/CUDA wheel index first, so no other torch build is ever resolved
 	$(BIN)/python -m pip install -q torch==2.14.1 torchvision==0.29.1
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[training,embedded,test]'
+	# Ultralytics pulls opencv-python (GUI build); one cv2 only: the headless build of the same version
+	$(BIN)/python -m pip uninstall -y -q opencv-python
+	$(BIN)/python -m pip install -q --force-reinstall --no-deps "$$($(BIN)/python -c 'import importlib.metadata as m; print("opencv-python-headless==" + m.version("opencv-python-headless"))')"
 	touch $(STAMP)
 
 install: $(STAMP)

