@@ -4,7 +4,6 @@ SQLite and, when CROPWATCH_TEST_POSTGRES_URL is set, PostgreSQL (a fresh databas
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import sqlite3
 import tempfile
@@ -17,14 +16,12 @@ from training.ultralytics_env import configure_ultralytics
 
 configure_ultralytics(Path(tempfile.gettempdir()) / "cropwatch-test-ultralytics")
 
+from helpers import DB_BACKENDS, TEST_PG, TEST_REDIS  # noqa: E402
+from helpers import drop_bucket as _drop_bucket  # noqa: E402
+from helpers import pg_database as _pg_database  # noqa: E402
+
 from cropwatch.core.settings import Settings  # noqa: E402
 from cropwatch.embedded import EmbeddedRedis, EmbeddedS3, free_port  # noqa: E402
-
-TEST_PG = os.environ.get("CROPWATCH_TEST_POSTGRES_URL")
-TEST_REDIS = os.environ.get("CROPWATCH_TEST_REDIS_URL")
-DB_BACKENDS = ["sqlite"] + (["postgresql"] if TEST_PG else [])
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
-PROJECT = Path(__file__).resolve().parents[1]
 
 
 def pytest_collection_modifyitems(config, items):
@@ -61,17 +58,6 @@ def redis_url(tmp_path_factory):
     server = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="cwr-"))).start()  # short path for the unix socket
     yield server.url
     server.stop()
-
-
-def _pg_database(template: str | None = None):
-    import sqlalchemy as sa
-
-    admin = sa.create_engine(TEST_PG, isolation_level="AUTOCOMMIT")
-    name = f"cw_test_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as c:
-        c.execute(sa.text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
-    url = sa.engine.make_url(TEST_PG).set(database=name).render_as_string(hide_password=False)
-    return admin, name, url
 
 
 @pytest.fixture(scope="session")
@@ -119,23 +105,6 @@ def db_url(request, tmp_path, migrated_templates):
     with admin.connect() as c:
         c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
-
-
-def _drop_bucket(server: EmbeddedS3, bucket: str) -> None:
-    """Remove a test's bucket so SeaweedFS frees its collection's volumes for the next tests."""
-    from minio import Minio
-    from minio.deleteobjects import DeleteObject
-
-    client = Minio(server.endpoint, access_key=server.access_key, secret_key=server.secret_key, secure=False)
-    try:
-        if not client.bucket_exists(bucket):
-            return
-        names = [DeleteObject(o.object_name) for o in client.list_objects(bucket, recursive=True)]
-        for err in client.remove_objects(bucket, names):
-            raise RuntimeError(f"could not remove {err}")
-        client.remove_bucket(bucket)
-    except Exception as exc:  # noqa: BLE001 - a test that stopped the server on purpose must not fail teardown
-        print(f"note: bucket {bucket} left behind: {exc}")
 
 
 @pytest.fixture
@@ -194,35 +163,3 @@ def all_models_registered(sessions, storage):
     with sessions.begin() as s:
         versions = registry.bootstrap(s, storage)
         return {v.family: v.id for v in versions}
-
-
-def rice_photos(n: int, split: str = "test") -> list[Path]:
-    photos = sorted((SHARED / "rice-pests" / "images" / split).glob("*.jpg"))
-    assert len(photos) >= n, f"need {n} real photos in {SHARED}"
-    return photos[:n]
-
-
-@contextlib.contextmanager
-def serve_in_thread(app, **options):
-    """The app on uvicorn in a thread on a free loopback port; yields the port (browser and field-agent tests).
-    ``options`` go to ``uvicorn.Config`` (e.g. ``cropwatch.cli.uvicorn_proxy_options``)."""
-    import threading
-    import time
-
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", **options)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    end = time.monotonic() + 20
-    while not server.started and time.monotonic() < end:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        thread.join(10)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import rice_photos
 from factories import make_tenant
+from helpers import rice_photos, upload
 from sqlalchemy import func, select
-from test_processing import upload
 
 from cropwatch.core.enums import CaptureStatus
 from cropwatch.core.orm import Camera, Capture, InferenceRun

@@ -39,9 +39,9 @@ import httpx
 import pytest
 import redis
 import sqlalchemy as sa
-from conftest import DB_BACKENDS, TEST_PG, rice_photos
+from helpers import DB_BACKENDS, TEST_PG, rice_photos
 from sqlalchemy import func, select
-from test_e2e import api_server, kill_group, spawn, stack_env, tenant, wait_for  # noqa: F401 - tenant is a fixture
+from stack import api_server, e2e_tenant, kill_group, spawn, stack_env, wait_for
 
 from camera_agents.simulator import CameraSimulator, Refused, reshoot
 from cropwatch.alerts.rules import daily_count
@@ -64,6 +64,11 @@ UNRESOLVED = (CaptureStatus.pending, CaptureStatus.stored, CaptureStatus.process
 
 
 # --- servers of our own -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tenant(sessions, models_registered):
+    return e2e_tenant(sessions)
 
 
 @pytest.fixture
@@ -416,7 +421,7 @@ S3_OUTAGE_S = 30
 def test_burst_under_chaos_every_photo_once_nothing_stuck_nothing_counted_twice(
     settings,
     sessions,
-    tenant,  # noqa: F811 - the fixture imported from test_e2e
+    tenant,
     chaos_s3,
     chaos_redis,
     tmp_path,
@@ -536,7 +541,7 @@ def test_burst_under_chaos_every_photo_once_nothing_stuck_nothing_counted_twice(
 
 
 @pytest.mark.parametrize("lease", ["expired", "live"])
-def test_redelivery_of_a_running_slow_task_with_concurrency_2_writes_once(settings, sessions, tenant, tmp_path, lease):  # noqa: F811
+def test_redelivery_of_a_running_slow_task_with_concurrency_2_writes_once(settings, sessions, tenant, tmp_path, lease):
     """The visibility timeout (3 s) is shorter than the task (15 s): Redis hands the message to the worker's second
     process while the first still runs. With the claim's lease already expired (2 s) both deliveries run the whole
     pipeline and the results must still be written once; with a live lease (120 s) the second stands back."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from conftest import SHARED
+from helpers import SHARED
 
 from cropwatch.core.enums import ModelTask
 from cropwatch.core.orm import DatasetVersion, ModelVersion

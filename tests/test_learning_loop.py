@@ -4,8 +4,8 @@ promote it through the gate; an already-running worker serves it on its next cap
 from __future__ import annotations
 
 import pytest
-from conftest import SHARED, rice_photos
 from factories import make_tenant, served_by
+from helpers import SHARED, rice_photos
 from sqlalchemy import select
 
 from cropwatch.core.enums import ModelStage, ModelTask

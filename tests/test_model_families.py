@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import shutil
 
-from conftest import rice_photos
 from factories import make_tenant, served_by
+from helpers import rice_photos
 
 from cropwatch.captures import edge_protocol as edge
 from cropwatch.core.enums import CameraKind, ModelStage, ModelTask

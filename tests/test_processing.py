@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
-from conftest import rice_photos
 from factories import add_rule, make_tenant
+from helpers import rice_photos, upload
 from sqlalchemy import func, select
 
-from cropwatch.captures.ingest import direct_upload
 from cropwatch.core.enums import CaptureStatus, DiarySource
-from cropwatch.core.orm import Alert, Camera, Capture, Detection, DiaryEntry, InferenceRun
+from cropwatch.core.orm import Alert, Capture, Detection, DiaryEntry, InferenceRun
 from cropwatch.core.storage import StorageError
 from cropwatch.worker.pipeline import CaptureProcessor, Outcome
 
@@ -25,15 +22,6 @@ def tenant(sessions):
 @pytest.fixture
 def processor(settings, sessions, storage, models_registered):
     return CaptureProcessor(settings, sessions, storage)
-
-
-def upload(sessions, storage, settings, tenant, data: bytes, when: dt.datetime | None = None) -> int:
-    with sessions() as s:
-        cam = s.get(Camera, tenant.camera_id)
-        cap, _ = direct_upload(
-            s, storage, settings, camera=cam, data=data, captured_at=when or dt.datetime.now(dt.timezone.utc)
-        )
-        return cap.id
 
 
 def counts(sessions, model):

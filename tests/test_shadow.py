@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from conftest import rice_photos
 from factories import add_rule, make_tenant
+from helpers import rice_photos
 from sqlalchemy import func, select
 
 from cropwatch.captures.ingest import direct_upload

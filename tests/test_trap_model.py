@@ -3,10 +3,9 @@ windows (no camera setting needed), and the densest test card's ~900 insects are
 
 from __future__ import annotations
 
-from conftest import SHARED
 from factories import make_tenant
+from helpers import SHARED, upload
 from sqlalchemy import func, select
-from test_processing import upload
 
 from cropwatch.core.enums import CameraKind
 from cropwatch.core.orm import Camera, Detection, InferenceRun, ModelVersion

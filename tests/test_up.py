@@ -12,7 +12,7 @@ import time
 import httpx
 import psutil
 import pytest
-from conftest import PROJECT
+from helpers import PROJECT
 
 from cropwatch.embedded import free_port
 

@@ -10,15 +10,15 @@ import io
 import httpx
 import numpy as np
 import pytest
-from conftest import SHARED
 from factories import add_rule
+from helpers import planthopper_photo
 from PIL import Image
 from sqlalchemy import select
 
 from cropwatch.core.enums import CaptureStatus, DetectionSource, Role
 from cropwatch.core.orm import Alert, Camera, Capture, Detection, ModelVersion
 
-PHOTO = next((SHARED / "rice-pests" / "images" / "test").glob("brown_0267_jpg*.jpg"))
+PHOTO = planthopper_photo()
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import rice_photos
+from helpers import rice_photos
 
 from cropwatch.core.enums import Role
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 
-from conftest import SHARED
+from helpers import SHARED
 
 from cropwatch.core.enums import Role
 from cropwatch.core.orm import DiaryEntry, DiaryRevision

@@ -10,12 +10,10 @@ import zlib
 
 import httpx
 import pytest
-from conftest import rice_photos
+from helpers import presigned_upload, rice_photos
 from sqlalchemy import func, select
 
 from cropwatch.core.orm import Capture
-
-from .conftest import presigned_upload
 
 
 def png_header_bomb(width: int = 30000, height: int = 30000) -> bytes:

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 from factories import make_platform_ml
+from helpers import planthopper_photo, presigned_upload
 
 from cropwatch.core.enums import ModelStage, ModelTask, Role
 from cropwatch.core.orm import ModelVersion
 from cropwatch.worker.pipeline import CaptureProcessor
 from models import registry
 
-from .conftest import presigned_upload
-from .test_review import PHOTO
+PHOTO = planthopper_photo()
 
 
 @pytest.fixture

@@ -118,7 +118,7 @@ def test_diary_exports_open_and_hold_every_entry(client, tenant_a, tenant_b):
     from openpyxl import load_workbook
 
     _spray(client, tenant_a, dt.date(2026, 9, 1), phi=7, product="Chess 50WG")
-    from conftest import rice_photos
+    from helpers import rice_photos
 
     r = client.post(
         "/api/v1/diary",
@@ -213,7 +213,7 @@ def test_diary_exports_never_carry_a_formula(client, tenant_a):
 def test_the_public_page_is_hardened_and_its_links_ignore_the_host_header(client, tenant_a, storage):
     """Finding 13: QR and public links come from CROPWATCH_PUBLIC_BASE_URL, not the Host header; the public page
     sends CSP, X-Frame-Options and nosniff, and its photos come through the app, never as S3 links."""
-    from conftest import rice_photos
+    from helpers import rice_photos
 
     member = tenant_a.auth(Role.member)
     r = client.post(

@@ -10,12 +10,11 @@ import zipfile
 
 import phone_photo_files as pf
 import pytest
+from helpers import presigned_upload
 from PIL import Image
 
 from cropwatch.core.enums import Role
 from cropwatch.core.orm import Capture
-
-from .conftest import presigned_upload
 
 PHONE_PHOTOS = {
     "ultra-hdr": lambda: pf.ultra_hdr(320, 240),

@@ -87,8 +87,8 @@ def test_a_forged_forwarded_for_does_not_get_fresh_attempts(settings, sessions, 
     """Finding 6: behind uvicorn as ``cropwatch api`` runs it, X-Forwarded-For from loopback is not believed, so a
     fresh header per guess does not reset the count."""
     import httpx
-    from conftest import serve_in_thread
     from factories import make_tenant
+    from helpers import serve_in_thread
 
     from api.app import create_app
     from cropwatch.cli import uvicorn_proxy_options

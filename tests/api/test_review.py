@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from conftest import SHARED
 from factories import add_rule
+from helpers import planthopper_photo, presigned_upload
 
 from cropwatch.core.enums import Role
 from cropwatch.worker.pipeline import CaptureProcessor, Outcome
 
-from .conftest import presigned_upload
-
-PHOTO = next((SHARED / "rice-pests" / "images" / "test").glob("brown_0267_jpg*.jpg"))
+PHOTO = planthopper_photo()
 
 
 @pytest.fixture

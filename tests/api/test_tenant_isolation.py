@@ -5,13 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import rice_photos
+from helpers import presigned_upload, rice_photos
 
 from cropwatch.core.enums import AlertLevel, DiarySource, DiaryStatus, DiaryType, Role
 from cropwatch.core.orm import Alert, DiaryEntry
 from cropwatch.core.timeutil import utcnow
-
-from .conftest import presigned_upload
 
 ROLES = [Role.member, Role.agronomist, Role.ml_engineer, Role.coop_admin]
 

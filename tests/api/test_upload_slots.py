@@ -8,7 +8,7 @@ import datetime as dt
 import hashlib
 
 import httpx
-from conftest import rice_photos
+from helpers import planthopper_photo, rice_photos
 from sqlalchemy import select
 
 from cropwatch.captures.sweeper import clean_uploads
@@ -16,7 +16,7 @@ from cropwatch.core.enums import CaptureStatus
 from cropwatch.core.orm import Capture
 from cropwatch.core.timeutil import utcnow
 
-from .test_review import PHOTO
+PHOTO = planthopper_photo()
 
 
 def _slot(client, tenant_a, data):

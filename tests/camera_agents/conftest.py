@@ -11,7 +11,7 @@ import pytest
 sys.path.append(str(Path(__file__).parent))  # after tests/: `conftest` stays tests/conftest.py
 
 from agent_testkit import Field
-from conftest import serve_in_thread
+from helpers import serve_in_thread
 from proxy import Proxy
 
 

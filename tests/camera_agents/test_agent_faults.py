@@ -215,8 +215,8 @@ def test_edge_agent_downloads_the_model_and_its_detections_raise_alerts_on_the_s
 ):
     """End to end with the real server: the admin turns edge detection on; the agent downloads the production INT8
     model (sha256-verified), detects on real photos and the server stores its detections (source edge) and alerts."""
-    from conftest import rice_photos
     from factories import add_rule
+    from helpers import rice_photos
     from sqlalchemy import select
 
     from cropwatch.core.enums import DetectionSource, ModelStage, ModelTask

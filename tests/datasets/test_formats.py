@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from conftest import rice_photos
+from helpers import rice_photos
 
 from cropwatch.core.enums import ModelTask
 from datasets.formats import import_coco, import_voc

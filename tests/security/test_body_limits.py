@@ -5,8 +5,8 @@ before its 401."""
 from __future__ import annotations
 
 import httpx
-from conftest import serve_in_thread
 from factories import make_tenant
+from helpers import serve_in_thread
 
 from api.app import create_app
 from cropwatch.core.enums import Role

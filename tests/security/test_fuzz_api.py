@@ -32,9 +32,9 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from conftest import SHARED
 from factories import Tenant, add_rule, make_tenant
 from fastapi.testclient import TestClient
+from helpers import planthopper_photo
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
@@ -81,7 +81,7 @@ SEED = int(os.environ.get("CROPWATCH_FUZZ_SEED", "0")) or None
 MAX_EXAMPLES = int(os.environ.get("CROPWATCH_FUZZ_EXAMPLES", "25"))  # valid requests per operation
 NEGATIVE_EXAMPLES = max(1, MAX_EXAMPLES * 2 // 5)  # requests the schema forbids, per operation that takes input
 MARK = "zz-only-in-coop-a-7f3c"  # in A's names and notes; B must never read it
-PHOTO = next((SHARED / "rice-pests" / "images" / "test").glob("brown_0267_jpg*.jpg"))
+PHOTO = planthopper_photo()
 
 # What each id-like parameter or field names; the owner is the row's cooperative_id. Shared rows (model versions and
 # datasets with cooperative_id NULL) belong to nobody and may be read by every cooperative.

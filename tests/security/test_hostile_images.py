@@ -20,7 +20,6 @@ import dataclasses
 import datetime as dt
 import functools
 import hashlib
-import importlib.util
 import io
 import resource
 import struct
@@ -30,20 +29,20 @@ import zipfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-import conftest as root  # tests/conftest.py (tests/ is on the pythonpath)
 import cv2
+import helpers
 import numpy as np
 import pytest
-from conftest import rice_photos
 from factories import make_tenant
+from helpers import Enqueued, presigned_upload, rice_photos
 from sqlalchemy import func, select
 
 from cropwatch.captures.ingest import direct_upload
 from cropwatch.core.enums import CaptureStatus, ModelTask, Role
 from cropwatch.core.orm import Camera, Capture, DiaryEntry, Plot
 from cropwatch.core.security import new_token, token_hash
+from cropwatch.core.settings import Settings
 from cropwatch.core.timeutil import utcnow
 from cropwatch.worker.pipeline import CaptureProcessor, Outcome
 
@@ -513,16 +512,10 @@ assert len(set(IDS)) == len(IDS) >= 15
 # bucket, app, cooperative and loaded model, and each item gets a plot and a camera of its own. With the
 # function-scoped originals the set-up alone took 1-6 s an item (migrations, a bucket, four argon2 password hashes,
 # uploading and loading the models), about 8 minutes for the tables. Same servers (the session's SeaweedFS and
-# Redis), same settings, same app factory; ``presigned_upload`` and ``Enqueued`` are tests/api/conftest.py's own.
-_spec = importlib.util.spec_from_file_location(
-    "_cropwatch_api_conftest", Path(__file__).resolve().parents[1] / "api" / "conftest.py"
-)
-_api = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_api)
-presigned_upload = _api.presigned_upload
+# Redis), same settings, same app factory; ``presigned_upload`` and ``Enqueued`` come from tests/helpers.py.
 
 
-@pytest.fixture(scope="module", params=root.DB_BACKENDS)
+@pytest.fixture(scope="module", params=helpers.DB_BACKENDS)
 def db_url(request, tmp_path_factory):
     from cropwatch.core.migrate import upgrade
 
@@ -535,7 +528,7 @@ def db_url(request, tmp_path_factory):
 
     from cropwatch.core.db import engine_for
 
-    admin, name, url = root._pg_database()
+    admin, name, url = helpers.pg_database()
     upgrade(url)
     yield url
     engine_for(url).dispose()
@@ -546,7 +539,7 @@ def db_url(request, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory, db_url, s3_server, redis_url):
-    s = root.Settings(
+    s = Settings(
         _env_file=None,
         environment="test",
         data_dir=tmp_path_factory.mktemp("data"),
@@ -561,7 +554,7 @@ def settings(tmp_path_factory, db_url, s3_server, redis_url):
         detect_conf=0.25,  # the production threshold: these tests time the worker
     )
     yield s
-    root._drop_bucket(s3_server, s.s3_bucket)
+    helpers.drop_bucket(s3_server, s.s3_bucket)
 
 
 @pytest.fixture(scope="module")
@@ -590,7 +583,7 @@ def models_registered(sessions, storage):
 
 @pytest.fixture(scope="module")
 def enqueued():
-    return _api.Enqueued()
+    return Enqueued()
 
 
 @pytest.fixture(scope="module")

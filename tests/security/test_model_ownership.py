@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import SHARED, rice_photos
 from factories import make_tenant, served_by
 from fastapi.testclient import TestClient
+from helpers import SHARED, rice_photos
 
 from api.app import create_app
 from cropwatch.core.enums import ModelStage, ModelTask, Role

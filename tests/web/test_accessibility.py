@@ -5,12 +5,12 @@ scrolling."""
 from __future__ import annotations
 
 import pytest
-from conftest import SHARED
 from factories import add_rule, make_tenant
+from helpers import planthopper_photo
 
-from .conftest import PHONE, upload
+from .browsing import PHONE, upload
 
-PHOTO = next((SHARED / "rice-pests" / "images" / "test").glob("brown_0267_jpg*.jpg"))
+PHOTO = planthopper_photo()
 PAGES = {
     "member": ["/alerts", "/plots", "/plots/{plot_id}", "/lots", "/captures/{capture_id}", "/account", "/reset"],
     "agronomist": ["/review", "/review/{capture_id}", "/pressure", "/rules", "/ml/models"],

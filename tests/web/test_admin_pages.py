@@ -22,7 +22,7 @@ from cropwatch.core.security import hash_password, token_hash, verify_password
 from cropwatch.core.timeutil import LOCAL_TZ, utcnow
 from training.recipes import RICE_PESTS_NAMES, RICE_PESTS_NAMES_VI
 
-from .conftest import DESKTOP, PHONE, screenshot
+from .browsing import DESKTOP, PHONE, screenshot
 
 UNION = "lm-dbscl"
 UNION_ADMIN, UNION_PW = "lm-quantri", "pw-lien-minh-2025"

@@ -3,17 +3,17 @@ capture's counts, the stored detections and the plot's alert follow; pest pressu
 
 from __future__ import annotations
 
-from conftest import SHARED
 from factories import add_rule, make_tenant
+from helpers import planthopper_photo
 from sqlalchemy import select
 
 from cropwatch.core.enums import DetectionSource, ReviewState, Role
 from cropwatch.core.orm import Alert, AlertRule, Capture, Detection, Review
 from cropwatch.core.timeutil import utcnow
 
-from .conftest import DESKTOP, screenshot, upload
+from .browsing import DESKTOP, screenshot, upload
 
-PHOTO = next((SHARED / "rice-pests" / "images" / "test").glob("brown_0267_jpg*.jpg"))
+PHOTO = planthopper_photo()
 
 
 def _count(page, cls: str) -> int:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from cropwatch.core.orm import NotificationChannel
 
-from .conftest import PHONE
+from .browsing import PHONE
 
 
 @pytest.fixture

@@ -262,7 +262,7 @@ def test_the_season_diary_downloads_from_the_plot_page_in_the_readers_language(a
 
 
 def test_the_edit_form_takes_a_photo_off_and_adds_one_in_one_revision(app_client, tenants, sessions, storage):
-    from conftest import SHARED
+    from helpers import SHARED
 
     a, b = tenants
     photos = sorted((SHARED / "rice-pests" / "images" / "test").glob("*.jpg"))[:2]

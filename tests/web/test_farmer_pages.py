@@ -6,16 +6,16 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import SHARED
 from factories import add_rule, make_tenant
+from helpers import SHARED, planthopper_photo
 from sqlalchemy import select
 
 from cropwatch.core.enums import AlertStatus
 from cropwatch.core.orm import Alert, DiaryEntry
 
-from .conftest import PHONE, screenshot, upload
+from .browsing import PHONE, screenshot, upload
 
-PHOTO = next((SHARED / "rice-pests" / "images" / "test").glob("brown_0267_jpg*.jpg"))
+PHOTO = planthopper_photo()
 
 
 def test_farmer_sees_acknowledges_alert_and_writes_diary_with_photo(live_server, open_page, sessions, tmp_path):

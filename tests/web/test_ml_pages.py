@@ -10,8 +10,8 @@ import io
 import time
 
 import httpx
-from conftest import SHARED
 from factories import make_tenant
+from helpers import SHARED
 from sqlalchemy import select
 
 from cropwatch.core.enums import ModelStage, ModelTask, Role
@@ -19,7 +19,7 @@ from cropwatch.core.orm import DatasetVersion, ModelVersion, Review, TrainingRun
 from cropwatch.core.timeutil import utcnow
 from models import registry
 
-from .conftest import DESKTOP, SCREENSHOTS, screenshot, upload
+from .browsing import DESKTOP, SCREENSHOTS, screenshot, upload
 
 PHOTOS = [
     next((SHARED / "rice-pests" / "images" / "test").glob(f"{stem}_jpg*.jpg"))

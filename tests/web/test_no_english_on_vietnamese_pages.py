@@ -13,7 +13,7 @@ from cropwatch.core.enums import AlertLevel, Role
 from cropwatch.core.orm import AlertRule, Capture
 from training.recipes import RICE_PESTS_NAMES
 
-from .conftest import DESKTOP
+from .browsing import DESKTOP
 
 ENGLISH_CLASSES = sorted(RICE_PESTS_NAMES.values(), key=len, reverse=True)
 RAW = re.compile(

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from cropwatch.core.enums import Role
 from cropwatch.core.orm import NotificationChannel
 
-from .conftest import PHONE
+from .browsing import PHONE
 
 
 @pytest.fixture

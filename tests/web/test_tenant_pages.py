@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from conftest import SHARED
 from factories import add_rule, make_tenant
+from helpers import planthopper_photo
 
-from .conftest import PHONE, screenshot, upload
+from .browsing import PHONE, screenshot, upload
 
-PHOTO = next((SHARED / "rice-pests" / "images" / "test").glob("brown_0267_jpg*.jpg"))
+PHOTO = planthopper_photo()
 
 
 def test_other_cooperative_sees_nothing_of_cooperative_a(live_server, open_page, sessions):

@@ -1,0 +1,142 @@
+"""What the tests share besides fixtures (those stay in the conftest files): where the project and the shared
+datasets are, real photos from them (a test module that needs them is skipped, with the reason, when the datasets
+are missing), servers in a thread, the camera's upload steps, test databases and buckets. Test modules import from
+here, never from a conftest or from another test module."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import os
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from cropwatch.captures.ingest import direct_upload
+from cropwatch.core.orm import Camera
+from cropwatch.embedded import free_port
+
+TEST_PG = os.environ.get("CROPWATCH_TEST_POSTGRES_URL")
+TEST_REDIS = os.environ.get("CROPWATCH_TEST_REDIS_URL")
+DB_BACKENDS = ["sqlite"] + (["postgresql"] if TEST_PG else [])
+PROJECT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("CROPWATCH_SHARED_DATASETS_DIR") or PROJECT.parent / "shared" / "datasets")
+
+
+def need_shared(*parts: str) -> Path:
+    """``../shared/datasets/<parts>``; skips the calling test (or module, at import) with the reason when missing."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(
+            f"needs the shared datasets: {path} is missing (a checkout expects them in ../shared/datasets)",
+            allow_module_level=True,
+        )
+    return path
+
+
+def rice_photos(n: int, split: str = "test") -> list[Path]:
+    photos = sorted(need_shared("rice-pests", "images", split).glob("*.jpg"))
+    assert len(photos) >= n, f"need {n} real photos in {SHARED}"
+    return photos[:n]
+
+
+def planthopper_photo() -> Path:
+    """A rice-pests test photo with several brown planthoppers (the tests' usual evidence photo)."""
+    return next(need_shared("rice-pests", "images", "test").glob("brown_0267_jpg*.jpg"))
+
+
+@contextlib.contextmanager
+def serve_in_thread(app, **options):
+    """The app on uvicorn in a thread on a free loopback port; yields the port (browser and field-agent tests).
+    ``options`` go to ``uvicorn.Config`` (e.g. ``cropwatch.cli.uvicorn_proxy_options``)."""
+    import threading
+    import time
+
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", **options)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    end = time.monotonic() + 20
+    while not server.started and time.monotonic() < end:
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+class Enqueued(list):
+    """Records detect() publications instead of a broker (the worker is tested on its own)."""
+
+
+def presigned_upload(
+    client: TestClient,
+    camera_auth: dict,
+    data: bytes,
+    *,
+    captured_at: dt.datetime | None = None,
+    declared_size: int | None = None,
+) -> httpx.Response:
+    """The camera's three steps: slot, PUT to S3, confirm. Returns the confirm response (or the slot's on refusal)."""
+    when = (captured_at or dt.datetime.now(dt.timezone.utc)).isoformat()
+    slot = client.post(
+        "/api/v1/ingest/slots",
+        headers=camera_auth,
+        json={
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "size": len(data) if declared_size is None else declared_size,
+            "captured_at": when,
+        },
+    )
+    if slot.status_code >= 400 or slot.json()["upload_url"] is None:
+        return slot
+    put = httpx.put(slot.json()["upload_url"], content=data)
+    assert put.status_code == 200, put.text
+    return client.post(f"/api/v1/ingest/captures/{slot.json()['capture_id']}/confirm", headers=camera_auth)
+
+
+def upload(sessions, storage, settings, tenant, data: bytes, when: dt.datetime | None = None) -> int:
+    with sessions() as s:
+        cam = s.get(Camera, tenant.camera_id)
+        cap, _ = direct_upload(
+            s, storage, settings, camera=cam, data=data, captured_at=when or dt.datetime.now(dt.timezone.utc)
+        )
+        return cap.id
+
+
+def pg_database(template: str | None = None):
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(TEST_PG, isolation_level="AUTOCOMMIT")
+    name = f"cw_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
+    url = sa.engine.make_url(TEST_PG).set(database=name).render_as_string(hide_password=False)
+    return admin, name, url
+
+
+def drop_bucket(server, bucket: str) -> None:
+    """Remove a test's bucket so SeaweedFS frees its collection's volumes for the next tests."""
+    from minio import Minio
+    from minio.deleteobjects import DeleteObject
+
+    client = Minio(server.endpoint, access_key=server.access_key, secret_key=server.secret_key, secure=False)
+    try:
+        if not client.bucket_exists(bucket):
+            return
+        names = [DeleteObject(o.object_name) for o in client.list_objects(bucket, recursive=True)]
+        for err in client.remove_objects(bucket, names):
+            raise RuntimeError(f"could not remove {err}")
+        client.remove_bucket(bucket)
+    except Exception as exc:  # noqa: BLE001 - a test that stopped the server on purpose must not fail teardown
+        print(f"note: bucket {bucket} left behind: {exc}")
