@@ -107,6 +107,21 @@ def db_url(request, tmp_path, migrated_templates):
     admin.dispose()
 
 
+def _forget_rate_limits(url: str) -> None:
+    """Each test starts with no sign-in failures or camera requests counted: the counters live in the session's
+    Redis for 15 minutes, so one test's lock-out (tests/api/test_rate_limits.py) would refuse the next tests'
+    sign-ins of the same user from the same address."""
+    import redis
+
+    from cropwatch.core.ratelimit import PREFIX
+
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(f"{PREFIX}*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
 @pytest.fixture
 def settings(tmp_path, db_url, s3_server, redis_url):
     s = Settings(
@@ -123,6 +138,7 @@ def settings(tmp_path, db_url, s3_server, redis_url):
         onnx_threads=1,
         detect_conf=0.001,  # the pipeline is under test, not the weak from-scratch model
     )
+    _forget_rate_limits(redis_url)
     yield s
     _drop_bucket(s3_server, s.s3_bucket)
 
