@@ -22,12 +22,14 @@ SHOTS = [
     ("nongdan", PHONE, "/plots", "farmer-plots.png", False),
     ("nongdan", PHONE, "/plots/2", "farmer-diary.png", False),
     ("nongdan", PHONE, "/lots", "farmer-lots.png", False),
+    ("nongdan", PHONE, "/account/notifications", "farmer-notifications.png", False),
     ("kysu", DESKTOP, "/review", "agronomist-queue.png", False),
     ("kysu", DESKTOP, "/review/next", "agronomist-review.png", False),
     ("kysu", DESKTOP, "/pressure?plot_id=1", "agronomist-pressure.png", True),
     ("ml", DESKTOP, "/ml/models", "ml-models.png", False),
     ("lienminh", DESKTOP, "/union", "union.png", False),
     ("quantri", DESKTOP, "/admin/cameras", "admin-cameras.png", False),
+    ("quantri", DESKTOP, "/admin/channels", "admin-channels.png", False),
 ]
 
 
