@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import logging
 import os
 import random
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -168,6 +169,30 @@ def camera_frames(paths: list[Path], rng: random.Random, *, skip: int = 0) -> It
         yield path if first_pass else (path, reshoot(path.read_bytes(), random.Random(n)))
 
 
+def card_per_day(paths: list[Path], *, today: Callable[[], dt.date], start: dt.date) -> Iterator[tuple[Path, bytes]]:
+    """A sticky-trap camera: it photographs the same glue card all day, and the card is replaced once a day (the
+    folder's cards in name order, one per local day from ``start``, then round again). Every frame is a new shot of
+    the day's card (new bytes, the same insects), so the server's count of new catches is the card's growth over the
+    day, not the number of photos."""
+    if not paths:
+        return
+    for n in itertools.count():
+        card = paths[(today() - start).days % len(paths)]
+        yield card, reshoot(card.read_bytes(), random.Random(n))
+
+
+def first_day(state: Path | None, today: dt.date) -> dt.date:
+    """The day a card-per-day camera first ran, kept beside its state file, so a restart keeps the day's card."""
+    if state is None:
+        return today
+    f = state.with_suffix(".day0")
+    try:
+        return dt.date.fromisoformat(f.read_text().strip())
+    except (OSError, ValueError):
+        f.write_text(today.isoformat())
+        return today
+
+
 def _read_count(state: Path | None) -> int:
     try:
         return int(state.read_text()) if state else 0
@@ -180,6 +205,12 @@ def _write_count(state: Path | None, n: int) -> None:
         tmp = state.with_suffix(".tmp")
         tmp.write_text(str(n))
         tmp.replace(state)
+
+
+def _local_today() -> dt.date:
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date()  # the cooperatives' day, as the server counts it
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -203,6 +234,11 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="file keeping how many frames were sent, so a restart resumes instead of replaying",
     )
+    parser.add_argument(
+        "--card-per-day",
+        action="store_true",
+        help="a sticky trap: the same card photographed all day, the next card (name order) the next day",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s camera %(message)s")
     for name in ("httpx", "httpcore"):  # request lines would print presigned upload URLs
@@ -213,7 +249,11 @@ def main(argv: list[str] | None = None) -> None:
     sim = CameraSimulator(args.api, args.token, rng=rng)
     stop = threading.Event()
     try:
-        frames = camera_frames(folder_images(args.folder), rng, skip=_read_count(args.state))
+        if args.card_per_day:
+            today = _local_today
+            frames = card_per_day(folder_images(args.folder), today=today, start=first_day(args.state, today()))
+        else:
+            frames = camera_frames(folder_images(args.folder), rng, skip=_read_count(args.state))
         sim.run(frames, interval=args.interval, stop=stop, limit=args.limit, state=args.state)
     except KeyboardInterrupt:
         stop.set()

@@ -363,8 +363,7 @@ def _demo_images(cam, folder: Path) -> Path:
         src = s.shared_datasets_dir / "tomato-ripeness-laboro" / "images" / "test"
         photos = sorted(src.glob("*.jpg"))[:24]
     elif kind == "sticky-trap":
-        src = s.shared_datasets_dir / "sticky-trap-aiinsect" / "images" / "test"
-        photos = sorted(src.glob("*.jpg"))
+        return _demo_trap_cards(s.shared_datasets_dir / "sticky-trap-aiinsect", folder)
     elif kind == "field-pests":
         src = s.shared_datasets_dir / PEST_FIELD.source / "images" / "train"
         test = [p for p in sorted(src.glob("*.jpg")) if hash_fraction(p.name, "test:") < PEST_FIELD.test_fraction]
@@ -376,6 +375,26 @@ def _demo_images(cam, folder: Path) -> Path:
         raise typer.BadParameter(f"no demo photos found in {src} (set CROPWATCH_SHARED_DATASETS_DIR)")
     for p in photos:
         shutil.copy2(p, folder / p.name)
+    return folder
+
+
+def _demo_trap_cards(source: Path, folder: Path) -> Path:
+    """The demo trap's cards, one per day (``camera_agents.simulator --card-per-day``): the glue-board test cards
+    in the order of their labelled insects, so a card holds more than the day before, as one card filling up would;
+    from the first with at least the trap rule's warning level (a new card on a demo's first day is then a
+    warning, not an empty board), and after the fullest the sparsest again (a fall: a replaced card)."""
+    from cropwatch.seed import TRAP_CARD_THRESHOLDS
+
+    def insects(photo: Path) -> int:
+        label = source / "labels" / "test" / f"{photo.stem}.txt"
+        return sum(1 for line in label.read_text().splitlines() if line.strip()) if label.exists() else 0
+
+    cards = sorted(((insects(p), p) for p in (source / "images" / "test").glob("*.jpg")), key=lambda c: (c[0], c[1]))
+    cards = [(n, p) for n, p in cards if n >= TRAP_CARD_THRESHOLDS[0]]
+    if not cards:
+        raise typer.BadParameter(f"no labelled glue-board cards found in {source} (set CROPWATCH_SHARED_DATASETS_DIR)")
+    for rank, (_, p) in enumerate(cards):
+        shutil.copy2(p, folder / f"{rank:02d}-{p.name}")
     return folder
 
 
@@ -453,6 +472,8 @@ def up(
                     "--state",
                     str(folder.parent / f"camera-{cam.camera_id}.sent"),
                 ]
+                if cam.kind == "sticky_trap":
+                    cmd.append("--card-per-day")
                 # the token goes by environment: a command line is readable by every user in ps
                 children.append(
                     (

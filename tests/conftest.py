@@ -113,9 +113,10 @@ def _forget_rate_limits(url: str) -> None:
     sign-ins of the same user from the same address."""
     import redis
 
+    from cropwatch.core.heartbeat import redis_url_for
     from cropwatch.core.ratelimit import PREFIX
 
-    client = redis.Redis.from_url(url)
+    client = redis.Redis.from_url(redis_url_for(url))  # the embedded server's redis+socket:// is Celery's spelling
     keys = list(client.scan_iter(f"{PREFIX}*", count=1000))
     if keys:
         client.delete(*keys)

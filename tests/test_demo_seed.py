@@ -11,6 +11,7 @@ from cropwatch.core.orm import AlertRule, Camera, Cooperative, Plot
 from cropwatch.seed import SPECIES_THRESHOLDS, TRAP_CARD_THRESHOLDS, seed_demo
 from datasets.splits import hash_fraction
 from models import registry
+from tests.helpers import need_shared
 from training.recipes import PEST_FIELD
 
 
@@ -55,3 +56,16 @@ def test_the_vegetable_camera_sends_only_photos_of_the_carved_test_share(tmp_pat
     sent = sorted(p.name for p in folder.iterdir())
     assert len(sent) > 30
     assert all(hash_fraction(n, "test:") < PEST_FIELD.test_fraction for n in sent), "never a training photo"
+
+
+def test_the_demo_trap_fills_up_one_card_a_day_from_a_warning_sized_card(tmp_path):
+    from cropwatch import cli
+    from cropwatch.seed import DemoCamera
+
+    cam = DemoCamera(camera_id=1, name="Bẫy dính A1", kind="sticky_trap", token="x", photos="sticky-trap")
+    labels = need_shared("sticky-trap-aiinsect", "labels", "test")
+    cards = sorted(cli._demo_images(cam, tmp_path / "cam").iterdir())
+    insects = [len((labels / (p.stem.split("-", 1)[1] + ".txt")).read_text().split()) // 5 for p in cards]
+    assert len(cards) >= 5
+    assert insects == sorted(insects), "each day's card holds more insects than the day before"
+    assert insects[0] >= TRAP_CARD_THRESHOLDS[0], "the first demo day's card is no empty board"

@@ -1,5 +1,6 @@
 """The simulated camera behaves like a real one across restarts: it resumes, and never sends the same file twice."""
 
+import datetime as dt
 import hashlib
 import itertools
 import random
@@ -7,7 +8,7 @@ import random
 import cv2
 import numpy as np
 
-from camera_agents.simulator import _read_count, _write_count, camera_frames
+from camera_agents.simulator import _read_count, _write_count, camera_frames, card_per_day, first_day
 
 
 def _photos(tmp_path, n=3):
@@ -45,3 +46,22 @@ def test_a_restarted_camera_resumes_instead_of_replaying(tmp_path):
     _write_count(state, 5)
     resumed = [_sha(f) for f in itertools.islice(camera_frames(paths, random.Random(7), skip=_read_count(state)), 3)]
     assert resumed == whole[5:8]
+
+
+def test_a_trap_camera_shoots_one_card_all_day_and_the_next_card_the_next_day(tmp_path):
+    cards = _photos(tmp_path)
+    day = [dt.date(2026, 12, 1)]
+    frames = card_per_day(cards, today=lambda: day[0], start=dt.date(2026, 12, 1))
+    monday = [next(frames) for _ in range(4)]
+    assert {path for path, _ in monday} == {cards[0]}, "a trap photographs the same card all day"
+    assert len({hashlib.sha256(data).digest() for _, data in monday}) == 4, "each shot is a new file"
+    day[0] = dt.date(2026, 12, 2)
+    assert next(frames)[0] == cards[1]
+    day[0] = dt.date(2026, 12, 4)
+    assert next(frames)[0] == cards[0], "after the last card, the first again"
+
+
+def test_a_restarted_trap_camera_keeps_the_day_it_started(tmp_path):
+    state = tmp_path / "trap.sent"
+    assert first_day(state, dt.date(2026, 12, 1)) == dt.date(2026, 12, 1)
+    assert first_day(state, dt.date(2026, 12, 3)) == dt.date(2026, 12, 1)
