@@ -9,20 +9,28 @@ STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-fast install clean-data browser lint
+.PHONY: run test test-fast install clean-data browser lint lock
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip wheel setuptools
 	# torch from the local CPU/CUDA wheel index first, so no other torch build is ever resolved
-	$(BIN)/python -m pip install -q torch==2.14.1 torchvision==0.29.1
-	$(BIN)/python -m pip install -q -e '.[training,embedded,test]'
+	$(BIN)/python -m pip install -q -c requirements.lock torch==2.14.1 torchvision==0.29.1
+	# every other package at the version CI passed with (requirements.lock: pip constraints)
+	$(BIN)/python -m pip install -q -c requirements.lock -e '.[training,embedded,test]'
 	# Ultralytics pulls opencv-python (GUI build); one cv2 only: the headless build of the same version
 	$(BIN)/python -m pip uninstall -y -q opencv-python
 	$(BIN)/python -m pip install -q --force-reinstall --no-deps "$$($(BIN)/python -c 'import importlib.metadata as m; print("opencv-python-headless==" + m.version("opencv-python-headless"))')"
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# pin what the tested .venv holds (after a dependency change in pyproject.toml; review the diff before committing)
+lock: $(STAMP)
+	{ sed -n '1,3p' requirements.lock; \
+	  ($(BIN)/python -m pip freeze --exclude-editable; \
+	   $(BIN)/python -c 'import importlib.metadata as m; print("opencv-python==" + m.version("opencv-python-headless"))') \
+	  | LC_ALL=C sort -f; } > requirements.lock.new && mv requirements.lock.new requirements.lock
 
 run: $(STAMP)
 	$(BIN)/cropwatch up

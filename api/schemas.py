@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field
 
 from cropwatch.core.enums import (
     AlertLevel,
@@ -21,6 +21,7 @@ from cropwatch.core.enums import (
     ReviewState,
     Role,
 )
+from inference.detections import DetectionRecord
 
 ID_MAX = 2**31 - 1
 BIGINT_MAX = 2**63 - 1
@@ -176,9 +177,20 @@ class MultipartOut(BaseModel):
 
 
 class EdgeDetectionIn(BaseModel):
+    """One detection in the wire form of ``inference.detections.DetectionRecord``."""
+
+    class_id: int | None = Field(default=None, ge=0, description="the model's class id (older agents send none)")
     class_name: str = Field(min_length=1, max_length=100)
     score: float = Field(ge=0, le=1)
-    box: list[float] = Field(min_length=4, max_length=4, description="x1, y1, x2, y2 in image pixels")
+    xyxy: list[float] = Field(
+        min_length=4,
+        max_length=4,
+        validation_alias=AliasChoices("xyxy", "box"),
+        description="x1, y1, x2, y2 in image pixels (``box`` from agents before the record)",
+    )
+
+    def record(self) -> DetectionRecord:
+        return DetectionRecord(-1 if self.class_id is None else self.class_id, self.class_name, self.score, self.xyxy)
 
 
 class EdgeIn(BaseModel):

@@ -14,13 +14,14 @@ import math
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from camera_agents.config import ModelRef
+from inference.detections import DetectionRecord
 
 log = logging.getLogger("cropwatch.agent.edge")
 
@@ -29,26 +30,15 @@ log = logging.getLogger("cropwatch.agent.edge")
 class EdgeResult:
     model_sha256: str
     duration_ms: float
-    detections: list[dict[str, Any]] = field(default_factory=list)
+    detections: list[DetectionRecord] = field(default_factory=list)
 
     def body(self) -> dict[str, Any]:
         """The confirm body's ``edge`` object."""
         return {
             "model_sha256": self.model_sha256,
             "duration_ms": round(self.duration_ms, 1),
-            "detections": self.detections,
+            "detections": [d.to_json() for d in self.detections],
         }
-
-
-def to_records(det, names: dict[int, str]) -> list[dict[str, Any]]:
-    return [
-        {
-            "class_name": names.get(int(c), str(int(c))),
-            "score": round(float(s), 4),
-            "box": [round(float(v), 1) for v in box],
-        }
-        for box, s, c in zip(det.xyxy, det.confidence, det.class_id)
-    ]
 
 
 class EdgeDetector:
@@ -168,7 +158,7 @@ class EdgeDetector:
         else:
             out = det(image)
         ms = (time.perf_counter() - t) * 1000
-        return EdgeResult(sha or "", ms, to_records(out, det.names))
+        return EdgeResult(sha or "", ms, out.records(det.names))
 
 
 # -- crop mosaic -------------------------------------------------------------------------------------------------
@@ -193,18 +183,18 @@ def _overlap(a: list[int], b: list[int]) -> bool:
 
 def crop_mosaic(
     image: np.ndarray,
-    detections: list[dict[str, Any]],
+    detections: list[DetectionRecord],
     *,
     margin: float = 0.25,
     min_side: int = 64,
     gap: int = 4,
     fill: int = 114,
-) -> tuple[np.ndarray, list[dict[str, Any]]]:
+) -> tuple[np.ndarray, list[DetectionRecord]]:
     """One image made of crops around the detections (overlapping crops merged, so every detection appears once),
     packed in rows; returns it and the detections with boxes in mosaic coordinates."""
     if not detections:
         raise ValueError("a crop mosaic needs at least one detection")
-    regions = [_region(d["box"], image.shape, margin, min_side) for d in detections]
+    regions = [_region(list(d.xyxy), image.shape, margin, min_side) for d in detections]
     owner = list(range(len(regions)))
     merged = True
     while merged:  # union overlapping regions until none overlap
@@ -245,15 +235,15 @@ def crop_mosaic(
         x0, y0, _, _ = regions[o]
         mx, my = place[o]
         dx, dy = mx - x0, my - y0
-        b = d["box"]
-        box = [b[0] + dx, b[1] + dy, b[2] + dx, b[3] + dy]
+        b = d.xyxy
+        box = (b[0] + dx, b[1] + dy, b[2] + dx, b[3] + dy)
         out.append(
-            {
-                **d,
-                "box": [
+            replace(
+                d,
+                xyxy=tuple(
                     round(max(0.0, min(float(mw), v)) if k % 2 == 0 else max(0.0, min(float(mh), v)), 1)
                     for k, v in enumerate(box)
-                ],
-            }
+                ),
+            )
         )
     return mosaic, out

@@ -5,13 +5,14 @@ The hot path imports NumPy, OpenCV and onnxruntime only (never torch or ultralyt
 
 # decode first: it sets OPENCV_IO_MAX_IMAGE_PIXELS before cv2 is loaded
 from inference.decode import ImageRejected, decode_image, image_dimensions, sniff_format
-from inference.detections import Detections
+from inference.detections import DetectionRecord, Detections
 from inference.detector import Detector, ModelRejected, OnnxDetector
 from inference.letterbox import Letterbox, blob_from_images, compute_letterbox, scale_boxes
 from inference.model_file import ModelFile, read_model_file
 from inference.nms import nms
 
 __all__ = [
+    "DetectionRecord",
     "Detections",
     "Detector",
     "ImageRejected",

@@ -1,4 +1,5 @@
-"""The one value type that flows from the detector to storage: boxes, scores, classes plus per-detection extras.
+"""The detector's result inside the vision code (``Detections``: boxes, scores, classes plus per-detection extras)
+and the one record every detection becomes when it leaves it (``DetectionRecord``).
 
 Modelled on ``supervision.Detections``: parallel NumPy arrays, shapes checked on construction, boolean-mask / index /
 slice indexing that returns another ``Detections``. Boxes are xyxy float32 pixels of the original image.
@@ -13,8 +14,6 @@ from typing import Any
 import numpy as np
 
 from inference.nms import nms
-
-RECORD_KEYS = ("class_id", "class_name", "score", "x1", "y1", "x2", "y2")
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,29 +114,73 @@ class Detections:
             mask &= np.isin(self.class_id, np.fromiter(classes, dtype=np.int64))
         return self[mask]
 
-    def to_records(self, names: Mapping[int, str]) -> list[dict[str, Any]]:
-        """Plain dicts for storage: class_id, class_name, score, x1, y1, x2, y2 (+ one key per 1-D ``data`` array)."""
-        extras = {k: v for k, v in self.data.items() if v.ndim == 1}
-        records = []
-        for i, (box, score, cid) in enumerate(
-            zip(self.xyxy.tolist(), self.confidence.tolist(), self.class_id.tolist())
-        ):
-            rec = {"class_id": cid, "class_name": names.get(cid, str(cid)), "score": round(score, 5)}
-            rec.update(zip(("x1", "y1", "x2", "y2"), (round(c, 2) for c in box)))
-            rec.update({k: v[i].item() for k, v in extras.items()})
-            records.append(rec)
-        return records
+    def records(self, names: Mapping[int, str]) -> list[DetectionRecord]:
+        """The detections as they leave the vision code (storage, the edge wire format, shadow results): one
+        :class:`DetectionRecord` each (score to 5 decimals, pixels to 2), ``names`` giving the class names (an
+        unknown id is named by its number)."""
+        return [
+            DetectionRecord(cid, names.get(cid, str(cid)), round(score, 5), tuple(round(c, 2) for c in box))
+            for box, score, cid in zip(self.xyxy.tolist(), self.confidence.tolist(), self.class_id.tolist())
+        ]
 
     @classmethod
-    def from_records(cls, records: Iterable[Mapping[str, Any]]) -> Detections:
-        """Inverse of :meth:`to_records`; ``class_name`` is dropped (names belong to the model), other keys -> data."""
+    def of_records(cls, records: Iterable[DetectionRecord]) -> Detections:
+        """Inverse of :meth:`records` (names belong to the model and are dropped)."""
         records = list(records)
         if not records:
             return cls.empty()
-        extra_keys = [k for k in records[0] if k not in RECORD_KEYS]
         return cls(
-            np.array([[r["x1"], r["y1"], r["x2"], r["y2"]] for r in records], dtype=np.float32),
-            np.array([r["score"] for r in records], dtype=np.float32),
-            np.array([r["class_id"] for r in records], dtype=np.int64),
-            {k: np.array([r[k] for r in records]) for k in extra_keys},
+            np.array([r.xyxy for r in records], dtype=np.float32),
+            np.array([r.score for r in records], dtype=np.float32),
+            np.array([r.class_id for r in records], dtype=np.int64),
         )
+
+
+@dataclass(frozen=True)
+class DetectionRecord:
+    """One detection outside the vision code: what the worker stores, what a field agent sends (and keeps in its
+    outbox), what a shadow result holds, what a review's history records. ``xyxy`` in pixels of the image the
+    detector read. Its JSON form is :meth:`to_json`; :meth:`from_json` also reads the older forms (``box`` from
+    agents before this record, ``x1``..``y2`` from shadow results stored before it)."""
+
+    class_id: int
+    class_name: str
+    score: float
+    xyxy: tuple[float, float, float, float]
+
+    def __post_init__(self) -> None:
+        xyxy = tuple(float(v) for v in self.xyxy)
+        if len(xyxy) != 4:
+            raise ValueError(f"xyxy must hold 4 numbers, got {len(xyxy)}")
+        object.__setattr__(self, "xyxy", xyxy)
+        object.__setattr__(self, "class_id", int(self.class_id))
+        object.__setattr__(self, "score", float(self.score))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "class_id": self.class_id,
+            "class_name": self.class_name,
+            "score": round(self.score, 5),
+            "xyxy": [round(v, 2) for v in self.xyxy],
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any], class_ids: Mapping[str, int] | None = None) -> DetectionRecord:
+        """``class_ids`` (name → id) fills a missing ``class_id`` (records written before it was carried)."""
+        if "xyxy" in d:
+            xyxy = d["xyxy"]
+        elif "box" in d:
+            xyxy = d["box"]
+        else:
+            xyxy = (d["x1"], d["y1"], d["x2"], d["y2"])
+        cid = d.get("class_id")
+        if cid is None:
+            cid = (class_ids or {}).get(d["class_name"], -1)
+        return cls(cid, d["class_name"], d["score"], tuple(xyxy))
+
+    def clipped(self, width: float, height: float) -> DetectionRecord | None:
+        """The box clipped to a ``width`` × ``height`` image; None when nothing of it is left inside."""
+        x1, y1, x2, y2 = (max(0.0, min(v, lim)) for v, lim in zip(self.xyxy, (width, height, width, height)))
+        if x2 <= x1 or y2 <= y1:
+            return None
+        return DetectionRecord(self.class_id, self.class_name, self.score, (x1, y1, x2, y2))

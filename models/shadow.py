@@ -8,6 +8,7 @@ detections not rejected (confirmed, relabelled, adjusted, drawn), and each model
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 
 import numpy as np
 from sqlalchemy import select
@@ -15,27 +16,17 @@ from sqlalchemy.orm import Session
 
 from cropwatch.core.enums import DetectionSource, ReviewState
 from cropwatch.core.orm import Capture, Detection, ShadowResult
+from inference.detections import DetectionRecord
+from inference.nms import box_iou
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    if not len(a) or not len(b):
-        return np.zeros((len(a), len(b)))
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = lambda z: (z[:, 2] - z[:, 0]) * (z[:, 3] - z[:, 1])  # noqa: E731
-    return inter / np.maximum(area(a)[:, None] + area(b)[None, :] - inter, 1e-9)
-
-
-def match(pred: list[tuple[str, list[float]]], truth: list[tuple[str, list[float]]], iou: float) -> Counter:
-    """Greedy one-to-one matches per class; returns tp/fp/fn per class name."""
+def match(pred: Sequence[DetectionRecord], truth: Sequence[DetectionRecord], iou: float) -> Counter:
+    """Greedy one-to-one matches per class name; returns tp/fp/fn per class name."""
     out: Counter = Counter()
-    for name in {c for c, _ in pred} | {c for c, _ in truth}:
-        p = np.array([b for c, b in pred if c == name], dtype=float).reshape(-1, 4)
-        t = np.array([b for c, b in truth if c == name], dtype=float).reshape(-1, 4)
-        m = _iou(p, t)
+    for name in {d.class_name for d in pred} | {d.class_name for d in truth}:
+        p = np.array([d.xyxy for d in pred if d.class_name == name], dtype=float).reshape(-1, 4)
+        t = np.array([d.xyxy for d in truth if d.class_name == name], dtype=float).reshape(-1, 4)
+        m = box_iou(p, t)
         used_p, used_t = set(), set()
         for i, j in sorted(np.argwhere(m >= iou).tolist(), key=lambda ij: -m[ij[0], ij[1]]):
             if i not in used_p and j not in used_t:
@@ -74,22 +65,22 @@ def report(session: Session, model_version_id: int, *, cooperative_id: int | Non
     ms = []
     for r in results:
         ms.append(r.duration_ms)
-        shadow = [(d["class_name"], [d["x1"], d["y1"], d["x2"], d["y2"]]) for d in r.records]
+        shadow = [DetectionRecord.from_json(d) for d in r.records]
         dets = session.scalars(select(Detection).where(Detection.capture_id == r.capture_id)).all()
         prod = [
-            (d.class_name, [d.x1, d.y1, d.x2, d.y2])
+            d.record
             for d in dets
             if d.model_version_id == r.production_version_id and d.source == DetectionSource.model
         ]
-        for name, _ in shadow:
-            counts[name]["shadow"] += 1
-        for name, _ in prod:
-            counts[name]["production"] += 1
+        for d in shadow:
+            counts[d.class_name]["shadow"] += 1
+        for d in prod:
+            counts[d.class_name]["production"] += 1
         vs_production += match(shadow, prod, iou)
         cap = session.get(Capture, r.capture_id)
         if cap is not None and cap.reviewed_at is not None:
             reviewed += 1
-            truth = [(d.class_name, [d.x1, d.y1, d.x2, d.y2]) for d in dets if d.review_state != ReviewState.rejected]
+            truth = [d.record for d in dets if d.review_state != ReviewState.rejected]
             shadow_vs_people += match(shadow, truth, iou)
             # production's own boxes as they were judged: rejected ones are its false positives
             production_vs_people += match(prod, truth, iou)

@@ -213,8 +213,8 @@ def test_a_sticky_trap_week_counts_new_insects_not_photos(sessions):
             counted = alerts.daily_count(s, plot_id=tenant.plot_id, class_name="planthopper", day=day, min_score=0.25)
             assert counted == new_today, (day, counted, new_today, start_count)
         # the pressure chart and the union's statistics read the same figures
-        from api.web.pages_admin import union_stats
         from api.web.pages_agronomist import _daily_counts
+        from cropwatch.union.stats import union_stats
 
         chart = _daily_counts(s, WEEK, [tenant.plot_id])[tenant.plot_id]["planthopper"]
         union = union_stats(s, [tenant.cooperative_id], 1, now=local_day_bounds(WEEK[-1])[1])

@@ -50,3 +50,27 @@ def test_api_and_worker_import_without_torch_ultralytics_or_embedded_servers(tmp
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split()[-2:] == ["200", "False"], out.stdout[-500:]
+
+
+def _locked() -> dict[str, str]:
+    pins = {}
+    for line in (PROJECT / "requirements.lock").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[name.lower().replace("_", "-")] = version
+    return pins
+
+
+def test_the_lock_pins_every_installed_package_at_its_installed_version():
+    """`make install` installs from requirements.lock: a fresh machine gets the versions this suite passed with."""
+    pins = _locked()
+    unpinned, differ = [], []
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"].lower().replace("_", "-")
+        if name in ("cropwatch", "pip", "setuptools", "wheel"):
+            continue
+        if name not in pins:
+            unpinned.append(name)
+        elif pins[name] != dist.version:
+            differ.append(f"{name} {dist.version} (lock: {pins[name]})")
+    assert not unpinned and not differ, f"run `make lock`: not pinned {unpinned}, other version {differ}"

@@ -79,8 +79,10 @@ def confirm(
     if cap is None or cap.camera_id != camera.id:
         raise not_found("capture")
     body = body or ConfirmIn()
-    dets = [edge.EdgeDetection(d.class_name, d.score, tuple(d.box)) for d in body.edge.detections] if body.edge else []
-    mv = edge.check_edge(session, camera, body.edge.model_sha256, dets) if body.edge else None
+    mv, dets = None, []
+    if body.edge:
+        sent = [d.record() for d in body.edge.detections]
+        mv, dets = edge.check_edge(session, camera, body.edge.model_sha256, sent)
     was_pending = cap.status.value == "pending"
     cap = ingest.confirm(session, storage, settings, capture=cap)
     if was_pending and body.kind != cap.kind:

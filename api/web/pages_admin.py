@@ -20,7 +20,6 @@ import csv
 import datetime as dt
 import io
 import re
-from collections import defaultdict
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -28,7 +27,6 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.deps import Principal, SessionDep
@@ -39,7 +37,7 @@ from api.scoping import get_owned, scoped
 from api.web.pages_account import reset_redis
 from api.web.render import class_names_vi, render, translate
 from api.web.session import PageUser, csrf_protect, page_locale
-from cropwatch.accounts.members import MemberRefused, check_admin_may_change, revoke_user_tokens
+from cropwatch.accounts import members
 from cropwatch.accounts.password_reset import (
     ResetGrant,
     ResetUnavailable,
@@ -48,27 +46,21 @@ from cropwatch.accounts.password_reset import (
     pop_for_display,
     stash_for_display,
 )
-from cropwatch.alerts.counts import daily_figures
-from cropwatch.alerts.rules import FRUIT_CLASSES
 from cropwatch.core import show_once
-from cropwatch.core.enums import AlertLevel, CameraKind, CaptureStatus, ModelTask, Role
+from cropwatch.core.enums import CameraKind, ModelTask, Role
 from cropwatch.core.i18n import fmt_number
-from cropwatch.core.orm import Alert, Camera, Capture, Cooperative, Farm, Membership, Plot, User
-from cropwatch.core.security import PASSWORD_MIN, hash_password, password_problem
+from cropwatch.core.orm import Camera, Cooperative, Farm, Membership, Plot, User
+from cropwatch.core.security import PASSWORD_MIN
 from cropwatch.core.spreadsheet import csv_cell
-from cropwatch.core.timeutil import LOCAL_TZ, local_day_bounds, utcnow
+from cropwatch.core.timeutil import utcnow
+from cropwatch.union import stats as union
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
-#: roles a cooperative admin may give; union_admin sees several cooperatives, so only the installation grants it
-ASSIGNABLE = (Role.member, Role.agronomist, Role.ml_engineer, Role.coop_admin)
+ASSIGNABLE = members.ASSIGNABLE
 CAMERA_VIEWERS = (Role.coop_admin, Role.agronomist)
-USERNAME_RE = re.compile(r"^[A-Za-z0-9._-]{3,64}$")
-PHONE_RE = re.compile(r"^\+?[0-9][0-9 .-]{5,19}$")
-LEVELS = (AlertLevel.danger, AlertLevel.warning, AlertLevel.watch)
 PERIODS = (3, 6, 12, 24)
 CSV_HEADER = ("cooperative", "crop", "month", "pest", "class", "count")
-UNION_MIN_SCORE = 0.25  # the rules' default minimum score, as on the pressure page
 
 
 def _refuse(code: str, status: int = 400, **params: Any) -> ApiError:
@@ -193,49 +185,21 @@ def add_member(
     role: Annotated[str, Form(max_length=32)] = "member",
 ) -> Response:
     principal.require(Role.coop_admin)
-    username, full_name, phone = username.strip(), full_name.strip(), phone.strip()
-    form = {"username": username, "full_name": full_name, "phone": phone, "role": role}
+    form = {"username": username.strip(), "full_name": full_name.strip(), "phone": phone.strip(), "role": role}
     try:
-        if not USERNAME_RE.match(username):
-            raise _refuse("admin_bad_username")
-        if not full_name:
-            raise _refuse("admin_required", field="admin_full_name")
-        if phone and not PHONE_RE.match(phone):
-            raise _refuse("admin_bad_phone")
-        problem = password_problem(password, username, full_name)
-        if problem:
-            raise _refuse(problem, n=PASSWORD_MIN)
-        if role not in {r.value for r in ASSIGNABLE}:
-            raise _refuse("admin_role_not_assignable")
-        if session.scalar(select(User.id).where(func.lower(User.username) == username.lower())) is not None:
-            raise _refuse("admin_username_taken", 409, username=username)
-    except ApiError as exc:
-        return _members_page(
-            request, session, principal, error=_reason(request, principal, exc), form=form, status=exc.status
-        )
-    user = User(
-        username=username,
-        full_name=full_name,
-        phone=phone or None,
-        password_hash=hash_password(password),
-        locale=principal.user.locale or "vi",
-    )
-    try:
-        session.add(user)
-        session.flush()
-        membership = Membership(user_id=user.id, cooperative_id=principal.cooperative_id, role=Role(role))
-        session.add(membership)
-        session.commit()
-    except IntegrityError:  # the same username added at the same moment by someone else
-        session.rollback()
-        return _members_page(
-            request,
+        membership = members.add_member(
             session,
-            principal,
-            form=form,
-            status=409,
-            error=translate("admin_username_taken", page_locale(request, principal), username=username),
+            cooperative_id=principal.cooperative_id,
+            username=username,
+            full_name=full_name,
+            phone=phone,
+            password=password,
+            role=role,
+            locale=principal.user.locale or "vi",
         )
+    except members.MemberRefused as exc:
+        return _members_page(request, session, principal, error=_reason(request, principal, _api(exc)), form=form,
+                             status=exc.status)  # fmt: skip
     return RedirectResponse(f"/admin/members?done=added&m={membership.id}", status_code=303)
 
 
@@ -247,7 +211,10 @@ def _member_action(
     principal.require(Role.coop_admin)
     membership = get_owned(session, Membership, membership_id, principal, "member")
     try:
-        done = action(membership)
+        try:
+            done = action(membership)
+        except members.MemberRefused as exc:
+            raise _api(exc) from None
     except ApiError as exc:
         session.rollback()
         return _members_page(request, session, principal, error=_reason(request, principal, exc), status=exc.status)
@@ -264,30 +231,27 @@ def change_role(
     role: Annotated[str, Form(max_length=32)] = "",
 ) -> Response:
     def act(m: Membership) -> str:
-        _may_change(session, m, principal, "admin_self_role")
-        if role == m.role.value:
-            return "role"
-        if role not in {r.value for r in ASSIGNABLE}:
-            raise _refuse("admin_role_not_assignable")
-        m.role = Role(role)
+        members.change_role(session, m, role, acting_user_id=principal.user.id)
         return "role"
 
     return _member_action(request, session, principal, membership_id, act)
 
 
+def _api(exc: members.MemberRefused) -> ApiError:
+    return _refuse(exc.code, exc.status, **exc.params)
+
+
 def _may_change(session: Session, m: Membership, principal: Principal, own_code: str) -> None:
     try:
-        check_admin_may_change(session, m, acting_user_id=principal.user.id, own_code=own_code)
-    except MemberRefused as exc:
-        raise _refuse(exc.code) from None
+        members.check_admin_may_change(session, m, acting_user_id=principal.user.id, own_code=own_code)
+    except members.MemberRefused as exc:
+        raise _api(exc) from None
 
 
 @router.post("/admin/members/{membership_id}/deactivate")
 def deactivate_member(membership_id: Id, request: Request, session: SessionDep, principal: PageUser) -> Response:
     def act(m: Membership) -> str:
-        _may_change(session, m, principal, "admin_self_deactivate")
-        m.user.is_active = False
-        revoke_user_tokens(session, m.user_id)
+        members.set_active(session, m, False, acting_user_id=principal.user.id)
         return "off"
 
     return _member_action(request, session, principal, membership_id, act)
@@ -296,8 +260,7 @@ def deactivate_member(membership_id: Id, request: Request, session: SessionDep, 
 @router.post("/admin/members/{membership_id}/reactivate")
 def reactivate_member(membership_id: Id, request: Request, session: SessionDep, principal: PageUser) -> Response:
     def act(m: Membership) -> str:
-        _may_change(session, m, principal, "admin_self_deactivate")
-        m.user.is_active = True  # old sessions stay revoked: they sign in again
+        members.set_active(session, m, True, acting_user_id=principal.user.id)
         return "on"
 
     return _member_action(request, session, principal, membership_id, act)
@@ -697,75 +660,8 @@ def add_plot(
 
 
 def union_cooperatives(session: Session, principal: Principal) -> tuple[Cooperative, list[Cooperative]]:
-    """The union admin's home cooperative and every cooperative sharing its union code (just home without one)."""
     principal.require(Role.union_admin)
-    home = session.get(Cooperative, principal.cooperative_id)
-    if not home.union_code:
-        return home, [home]
-    return home, list(
-        session.scalars(
-            select(Cooperative)
-            .where(Cooperative.union_code == home.union_code)
-            .order_by(Cooperative.name, Cooperative.id)
-        )
-    )
-
-
-def local_months(months: int, now: dt.datetime | None = None) -> list[tuple[str, dt.datetime]]:
-    """The last ``months`` local (Asia/Ho_Chi_Minh) calendar months, oldest first: ("2025-03", UTC start)."""
-    today = (now or utcnow()).astimezone(LOCAL_TZ).date()
-    y, m = today.year, today.month
-    out = []
-    for _ in range(months):
-        out.append((f"{y:04d}-{m:02d}", local_day_bounds(dt.date(y, m, 1))[0]))
-        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
-    return out[::-1]
-
-
-def union_stats(session: Session, coop_ids: list[int], months: int, now: dt.datetime | None = None) -> dict:
-    """Counts only, per cooperative: captures, alerts by level, pests by crop / local month / class.
-
-    Pests: the sum of the plots' daily figures (detections a reviewer did not reject, fruit-ripeness classes left
-    out), so the union reads the numbers its cooperatives' alerts and charts show."""
-    buckets = local_months(months, now)
-    start = buckets[0][1]
-    captures = dict(
-        session.execute(
-            select(Capture.cooperative_id, func.count(Capture.id))
-            .where(
-                Capture.cooperative_id.in_(coop_ids),
-                Capture.captured_at >= start,
-                Capture.status != CaptureStatus.pending,
-            )
-            .group_by(Capture.cooperative_id)
-        ).all()
-    )
-    alerts: dict[int, dict[str, int]] = {cid: {lv.value: 0 for lv in LEVELS} for cid in coop_ids}
-    for cid, level, n in session.execute(
-        select(Alert.cooperative_id, Alert.level, func.count(Alert.id))
-        .where(Alert.cooperative_id.in_(coop_ids), Alert.created_at >= start)
-        .group_by(Alert.cooperative_id, Alert.level)
-    ):
-        alerts[cid][AlertLevel(level).value] = n
-    # pests: the plots' daily figures as the alerts count them (cropwatch/alerts/counts.py: new catches per trap, the
-    # highest photo of a garden camera), summed per cooperative, crop, local month and class - never the detections
-    # of every photo, which would count the insects on a sticky trap again in each photo
-    plots = session.execute(select(Plot.id, Plot.cooperative_id, Plot.crop).where(Plot.cooperative_id.in_(coop_ids)))
-    plot_info = {pid: (cid, crop) for pid, cid, crop in plots}
-    today = (now or utcnow()).astimezone(LOCAL_TZ).date()
-    first = start.astimezone(LOCAL_TZ).date()
-    days = [first + dt.timedelta(days=i) for i in range((today - first).days + 1)]
-    sums: dict[tuple[int, str, str, str], float] = defaultdict(float)
-    figures = daily_figures(session, plot_ids=list(plot_info), days=days, min_score=UNION_MIN_SCORE)
-    for (plot_id, cls), per_day in figures.items():
-        if cls in FRUIT_CLASSES:
-            continue
-        cid, crop = plot_info[plot_id]
-        for day, fig in per_day.items():
-            sums[(cid, crop, f"{day.year:04d}-{day.month:02d}", cls)] += fig.value
-    pests = [(cid, crop, m, cls, round(n, 1)) for (cid, crop, m, cls), n in sums.items() if n > 0]
-    pests.sort(key=lambda r: (r[0], r[1], r[2], r[3]))
-    return {"months": [b[0] for b in buckets], "captures": captures, "alerts": alerts, "pests": pests}
+    return union.cooperatives_of(session, principal.cooperative_id)
 
 
 def _period(months: int | None) -> int:
@@ -776,7 +672,7 @@ def _period(months: int | None) -> int:
 def union_page(request: Request, session: SessionDep, principal: PageUser, months: int | None = None) -> Response:
     home, coops = union_cooperatives(session, principal)
     months = _period(months)
-    stats = union_stats(session, [c.id for c in coops], months)
+    stats = union.union_stats(session, [c.id for c in coops], months)
     names = {c.id: c.name for c in coops}
     pest_total = {c.id: 0 for c in coops}
     per_month = {c.id: dict.fromkeys(stats["months"], 0) for c in coops}
@@ -803,7 +699,7 @@ def union_page(request: Request, session: SessionDep, principal: PageUser, month
         stats=stats,
         pest_total=pest_total,
         chart=chart,
-        levels=[lv.value for lv in LEVELS],
+        levels=[lv.value for lv in union.LEVELS],
         rows=[
             {"coop": names[r[0]], "crop": r[1], "month": f"{r[2][5:]}/{r[2][:4]}", "class": r[3], "count": r[4]}
             for r in rows
@@ -819,7 +715,7 @@ def union_export(request: Request, session: SessionDep, principal: PageUser, mon
     for a Vietnamese reader (the class name stays in its own column, for joining)."""
     home, coops = union_cooperatives(session, principal)
     months = _period(months)
-    stats = union_stats(session, [c.id for c in coops], months)
+    stats = union.union_stats(session, [c.id for c in coops], months)
     names = {c.id: c.name for c in coops}
     locale = page_locale(request, principal)
     pests_vi = class_names_vi(request) if locale == "vi" else {}

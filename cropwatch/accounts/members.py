@@ -7,19 +7,94 @@ are theirs alone, never their own (their own password is changed on the account 
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cropwatch.core.enums import Role
 from cropwatch.core.orm import ApiToken, Membership, User
-from cropwatch.core.security import hash_password
+from cropwatch.core.security import PASSWORD_MIN, hash_password, password_problem
 from cropwatch.core.timeutil import utcnow
+
+#: the roles a cooperative admin gives (a union admin is made by the union's own command)
+ASSIGNABLE = (Role.member, Role.agronomist, Role.ml_engineer, Role.coop_admin)
+USERNAME_RE = re.compile(r"^[A-Za-z0-9._-]{3,64}$")
+PHONE_RE = re.compile(r"^\+?[0-9][0-9 .-]{5,19}$")
 
 
 class MemberRefused(Exception):
-    def __init__(self, code: str) -> None:
+    """A refused change; ``code`` is a catalogue key, ``status`` the HTTP status a page answers with."""
+
+    def __init__(self, code: str, status: int = 400, **params: object) -> None:
         super().__init__(code)
-        self.code = code
+        self.code, self.status, self.params = code, status, params
+
+
+def add_member(
+    session: Session,
+    *,
+    cooperative_id: int,
+    username: str,
+    full_name: str,
+    phone: str,
+    password: str,
+    role: str,
+    locale: str,
+) -> Membership:
+    """A new account in the cooperative, after the checks (username and phone forms, the password policy, an
+    assignable role, a username nobody has); commits. Raises :class:`MemberRefused`."""
+    username, full_name, phone = username.strip(), full_name.strip(), phone.strip()
+    if not USERNAME_RE.match(username):
+        raise MemberRefused("admin_bad_username")
+    if not full_name:
+        raise MemberRefused("admin_required", field="admin_full_name")
+    if phone and not PHONE_RE.match(phone):
+        raise MemberRefused("admin_bad_phone")
+    problem = password_problem(password, username, full_name)
+    if problem:
+        raise MemberRefused(problem, n=PASSWORD_MIN)
+    if role not in {r.value for r in ASSIGNABLE}:
+        raise MemberRefused("admin_role_not_assignable")
+    if session.scalar(select(User.id).where(func.lower(User.username) == username.lower())) is not None:
+        raise MemberRefused("admin_username_taken", 409, username=username)
+    user = User(
+        username=username,
+        full_name=full_name,
+        phone=phone or None,
+        password_hash=hash_password(password),
+        locale=locale,
+    )
+    try:
+        session.add(user)
+        session.flush()
+        membership = Membership(user_id=user.id, cooperative_id=cooperative_id, role=Role(role))
+        session.add(membership)
+        session.commit()
+    except IntegrityError:  # the same username added at the same moment by someone else
+        session.rollback()
+        raise MemberRefused("admin_username_taken", 409, username=username) from None
+    return membership
+
+
+def change_role(session: Session, m: Membership, role: str, *, acting_user_id: int) -> None:
+    """Give ``m`` another assignable role (the caller commits)."""
+    check_admin_may_change(session, m, acting_user_id=acting_user_id, own_code="admin_self_role")
+    if role == m.role.value:
+        return
+    if role not in {r.value for r in ASSIGNABLE}:
+        raise MemberRefused("admin_role_not_assignable")
+    m.role = Role(role)
+
+
+def set_active(session: Session, m: Membership, active: bool, *, acting_user_id: int) -> None:
+    """Lock (every session and API token revoked at once) or unlock an account; old sessions stay revoked, so an
+    unlocked member signs in again. The caller commits."""
+    check_admin_may_change(session, m, acting_user_id=acting_user_id, own_code="admin_self_deactivate")
+    m.user.is_active = active
+    if not active:
+        revoke_user_tokens(session, m.user_id)
 
 
 def check_admin_may_change(session: Session, m: Membership, *, acting_user_id: int, own_code: str) -> None:

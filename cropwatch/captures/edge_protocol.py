@@ -5,16 +5,18 @@ See docs/edge-protocol.md for the wire format.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import replace
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cropwatch.captures.ingest import IngestError
-from cropwatch.captures.results import store_detections
+from cropwatch.captures.results import record_result
 from cropwatch.core.enums import CaptureStatus, DetectionSource
 from cropwatch.core.orm import Camera, Capture, Farm, ModelVersion, Plot
+from inference.detections import DetectionRecord
 from models import registry
 
 MODES = ("all", "detections", "crops")
@@ -77,57 +79,46 @@ def model_for_sha(session: Session, camera: Camera, sha256: str) -> ModelVersion
     return None
 
 
-@dataclass(frozen=True)
-class EdgeDetection:
-    class_name: str
-    score: float
-    box: tuple[float, float, float, float]
-
-
-def check_edge(session: Session, camera: Camera, model_sha256: str, detections: list[EdgeDetection]) -> ModelVersion:
+def check_edge(
+    session: Session, camera: Camera, model_sha256: str, detections: Sequence[DetectionRecord]
+) -> tuple[ModelVersion, list[DetectionRecord]]:
     """Refuse (422) detections from a model the server does not know or with classes it does not have; called
-    before the capture is accepted, so a refusal loses nothing (the agent keeps the frame)."""
+    before the capture is accepted, so a refusal loses nothing (the agent keeps the frame). Returns the model and
+    the detections with the model's class ids (an agent older than the record sends names only; a class id that
+    contradicts its name is refused)."""
     mv = model_for_sha(session, camera, model_sha256.lower())
     if mv is None:
         raise IngestError(422, "edge_model_unknown", sha256=model_sha256[:12])
-    names = set(mv.classes.values())
+    ids = {name: int(k) for k, name in mv.classes.items()}
+    checked = []
     for d in detections:
-        x1, y1, x2, y2 = d.box
-        if d.class_name not in names or not (x1 < x2 and y1 < y2):
+        x1, y1, x2, y2 = d.xyxy
+        known = ids.get(d.class_name)
+        if known is None or d.class_id not in (-1, known) or not (x1 < x2 and y1 < y2):
             raise IngestError(422, "edge_bad_detection", name=d.class_name)
-    return mv
+        checked.append(replace(d, class_id=known))
+    return mv, checked
 
 
 def accept_edge(
-    session: Session, capture: Capture, mv: ModelVersion, detections: list[EdgeDetection], duration_ms: float | None
+    session: Session,
+    capture: Capture,
+    mv: ModelVersion,
+    detections: Sequence[DetectionRecord],
+    duration_ms: float | None,
 ) -> bool:
-    """Store an agent's detections as the capture's result (boxes clipped to the image); False when the
-    capture already has a result (a confirm sent twice)."""
+    """Store an agent's detections (checked by :func:`check_edge`) as the capture's result, boxes clipped to the
+    image; False when the capture already has a result (a confirm sent twice)."""
     if capture.status == CaptureStatus.done:
         return False
-    ids = {name: int(k) for k, name in mv.classes.items()}
     w, h = capture.width or 0, capture.height or 0
-    records = []
-    for d in detections:
-        x1, y1, x2, y2 = (max(0.0, min(float(v), float(lim))) for v, lim in zip(d.box, (w, h, w, h)))
-        if x2 > x1 and y2 > y1:
-            records.append(
-                {
-                    "class_id": ids[d.class_name],
-                    "class_name": d.class_name,
-                    "score": d.score,
-                    "x1": x1,
-                    "y1": y1,
-                    "x2": x2,
-                    "y2": y2,
-                }
-            )
+    inside = [c for c in (d.clipped(w, h) for d in detections) if c is not None]
     try:
-        store_detections(
+        record_result(
             session,
             capture=capture,
             model_version_id=mv.id,
-            records=records,
+            detections=inside,
             elapsed_ms=duration_ms,
             width=w,
             height=h,

@@ -1,10 +1,13 @@
-"""Writing a capture's detections, from the server's worker or from a field agent's edge detector: one path.
+"""A capture's result, from the server's worker or from a field agent's edge detector: one path.
 
-The unique (capture, model version) inference run makes it write-once; alerts and the automatic diary
-observation follow in the same transaction, so a capture is never counted twice.
+:func:`record_result` stores the detections (:func:`store_detections`), then raises the cooperative's alerts and
+writes the automatic diary observation from the stored rows, in the caller's transaction. The unique (capture,
+model version) inference run makes it write-once, so a capture is never counted twice.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
@@ -13,6 +16,7 @@ from cropwatch.core.enums import CaptureStatus, DetectionSource
 from cropwatch.core.orm import Camera, Capture, Detection, InferenceRun, ModelVersion, Plot
 from cropwatch.core.timeutil import utcnow
 from cropwatch.diary import entries as diary
+from inference.detections import DetectionRecord
 
 
 def store_detections(
@@ -20,41 +24,34 @@ def store_detections(
     *,
     capture: Capture,
     model_version_id: int,
-    records: list[dict],
+    detections: Sequence[DetectionRecord],
     elapsed_ms: float | None,
     width: int,
     height: int,
     source: DetectionSource = DetectionSource.model,
 ) -> list[Detection]:
-    """Record ``records`` ({class_id, class_name, score, x1, y1, x2, y2}) as the capture's result; mark it done;
-    evaluate the cooperative's alert rules and write the diary observation. Raises IntegrityError when this
-    (capture, model) result exists already (a second delivery)."""
+    """Store ``detections`` as the capture's result (its inference run and one row each) and mark it done.
+    Raises IntegrityError when this (capture, model) result exists already (a second delivery)."""
     run = InferenceRun(
         cooperative_id=capture.cooperative_id,
         capture_id=capture.id,
         model_version_id=model_version_id,
-        detection_count=len(records),
+        detection_count=len(detections),
         duration_ms=elapsed_ms,
         source=source,
     )
     s.add(run)
     s.flush()  # the unique (capture, model) key: a second delivery fails here
     rows = [
-        Detection(
+        Detection.of_record(
+            r,
             cooperative_id=capture.cooperative_id,
             capture_id=capture.id,
             run_id=run.id,
             model_version_id=model_version_id,
-            class_id=r["class_id"],
-            class_name=r["class_name"],
-            score=r["score"],
-            x1=r["x1"],
-            y1=r["y1"],
-            x2=r["x2"],
-            y2=r["y2"],
             source=source,
         )
-        for r in records
+        for r in detections
     ]
     s.add_all(rows)
     capture.height, capture.width = int(height), int(width)
@@ -62,6 +59,32 @@ def store_detections(
     capture.error = None
     capture.processed_at = utcnow()
     s.flush()
+    return rows
+
+
+def record_result(
+    s: Session,
+    *,
+    capture: Capture,
+    model_version_id: int,
+    detections: Sequence[DetectionRecord],
+    elapsed_ms: float | None,
+    width: int,
+    height: int,
+    source: DetectionSource = DetectionSource.model,
+) -> list[Detection]:
+    """Store the capture's detections, evaluate the cooperative's alert rules on them and write the diary
+    observation; returns the stored rows. Raises IntegrityError on a second delivery (nothing else is written)."""
+    rows = store_detections(
+        s,
+        capture=capture,
+        model_version_id=model_version_id,
+        detections=detections,
+        elapsed_ms=elapsed_ms,
+        width=width,
+        height=height,
+        source=source,
+    )
     mv = s.get(ModelVersion, model_version_id)
     names_vi = {mv.classes[k]: v for k, v in (mv.classes_vi or {}).items() if k in mv.classes}
     plot = s.get(Plot, capture.plot_id)
@@ -71,7 +94,7 @@ def store_detections(
         s,
         capture=capture,
         camera=camera,
-        detections=[(d.id, d.class_name) for d in rows],
+        detections=rows,
         names_vi=names_vi,
         alert_id=opened[0].id if opened else None,
     )

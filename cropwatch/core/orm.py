@@ -43,6 +43,7 @@ from cropwatch.core.enums import (
     ReviewState,
     Role,
 )
+from inference.detections import DetectionRecord
 
 
 def utcnow() -> dt.datetime:
@@ -379,6 +380,17 @@ class Detection(Base):
     review_state: Mapped[ReviewState] = mapped_column(_enum(ReviewState), default=ReviewState.unreviewed)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     capture: Mapped[Capture] = relationship(back_populates="detections")
+
+    @property
+    def record(self) -> DetectionRecord:
+        """The stored detection as the one record the rest of the system reads (inference.detections)."""
+        return DetectionRecord(self.class_id, self.class_name, self.score, (self.x1, self.y1, self.x2, self.y2))
+
+    @classmethod
+    def of_record(cls, r: DetectionRecord, **row: object) -> Detection:
+        """A row for record ``r``; ``row`` gives the rest (cooperative, capture, run, model version, source)."""
+        x1, y1, x2, y2 = r.xyxy
+        return cls(class_id=r.class_id, class_name=r.class_name, score=r.score, x1=x1, y1=y1, x2=x2, y2=y2, **row)
 
 
 class Review(Base):

@@ -8,7 +8,7 @@ starts with ``_`` is about the change itself, not the entry (``_reason``: why it
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from cropwatch.core.enums import DiarySource, DiaryStatus, DiaryType
 from cropwatch.core.i18n import t
-from cropwatch.core.orm import Camera, Capture, DiaryEntry, DiaryRevision, User
+from cropwatch.core.orm import Camera, Capture, Detection, DiaryEntry, DiaryRevision, User
 from cropwatch.core.timeutil import fmt_date, fmt_datetime, local_day, local_day_bounds, utcnow
 
 SNAPSHOT_FIELDS = (
@@ -380,7 +380,7 @@ def automatic_observation(
     *,
     capture: Capture,
     camera: Camera,
-    detections: list[tuple[int, str]],
+    detections: Sequence[Detection],
     names_vi: dict[str, str] | None,
     alert_id: int | None = None,
 ) -> DiaryEntry | None:
@@ -393,8 +393,8 @@ def automatic_observation(
     if not detections:
         return None
     by_class: dict[str, list[int]] = {}
-    for det_id, name in detections:
-        by_class.setdefault(name, []).append(det_id)
+    for d in detections:
+        by_class.setdefault(d.class_name, []).append(d.id)
     day = local_day(capture.captured_at)
     start, end = local_day_bounds(day)
     first = None

@@ -71,14 +71,8 @@ class Box:
 
 
 def _det_state(d: Detection) -> dict:
-    return {
-        "class_name": d.class_name,
-        "class_id": d.class_id,
-        "score": round(d.score, 4),
-        "box": [round(v, 1) for v in (d.x1, d.y1, d.x2, d.y2)],
-        "review_state": d.review_state.value,
-        "source": d.source.value,
-    }
+    """What a review's history keeps of a detection: its record's JSON, its review state and where it came from."""
+    return {**d.record.to_json(), "review_state": d.review_state.value, "source": d.source.value}
 
 
 def class_ids(session: Session, capture: Capture) -> dict[str, int]:

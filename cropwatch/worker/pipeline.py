@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from cropwatch.captures.results import store_detections
+from cropwatch.captures.results import record_result
 from cropwatch.core.enums import CaptureStatus, ModelTask
 from cropwatch.core.orm import Camera, Capture, InferenceRun, Plot, ShadowResult
 from cropwatch.core.settings import Settings
@@ -34,6 +34,7 @@ from cropwatch.core.storage import Storage, StorageError
 from cropwatch.core.timeutil import utcnow
 from cropwatch.worker.model_cache import ModelCache, NoModel
 from inference.decode import ImageRejected, decode_image
+from inference.detections import DetectionRecord, Detections
 from inference.tiling import TileConfig, detect_tiled
 
 log = logging.getLogger(__name__)
@@ -197,9 +198,7 @@ class CaptureProcessor:
                 return
             shadow_id, detector = found
             d, ms = _detect_one(detector, w, kw)
-            records = [
-                {k: r[k] for k in ("class_name", "score", "x1", "y1", "x2", "y2")} for r in d.to_records(detector.names)
-            ]
+            records = [r.to_json() for r in d.records(detector.names)]
             with self.sessions.begin() as s:
                 s.add(
                     ShadowResult(
@@ -262,8 +261,8 @@ class CaptureProcessor:
                 tiling = TileConfig.from_setting(getattr(detector, "tiling", None))
         return _Work(cap, image, model_id, detector, tiling, camera.model_task)
 
-    def _finish(self, w: _Work, dets: Any, elapsed_ms: float) -> Result:
-        records = dets.to_records(w.detector.names)
+    def _finish(self, w: _Work, dets: Detections, elapsed_ms: float) -> Result:
+        records = dets.records(w.detector.names)
         capture_id, model_id = w.cap.id, w.model_id
         try:
             return self._store(w.cap, w.image.shape, model_id, records, elapsed_ms)
@@ -279,16 +278,18 @@ class CaptureProcessor:
             self._release(capture_id, "write conflict, retrying", permanent=False)
             return Result(Outcome.retry, "write conflict")
 
-    def _store(self, cap: Capture, shape: tuple, model_id: int, records: list[dict], elapsed_ms: float) -> Result:
+    def _store(
+        self, cap: Capture, shape: tuple, model_id: int, records: list[DetectionRecord], elapsed_ms: float
+    ) -> Result:
         with self.sessions.begin() as s:
             capture = s.get(Capture, cap.id)
             if capture.status == CaptureStatus.done:
                 return Result(Outcome.already_done)
-            store_detections(
+            record_result(
                 s,
                 capture=capture,
                 model_version_id=model_id,
-                records=records,
+                detections=records,
                 elapsed_ms=elapsed_ms,
                 width=int(shape[1]),
                 height=int(shape[0]),

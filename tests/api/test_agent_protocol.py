@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from cropwatch.core.enums import CaptureStatus, DetectionSource, Role
 from cropwatch.core.orm import Alert, Camera, Capture, Detection, ModelVersion
+from inference.detections import DetectionRecord
 
 PHOTO = planthopper_photo()
 
@@ -133,6 +134,31 @@ def test_edge_detections_are_stored_and_raise_alerts_without_the_server_worker(
         assert max(d.x2 for d in dets) == cap.width
         alert = s.scalars(select(Alert).where(Alert.cooperative_id == tenant_a.cooperative_id)).one()
         assert alert.count == 2 and alert.evidence_capture_id == cap_id
+
+
+def test_edge_detections_in_the_record_form_keep_the_models_class_ids(client, tenant_a, sessions, enqueued, pest_int8):
+    with sessions() as s:
+        ids = {name: int(k) for k, name in s.get(ModelVersion, pest_int8[0]).classes.items()}
+    hopper, bug = ids["planthopper"], ids["rice bug"]
+    cap_id = _upload_single(client, tenant_a, PHOTO.read_bytes())
+    wrong = {"class_id": bug, "class_name": "planthopper", "score": 0.8, "xyxy": [10, 10, 60, 70]}
+    edge = {"model_sha256": pest_int8[1], "duration_ms": 30.0, "detections": [wrong]}
+    r = client.post(f"/api/v1/ingest/captures/{cap_id}/confirm", headers=tenant_a.camera_auth, json={"edge": edge})
+    assert r.status_code == 422 and r.json()["code"] == "edge_bad_detection", "an id that contradicts its name"
+    with sessions() as s:
+        assert s.get(Capture, cap_id).status == CaptureStatus.pending, "a refusal loses nothing"
+    edge["detections"] = [
+        {"class_id": hopper, "class_name": "planthopper", "score": 0.8, "xyxy": [10, 10, 60, 70]},
+        {"class_name": "rice bug", "score": 0.6, "box": [80, 80, 120, 130]},  # an agent from before the record
+    ]
+    r = client.post(f"/api/v1/ingest/captures/{cap_id}/confirm", headers=tenant_a.camera_auth, json={"edge": edge})
+    assert r.status_code == 200 and r.json()["status"] == "done"
+    with sessions() as s:
+        stored = {d.record for d in s.scalars(select(Detection).where(Detection.capture_id == cap_id))}
+    assert stored == {
+        DetectionRecord(hopper, "planthopper", 0.8, (10, 10, 60, 70)),
+        DetectionRecord(bug, "rice bug", 0.6, (80, 80, 120, 130)),
+    }
 
 
 def test_edge_detections_of_an_unknown_model_are_refused_and_lose_nothing(

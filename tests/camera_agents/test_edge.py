@@ -19,6 +19,7 @@ from camera_agents.config import AgentConfig, ModelRef
 from camera_agents.edge_detector import EdgeDetector, EdgeResult, crop_mosaic
 from camera_agents.sources import Frame
 from camera_agents.uploader import Refused
+from inference.detections import DetectionRecord
 
 PROJECT = Path(__file__).resolve().parents[2]
 MODEL = PROJECT / "models" / "pest" / "pest-rice-yolo11n.int8.onnx"
@@ -30,17 +31,17 @@ def test_crop_mosaic_holds_the_pixels_under_every_remapped_box():
     rng = np.random.default_rng(0)
     img = rng.integers(0, 255, (900, 1600, 3), dtype=np.uint8)
     dets = [
-        {"class_name": "a", "score": 0.9, "box": [100, 120, 160, 200]},
-        {"class_name": "b", "score": 0.8, "box": [150, 150, 210, 230]},  # overlaps the first: one crop
-        {"class_name": "c", "score": 0.7, "box": [1400, 700, 1590, 890]},  # at the border
-        {"class_name": "d", "score": 0.6, "box": [800, 10, 805, 14]},
+        DetectionRecord(0, "a", 0.9, (100, 120, 160, 200)),
+        DetectionRecord(1, "b", 0.8, (150, 150, 210, 230)),  # overlaps the first: one crop
+        DetectionRecord(2, "c", 0.7, (1400, 700, 1590, 890)),  # at the border
+        DetectionRecord(3, "d", 0.6, (800, 10, 805, 14)),
     ]  # tiny: min_side context
     mosaic, out = crop_mosaic(img, dets, margin=0.25, min_side=64)
     assert mosaic.shape[0] * mosaic.shape[1] < img.shape[0] * img.shape[1] / 4
-    assert [d["class_name"] for d in out] == ["a", "b", "c", "d"]
+    assert [(d.class_id, d.class_name, d.score) for d in out] == [(d.class_id, d.class_name, d.score) for d in dets]
     for d, m in zip(dets, out):
-        x1, y1, x2, y2 = map(int, d["box"])
-        mx1, my1, mx2, my2 = map(int, m["box"])
+        x1, y1, x2, y2 = map(int, d.xyxy)
+        mx1, my1, mx2, my2 = map(int, m.xyxy)
         assert (mx2 - mx1, my2 - my1) == (x2 - x1, y2 - y1)
         assert np.array_equal(mosaic[my1:my2, mx1:mx2], img[y1:y2, x1:x2])
     with pytest.raises(ValueError):
@@ -55,7 +56,9 @@ def test_the_shipped_model_runs_on_the_agent_and_reports_its_sha256(tmp_path):
     assert res.model_sha256 == hashlib.sha256(MODEL.read_bytes()).hexdigest()
     assert res.duration_ms > 0 and res.detections, "conf 0.05 on a pest photo finds something"
     d = res.detections[0]
-    assert set(d) == {"class_name", "score", "box"} and d["box"][0] < d["box"][2]
+    assert edge._detector.names[d.class_id] == d.class_name and d.xyxy[0] < d.xyxy[2]
+    wire = res.body()["detections"][0]
+    assert set(wire) == {"class_id", "class_name", "score", "xyxy"}, "the agent sends the one detection record"
 
 
 class ModelServer:
@@ -100,7 +103,7 @@ class FakeEdge:
 
     def detect(self, img):
         boxes = self.boxes_for.get(int(img[0, 0, 0]), [])
-        return EdgeResult(self.sha256, 12.0, [{"class_name": "planthopper", "score": 0.7, "box": b} for b in boxes])
+        return EdgeResult(self.sha256, 12.0, [DetectionRecord(6, "planthopper", 0.7, tuple(b)) for b in boxes])
 
 
 def _agent(tmp_path, mode: str, edge) -> Agent:
@@ -133,7 +136,7 @@ def test_mode_all_sends_every_frame_with_its_detections_and_flags_those_with_som
     first, second = agent.outbox.next_due(), None
     agent.outbox.uploaded(first)
     second = agent.outbox.next_due()
-    assert first.flagged and first.edge["detections"][0]["box"] == [5, 5, 50, 50]
+    assert first.flagged and first.edge["detections"][0]["xyxy"] == [5, 5, 50, 50]
     assert first.edge["model_sha256"] == "cd" * 32 and first.kind == "frame"
     assert not second.flagged and second.edge["detections"] == []
 
@@ -162,7 +165,7 @@ def test_mode_crops_sends_a_mosaic_with_boxes_in_its_coordinates(tmp_path):
     assert entry.kind == "crops" and entry.flagged
     mosaic = cv2.imdecode(np.frombuffer(entry.read(), np.uint8), cv2.IMREAD_COLOR)
     assert mosaic.shape[0] * mosaic.shape[1] < 480 * 640 / 4
-    x1, y1, x2, y2 = map(int, entry.edge["detections"][0]["box"])
+    x1, y1, x2, y2 = map(int, entry.edge["detections"][0]["xyxy"])
     assert abs(int(mosaic[y1:y2, x1:x2].mean()) - 200) < 6  # the crop under its box (JPEG noise aside)
 
 
@@ -224,9 +227,6 @@ def test_one_frame_gives_the_same_detections_at_the_edge_and_on_the_server(
         image = decode_image(photo.read_bytes())
         at_edge = agent.detect(image).detections
         on_server = server.predict_batch([image])[0]
-        assert [(d["class_name"], d["score"]) for d in at_edge] == [
-            (server.names[int(c)], round(float(sc), 4)) for c, sc in zip(on_server.class_id, on_server.confidence)
-        ]
-        assert all(np.allclose(d["box"], b, atol=0.06) for d, b in zip(at_edge, on_server.xyxy))
+        assert at_edge == on_server.records(server.names), "the same records at the edge as on the server"
         compared += len(at_edge)
     assert compared > 0, "the frames gave no detection to compare"

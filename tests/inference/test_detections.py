@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inference.detections import Detections
+from inference.detections import DetectionRecord, Detections
 from inference.nms import nms
 
 
@@ -159,25 +159,32 @@ def test_nms_matches_torchvision():
 def test_records_round_trip():
     d = make(3, extras=True)
     names = {0: "rice_bug", 1: "planthopper"}
-    records = d.to_records(names)
-    assert records[0] == {
-        "class_id": 0,
-        "class_name": "rice_bug",
-        "score": 0.9,
-        "x1": 0.0,
-        "y1": 0.0,
-        "x2": 20.0,
-        "y2": 20.0,
-        "tile": 0,
-    }
-    assert [r["class_name"] for r in records] == ["rice_bug", "planthopper", "rice_bug"]
-    assert all(type(v) in (int, float, str) for r in records for v in r.values())  # JSON/SQL friendly
-    back = Detections.from_records(records)
+    records = d.records(names)
+    assert records[0] == DetectionRecord(0, "rice_bug", 0.9, (0.0, 0.0, 20.0, 20.0))
+    assert [r.class_name for r in records] == ["rice_bug", "planthopper", "rice_bug"]
+    assert records[0].to_json() == {"class_id": 0, "class_name": "rice_bug", "score": 0.9, "xyxy": [0, 0, 20, 20]}
+    assert [DetectionRecord.from_json(r.to_json()) for r in records] == records
+    back = Detections.of_records(records)
     np.testing.assert_allclose(back.xyxy, d.xyxy)
     np.testing.assert_allclose(back.confidence, d.confidence, atol=1e-5)
-    assert back.class_id.tolist() == d.class_id.tolist() and back.data["tile"].tolist() == [0, 1, 2]
-    assert Detections.from_records([]) == Detections.empty() and Detections.empty().to_records(names) == []
+    assert back.class_id.tolist() == d.class_id.tolist()
+    assert Detections.of_records([]) == Detections.empty() and Detections.empty().records(names) == []
+
+
+def test_records_read_the_older_json_forms():
+    rec = DetectionRecord(1, "planthopper", 0.7, (1, 2, 3, 4))
+    agent = {"class_name": "planthopper", "score": 0.7, "box": [1, 2, 3, 4]}  # an agent before the record
+    shadow = {"class_name": "planthopper", "score": 0.7, "x1": 1, "y1": 2, "x2": 3, "y2": 4}  # a stored shadow result
+    assert DetectionRecord.from_json(agent, {"planthopper": 1}) == rec
+    assert DetectionRecord.from_json(shadow, {"planthopper": 1}) == rec
+    assert DetectionRecord.from_json(shadow).class_id == -1, "no class map: the id is unknown, not guessed"
+
+
+def test_a_record_clipped_to_the_image():
+    rec = DetectionRecord(0, "a", 0.5, (-5, 10, 700, 50))
+    assert rec.clipped(640, 480).xyxy == (0, 10, 640, 50)
+    assert DetectionRecord(0, "a", 0.5, (650, 10, 700, 50)).clipped(640, 480) is None
 
 
 def test_records_unknown_class_name():
-    assert Detections([[0, 0, 1, 1]], [0.5], [9]).to_records({0: "a"})[0]["class_name"] == "9"
+    assert Detections([[0, 0, 1, 1]], [0.5], [9]).records({0: "a"})[0].class_name == "9"

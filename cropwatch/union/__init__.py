@@ -1,0 +1,1 @@
+"""The union of cooperatives: what its admin reads across the cooperatives."""
