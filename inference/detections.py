@@ -101,6 +101,13 @@ class Detections:
             {k: np.concatenate([d.data[k] for d in items]) for k in keys},
         )
 
+    def scaled(self, sx: float, sy: float) -> Detections:
+        """Boxes multiplied by ``sx`` along x and ``sy`` along y (back to a photo's pixels from a reduced decode)."""
+        if sx == 1 and sy == 1:
+            return self
+        factor = np.array([sx, sy, sx, sy], dtype=np.float32)
+        return Detections(self.xyxy * factor, self.confidence, self.class_id, self.data)
+
     def with_nms(self, iou: float = 0.5, class_agnostic: bool = False) -> Detections:
         """Greedy NMS (torchvision semantics), per class unless ``class_agnostic``; result sorted by score."""
         keep = nms(self.xyxy, self.confidence, iou, class_ids=None if class_agnostic else self.class_id)

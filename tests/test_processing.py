@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 from factories import add_rule, make_tenant
-from helpers import rice_photos, upload
+from helpers import planthopper_photo, rice_photos, upload
 from sqlalchemy import func, select
 
 from cropwatch.core.enums import CaptureStatus, DiarySource
-from cropwatch.core.orm import Alert, Capture, Detection, DiaryEntry, InferenceRun
+from cropwatch.core.orm import Alert, Camera, Capture, Detection, DiaryEntry, InferenceRun, Plot
 from cropwatch.core.storage import StorageError
 from cropwatch.worker.pipeline import CaptureProcessor, Outcome
 
@@ -123,3 +123,36 @@ def test_storage_outage_is_retried_without_using_up_attempts(
         assert cap.status == CaptureStatus.stored and cap.attempts == 0
     monkeypatch.undo()
     assert processor.process(cid).outcome == Outcome.done
+
+
+def test_a_big_phone_photo_is_read_near_the_models_size_with_boxes_in_its_own_pixels(
+    processor, sessions, storage, settings, tenant
+):
+    import cv2
+    import numpy as np
+
+    from inference.detections import Detections
+    from inference.nms import box_iou
+
+    small = cv2.imread(str(planthopper_photo()))
+    big = cv2.resize(small, (small.shape[1] * 6, small.shape[0] * 6), interpolation=cv2.INTER_CUBIC)
+    ok, jpeg = cv2.imencode(".jpg", big, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    cid = upload(sessions, storage, settings, tenant, jpeg.tobytes())
+    assert processor.process(cid).outcome == Outcome.done
+    with sessions() as s:
+        cap = s.get(Capture, cid)
+        assert (cap.width, cap.height) == (big.shape[1], big.shape[0]), "the photo's own size, not the decoded one"
+        stored = [d.record for d in s.scalars(select(Detection).where(Detection.capture_id == cid))]
+        camera, plot = s.get(Camera, cap.camera_id), s.get(Plot, cap.plot_id)
+        _, detector = processor.models.get(
+            s, camera.model_task, cap.cooperative_id, crop=plot.crop, camera_kind=camera.kind
+        )
+    # the same model on the whole photo decoded at full size: the boxes that count agree
+    full = detector.predict_batch([big], conf=0.25)[0]
+    assert len(full), "the model finds the planthopper on the big photo"
+    kept = Detections.of_records([r for r in stored if r.score >= 0.25])
+    iou = box_iou(full.xyxy, kept.xyxy)
+    for i, cls in enumerate(full.class_id.tolist()):
+        same = [j for j in range(len(kept)) if kept.class_id[j] == cls]
+        assert same and max(iou[i, j] for j in same) >= 0.8, "a box of the full-size read is missing"
+    assert np.all(kept.xyxy[:, 2] <= big.shape[1]) and np.all(kept.xyxy[:, 3] <= big.shape[0])

@@ -33,7 +33,7 @@ from cropwatch.core.settings import Settings
 from cropwatch.core.storage import Storage, StorageError
 from cropwatch.core.timeutil import utcnow
 from cropwatch.worker.model_cache import ModelCache, NoModel
-from inference.decode import ImageRejected, decode_image
+from inference.decode import Decoded, ImageRejected, decode_reduced
 from inference.detections import DetectionRecord, Detections
 from inference.tiling import TileConfig, detect_tiled
 
@@ -65,6 +65,7 @@ class _Work:
     detector: Any
     tiling: TileConfig | None
     task: ModelTask
+    decoded: Decoded  # the photo's own size, and the scale of ``image`` to it
 
 
 class CaptureProcessor:
@@ -198,7 +199,7 @@ class CaptureProcessor:
                 return
             shadow_id, detector = found
             d, ms = _detect_one(detector, w, kw)
-            records = [r.to_json() for r in d.records(detector.names)]
+            records = [r.to_json() for r in d.scaled(*w.decoded.scale).records(detector.names)]
             with self.sessions.begin() as s:
                 s.add(
                     ShadowResult(
@@ -231,13 +232,6 @@ class CaptureProcessor:
         except (StorageError, FileNotFoundError) as exc:
             self._release(capture_id, f"object storage: {exc}", permanent=isinstance(exc, FileNotFoundError))
             return Result(Outcome.retry if isinstance(exc, StorageError) else Outcome.failed, str(exc))
-        try:
-            image = decode_image(
-                data, max_pixels=self.settings.max_image_pixels, max_bytes=self.settings.max_upload_bytes
-            )
-        except ImageRejected as exc:
-            self._release(capture_id, f"{exc.code}: {exc}", permanent=True)
-            return Result(Outcome.failed, f"{exc.code}: {exc}")
         with self.sessions() as s:
             camera = s.get(Camera, cap.camera_id)
             try:
@@ -259,13 +253,26 @@ class CaptureProcessor:
                 tiling = None
             if tiling is None:  # a model trained on windows reads over windows unless the camera says otherwise
                 tiling = TileConfig.from_setting(getattr(detector, "tiling", None))
-        return _Work(cap, image, model_id, detector, tiling, camera.model_task)
+        # a photo read whole is shrunk to the model's side anyway: a JPEG decodes straight near that size (bounded
+        # memory per batch); windows need every pixel
+        long_side = None if tiling else max(getattr(detector, "imgsz", (0,)))
+        try:
+            decoded = decode_reduced(
+                data,
+                long_side=long_side or None,
+                max_pixels=self.settings.max_image_pixels,
+                max_bytes=self.settings.max_upload_bytes,
+            )
+        except ImageRejected as exc:
+            self._release(capture_id, f"{exc.code}: {exc}", permanent=True)
+            return Result(Outcome.failed, f"{exc.code}: {exc}")
+        return _Work(cap, decoded.image, model_id, detector, tiling, camera.model_task, decoded)
 
     def _finish(self, w: _Work, dets: Detections, elapsed_ms: float) -> Result:
-        records = dets.records(w.detector.names)
+        records = dets.scaled(*w.decoded.scale).records(w.detector.names)
         capture_id, model_id = w.cap.id, w.model_id
         try:
-            return self._store(w.cap, w.image.shape, model_id, records, elapsed_ms)
+            return self._store(w.cap, (w.decoded.height, w.decoded.width), model_id, records, elapsed_ms)
         except IntegrityError:
             with self.sessions() as s:
                 run = s.scalar(

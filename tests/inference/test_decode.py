@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from inference.decode import ImageRejected, decode_image, image_dimensions, sniff_format
+from inference.decode import ImageRejected, decode_image, decode_reduced, image_dimensions, sniff_format
 
 MP = 40_000_000
 
@@ -234,3 +234,57 @@ def test_exif_orientation_is_applied(small):
     data = buf.getvalue()
     assert image_dimensions(data) == (200, 120)
     assert decode_image(data, max_pixels=MP).shape == (200, 120, 3)
+
+
+# -- decoding near the model's size ---------------------------------------------------------------------------------
+def _jpeg(img: np.ndarray, exif_orientation: int | None = None) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    kw = {}
+    if exif_orientation:
+        exif = Image.Exif()
+        exif[0x0112] = exif_orientation
+        kw["exif"] = exif.tobytes()
+    Image.fromarray(img[..., ::-1]).save(buf, "JPEG", quality=92, **kw)
+    return buf.getvalue()
+
+
+def _scene(w: int, h: int) -> np.ndarray:
+    img = np.full((h, w, 3), 90, np.uint8)
+    cv2.rectangle(img, (w // 4, h // 3), (w // 2, h // 2), (20, 200, 240), -1)
+    return img
+
+
+def test_a_big_jpeg_decodes_straight_near_the_models_side():
+    data = _jpeg(_scene(4000, 3000))
+    d = decode_reduced(data, long_side=480, max_pixels=MP)
+    assert d.image.shape == (375, 500, 3), "1/8: the long side stays at 480 or more"
+    assert (d.width, d.height) == (4000, 3000) and d.scale == (8.0, 8.0)
+    full = decode_reduced(data, long_side=None, max_pixels=MP)
+    assert full.image.shape == (3000, 4000, 3) and full.scale == (1.0, 1.0)
+    # the same picture, smaller: the yellow rectangle is where it was, in the photo's own pixels
+    ys, xs = np.nonzero(d.image[..., 2] > 200)
+    assert abs(xs.min() * d.scale[0] - 1000) <= 16 and abs(ys.min() * d.scale[1] - 1000) <= 16
+    assert decode_reduced(data, long_side=1600, max_pixels=MP).scale == (2.0, 2.0)
+    assert decode_reduced(_jpeg(_scene(640, 480)), long_side=480, max_pixels=MP).scale == (1.0, 1.0)
+
+
+def test_a_reduced_decode_keeps_the_exif_turn_and_the_odd_sizes():
+    data = _jpeg(_scene(3001, 2003), exif_orientation=6)  # a portrait phone photo stored landscape, odd sizes
+    d = decode_reduced(data, long_side=640, max_pixels=MP)
+    assert d.image.shape == (751, 501, 3), "1/4 (1/8 would be under 640): ceil(3001 / 4) × ceil(2003 / 4), upright"
+    assert (d.width, d.height) == (2003, 3001)
+    assert d.scale == (2003 / 501, 3001 / 751)
+
+
+def test_a_reduced_decode_runs_the_same_checks_first():
+    data = _jpeg(_scene(4000, 3000))
+    with pytest.raises(ImageRejected) as e:
+        decode_reduced(data[: len(data) // 2], long_side=480, max_pixels=MP)
+    assert e.value.code == "corrupt"
+    with pytest.raises(ImageRejected) as e:
+        decode_reduced(data, long_side=480, max_pixels=4000 * 3000 - 1)
+    assert e.value.code == "too_many_pixels"
