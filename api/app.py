@@ -11,6 +11,7 @@ from api import web
 from api.body_limits import BodyLimits
 from api.errors import data_error_handler, ingest_error_handler, storage_error_handler
 from api.offline_docs import register_offline_docs
+from api.request_metrics import RequestMetrics
 from api.routers import (
     agent,
     alerts,
@@ -82,6 +83,7 @@ def create_app(
     app.add_exception_handler(StorageError, storage_error_handler)
     app.add_exception_handler(DataError, data_error_handler)
     app.add_middleware(BodyLimits, max_upload_bytes=settings.max_upload_bytes, max_photos=settings.max_diary_photos)
+    app.add_middleware(RequestMetrics)  # outermost: the whole request's time
     web.register(app)  # pages; also answers ApiError on page paths as HTML
     for module in (
         health,

@@ -45,9 +45,12 @@ def migrate() -> None:
 @app.command()
 def api(host: str | None = None, port: int | None = None, workers: int = 1) -> None:
     """Serve the HTTP API with uvicorn."""
-    import uvicorn
+    from cropwatch.core.metrics_dir import enable_multiprocess
 
     s = get_settings()
+    enable_multiprocess(s.data_dir, "api")  # before prometheus_client is imported: every uvicorn worker counts
+    import uvicorn
+
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -66,8 +69,23 @@ def uvicorn_proxy_options(s) -> dict:
 
 
 @app.command()
-def worker(queues: str = "inference,maintenance", concurrency: int = 1, loglevel: str = "INFO") -> None:
+def worker(
+    queues: str = "inference,maintenance",
+    concurrency: int = 1,
+    loglevel: str = "INFO",
+    metrics_port: int = typer.Option(0, help="serve this worker's Prometheus metrics on this port (0: none)"),
+    metrics_host: str = typer.Option("127.0.0.1", help="address for --metrics-port (0.0.0.0: every interface)"),
+) -> None:
     """Run a Celery worker (one process per concurrency slot; each runs onnxruntime with onnx_threads)."""
+    from cropwatch.core.metrics_dir import enable_multiprocess
+
+    folder = enable_multiprocess(get_settings().data_dir, "worker")  # before prometheus_client is imported
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        from cropwatch.core.metrics import serving_registry
+
+        start_http_server(metrics_port, addr=metrics_host, registry=serving_registry(folder))
     from cropwatch.core.queue import app as celery_app
 
     celery_app.worker_main(

@@ -140,3 +140,17 @@ def drop_bucket(server, bucket: str) -> None:
         client.remove_bucket(bucket)
     except Exception as exc:  # noqa: BLE001 - a test that stopped the server on purpose must not fail teardown
         print(f"note: bucket {bucket} left behind: {exc}")
+
+
+def sample(exposition: str, name: str, **labels: str) -> float:
+    """The value of series ``name`` with (at least) ``labels`` in a Prometheus text exposition; 0 when absent."""
+    import re
+
+    for line in exposition.splitlines():
+        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$", line)
+        if not m or m.group(1) != name:
+            continue
+        have = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
+        if all(have.get(k) == v for k, v in labels.items()):
+            return float(m.group(3))
+    return 0.0

@@ -11,13 +11,14 @@ import threading
 
 import httpx
 import pytest
-from helpers import rice_photos
+from helpers import rice_photos, sample
 from sqlalchemy import select
 from stack import api_server, e2e_tenant, kill_group, spawn, stack_env, wait_for
 
 from camera_agents.simulator import CameraSimulator
 from cropwatch.core.enums import CaptureStatus, Role
 from cropwatch.core.orm import Capture, Detection, InferenceRun
+from cropwatch.embedded import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +31,8 @@ def tenant(sessions, models_registered):
 def test_camera_to_alert_and_diary_through_real_processes(settings, sessions, tenant, tmp_path):
     env = stack_env(settings, model_variant="int8")  # the worker serves the INT8 artifact of the shipped model
     log = open(tmp_path / "stack.log", "wb")
-    worker = spawn(["worker"], env, log)
+    worker_port = free_port()
+    worker = spawn(["worker", "--metrics-port", str(worker_port)], env, log)
     try:
         with api_server(env, log) as url:
             sim = CameraSimulator(url, tenant.camera_token)
@@ -55,6 +57,18 @@ def test_camera_to_alert_and_diary_through_real_processes(settings, sessions, te
                 and 'variant="int8"' in line
                 for line in metrics.splitlines()
             ), metrics[-2000:]
+            # the worker's histograms reach the API's scrape (prometheus_client's multiprocess files of both)
+            assert sample(metrics, "cropwatch_capture_seconds_count") >= 6, metrics[-3000:]
+            assert sample(metrics, "cropwatch_queue_wait_seconds_count") >= 6
+            assert sample(metrics, "cropwatch_batch_images_sum") >= 6
+            assert sample(metrics, "cropwatch_forward_seconds_count") >= 1
+            assert sample(metrics, "cropwatch_s3_seconds_count", operation="get") >= 6
+            assert sample(metrics, "cropwatch_captures_processed_total", outcome="done") >= 6
+            slots = sample(metrics, "cropwatch_http_request_seconds_count", route="/api/v1/ingest/slots", method="POST")
+            assert slots >= 6, "the API's own request histogram"
+            own = httpx.get(f"http://127.0.0.1:{worker_port}/metrics").text  # a worker host's own endpoint
+            assert sample(own, "cropwatch_capture_seconds_count") >= 6
+            assert sample(own, "cropwatch_http_request_seconds_count") == 0, "the worker's own series only"
             details = [httpx.get(f"{url}/api/v1/captures/{u.capture_id}", headers=auth).json() for u in uploaded]
             n_dets = sum(len(d["detections"]) for d in details)
             assert n_dets > 0

@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, gen
 from sqlalchemy import func, select, text
 
 from cropwatch.core import heartbeat
+from cropwatch.core.metrics import exposition
 from cropwatch.core.orm import Capture
 from cropwatch.core.storage import StorageError
 
@@ -90,7 +91,8 @@ def health(request: Request, response: Response) -> dict:
 
 @router.get("/metrics", response_class=PlainTextResponse, responses={401: {"description": "ops token needed"}})
 def metrics(request: Request) -> Response:
-    """Prometheus text format: the API process's own metrics plus, from the heartbeats, one series set per worker.
+    """Prometheus text format: the capture path's counters and histograms (every API and worker process of this
+    data dir: cropwatch.core.metrics) plus, from the heartbeats, one series set per worker.
     Aggregates only (no cooperative's data). In production it needs ``Authorization: Bearer $CROPWATCH_OPS_TOKEN``
     (Prometheus: ``authorization: {credentials: ...}``)."""
     if not operator(request):
@@ -131,4 +133,5 @@ def metrics(request: Request) -> Response:
                 by_status.labels(status.value).set(n)
     except Exception:  # noqa: BLE001 - metrics must answer even when the database does not
         pass
-    return Response(generate_latest() + generate_latest(reg), media_type=CONTENT_TYPE_LATEST)
+    own = exposition(request.app.state.settings.data_dir)  # the histograms of every API and worker process
+    return Response(own + generate_latest(reg), media_type=CONTENT_TYPE_LATEST)

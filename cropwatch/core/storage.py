@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
@@ -10,8 +11,23 @@ from urllib.parse import urlsplit, urlunsplit
 from minio import Minio
 from minio.error import S3Error
 
+from cropwatch.core.metrics import S3_SECONDS, timed
 from cropwatch.core.presign import presign_put
 from cropwatch.core.settings import Settings
+
+
+def _observed(operation: str):
+    """Time each call of the decorated storage method in ``cropwatch_s3_seconds{operation=…}``."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            with timed(S3_SECONDS, operation=operation):
+                return fn(*args, **kwargs)
+
+        return call
+
+    return wrap
 
 
 class StorageError(RuntimeError):
@@ -54,12 +70,14 @@ class Storage:
         except Exception as exc:  # urllib3 connection errors
             raise StorageError(f"object storage unreachable: {exc}") from exc
 
+    @_observed("put")
     def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         try:
             self._client.put_object(self.bucket, key, io.BytesIO(data), len(data), content_type=content_type)
         except Exception as exc:
             raise StorageError(f"could not store {key}: {exc}") from exc
 
+    @_observed("get")
     def get_bytes(self, key: str, *, max_bytes: int | None = None) -> bytes:
         try:
             resp = self._client.get_object(self.bucket, key)
@@ -76,6 +94,7 @@ class Storage:
             resp.release_conn()
         return data
 
+    @_observed("stat")
     def stat(self, key: str) -> ObjectInfo | None:
         try:
             st = self._client.stat_object(self.bucket, key)
@@ -87,12 +106,14 @@ class Storage:
             raise StorageError(f"object storage unreachable: {exc}") from exc
         return ObjectInfo(key=key, size=st.size or 0, content_type=st.content_type)
 
+    @_observed("remove")
     def remove(self, key: str) -> None:
         try:
             self._client.remove_object(self.bucket, key)
         except Exception as exc:
             raise StorageError(f"could not remove {key}: {exc}") from exc
 
+    @_observed("list")
     def list_keys(self, prefix: str) -> list[str]:
         try:
             return [o.object_name for o in self._client.list_objects(self.bucket, prefix=prefix, recursive=True)]
@@ -108,6 +129,7 @@ class Storage:
 
     # multipart uploads (large frames from field agents, resumable part by part) ------------------------------
 
+    @_observed("create_multipart")
     def create_multipart(self, key: str, content_type: str = "application/octet-stream") -> str:
         try:
             return self._client._create_multipart_upload(self.bucket, key, {"Content-Type": content_type})
@@ -126,6 +148,7 @@ class Storage:
             )
         )
 
+    @_observed("list_parts")
     def list_parts(self, key: str, upload_id: str) -> dict[int, tuple[str, int]] | None:
         """{part number: (etag, size)} of the parts S3 holds; None when the upload is unknown (completed or
         aborted)."""
@@ -146,6 +169,7 @@ class Storage:
         except Exception as exc:
             raise StorageError(f"object storage unreachable: {exc}") from exc
 
+    @_observed("complete_multipart")
     def complete_multipart(self, key: str, upload_id: str, parts: dict[int, tuple[str, int]]) -> None:
         from minio.datatypes import Part
 

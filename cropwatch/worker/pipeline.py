@@ -27,7 +27,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cropwatch.captures.results import record_result
+from cropwatch.core import metrics
 from cropwatch.core.enums import CaptureStatus, ModelTask
+from cropwatch.core.metrics import timed
 from cropwatch.core.orm import Camera, Capture, InferenceRun, Plot, ShadowResult
 from cropwatch.core.settings import Settings
 from cropwatch.core.storage import Storage, StorageError
@@ -85,7 +87,7 @@ class CaptureProcessor:
 
     def _claim(self, capture_id: int) -> Result | Capture:
         """Mark the capture `processing` and count the attempt (a crash mid-task counts too)."""
-        with self.sessions.begin() as s:
+        with timed(metrics.DB_SECONDS, step="claim"), self.sessions.begin() as s:
             cap = s.get(Capture, capture_id, with_for_update=True)
             if cap is None:
                 return Result(Outcome.failed, "capture does not exist")
@@ -183,6 +185,8 @@ class CaptureProcessor:
         for w in work:
             if results[w.cap.id].outcome == Outcome.done and self._in_shadow_sample(w.cap.id):
                 self._shadow(w, kw)
+        for r in results.values():
+            metrics.CAPTURES.labels(r.outcome.value).inc()
         return results
 
     def _in_shadow_sample(self, capture_id: int) -> bool:
@@ -217,6 +221,8 @@ class CaptureProcessor:
             log.exception("shadow detection of capture %s failed", w.cap.id)
 
     def _count(self, images: int, total_ms: float) -> None:
+        metrics.FORWARD_SECONDS.observe(total_ms / 1000)
+        metrics.BATCH_IMAGES.observe(images)
         if self.on_batch is not None:
             self.on_batch(images, total_ms)
 
@@ -288,7 +294,7 @@ class CaptureProcessor:
     def _store(
         self, cap: Capture, shape: tuple, model_id: int, records: list[DetectionRecord], elapsed_ms: float
     ) -> Result:
-        with self.sessions.begin() as s:
+        with timed(metrics.DB_SECONDS, step="store"), self.sessions.begin() as s:
             capture = s.get(Capture, cap.id)
             if capture.status == CaptureStatus.done:
                 return Result(Outcome.already_done)
@@ -301,6 +307,7 @@ class CaptureProcessor:
                 width=int(shape[1]),
                 height=int(shape[0]),
             )
+        _observe_latency(cap)
         log.info("capture %s: %d detections in %.0f ms", cap.id, len(records), elapsed_ms)
         return Result(Outcome.done, detections=len(records))
 
@@ -310,6 +317,16 @@ def _detect_one(detector: Any, w: _Work, kw: dict) -> tuple[Any, float]:
     t0 = time.perf_counter()
     d = detect_tiled(detector, w.image, w.tiling, **kw) if w.tiling else detector.predict_batch([w.image], **kw)[0]
     return d, (time.perf_counter() - t0) * 1000
+
+
+def _observe_latency(cap: Capture) -> None:
+    """Upload confirmed (``received_at``) → claimed, and → stored now, in the capture histograms."""
+    if cap.received_at is None:
+        return
+    received = _aware(cap.received_at)
+    if cap.claimed_at is not None:
+        metrics.QUEUE_WAIT_SECONDS.observe(max(0.0, (_aware(cap.claimed_at) - received).total_seconds()))
+    metrics.CAPTURE_SECONDS.observe(max(0.0, (utcnow() - received).total_seconds()))
 
 
 def _aware(t: dt.datetime) -> dt.datetime:
