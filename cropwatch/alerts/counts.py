@@ -210,3 +210,21 @@ def daily_figure(
     """The plot's figure for one pest and day (None: no photo of the matching cameras that day)."""
     got = daily_figures(session, plot_ids=[plot_id], days=[day], min_score=min_score, classes=[class_name], unit=unit)
     return got.get((plot_id, class_name), {}).get(day)
+
+
+class DayFigures:
+    """One plot's figures for one local day, read once per (minimum score, unit) for every pest at once: a capture's
+    alert rules and its diary observation ask for several pests of the same day, and each read walks the day's
+    photos (``daily_figures``)."""
+
+    def __init__(self, session: Session, *, plot_id: int, day: dt.date) -> None:
+        self.session, self.plot_id, self.day = session, plot_id, day
+        self._read: dict[tuple[float, str | None], dict[tuple[int, str], dict[dt.date, Figure]]] = {}
+
+    def get(self, class_name: str, *, min_score: float, unit: str | None = None) -> Figure | None:
+        key = (min_score, unit)
+        if key not in self._read:
+            self._read[key] = daily_figures(
+                self.session, plot_ids=[self.plot_id], days=[self.day], min_score=min_score, unit=unit
+            )
+        return self._read[key].get((self.plot_id, class_name), {}).get(self.day)

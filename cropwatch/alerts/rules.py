@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cropwatch.alerts.counts import daily_figure, trap_new_catches  # noqa: F401 - trap_new_catches: re-exported
+from cropwatch.alerts.counts import DayFigures, daily_figure, trap_new_catches  # noqa: F401 - trap_new_catches: re-exported
 from cropwatch.alerts.rule_text import unit_text
 from cropwatch.core.enums import AlertLevel, AlertStatus
 from cropwatch.core.i18n import fmt_number, t
@@ -35,10 +35,8 @@ def daily_count(
     return fig.value if fig else 0
 
 
-def _figure_unit(
-    session: Session, *, plot_id: int, class_name: str, day: dt.date, min_score: float, unit: str | None
-) -> tuple[float, str]:
-    fig = daily_figure(session, plot_id=plot_id, class_name=class_name, day=day, min_score=min_score, unit=unit)
+def _figure_unit(figures: DayFigures, *, class_name: str, min_score: float, unit: str | None) -> tuple[float, str]:
+    fig = figures.get(class_name, min_score=min_score, unit=unit)
     return (fig.value, fig.unit) if fig else (0, unit or "sample")
 
 
@@ -78,8 +76,10 @@ def evaluate(
     plot: Plot,
     class_names: Iterable[str],
     names_vi: dict[str, str] | None = None,
+    figures: DayFigures | None = None,
 ) -> list[Alert]:
-    """Apply the cooperative's rules to the plot's day of this capture; returns alerts opened or updated."""
+    """Apply the cooperative's rules to the plot's day of this capture; returns alerts opened or updated.
+    ``figures``: the plot's day figures when the caller reads them too (the diary observation)."""
     classes = set(class_names)
     if not classes:
         return []
@@ -91,9 +91,10 @@ def evaluate(
         )
     ).all()
     day = local_day(capture.captured_at)
+    figures = figures or DayFigures(session, plot_id=plot.id, day=day)
     touched: list[Alert] = []
     fired: dict[str, list[tuple[AlertRule, int, tuple[int, int] | None]]] = {}  # pest → rules reached today
-    figures: dict[tuple[str, float, str | None], tuple[float, str]] = {}
+    read: dict[tuple[str, float, str | None], tuple[float, str]] = {}
     for rule in rules:
         if rule.crop and rule.crop != plot.crop or rule.kind == "silence":
             continue
@@ -103,11 +104,9 @@ def evaluate(
                 touched.append(alert)
             continue
         key = (rule.class_name, rule.min_score, rule.unit)  # the warning and danger rules of a pest read one figure
-        if key not in figures:
-            figures[key] = _figure_unit(
-                session, plot_id=plot.id, class_name=rule.class_name, day=day, min_score=rule.min_score, unit=rule.unit
-            )
-        count, unit = figures[key]
+        if key not in read:
+            read[key] = _figure_unit(figures, class_name=rule.class_name, min_score=rule.min_score, unit=rule.unit)
+        count, unit = read[key]
         if count < rule.threshold:
             continue
         extra = None

@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from cropwatch.alerts import rules as alerts
+from cropwatch.alerts.counts import DayFigures
 from cropwatch.core.enums import CaptureStatus, DetectionSource
 from cropwatch.core.orm import Camera, Capture, Detection, InferenceRun, ModelVersion, Plot
-from cropwatch.core.timeutil import utcnow
+from cropwatch.core.timeutil import local_day, utcnow
 from cropwatch.diary import entries as diary
 from inference.detections import DetectionRecord
 
@@ -89,7 +90,9 @@ def record_result(
     names_vi = {mv.classes[k]: v for k, v in (mv.classes_vi or {}).items() if k in mv.classes}
     plot = s.get(Plot, capture.plot_id)
     camera = s.get(Camera, capture.camera_id)
-    opened = alerts.evaluate(s, capture=capture, plot=plot, class_names={r.class_name for r in rows}, names_vi=names_vi)
+    figures = DayFigures(s, plot_id=capture.plot_id, day=local_day(capture.captured_at))  # read once for both
+    names = {r.class_name for r in rows}
+    opened = alerts.evaluate(s, capture=capture, plot=plot, class_names=names, names_vi=names_vi, figures=figures)
     diary.automatic_observation(
         s,
         capture=capture,
@@ -97,5 +100,6 @@ def record_result(
         detections=rows,
         names_vi=names_vi,
         alert_id=opened[0].id if opened else None,
+        figures=figures,
     )
     return rows

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cropwatch.alerts.counts import DayFigures
 from cropwatch.core.enums import DiarySource, DiaryStatus, DiaryType
 from cropwatch.core.i18n import t
 from cropwatch.core.orm import Camera, Capture, Detection, DiaryEntry, DiaryRevision, User
@@ -383,13 +384,12 @@ def automatic_observation(
     detections: Sequence[Detection],
     names_vi: dict[str, str] | None,
     alert_id: int | None = None,
+    figures: DayFigures | None = None,
 ) -> DiaryEntry | None:
     """One pending `observation` per plot, pest and local day, updated as the day goes: its figure is the day's
     count as the alerts read it (:func:`cropwatch.alerts.rules.daily_count`: new catches on a trap, the highest photo of
     a garden camera), its evidence the photos' detections (``detection_ids``, ``capture_id`` the latest), every
     update a revision. Written in Vietnamese (``title``) and English (``title_en``); a page shows one of them."""
-    from cropwatch.alerts.rules import daily_count
-
     if not detections:
         return None
     by_class: dict[str, list[int]] = {}
@@ -397,9 +397,11 @@ def automatic_observation(
         by_class.setdefault(d.class_name, []).append(d.id)
     day = local_day(capture.captured_at)
     start, end = local_day_bounds(day)
+    figures = figures or DayFigures(session, plot_id=capture.plot_id, day=day)
     first = None
     for name, ids in sorted(by_class.items()):
-        count = daily_count(session, plot_id=capture.plot_id, class_name=name, day=day, min_score=0.0)
+        fig = figures.get(name, min_score=0.0)
+        count = fig.value if fig else 0
         pest_vi = (names_vi or {}).get(name, name)
         common = dict(count=count, date=fmt_date(day))
         vi = t("diary_auto_day", "vi", pest=pest_vi, **common)
