@@ -226,3 +226,59 @@ def test_a_sticky_trap_week_counts_new_insects_not_photos(sessions):
     assert photos_sum[WEEK[3]] > 1000, "what summing photos would have said"
     assert raised[WEEK[3]] == [("warning", 30)] and raised[WEEK[5]] == [("warning", 25)]
     assert all(raised[d] == [] for d in (WEEK[0], WEEK[1], WEEK[2], WEEK[4]))
+
+
+def _same_week_earlier(day: dt.date, years_back: int) -> list[dt.date]:
+    year, week, weekday = day.isocalendar()
+    monday = dt.date.fromisocalendar(year - years_back, week, 1)
+    return [monday + dt.timedelta(days=i) for i in range(weekday)]
+
+
+def test_a_seasonal_rule_fires_above_the_median_of_the_same_week_in_earlier_seasons(sessions):
+    """Week 47 of 2026 (Mon 16 Nov to Thu 19 Nov so far) against week 47 of 2023, 2024 and 2025 on the same plot."""
+    today = WEEK[3]
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "season")
+        _rule(s, tenant, kind="seasonal", threshold=2, level=AlertLevel.warning, params={"margin_pct": 20})
+        for years_back, per_day in ((1, 4), (2, 6), (3, 30)):  # the median of 4, 6, 30 is 6 (an outbreak year aside)
+            for day in _same_week_earlier(today, years_back):
+                processed_capture(s, tenant, when=local_day_bounds(day)[0] + dt.timedelta(hours=9),
+                                  counts={"planthopper": per_day}, score=0.8, class_id=0)  # fmt: skip
+        plot = s.get(Plot, tenant.plot_id)
+        assert _capture_with(s, tenant, WEEK[0], {"planthopper": 7}) == [], "7 is not over 6 by 20 %"
+        assert _capture_with(s, tenant, WEEK[1], {"planthopper": 7}) == []
+        got = _capture_with(s, tenant, WEEK[2], {"planthopper": 10})  # the week's daily mean: (7 + 7 + 10) / 3 = 8
+        assert [(a.level, a.count) for a in got] == [(AlertLevel.warning, 8)]
+        vi, en = got[0].message_vi, got[0].message_en
+        assert "trung bình 8" in vi and "mức thường gặp 6" in vi and "3 mùa trước của lô" in vi, vi
+        assert "above the usual 6" in en and "3 earlier seasons of the plot" in en, en
+        assert plot.crop == "lúa"
+
+
+def test_a_plot_without_earlier_seasons_is_compared_with_the_cooperatives_plots_of_its_crop(sessions):
+    today = WEEK[1]
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "season-new")
+        _rule(s, tenant, kind="seasonal", threshold=1, level=AlertLevel.watch)
+        home = s.get(Plot, tenant.plot_id)
+        older = Plot(cooperative_id=tenant.cooperative_id, farm_id=home.farm_id, name="Lô cũ", crop=home.crop)
+        other_crop = Plot(cooperative_id=tenant.cooperative_id, farm_id=home.farm_id, name="Lô rau", crop="cải bắp")
+        s.add_all([older, other_crop])
+        s.flush()
+        for day in _same_week_earlier(today, 1):
+            at = local_day_bounds(day)[0] + dt.timedelta(hours=9)
+            processed_capture(s, tenant, when=at, counts={"planthopper": 2}, score=0.8, class_id=0, plot_id=older.id)
+            processed_capture(s, tenant, when=at, counts={"planthopper": 50}, score=0.8, class_id=0,
+                              plot_id=other_crop.id)  # fmt: skip
+        assert _capture_with(s, tenant, WEEK[0], {"planthopper": 2}) == [], "2 is the usual 2, not above it"
+        got = _capture_with(s, tenant, WEEK[1], {"planthopper": 6})  # mean (2 + 6) / 2 = 4 > 2
+        assert [(a.level, a.count) for a in got] == [(AlertLevel.watch, 4)]
+        assert "mức thường gặp 2" in got[0].message_vi and "cùng cây trồng" in got[0].message_vi
+        assert "the cooperative's plots of the crop" in got[0].message_en
+
+
+def test_a_seasonal_rule_without_any_earlier_season_stays_quiet(sessions):
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "season-none")
+        _rule(s, tenant, kind="seasonal", threshold=1, level=AlertLevel.warning)
+        assert _capture_with(s, tenant, WEEK[0], {"planthopper": 40}) == [], "nothing to compare with: no guess"

@@ -29,10 +29,11 @@ class RuleIn(BaseModel):
     min_score: float = Field(default=0.25, ge=0, le=1)
     cooldown_minutes: int = Field(default=360, ge=0, le=60 * 24 * 30)
     enabled: bool = True
-    kind: str = Field(default="threshold", pattern="^(threshold|trend|silence|harvest_window)$")
+    kind: str = Field(default="threshold", pattern="^(threshold|trend|seasonal|silence|harvest_window)$")
     params: dict | None = Field(
         default=None,
-        description='trend: {"rise_pct": 50}; silence: {"hours": 6}; '
+        description='trend: {"rise_pct": 50}; seasonal: {"margin_pct": 0} (this week\'s daily mean above the median of '
+        "the same ISO week in up to 5 earlier seasons, the threshold its minimum); silence: {\"hours\": 6}; "
         'harvest_window: {"share": 0.3, "target": 0.8, "days": 7}',
     )
     unit: str | None = Field(
@@ -60,6 +61,10 @@ class _TrendParams(BaseModel):
     rise_pct: float = Field(default=50, ge=1, le=10000)
 
 
+class _SeasonalParams(BaseModel):
+    margin_pct: float = Field(default=0, ge=0, le=10000)
+
+
 class _SilenceParams(BaseModel):
     hours: float = Field(default=6, gt=0, le=24 * 30)
 
@@ -70,7 +75,12 @@ class _HarvestWindowParams(BaseModel):
     days: int = Field(default=7, ge=1, le=90)
 
 
-PARAMS = {"trend": _TrendParams, "silence": _SilenceParams, "harvest_window": _HarvestWindowParams}
+PARAMS = {
+    "trend": _TrendParams,
+    "seasonal": _SeasonalParams,
+    "silence": _SilenceParams,
+    "harvest_window": _HarvestWindowParams,
+}
 
 
 def _check_params(kind: str, params: dict | None) -> None:

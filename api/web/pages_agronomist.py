@@ -32,7 +32,7 @@ from models import registry
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 PRESSURE_DAYS = 30
-RULE_KINDS = ("threshold", "trend", "silence", "harvest_window")
+RULE_KINDS = ("threshold", "trend", "seasonal", "silence", "harvest_window")
 
 
 def _production_classes(session) -> list[str]:
@@ -328,10 +328,18 @@ def rules_page(request: Request, session: SessionDep, principal: PageUser, saved
 
 
 def _params(
-    kind: str, rise_pct: float | None, hours: float | None, share: float | None, target: float | None, days: int | None
+    kind: str,
+    rise_pct: float | None,
+    hours: float | None,
+    share: float | None,
+    target: float | None,
+    days: int | None,
+    margin_pct: float | None = None,
 ) -> dict | None:
     if kind == "trend":
         return {"rise_pct": rise_pct or 50}
+    if kind == "seasonal":
+        return {"margin_pct": margin_pct or 0}
     if kind == "silence":
         return {"hours": hours or 6}
     if kind == "harvest_window":
@@ -347,12 +355,13 @@ def add_rule(
     class_name: Annotated[str, Form(min_length=1, max_length=100)],
     threshold: Annotated[int, Form(ge=1, le=100000)],
     level: Annotated[AlertLevel, Form()] = AlertLevel.warning,
-    kind: Annotated[str, Form(pattern="^(threshold|trend|silence|harvest_window)$")] = "threshold",
+    kind: Annotated[str, Form(pattern="^(threshold|trend|seasonal|silence|harvest_window)$")] = "threshold",
     crop: Annotated[str | None, Form(max_length=100)] = None,
     min_score: Annotated[float, Form(ge=0, le=1)] = 0.25,
     cooldown_minutes: Annotated[int, Form(ge=0, le=60 * 24 * 30)] = 360,
     name: Annotated[str, Form(max_length=200)] = "",
     rise_pct: Annotated[float | None, Form(ge=1, le=10000)] = None,
+    margin_pct: Annotated[float | None, Form(ge=0, le=10000)] = None,
     hours: Annotated[float | None, Form(gt=0, le=24 * 30)] = None,
     share: Annotated[float | None, Form(ge=0, le=1)] = None,
     target: Annotated[float | None, Form(gt=0, le=1)] = None,
@@ -393,7 +402,7 @@ def add_rule(
             cooldown_minutes=cooldown_minutes,
             name=name,
             unit=unit or None,
-            params=_params(kind, rise_pct, hours, share, target, days),
+            params=_params(kind, rise_pct, hours, share, target, days, margin_pct),
         )
     )
     session.commit()
@@ -421,7 +430,7 @@ def edit_rule(
         cooldown_minutes,
         enabled,
     )
-    if unit is not None and rule.kind in ("threshold", "trend"):
+    if unit is not None and rule.kind in ("threshold", "trend", "seasonal"):
         rule.unit = unit or None
     session.commit()
     return RedirectResponse(f"/rules?saved=1#rule-{rule.id}", status_code=303)

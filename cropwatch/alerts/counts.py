@@ -15,6 +15,7 @@ number of days and plots.
 from __future__ import annotations
 
 import datetime as dt
+import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -228,3 +229,102 @@ class DayFigures:
                 self.session, plot_ids=[self.plot_id], days=[self.day], min_score=min_score, unit=unit
             )
         return self._read[key].get((self.plot_id, class_name), {}).get(self.day)
+
+
+#: how many earlier seasons a seasonal rule reads (the same ISO week of each of the last N years)
+SEASONS_BACK = 5
+
+
+@dataclass(frozen=True)
+class SeasonalFigure:
+    """This week's figure (the mean of its days' figures so far) against the same week of earlier seasons."""
+
+    week: float
+    median: float
+    seasons: int  # earlier seasons with photos in that week
+    scope: str  # plot | cooperative (the plot has no earlier season: the cooperative's plots of its crop)
+
+
+def _week_days(day: dt.date, years_back: int) -> list[dt.date]:
+    """Monday to ``day``'s weekday of the same ISO week ``years_back`` ISO years earlier (none if that year has no
+    such week, e.g. a week 53)."""
+    year, week, weekday = day.isocalendar()
+    try:
+        monday = dt.date.fromisocalendar(year - years_back, week, 1)
+    except ValueError:
+        return []
+    return [monday + dt.timedelta(days=i) for i in range(weekday)]
+
+
+def _mean_week(
+    session: Session, plot_ids: Sequence[int], days: list[dt.date], class_name: str, min_score: float, unit: str | None
+) -> float | None:
+    """The mean over ``plot_ids`` of each plot's mean daily figure over ``days`` (days with photos only); None when
+    no plot had a photo of its cameras those days."""
+    if not days:
+        return None
+    figures = daily_figures(session, plot_ids=plot_ids, days=days, min_score=min_score, classes=[class_name], unit=unit)
+    seen = _plots_with_photos(session, plot_ids, days, unit)
+    per_plot = []
+    for plot_id in seen:
+        values = figures.get((plot_id, class_name), {})
+        photo_days = seen[plot_id]
+        per_plot.append(sum(values.get(d).value if d in values else 0.0 for d in photo_days) / len(photo_days))
+    return sum(per_plot) / len(per_plot) if per_plot else None
+
+
+def _plots_with_photos(
+    session: Session, plot_ids: Sequence[int], days: list[dt.date], unit: str | None
+) -> dict[int, set[dt.date]]:
+    """{plot: the local days among ``days`` with a processed photo of its cameras of ``unit``'s kind}."""
+    start, end = local_day_bounds(min(days))[0], local_day_bounds(max(days))[1]
+    q = (
+        select(Capture.plot_id, Capture.captured_at, Camera.kind)
+        .join(Camera, Camera.id == Capture.camera_id)
+        .where(
+            Capture.plot_id.in_(plot_ids),
+            Capture.status == CaptureStatus.done,
+            Capture.captured_at >= start,
+            Capture.captured_at < end,
+        )
+    )
+    wanted = set(days)
+    out: dict[int, set[dt.date]] = defaultdict(set)
+    for plot_id, at, kind in session.execute(q):
+        if unit is not None and unit_of_kind(kind) != unit:
+            continue
+        d = (
+            at.astimezone(LOCAL_TZ).date()
+            if at.tzinfo
+            else at.replace(tzinfo=dt.timezone.utc).astimezone(LOCAL_TZ).date()
+        )
+        if d in wanted:
+            out[plot_id].add(d)
+    return dict(out)
+
+
+def seasonal_figure(
+    session: Session,
+    *,
+    plot_id: int,
+    peer_plot_ids: Sequence[int],
+    class_name: str,
+    day: dt.date,
+    min_score: float,
+    unit: str | None = None,
+) -> SeasonalFigure | None:
+    """This week so far (Monday to ``day``) against the median of the same ISO week in up to
+    :data:`SEASONS_BACK` earlier years: the plot's own seasons, else (no earlier season of the plot has photos that
+    week) the mean of ``peer_plot_ids`` (the cooperative's plots of the same crop). None without any earlier season."""
+    week = _mean_week(session, [plot_id], _week_days(day, 0), class_name, min_score, unit) or 0.0
+    for scope, plots in (("plot", [plot_id]), ("cooperative", list(peer_plot_ids))):
+        if not plots:
+            continue
+        history = [
+            v
+            for k in range(1, SEASONS_BACK + 1)
+            if (v := _mean_week(session, plots, _week_days(day, k), class_name, min_score, unit)) is not None
+        ]
+        if history:
+            return SeasonalFigure(round(week, 2), round(statistics.median(history), 2), len(history), scope)
+    return None

@@ -26,6 +26,8 @@ def params_text(kind: str, params: Mapping | None, lang: str = "vi") -> str:
     p = dict(params or {})
     if kind == "trend":
         return t("rule_params_trend", lang, pct=fmt_number(float(p.get("rise_pct", 50)), lang))
+    if kind == "seasonal":
+        return t("rule_params_seasonal", lang, pct=fmt_number(float(p.get("margin_pct", 0)), lang))
     if kind == "silence":
         return t("rule_params_silence", lang, hours=fmt_number(float(p.get("hours", 6)), lang))
     if kind == "harvest_window":
@@ -47,7 +49,7 @@ def rule_label(rule, lang: str = "vi", names_vi: Mapping[str, str] | None = None
     if rule.kind == "harvest_window":
         return f"{pest} · {params_text(rule.kind, rule.params, lang)}"
     label = f"{pest} ≥ {fmt_number(rule.threshold, lang)} {unit_text(rule.unit, lang)}"
-    if rule.kind == "trend":
+    if rule.kind in ("trend", "seasonal"):
         label += f" · {params_text(rule.kind, rule.params, lang)}"
     return label
 

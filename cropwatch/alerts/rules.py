@@ -14,7 +14,13 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cropwatch.alerts.counts import DayFigures, daily_figure, trap_new_catches  # noqa: F401 - trap_new_catches: re-exported
+from cropwatch.alerts.counts import (  # noqa: F401 - trap_new_catches: re-exported
+    DayFigures,
+    SeasonalFigure,
+    daily_figure,
+    seasonal_figure,
+    trap_new_catches,
+)
 from cropwatch.alerts.rule_text import unit_text
 from cropwatch.core.enums import AlertLevel, AlertStatus
 from cropwatch.core.i18n import fmt_number, t
@@ -69,6 +75,54 @@ def alert_messages(
     return one("vi", pest_vi), one("en", pest_en)
 
 
+def seasonal_messages(
+    *, level: AlertLevel, pest_vi: str, pest_en: str, plot: Plot, fig: SeasonalFigure, day: dt.date, unit: str | None
+) -> tuple[str, str]:
+    """A seasonal rule's card: this week's daily mean against the median of the same week in earlier seasons."""
+
+    def one(lang: str, pest: str) -> str:
+        return t(
+            "alert_seasonal",
+            lang,
+            level=t(f"level_{level.value}", lang),
+            pest=pest,
+            plot=plot.name,
+            count=fmt_number(fig.week, lang),
+            unit=unit_text(unit, lang),
+            median=fmt_number(fig.median, lang),
+            seasons=fig.seasons,
+            scope=t(f"seasonal_scope_{fig.scope}", lang),
+            date=fmt_date(day),
+        )
+
+    return one("vi", pest_vi), one("en", pest_en)
+
+
+def _seasonal(session: Session, *, rule: AlertRule, plot: Plot, day: dt.date) -> SeasonalFigure | None:
+    """The rule's figure when this week is above the usual: at least ``threshold`` a day on average, and above the
+    median of earlier seasons by more than ``params.margin_pct`` percent (default 0: above it at all)."""
+    peers = list(
+        session.scalars(
+            select(Plot.id).where(
+                Plot.cooperative_id == plot.cooperative_id, Plot.crop == plot.crop, Plot.id != plot.id
+            )
+        )
+    )
+    fig = seasonal_figure(
+        session,
+        plot_id=plot.id,
+        peer_plot_ids=peers,
+        class_name=rule.class_name,
+        day=day,
+        min_score=rule.min_score,
+        unit=rule.unit,
+    )
+    if fig is None or fig.week < rule.threshold:
+        return None
+    margin = float((rule.params or {}).get("margin_pct", 0))
+    return fig if fig.week > fig.median * (1 + margin / 100) else None
+
+
 def evaluate(
     session: Session,
     *,
@@ -103,6 +157,11 @@ def evaluate(
             if alert is not None:
                 touched.append(alert)
             continue
+        if rule.kind == "seasonal":
+            seasonal = _seasonal(session, rule=rule, plot=plot, day=day)
+            if seasonal is not None:
+                fired.setdefault(rule.class_name, []).append((rule, seasonal.week, seasonal, rule.unit))
+            continue
         key = (rule.class_name, rule.min_score, rule.unit)  # the warning and danger rules of a pest read one figure
         if key not in read:
             read[key] = _figure_unit(figures, class_name=rule.class_name, min_score=rule.min_score, unit=rule.unit)
@@ -126,8 +185,9 @@ def evaluate(
         fired.setdefault(rule.class_name, []).append((rule, count, extra, unit))
     for class_name, reached in fired.items():
         # one card per plot and pest: the highest level any of its rules reaches today (watch → warning → danger)
-        rule, count, _, unit = max(reached, key=lambda r: (LEVEL_ORDER[r[0].level], r[1]))
-        trend = next((e for _, _, e, _ in reached if e is not None), None)
+        rule, count, chosen_extra, unit = max(reached, key=lambda r: (LEVEL_ORDER[r[0].level], r[1]))
+        trend = next((e for _, _, e, _ in reached if isinstance(e, tuple)), None)
+        seasonal = chosen_extra if isinstance(chosen_extra, SeasonalFigure) else None
         alert = _upsert(
             session,
             rule=rule,
@@ -138,6 +198,7 @@ def evaluate(
             day=day,
             pest_vi=(names_vi or {}).get(class_name, class_name),
             trend=trend,
+            seasonal=seasonal,
         )
         if alert is not None:
             touched.append(alert)
@@ -155,6 +216,7 @@ def _upsert(
     pest_vi: str,
     trend: tuple[int, float] | None = None,
     unit: str | None = None,
+    seasonal: SeasonalFigure | None = None,
 ) -> Alert | None:
     """Open, update or escalate the plot's one alert for this pest. It never steps down while open (a lower rule
     only updates the count); a rise to a higher level is a new notification (deliveries are per level)."""
@@ -181,6 +243,10 @@ def _upsert(
         day=day,
         unit=unit,
     )
+    if seasonal is not None:
+        vi, en = seasonal_messages(
+            level=level, pest_vi=pest_vi, pest_en=rule.class_name, plot=plot, fig=seasonal, day=day, unit=unit
+        )
     if trend is not None:
         vi += " " + t("alert_trend", "vi", pct=trend[0], before=fmt_number(trend[1], "vi"))
         en += " " + t("alert_trend", "en", pct=trend[0], before=fmt_number(trend[1], "en"))

@@ -85,6 +85,17 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "{plot}: {share}% of fruit ripe ({total} counted). {target}% ripe expected in {eta}.",
     },
     "alert_trend": {"vi": "Tăng {pct}% so với hôm qua ({before}).", "en": "Up {pct}% on yesterday ({before})."},
+    "alert_seasonal": {
+        "vi": "{level}: {pest} trên {plot} — trung bình {count} {unit} tuần này (đến {date}), cao hơn mức thường gặp "
+        "{median}: trung vị cùng tuần của {seasons} mùa trước{scope}.",
+        "en": "{level}: {pest} on {plot} — {count} {unit} on average this week (to {date}), above the usual {median}: "
+        "the median of the same week in {seasons} earlier seasons{scope}.",
+    },
+    "seasonal_scope_plot": {"vi": " của lô", "en": " of the plot"},
+    "seasonal_scope_cooperative": {
+        "vi": " của các lô cùng cây trồng trong hợp tác xã (lô chưa có mùa trước)",
+        "en": " of the cooperative's plots of the crop (the plot has no earlier season)",
+    },
     "alert_silent": {
         "vi": "Camera {camera} (lô {plot}) không gửi ảnh từ {since} (quá {hours} giờ): kiểm tra nguồn điện và mạng.",
         "en": "Camera {camera} (plot {plot}) has sent nothing since {since} (over {hours} h): check its power and network.",
@@ -304,6 +315,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "rule_class_camera_silent": {"vi": "Camera im lặng", "en": "Silent camera"},
     "rule_class_harvest_window": {"vi": "Thời điểm thu hoạch", "en": "Harvest window"},
     "rule_params_trend": {"vi": "tăng ≥ {pct}% so với hôm qua", "en": "up ≥ {pct}% on yesterday"},
+    "rule_params_seasonal": {
+        "vi": "tuần này cao hơn trung vị cùng tuần các mùa trước {pct}%",
+        "en": "this week over the median of the same week in earlier seasons by {pct}%",
+    },
     "rule_params_silence": {"vi": "không có ảnh trong {hours} giờ", "en": "no photo for {hours} hours"},
     "rule_params_harvest": {
         "vi": "báo khi ≥ {share}% quả chín, dự báo ngày đạt {target}% (trong {days} ngày)",
@@ -382,8 +397,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "This camera is no sticky trap: there is no card to change.",
     },
     "rule_unit_mismatch": {
-        "vi": "Đơn vị {unit} chỉ dùng cho quy tắc ngưỡng hoặc xu hướng của sâu hại.",
-        "en": "The unit {unit} is for pest threshold and trend rules only.",
+        "vi": "Đơn vị {unit} chỉ dùng cho quy tắc ngưỡng, xu hướng hoặc so với mùa trước của sâu hại.",
+        "en": "The unit {unit} is for pest threshold, trend and seasonal rules only.",
     },
     "level_watch": {"vi": "Theo dõi", "en": "Watch"},
     "level_warning": {"vi": "Cảnh báo", "en": "Warning"},

@@ -62,3 +62,19 @@ def test_silence_and_harvest_rules_name_themselves(client, tenant_a, models_regi
         ).status_code
         == 422
     )
+
+
+def test_a_seasonal_rule_says_what_it_compares_and_refuses_a_negative_margin(client, tenant_a, models_registered):
+    ag = tenant_a.auth(Role.agronomist)
+    body = {
+        "class_name": "rầy nâu",
+        "threshold": 2,
+        "kind": "seasonal",
+        "params": {"margin_pct": 25},
+        "unit": "trap_day",
+    }
+    r = client.post("/api/v1/alert-rules", headers=ag, json=body)
+    assert r.status_code == 201, r.text
+    assert r.json()["label"] == "rầy nâu ≥ 2 con mới/bẫy/ngày · tuần này cao hơn trung vị cùng tuần các mùa trước 25%"
+    bad = client.post("/api/v1/alert-rules", headers=ag, json=body | {"params": {"margin_pct": -5}})
+    assert bad.status_code == 422

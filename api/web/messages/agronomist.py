@@ -80,6 +80,8 @@ MESSAGES = {
     "rule_kind_trend": {"vi": "Tăng nhanh", "en": "Rising trend"},
     "rule_kind_silence": {"vi": "Camera im lặng", "en": "Silent camera"},
     "rule_kind_harvest_window": {"vi": "Sắp thu hoạch", "en": "Harvest window"},
+    "rule_kind_seasonal": {"vi": "Cao hơn mùa trước", "en": "Above earlier seasons"},
+    "rule_margin_pct": {"vi": "Vượt trung vị các mùa trước (%)", "en": "Over earlier seasons' median (%)"},
     "rule_threshold": {"vi": "Ngưỡng (cá thể/lô/ngày)", "en": "Threshold (per plot per day)"},
     "rule_level": {"vi": "Mức", "en": "Level"},
     "rule_min_score": {"vi": "Độ tin cậy tối thiểu", "en": "Minimum score"},
