@@ -33,7 +33,7 @@ class RuleIn(BaseModel):
     params: dict | None = Field(
         default=None,
         description='trend: {"rise_pct": 50}; seasonal: {"margin_pct": 0} (this week\'s daily mean above the median of '
-        "the same ISO week in up to 5 earlier seasons, the threshold its minimum); silence: {\"hours\": 6}; "
+        'the same ISO week in up to 5 earlier seasons, the threshold its minimum); silence: {"hours": 6}; '
         'harvest_window: {"share": 0.3, "target": 0.8, "days": 7}',
     )
     unit: str | None = Field(
