@@ -38,6 +38,8 @@ class DemoCamera:
     photos: str = ""
 
 
+DEMO_UNION_NAME = "Liên minh HTX tỉnh Tiền Giang"
+
 #: warning / danger thresholds of the default rules: a pest species per day (new per trap, or per sample photo)
 SPECIES_THRESHOLDS = (3, 10)
 #: for the sticky-trap model's classes, which count every insect on a glue board ("fly", "other insect"), not one
@@ -81,12 +83,20 @@ def default_rules(session: Session, cooperative_id: int) -> int:
 def seed_demo(session: Session, tokens_file: Path) -> list[DemoCamera]:
     """Create the demo cooperative once; returns its cameras with device tokens (kept in ``tokens_file``)."""
     coop = session.scalar(select(Cooperative).where(Cooperative.code == "demo"))
+    if coop is not None and not coop.union_name:  # a demo seeded before the union had a name
+        coop.union_name = DEMO_UNION_NAME
     if coop is not None and tokens_file.exists():
         default_rules(session, coop.id)
         session.commit()
         return [DemoCamera(**c) for c in json.loads(tokens_file.read_text())]
     if coop is None:
-        coop = Cooperative(code="demo", name="HTX Nông nghiệp Xanh (demo)", province="Tiền Giang", union_code="lm-tg")
+        coop = Cooperative(
+            code="demo",
+            name="HTX Nông nghiệp Xanh (demo)",
+            province="Tiền Giang",
+            union_code="lm-tg",
+            union_name=DEMO_UNION_NAME,
+        )
         session.add(coop)
         session.flush()
         users = {}

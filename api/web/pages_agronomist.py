@@ -136,7 +136,10 @@ def annotator(capture_id: Id, request: Request, session: SessionDep, principal: 
     review_data = {
         "state": state,
         "classes": [name for name, _ in classes],
-        "labels": {name: names.get(name, name) for name, _ in classes},
+        # every name on the page in the reader's language: the keyboard's classes and any already on the photo
+        "labels": {
+            name: names.get(name, name) for name in {n for n, _ in classes} | {d.class_name for d in cap.detections}
+        },
         "can_review": principal.role in REVIEWERS,
         "text": {k: translate(f"state_{k}", locale) for k in ("confirmed", "rejected", "relabeled", "unreviewed")}
         | {"saved": translate("saved_ok", locale)},

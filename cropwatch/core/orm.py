@@ -84,6 +84,8 @@ class Cooperative(Base):
     name: Mapped[str] = mapped_column(String(200))
     province: Mapped[str | None] = mapped_column(String(100))
     union_code: Mapped[str | None] = mapped_column(String(64), index=True)
+    #: the union's name as its people read it ("Liên minh HTX tỉnh Tiền Giang"); the code only groups cooperatives
+    union_name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -28,13 +28,24 @@ from cropwatch.core.enums import (
     DetectionSource,
     DiarySource,
     DiaryStatus,
-    ModelStage,
     ModelTask,
     ReviewState,
 )
-from cropwatch.core.orm import Alert, AlertRule, Camera, Capture, Detection, DiaryEntry, ModelVersion, Plot, Review
+from cropwatch.core.orm import (
+    Alert,
+    AlertRule,
+    Camera,
+    Capture,
+    Detection,
+    DiaryEntry,
+    InferenceRun,
+    ModelVersion,
+    Plot,
+    Review,
+)
 from cropwatch.core.timeutil import local_day, utcnow
 from cropwatch.diary import entries as diary
+from models import registry
 
 
 class Action(str, enum.Enum):
@@ -75,13 +86,28 @@ def _det_state(d: Detection) -> dict:
     return {**d.record.to_json(), "review_state": d.review_state.value, "source": d.source.value}
 
 
-def class_ids(session: Session, capture: Capture) -> dict[str, int]:
-    """Class name → id in the production model of the capture's camera task."""
-    camera = session.get(Camera, capture.camera_id)
-    task = camera.model_task if camera else ModelTask.pest
-    mv = session.scalar(
-        select(ModelVersion).where(ModelVersion.task == task, ModelVersion.stage == ModelStage.production)
+def capture_model(session: Session, capture: Capture) -> ModelVersion | None:
+    """The model version whose classes a review of ``capture`` uses: the one that read it (its latest inference
+    run), else the production model serving its camera now (the family for its kind or its plot's crop)."""
+    run = session.scalar(
+        select(InferenceRun).where(InferenceRun.capture_id == capture.id).order_by(InferenceRun.id.desc()).limit(1)
     )
+    if run is not None and (mv := session.get(ModelVersion, run.model_version_id)) is not None:
+        return mv
+    camera = session.get(Camera, capture.camera_id)
+    plot = session.get(Plot, capture.plot_id)
+    return registry.production(
+        session,
+        camera.model_task if camera else ModelTask.pest,
+        capture.cooperative_id,
+        crop=plot.crop if plot else None,
+        camera_kind=camera.kind if camera else None,
+    )
+
+
+def class_ids(session: Session, capture: Capture) -> dict[str, int]:
+    """Class name → id in the model of the capture (:func:`capture_model`): the review keyboard's classes."""
+    mv = capture_model(session, capture)
     return {name: int(k) for k, name in (mv.classes if mv else {}).items()}
 
 

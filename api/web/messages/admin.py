@@ -194,7 +194,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     # union
     "union_title": {"vi": "Liên minh hợp tác xã", "en": "Cooperative union"},
-    "union_sub": {"vi": "Liên minh {code} · {n} hợp tác xã", "en": "Union {code} · {n} cooperatives"},
+    "union_sub": {"vi": "{name} · {n} hợp tác xã", "en": "{name} · {n} cooperatives"},
+    "union_unnamed": {"vi": "Liên minh (mã {code})", "en": "Union (code {code})"},
     "union_no_code": {
         "vi": "{coop} chưa thuộc liên minh nào: chỉ hiện số liệu của hợp tác xã này.",
         "en": "{coop} belongs to no union: only its own numbers are shown.",

@@ -1,0 +1,139 @@
+"""Pages read without a browser: the rules form makes every kind of rule (the seasonal one with its margin), the
+plots page writes numbers the Vietnamese way."""
+
+from __future__ import annotations
+
+import pytest
+from factories import make_tenant
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from api.app import create_app
+from api.web.session import CSRF_COOKIE
+from cropwatch.core.orm import AlertRule
+
+
+@pytest.fixture
+def app_client(settings, storage):
+    with TestClient(create_app(settings, enqueue=lambda cid: None), follow_redirects=False) as c:
+        yield c
+
+
+def test_the_form_makes_a_seasonal_rule_and_the_page_says_what_it_checks(app_client, sessions, models_registered):
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "form")
+    app_client.get("/login")
+    app_client.post(
+        "/login",
+        data={"username": "form-agronomist", "password": "pw-form", "csrf_token": app_client.cookies.get(CSRF_COOKIE)},
+    )
+    form = {"class_name": "rầy nâu", "threshold": "2", "kind": "seasonal", "margin_pct": "30", "unit": "trap_day"}
+    r = app_client.post("/rules", data=form | {"csrf_token": app_client.cookies.get(CSRF_COOKIE)})
+    assert r.status_code == 303, r.text[:500]
+    with sessions() as s:
+        rule = s.scalars(select(AlertRule).where(AlertRule.cooperative_id == tenant.cooperative_id)).one()
+    assert (rule.kind, rule.class_name, rule.params, rule.unit) == (
+        "seasonal",
+        "planthopper",
+        {"margin_pct": 30},
+        "trap_day",
+    )
+    page = app_client.get("/rules").text
+    assert "Cao hơn mùa trước" in page and "tuần này cao hơn trung vị cùng tuần các mùa trước 30%" in page
+
+
+def test_the_plots_page_counts_fruit_in_vietnamese_numbers(app_client, sessions):
+    """A day's fruit count is a mean over the plot's cameras: "4 quả", never "4.0 quả"."""
+    import datetime as dt
+
+    from factories import processed_capture
+
+    from cropwatch.core.enums import ModelTask
+    from cropwatch.core.timeutil import utcnow
+
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "fruit", task=ModelTask.ripeness, crop="cà chua")
+        processed_capture(
+            s, tenant, when=utcnow() - dt.timedelta(minutes=5), counts={"ripe": 1, "unripe": 3}, class_id=0
+        )
+    app_client.get("/login")
+    app_client.post(
+        "/login",
+        data={"username": "fruit-member", "password": "pw-fruit", "csrf_token": app_client.cookies.get(CSRF_COOKIE)},
+    )
+    page = app_client.get("/plots").text
+    assert "Quả chín: 25% (4 quả)" in page, page[page.find("Quả chín") - 200 : page.find("Quả chín") + 200]
+
+
+@pytest.mark.parametrize(
+    ("union_name", "heading"),
+    [("Liên minh HTX tỉnh Bến Tre", "Liên minh HTX tỉnh Bến Tre · 2 hợp tác xã"), (None, "Liên minh (mã lm-bt)")],
+)
+def test_the_union_page_names_the_union_not_its_code(app_client, sessions, union_name, heading):
+    from cropwatch.core.enums import Role
+    from cropwatch.core.orm import Cooperative, Membership, User
+    from cropwatch.core.security import hash_password
+
+    with sessions.begin() as s:
+        home, other = make_tenant(s, "u1"), make_tenant(s, "u2")
+        for t in (home, other):
+            coop = s.get(Cooperative, t.cooperative_id)
+            coop.union_code, coop.union_name = "lm-bt", union_name
+        boss = User(username="u-boss", full_name="Liên minh", password_hash=hash_password("pw-boss-123456"))
+        s.add(boss)
+        s.flush()
+        s.add(Membership(user_id=boss.id, cooperative_id=home.cooperative_id, role=Role.union_admin))
+    app_client.get("/login")
+    app_client.post(
+        "/login",
+        data={"username": "u-boss", "password": "pw-boss-123456", "csrf_token": app_client.cookies.get(CSRF_COOKIE)},
+    )
+    page = app_client.get("/union").text
+    assert heading in page
+    assert "Liên minh lm-bt" not in page, "a raw code on a Vietnamese screen"
+
+
+def test_the_annotator_offers_the_classes_of_the_model_that_read_the_photo(app_client, sessions, all_models_registered):
+    """A rice photo in a cooperative that also grows cabbage: the keyboard holds the rice model's classes, and every
+    name on the page is Vietnamese (the vegetable model's classes and English names were shown before)."""
+    import datetime as dt
+    import json
+    import re
+
+    from factories import processed_capture
+
+    from cropwatch.core.orm import InferenceRun, ModelVersion
+    from cropwatch.core.timeutil import utcnow
+
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "rv")
+        rice = processed_capture(s, tenant, when=utcnow() - dt.timedelta(minutes=3), counts={"planthopper": 2})
+        rice_id = rice.id
+        field = s.get(ModelVersion, all_models_registered["pest-field"])
+        read_by_field = processed_capture(s, tenant, when=utcnow(), counts={"mealy bug": 1}, class_id=8)
+        s.add(
+            InferenceRun(
+                cooperative_id=tenant.cooperative_id, capture_id=read_by_field.id, model_version_id=field.id,
+                detection_count=1,
+            )
+        )  # fmt: skip
+        field_id = read_by_field.id
+        rice_classes = set(s.get(ModelVersion, all_models_registered["pest-rice"]).classes.values())
+        field_classes = set(field.classes.values())
+    app_client.get("/login")
+    app_client.post(
+        "/login",
+        data={"username": "rv-agronomist", "password": "pw-rv", "csrf_token": app_client.cookies.get(CSRF_COOKIE)},
+    )
+
+    def review_data(capture_id: int) -> dict:
+        page = app_client.get(f"/review/{capture_id}").text
+        return json.loads(re.search(r'<script type="application/json" id="review-data">(.*?)</script>', page, re.S)[1])
+
+    data = review_data(rice_id)
+    assert set(data["classes"]) == rice_classes, "the plot's crop picks the model when no run is recorded"
+    assert data["labels"]["planthopper"] == "rầy nâu"
+    assert data["state"]["detections"][0]["class_name"] == "planthopper"
+    data = review_data(field_id)
+    assert set(data["classes"]) == field_classes, "the model that read the photo"
+    assert data["labels"]["mealy bug"] == "rệp sáp"
