@@ -40,6 +40,19 @@ def parse_metadata(props: dict[str, str]) -> dict[str, Any]:
     return out
 
 
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The parsed metadata of an ONNX file (no checks, no weights kept): what the registry reads when it registers a
+    file. Raises :class:`ModelRejected` when the file is not a readable ONNX model."""
+    import onnx  # load time only, never on the inference path
+
+    path = Path(path)
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as e:
+        raise ModelRejected(path, "corrupt", f"not a readable ONNX file ({type(e).__name__}: {e})") from e
+    return parse_metadata({p.key: p.value for p in model.metadata_props})
+
+
 def read_model_file(path: str | Path, expected_sha256: str | None = None) -> ModelFile:
     """Read, hash, compare with ``expected_sha256`` (case-insensitive), run ``onnx.checker``; or raise ModelRejected."""
     path = Path(path)

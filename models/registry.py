@@ -14,13 +14,11 @@ history.
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
-import onnx
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -28,6 +26,7 @@ from cropwatch.core.enums import ModelStage, ModelTask
 from cropwatch.core.orm import ModelAudit, ModelVersion
 from cropwatch.core.storage import Storage
 from cropwatch.core.timeutil import utcnow
+from inference.model_file import ModelRejected, read_metadata
 
 SHIPPED_DIR = Path(__file__).resolve().parent
 
@@ -75,17 +74,18 @@ def sha256_file(path: Path) -> str:
 
 
 def read_onnx_metadata(path: Path) -> dict[str, Any]:
-    """Class names, input size and task from the metadata Ultralytics (and training/) writes."""
+    """Class names, input size and task from the metadata Ultralytics (and training/) writes (parsed once, by the
+    vision library's :func:`inference.model_file.read_metadata`)."""
     try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:
-        raise RegistryError(f"{path.name}: not a readable ONNX file ({exc})") from exc
-    meta = {p.key: p.value for p in model.metadata_props}
-    if "names" not in meta:
+        meta = read_metadata(path)
+    except ModelRejected as exc:
+        raise RegistryError(f"{path.name}: {exc.detail}") from exc
+    if not isinstance(meta.get("names"), dict):
         raise RegistryError(f"{path.name}: ONNX metadata has no class names")
-    names = {int(k): str(v) for k, v in ast.literal_eval(meta["names"]).items()}
-    imgsz = ast.literal_eval(meta.get("imgsz", "[640, 640]"))
-    return {"names": names, "imgsz": int(max(imgsz)), "task": meta.get("cropwatch_task"), "raw": meta}
+    names = {int(k): str(v) for k, v in meta["names"].items()}
+    imgsz = meta.get("imgsz", [640, 640])
+    imgsz = [imgsz] if isinstance(imgsz, int) else imgsz
+    return {"names": names, "imgsz": int(max(imgsz)), "task": meta.get("cropwatch_task")}
 
 
 def model_key(task: ModelTask, sha256: str) -> str:

@@ -14,11 +14,11 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from api.deps import Principal
+from api.deps import STAFF, Principal
 from api.web.messages import MESSAGES
 from api.web.session import csrf_token, page_locale, set_csrf_cookie
 from cropwatch.core.enums import Role
-from cropwatch.core.i18n import CATALOGUE, DEFAULT_LOCALE, fmt_number
+from cropwatch.core.i18n import fmt_number, t
 from cropwatch.core.timeutil import fmt_date, fmt_datetime, utcnow
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -50,7 +50,6 @@ class NavItem:
     roles: tuple[Role, ...]
 
 
-STAFF = (Role.agronomist, Role.coop_admin)
 NAV = (
     NavItem("nav_alerts", "/alerts", tuple(Role)),
     NavItem("nav_plots", "/plots", tuple(Role)),
@@ -80,12 +79,8 @@ HOME = {
 
 
 def translate(key: str, locale: str, /, **params: Any) -> str:
-    entry = MESSAGES.get(key) or CATALOGUE.get(key)
-    if entry is None:
-        return key
-    text = entry.get(locale, entry[DEFAULT_LOCALE])
-    params = {k: v.localized(locale) if hasattr(v, "localized") else v for k, v in params.items()}
-    return text.format(**params) if params else text
+    """A page's words: the web catalogue (api/web/messages) first, then the shared one, formatted as ``i18n.t``."""
+    return t(key, locale, catalogue=MESSAGES, **params)
 
 
 def _fmt_date(value: dt.date | dt.datetime | None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 DEFAULT_LOCALE = "vi"
@@ -444,12 +445,25 @@ class Megabytes:
         return f"{fmt_number(mb, locale, digits=2)} MB"
 
 
-def t(key: str, locale: str = DEFAULT_LOCALE, /, **params: Any) -> str:
-    entry = CATALOGUE.get(key)
+def t(
+    key: str,
+    locale: str = DEFAULT_LOCALE,
+    /,
+    *,
+    catalogue: Mapping[str, Mapping[str, str]] | None = None,
+    **params: Any,
+) -> str:
+    """The text of ``key`` in ``locale`` (Vietnamese when the entry has no such language), ``params`` filled in (a
+    value with ``localized(locale)`` is localized first). ``catalogue`` is looked up before this module's own (the
+    web pages' messages); an unknown key is returned as it is."""
+    entry = (catalogue or {}).get(key) or CATALOGUE.get(key)
     if entry is None:
         return key
+    text = entry.get(locale, entry[DEFAULT_LOCALE])
+    if not params:
+        return text
     params = {k: v.localized(locale) if hasattr(v, "localized") else v for k, v in params.items()}
-    return entry.get(locale, entry[DEFAULT_LOCALE]).format(**params)
+    return text.format(**params)
 
 
 def fmt_number(value: float | int, lang: str = "vi", digits: int = 1) -> str:
