@@ -57,9 +57,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "diary_field_deleted_at": {"vi": "Đã xoá lúc", "en": "Deleted at"},
     "diary_field_subject": {"vi": "Đối tượng", "en": "Subject"},
     "diary_field_title_en": {"vi": "Tiêu đề tiếng Anh", "en": "English title"},
-    "diary_n_photos": {"vi": "{n} ảnh", "en": "{n} photo(s)"},
+    "diary_n_photos": {"vi": "{n} ảnh", "en": "{n} photos", "en_one": "{n} photo"},
     "diary_photos_changed": {"vi": "gỡ {removed}, thêm {added}", "en": "{removed} removed, {added} added"},
-    "diary_n_detections": {"vi": "{n} phát hiện", "en": "{n} detection(s)"},
+    "diary_n_detections": {"vi": "{n} phát hiện", "en": "{n} detections", "en_one": "{n} detection"},
     "diary_by_system": {"vi": "hệ thống", "en": "the system"},
     "diary_entry_empty": {
         "vi": "Mục nhật ký đang trống: hãy ghi tiêu đề, ghi chú, số lượng hoặc tên thuốc/phân bón, hoặc chụp một ảnh.",
@@ -139,7 +139,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "export_deleted_at": {"vi": "{when} bởi {who}", "en": "{when} by {who}"},
     "export_reason": {"vi": "; lý do: {reason}", "en": "; reason: {reason}"},
     "export_deleted_mark": {"vi": "[ĐÃ XOÁ {what}]", "en": "[DELETED {what}]"},
-    "export_changes": {"vi": "Sửa {n} lần, gần nhất {last}", "en": "Changed {n} time(s), last {last}"},
+    "export_changes": {
+        "vi": "Sửa {n} lần, gần nhất {last}",
+        "en": "Changed {n} times, last {last}",
+        "en_one": "Changed once, last {last}",
+    },
     "export_sheet": {"vi": "Nhật ký", "en": "Diary"},
     "export_title_plot": {"vi": "Nhật ký canh tác — {plot}", "en": "Cultivation diary — {plot}"},
     "export_pdf_title": {"vi": "NHẬT KÝ CANH TÁC (VietGAP)", "en": "CULTIVATION DIARY (VietGAP)"},
@@ -156,6 +160,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "digest_title": {
         "vi": "Tóm tắt {n} cảnh báo trong giờ yên lặng:",
         "en": "Digest of {n} alerts held during quiet hours:",
+        "en_one": "Digest of {n} alert held during quiet hours:",
     },
     "review_bad_box": {
         "vi": "Khung không hợp lệ: cần x1 < x2, y1 < y2 và nằm trong ảnh.",
@@ -455,11 +460,14 @@ def t(
 ) -> str:
     """The text of ``key`` in ``locale`` (Vietnamese when the entry has no such language), ``params`` filled in (a
     value with ``localized(locale)`` is localized first). ``catalogue`` is looked up before this module's own (the
-    web pages' messages); an unknown key is returned as it is."""
+    web pages' messages); an unknown key is returned as it is. An entry's ``en_one`` is its English text for
+    ``n`` = 1 ("1 alert", not "1 alerts")."""
     entry = (catalogue or {}).get(key) or CATALOGUE.get(key)
     if entry is None:
         return key
     text = entry.get(locale, entry[DEFAULT_LOCALE])
+    if params.get("n") in (1, "1") and f"{locale}_one" in entry:  # English plurals; Vietnamese has none
+        text = entry[f"{locale}_one"]
     if not params:
         return text
     params = {k: v.localized(locale) if hasattr(v, "localized") else v for k, v in params.items()}

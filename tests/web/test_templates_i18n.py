@@ -48,5 +48,25 @@ def test_every_key_a_template_uses_exists_in_both_languages(path: Path):
 
 def test_catalogue_entries_have_both_languages_and_the_same_placeholders():
     for key, entry in MESSAGES.items():
-        assert set(entry) == {"vi", "en"}, key
+        assert set(entry) in ({"vi", "en"}, {"vi", "en", "en_one"}), key
         assert set(re.findall(r"\{(\w+)\}", entry["vi"])) == set(re.findall(r"\{(\w+)\}", entry["en"])), key
+        if "en_one" in entry:  # the singular may drop {n} ("Last month"), never add a placeholder
+            assert set(re.findall(r"\{(\w+)\}", entry["en_one"])) <= set(re.findall(r"\{(\w+)\}", entry["en"])), key
+
+
+#: "{n} alerts", "Last {n} months", "photo(s)": a count followed by a plural noun
+PLURAL = re.compile(r"\{n\} [a-z]+s\b|\(s\)")
+
+
+def test_english_counts_agree_with_their_number():
+    """ "1 alerts" / "photo(s)": every English text that counts with {n} has its singular (``en_one``)."""
+    from cropwatch.core.i18n import t
+
+    for catalogue in (MESSAGES, CATALOGUE):
+        for key, entry in catalogue.items():
+            if PLURAL.search(entry["en"]):
+                assert "en_one" in entry and "(s)" not in entry["en"], f"{key!r}: {entry['en']!r} has no singular"
+    assert t("digest_title", "en", n=1) == "Digest of 1 alert held during quiet hours:"
+    assert t("digest_title", "en", n=3) == "Digest of 3 alerts held during quiet hours:"
+    assert t("unread_alerts", "en", catalogue=MESSAGES, n=1) == "1 unread alert"
+    assert t("unread_alerts", "vi", catalogue=MESSAGES, n=1) == "1 cảnh báo chưa xem"

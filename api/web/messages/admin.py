@@ -1,7 +1,11 @@
 MESSAGES: dict[str, dict[str, str]] = {
     # members
     "admin_members_title": {"vi": "Thành viên hợp tác xã", "en": "Cooperative members"},
-    "admin_members_sub": {"vi": "{coop} · {n} tài khoản đang hoạt động", "en": "{coop} · {n} active accounts"},
+    "admin_members_sub": {
+        "vi": "{coop} · {n} tài khoản đang hoạt động",
+        "en": "{coop} · {n} active accounts",
+        "en_one": "{coop} · {n} active account",
+    },
     "admin_members_by_role": {"vi": "Số thành viên theo vai trò", "en": "Members by role"},
     "admin_members_list": {"vi": "Danh sách thành viên", "en": "Members"},
     "admin_full_name": {"vi": "Họ và tên", "en": "Full name"},
@@ -27,6 +31,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "admin_password_policy": {
         "vi": "Ít nhất {n} ký tự, không chỉ gồm chữ số và không trùng tên đăng nhập.",
         "en": "At least {n} characters, not only digits, and not the same as the username.",
+        "en_one": "At least {n} character, not only digits, and not the same as the username.",
     },
     "admin_pw_weak": {
         "vi": "Mật khẩu quá dễ đoán (lặp ký tự, từ thông dụng, tên đăng nhập); hãy dùng một câu "
@@ -37,6 +42,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "admin_pw_too_short": {
         "vi": "Mật khẩu quá ngắn: cần ít nhất {n} ký tự.",
         "en": "The password is too short: at least {n} characters are needed.",
+        "en_one": "The password is too short: at least {n} character is needed.",
     },
     "admin_pw_all_digits": {
         "vi": "Mật khẩu không được chỉ gồm chữ số (dễ đoán như số điện thoại, ngày sinh).",
@@ -84,7 +90,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "admin_invalid_value": {"vi": "Giá trị không hợp lệ: {field}.", "en": "Invalid value: {field}."},
     # cameras
     "admin_cameras_title": {"vi": "Camera", "en": "Cameras"},
-    "admin_cameras_sub": {"vi": "{n} camera của hợp tác xã", "en": "{n} cameras of the cooperative"},
+    "admin_cameras_sub": {
+        "vi": "{n} camera của hợp tác xã",
+        "en": "{n} cameras of the cooperative",
+        "en_one": "{n} camera of the cooperative",
+    },
     "admin_cameras_by_state": {"vi": "Số camera theo trạng thái", "en": "Cameras by status"},
     "admin_cameras_list": {"vi": "Danh sách camera", "en": "All cameras"},
     "admin_no_cameras": {"vi": "Chưa có camera nào.", "en": "No cameras yet."},
@@ -102,8 +112,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "admin_cam_battery": {"vi": "Pin", "en": "Battery"},
     "admin_cam_disk": {"vi": "Bộ nhớ", "en": "Disk"},
     "admin_disk_free": {"vi": "còn {gb} GB", "en": "{gb} GB free"},
-    "admin_backlog": {"vi": "{n} ảnh chờ gửi", "en": "{n} frames waiting"},
-    "admin_evicted": {"vi": "đã xoá bớt {n} ảnh (đầy bộ nhớ)", "en": "{n} frames evicted (disk full)"},
+    "admin_backlog": {"vi": "{n} ảnh chờ gửi", "en": "{n} frames waiting", "en_one": "{n} frame waiting"},
+    "admin_evicted": {
+        "vi": "đã xoá bớt {n} ảnh (đầy bộ nhớ)",
+        "en": "{n} frames evicted (disk full)",
+        "en_one": "{n} frame evicted (disk full)",
+    },
     "admin_agent_error": {"vi": "lỗi gần nhất (di chuột để xem)", "en": "last error (hover to read)"},
     "admin_not_reported": {"vi": "Camera chưa gửi thông tin này", "en": "The camera does not report this yet"},
     "admin_cam_state_online": {"vi": "Đang hoạt động", "en": "Online"},
@@ -120,7 +134,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "admin_ago_now": {"vi": "vừa xong", "en": "just now"},
     "admin_ago_min": {"vi": "{n} phút trước", "en": "{n} min ago"},
     "admin_ago_hour": {"vi": "{n} giờ trước", "en": "{n} h ago"},
-    "admin_ago_day": {"vi": "{n} ngày trước", "en": "{n} days ago"},
+    "admin_ago_day": {"vi": "{n} ngày trước", "en": "{n} days ago", "en_one": "{n} day ago"},
     "admin_never_seen": {"vi": "Chưa từng liên lạc", "en": "Never seen"},
     "admin_kind_garden": {"vi": "Camera vườn", "en": "Garden"},
     "admin_kind_sticky_trap": {"vi": "Bẫy dính", "en": "Sticky trap"},
@@ -194,14 +208,18 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     # union
     "union_title": {"vi": "Liên minh hợp tác xã", "en": "Cooperative union"},
-    "union_sub": {"vi": "{name} · {n} hợp tác xã", "en": "{name} · {n} cooperatives"},
+    "union_sub": {
+        "vi": "{name} · {n} hợp tác xã",
+        "en": "{name} · {n} cooperatives",
+        "en_one": "{name} · {n} cooperative",
+    },
     "union_unnamed": {"vi": "Liên minh (mã {code})", "en": "Union (code {code})"},
     "union_no_code": {
         "vi": "{coop} chưa thuộc liên minh nào: chỉ hiện số liệu của hợp tác xã này.",
         "en": "{coop} belongs to no union: only its own numbers are shown.",
     },
     "union_period": {"vi": "Khoảng thời gian", "en": "Period"},
-    "union_last_months": {"vi": "{n} tháng gần nhất", "en": "Last {n} months"},
+    "union_last_months": {"vi": "{n} tháng gần nhất", "en": "Last {n} months", "en_one": "Last month"},
     "union_privacy": {
         "vi": "Chỉ hiện số liệu tổng hợp; ảnh và dữ liệu chi tiết thuộc về từng hợp tác xã.",
         "en": "Aggregate numbers only; photos and details stay with each cooperative.",

@@ -8,7 +8,7 @@ MESSAGES = {
     "queue_reason_near_threshold": {"vi": "Gần ngưỡng", "en": "Near threshold"},
     "queue_reason_rare_class": {"vi": "Loài hiếm", "en": "Rare class"},
     "queue_reason_random_sample": {"vi": "Mẫu ngẫu nhiên", "en": "Random sample"},
-    "queue_detections": {"vi": "{n} phát hiện", "en": "{n} detections"},
+    "queue_detections": {"vi": "{n} phát hiện", "en": "{n} detections", "en_one": "{n} detection"},
     "score_min": {"vi": "Độ tin cậy từ", "en": "Score from"},
     "score_max": {"vi": "đến", "en": "to"},
     "annotator_title": {"vi": "Duyệt ảnh #{id}", "en": "Review capture #{id}"},

@@ -16,7 +16,7 @@ MESSAGES = {
     "lang_short_vi": {"vi": "VI", "en": "VI"},
     "lang_short_en": {"vi": "EN", "en": "EN"},
     "menu": {"vi": "Menu", "en": "Menu"},
-    "unread_alerts": {"vi": "{n} cảnh báo chưa xem", "en": "{n} unread alerts"},
+    "unread_alerts": {"vi": "{n} cảnh báo chưa xem", "en": "{n} unread alerts", "en_one": "{n} unread alert"},
     "signed_in_as": {"vi": "Đang đăng nhập: {name} ({role})", "en": "Signed in: {name} ({role})"},
     "role_member": {"vi": "Nông dân", "en": "Farmer"},
     "role_agronomist": {"vi": "Kỹ sư nông nghiệp", "en": "Agronomist"},
@@ -57,5 +57,5 @@ MESSAGES = {
     "filter": {"vi": "Lọc", "en": "Filter"},
     "download_csv": {"vi": "Tải CSV", "en": "Download CSV"},
     "photo_alt": {"vi": "Ảnh chụp từ camera {camera} lúc {when}", "en": "Photo from camera {camera} at {when}"},
-    "boxes_legend": {"vi": "{n} khung phát hiện", "en": "{n} detection boxes"},
+    "boxes_legend": {"vi": "{n} khung phát hiện", "en": "{n} detection boxes", "en_one": "{n} detection box"},
 }

@@ -35,7 +35,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "vi": "mAP50 trên tập vàng (cổng kiểm tra dùng số này)",
         "en": "Golden-set mAP50 (what the gate compares)",
     },
-    "ml_golden_images": {"vi": "({n} ảnh)", "en": "({n} images)"},
+    "ml_golden_images": {"vi": "({n} ảnh)", "en": "({n} images)", "en_one": "({n} image)"},
     "ml_licence": {"vi": "Giấy phép dữ liệu: {licence}", "en": "Data licence: {licence}"},
     "ml_non_commercial": {
         "vi": "Chỉ dùng phi thương mại (nghiên cứu, thử nghiệm, trình diễn); để dùng trong sản xuất, "
@@ -85,6 +85,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "ml_dataset_created": {
         "vi": "Đã tạo {name} phiên bản {version} với {n} ảnh.",
         "en": "{name} version {version} frozen with {n} images.",
+        "en_one": "{name} version {version} frozen with {n} image.",
     },
     "ml_images": {"vi": "Số ảnh", "en": "Images"},
     "ml_split": {"vi": "Tập", "en": "Split"},
@@ -199,7 +200,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "ml_speed": {"vi": "Tốc độ", "en": "Speed"},
     "ml_latency": {"vi": "Thời gian suy luận trung bình", "en": "Mean inference time"},
-    "ml_n_captures": {"vi": "({n} ảnh)", "en": "({n} captures)"},
+    "ml_n_captures": {"vi": "({n} ảnh)", "en": "({n} captures)", "en_one": "({n} capture)"},
     "ml_not_measured": {"vi": "Chưa đo", "en": "Not measured"},
     "ml_int8": {"vi": "Bản INT8 (mAP50, dung lượng)", "en": "INT8 variant (mAP50, size)"},
     "ml_input_size": {"vi": "Kích thước đầu vào (px)", "en": "Input size (px)"},
@@ -221,6 +222,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "ml_shadow_captures": {
         "vi": "{n} ảnh đã so sánh, {reviewed} ảnh đã duyệt",
         "en": "{n} captures compared, {reviewed} reviewed",
+        "en_one": "{n} capture compared, {reviewed} reviewed",
     },
     "ml_shadow_agreement": {
         "vi": "Trùng với mô hình đang dùng (độ chính xác / độ phủ)",
