@@ -137,3 +137,22 @@ def test_the_annotator_offers_the_classes_of_the_model_that_read_the_photo(app_c
     data = review_data(field_id)
     assert set(data["classes"]) == field_classes, "the model that read the photo"
     assert data["labels"]["mealy bug"] == "rệp sáp"
+
+
+def test_the_pressure_page_writes_todays_figures_the_vietnamese_way(app_client, sessions):
+    import datetime as dt
+
+    from factories import processed_capture
+
+    from cropwatch.core.timeutil import utcnow
+
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "pr")
+        processed_capture(s, tenant, when=utcnow() - dt.timedelta(minutes=2), counts={"planthopper": 3}, class_id=6)
+    app_client.get("/login")
+    app_client.post(
+        "/login",
+        data={"username": "pr-agronomist", "password": "pw-pr", "csrf_token": app_client.cookies.get(CSRF_COOKIE)},
+    )
+    page = app_client.get("/pressure").text
+    assert "3 cá thể hôm nay" in page and "3.0 cá thể" not in page
