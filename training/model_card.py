@@ -46,6 +46,23 @@ def _count_lines(card: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _sweep_lines(card: dict[str, Any]) -> list[str]:
+    """The runs this model was chosen from (``card["sweep"]``, written when a sweep picks the shipped size)."""
+    rows = card.get("sweep") or []
+    if not rows:
+        return []
+    lines = ["", "## Why this input size (the sweep)", ""]
+    lines += ["| run | start | imgsz | epochs | test mAP50 | mAP50-95 | note |", "|---|---|---:|---:|---:|---:|---|"]
+    for r in rows:
+        lines.append(
+            f"| {r['run']} | {r['start']} | {r['imgsz']} | {r['epochs']} | {_pct(r.get('map50'))} | "
+            f"{_pct(r.get('map50_95'))} | {r.get('note', '')} |"
+        )
+    if card.get("sweep_reason"):
+        lines += ["", card["sweep_reason"]]
+    return lines
+
+
 def render_markdown(card: dict[str, Any]) -> str:
     m, rec, data, lat = card["metrics"], card["recipe"], card["dataset"], card["latency"]
     lines = [f"# Model card — {card['model']}", ""]
@@ -124,6 +141,7 @@ def render_markdown(card: dict[str, Any]) -> str:
             q = vm["per_class"].get(k, {})
             lines.append(f"| {k} | {c['name']} | {_pct(c['map50'])} | {_pct(q.get('map50'))} |")
     lines += _count_lines(card)
+    lines += _sweep_lines(card)
     lines += [
         "",
         "## Speed",
