@@ -46,6 +46,28 @@ def _figure_unit(figures: DayFigures, *, class_name: str, min_score: float, unit
     return (fig.value, fig.unit) if fig else (0, unit or "sample")
 
 
+def _card_texts(
+    key: str, *, level: AlertLevel, pest_vi: str, pest_en: str, plot: Plot, day: dt.date, unit: str | None, **extra
+) -> tuple[str, str]:
+    """A card's text in both languages from catalogue ``key``: level, pest, plot, unit and date, plus ``extra``
+    (numbers written in each language; a callable value is called with the language)."""
+
+    def one(lang: str, pest: str) -> str:
+        values = {k: v(lang) if callable(v) else v for k, v in extra.items()}
+        return t(
+            key,
+            lang,
+            level=t(f"level_{level.value}", lang),
+            pest=pest,
+            plot=plot.name,
+            unit=unit_text(unit, lang),
+            date=fmt_date(day),
+            **values,
+        )
+
+    return one("vi", pest_vi), one("en", pest_en)
+
+
 def alert_messages(
     *,
     level: AlertLevel,
@@ -58,44 +80,36 @@ def alert_messages(
     unit: str | None = None,
 ) -> tuple[str, str]:
     """The card's text in both languages: level, pest, plot, the figure with its unit, the threshold."""
-
-    def one(lang: str, pest: str) -> str:
-        return t(
-            "alert_pest",
-            lang,
-            level=t(f"level_{level.value}", lang),
-            pest=pest,
-            plot=plot.name,
-            count=fmt_number(count, lang),
-            unit=unit_text(unit, lang),
-            threshold=fmt_number(threshold, lang),
-            date=fmt_date(day),
-        )
-
-    return one("vi", pest_vi), one("en", pest_en)
+    return _card_texts(
+        "alert_pest",
+        level=level,
+        pest_vi=pest_vi,
+        pest_en=pest_en,
+        plot=plot,
+        day=day,
+        unit=unit,
+        count=lambda lang: fmt_number(count, lang),
+        threshold=lambda lang: fmt_number(threshold, lang),
+    )
 
 
 def seasonal_messages(
     *, level: AlertLevel, pest_vi: str, pest_en: str, plot: Plot, fig: SeasonalFigure, day: dt.date, unit: str | None
 ) -> tuple[str, str]:
     """A seasonal rule's card: this week's daily mean against the median of the same week in earlier seasons."""
-
-    def one(lang: str, pest: str) -> str:
-        return t(
-            "alert_seasonal",
-            lang,
-            level=t(f"level_{level.value}", lang),
-            pest=pest,
-            plot=plot.name,
-            count=fmt_number(fig.week, lang),
-            unit=unit_text(unit, lang),
-            median=fmt_number(fig.median, lang),
-            seasons=fig.seasons,
-            scope=t(f"seasonal_scope_{fig.scope}", lang),
-            date=fmt_date(day),
-        )
-
-    return one("vi", pest_vi), one("en", pest_en)
+    return _card_texts(
+        "alert_seasonal",
+        level=level,
+        pest_vi=pest_vi,
+        pest_en=pest_en,
+        plot=plot,
+        day=day,
+        unit=unit,
+        count=lambda lang: fmt_number(fig.week, lang),
+        median=lambda lang: fmt_number(fig.median, lang),
+        seasons=fig.seasons,
+        scope=lambda lang: t(f"seasonal_scope_{fig.scope}", lang),
+    )
 
 
 def _seasonal(session: Session, *, rule: AlertRule, plot: Plot, day: dt.date) -> SeasonalFigure | None:

@@ -8,6 +8,7 @@ model version) inference run makes it write-once, so a capture is never counted 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -63,29 +64,11 @@ def store_detections(
     return rows
 
 
-def record_result(
-    s: Session,
-    *,
-    capture: Capture,
-    model_version_id: int,
-    detections: Sequence[DetectionRecord],
-    elapsed_ms: float | None,
-    width: int,
-    height: int,
-    source: DetectionSource = DetectionSource.model,
-) -> list[Detection]:
-    """Store the capture's detections, evaluate the cooperative's alert rules on them and write the diary
-    observation; returns the stored rows. Raises IntegrityError on a second delivery (nothing else is written)."""
-    rows = store_detections(
-        s,
-        capture=capture,
-        model_version_id=model_version_id,
-        detections=detections,
-        elapsed_ms=elapsed_ms,
-        width=width,
-        height=height,
-        source=source,
-    )
+def record_result(s: Session, *, capture: Capture, model_version_id: int, **stored: Any) -> list[Detection]:
+    """Store the capture's detections (``stored``: the rest of :func:`store_detections`' arguments), evaluate the
+    cooperative's alert rules on them and write the diary observation; returns the stored rows. Raises
+    IntegrityError on a second delivery (nothing else is written)."""
+    rows = store_detections(s, capture=capture, model_version_id=model_version_id, **stored)
     mv = s.get(ModelVersion, model_version_id)
     names_vi = {mv.classes[k]: v for k, v in (mv.classes_vi or {}).items() if k in mv.classes}
     plot = s.get(Plot, capture.plot_id)

@@ -13,6 +13,13 @@ from api.web.session import CSRF_COOKIE
 from cropwatch.core.orm import AlertRule
 
 
+def _login(client: TestClient, username: str, password: str) -> None:
+    client.get("/login")
+    client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": client.cookies.get(CSRF_COOKIE)}
+    )
+
+
 @pytest.fixture
 def app_client(settings, storage):
     with TestClient(create_app(settings, enqueue=lambda cid: None), follow_redirects=False) as c:
@@ -22,11 +29,7 @@ def app_client(settings, storage):
 def test_the_form_makes_a_seasonal_rule_and_the_page_says_what_it_checks(app_client, sessions, models_registered):
     with sessions.begin() as s:
         tenant = make_tenant(s, "form")
-    app_client.get("/login")
-    app_client.post(
-        "/login",
-        data={"username": "form-agronomist", "password": "pw-form", "csrf_token": app_client.cookies.get(CSRF_COOKIE)},
-    )
+    _login(app_client, "form-agronomist", "pw-form")
     form = {"class_name": "rầy nâu", "threshold": "2", "kind": "seasonal", "margin_pct": "30", "unit": "trap_day"}
     r = app_client.post("/rules", data=form | {"csrf_token": app_client.cookies.get(CSRF_COOKIE)})
     assert r.status_code == 303, r.text[:500]
@@ -56,11 +59,7 @@ def test_the_plots_page_counts_fruit_in_vietnamese_numbers(app_client, sessions)
         processed_capture(
             s, tenant, when=utcnow() - dt.timedelta(minutes=5), counts={"ripe": 1, "unripe": 3}, class_id=0
         )
-    app_client.get("/login")
-    app_client.post(
-        "/login",
-        data={"username": "fruit-member", "password": "pw-fruit", "csrf_token": app_client.cookies.get(CSRF_COOKIE)},
-    )
+    _login(app_client, "fruit-member", "pw-fruit")
     page = app_client.get("/plots").text
     assert "Quả chín: 25% (4 quả)" in page, page[page.find("Quả chín") - 200 : page.find("Quả chín") + 200]
 
@@ -83,11 +82,7 @@ def test_the_union_page_names_the_union_not_its_code(app_client, sessions, union
         s.add(boss)
         s.flush()
         s.add(Membership(user_id=boss.id, cooperative_id=home.cooperative_id, role=Role.union_admin))
-    app_client.get("/login")
-    app_client.post(
-        "/login",
-        data={"username": "u-boss", "password": "pw-boss-123456", "csrf_token": app_client.cookies.get(CSRF_COOKIE)},
-    )
+    _login(app_client, "u-boss", "pw-boss-123456")
     page = app_client.get("/union").text
     assert heading in page
     assert "Liên minh lm-bt" not in page, "a raw code on a Vietnamese screen"
@@ -120,11 +115,7 @@ def test_the_annotator_offers_the_classes_of_the_model_that_read_the_photo(app_c
         field_id = read_by_field.id
         rice_classes = set(s.get(ModelVersion, all_models_registered["pest-rice"]).classes.values())
         field_classes = set(field.classes.values())
-    app_client.get("/login")
-    app_client.post(
-        "/login",
-        data={"username": "rv-agronomist", "password": "pw-rv", "csrf_token": app_client.cookies.get(CSRF_COOKIE)},
-    )
+    _login(app_client, "rv-agronomist", "pw-rv")
 
     def review_data(capture_id: int) -> dict:
         page = app_client.get(f"/review/{capture_id}").text
@@ -149,10 +140,6 @@ def test_the_pressure_page_writes_todays_figures_the_vietnamese_way(app_client, 
     with sessions.begin() as s:
         tenant = make_tenant(s, "pr")
         processed_capture(s, tenant, when=utcnow() - dt.timedelta(minutes=2), counts={"planthopper": 3}, class_id=6)
-    app_client.get("/login")
-    app_client.post(
-        "/login",
-        data={"username": "pr-agronomist", "password": "pw-pr", "csrf_token": app_client.cookies.get(CSRF_COOKIE)},
-    )
+    _login(app_client, "pr-agronomist", "pw-pr")
     page = app_client.get("/pressure").text
     assert "3 cá thể hôm nay" in page and "3.0 cá thể" not in page
