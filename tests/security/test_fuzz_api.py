@@ -79,7 +79,7 @@ pytestmark = pytest.mark.slow  # ~1 min on SQLite, under 1 min more on PostgreSQ
 # to reproduce.
 SEED = int(os.environ.get("CROPWATCH_FUZZ_SEED", "0")) or None
 MAX_EXAMPLES = int(os.environ.get("CROPWATCH_FUZZ_EXAMPLES", "25"))  # valid requests per operation
-# The PostgreSQL copy sends fewer (the same derandomized first requests): it is there for what the engine changes
+# The PostgreSQL copy sends fewer (also derandomized): it is there for what the engine changes
 # (types, constraints, locking), while the SQLite copy explores the schema; together they stay within CI's time.
 PG_EXAMPLES = int(os.environ.get("CROPWATCH_FUZZ_EXAMPLES", "10"))
 
