@@ -483,11 +483,20 @@ def test_burst_under_chaos_every_photo_once_nothing_stuck_nothing_counted_twice(
             chaos.ensure_up()
             burst_s = time.monotonic() - t0
 
+            left: list[str] = []
+
             def resolved() -> bool:
                 with sessions() as s:
-                    return not s.scalar(select(func.count(Capture.id)).where(Capture.status.in_(UNRESOLVED)))
+                    left[:] = [
+                        f"{c.id} {c.status.value} attempts={c.attempts} error={c.error!r}"
+                        for c in s.scalars(select(Capture).where(Capture.status.in_(UNRESOLVED)))
+                    ]
+                return not left
 
-            wait_for(resolved, 150, "every accepted capture to be done or failed")
+            try:
+                wait_for(resolved, 150, "every accepted capture to be done or failed")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}; still unresolved: {left}; camera refused: {camera.refused}") from None
             assert beat.poll() is None, "beat (the sweeper) died"
     finally:
         chaos.stop.set()

@@ -28,7 +28,7 @@ from cropwatch.core.enums import CaptureStatus
 from cropwatch.core.i18n import Megabytes
 from cropwatch.core.orm import Camera, Capture
 from cropwatch.core.settings import Settings
-from cropwatch.core.storage import Storage
+from cropwatch.core.storage import Storage, StorageError
 from cropwatch.core.timeutil import utcnow
 from inference.decode import ImageRejected, check_format, image_dimensions, primary_image
 
@@ -280,12 +280,19 @@ def confirm(session: Session, storage: Storage, settings: Settings, *, capture: 
         session.commit()
         raise
     storage.put_bytes(capture.object_key, image.data, CONTENT_TYPES[image.fmt])
-    storage.remove(capture.upload_key)
+    upload_key = capture.upload_key
     capture.content_type, capture.width, capture.height = CONTENT_TYPES[image.fmt], image.width, image.height
     capture.status = CaptureStatus.stored
     capture.received_at = utcnow()
     capture.upload_key = None
     session.commit()
+    # only once the capture is accepted: a commit that fails (a cut database connection) leaves the slot and its
+    # upload as they were, so the camera's retried confirm succeeds instead of finding its upload gone (409). An
+    # upload left here by a failed remove is no slot's any more: the sweeper's clean_uploads removes it.
+    try:
+        storage.remove(upload_key)
+    except StorageError as exc:
+        log.warning("capture %s: upload %s left for the sweeper (%s)", capture.id, upload_key, exc)
     return capture
 
 

@@ -105,3 +105,42 @@ def test_a_multipart_part_url_takes_only_its_part_length(client, tenant_a, sessi
         cap = s.get(Capture, r.json()["capture_id"])
         held = storage.list_parts(cap.upload_key, cap.multipart_upload_id)
     assert {n: got for n, (_, got) in held.items()} == {2: 1000}  # only the part of the right length is held
+
+
+def test_a_confirm_whose_commit_failed_succeeds_when_the_camera_retries(client, tenant_a, sessions, storage, settings):
+    """The database connection cut while a confirm commits (the chaos test's PostgreSQL restart): the camera gets a
+    500 and confirms again. The slot and its upload must still be there, so the retry accepts the photo instead of
+    answering 409 upload_missing and leaving the capture pending for good."""
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    from cropwatch.captures import ingest
+
+    photo = PHOTO.read_bytes()
+    slot = _slot(client, tenant_a, photo)
+    assert httpx.put(slot["upload_url"], content=photo).status_code == 200
+    with sessions() as s:
+        cap = s.get(Capture, slot["capture_id"])
+        upload_key = cap.upload_key
+
+        def cut(session) -> None:
+            raise OperationalError("COMMIT", {}, ConnectionError("server closed the connection unexpectedly"))
+
+        event.listen(s, "before_commit", cut)
+        try:
+            ingest.confirm(s, storage, settings, capture=cap)
+        except OperationalError:
+            s.rollback()
+        else:
+            raise AssertionError("the commit was meant to fail")
+    assert storage.stat(upload_key) is not None, "the upload was removed although the capture was not accepted"
+    with sessions() as s:
+        assert s.get(Capture, slot["capture_id"]).status == CaptureStatus.pending
+    r = client.post(f"/api/v1/ingest/captures/{slot['capture_id']}/confirm", headers=tenant_a.camera_auth)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "stored"
+    with sessions() as s:
+        cap = s.get(Capture, slot["capture_id"])
+        assert cap.status == CaptureStatus.stored and cap.upload_key is None
+        assert storage.stat(cap.object_key).size > 0
+    assert storage.list_keys("incoming/") == []  # the accepted upload is gone once the capture is stored
