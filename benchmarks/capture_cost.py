@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 #: (label, module path fragment, function name) of the steps; cumulative CPU of each, per capture
 STEPS = (
-    ("claim (database)", "cropwatch/worker/pipeline.py", "_claim"),
+    ("claim (database)", "cropwatch/worker/pipeline.py", "_claim_many"),
     ("object storage read", "cropwatch/core/storage.py", "get_bytes"),
     ("decode", "inference/decode.py", "decode_reduced"),
     ("detector: pre + forward + post", "inference/detector.py", "predict_batch"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from factories import make_tenant
@@ -146,3 +147,97 @@ def test_a_model_trained_on_windows_reads_a_photo_over_windows_without_a_camera_
     expected = np.column_stack([want.class_id, want.confidence, want.xyxy])
     assert len(got) == len(expected) > 0, "the same detections, as many"
     assert np.allclose(got, expected, atol=0.01), "the same boxes and scores"
+
+
+def _outcome_of_the_day(sessions, tenant):
+    """What a farmer and an auditor see of the plot's day: the open alerts and the automatic diary observations."""
+    from cropwatch.core.enums import AlertStatus, DiarySource
+    from cropwatch.core.orm import Alert, DiaryEntry, Plot
+
+    with sessions() as s:
+        plot_name = s.get(Plot, tenant.plot_id).name  # the two tenants' plots differ by name only
+        alerts = sorted(
+            (a.class_name, a.level.value, a.count, a.message_vi.replace(plot_name, "…"))
+            for a in s.scalars(
+                select(Alert).where(Alert.plot_id == tenant.plot_id, Alert.status != AlertStatus.resolved)
+            )
+        )
+        entries = sorted(
+            (e.subject, e.title, len(e.detection_ids or []), e.occurred_at)
+            for e in s.scalars(
+                select(DiaryEntry).where(
+                    DiaryEntry.plot_id == tenant.plot_id, DiaryEntry.source == DiarySource.automatic
+                )
+            )
+        )
+    return alerts, entries
+
+
+def test_a_batch_of_one_plots_photos_gives_the_alerts_and_diary_of_one_by_one(
+    processor, sessions, storage, settings, models_registered
+):
+    """The batch path evaluates the rules and writes the diary once per plot and day, after all its photos are
+    stored; a farmer and an auditor must see the same cards and the same day's figures as capture by capture."""
+    from factories import add_rule
+
+    from cropwatch.core.enums import AlertLevel
+
+    photos = [p.read_bytes() for p in rice_photos(6)]
+    noon = dt.datetime(2026, 11, 20, 5, 0, tzinfo=dt.timezone.utc)  # 12:00 in Hà Nội: one local day
+    seen = []
+    for code, batched in (("one", False), ("many", True)):
+        with sessions.begin() as s:
+            t = make_tenant(s, code)
+            for name in processor.models.get(s, s.get(Camera, t.camera_id).model_task)[1].names.values():
+                add_rule(s, t.cooperative_id, name, threshold=2, level=AlertLevel.danger)
+        ids = [
+            upload(sessions, storage, settings, t, p, when=noon + dt.timedelta(minutes=i)) for i, p in enumerate(photos)
+        ]
+        if batched:
+            assert processor.process_many(ids)[ids[0]].outcome == Outcome.done
+        else:
+            assert all(processor.process(i).outcome == Outcome.done for i in ids)
+        seen.append(_outcome_of_the_day(sessions, t))
+    one, many = seen
+    assert one[0], "the photos should raise at least one alert at threshold 2"
+    assert many == one
+    # a Vietnamese title writes the day's figure the Vietnamese way (no "9.0")
+    assert not [title for _, title, _, _ in many[1] if re.search(r"\d\.\d", title)]
+
+
+def test_a_write_conflict_in_a_batch_stores_the_others_one_by_one(
+    processor, sessions, storage, settings, tenant, monkeypatch
+):
+    """A duplicate delivery stored one capture of the batch between its claim and its store: the batch's one
+    transaction fails on the unique (capture, model) key, and every capture is still stored exactly once."""
+    from cropwatch.captures import results
+
+    ids = [upload(sessions, storage, settings, tenant, p.read_bytes()) for p in rice_photos(4)]
+    real = results.record_results
+    calls = []
+
+    def racing(s, batch):
+        calls.append(len(batch))
+        if len(batch) > 1:  # another worker's delivery of the first capture commits first
+            first = batch[0]
+            with sessions.begin() as other:
+                cap = other.get(Capture, first.capture.id)
+                results.store_detections(
+                    other,
+                    capture=cap,
+                    model_version_id=first.model_version_id,
+                    detections=first.detections,
+                    elapsed_ms=1.0,
+                    width=first.width,
+                    height=first.height,
+                )
+        return real(s, batch)
+
+    monkeypatch.setattr("cropwatch.worker.pipeline.record_results", racing)
+    got = processor.process_many(ids)
+    assert calls[0] == 4, "the batch was meant to be stored in one transaction"
+    assert got[ids[0]].outcome == Outcome.already_done
+    assert [got[i].outcome for i in ids[1:]] == [Outcome.done] * 3
+    assert [_runs(sessions, i) for i in ids] == [1] * 4
+    with sessions() as s:
+        assert all(s.get(Capture, i).status == CaptureStatus.done for i in ids)

@@ -1,13 +1,17 @@
 """A capture's result, from the server's worker or from a field agent's edge detector: one path.
 
 :func:`record_result` stores the detections (:func:`store_detections`), then raises the cooperative's alerts and
-writes the automatic diary observation from the stored rows, in the caller's transaction. The unique (capture,
+writes the automatic diary observation from the stored rows, in the caller's transaction; :func:`record_results`
+does the same for a worker's batch, evaluating each plot's day once. The unique (capture,
 model version) inference run makes it write-once, so a capture is never counted twice.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -64,25 +68,85 @@ def store_detections(
     return rows
 
 
+@dataclass(frozen=True)
+class NewResult:
+    """One capture's detections, to be stored by :func:`record_results` (the rest of store_detections' arguments)."""
+
+    capture: Capture
+    model_version_id: int
+    detections: Sequence[DetectionRecord]
+    elapsed_ms: float | None
+    width: int
+    height: int
+    source: DetectionSource = DetectionSource.model
+
+
+def record_results(s: Session, results: Sequence[NewResult]) -> list[list[Detection]]:
+    """Store several captures' detections in the caller's transaction, then evaluate the alert rules and write the
+    diary observation **once per (plot, local day, model)** from the stored rows: a worker's batch of 8 photos of
+    one plot reads the day's figures once, not 8 times. The figures are the day's after the whole batch, as
+    evaluating capture by capture would leave them; an alert's evidence stays the latest photo that shows its
+    pest. Returns the stored rows of each result, in order. Raises IntegrityError on a second delivery of any of
+    them (the caller rolls back and stores them one by one)."""
+    stored = [
+        store_detections(
+            s,
+            capture=r.capture,
+            model_version_id=r.model_version_id,
+            detections=r.detections,
+            elapsed_ms=r.elapsed_ms,
+            width=r.width,
+            height=r.height,
+            source=r.source,
+        )
+        for r in results
+    ]
+    groups: dict[tuple[int, dt.date, int], list[tuple[Capture, list[Detection]]]] = defaultdict(list)
+    for r, rows in zip(results, stored):
+        groups[(r.capture.plot_id, local_day(r.capture.captured_at), r.model_version_id)].append((r.capture, rows))
+    versions: dict[int, ModelVersion] = {}
+    for (plot_id, day, model_version_id), members in groups.items():
+        if model_version_id not in versions:
+            versions[model_version_id] = s.get(ModelVersion, model_version_id)
+        _evaluate_day(s, plot_id, day, versions[model_version_id], members)
+    return stored
+
+
+def _evaluate_day(
+    s: Session, plot_id: int, day: dt.date, mv: ModelVersion, members: list[tuple[Capture, list[Detection]]]
+) -> None:
+    """The alert rules and the diary observation of one plot's day, after ``members`` (its new results) are stored."""
+    members = sorted(members, key=lambda m: (m[0].captured_at, m[0].id))
+    names_vi = {mv.classes[k]: v for k, v in (mv.classes_vi or {}).items() if k in mv.classes}
+    plot = s.get(Plot, plot_id)
+    figures = DayFigures(s, plot_id=plot_id, day=day)  # read once for the rules and the diary
+    evidence: dict[str, Capture] = {}  # pest -> the latest photo that shows it
+    first_seen: dict[str, dt.datetime] = {}  # pest -> when the first photo that shows it was taken
+    for cap, rows in members:
+        for r in rows:
+            evidence[r.class_name] = cap
+            first_seen.setdefault(r.class_name, cap.captured_at)
+    by_capture: dict[int, tuple[Capture, set[str]]] = {}
+    for name, cap in evidence.items():
+        by_capture.setdefault(cap.id, (cap, set()))[1].add(name)
+    opened = []
+    for cap, names in by_capture.values():
+        opened += alerts.evaluate(s, capture=cap, plot=plot, class_names=names, names_vi=names_vi, figures=figures)
+    latest = members[-1][0]
+    diary.automatic_observation(
+        s,
+        capture=latest,
+        camera=s.get(Camera, latest.camera_id),
+        detections=[d for _, rows in members for d in rows],
+        names_vi=names_vi,
+        alert_id=opened[0].id if opened else None,
+        figures=figures,
+        first_seen=first_seen,
+    )
+
+
 def record_result(s: Session, *, capture: Capture, model_version_id: int, **stored: Any) -> list[Detection]:
     """Store the capture's detections (``stored``: the rest of :func:`store_detections`' arguments), evaluate the
     cooperative's alert rules on them and write the diary observation; returns the stored rows. Raises
     IntegrityError on a second delivery (nothing else is written)."""
-    rows = store_detections(s, capture=capture, model_version_id=model_version_id, **stored)
-    mv = s.get(ModelVersion, model_version_id)
-    names_vi = {mv.classes[k]: v for k, v in (mv.classes_vi or {}).items() if k in mv.classes}
-    plot = s.get(Plot, capture.plot_id)
-    camera = s.get(Camera, capture.camera_id)
-    figures = DayFigures(s, plot_id=capture.plot_id, day=local_day(capture.captured_at))  # read once for both
-    names = {r.class_name for r in rows}
-    opened = alerts.evaluate(s, capture=capture, plot=plot, class_names=names, names_vi=names_vi, figures=figures)
-    diary.automatic_observation(
-        s,
-        capture=capture,
-        camera=camera,
-        detections=rows,
-        names_vi=names_vi,
-        alert_id=opened[0].id if opened else None,
-        figures=figures,
-    )
-    return rows
+    return record_results(s, [NewResult(capture=capture, model_version_id=model_version_id, **stored)])[0]

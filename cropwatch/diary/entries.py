@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from cropwatch.alerts.counts import DayFigures
 from cropwatch.core.enums import DiarySource, DiaryStatus, DiaryType
-from cropwatch.core.i18n import t
+from cropwatch.core.i18n import fmt_number, t
 from cropwatch.core.orm import Camera, Capture, Detection, DiaryEntry, DiaryRevision, User
 from cropwatch.core.timeutil import fmt_date, fmt_datetime, local_day, local_day_bounds, utcnow
 
@@ -385,11 +385,14 @@ def automatic_observation(
     names_vi: dict[str, str] | None,
     alert_id: int | None = None,
     figures: DayFigures | None = None,
+    first_seen: Mapping[str, dt.datetime] | None = None,
 ) -> DiaryEntry | None:
     """One pending `observation` per plot, pest and local day, updated as the day goes: its figure is the day's
     count as the alerts read it (:func:`cropwatch.alerts.rules.daily_count`: new catches on a trap, the highest photo of
     a garden camera), its evidence the photos' detections (``detection_ids``, ``capture_id`` the latest), every
-    update a revision. Written in Vietnamese (``title``) and English (``title_en``); a page shows one of them."""
+    update a revision. Written in Vietnamese (``title``) and English (``title_en``); a page shows one of them.
+    ``detections`` may come from several photos of that day (a worker's batch): ``capture`` is the latest of them,
+    ``first_seen`` when the first of them showing each pest was taken (a new observation's time)."""
     if not detections:
         return None
     by_class: dict[str, list[int]] = {}
@@ -403,9 +406,8 @@ def automatic_observation(
         fig = figures.get(name, min_score=0.0)
         count = fig.value if fig else 0
         pest_vi = (names_vi or {}).get(name, name)
-        common = dict(count=count, date=fmt_date(day))
-        vi = t("diary_auto_day", "vi", pest=pest_vi, **common)
-        en = t("diary_auto_day", "en", pest=name, **common)
+        vi = t("diary_auto_day", "vi", pest=pest_vi, count=fmt_number(count, "vi"), date=fmt_date(day))
+        en = t("diary_auto_day", "en", pest=name, count=fmt_number(count, "en"), date=fmt_date(day))
         entry = session.scalar(
             select(DiaryEntry)
             .where(
@@ -424,7 +426,7 @@ def automatic_observation(
                 cooperative_id=capture.cooperative_id,
                 user_id=None,
                 plot_id=capture.plot_id,
-                occurred_at=capture.captured_at,
+                occurred_at=(first_seen or {}).get(name, capture.captured_at),
                 type=DiaryType.observation,
                 status=DiaryStatus.pending,
                 source=DiarySource.automatic,

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, noload, sessionmaker
 
-from cropwatch.captures.results import record_result
+from cropwatch.captures.results import NewResult, record_result, record_results
 from cropwatch.core import metrics
 from cropwatch.core.enums import CaptureStatus, ModelTask
 from cropwatch.core.metrics import timed
@@ -112,6 +112,40 @@ class CaptureProcessor:
             s.expunge(cap)
             return cap
 
+    def _claim_many(self, capture_ids: list[int]) -> dict[int, Result | Capture]:
+        """Claim every capture of a batch that is free (``stored``, or ``processing`` under a lease that ran out,
+        attempts left) in one ``UPDATE … RETURNING``; the others go through :meth:`_claim`, which says why each is
+        not taken (done, failed, another worker's live lease, attempts used up)."""
+        if len(capture_ids) == 1:
+            return {capture_ids[0]: self._claim(capture_ids[0])}
+        now = utcnow()
+        expired = now - dt.timedelta(seconds=self.settings.stuck_after_seconds)
+        with timed(metrics.DB_SECONDS, step="claim"), self.sessions.begin() as s:
+            claimed = list(
+                s.scalars(
+                    update(Capture)
+                    .where(
+                        Capture.id.in_(capture_ids),
+                        Capture.attempts < self.settings.max_attempts,
+                        or_(
+                            Capture.status == CaptureStatus.stored,
+                            and_(
+                                Capture.status == CaptureStatus.processing,
+                                or_(Capture.claimed_at.is_(None), Capture.claimed_at < expired),
+                            ),
+                        ),
+                    )
+                    .values(status=CaptureStatus.processing, claimed_at=now, attempts=Capture.attempts + 1)
+                    .returning(Capture)
+                    .options(noload(Capture.detections)),
+                    execution_options={"synchronize_session": False},
+                )
+            )
+            for cap in claimed:
+                s.expunge(cap)
+        got = {cap.id: cap for cap in claimed}
+        return {cid: got[cid] if cid in got else self._claim(cid) for cid in capture_ids}
+
     def _release(self, capture_id: int, error: str, *, permanent: bool) -> None:
         with self.sessions.begin() as s:
             cap = s.get(Capture, capture_id)
@@ -153,12 +187,19 @@ class CaptureProcessor:
         """Claim, decode and detect several captures, one batched model call per model; each stored on its own."""
         results: dict[int, Result] = {}
         work: list[_Work] = []
-        for cid in dict.fromkeys(capture_ids):
-            prepared = self._prepare(cid)
+        claimed: list[Capture] = []
+        for cid, got in self._claim_many(list(dict.fromkeys(capture_ids))).items():
+            if isinstance(got, Result):
+                results[cid] = got
+            else:
+                claimed.append(got)
+        for cap, found in zip(claimed, self._models_for(claimed)):
+            prepared = found if isinstance(found, Result) else self._prepare(cap, *found)
             if isinstance(prepared, Result):
-                results[cid] = prepared
+                results[cap.id] = prepared
             else:
                 work.append(prepared)
+        done: list[tuple[_Work, Detections, float]] = []
         groups: dict[int, list[_Work]] = defaultdict(list)
         for w in work:
             groups[w.model_id].append(w)
@@ -175,13 +216,13 @@ class CaptureProcessor:
                 if dets is not None:
                     ms = (time.perf_counter() - t0) * 1000 / len(plain)
                     self._count(len(plain), ms * len(plain))
-                    for w, d in zip(plain, dets):
-                        results[w.cap.id] = self._finish(w, d, ms)
+                    done += [(w, d, ms) for w, d in zip(plain, dets)]
                     plain = []
             for w in plain + [w for w in items if w.tiling is not None]:
                 d, ms = _detect_one(w.detector, w, kw)
                 self._count(1, ms)
-                results[w.cap.id] = self._finish(w, d, ms)
+                done.append((w, d, ms))
+        results.update(self._store_many(done))
         for w in work:
             if results[w.cap.id].outcome == Outcome.done and self._in_shadow_sample(w.cap.id):
                 self._shadow(w, kw)
@@ -226,11 +267,44 @@ class CaptureProcessor:
         if self.on_batch is not None:
             self.on_batch(images, total_ms)
 
-    def _prepare(self, capture_id: int) -> Result | _Work:
-        claimed = self._claim(capture_id)
-        if isinstance(claimed, Result):
-            return claimed
-        cap = claimed
+    def _models_for(self, caps: list[Capture]) -> list[Result | tuple[int, Any, TileConfig | None, ModelTask]]:
+        """Each claimed capture's production model (for its camera's task and kind and its plot's crop) and
+        tiling, read in one session for the batch; a capture with no model is released for a retry."""
+        if not caps:
+            return []
+        out: list[Result | tuple[int, Any, TileConfig | None, ModelTask]] = []
+        with self.sessions() as s:
+            cameras = {c.id: c for c in s.scalars(select(Camera).where(Camera.id.in_({c.camera_id for c in caps})))}
+            plots = {p.id: p for p in s.scalars(select(Plot).where(Plot.id.in_({c.plot_id for c in caps})))}
+            for cap in caps:
+                camera, plot = cameras[cap.camera_id], plots.get(cap.plot_id)
+                try:
+                    model_id, detector = self.models.get(
+                        s,
+                        camera.model_task,
+                        camera.cooperative_id,
+                        crop=plot.crop if plot else None,
+                        camera_kind=camera.kind,
+                    )
+                except (NoModel, StorageError) as exc:  # no model yet, or its file unreachable: try again later
+                    self._release(cap.id, str(exc), permanent=False)
+                    out.append(Result(Outcome.retry, str(exc)))
+                    continue
+                try:
+                    tiling = TileConfig.from_setting(camera.tiling)
+                except (TypeError, ValueError) as exc:
+                    log.warning("camera %s: tiling setting %r ignored (%s)", camera.id, camera.tiling, exc)
+                    tiling = None
+                if tiling is None:  # a model trained on windows reads over windows unless the camera says otherwise
+                    tiling = TileConfig.from_setting(getattr(detector, "tiling", None))
+                out.append((model_id, detector, tiling, camera.model_task))
+        return out
+
+    def _prepare(
+        self, cap: Capture, model_id: int, detector: Any, tiling: TileConfig | None, task: ModelTask
+    ) -> Result | _Work:
+        """Read and decode a claimed capture's photo for its detector."""
+        capture_id = cap.id
         if self.settings.environment == "test" and self.settings.test_task_delay_seconds:
             time.sleep(self.settings.test_task_delay_seconds)
         try:
@@ -238,27 +312,6 @@ class CaptureProcessor:
         except (StorageError, FileNotFoundError) as exc:
             self._release(capture_id, f"object storage: {exc}", permanent=isinstance(exc, FileNotFoundError))
             return Result(Outcome.retry if isinstance(exc, StorageError) else Outcome.failed, str(exc))
-        with self.sessions() as s:
-            camera = s.get(Camera, cap.camera_id)
-            try:
-                plot = s.get(Plot, cap.plot_id)
-                model_id, detector = self.models.get(
-                    s,
-                    camera.model_task,
-                    camera.cooperative_id,
-                    crop=plot.crop if plot else None,
-                    camera_kind=camera.kind,
-                )
-            except NoModel as exc:
-                self._release(capture_id, str(exc), permanent=False)
-                return Result(Outcome.retry, str(exc))
-            try:
-                tiling = TileConfig.from_setting(camera.tiling)
-            except (TypeError, ValueError) as exc:
-                log.warning("camera %s: tiling setting %r ignored (%s)", camera.id, camera.tiling, exc)
-                tiling = None
-            if tiling is None:  # a model trained on windows reads over windows unless the camera says otherwise
-                tiling = TileConfig.from_setting(getattr(detector, "tiling", None))
         # a photo read whole is shrunk to the model's side anyway: a JPEG decodes straight near that size (bounded
         # memory per batch); windows need every pixel
         long_side = None if tiling else max(getattr(detector, "imgsz", (0,)))
@@ -272,10 +325,61 @@ class CaptureProcessor:
         except ImageRejected as exc:
             self._release(capture_id, f"{exc.code}: {exc}", permanent=True)
             return Result(Outcome.failed, f"{exc.code}: {exc}")
-        return _Work(cap, decoded.image, model_id, detector, tiling, camera.model_task, decoded)
+        return _Work(cap, decoded.image, model_id, detector, tiling, task, decoded)
 
-    def _finish(self, w: _Work, dets: Detections, elapsed_ms: float) -> Result:
-        records = dets.scaled(*w.decoded.scale).records(w.detector.names)
+    def _store_many(self, done: list[tuple[_Work, Detections, float]]) -> dict[int, Result]:
+        """Store a batch's results in one transaction (alert rules and diary once per plot and day,
+        :func:`record_results`). A write conflict (a duplicate delivery stored one of them meanwhile) rolls it
+        back and stores each capture on its own, so one conflict costs its neighbours nothing."""
+        if not done:
+            return {}
+        made = [(w, dets.scaled(*w.decoded.scale).records(w.detector.names), ms) for w, dets, ms in done]
+        if len(made) == 1:
+            return {made[0][0].cap.id: self._finish(*made[0])}
+        out: dict[int, Result] = {}
+        try:
+            with timed(metrics.DB_SECONDS, step="store"), self.sessions.begin() as s:
+                caps = {
+                    c.id: c
+                    for c in s.scalars(
+                        select(Capture)
+                        .where(Capture.id.in_([w.cap.id for w, _, _ in made]))
+                        .options(noload(Capture.detections))
+                    )
+                }
+                todo = []
+                for w, records, ms in made:
+                    capture = caps.get(w.cap.id)
+                    if capture is None:
+                        out[w.cap.id] = Result(Outcome.failed, "capture does not exist")
+                    elif capture.status == CaptureStatus.done:
+                        out[w.cap.id] = Result(Outcome.already_done)
+                    else:
+                        todo.append((w, records, ms, capture))
+                record_results(
+                    s,
+                    [
+                        NewResult(
+                            capture=capture,
+                            model_version_id=w.model_id,
+                            detections=records,
+                            elapsed_ms=ms,
+                            width=int(w.decoded.width),
+                            height=int(w.decoded.height),
+                        )
+                        for w, records, ms, capture in todo
+                    ],
+                )
+        except IntegrityError:
+            log.info("a write conflict in a batch of %d: storing its captures one by one", len(made))
+            return {w.cap.id: self._finish(w, records, ms) for w, records, ms in made}
+        for w, records, ms, _ in todo:
+            _observe_latency(w.cap)
+            log.info("capture %s: %d detections in %.0f ms", w.cap.id, len(records), ms)
+            out[w.cap.id] = Result(Outcome.done, detections=len(records))
+        return out
+
+    def _finish(self, w: _Work, records: list[DetectionRecord], elapsed_ms: float) -> Result:
         capture_id, model_id = w.cap.id, w.model_id
         try:
             return self._store(w.cap, (w.decoded.height, w.decoded.width), model_id, records, elapsed_ms)
@@ -296,6 +400,8 @@ class CaptureProcessor:
     ) -> Result:
         with timed(metrics.DB_SECONDS, step="store"), self.sessions.begin() as s:
             capture = s.get(Capture, cap.id)
+            if capture is None:
+                return Result(Outcome.failed, "capture does not exist")
             if capture.status == CaptureStatus.done:
                 return Result(Outcome.already_done)
             record_result(
