@@ -26,6 +26,7 @@ from api.routers import (
     lots,
     models,
     plots,
+    retention,
     review,
     rules,
 )
@@ -101,6 +102,7 @@ def create_app(
         lots,
         channels,
         rules,
+        retention,
     ):
         app.include_router(module.router)
     return app

@@ -243,6 +243,8 @@ class CaptureOut(_Out):
     error: str | None
     flagged_at: dt.datetime | None = None
     reviewed_at: dt.datetime | None = None
+    #: the photo was removed by the cooperative's retention policy (its detections and counts are kept)
+    purged_at: dt.datetime | None = None
 
 
 class CaptureDetail(CaptureOut):

@@ -341,6 +341,43 @@ def train(
                 console.print(f"[yellow]not promoted:[/] {exc}")
 
 
+@app.command()
+def retention(
+    cooperative: str | None = typer.Option(None, help="a cooperative's code (default: every cooperative)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="print what the policy would free, remove nothing"),
+) -> None:
+    """Apply the photo retention policies now (beat runs them nightly): photos nothing refers to, older than the
+    cooperative's days, are removed; the evidence stays."""
+    from sqlalchemy import select
+
+    from cropwatch.captures import retention as policy
+    from cropwatch.core.db import session_factory
+    from cropwatch.core.orm import Cooperative
+    from cropwatch.core.storage import Storage
+
+    _logging()
+    settings = get_settings()
+    sessions = session_factory(settings.db_url)
+    with sessions() as s:
+        q = select(Cooperative.id, Cooperative.code, Cooperative.photo_retention_days).order_by(Cooperative.id)
+        coops = s.execute(q.where(Cooperative.code == cooperative) if cooperative else q).all()
+        if cooperative and not coops:
+            raise typer.BadParameter(f"no cooperative with code {cooperative!r}")
+        if dry_run:
+            for coop_id, code, days in coops:
+                rows = policy.usage(s, coop_id)
+                n, b = sum(r.to_free_photos for r in rows), sum(r.to_free_bytes for r in rows)
+                typer.echo(
+                    f"{code}: keep {days if days is not None else 'every'} days; would remove {n} photos, {b} bytes"
+                )
+            return
+    for coop_id, code, _ in coops:
+        out = policy.apply_policy(sessions, Storage(settings), cooperative_id=coop_id)
+        typer.echo(
+            f"{code}: removed {out.removed} photos, {out.freed_bytes} bytes ({out.errors} left for the next run)"
+        )
+
+
 @app.command("seed-demo")
 def seed_demo_cmd() -> None:
     """Create the demo cooperative, its users, plots, cameras and alert rules (idempotent)."""

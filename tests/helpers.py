@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cropwatch.captures.ingest import direct_upload
-from cropwatch.core.orm import Camera
+from cropwatch.core.orm import Camera, Capture
 from cropwatch.embedded import free_port
 
 TEST_PG = os.environ.get("CROPWATCH_TEST_POSTGRES_URL")
@@ -154,3 +154,51 @@ def sample(exposition: str, name: str, **labels: str) -> float:
         if all(have.get(k) == v for k, v in labels.items()):
             return float(m.group(3))
     return 0.0
+
+
+def bare_model_version(sessions) -> int:
+    """A model version row (no file): what a stored result needs to refer to."""
+    from cropwatch.core.enums import ModelTask
+    from cropwatch.core.orm import ModelVersion
+
+    with sessions.begin() as s:
+        mv = ModelVersion(
+            task=ModelTask.pest,
+            name="test",
+            onnx_key="models/x.onnx",
+            sha256="0" * 64,
+            classes={"0": "planthopper"},
+            input_size=320,
+        )
+        s.add(mv)
+        s.flush()
+        return mv.id
+
+
+def processed_photos(sessions, storage, settings, tenant, model_id, n, *, when, with_pest=()):
+    """``n`` processed captures of the tenant's camera taken a minute apart from ``when``; those in ``with_pest``
+    show a planthopper, the others nothing."""
+    from cropwatch.captures.results import store_detections
+    from inference.detections import DetectionRecord
+
+    def unique(d: bytes) -> bytes:  # the same picture with a JPEG comment: another photo (sha256) each call
+        tag = uuid.uuid4().hex.encode()
+        return d[:2] + b"\xff\xfe" + (len(tag) + 2).to_bytes(2, "big") + tag + d[2:]
+
+    data = [unique(p.read_bytes()) for p in rice_photos(n)]
+    ids = [
+        upload(sessions, storage, settings, tenant, d, when=when + dt.timedelta(minutes=i)) for i, d in enumerate(data)
+    ]
+    with sessions.begin() as s:
+        for i, cid in enumerate(ids):
+            cap = s.get(Capture, cid)
+            store_detections(
+                s,
+                capture=cap,
+                model_version_id=model_id,
+                detections=[DetectionRecord(0, "planthopper", 0.8, (10.0, 10.0, 40.0, 40.0))] if i in with_pest else [],
+                elapsed_ms=1.0,
+                width=640,
+                height=480,
+            )
+    return ids

@@ -47,7 +47,7 @@ def get_capture(
     """A capture with its detections and a short-lived URL of the image."""
     cap = get_owned(session, Capture, capture_id, principal, "capture")
     url = None
-    if cap.status != CaptureStatus.pending:
+    if cap.status != CaptureStatus.pending and cap.purged_at is None:
         url = storage.presigned_get(cap.object_key, dt.timedelta(seconds=settings.image_url_expiry_seconds))
     return CaptureDetail(
         **CaptureOut.model_validate(cap).model_dump(),

@@ -51,7 +51,9 @@ def review_queue(
 
 
 @router.post(
-    "/api/v1/captures/{capture_id}/reviews", response_model=CaptureDetail, responses=errors(400, 403, 404, 409, 422)
+    "/api/v1/captures/{capture_id}/reviews",
+    response_model=CaptureDetail,
+    responses=errors(400, 403, 404, 409, 410, 422),
 )
 def review_capture(
     capture_id: Id,
@@ -84,7 +86,8 @@ def review_capture(
         )
     except review.ReviewError as exc:
         session.rollback()
-        raise ApiError(404 if exc.code == "not_found" else 422, exc.code, **exc.params) from None
+        status = {"not_found": 404, "review_photo_removed": 410}.get(exc.code, 422)
+        raise ApiError(status, exc.code, **exc.params) from None
     session.commit()
     session.expire_all()  # the capture's detections changed under it
     return get_capture(capture_id, session, principal, storage, settings)

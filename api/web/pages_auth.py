@@ -27,6 +27,7 @@ from cropwatch.core.enums import CaptureStatus
 from cropwatch.core.i18n import LOCALES
 from cropwatch.core.orm import Capture, DiaryEntry, User
 from cropwatch.core.security import password_matches
+from cropwatch.core.timeutil import fmt_date
 from cropwatch.diary import entries as diary
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
@@ -120,6 +121,9 @@ def capture_image(capture_id: Id, session: SessionDep, principal: PageUser, stor
     cap = get_owned(session, Capture, capture_id, principal, "capture")
     if cap.status == CaptureStatus.pending:
         return Response(status_code=404)
+    if cap.purged_at is not None:  # removed by the retention policy: say so, in the reader's language
+        text = translate("capture_photo_removed", principal.user.locale or "vi", date=fmt_date(cap.purged_at))
+        return Response(text, status_code=410, media_type="text/plain; charset=utf-8")
     return _image(storage, cap.object_key, cap.content_type)
 
 

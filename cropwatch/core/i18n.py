@@ -231,6 +231,18 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "vi": "Thao tác duyệt không hợp lệ (các thao tác: {actions}).",
         "en": "Unknown review action (actions: {actions}).",
     },
+    "review_photo_removed": {
+        "vi": "Ảnh này đã được xoá theo chính sách lưu trữ ảnh của hợp tác xã, không thể duyệt.",
+        "en": "This photo was removed by the cooperative's photo retention policy and cannot be reviewed.",
+    },
+    "capture_photo_removed": {
+        "vi": "Ảnh đã được xoá theo chính sách lưu trữ ảnh ({date}); số đếm và phát hiện của ảnh vẫn được giữ.",
+        "en": "The photo was removed by the photo retention policy ({date}); its counts and detections are kept.",
+    },
+    "retention_days_invalid": {
+        "vi": "Số ngày lưu ảnh phải từ {low} đến {high}, hoặc để trống để giữ mọi ảnh.",
+        "en": "Days to keep photos must be from {low} to {high}, or empty to keep every photo.",
+    },
     "review_not_processed": {
         "vi": "Ảnh chưa được xử lý xong, chưa thể duyệt.",
         "en": "The capture is not processed yet and cannot be reviewed.",

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -86,6 +87,8 @@ class Cooperative(Base):
     union_code: Mapped[str | None] = mapped_column(String(64), index=True)
     #: the union's name as its people read it ("Liên minh HTX tỉnh Tiền Giang"); the code only groups cooperatives
     union_name: Mapped[str | None] = mapped_column(String(200))
+    #: photo retention: photos nothing refers to are thinned after this many days (None: every photo is kept)
+    photo_retention_days: Mapped[int | None] = mapped_column(Integer, default=30, server_default="30")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -214,7 +217,25 @@ class Capture(Base):
     error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     processed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: the photo was removed by the cooperative's retention policy (the row, its detections and counts stay)
+    purged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     detections: Mapped[list["Detection"]] = relationship(back_populates="capture", lazy="selectin")
+
+
+class RetentionRun(Base):
+    """One pass of the photo retention job over a cooperative: what it removed (the photos are marked on their
+    captures, ``purged_at``)."""
+
+    __tablename__ = "retention_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cooperative_id: Mapped[int] = _coop_fk()
+    days: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    removed: Mapped[int] = mapped_column(Integer, default=0)
+    freed_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: photos that could not be removed from object storage this time (tried again next run)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ModelVersion(Base):

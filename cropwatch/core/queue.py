@@ -8,6 +8,7 @@ sweeper re-enqueues captures stuck in `stored`/`processing` whatever happened to
 from __future__ import annotations
 
 from celery import Celery
+from celery.schedules import crontab
 
 from cropwatch.core.settings import Settings, get_settings
 
@@ -15,6 +16,7 @@ DETECT_TASK = "cropwatch.detect"
 SWEEP_TASK = "cropwatch.sweep"
 TRAIN_TASK = "cropwatch.train"
 DELIVER_TASK = "cropwatch.deliver"
+RETENTION_TASK = "cropwatch.retention"
 INFERENCE_QUEUE = "inference"
 MAINTENANCE_QUEUE = "maintenance"
 TRAINING_QUEUE = "training"  # its own workers: a training job must not hold up detection
@@ -35,6 +37,7 @@ def make_celery(settings: Settings) -> Celery:
             SWEEP_TASK: {"queue": MAINTENANCE_QUEUE},
             TRAIN_TASK: {"queue": TRAINING_QUEUE},
             DELIVER_TASK: {"queue": MAINTENANCE_QUEUE},
+            RETENTION_TASK: {"queue": MAINTENANCE_QUEUE},
         },
         broker_transport_options={
             "visibility_timeout": settings.broker_visibility_timeout,
@@ -53,6 +56,9 @@ def make_celery(settings: Settings) -> Celery:
         beat_schedule={
             "sweep-stuck-captures": {"task": SWEEP_TASK, "schedule": float(settings.sweep_interval_seconds)},
             "deliver-notifications": {"task": DELIVER_TASK, "schedule": float(settings.notify_interval_seconds)},
+            # photo retention, at 02:30 Hà Nội time when cameras are quiet (a run is idempotent: a missed or a
+            # repeated night changes nothing)
+            "photo-retention": {"task": RETENTION_TASK, "schedule": crontab(hour=2, minute=30)},
         },
     )
     return app

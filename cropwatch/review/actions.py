@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from cropwatch.alerts import rules as alerts
@@ -124,6 +124,7 @@ def apply(
 ) -> list[Review]:
     """Apply one review action to ``capture`` (already scoped to the caller's cooperative)."""
     action = Action(action)
+    _mark_reviewed(session, capture)  # first: the row is this transaction's before anything else is written
     ids = class_ids(session, capture)
     touched: set[str] = set()
     reviews: list[Review] = []
@@ -209,12 +210,27 @@ def apply(
                 review(det, before, _det_state(det))
         if not reviews:
             review(None, None, {"no_pest": True})
-    capture.reviewed_at = utcnow()
     session.add_all(reviews)
     session.flush()
     recount(session, capture=capture, class_names=touched, user_id=user_id)
     _close_observation(session, capture, user_id)
     return reviews
+
+
+def _mark_reviewed(session: Session, capture: Capture) -> None:
+    """Set ``reviewed_at`` with a conditional UPDATE that refuses a photo the retention job removed: the job marks
+    its photos with a conditional UPDATE too, so the two ordered on the row end with the photo reviewed and kept, or
+    the review refused (``cropwatch.captures.retention``)."""
+    now = utcnow()
+    marked = session.execute(
+        update(Capture)
+        .where(Capture.id == capture.id, Capture.purged_at.is_(None))
+        .values(reviewed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if marked.rowcount != 1:
+        raise ReviewError("review_photo_removed")
+    capture.reviewed_at = now
 
 
 def recount(session: Session, *, capture: Capture, class_names: Iterable[str], user_id: int | None) -> None:

@@ -13,7 +13,7 @@ from cropwatch.captures.sweeper import clean_uploads, sweep
 from cropwatch.core import heartbeat
 from cropwatch.core.db import session_factory
 from cropwatch.core.enums import ModelTask
-from cropwatch.core.queue import DELIVER_TASK, DETECT_TASK, SWEEP_TASK, app, enqueue_detect
+from cropwatch.core.queue import DELIVER_TASK, DETECT_TASK, RETENTION_TASK, SWEEP_TASK, app, enqueue_detect
 from cropwatch.core.settings import get_settings
 from cropwatch.core.storage import Storage
 from cropwatch.worker.pipeline import CaptureProcessor, Outcome
@@ -118,3 +118,13 @@ def deliver() -> dict:
 
     settings = get_settings()
     return deliver_due(session_factory(settings.db_url), settings)
+
+
+@app.task(name=RETENTION_TASK, ignore_result=True)
+def retention() -> dict:
+    """Apply every cooperative's photo retention policy (beat, nightly); what it removed is in `retention_runs`."""
+    from cropwatch.captures.retention import apply_all
+
+    settings = get_settings()
+    done = apply_all(session_factory(settings.db_url), Storage(settings))
+    return {str(o.cooperative_id): o.removed for o in done}

@@ -172,6 +172,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/channels"): "list",
     ("DELETE", "/api/v1/channels/{channel_id}"): "object",
     ("GET", "/api/v1/alerts/{alert_id}/deliveries"): "object",
+    ("GET", "/api/v1/retention"): "list",  # the caller's own cooperative's policy and storage
+    ("PUT", "/api/v1/retention"): "action",  # sets the caller's own cooperative's policy only
     ("GET", "/api/v1/alert-rules"): "list",
     ("POST", "/api/v1/alert-rules"): "create",
     ("PATCH", "/api/v1/alert-rules/{rule_id}"): "object",
@@ -416,6 +418,7 @@ def _body(ids: dict) -> dict:
         "epochs": 1,
         "ids": str(ids["lot_id"]),
         "threshold_count": 1,
+        "days": 30,
     }
 
 
