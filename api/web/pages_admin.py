@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from api.deps import Principal, SessionDep
 from api.errors import ApiError
 from api.routers import cameras as cameras_api
+from api.routers import retention as retention_api
 from api.schemas import CameraIn, Id
 from api.scoping import get_owned, scoped
 from api.web.pages_account import reset_redis
@@ -46,10 +47,11 @@ from cropwatch.accounts.password_reset import (
     pop_for_display,
     stash_for_display,
 )
+from cropwatch.captures import retention
 from cropwatch.core import show_once
 from cropwatch.core.enums import CameraKind, ModelTask, Role
 from cropwatch.core.i18n import fmt_number
-from cropwatch.core.orm import Camera, Cooperative, Farm, Membership, Plot, User
+from cropwatch.core.orm import Camera, Cooperative, Farm, Membership, Plot, RetentionRun, User
 from cropwatch.core.security import PASSWORD_MIN
 from cropwatch.core.spreadsheet import csv_cell
 from cropwatch.core.timeutil import utcnow
@@ -369,6 +371,7 @@ def _cameras_page(
         request,
         "admin/cameras.html",
         principal,
+        storage=_storage(session, principal) if principal.role == Role.coop_admin else None,
         status=status,
         rows=rows,
         plots=list(plots.values()),
@@ -383,6 +386,40 @@ def _cameras_page(
     )
 
 
+def _storage(session: Session, principal: Principal) -> dict:
+    """The photo retention section: the policy, storage per camera, what the next run frees, the last run."""
+    cams = retention.usage(session, principal.cooperative_id)
+    last = session.scalar(
+        select(RetentionRun)
+        .where(RetentionRun.cooperative_id == principal.cooperative_id)
+        .order_by(RetentionRun.id.desc())
+        .limit(1)
+    )
+    total = {
+        k: sum(getattr(c, k) for c in cams) for k in ("photos", "bytes", "removed", "to_free_photos", "to_free_bytes")
+    }
+    days = session.get(Cooperative, principal.cooperative_id).photo_retention_days
+    return {"days": days, "cameras": cams, "last_run": last, **total}
+
+
+@router.post("/admin/retention")
+def set_retention(
+    request: Request, session: SessionDep, principal: PageUser, days: Annotated[str, Form(max_length=8)] = ""
+) -> Response:
+    """The photo retention form of the cameras page (the same rule as PUT /api/v1/retention)."""
+    principal.require(Role.coop_admin)
+    try:
+        value = int(days) if days.strip() else None
+        retention_api.set_policy(retention_api.RetentionIn(days=value), session, principal)
+    except (ValueError, ApiError) as exc:
+        session.rollback()
+        code = exc.code if isinstance(exc, ApiError) else "retention_days_invalid"
+        lang = page_locale(request, principal)
+        error = translate(code, lang, low=retention_api.MIN_DAYS, high=retention_api.MAX_DAYS)
+        return _cameras_page(request, session, principal, error=error, status=400)
+    return RedirectResponse("/admin/cameras?done=retention#storage", status_code=303)
+
+
 @router.get("/admin/cameras")
 def cameras_page(
     request: Request, session: SessionDep, principal: PageUser, done: str | None = None, token: str | None = None
@@ -393,7 +430,11 @@ def cameras_page(
     if token and shown is None:  # a reload, or another admin's link: the token is not shown twice
         return _cameras_page(request, session, principal, done="admin_token_shown_once")
     return _cameras_page(
-        request, session, principal, new_token=shown, done={"revoked": "admin_token_revoked"}.get(done or "")
+        request,
+        session,
+        principal,
+        new_token=shown,
+        done={"revoked": "admin_token_revoked", "retention": "admin_retention_saved"}.get(done or ""),
     )
 
 

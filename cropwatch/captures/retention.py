@@ -22,7 +22,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from cropwatch.core.enums import CaptureStatus, ReviewState
@@ -73,19 +73,30 @@ def _candidates(session: Session, cooperative_id: int, cutoff: dt.datetime, afte
     )
 
 
-def _first_of_day(session: Session, camera_id: int, captured_at: dt.datetime, capture_id: int) -> bool:
-    """Whether the capture is its camera's first `done` photo of its local day (kept: one photo per camera per
-    day)."""
-    start, _ = local_day_bounds(local_day(captured_at))
-    earlier = session.scalar(
-        select(func.count(Capture.id)).where(
-            Capture.camera_id == camera_id,
+def _firsts_of_day(session: Session, rows: list) -> set[int]:
+    """The ids among all `done` photos of the rows' cameras and local days that are their camera's first of the
+    day (kept: one photo per camera per day), in one query for a batch of candidates."""
+    if not rows:
+        return set()
+    start = local_day_bounds(local_day(min(r.captured_at for r in rows)))[0]
+    end = local_day_bounds(local_day(max(r.captured_at for r in rows)))[1]
+    seen: set[tuple[int, dt.date]] = set()
+    firsts: set[int] = set()
+    for cid, cam, at in session.execute(
+        select(Capture.id, Capture.camera_id, Capture.captured_at)
+        .where(
+            Capture.camera_id.in_({r.camera_id for r in rows}),
             Capture.status == CaptureStatus.done,
             Capture.captured_at >= start,
-            or_(Capture.captured_at < captured_at, and_(Capture.captured_at == captured_at, Capture.id < capture_id)),
+            Capture.captured_at < end,
         )
-    )
-    return not earlier
+        .order_by(Capture.captured_at, Capture.id)
+    ):
+        key = (cam, local_day(at))
+        if key not in seen:
+            seen.add(key)
+            firsts.add(cid)
+    return firsts
 
 
 @dataclass
@@ -125,7 +136,8 @@ def apply_policy(
             if not rows:
                 break
             after = rows[-1].id
-            ids = [r.id for r in rows if not _first_of_day(s, r.camera_id, r.captured_at, r.id)]
+            firsts = _firsts_of_day(s, rows)
+            ids = [r.id for r in rows if r.id not in firsts]
         if not ids:
             continue
         with sessions.begin() as s:  # re-checked at write time: a review that got there first keeps its photo
@@ -204,8 +216,9 @@ def usage(session: Session, cooperative_id: int, *, now: dt.datetime | None = No
         after = 0
         while rows := _candidates(session, cooperative_id, now - dt.timedelta(days=days), after, 1000):
             after = rows[-1].id
+            firsts = _firsts_of_day(session, rows)
             for r in rows:
-                if not _first_of_day(session, r.camera_id, r.captured_at, r.id):
+                if r.id not in firsts:
                     n, b = to_free.setdefault(r.camera_id, [0, 0])
                     to_free[r.camera_id] = [n + 1, b + (r.size_bytes or 0)]
     return [

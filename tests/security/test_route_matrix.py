@@ -107,6 +107,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/admin/cameras"): "create",
     ("POST", "/admin/cameras/{camera_id}/rotate"): "object",
     ("POST", "/admin/cameras/{camera_id}/revoke"): "object",
+    ("POST", "/admin/retention"): "action",  # the caller's own cooperative's photo retention policy
     ("GET", "/admin/plots"): "list",
     ("POST", "/admin/farms"): "create",
     ("POST", "/admin/plots"): "create",

@@ -3,6 +3,8 @@ plots page writes numbers the Vietnamese way."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from factories import make_tenant
 from fastapi.testclient import TestClient
@@ -143,3 +145,37 @@ def test_the_pressure_page_writes_todays_figures_the_vietnamese_way(app_client, 
     _login(app_client, "pr-agronomist", "pw-pr")
     page = app_client.get("/pressure").text
     assert "3 cá thể hôm nay" in page and "3.0 cá thể" not in page
+
+
+def test_the_cameras_page_shows_photo_storage_and_sets_the_retention_policy(app_client, sessions, storage, settings):
+    """The cooperative admin sees what each camera's photos take and what the policy frees, and changes the days;
+    a bad value is refused in Vietnamese and changes nothing; an agronomist does not see the section."""
+    import datetime as dt
+
+    from helpers import bare_model_version, processed_photos
+
+    from cropwatch.core.orm import Cooperative
+    from cropwatch.core.timeutil import utcnow
+
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "store")
+    old = utcnow() - dt.timedelta(days=40)
+    processed_photos(sessions, storage, settings, tenant, bare_model_version(sessions), 3, when=old)
+    _login(app_client, "store-coop_admin", "pw-store")
+    page = app_client.get("/admin/cameras").text
+    assert "Lưu trữ ảnh" in page and "được xoá sau 30 ngày" in page
+    row = page[page.index(f'<tr data-camera="{tenant.camera_id}"><td>cam store') :].split("</tr>")[0]
+    name, photos, size, removed, to_free = re.findall(r"<td[^>]*>([^<]*)</td>", row)
+    assert (name, photos, removed) == ("cam store", "3", "0")
+    assert to_free.startswith("2 / ") and "." not in size, row  # 2 of 3 photos go (the day's first stays); 0,3 MB
+    csrf = app_client.cookies.get(CSRF_COOKIE)
+    bad = app_client.post("/admin/retention", data={"days": "2", "csrf_token": csrf})
+    assert bad.status_code == 400 and "từ 7 đến 3650" in bad.text
+    ok = app_client.post("/admin/retention", data={"days": "", "csrf_token": csrf})
+    assert ok.status_code == 303
+    with sessions() as s:
+        assert s.get(Cooperative, tenant.cooperative_id).photo_retention_days is None
+    assert "giữ mọi ảnh" in app_client.get("/admin/cameras?done=retention").text
+    app_client.cookies.clear()
+    _login(app_client, "store-agronomist", "pw-store")
+    assert "Lưu trữ ảnh" not in app_client.get("/admin/cameras").text

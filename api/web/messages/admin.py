@@ -253,4 +253,39 @@ MESSAGES: dict[str, dict[str, str]] = {
     "union_csv_pest": {"vi": "Loài", "en": "Pest"},
     "union_csv_class": {"vi": "Lớp mô hình", "en": "Model class"},
     "union_csv_count": {"vi": "Số con (tổng số liệu ngày của các lô)", "en": "Count (sum of the plots' daily figures)"},
+    "admin_retention_title": {"vi": "Lưu trữ ảnh", "en": "Photo storage"},
+    "admin_retention_policy": {
+        "vi": "Ảnh không làm bằng chứng cho điều gì được xoá sau {days} ngày; mỗi camera giữ một ảnh mỗi ngày.",
+        "en": "Photos that are evidence of nothing are removed after {days} days; each camera keeps one photo a day.",
+    },
+    "admin_retention_keep_all": {
+        "vi": "Hợp tác xã giữ mọi ảnh (không xoá ảnh nào).",
+        "en": "The cooperative keeps every photo (none is removed).",
+    },
+    "admin_retention_kept": {
+        "vi": "Luôn giữ: ảnh có phát hiện sâu hại, ảnh đã duyệt hoặc được đánh dấu xem lại, ảnh làm bằng chứng của "
+        "cảnh báo hay nhật ký canh tác (kể cả lô thu hoạch), ảnh trong bộ ảnh chuẩn. Chỉ ảnh bị xoá; số đếm và phát "
+        "hiện vẫn được giữ.",
+        "en": "Always kept: photos with a pest detection, reviewed or flagged photos, photos that are evidence of an "
+        "alert or a diary entry (harvest lots included), golden-set photos. Only the photo goes; counts and "
+        "detections are kept.",
+    },
+    "admin_retention_days": {"vi": "Số ngày giữ ảnh", "en": "Days to keep photos"},
+    "admin_retention_days_hint": {
+        "vi": "Từ 7 đến 3650 ngày; để trống để giữ mọi ảnh. Việc dọn ảnh chạy mỗi đêm lúc 02:30.",
+        "en": "7 to 3650 days; empty keeps every photo. The clean-up runs every night at 02:30.",
+    },
+    "admin_retention_save": {"vi": "Lưu chính sách", "en": "Save the policy"},
+    "admin_retention_saved": {"vi": "Đã lưu chính sách lưu trữ ảnh.", "en": "Photo retention policy saved."},
+    "admin_retention_photos": {"vi": "Ảnh đang lưu", "en": "Photos stored"},
+    "admin_retention_size": {"vi": "Dung lượng (MB)", "en": "Size (MB)"},
+    "admin_retention_removed": {"vi": "Ảnh đã xoá", "en": "Photos removed"},
+    "admin_retention_to_free": {"vi": "Sẽ xoá khi chạy (ảnh / MB)", "en": "To be removed next run (photos / MB)"},
+    "admin_retention_total": {"vi": "Tổng", "en": "Total"},
+    "admin_retention_last_run": {
+        "vi": "Lần dọn gần nhất: {date}, xoá {n} ảnh ({mb} MB).",
+        "en": "Last clean-up: {date}, {n} photos removed ({mb} MB).",
+        "en_one": "Last clean-up: {date}, {n} photo removed ({mb} MB).",
+    },
+    "admin_retention_never_run": {"vi": "Chưa dọn ảnh lần nào.", "en": "No clean-up has run yet."},
 }
