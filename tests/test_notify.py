@@ -321,3 +321,72 @@ def test_a_members_own_telegram_gets_their_plots_alerts_through_the_cooperatives
         s.get(User, member).is_active = False
         s.flush()
         assert not reaches(s, s.get(NotificationChannel, own.id), alert)
+
+
+def test_a_members_daily_digest_gathers_their_alerts_into_one_message_but_never_danger(sessions, settings, http_server):
+    """Issue 17: a member chooses a daily digest (and quiet hours) for their own Telegram: alerts below danger wait
+    for the digest time and arrive as one message, plural-correct; a danger alert goes at once."""
+    from zoneinfo import ZoneInfo
+
+    from cropwatch.alerts.personal_channels import link
+    from cropwatch.core.egress import EgressPolicy
+    from cropwatch.core.enums import Role
+    from cropwatch.core.orm import Farm, Plot
+
+    tg = http_server(reply=lambda path: b'{"ok": true, "result": {"message_id": 1}}')
+    cfg = settings.model_copy(update={"telegram_api_base": f"http://127.0.0.1:{tg.server_port}"})
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "dig")
+        member = tenant.user_ids[Role.member]
+        s.get(Farm, s.get(Plot, tenant.plot_id).farm_id).owner_id = member
+    # the cooperative's bot; its group chat gets danger alerts only
+    _channel(sessions, tenant, "telegram", {"bot_token": "123:COOPBOT", "chat_id": "-100"}, min_level=AlertLevel.danger)
+    local = dt.datetime.now(ZoneInfo("Asia/Ho_Chi_Minh"))
+    at = (local + dt.timedelta(hours=3)).strftime("%H:%M")
+    with sessions.begin() as s:
+        own = link(
+            s,
+            cooperative_id=tenant.cooperative_id,
+            user_id=member,
+            kind="telegram",
+            address="5550001",
+            locale="vi",
+            min_level=AlertLevel.watch,
+            policy=EgressPolicy.from_settings(cfg),
+            daily_digest=at,
+        )
+        own_id = own.id
+    open_pest_alert(sessions, tenant, level=AlertLevel.watch)
+    open_pest_alert(sessions, tenant, level=AlertLevel.warning)
+    assert deliver_due(sessions, cfg)["sent"] == 0 and not tg.received, "held for the digest"
+    with sessions() as s:
+        held = s.scalars(select(Delivery).where(Delivery.channel_id == own_id)).all()
+    expected = dt.datetime.combine(
+        (local + dt.timedelta(hours=3)).date(), dt.time.fromisoformat(at), tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")
+    )
+    assert len(held) == 2 and all(d.digest and d.next_attempt_at == expected for d in held)
+    open_pest_alert(sessions, tenant, level=AlertLevel.danger)
+    assert deliver_due(sessions, cfg)["sent"] == 2, "a danger alert goes at once (the member's and the group's)"
+    _due_now(sessions)  # the digest time
+    assert deliver_due(sessions, cfg)["sent"] == 2
+    mine = [json.loads(r["body"]) for r in tg.received if json.loads(r["body"])["chat_id"] == "5550001"]
+    assert len(mine) == 2 and "2 cảnh báo" in mine[1]["text"]
+
+
+def test_the_daily_digest_moves_out_of_the_quiet_hours_and_bad_times_are_refused(settings):
+    from zoneinfo import ZoneInfo
+
+    from cropwatch.alerts.notify import ChannelConfigError, next_digest, validate_channel_config
+    from cropwatch.core.egress import EgressPolicy
+
+    tz = "Asia/Ho_Chi_Minh"
+    noon = dt.datetime(2026, 12, 3, 12, 0, tzinfo=ZoneInfo(tz))
+    cfg = {"daily_digest": "22:00", "quiet_hours": {"start": "21:00", "end": "06:00"}}
+    assert next_digest(cfg, noon, tz) == dt.datetime(2026, 12, 4, 6, 0, tzinfo=ZoneInfo(tz))
+    assert next_digest({"daily_digest": "18:00"}, noon, tz) == dt.datetime(2026, 12, 3, 18, 0, tzinfo=ZoneInfo(tz))
+    assert next_digest({"daily_digest": "07:30"}, noon, tz) == dt.datetime(2026, 12, 4, 7, 30, tzinfo=ZoneInfo(tz))
+    assert next_digest({}, noon, tz) is None
+    for bad in ("25:00", "6pm", "18:00:00", 18):
+        with pytest.raises(ChannelConfigError) as err:
+            validate_channel_config("in_app", {"daily_digest": bad}, EgressPolicy.from_settings(settings))
+        assert err.value.message.localized("vi") == "giờ gửi bản tóm tắt hằng ngày phải viết dạng 18:00"

@@ -20,6 +20,7 @@ from cropwatch.alerts.notify import RECIPIENT_KEYS, send_test
 from cropwatch.alerts.personal_channels import LinkRefused, available_kinds, link, own_channels, unlink
 from cropwatch.core.egress import EgressPolicy
 from cropwatch.core.enums import AlertLevel, Role
+from cropwatch.core.i18n import Message
 from cropwatch.core.orm import NotificationChannel
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
@@ -77,10 +78,23 @@ def link_channel(
     kind: Annotated[str, Form(pattern="^(zalo|telegram|email)$")],
     address: Annotated[str, Form(max_length=300)],
     min_level: Annotated[AlertLevel, Form()] = AlertLevel.warning,
+    quiet_start: Annotated[str, Form(max_length=5)] = "",
+    quiet_end: Annotated[str, Form(max_length=5)] = "",
+    daily_digest: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
     principal.require(*RECEIVERS)
     locale = page_locale(request, principal)
+    typed = {
+        "kind": kind,
+        "address": address,
+        "min_level": min_level.value,
+        "quiet_start": quiet_start,
+        "quiet_end": quiet_end,
+        "daily_digest": daily_digest,
+    }
     try:
+        if bool(quiet_start.strip()) != bool(quiet_end.strip()):
+            raise LinkRefused(Message("personal_quiet_both"))
         link(
             session,
             cooperative_id=principal.cooperative_id,
@@ -90,10 +104,11 @@ def link_channel(
             locale=locale,  # messages come in the language the member reads the app in
             min_level=min_level,
             policy=EgressPolicy.from_settings(settings),
+            quiet_hours=(quiet_start.strip(), quiet_end.strip()) if quiet_start.strip() else None,
+            daily_digest=daily_digest.strip() or None,
         )
     except LinkRefused as exc:
         session.rollback()
-        typed = {"kind": kind, "address": address, "min_level": min_level.value}
         return _page(request, session, principal, status=422, error=exc.message.localized(locale), typed=typed)
     session.commit()
     return RedirectResponse("/account/notifications?done=linked", status_code=303)

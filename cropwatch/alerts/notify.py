@@ -74,6 +74,24 @@ def quiet_until(config: dict, now: dt.datetime, tz: str) -> dt.datetime | None:
     return dt.datetime.combine(day, end, tzinfo=ZoneInfo(tz)).astimezone(dt.timezone.utc)
 
 
+def next_digest(config: dict, now: dt.datetime, tz: str) -> dt.datetime | None:
+    """When the channel's daily digest goes next (``{"daily_digest": "18:00"}``, local time): today at that time if
+    it is still to come, else tomorrow; moved to the end of the quiet hours when it falls inside them. None: the
+    channel has no daily digest (alerts go at once)."""
+    value = config.get("daily_digest")
+    if not value:
+        return None
+    try:
+        at = dt.time.fromisoformat(value)
+    except (TypeError, ValueError):
+        log.warning("ignoring invalid daily_digest %r", value)  # rows saved before validation existed
+        return None
+    local = _local(now, tz)
+    day = local.date() if local.time() < at else local.date() + dt.timedelta(days=1)
+    when = dt.datetime.combine(day, at, tzinfo=ZoneInfo(tz)).astimezone(dt.timezone.utc)
+    return quiet_until(config, when, tz) or when
+
+
 def _sent_today(session: Session, channel_id: int, now: dt.datetime, tz: str) -> int:
     local = _local(now, tz)
     start = dt.datetime.combine(local.date(), dt.time(0), tzinfo=ZoneInfo(tz)).astimezone(dt.timezone.utc)
@@ -91,9 +109,9 @@ def queue_deliveries(
     session: Session, alert: Alert, *, tz: str = "Asia/Ho_Chi_Minh", now: dt.datetime | None = None
 ) -> list[Delivery]:
     """Delivery rows for the cooperative's enabled channels whose minimum level the alert reaches (idempotent per
-    alert, channel and level). Inside a channel's quiet hours, or past its ``max_per_day`` immediate messages, the
-    delivery waits for the digest (sent as one message when the quiet hours end / the next morning); a `danger`
-    alert is never held back."""
+    alert, channel and level). A channel with a daily digest holds the alert for it; inside a channel's quiet
+    hours, or past its ``max_per_day`` immediate messages, the delivery waits for the digest (sent as one message
+    when the quiet hours end / the next morning); a `danger` alert is never held back."""
     now = now or utcnow()
     out = []
     for ch in session.scalars(
@@ -119,7 +137,7 @@ def queue_deliveries(
                 next_attempt_at=now,
             )
             if alert.level != AlertLevel.danger and ch.kind != "in_app":
-                held = quiet_until(ch.config, now, tz)
+                held = next_digest(ch.config, now, tz) or quiet_until(ch.config, now, tz)
                 cap = ch.config.get("max_per_day")
                 cap = cap if isinstance(cap, int) and not isinstance(cap, bool) else None
                 if held is None and cap is not None and _sent_today(session, ch.id, now, tz) >= cap:
@@ -212,10 +230,11 @@ REQUIRED = {
     "zalo": ("access_token", "user_id"),
     "in_app": (),
 }
-OPTIONAL = ("quiet_hours", "max_per_day")
+OPTIONAL = ("quiet_hours", "max_per_day", "daily_digest")
 _TELEGRAM_TOKEN = re.compile(r"^[0-9]{1,20}:[A-Za-z0-9_-]{20,100}$")
 _TELEGRAM_CHAT = re.compile(r"^(-?[0-9]{1,20}|@[A-Za-z0-9_]{5,64})$")
 _ZALO_ID = re.compile(r"^[0-9]{1,40}$")
+_HH_MM = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]")
 _EMAIL = re.compile(r"^[^@\s<>,;]{1,64}@[^@\s<>,;]{1,255}$")
 
 
@@ -272,6 +291,10 @@ def validate_channel_config(kind: str, config: dict, policy: EgressPolicy) -> di
             )
         if _time(q["start"], "start") == _time(q["end"], "end"):
             raise ChannelConfigError("quiet_hours.start and quiet_hours.end must differ", "channel_err_quiet_same")
+    if "daily_digest" in config:
+        value = config["daily_digest"]
+        if not isinstance(value, str) or not _HH_MM.fullmatch(value):
+            raise ChannelConfigError("daily_digest must be a time like 18:00", "channel_err_digest_time")
     if "max_per_day" in config:
         cap = config["max_per_day"]
         if not isinstance(cap, int) or isinstance(cap, bool) or not 1 <= cap <= 1000:

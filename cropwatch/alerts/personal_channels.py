@@ -5,7 +5,7 @@ each member then gives only where the message goes: their Telegram chat id (from
 follower id (once they follow the OA) or their e-mail address. The bot token and the OA access token stay with the
 cooperative's channel (cropwatch.alerts.notify.effective_config); a member's channel holds no secret. One channel per kind
 per member: linking again replaces the address. Messages follow the member's language and the minimum level they
-choose.
+choose; their own quiet hours and daily digest hold the other alerts (never a danger one).
 """
 
 from __future__ import annotations
@@ -56,15 +56,23 @@ def link(
     locale: str = "vi",
     min_level: AlertLevel = AlertLevel.warning,
     policy: EgressPolicy,
+    quiet_hours: tuple[str, str] | None = None,
+    daily_digest: str | None = None,
 ) -> NotificationChannel:
-    """Create or replace ``user_id``'s own channel of ``kind``; :class:`LinkRefused` says why not."""
+    """Create or replace ``user_id``'s own channel of ``kind``; :class:`LinkRefused` says why not. ``quiet_hours``
+    ("21:00", "06:00") holds the member's non-danger alerts overnight; ``daily_digest`` ("18:00") sends them as one
+    message a day at that time instead of one by one. A danger alert goes at once either way."""
     if kind not in PERSONAL_KINDS:
         raise LinkRefused(Message("personal_kind_refused", kinds=", ".join(PERSONAL_KINDS)))
     if not available_kinds(session, cooperative_id)[kind]:
         raise LinkRefused(Message("personal_needs_coop_channel", kind=kind))
     address = address.strip()
     key = RECIPIENT_KEYS[kind]
-    config = {key: [address] if kind == "email" else address}
+    config: dict = {key: [address] if kind == "email" else address}
+    if quiet_hours:
+        config["quiet_hours"] = {"start": quiet_hours[0], "end": quiet_hours[1]}
+    if daily_digest:
+        config["daily_digest"] = daily_digest
     check = dict(config)
     if kind in _PLACEHOLDER:
         secret, value = _PLACEHOLDER[kind]

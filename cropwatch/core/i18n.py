@@ -357,6 +357,14 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": 'No class "{name}" in the production models. Choose one of: {known}.',
     },
     "channel_err_settings": {"vi": "cấu hình không dùng được", "en": "settings that cannot work"},
+    "personal_quiet_both": {
+        "vi": "Giờ yên lặng cần cả giờ bắt đầu và giờ kết thúc.",
+        "en": "Quiet hours need both a start and an end.",
+    },
+    "channel_err_digest_time": {
+        "vi": "giờ gửi bản tóm tắt hằng ngày phải viết dạng 18:00",
+        "en": "daily_digest must be a time like 18:00",
+    },
     "channel_err_quiet_time": {
         "vi": "giờ yên lặng ({key}) phải viết dạng 21:00",
         "en": "quiet_hours.{key} must be a time like 21:00",

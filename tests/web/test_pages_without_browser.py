@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from api.app import create_app
 from api.web.session import CSRF_COOKIE
+from cropwatch.core.enums import Role
 from cropwatch.core.orm import AlertRule
 
 
@@ -179,3 +180,32 @@ def test_the_cameras_page_shows_photo_storage_and_sets_the_retention_policy(app_
     app_client.cookies.clear()
     _login(app_client, "store-agronomist", "pw-store")
     assert "Lưu trữ ảnh" not in app_client.get("/admin/cameras").text
+
+
+def test_a_member_sets_their_own_quiet_hours_and_daily_digest(app_client, sessions):
+    from cropwatch.core.orm import NotificationChannel
+
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "quiet")
+    _login(app_client, "quiet-member", "pw-quiet")
+    csrf = app_client.cookies.get(CSRF_COOKIE)
+    form = {"kind": "email", "address": "nong.dan@example.vn", "min_level": "warning", "csrf_token": csrf}
+    half = app_client.post("/account/notifications", data=form | {"quiet_start": "21:00"})
+    assert half.status_code == 422 and "cần cả giờ bắt đầu và giờ kết thúc" in half.text
+    bad = app_client.post("/account/notifications", data=form | {"daily_digest": "25:00"})
+    assert bad.status_code == 422 and "tóm tắt hằng ngày phải viết dạng 18:00" in bad.text
+    ok = app_client.post(
+        "/account/notifications",
+        data=form | {"quiet_start": "21:00", "quiet_end": "06:00", "daily_digest": "18:00"},
+    )
+    assert ok.status_code == 303, ok.text[:300]
+    with sessions() as s:
+        ch = s.scalars(select(NotificationChannel).where(NotificationChannel.user_id.is_not(None))).one()
+    assert ch.user_id == tenant.user_ids[Role.member]
+    assert ch.config == {
+        "to": ["nong.dan@example.vn"],
+        "quiet_hours": {"start": "21:00", "end": "06:00"},
+        "daily_digest": "18:00",
+    }
+    page = app_client.get("/account/notifications").text
+    assert "yên lặng 21:00–06:00" in page and "tóm tắt hằng ngày lúc 18:00" in page

@@ -85,6 +85,23 @@ MESSAGES = {
     "personal_from_level": {"vi": "từ mức {level}", "en": "from level {level}"},
     "personal_link": {"vi": "Liên kết Zalo, Telegram hoặc e-mail", "en": "Link Zalo, Telegram or e-mail"},
     "personal_link_button": {"vi": "Liên kết", "en": "Link"},
+    "personal_quiet": {"vi": "Giờ yên lặng (không bắt buộc)", "en": "Quiet hours (optional)"},
+    "personal_quiet_from": {"vi": "Từ", "en": "From"},
+    "personal_quiet_to": {"vi": "Đến", "en": "To"},
+    "personal_quiet_hint": {
+        "vi": "Trong giờ này các cảnh báo không nguy hiểm chờ đến hết giờ và đến một lần; cảnh báo nguy hiểm vẫn "
+        "gửi ngay.",
+        "en": "During these hours alerts below danger wait until they end and come as one message; danger alerts "
+        "still go at once.",
+    },
+    "personal_digest": {"vi": "Tóm tắt hằng ngày lúc (không bắt buộc)", "en": "Daily digest at (optional)"},
+    "personal_digest_hint": {
+        "vi": "Nhận các cảnh báo không nguy hiểm gộp thành một tin mỗi ngày vào giờ này; cảnh báo nguy hiểm vẫn gửi "
+        "ngay.",
+        "en": "Get the alerts below danger as one message a day at this time; danger alerts still go at once.",
+    },
+    "personal_quiet_shown": {"vi": "yên lặng {start}–{end}", "en": "quiet {start}–{end}"},
+    "personal_digest_shown": {"vi": "tóm tắt hằng ngày lúc {at}", "en": "daily digest at {at}"},
     "personal_test": {"vi": "Gửi thử cho tôi", "en": "Send me a test"},
     "personal_unlink": {"vi": "Bỏ liên kết", "en": "Unlink"},
     "personal_confirm_unlink": {
