@@ -157,10 +157,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "Period: {since} – {until}   Entries: {n} (deleted: {deleted})",
     },
     "export_pdf_photos": {"vi": "Ảnh minh chứng", "en": "Evidence photos"},
-    "digest_title": {
-        "vi": "Tóm tắt {n} cảnh báo trong giờ yên lặng:",
-        "en": "Digest of {n} alerts held during quiet hours:",
-        "en_one": "Digest of {n} alert held during quiet hours:",
+    "digest_title": {  # quiet hours, a daily digest or a daily cap held them: the message does not guess which
+        "vi": "Tóm tắt {n} cảnh báo chưa gửi:",
+        "en": "Digest of {n} alerts not sent yet:",
+        "en_one": "Digest of {n} alert not sent yet:",
     },
     "review_bad_box": {
         "vi": "Khung không hợp lệ: cần x1 < x2, y1 < y2 và nằm trong ảnh.",

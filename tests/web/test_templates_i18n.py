@@ -66,7 +66,7 @@ def test_english_counts_agree_with_their_number():
         for key, entry in catalogue.items():
             if PLURAL.search(entry["en"]):
                 assert "en_one" in entry and "(s)" not in entry["en"], f"{key!r}: {entry['en']!r} has no singular"
-    assert t("digest_title", "en", n=1) == "Digest of 1 alert held during quiet hours:"
-    assert t("digest_title", "en", n=3) == "Digest of 3 alerts held during quiet hours:"
+    assert t("digest_title", "en", n=1) == "Digest of 1 alert not sent yet:"
+    assert t("digest_title", "en", n=3) == "Digest of 3 alerts not sent yet:"
     assert t("unread_alerts", "en", catalogue=MESSAGES, n=1) == "1 unread alert"
     assert t("unread_alerts", "vi", catalogue=MESSAGES, n=1) == "1 cảnh báo chưa xem"
