@@ -20,6 +20,7 @@ from api.routers import (
     captures,
     channels,
     diary,
+    forecast,
     health,
     ingest,
     learning,
@@ -103,6 +104,7 @@ def create_app(
         channels,
         rules,
         retention,
+        forecast,
     ):
         app.include_router(module.router)
     return app

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import random
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,8 +15,20 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from cropwatch.core.enums import AlertLevel, CameraKind, ModelStage, ModelTask, Role
-from cropwatch.core.orm import AlertRule, Camera, Cooperative, Farm, Membership, ModelVersion, Plot, User
+from cropwatch.core.orm import (
+    AlertRule,
+    Camera,
+    Cooperative,
+    Farm,
+    HarvestLot,
+    Membership,
+    ModelVersion,
+    Plot,
+    PlotSeason,
+    User,
+)
 from cropwatch.core.security import hash_password, new_token, token_hash
+from cropwatch.union.forecast import DEFAULT_PROFILES
 
 DEMO_PASSWORD = "cropwatch-demo"
 DEMO_USERS = (
@@ -87,6 +101,7 @@ def seed_demo(session: Session, tokens_file: Path) -> list[DemoCamera]:
         coop.union_name = DEMO_UNION_NAME
     if coop is not None and tokens_file.exists():
         default_rules(session, coop.id)
+        seed_union(session, coop)
         session.commit()
         return [DemoCamera(**c) for c in json.loads(tokens_file.read_text())]
     if coop is None:
@@ -185,6 +200,7 @@ def seed_demo(session: Session, tokens_file: Path) -> list[DemoCamera]:
         session.flush()
         cams.append(DemoCamera(camera_id=cam.id, name=name, kind=kind.value, token=token, photos=photos))
     default_rules(session, coop.id)
+    seed_union(session, coop)
     session.commit()
     tokens_file.parent.mkdir(parents=True, exist_ok=True)
     tokens_file.write_text(json.dumps([c.__dict__ for c in cams], ensure_ascii=False, indent=1))
@@ -213,3 +229,103 @@ def _vegetable_plot(session: Session, cooperative_id: int) -> Plot:
     session.add(plot)
     session.flush()
     return plot
+
+
+#: the demo union's other cooperatives (code, name, crop, variety, yield realised against the profile, plots' m²)
+UNION_COOPS = (
+    ("demo-rau", "HTX Rau an toàn Chợ Gạo (demo)", "cải bắp", "KK Cross", 1.12, (1200, 900, 1500)),
+    ("demo-cachua", "HTX Cà chua Mỹ Tho (demo)", "cà chua", "Savior", 0.85, (2000, 1600, 2500)),
+)
+#: the demo cooperative's own plots realise this share of the profile's yield
+DEMO_REALISED = 0.92
+PAST_SEASONS = 4
+
+
+def seed_union(session: Session, home: Cooperative) -> None:
+    """The demo union: the demo cooperative plus a vegetable and a fruit cooperative, each with finished seasons of
+    its plots and the harvest lots recorded in them, so the union pages, the production forecast and its backtest
+    have something to show (synthetic figures: each cooperative realises its own share of the profile's yield, with
+    a seeded ±6% per season). Idempotent: a cooperative or a plot that has seasons already is left alone."""
+    today = dt.date.today()
+    rng = random.Random(2026)
+    coops = [(home, DEMO_REALISED)]
+    for code, name, crop, variety, realised, areas in UNION_COOPS:
+        coop = session.scalar(select(Cooperative).where(Cooperative.code == code))
+        if coop is None:
+            coop = Cooperative(
+                code=code, name=name, province=home.province, union_code=home.union_code, union_name=home.union_name
+            )
+            session.add(coop)
+            session.flush()
+            admin = User(
+                username=f"quantri-{code.removeprefix('demo-')}",
+                full_name=f"Quản trị {name.split('(')[0].strip()}",
+                password_hash=hash_password(DEMO_PASSWORD),
+                locale="vi",
+            )
+            session.add(admin)
+            session.flush()
+            session.add(Membership(user_id=admin.id, cooperative_id=coop.id, role=Role.coop_admin))
+            farm = Farm(cooperative_id=coop.id, name=f"Tổ sản xuất {code.removeprefix('demo-').title()} 1")
+            session.add(farm)
+            session.flush()
+            for i, area in enumerate(areas):
+                session.add(
+                    Plot(
+                        cooperative_id=coop.id,
+                        farm_id=farm.id,
+                        name=f"Lô {crop} {i + 1}",
+                        crop=crop,
+                        variety=variety,
+                        area_m2=area,
+                        planting_date=today - dt.timedelta(days=20 + 15 * i),
+                        expected_harvest=today + dt.timedelta(days=40 - 10 * i),
+                    )
+                )
+            session.flush()
+            default_rules(session, coop.id)
+        coops.append((coop, realised))
+    for coop, realised in coops:
+        for plot in session.scalars(select(Plot).where(Plot.cooperative_id == coop.id).order_by(Plot.id)):
+            if session.scalar(select(PlotSeason.id).where(PlotSeason.plot_id == plot.id).limit(1)) is not None:
+                continue
+            _past_seasons(session, rng, coop, plot, realised)
+    session.flush()
+
+
+def _past_seasons(session: Session, rng, coop: Cooperative, plot: Plot, realised: float) -> None:
+    """Finished seasons of ``plot`` before its current one, each with its harvest recorded as lots."""
+
+    prof = DEFAULT_PROFILES.get(plot.crop)
+    if prof is None or not plot.area_m2 or plot.planting_date is None:
+        return
+    length = prof.days_to_harvest + prof.harvest_days + 20  # planting to planting, with a fallow
+    for k in range(PAST_SEASONS, 0, -1):
+        planted = plot.planting_date - dt.timedelta(days=length * k)
+        start = planted + dt.timedelta(days=prof.days_to_harvest)
+        ended = start + dt.timedelta(days=prof.harvest_days)
+        session.add(
+            PlotSeason(
+                cooperative_id=coop.id,
+                plot_id=plot.id,
+                crop=plot.crop,
+                variety=plot.variety,
+                area_m2=plot.area_m2,
+                planting_date=planted,
+                expected_harvest=start,
+                ended_on=ended,
+            )
+        )
+        total = plot.area_m2 / 10_000 * prof.yield_kg_per_ha * realised * rng.gauss(1.0, 0.06)
+        picks = 3 if prof.harvest_days > 14 else 1
+        for j in range(picks):
+            session.add(
+                HarvestLot(
+                    cooperative_id=coop.id,
+                    plot_id=plot.id,
+                    public_code=secrets.token_urlsafe(16),
+                    harvested_on=start + dt.timedelta(days=j * (prof.harvest_days // picks)),
+                    quantity=round(total / picks, 1),
+                    unit="kg",
+                )
+            )

@@ -69,3 +69,35 @@ def test_the_demo_trap_fills_up_one_card_a_day_from_a_warning_sized_card(tmp_pat
     assert len(cards) >= 5
     assert insects == sorted(insects), "each day's card holds more insects than the day before"
     assert insects[0] >= TRAP_CARD_THRESHOLDS[0], "the first demo day's card is no empty board"
+
+
+def test_the_demo_union_has_three_cooperatives_with_past_seasons_to_forecast_from(
+    sessions, all_models_registered, tmp_path
+):
+    """Issue 17: rice, vegetables and fruit, each with finished seasons and their harvests, so the union pages, the
+    forecast and its backtest have something real to show; seeding again adds nothing."""
+    from sqlalchemy import func
+
+    from cropwatch.core.orm import HarvestLot, PlotSeason
+    from cropwatch.union import forecast
+
+    with sessions() as s:
+        seed_demo(s, tmp_path / "cameras.json")
+    with sessions() as s:
+        home = s.scalar(select(Cooperative).where(Cooperative.code == "demo"))
+        union = s.scalars(select(Cooperative).where(Cooperative.union_code == home.union_code)).all()
+        crops = {c.code: set(s.scalars(select(Plot.crop).where(Plot.cooperative_id == c.id))) for c in union}
+        seasons = s.scalar(select(func.count(PlotSeason.id)))
+        lots = s.scalar(select(func.count(HarvestLot.id)))
+        back = forecast.backtest(s, [c.id for c in union])
+        ahead = forecast.weekly(s, [c.id for c in union], weeks=12)
+    assert crops == {"demo": {"lúa", "cà chua", "cải bắp"}, "demo-rau": {"cải bắp"}, "demo-cachua": {"cà chua"}}
+    assert seasons == 40 and lots > seasons  # 10 plots × 4 seasons; tomatoes are picked several times
+    assert set(back) == {"lúa", "cà chua", "cải bắp"} and all(
+        b["mape_forecast"] < b["mape_naive"] for b in back.values()
+    )
+    assert not ahead["missing"] and {r["crop"] for r in ahead["rows"]} == {"lúa", "cà chua", "cải bắp"}
+    with sessions() as s:
+        seed_demo(s, tmp_path / "cameras.json")
+        assert s.scalar(select(func.count(PlotSeason.id))) == seasons
+        assert s.scalar(select(func.count(Cooperative.id))) == len(union)

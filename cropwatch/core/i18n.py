@@ -231,6 +231,36 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "vi": "Thao tác duyệt không hợp lệ (các thao tác: {actions}).",
         "en": "Unknown review action (actions: {actions}).",
     },
+    "forecast_missing_area": {
+        "vi": "Lô {plot}: chưa có diện tích, chưa thể dự báo sản lượng.",
+        "en": "Plot {plot}: no area recorded, so no forecast.",
+    },
+    "forecast_missing_dates": {
+        "vi": "Lô {plot}: chưa có ngày trồng hay ngày thu hoạch dự kiến, chưa thể dự báo.",
+        "en": "Plot {plot}: no planting date nor expected harvest date, so no forecast.",
+    },
+    "forecast_missing_profile": {
+        "vi": "Lô {plot}: cây trồng chưa có hồ sơ năng suất, hợp tác xã cần nhập năng suất dự kiến.",
+        "en": "Plot {plot}: its crop has no yield profile; the cooperative needs to enter its expected yield.",
+    },
+    "forecast_how": {
+        "vi": "Sản lượng dự kiến = diện tích × năng suất của hồ sơ cây trồng, hiệu chỉnh theo tỉ lệ thu hoạch thực tế "
+        "/ dự kiến của các vụ trước của hợp tác xã, trừ phần đã thu hoạch; thời điểm theo ngày thu hoạch dự kiến "
+        "(hoặc ngày trồng + số ngày của hồ sơ), hoặc theo xu hướng độ chín của camera quả; khoảng dao động theo "
+        "các vụ trước (±20% khi chưa đủ 3 vụ). Sai số kiểm tra lại (MAPE) so với cách tính đơn giản (diện tích × "
+        "năng suất hồ sơ).",
+        "en": "Expected output = area × the crop profile's yield, scaled by the cooperative's recorded ÷ expected "
+        "harvest of earlier seasons, minus what is already harvested; timed by the expected harvest date (or "
+        "planting date + the profile's days), or by a fruit camera's ripeness trend; the band from earlier seasons "
+        "(±20% until three are recorded). Backtest error (MAPE) beside the naive figure (area × profile yield).",
+    },
+    "forecast_profile_crop": {"vi": "Cần tên cây trồng.", "en": "A crop name is needed."},
+    "forecast_csv_crop": {"vi": "Cây trồng", "en": "Crop"},
+    "forecast_csv_week": {"vi": "Tuần bắt đầu", "en": "Week starting"},
+    "forecast_csv_expected": {"vi": "Dự kiến (kg)", "en": "Expected (kg)"},
+    "forecast_csv_low": {"vi": "Thấp (kg)", "en": "Low (kg)"},
+    "forecast_csv_high": {"vi": "Cao (kg)", "en": "High (kg)"},
+    "forecast_csv_recorded": {"vi": "Đã thu hoạch (kg)", "en": "Harvested (kg)"},
     "review_photo_removed": {
         "vi": "Ảnh này đã được xoá theo chính sách lưu trữ ảnh của hợp tác xã, không thể duyệt.",
         "en": "This photo was removed by the cooperative's photo retention policy and cannot be reviewed.",

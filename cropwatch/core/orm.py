@@ -158,6 +158,38 @@ class Plot(Base):
     polygon: Mapped[list | None] = mapped_column(JSON)
 
 
+class CropProfile(Base):
+    """A cooperative's figures for a crop (and variety) that the production forecast multiplies by: expected yield
+    per hectare, days from planting to harvest, and over how many days a plot is harvested."""
+
+    __tablename__ = "crop_profiles"
+    __table_args__ = (UniqueConstraint("cooperative_id", "crop", "variety", name="uq_crop_profile"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cooperative_id: Mapped[int] = _coop_fk()
+    crop: Mapped[str] = mapped_column(String(100))
+    variety: Mapped[str] = mapped_column(String(100), default="", server_default="")  # "": any variety
+    yield_kg_per_ha: Mapped[float] = mapped_column(Float)
+    days_to_harvest: Mapped[int] = mapped_column(Integer)
+    harvest_days: Mapped[int] = mapped_column(Integer, default=7)  # the harvest of a plot spreads over these days
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class PlotSeason(Base):
+    """A finished season of a plot (what the plot's own fields said then), kept for the forecast's backtest and its
+    calibration: the area, crop and dates of that season; its harvest is the lots harvested in it."""
+
+    __tablename__ = "plot_seasons"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cooperative_id: Mapped[int] = _coop_fk()
+    plot_id: Mapped[int] = mapped_column(ForeignKey("plots.id", ondelete="CASCADE"), index=True)
+    crop: Mapped[str] = mapped_column(String(100))
+    variety: Mapped[str | None] = mapped_column(String(100))
+    area_m2: Mapped[float] = mapped_column(Float)
+    planting_date: Mapped[dt.date] = mapped_column(Date)
+    expected_harvest: Mapped[dt.date | None] = mapped_column(Date)
+    ended_on: Mapped[dt.date] = mapped_column(Date)
+
+
 class Camera(Base):
     __tablename__ = "cameras"
     id: Mapped[int] = mapped_column(primary_key=True)

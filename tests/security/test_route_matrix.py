@@ -173,6 +173,10 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/channels"): "list",
     ("DELETE", "/api/v1/channels/{channel_id}"): "object",
     ("GET", "/api/v1/alerts/{alert_id}/deliveries"): "object",
+    ("GET", "/api/v1/forecast"): "list",  # the caller's cooperative (or union) only
+    ("GET", "/api/v1/forecast.csv"): "list",
+    ("GET", "/api/v1/crop-profiles"): "list",
+    ("PUT", "/api/v1/crop-profiles"): "action",  # the caller's own cooperative's profile
     ("GET", "/api/v1/retention"): "list",  # the caller's own cooperative's policy and storage
     ("PUT", "/api/v1/retention"): "action",  # sets the caller's own cooperative's policy only
     ("GET", "/api/v1/alert-rules"): "list",
@@ -420,6 +424,9 @@ def _body(ids: dict) -> dict:
         "ids": str(ids["lot_id"]),
         "threshold_count": 1,
         "days": 30,
+        "crop": "lúa",
+        "yield_kg_per_ha": 5000,
+        "days_to_harvest": 100,
     }
 
 
