@@ -25,6 +25,7 @@ from api.web import (
     pages_auth,
     pages_channels,
     pages_farmer,
+    pages_forecast,
     pages_ml,
     pages_notifications,
 )
@@ -41,6 +42,7 @@ PAGE_MODULES = (
     pages_ml,
     pages_admin,
     pages_channels,
+    pages_forecast,
 )
 
 

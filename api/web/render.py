@@ -65,6 +65,7 @@ NAV = (
     NavItem("nav_channels", "/admin/channels", (Role.coop_admin, Role.agronomist)),
     NavItem("nav_admin_plots", "/admin/plots", (Role.coop_admin,)),
     NavItem("nav_union", "/union", (Role.union_admin,)),
+    NavItem("nav_forecast", "/forecast", (Role.coop_admin, Role.agronomist, Role.union_admin)),
     NavItem("nav_account", "/account", tuple(Role)),
 )
 

@@ -107,7 +107,9 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/admin/cameras"): "create",
     ("POST", "/admin/cameras/{camera_id}/rotate"): "object",
     ("POST", "/admin/cameras/{camera_id}/revoke"): "object",
-    ("POST", "/admin/retention"): "action",  # the caller's own cooperative's photo retention policy
+    ("POST", "/admin/retention"): "action",
+    ("GET", "/forecast"): "list",  # the caller's cooperative (or union)
+    ("GET", "/forecast.csv"): "list",  # the caller's own cooperative's photo retention policy
     ("GET", "/admin/plots"): "list",
     ("POST", "/admin/farms"): "create",
     ("POST", "/admin/plots"): "create",

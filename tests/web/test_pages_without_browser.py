@@ -209,3 +209,30 @@ def test_a_member_sets_their_own_quiet_hours_and_daily_digest(app_client, sessio
     }
     page = app_client.get("/account/notifications").text
     assert "yên lặng 21:00–06:00" in page and "tóm tắt hằng ngày lúc 18:00" in page
+
+
+def test_the_forecast_page_shows_the_weeks_the_missing_plots_and_the_backtest(app_client, sessions):
+    import datetime as dt
+
+    from cropwatch.core.orm import Plot
+    from cropwatch.core.timeutil import LOCAL_TZ, utcnow
+
+    today = utcnow().astimezone(LOCAL_TZ).date()
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "fc")
+        plot = s.get(Plot, tenant.plot_id)
+        plot.area_m2, plot.expected_harvest = 5000, today + dt.timedelta(days=14)
+        s.add(Plot(cooperative_id=tenant.cooperative_id, farm_id=plot.farm_id, name="Lô trống", crop="lúa"))
+    _login(app_client, "fc-coop_admin", "pw-fc")
+    r = app_client.get("/forecast")
+    assert r.status_code == 200
+    page = r.text
+    assert "Dự báo sản lượng" in page and "Lô Lô trống: chưa có diện tích" in page
+    rows = re.findall(r'<tr data-week="([0-9-]+)"><td>([0-9/]+)</td><td class="num"><b>([0-9.,]+)</b>', page)
+    assert rows and all(dt.date.fromisoformat(iso).weekday() == 0 for iso, _, _ in rows)
+    assert sum(float(kg.replace(".", "").replace(",", ".")) for _, _, kg in rows) == 3000
+    assert all(re.fullmatch(r"\d\d/\d\d/\d{4}", shown) for _, shown, _ in rows)
+    assert app_client.get("/forecast.csv").text.startswith("\ufeffCây trồng")
+    app_client.cookies.clear()
+    _login(app_client, "fc-member", "pw-fc")
+    assert app_client.get("/forecast").status_code == 403

@@ -54,9 +54,35 @@
     });
   }
 
+  function forecastChart() {
+    var canvas = document.getElementById("forecast-chart-canvas");
+    var data = window.CropWatch ? window.CropWatch.data("forecast-chart") : null;
+    if (!canvas || !data || !window.Chart) { return; }
+    var sets = data.datasets.map(function (d, i) {
+      return { type: "bar", label: d.label, data: d.data, backgroundColor: PALETTE[i % PALETTE.length], borderRadius: 3, stack: "expected" };
+    });
+    sets.push({ type: "line", label: data.recorded.label, data: data.recorded.data, borderColor: "#111", backgroundColor: "#111", pointRadius: 3 });
+    new window.Chart(canvas, {
+      data: { labels: data.labels, datasets: sets },
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: false,
+        interaction: { mode: "index", intersect: false },
+        plugins: { legend: { position: "bottom" } },
+        scales: {
+          x: { stacked: true, title: { display: true, text: data.x_title } },
+          y: { stacked: true, beginAtZero: true, title: { display: true, text: data.y_title } }
+        }
+      }
+    });
+  }
+
+  function charts() { unionChart(); forecastChart(); }
+
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", unionChart);
+    document.addEventListener("DOMContentLoaded", charts);
   } else {
-    unionChart();
+    charts();
   }
 })();

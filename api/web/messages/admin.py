@@ -288,4 +288,39 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en_one": "Last clean-up: {date}, {n} photo removed ({mb} MB).",
     },
     "admin_retention_never_run": {"vi": "Chưa dọn ảnh lần nào.", "en": "No clean-up has run yet."},
+    "forecast_title": {"vi": "Dự báo sản lượng", "en": "Output forecast"},
+    "forecast_sub_cooperative": {
+        "vi": "Sản lượng dự kiến của hợp tác xã theo cây trồng và tuần, {weeks} tuần tới.",
+        "en": "The cooperative's expected output per crop and week, the next {weeks} weeks.",
+    },
+    "forecast_sub_union": {
+        "vi": "Sản lượng dự kiến của các hợp tác xã trong liên minh theo cây trồng và tuần, {weeks} tuần tới.",
+        "en": "The union's cooperatives' expected output per crop and week, the next {weeks} weeks.",
+    },
+    "forecast_week": {"vi": "Tuần bắt đầu", "en": "Week starting"},
+    "forecast_expected": {"vi": "Dự kiến (kg)", "en": "Expected (kg)"},
+    "forecast_band": {"vi": "Khoảng dao động (kg)", "en": "Band (kg)"},
+    "forecast_recorded": {"vi": "Đã thu hoạch (kg)", "en": "Harvested (kg)"},
+    "forecast_none": {
+        "vi": "Chưa có lô nào thu hoạch trong thời gian này.",
+        "en": "No plot is due for harvest in this period.",
+    },
+    "forecast_missing_title": {"vi": "Chưa thể dự báo", "en": "Not forecast"},
+    "forecast_missing_union": {
+        "vi": "{coop}: {n} lô thiếu diện tích, ngày hoặc hồ sơ năng suất.",
+        "en": "{coop}: {n} plots lack an area, dates or a yield profile.",
+        "en_one": "{coop}: {n} plot lacks an area, dates or a yield profile.",
+    },
+    "forecast_how_title": {"vi": "Cách tính", "en": "How it is made"},
+    "forecast_backtest_title": {
+        "vi": "Kiểm tra lại trên các vụ trước",
+        "en": "Backtest on earlier seasons",
+    },
+    "forecast_seasons": {"vi": "Số vụ", "en": "Seasons"},
+    "forecast_mape": {"vi": "Sai số dự báo (MAPE)", "en": "Forecast error (MAPE)"},
+    "forecast_mape_naive": {"vi": "Sai số cách tính đơn giản", "en": "Naive baseline error"},
+    "forecast_chart_alt": {
+        "vi": "Biểu đồ sản lượng dự kiến theo tuần và cây trồng, cùng sản lượng đã thu hoạch",
+        "en": "Chart of the expected output per week and crop, with the harvests recorded",
+    },
 }

@@ -36,6 +36,7 @@ MESSAGES = {
     "nav_cameras": {"vi": "Camera", "en": "Cameras"},
     "nav_admin_plots": {"vi": "Quản lý lô", "en": "Manage plots"},
     "nav_union": {"vi": "Liên minh HTX", "en": "Union"},
+    "nav_forecast": {"vi": "Dự báo sản lượng", "en": "Output forecast"},
     "error_title": {"vi": "Có lỗi", "en": "Something went wrong"},
     "error_403": {"vi": "Bạn không có quyền xem trang này.", "en": "You are not allowed to see this page."},
     "error_404": {"vi": "Không tìm thấy trang hoặc dữ liệu này.", "en": "This page or item was not found."},
