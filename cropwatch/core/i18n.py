@@ -231,6 +231,47 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "vi": "Thao tác duyệt không hợp lệ (các thao tác: {actions}).",
         "en": "Unknown review action (actions: {actions}).",
     },
+    "chain_public_title": {"vi": "Sau thu hoạch", "en": "After harvest"},
+    "chain_public_step": {"vi": "Bước", "en": "Step"},
+    "chain_public_buyer": {"vi": "Người mua", "en": "Buyer"},
+    "chain_step_preprocessing": {"vi": "sơ chế", "en": "pre-processing"},
+    "chain_step_packing": {"vi": "đóng gói", "en": "packing"},
+    "chain_step_storage": {"vi": "bảo quản", "en": "storage"},
+    "chain_step_shipment": {"vi": "vận chuyển", "en": "shipment"},
+    "chain_step_receipt": {"vi": "nhận hàng", "en": "receipt"},
+    "chain_bad_kind": {"vi": "Bước phải là một trong: {kinds}.", "en": "The step must be one of: {kinds}."},
+    "chain_bad_time": {
+        "vi": "Thời điểm cần có múi giờ (ví dụ 2026-12-03T08:00:00+07:00).",
+        "en": "The time needs a time zone (e.g. 2026-12-03T08:00:00+07:00).",
+    },
+    "chain_before_harvest": {
+        "vi": "Bước này không thể trước ngày thu hoạch của lô.",
+        "en": "This step cannot be before the lot's harvest day.",
+    },
+    "chain_in_future": {"vi": "Thời điểm của bước ở tương lai.", "en": "The step's time is in the future."},
+    "chain_twice": {"vi": "Lô đã có bước {step}.", "en": "The lot has a {step} step already."},
+    "chain_out_of_order": {
+        "vi": "Không thể ghi {step} sau khi đã {after}.",
+        "en": "{step} cannot be recorded after {after}.",
+    },
+    "chain_ship_before_pack": {
+        "vi": "Lô phải được đóng gói trước khi vận chuyển.",
+        "en": "The lot must be packed before it is shipped.",
+    },
+    "chain_receive_before_ship": {
+        "vi": "Lô phải được vận chuyển trước khi nhận hàng.",
+        "en": "The lot must be shipped before it is received.",
+    },
+    "chain_earlier_than_last": {
+        "vi": "Thời điểm sớm hơn bước trước của lô.",
+        "en": "The time is earlier than the lot's previous step.",
+    },
+    "chain_bad_number": {"vi": "Giá trị {field} không hợp lệ.", "en": "{field} is not a valid number."},
+    "chain_more_than_lot": {
+        "vi": "{kg} kg nhiều hơn khối lượng của lô ({lot} kg).",
+        "en": "{kg} kg is more than the lot weighs ({lot} kg).",
+    },
+    "chain_needs_buyer": {"vi": "Cần tên người mua khi vận chuyển.", "en": "A shipment needs the buyer's name."},
     "forecast_missing_area": {
         "vi": "Lô {plot}: chưa có diện tích, chưa thể dự báo sản lượng.",
         "en": "Plot {plot}: no area recorded, so no forecast.",

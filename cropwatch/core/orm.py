@@ -598,6 +598,22 @@ class HarvestLot(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class LotEvent(Base):
+    """A step of a harvest lot after harvest (sơ chế, đóng gói, bảo quản, vận chuyển, nhận hàng): who, when,
+    where and its details (packages, storage temperature, buyer, vehicle); cropwatch.diary.chain checks the order."""
+
+    __tablename__ = "lot_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cooperative_id: Mapped[int] = _coop_fk()
+    lot_id: Mapped[int] = mapped_column(ForeignKey("harvest_lots.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # preprocessing | packing | storage | shipment | receipt
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    place: Mapped[str] = mapped_column(String(200), default="")
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class NotificationChannel(Base):
     """Where a cooperative's alerts go: in_app | webhook | email | telegram | zalo, with its settings; or a
     member's own Zalo, Telegram or e-mail (``user_id``)."""

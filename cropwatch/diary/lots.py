@@ -26,6 +26,7 @@ from cropwatch.core.i18n import t
 from cropwatch.core.orm import Cooperative, DiaryEntry, HarvestLot, Plot
 from cropwatch.core.timeutil import fmt_date, local_day, local_day_bounds
 from cropwatch.diary import entries as diary
+from cropwatch.diary.chain import public_chain
 
 SEASON_DAYS = 180  # the diary shown for a lot: since the plot's planting date, or this many days before harvest
 
@@ -204,6 +205,7 @@ def public_view(session: Session, lot: HarvestLot, *, photo_url=None) -> dict[st
         "unit": lot.unit,
         "ripeness_grade": lot.ripeness_grade,
         "diary": entries,
+        "chain": public_chain(session, lot),
     }
 
 

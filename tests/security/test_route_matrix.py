@@ -175,6 +175,9 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/channels"): "list",
     ("DELETE", "/api/v1/channels/{channel_id}"): "object",
     ("GET", "/api/v1/alerts/{alert_id}/deliveries"): "object",
+    ("POST", "/api/v1/lots/{lot_id}/events"): "object",
+    ("GET", "/api/v1/lots/{lot_id}/events"): "object",
+    ("GET", "/api/v1/lots/{lot_id}/epcis"): "object",
     ("GET", "/api/v1/forecast"): "list",  # the caller's cooperative (or union) only
     ("GET", "/api/v1/forecast.csv"): "list",
     ("GET", "/api/v1/crop-profiles"): "list",

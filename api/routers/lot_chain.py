@@ -1,0 +1,83 @@
+"""A harvest lot's chain after harvest (staff of its cooperative) and its EPCIS 2.0 export."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from api.deps import CurrentUser, SessionDep
+from api.errors import ApiError
+from api.routers.lots import _public_url
+from api.schemas import Id, errors
+from api.scoping import get_owned
+from cropwatch.core.enums import Role
+from cropwatch.core.orm import HarvestLot
+from cropwatch.diary import chain
+
+router = APIRouter(tags=["harvest lots"], responses=errors(401))
+STAFF = (Role.member, Role.agronomist, Role.coop_admin)
+
+
+class LotEventIn(BaseModel):
+    kind: str = Field(description="preprocessing | packing | storage | shipment | receipt")
+    occurred_at: dt.datetime
+    place: str = Field(default="", max_length=200)
+    details: dict = Field(
+        default_factory=dict,
+        description="packages, package_kg, package_type, output_kg, temperature_c, buyer, vehicle (by step)",
+    )
+
+
+class LotEventOut(BaseModel):
+    model_config = {"from_attributes": True}
+    id: int
+    kind: str
+    occurred_at: dt.datetime
+    place: str
+    details: dict
+
+
+@router.post(
+    "/api/v1/lots/{lot_id}/events", response_model=LotEventOut, status_code=201, responses=errors(403, 404, 409, 422)
+)
+def add_lot_event(lot_id: Id, body: LotEventIn, session: SessionDep, principal: CurrentUser) -> LotEventOut:
+    """Record a step after harvest; out of order (shipped before packed), more than the lot weighs, before the
+    harvest or in the future: 409 or 422 with the reason."""
+    principal.require(*STAFF)
+    lot = get_owned(session, HarvestLot, lot_id, principal, "lot")
+    try:
+        ev = chain.add_event(
+            session,
+            lot=lot,
+            kind=body.kind,
+            occurred_at=body.occurred_at,
+            place=body.place,
+            details=body.details,
+            user_id=principal.user.id,
+        )
+    except chain.ChainRefused as exc:
+        session.rollback()
+        order = exc.code in ("chain_twice", "chain_out_of_order", "chain_ship_before_pack", "chain_receive_before_ship")
+        raise ApiError(409 if order else 422, exc.code, **exc.params) from None
+    session.commit()
+    return LotEventOut.model_validate(ev)
+
+
+@router.get("/api/v1/lots/{lot_id}/events", response_model=list[LotEventOut], responses=errors(404))
+def lot_events(lot_id: Id, session: SessionDep, principal: CurrentUser) -> list[LotEventOut]:
+    lot = get_owned(session, HarvestLot, lot_id, principal, "lot")
+    return [LotEventOut.model_validate(e) for e in chain.events(session, lot.id)]
+
+
+@router.get(
+    "/api/v1/lots/{lot_id}/epcis",
+    responses={200: {"content": {"application/ld+json": {}}, "description": "EPCIS 2.0 JSON-LD"}, **errors(404)},
+)
+def lot_epcis(lot_id: Id, request: Request, session: SessionDep, principal: CurrentUser) -> JSONResponse:
+    """The lot's harvest and chain as an EPCIS 2.0 JSON-LD document (a lot of another cooperative: 404)."""
+    lot = get_owned(session, HarvestLot, lot_id, principal, "lot")
+    doc = chain.epcis_document(session, lot, _public_url(request, lot))
+    return JSONResponse(doc, media_type="application/ld+json")

@@ -1,0 +1,243 @@
+"""The chain after harvest: a lot's steps (sơ chế, đóng gói, bảo quản, vận chuyển, nhận hàng) and their EPCIS 2.0
+export.
+
+Order: pre-processing (at most once) → packing (once) → storage (any number of times, before shipment) → shipment
+(once, to a named buyer) → receipt (once, after shipment). A step out of that order (shipped before packed), earlier
+than the step before it, before the harvest or in the future, or packing more than the lot weighs, is refused with
+a reason (:class:`ChainRefused`, an i18n key).
+
+EPCIS 2.0 JSON-LD (``epcis_document``): the harvest is an ObjectEvent ``ADD`` (bizStep ``commissioning``),
+pre-processing a TransformationEvent (the harvested kg in, the pre-processed kg out), packing an AggregationEvent
+``ADD`` (the lot's kg into its packages, bizStep ``packing``), storage, shipment and receipt ObjectEvents
+``OBSERVE`` (``storing``, ``shipping`` with disposition ``in_transit`` and the buyer as destination, ``receiving``).
+The lot is identified by its public URL (``…/t/{code}``), its places by the plot's growing-area code or the typed
+place, in the ``urn:cropwatch:`` namespace: a cooperative without GS1 company prefix has no GLN or GTIN to give.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cropwatch.core.i18n import Message
+from cropwatch.core.orm import Cooperative, HarvestLot, LotEvent, Plot
+from cropwatch.core.timeutil import LOCAL_TZ, local_day_bounds, utcnow
+
+KINDS = ("preprocessing", "packing", "storage", "shipment", "receipt")
+ONCE = {"preprocessing", "packing", "shipment", "receipt"}
+RANK = {k: i for i, k in enumerate(KINDS)}
+EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+#: how far in the future a step's time may be (a phone's clock a little ahead)
+CLOCK_SLACK = dt.timedelta(minutes=10)
+
+
+class ChainRefused(ValueError):
+    def __init__(self, code: str, **params: object) -> None:
+        super().__init__(code)
+        self.code, self.params = code, params
+
+
+def events(session: Session, lot_id: int) -> list[LotEvent]:
+    return list(
+        session.scalars(select(LotEvent).where(LotEvent.lot_id == lot_id).order_by(LotEvent.occurred_at, LotEvent.id))
+    )
+
+
+def _clean(kind: str, details: dict[str, Any], lot: HarvestLot) -> dict[str, Any]:
+    """The step's details, checked: packages × kg per package within the lot; a buyer for a shipment."""
+    out: dict[str, Any] = {}
+    if kind == "preprocessing":
+        kg = details.get("output_kg")
+        if kg is not None:
+            if not isinstance(kg, int | float) or isinstance(kg, bool) or kg <= 0:
+                raise ChainRefused("chain_bad_number", field="output_kg")
+            if lot.unit == "kg" and kg > lot.quantity:
+                raise ChainRefused("chain_more_than_lot", kg=kg, lot=lot.quantity)
+            out["output_kg"] = float(kg)
+    if kind == "packing":
+        n, each = details.get("packages"), details.get("package_kg")
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ChainRefused("chain_bad_number", field="packages")
+        if not isinstance(each, int | float) or isinstance(each, bool) or each <= 0:
+            raise ChainRefused("chain_bad_number", field="package_kg")
+        if lot.unit == "kg" and n * each > lot.quantity + 1e-9:
+            raise ChainRefused("chain_more_than_lot", kg=round(n * each, 2), lot=lot.quantity)
+        out |= {"packages": n, "package_kg": float(each), "package_type": str(details.get("package_type", ""))[:100]}
+    if kind == "storage" and details.get("temperature_c") is not None:
+        temp = details["temperature_c"]
+        if not isinstance(temp, int | float) or isinstance(temp, bool) or not -40 <= temp <= 60:
+            raise ChainRefused("chain_bad_number", field="temperature_c")
+        out["temperature_c"] = float(temp)
+    if kind == "shipment":
+        buyer = str(details.get("buyer", "")).strip()
+        if not buyer:
+            raise ChainRefused("chain_needs_buyer")
+        out |= {"buyer": buyer[:200], "vehicle": str(details.get("vehicle", "")).strip()[:50]}
+    return out
+
+
+def add_event(
+    session: Session,
+    *,
+    lot: HarvestLot,
+    kind: str,
+    occurred_at: dt.datetime,
+    place: str = "",
+    details: dict[str, Any] | None = None,
+    user_id: int | None = None,
+) -> LotEvent:
+    """Record a step of ``lot``'s chain; :class:`ChainRefused` says why not."""
+    if kind not in KINDS:
+        raise ChainRefused("chain_bad_kind", kinds=", ".join(KINDS))
+    if occurred_at.tzinfo is None:
+        raise ChainRefused("chain_bad_time")
+    if occurred_at < local_day_bounds(lot.harvested_on)[0]:
+        raise ChainRefused("chain_before_harvest")
+    if occurred_at > utcnow() + CLOCK_SLACK:
+        raise ChainRefused("chain_in_future")
+    done = events(session, lot.id)
+    kinds = {e.kind for e in done}
+    if kind in ONCE and kind in kinds:
+        raise ChainRefused("chain_twice", step=Message(f"chain_step_{kind}"))
+    later = [e for e in done if RANK[e.kind] > RANK[kind]]
+    if later:
+        raise ChainRefused(
+            "chain_out_of_order", step=Message(f"chain_step_{kind}"), after=Message(f"chain_step_{later[0].kind}")
+        )
+    if kind == "shipment" and "packing" not in kinds:
+        raise ChainRefused("chain_ship_before_pack")
+    if kind == "receipt" and "shipment" not in kinds:
+        raise ChainRefused("chain_receive_before_ship")
+    if done and occurred_at < _aware(done[-1].occurred_at):
+        raise ChainRefused("chain_earlier_than_last")
+    ev = LotEvent(
+        cooperative_id=lot.cooperative_id,
+        lot_id=lot.id,
+        kind=kind,
+        occurred_at=occurred_at,
+        place=place.strip()[:200],
+        details=_clean(kind, details or {}, lot),
+        created_by=user_id,
+    )
+    session.add(ev)
+    session.flush()
+    return ev
+
+
+def _aware(t: dt.datetime) -> dt.datetime:
+    return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+
+
+def _urn(kind: str, value: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", value.strip()).strip("-") or "unknown"
+    return f"urn:cropwatch:{kind}:{slug}"
+
+
+def _when(t: dt.datetime) -> dict[str, str]:
+    local = _aware(t).astimezone(LOCAL_TZ)
+    return {"eventTime": local.isoformat(timespec="seconds"), "eventTimeZoneOffset": local.strftime("%z")[:3] + ":00"}
+
+
+def _event_id(body: dict) -> str:
+    """A stable event id from the event's content (EPCIS allows any URI; a hash is what CBV 2.0 suggests)."""
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+    return f"ni:///sha-256;{digest}?ver=CBV2.0"
+
+
+def epcis_document(session: Session, lot: HarvestLot, lot_uri: str) -> dict[str, Any]:
+    """The lot's harvest and its chain as an EPCIS 2.0 JSON-LD document."""
+    plot = session.get(Plot, lot.plot_id)
+    coop = session.get(Cooperative, lot.cooperative_id)
+    farm_place = _urn("growing-area", plot.growing_area_code or f"{coop.code}-{plot.id}")
+    qty = [{"epcClass": lot_uri, "quantity": lot.quantity, "uom": "KGM" if lot.unit == "kg" else lot.unit}]
+    harvest_time = dt.datetime.combine(lot.harvested_on, dt.time(12), LOCAL_TZ)
+    out = [
+        {
+            "type": "ObjectEvent",
+            **_when(harvest_time),
+            "action": "ADD",
+            "quantityList": qty,
+            "bizStep": "commissioning",
+            "disposition": "active",
+            "readPoint": {"id": farm_place},
+            "bizLocation": {"id": farm_place},
+        }
+    ]
+    for e in events(session, lot.id):
+        place = {"id": _urn("place", e.place)} if e.place else {"id": farm_place}
+        if e.kind == "preprocessing":
+            body = {
+                "type": "TransformationEvent",
+                **_when(e.occurred_at),
+                "inputQuantityList": qty,
+                "outputQuantityList": [
+                    {"epcClass": lot_uri, "quantity": e.details.get("output_kg", lot.quantity), "uom": "KGM"}
+                ],
+                "bizStep": "commissioning",
+                "disposition": "active",
+                "readPoint": place,
+            }
+        elif e.kind == "packing":
+            body = {
+                "type": "AggregationEvent",
+                **_when(e.occurred_at),
+                "action": "ADD",
+                "parentID": f"{lot_uri}#packages",
+                "childQuantityList": [
+                    {"epcClass": lot_uri, "quantity": e.details["packages"] * e.details["package_kg"], "uom": "KGM"}
+                ],
+                "bizStep": "packing",
+                "disposition": "in_progress",
+                "readPoint": place,
+            }
+        else:
+            step = {"storage": "storing", "shipment": "shipping", "receipt": "receiving"}[e.kind]
+            body = {
+                "type": "ObjectEvent",
+                **_when(e.occurred_at),
+                "action": "OBSERVE",
+                "quantityList": qty,
+                "bizStep": step,
+                "disposition": {"storage": "in_progress", "shipment": "in_transit", "receipt": "in_progress"}[e.kind],
+                "readPoint": place,
+            }
+            if e.kind == "shipment":
+                body["destinationList"] = [{"type": "owning_party", "destination": _urn("party", e.details["buyer"])}]
+            if e.kind == "storage" and "temperature_c" in e.details:
+                body["sensorElementList"] = [
+                    {"sensorReport": [{"type": "Temperature", "value": e.details["temperature_c"], "uom": "CEL"}]}
+                ]
+        out.append(body)
+    for body in out:
+        body["eventID"] = _event_id(body)
+    return {
+        "@context": [EPCIS_CONTEXT],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": utcnow().isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "epcisBody": {"eventList": out},
+    }
+
+
+def public_chain(session: Session, lot: HarvestLot) -> list[dict[str, Any]]:
+    """The steps the public page shows: what, when (dd/mm/yyyy), where, packages and the buyer; never who entered
+    them, the vehicle or an id."""
+    from cropwatch.core.timeutil import fmt_date
+
+    out = []
+    for e in events(session, lot.id):
+        item = {"kind": e.kind, "date": fmt_date(_aware(e.occurred_at)), "place": e.place}
+        if e.kind == "packing":
+            item |= {"packages": e.details.get("packages"), "package_kg": e.details.get("package_kg")}
+        if e.kind == "storage" and "temperature_c" in e.details:
+            item["temperature_c"] = e.details["temperature_c"]
+        if e.kind == "shipment":
+            item["buyer"] = e.details.get("buyer")
+        out.append(item)
+    return out

@@ -1,0 +1,130 @@
+"""The chain after harvest (issue 17): a lot is pre-processed, packed, stored, shipped and received; steps out of
+order, heavier than the lot or before the harvest are refused with a reason; the public page shows the chain and
+nothing private; the EPCIS 2.0 export carries every step, and is 404 for another cooperative's lot."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from cropwatch.core.enums import Role
+from cropwatch.core.timeutil import LOCAL_TZ, utcnow
+
+TODAY = utcnow().astimezone(LOCAL_TZ).date()
+
+
+@pytest.fixture
+def lot(client, tenant_a, sessions):
+    r = client.post(
+        "/api/v1/lots",
+        headers=tenant_a.auth(Role.member),
+        json={"plot_id": tenant_a.plot_id, "harvested_on": (TODAY - dt.timedelta(days=2)).isoformat(), "quantity": 500},
+    )
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _at(days_ago: float) -> str:
+    return (utcnow() - dt.timedelta(days=days_ago)).astimezone(LOCAL_TZ).isoformat()
+
+
+def _step(client, tenant, lot, kind, when, **kw):
+    return client.post(
+        f"/api/v1/lots/{lot['id']}/events",
+        headers=tenant.auth(Role.member),
+        json={"kind": kind, "occurred_at": when, **kw},
+    )
+
+
+def test_a_lot_goes_from_harvest_to_the_buyer_and_the_export_says_so(client, tenant_a, tenant_b, lot):
+    assert (
+        _step(
+            client, tenant_a, lot, "preprocessing", _at(1.9), place="Nhà sơ chế HTX", details={"output_kg": 480}
+        ).status_code
+        == 201
+    )
+    # shipped before packed: refused, with the reason in Vietnamese
+    early = _step(client, tenant_a, lot, "shipment", _at(1.8), details={"buyer": "Công ty Rau Sạch"})
+    assert early.status_code == 409 and early.json()["detail"] == "Lô phải được đóng gói trước khi vận chuyển."
+    heavy = _step(client, tenant_a, lot, "packing", _at(1.8), details={"packages": 60, "package_kg": 10})
+    assert heavy.status_code == 422 and "600 kg nhiều hơn khối lượng của lô (500" in heavy.json()["detail"]
+    assert (
+        _step(
+            client,
+            tenant_a,
+            lot,
+            "packing",
+            _at(1.8),
+            details={"packages": 48, "package_kg": 10, "package_type": "thùng carton"},
+        ).status_code
+        == 201
+    )
+    twice = _step(client, tenant_a, lot, "packing", _at(1.7), details={"packages": 1, "package_kg": 1})
+    assert twice.status_code == 409 and twice.json()["detail"] == "Lô đã có bước đóng gói."
+    assert (
+        _step(
+            client, tenant_a, lot, "storage", _at(1.5), place="Kho lạnh Mỹ Tho", details={"temperature_c": 8}
+        ).status_code
+        == 201
+    )
+    assert _step(client, tenant_a, lot, "storage", _at(1.6)).json()["code"] == "chain_earlier_than_last"
+    ship = _step(
+        client,
+        tenant_a,
+        lot,
+        "shipment",
+        _at(1),
+        details={"buyer": "Công ty Rau Sạch Sài Gòn", "vehicle": "63C-123.45"},
+    )
+    assert ship.status_code == 201
+    back = _step(client, tenant_a, lot, "storage", _at(0.9))
+    assert back.status_code == 409 and back.json()["detail"] == "Không thể ghi bảo quản sau khi đã vận chuyển."
+    assert _step(client, tenant_a, lot, "receipt", _at(0.5), place="Kho Công ty Rau Sạch").status_code == 201
+    assert (
+        _step(client, tenant_a, lot, "storage", (utcnow() + dt.timedelta(days=1)).isoformat()).json()["code"]
+        == "chain_in_future"
+    )
+    kinds = [e["kind"] for e in client.get(f"/api/v1/lots/{lot['id']}/events", headers=tenant_a.auth()).json()]
+    assert kinds == ["preprocessing", "packing", "storage", "shipment", "receipt"]
+
+    doc = client.get(f"/api/v1/lots/{lot['id']}/epcis", headers=tenant_a.auth(Role.agronomist))
+    assert doc.status_code == 200 and doc.headers["content-type"].startswith("application/ld+json")
+    body = doc.json()
+    assert body["type"] == "EPCISDocument" and body["schemaVersion"] == "2.0"
+    assert body["@context"] == ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
+    events = body["epcisBody"]["eventList"]
+    assert [(e["type"], e["bizStep"]) for e in events] == [
+        ("ObjectEvent", "commissioning"),
+        ("TransformationEvent", "commissioning"),
+        ("AggregationEvent", "packing"),
+        ("ObjectEvent", "storing"),
+        ("ObjectEvent", "shipping"),
+        ("ObjectEvent", "receiving"),
+    ]
+    for e in events:  # what EPCIS 2.0 requires of every event: when, its offset, an id, and what it is about
+        assert e["eventTime"] and e["eventTimeZoneOffset"] == "+07:00" and e["eventID"].startswith("ni:///sha-256;")
+        assert e.get("action") in ("ADD", "OBSERVE") or e["type"] == "TransformationEvent"
+        assert e.get("quantityList") or e.get("childQuantityList") or e.get("inputQuantityList")
+    assert len({e["eventID"] for e in events}) == len(events)
+    lot_uri = lot["public_url"]
+    assert events[0]["quantityList"] == [{"epcClass": lot_uri, "quantity": 500, "uom": "KGM"}]
+    assert events[1]["outputQuantityList"][0]["quantity"] == 480
+    assert events[2]["childQuantityList"][0]["quantity"] == 480 and events[2]["parentID"] == f"{lot_uri}#packages"
+    assert events[4]["disposition"] == "in_transit"
+    assert events[4]["destinationList"][0]["destination"] == "urn:cropwatch:party:C-ng-ty-Rau-S-ch-S-i-G-n"
+    # another cooperative's lot is not there at all
+    assert client.get(f"/api/v1/lots/{lot['id']}/epcis", headers=tenant_b.auth(Role.coop_admin)).status_code == 404
+    assert _step(client, tenant_b, lot, "storage", _at(0.1)).status_code == 404
+
+    page = client.get(f"/t/{lot['public_url'].rsplit('/', 1)[1]}").text
+    assert "Sau thu hoạch" in page and "48 × 10 kg" in page and "Kho lạnh Mỹ Tho" in page and "8 °C" in page
+    assert "Công ty Rau Sạch Sài Gòn" in page
+    assert "63C-123.45" not in page, "the vehicle stays inside the cooperative"
+
+
+def test_a_step_before_the_harvest_is_refused(client, tenant_a, lot):
+    r = _step(client, tenant_a, lot, "preprocessing", _at(5))
+    assert r.status_code == 422 and r.json()["detail"] == "Bước này không thể trước ngày thu hoạch của lô."
+    r = _step(client, tenant_a, lot, "receipt", _at(1))
+    assert r.status_code == 409 and r.json()["code"] == "chain_receive_before_ship"
