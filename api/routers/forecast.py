@@ -132,6 +132,9 @@ class ProfileIn(BaseModel):
     yield_kg_per_ha: float = Field(gt=0, le=500_000)
     days_to_harvest: int = Field(ge=1, le=3650)
     harvest_days: int = Field(default=7, ge=1, le=365)
+    #: the product's GS1 GTIN (8, 12, 13 or 14 digits), when the cooperative has one: lots' QR codes then carry a
+    #: GS1 Digital Link
+    gtin: str | None = Field(default=None, max_length=14)
 
 
 class ProfileOut(ProfileIn):
@@ -146,6 +149,7 @@ def _own(p: CropProfile) -> ProfileOut:
         yield_kg_per_ha=p.yield_kg_per_ha,
         days_to_harvest=p.days_to_harvest,
         harvest_days=p.harvest_days,
+        gtin=p.gtin,
         source="cooperative",
     )
 
@@ -190,6 +194,16 @@ def put_profile(body: ProfileIn, session: SessionDep, principal: CurrentUser) ->
     if row is None:
         row = CropProfile(cooperative_id=principal.cooperative_id, crop=crop, variety=variety)
         session.add(row)
+    if body.gtin:
+        from cropwatch.diary.gs1 import normalize_gtin
+
+        try:
+            row.gtin = normalize_gtin(body.gtin)
+        except ValueError:
+            session.rollback()
+            raise ApiError(422, "gtin_invalid") from None
+    else:
+        row.gtin = None
     row.yield_kg_per_ha, row.days_to_harvest, row.harvest_days = (
         body.yield_kg_per_ha,
         body.days_to_harvest,

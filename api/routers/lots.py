@@ -65,7 +65,18 @@ def public_lot_url(settings, code: str) -> str:
 
 
 def _public_url(request: Request, lot: HarvestLot) -> str:
-    return public_lot_url(request.app.state.settings, lot.public_code)
+    """The lot's QR and link: a GS1 Digital Link when its product has a GTIN (``/01/{gtin}/10/{lot}``), else its
+    public page."""
+    from sqlalchemy.orm import object_session
+
+    from cropwatch.diary.gs1 import digital_link, product_gtin
+
+    settings = request.app.state.settings
+    session = object_session(lot)
+    gtin = product_gtin(session, lot) if session is not None else None
+    if gtin:
+        return digital_link(settings.public_base_url, gtin, lot.public_code)
+    return public_lot_url(settings, lot.public_code)
 
 
 #: the public page shows nothing active and is never framed by another site
@@ -256,6 +267,21 @@ def lot_public_page(
         TEMPLATES.get_template("lot.html").render(v=view, lang=locale, t=lambda key: t(key, locale)),
         headers=PUBLIC_HEADERS,
     )
+
+
+@router.get("/01/{gtin}/10/{code}", responses={307: {"description": "to the lot's public page"}, **NO_LOT})
+def lot_digital_link(gtin: str, code: str, request: Request, session: SessionDep) -> Response:
+    """A GS1 Digital Link scanned from a lot's QR: the product's GTIN and the lot; on to the lot's public page.
+    A GTIN that is not the lot's product's is no such lot (404)."""
+    from fastapi.responses import RedirectResponse
+
+    from cropwatch.diary.gs1 import product_gtin
+
+    lot = session.scalar(select(HarvestLot).where(HarvestLot.public_code == code)) if len(code) <= 32 else None
+    if lot is None or product_gtin(session, lot) != gtin:
+        return lot_not_found_page(request, code)
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(f"/t/{code}{query}", status_code=307)
 
 
 @router.get("/t/{rest:path}", include_in_schema=False)

@@ -231,6 +231,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "vi": "Thao tác duyệt không hợp lệ (các thao tác: {actions}).",
         "en": "Unknown review action (actions: {actions}).",
     },
+    "gtin_invalid": {
+        "vi": "Mã GTIN phải có 8, 12, 13 hoặc 14 chữ số với số kiểm tra đúng.",
+        "en": "A GTIN has 8, 12, 13 or 14 digits and a correct check digit.",
+    },
     "chain_public_title": {"vi": "Sau thu hoạch", "en": "After harvest"},
     "chain_public_step": {"vi": "Bước", "en": "Step"},
     "chain_public_buyer": {"vi": "Người mua", "en": "Buyer"},

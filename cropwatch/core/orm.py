@@ -171,6 +171,8 @@ class CropProfile(Base):
     yield_kg_per_ha: Mapped[float] = mapped_column(Float)
     days_to_harvest: Mapped[int] = mapped_column(Integer)
     harvest_days: Mapped[int] = mapped_column(Integer, default=7)  # the harvest of a plot spreads over these days
+    #: the product's GS1 GTIN (14 digits), when the cooperative has one: its lots' QR codes carry a GS1 Digital Link
+    gtin: Mapped[str | None] = mapped_column(String(14))
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 

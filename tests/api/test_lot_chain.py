@@ -128,3 +128,33 @@ def test_a_step_before_the_harvest_is_refused(client, tenant_a, lot):
     assert r.status_code == 422 and r.json()["detail"] == "Bước này không thể trước ngày thu hoạch của lô."
     r = _step(client, tenant_a, lot, "receipt", _at(1))
     assert r.status_code == 409 and r.json()["code"] == "chain_receive_before_ship"
+
+
+def test_a_product_with_a_gtin_gets_gs1_digital_link_qr_codes(client, tenant_a, settings):
+    import cv2
+    import numpy as np
+
+    admin = tenant_a.auth(Role.coop_admin)
+    profile = {"crop": "lúa", "yield_kg_per_ha": 6000, "days_to_harvest": 100}
+    bad = client.put("/api/v1/crop-profiles", headers=admin, json=profile | {"gtin": "8931234567891"})
+    assert bad.status_code == 422 and "số kiểm tra" in bad.json()["detail"]
+    ok = client.put("/api/v1/crop-profiles", headers=admin, json=profile | {"gtin": "8931234567897"})
+    assert ok.status_code == 200 and ok.json()["gtin"] == "08931234567897"
+    r = client.post(
+        "/api/v1/lots",
+        headers=tenant_a.auth(Role.member),
+        json={"plot_id": tenant_a.plot_id, "harvested_on": TODAY.isoformat(), "quantity": 120},
+    )
+    lot = r.json()
+    code = lot["public_url"].rsplit("/", 1)[1]
+    link = f"{settings.public_base_url.rstrip('/')}/01/08931234567897/10/{code}"
+    assert lot["public_url"] == link
+    png = client.get(f"/api/v1/lots/{lot['id']}/qr.png", headers=tenant_a.auth(Role.member)).content
+    decoded, _, _ = cv2.QRCodeDetector().detectAndDecode(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR))
+    assert decoded == link, "the printed QR scans back to the Digital Link"
+    hop = client.get(f"/01/08931234567897/10/{code}", follow_redirects=False)
+    assert hop.status_code == 307 and hop.headers["location"] == f"/t/{code}"
+    assert "Nhật ký canh tác" in client.get(hop.headers["location"]).text
+    assert client.get(f"/01/00000000000000/10/{code}", follow_redirects=False).status_code == 404
+    epcis = client.get(f"/api/v1/lots/{lot['id']}/epcis", headers=admin).json()
+    assert epcis["epcisBody"]["eventList"][0]["quantityList"][0]["epcClass"] == link

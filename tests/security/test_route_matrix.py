@@ -46,6 +46,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/t/{code}"): "public",  # a lot's public page, by its secret code
     ("GET", "/t/{code}/photos/{n}"): "public",
     ("GET", "/t/{rest:path}"): "public",  # no such lot: a 404 page
+    ("GET", "/01/{gtin}/10/{code}"): "public",  # a GS1 Digital Link from a lot's QR: on to its public page
     ("GET", "/login"): "public",
     ("POST", "/login"): "public",
     ("GET", "/lang/{code}"): "public",

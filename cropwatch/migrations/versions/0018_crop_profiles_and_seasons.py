@@ -25,6 +25,7 @@ def upgrade() -> None:
     sa.Column('yield_kg_per_ha', sa.Float(), nullable=False),
     sa.Column('days_to_harvest', sa.Integer(), nullable=False),
     sa.Column('harvest_days', sa.Integer(), nullable=False),
+    sa.Column('gtin', sa.String(length=14), nullable=True),
     sa.Column('updated_at', cropwatch.core.orm.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['cooperative_id'], ['cooperatives.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
