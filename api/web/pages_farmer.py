@@ -15,7 +15,8 @@ from api.deps import Principal, SessionDep, SettingsDep, StorageDep
 from api.errors import ApiError
 from api.routers import diary as diary_api
 from api.routers.cameras import TRAP_MARKERS
-from api.routers.lots import LotIn, new_lot, public_lot_url
+from api.routers.lots import LotIn, new_lot
+from api.routers.lots import _public_url as lot_link
 from api.schemas import Id
 from api.scoping import get_owned, scoped
 from api.web.render import render, translate
@@ -36,7 +37,8 @@ from cropwatch.core.enums import (
     Role,
 )
 from cropwatch.core.orm import Alert, Camera, Capture, DiaryEntry, HarvestLot, Plot, TrapChange
-from cropwatch.core.timeutil import local_day, local_day_bounds, utcnow
+from cropwatch.core.timeutil import LOCAL_TZ, local_day, local_day_bounds, utcnow
+from cropwatch.diary import chain
 from cropwatch.diary import entries as diary
 from cropwatch.diary.lots import qr_png, qr_svg
 
@@ -629,6 +631,9 @@ def _lots_page(
         status=status,
         lots=lots,
         plots=plots,
+        chains={lot.id: chain.public_chain(session, lot) for lot in lots},
+        steps=chain.KINDS,
+        chain_now=utcnow().astimezone(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M"),
         mine=visible_plots(session, principal),
         error=error,
         created=created,
@@ -678,10 +683,74 @@ def create_lot_page(
     return RedirectResponse(f"/lots?created={lot.public_code}", status_code=303)
 
 
+def _number(value: str, field: str) -> float | None:
+    if not value.strip():
+        return None
+    try:
+        return float(value.replace(",", "."))
+    except ValueError:
+        raise ApiError(422, "chain_bad_number", field=field) from None
+
+
+@router.post("/lots/events")
+def add_lot_event_page(
+    request: Request,
+    session: SessionDep,
+    principal: PageUser,
+    lot_id: Annotated[int, Form(ge=1)],
+    kind: Annotated[str, Form(max_length=32)],
+    occurred_at: Annotated[str, Form(max_length=32)],
+    place: Annotated[str, Form(max_length=200)] = "",
+    output_kg: Annotated[str, Form(max_length=20)] = "",
+    packages: Annotated[str, Form(max_length=20)] = "",
+    package_kg: Annotated[str, Form(max_length=20)] = "",
+    package_type: Annotated[str, Form(max_length=100)] = "",
+    temperature_c: Annotated[str, Form(max_length=20)] = "",
+    buyer: Annotated[str, Form(max_length=200)] = "",
+    vehicle: Annotated[str, Form(max_length=50)] = "",
+) -> Response:
+    """The lot card's "after harvest" form (the same rules as POST /api/v1/lots/{id}/events); the time is local."""
+    from api.routers.lot_chain import LotEventIn, add_lot_event
+
+    try:
+        when = dt.datetime.fromisoformat(occurred_at)
+        when = when if when.tzinfo else when.replace(tzinfo=LOCAL_TZ)
+        n = _number(packages, "packages")
+        details = {
+            "output_kg": _number(output_kg, "output_kg"),
+            "packages": int(n) if n is not None and n == int(n) else n,
+            "package_kg": _number(package_kg, "package_kg"),
+            "package_type": package_type,
+            "temperature_c": _number(temperature_c, "temperature_c"),
+            "buyer": buyer,
+            "vehicle": vehicle,
+        }
+        body = LotEventIn(
+            kind=kind, occurred_at=when, place=place, details={k: v for k, v in details.items() if v not in (None, "")}
+        )
+        add_lot_event(lot_id, body, session, principal)
+    except ValueError:
+        return _lots_page(
+            request, session, principal, status=422, error=translate("chain_bad_time", page_locale(request, principal))
+        )
+    except ApiError as exc:
+        if exc.status in (403, 404):
+            raise
+        session.rollback()
+        return _lots_page(
+            request,
+            session,
+            principal,
+            status=exc.status,
+            error=translate(exc.code, page_locale(request, principal), **exc.params),
+        )
+    return RedirectResponse(f"/lots?step={kind}#lot-{lot_id}", status_code=303)
+
+
 @router.get("/lots/{lot_id}/qr.{fmt}")
 def lot_qr(lot_id: Id, fmt: str, request: Request, session: SessionDep, principal: PageUser) -> Response:
     lot = get_owned(session, HarvestLot, lot_id, principal, "lot")
-    url = public_lot_url(request.app.state.settings, lot.public_code)
+    url = lot_link(request, lot)  # a GS1 Digital Link when the product has a GTIN
     if fmt == "svg":
         return Response(qr_svg(url), media_type="image/svg+xml")
     if fmt == "png":
