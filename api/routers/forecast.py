@@ -177,7 +177,7 @@ def list_profiles(session: SessionDep, principal: CurrentUser) -> list[ProfileOu
     return out
 
 
-@router.put("/api/v1/crop-profiles", response_model=ProfileOut, responses=errors(403, 422))
+@router.put("/api/v1/crop-profiles", response_model=ProfileOut, responses=errors(400, 403, 422))
 def put_profile(body: ProfileIn, session: SessionDep, principal: CurrentUser) -> ProfileOut:
     """Set the cooperative's figures for a crop (and variety): the forecast uses them from now on."""
     principal.require(Role.coop_admin)

@@ -41,7 +41,10 @@ class LotEventOut(BaseModel):
 
 
 @router.post(
-    "/api/v1/lots/{lot_id}/events", response_model=LotEventOut, status_code=201, responses=errors(403, 404, 409, 422)
+    "/api/v1/lots/{lot_id}/events",
+    response_model=LotEventOut,
+    status_code=201,
+    responses=errors(400, 403, 404, 409, 422),
 )
 def add_lot_event(lot_id: Id, body: LotEventIn, session: SessionDep, principal: CurrentUser) -> LotEventOut:
     """Record a step after harvest; out of order (shipped before packed), more than the lot weighs, before the

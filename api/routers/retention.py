@@ -71,7 +71,7 @@ def get_policy(session: SessionDep, principal: CurrentUser) -> RetentionOut:
     return _policy(session, principal.cooperative_id)
 
 
-@router.put("/api/v1/retention", response_model=RetentionOut, responses=errors(403, 422))
+@router.put("/api/v1/retention", response_model=RetentionOut, responses=errors(400, 403, 422))
 def set_policy(body: RetentionIn, session: SessionDep, principal: CurrentUser) -> RetentionOut:
     """Keep photos nothing refers to for ``days`` days (7 to 3650), or every photo (``null``)."""
     principal.require(Role.coop_admin)

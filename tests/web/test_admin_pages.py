@@ -153,7 +153,7 @@ def test_admin_manages_members_cameras_and_plots(live_server, open_page, session
     online = page.locator(f"tr[data-camera='{a.camera_id}']")
     assert online.get_attribute("data-state") == "online"
     assert "3 phút trước" in online.inner_text() and "Đang hoạt động" in online.inner_text()
-    silent = page.locator("tr", has_text="cam bẫy dính")
+    silent = page.locator("table.cameras tr", has_text="cam bẫy dính")  # the cameras table (not the storage one)
     assert silent.get_attribute("data-state") == "silent" and "5 giờ trước" in silent.inner_text()
     assert online.locator("td.num").all_inner_texts() == ["—", "—"]
 

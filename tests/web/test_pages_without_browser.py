@@ -165,7 +165,7 @@ def test_the_cameras_page_shows_photo_storage_and_sets_the_retention_policy(app_
     _login(app_client, "store-coop_admin", "pw-store")
     page = app_client.get("/admin/cameras").text
     assert "Lưu trữ ảnh" in page and "được xoá sau 30 ngày" in page
-    row = page[page.index(f'<tr data-camera="{tenant.camera_id}"><td>cam store') :].split("</tr>")[0]
+    row = page[page.index(f'<tr data-storage-camera="{tenant.camera_id}"><td>cam store') :].split("</tr>")[0]
     name, photos, size, removed, to_free = re.findall(r"<td[^>]*>([^<]*)</td>", row)
     assert (name, photos, removed) == ("cam store", "3", "0")
     assert to_free.startswith("2 / ") and "." not in size, row  # 2 of 3 photos go (the day's first stays); 0,3 MB
