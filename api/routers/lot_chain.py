@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import CurrentUser, SessionDep
 from api.errors import ApiError
-from api.routers.lots import _public_url
+from api.routers.lots import LotOut, _out, _public_url
 from api.schemas import Id, errors
 from api.scoping import get_owned
 from cropwatch.core.enums import Role
@@ -84,3 +84,29 @@ def lot_epcis(lot_id: Id, request: Request, session: SessionDep, principal: Curr
     lot = get_owned(session, HarvestLot, lot_id, principal, "lot")
     doc = chain.epcis_document(session, lot, _public_url(request, lot))
     return JSONResponse(doc, media_type="application/ld+json")
+
+
+class SplitIn(BaseModel):
+    packages_kg: list[float] = Field(description="the weight of each package, kg", max_length=chain.MAX_PACKAGES)
+
+
+@router.post(
+    "/api/v1/lots/{lot_id}/split",
+    response_model=list[LotOut],
+    status_code=201,
+    responses=errors(400, 403, 404, 409, 422),
+)
+def split_lot(lot_id: Id, body: SplitIn, request: Request, session: SessionDep, principal: CurrentUser) -> list[LotOut]:
+    """Split a lot into packages, each with its own code and QR label (``/api/v1/lots/labels.pdf?ids=…``); a lot
+    split twice or a package split again: 409; heavier than the lot: 422."""
+    principal.require(*STAFF)
+    lot = get_owned(session, HarvestLot, lot_id, principal, "lot")
+    try:
+        made = chain.split(session, lot=lot, packages_kg=body.packages_kg, user_id=principal.user.id)
+    except chain.ChainRefused as exc:
+        session.rollback()
+        raise ApiError(
+            409 if exc.code in ("chain_split_twice", "chain_split_package") else 422, exc.code, **exc.params
+        ) from None
+    session.commit()
+    return [_out(request, p) for p in made]

@@ -55,6 +55,7 @@ class LotOut(BaseModel):
     diary_entry_id: int | None
     phi_override: dict | None
     created_at: dt.datetime
+    parent_lot_id: int | None = None  # a package split from this lot
     public_url: str | None = None
 
 

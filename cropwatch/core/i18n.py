@@ -235,6 +235,15 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "vi": "Mã GTIN phải có 8, 12, 13 hoặc 14 chữ số với số kiểm tra đúng.",
         "en": "A GTIN has 8, 12, 13 or 14 digits and a correct check digit.",
     },
+    "chain_split_package": {
+        "vi": "Đây là một kiện đã tách từ lô, không thể tách tiếp.",
+        "en": "This is a package split from a lot; it cannot be split again.",
+    },
+    "chain_split_twice": {"vi": "Lô này đã được tách thành kiện.", "en": "This lot is split into packages already."},
+    "chain_split_count": {
+        "vi": "Cần từ 1 đến {high} kiện.",
+        "en": "From 1 to {high} packages are needed.",
+    },
     "chain_public_title": {"vi": "Sau thu hoạch", "en": "After harvest"},
     "chain_public_step": {"vi": "Bước", "en": "Step"},
     "chain_public_buyer": {"vi": "Người mua", "en": "Buyer"},
@@ -529,6 +538,19 @@ class Message:
 
     def localized(self, locale: str) -> str:
         return t(self.message_key, locale, **self.params)
+
+
+class Number:
+    """A number in a message, written for its reader: "1.234,5" in Vietnamese, "1,234.5" in English."""
+
+    def __init__(self, value: float, digits: int = 1) -> None:
+        self.value, self.digits = value, digits
+
+    def localized(self, locale: str) -> str:
+        return fmt_number(self.value, locale, digits=self.digits)
+
+    def __str__(self) -> str:
+        return fmt_number(self.value, "en", digits=self.digits)
 
 
 class Megabytes:

@@ -594,6 +594,8 @@ class HarvestLot(Base):
     unit: Mapped[str] = mapped_column(String(16), default="kg")
     ripeness_grade: Mapped[str | None] = mapped_column(String(32))
     diary_entry_id: Mapped[int | None] = mapped_column(ForeignKey("diary_entries.id", ondelete="SET NULL"))
+    #: a package split from a lot (its own code and QR; the lot's diary and chain are its history too)
+    parent_lot_id: Mapped[int | None] = mapped_column(ForeignKey("harvest_lots.id", ondelete="CASCADE"), index=True)
     #: a pre-harvest interval that was still running, overridden by an agronomist: who, why, which products
     phi_override: Mapped[dict | None] = mapped_column(JSON)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

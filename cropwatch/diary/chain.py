@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cropwatch.core.i18n import Message
+from cropwatch.core.i18n import Message, Number
 from cropwatch.core.orm import Cooperative, HarvestLot, LotEvent, Plot
 from cropwatch.core.timeutil import LOCAL_TZ, local_day_bounds, utcnow
 
@@ -58,7 +58,7 @@ def _clean(kind: str, details: dict[str, Any], lot: HarvestLot) -> dict[str, Any
             if not isinstance(kg, int | float) or isinstance(kg, bool) or kg <= 0:
                 raise ChainRefused("chain_bad_number", field="output_kg")
             if lot.unit == "kg" and kg > lot.quantity:
-                raise ChainRefused("chain_more_than_lot", kg=kg, lot=lot.quantity)
+                raise ChainRefused("chain_more_than_lot", kg=Number(kg), lot=Number(lot.quantity))
             out["output_kg"] = float(kg)
     if kind == "packing":
         n, each = details.get("packages"), details.get("package_kg")
@@ -67,7 +67,7 @@ def _clean(kind: str, details: dict[str, Any], lot: HarvestLot) -> dict[str, Any
         if not isinstance(each, int | float) or isinstance(each, bool) or each <= 0:
             raise ChainRefused("chain_bad_number", field="package_kg")
         if lot.unit == "kg" and n * each > lot.quantity + 1e-9:
-            raise ChainRefused("chain_more_than_lot", kg=round(n * each, 2), lot=lot.quantity)
+            raise ChainRefused("chain_more_than_lot", kg=Number(n * each, 2), lot=Number(lot.quantity))
         out |= {"packages": n, "package_kg": float(each), "package_type": str(details.get("package_type", ""))[:100]}
     if kind == "storage" and details.get("temperature_c") is not None:
         temp = details["temperature_c"]
@@ -101,7 +101,9 @@ def add_event(
         raise ChainRefused("chain_before_harvest")
     if occurred_at > utcnow() + CLOCK_SLACK:
         raise ChainRefused("chain_in_future")
-    done = events(session, lot.id)
+    # a package's history is its lot's too: packed with the lot, it can be shipped on its own
+    inherited = events(session, lot.parent_lot_id) if lot.parent_lot_id else []
+    done = sorted(inherited + events(session, lot.id), key=lambda e: (_aware(e.occurred_at), e.id))
     kinds = {e.kind for e in done}
     if kind in ONCE and kind in kinds:
         raise ChainRefused("chain_twice", step=Message(f"chain_step_{kind}"))
@@ -128,6 +130,47 @@ def add_event(
     session.add(ev)
     session.flush()
     return ev
+
+
+MAX_PACKAGES = 500
+
+
+def split(
+    session: Session, *, lot: HarvestLot, packages_kg: list[float], user_id: int | None = None
+) -> list[HarvestLot]:
+    """Split ``lot`` into packages, each a lot of its own (its own public code and QR) whose history is the lot's
+    diary and chain. Refused: a package split again, a lot split twice, packages weighing more than the lot, no or
+    too many packages, a weight that is not positive."""
+    import secrets
+
+    if lot.parent_lot_id is not None:
+        raise ChainRefused("chain_split_package")
+    if session.scalar(select(HarvestLot.id).where(HarvestLot.parent_lot_id == lot.id).limit(1)) is not None:
+        raise ChainRefused("chain_split_twice")
+    if not 1 <= len(packages_kg) <= MAX_PACKAGES:
+        raise ChainRefused("chain_split_count", high=MAX_PACKAGES)
+    if any(not isinstance(kg, int | float) or isinstance(kg, bool) or kg <= 0 for kg in packages_kg):
+        raise ChainRefused("chain_bad_number", field="packages_kg")
+    total = round(sum(packages_kg), 3)
+    if lot.unit == "kg" and total > lot.quantity + 1e-9:
+        raise ChainRefused("chain_more_than_lot", kg=Number(total, 2), lot=Number(lot.quantity))
+    made = []
+    for kg in packages_kg:
+        child = HarvestLot(
+            cooperative_id=lot.cooperative_id,
+            plot_id=lot.plot_id,
+            public_code=secrets.token_urlsafe(16),
+            harvested_on=lot.harvested_on,
+            quantity=float(kg),
+            unit=lot.unit,
+            ripeness_grade=lot.ripeness_grade,
+            parent_lot_id=lot.id,
+            created_by=user_id,
+        )
+        session.add(child)
+        made.append(child)
+    session.flush()
+    return made
 
 
 def _aware(t: dt.datetime) -> dt.datetime:
@@ -169,7 +212,8 @@ def epcis_document(session: Session, lot: HarvestLot, lot_uri: str) -> dict[str,
             "bizLocation": {"id": farm_place},
         }
     ]
-    for e in events(session, lot.id):
+    inherited = events(session, lot.parent_lot_id) if lot.parent_lot_id else []  # a package: its lot's steps
+    for e in inherited + events(session, lot.id):
         place = {"id": _urn("place", e.place)} if e.place else {"id": farm_place}
         if e.kind == "preprocessing":
             body = {
@@ -227,11 +271,12 @@ def epcis_document(session: Session, lot: HarvestLot, lot_uri: str) -> dict[str,
 
 def public_chain(session: Session, lot: HarvestLot) -> list[dict[str, Any]]:
     """The steps the public page shows: what, when (dd/mm/yyyy), where, packages and the buyer; never who entered
-    them, the vehicle or an id."""
+    them, the vehicle or an id. A package's chain starts with its lot's."""
     from cropwatch.core.timeutil import fmt_date
 
     out = []
-    for e in events(session, lot.id):
+    history = events(session, lot.parent_lot_id) if lot.parent_lot_id else []
+    for e in history + events(session, lot.id):
         item = {"kind": e.kind, "date": fmt_date(_aware(e.occurred_at)), "place": e.place}
         if e.kind == "packing":
             item |= {"packages": e.details.get("packages"), "package_kg": e.details.get("package_kg")}

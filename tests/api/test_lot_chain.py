@@ -158,3 +158,35 @@ def test_a_product_with_a_gtin_gets_gs1_digital_link_qr_codes(client, tenant_a, 
     assert client.get(f"/01/00000000000000/10/{code}", follow_redirects=False).status_code == 404
     epcis = client.get(f"/api/v1/lots/{lot['id']}/epcis", headers=admin).json()
     assert epcis["epcisBody"]["eventList"][0]["quantityList"][0]["epcClass"] == link
+
+
+def test_a_packed_lot_splits_into_packages_with_their_own_codes_once(client, tenant_a, tenant_b, lot):
+    assert (
+        _step(client, tenant_a, lot, "packing", _at(1), details={"packages": 3, "package_kg": 100}).status_code == 201
+    )
+    heavy = client.post(f"/api/v1/lots/{lot['id']}/split", headers=tenant_a.auth(), json={"packages_kg": [300, 300]})
+    assert heavy.status_code == 422 and "600 kg nhiều hơn khối lượng của lô (500" in heavy.json()["detail"]
+    r = client.post(f"/api/v1/lots/{lot['id']}/split", headers=tenant_a.auth(), json={"packages_kg": [100, 100, 100]})
+    assert r.status_code == 201, r.text
+    packages = r.json()
+    codes = {p["public_code"] for p in packages}
+    assert len(codes) == 3 and lot["public_code"] not in codes
+    assert all(p["parent_lot_id"] == lot["id"] and p["quantity"] == 100 for p in packages)
+    again = client.post(f"/api/v1/lots/{lot['id']}/split", headers=tenant_a.auth(), json={"packages_kg": [1]})
+    assert again.status_code == 409 and again.json()["detail"] == "Lô này đã được tách thành kiện."
+    sub = client.post(f"/api/v1/lots/{packages[0]['id']}/split", headers=tenant_a.auth(), json={"packages_kg": [50]})
+    assert sub.status_code == 409 and sub.json()["code"] == "chain_split_package"
+    assert (
+        client.post(
+            f"/api/v1/lots/{lot['id']}/split", headers=tenant_b.auth(Role.coop_admin), json={"packages_kg": [1]}
+        ).status_code
+        == 404
+    )
+    # a package's page carries its lot's chain and its own weight, and names no other lot
+    # a package ships on its own (it was packed with its lot); its page carries its lot's chain and its own weight,
+    # and names no other lot
+    shipped = _step(client, tenant_a, packages[0], "shipment", _at(0.5), details={"buyer": "Cửa hàng Cô Ba"})
+    assert shipped.status_code == 201, shipped.text
+    page = client.get(f"/t/{packages[0]['public_code']}").text
+    assert "đóng gói" in page and "Cửa hàng Cô Ba" in page and "100 kg" in page and lot["public_code"] not in page
+    assert "Cửa hàng Cô Ba" not in client.get(f"/t/{lot['public_code']}").text

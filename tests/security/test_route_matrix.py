@@ -178,6 +178,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("DELETE", "/api/v1/channels/{channel_id}"): "object",
     ("GET", "/api/v1/alerts/{alert_id}/deliveries"): "object",
     ("POST", "/api/v1/lots/{lot_id}/events"): "object",
+    ("POST", "/api/v1/lots/{lot_id}/split"): "object",
     ("GET", "/api/v1/lots/{lot_id}/events"): "object",
     ("GET", "/api/v1/lots/{lot_id}/epcis"): "object",
     ("GET", "/api/v1/forecast"): "list",  # the caller's cooperative (or union) only
