@@ -35,7 +35,7 @@ import schemathesis
 from factories import Tenant, add_rule, make_tenant
 from fastapi.testclient import TestClient
 from helpers import planthopper_photo
-from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
@@ -530,14 +530,22 @@ def _has_inputs(operation) -> bool:
 def test_stateful_sequences_keep_their_schema_and_tenant_isolation(api_schema, fuzz_world):
     world = fuzz_world
 
-    class Machine(api_schema.as_state_machine()):
+    # Once-only steps of a lot (split it, record its chain) answer 201 the first time and 409 afterwards, on a server
+    # whose state outlives each generated sequence: Hypothesis sees the same sequence branch differently when it
+    # replays it ("Inconsistent data generation"). They stay in the per-operation fuzz above and in
+    # tests/api/test_lot_chain.py; the sequences skip them.
+    machine_schema = api_schema.exclude(path_regex=r"^/api/v1/lots/\{lot_id\}/(split|events)$", method="POST")
+
+    class Machine(machine_schema.as_state_machine()):
         def before_call(self, case):
             world.sign_in(case)
 
         def validate_response(self, response, case, additional_checks=None, **kwargs):
             _validate(world, case, response)
 
-    Machine.run(settings=_settings(max_examples=30, stateful_step_count=8))
+    # no shrinking: replaying a failing sequence against a server whose state has moved on reports "flaky
+    # generation" instead of the failure itself; the failing sequence is printed as found
+    Machine.run(settings=_settings(max_examples=30, stateful_step_count=8, phases=[Phase.explicit, Phase.generate]))
 
 
 def test_what_the_fuzzer_cannot_judge_is_refused(fuzz_world):
