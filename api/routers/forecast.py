@@ -20,7 +20,7 @@ from api.schemas import errors
 from cropwatch.core.enums import Role
 from cropwatch.core.i18n import t
 from cropwatch.core.orm import CropProfile
-from cropwatch.core.spreadsheet import csv_cell
+from cropwatch.core.spreadsheet import csv_cell, xlsx_append
 from cropwatch.union import forecast
 from cropwatch.union.stats import cooperatives_of
 
@@ -107,18 +107,54 @@ def get_forecast(session: SessionDep, principal: CurrentUser, weeks: int = Query
     return _forecast(session, principal, weeks)
 
 
+HEADERS = ("crop", "week", "expected", "low", "high", "recorded")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _table(got: ForecastOut, lang: str) -> list[list]:
+    head = [t(f"forecast_csv_{k}", lang) for k in HEADERS]
+    return [head] + [
+        [r.crop, r.week.strftime("%d/%m/%Y"), r.expected_kg, r.low_kg, r.high_kg, r.recorded_kg] for r in got.rows
+    ]
+
+
+@router.get(
+    "/api/v1/forecast.xlsx",
+    responses={200: {"content": {XLSX: {}}, "description": "the forecast's rows as a spreadsheet"}, **errors(403)},
+)
+def forecast_xlsx(session: SessionDep, principal: CurrentUser, weeks: int = Query(12, ge=1, le=52)) -> Response:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    got = _forecast(session, principal, weeks)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = t("forecast_sheet", _locale(principal))
+    table = _table(got, _locale(principal))
+    ws.append(table[0])
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for row in table[1:]:
+        xlsx_append(ws, row)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return Response(
+        buf.getvalue(),
+        media_type=XLSX,
+        headers={"Content-Disposition": 'attachment; filename="du-bao-san-luong.xlsx"'},
+    )
+
+
 @router.get(
     "/api/v1/forecast.csv",
     responses={200: {"content": {"text/csv": {}}, "description": "the forecast's rows"}, **errors(403)},
 )
 def forecast_csv(session: SessionDep, principal: CurrentUser, weeks: int = Query(12, ge=1, le=52)) -> Response:
     got = _forecast(session, principal, weeks)
-    lang = _locale(principal)
     out = io.StringIO()
     w = csv.writer(out)
-    w.writerow([t(f"forecast_csv_{k}", lang) for k in ("crop", "week", "expected", "low", "high", "recorded")])
-    for r in got.rows:
-        w.writerow([csv_cell(r.crop), r.week.strftime("%d/%m/%Y"), r.expected_kg, r.low_kg, r.high_kg, r.recorded_kg])
+    for row in _table(got, _locale(principal)):
+        w.writerow([csv_cell(v) for v in row])
     return Response(
         "\ufeff" + out.getvalue(),  # a BOM: Excel opens Vietnamese text as UTF-8
         media_type="text/csv; charset=utf-8",

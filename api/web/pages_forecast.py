@@ -64,3 +64,8 @@ def forecast_page(
 @router.get("/forecast.csv")
 def forecast_page_csv(session: SessionDep, principal: PageUser, weeks: int = Query(12, ge=1, le=52)) -> Response:
     return forecast_api.forecast_csv(session, principal, weeks)
+
+
+@router.get("/forecast.xlsx")
+def forecast_page_xlsx(session: SessionDep, principal: PageUser, weeks: int = Query(12, ge=1, le=52)) -> Response:
+    return forecast_api.forecast_xlsx(session, principal, weeks)

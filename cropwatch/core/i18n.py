@@ -309,6 +309,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "(±20% until three are recorded). Backtest error (MAPE) beside the naive figure (area × profile yield).",
     },
     "forecast_profile_crop": {"vi": "Cần tên cây trồng.", "en": "A crop name is needed."},
+    "forecast_sheet": {"vi": "Dự báo sản lượng", "en": "Output forecast"},
     "forecast_csv_crop": {"vi": "Cây trồng", "en": "Crop"},
     "forecast_csv_week": {"vi": "Tuần bắt đầu", "en": "Week starting"},
     "forecast_csv_expected": {"vi": "Dự kiến (kg)", "en": "Expected (kg)"},

@@ -88,7 +88,7 @@ class CaptureProcessor:
     def _claim(self, capture_id: int) -> Result | Capture:
         """Mark the capture `processing` and count the attempt (a crash mid-task counts too)."""
         with timed(metrics.DB_SECONDS, step="claim"), self.sessions.begin() as s:
-            cap = s.get(Capture, capture_id, with_for_update=True)
+            cap = s.get(Capture, capture_id, with_for_update=True, options=[noload(Capture.detections)])
             if cap is None:
                 return Result(Outcome.failed, "capture does not exist")
             if cap.status == CaptureStatus.done:
@@ -163,25 +163,29 @@ class CaptureProcessor:
         return self.process_many([capture_id])[capture_id]
 
     def process_batch(self, capture_id: int) -> Result:
-        """Process ``capture_id`` together with up to ``batch_size - 1`` other waiting captures; its result."""
-        ids = [capture_id] + self._waiting(exclude=capture_id, limit=self.settings.batch_size - 1)
-        return self.process_many(ids)[capture_id]
-
-    def _waiting(self, *, exclude: int, limit: int) -> list[int]:
-        if limit <= 0:
-            return []
+        """Process ``capture_id`` together with up to ``batch_size - 1`` other waiting captures; its result. A
+        capture a batch already stored (its own message arrives after) costs one read, no transaction."""
         with self.sessions() as s:
-            first = s.get(Capture, exclude)
-            if first is None or first.attempts > 0:
-                return []  # a capture that was in a crash goes alone
-            return list(
-                s.scalars(
-                    select(Capture.id)
-                    .where(Capture.status == CaptureStatus.stored, Capture.attempts == 0, Capture.id != exclude)
-                    .order_by(Capture.received_at, Capture.id)
-                    .limit(limit)
-                )
+            first = s.get(Capture, capture_id, options=[noload(Capture.detections)])
+            settled = _settled(first)
+            if settled is None:
+                others = self._waiting(s, first, limit=self.settings.batch_size - 1)
+        if settled is not None:
+            metrics.CAPTURES.labels(settled.outcome.value).inc()
+            return settled
+        return self.process_many([capture_id] + others)[capture_id]
+
+    def _waiting(self, s: Session, first: Capture, *, limit: int) -> list[int]:
+        if limit <= 0 or first.attempts > 0:
+            return []  # a capture that was in a crash goes alone
+        return list(
+            s.scalars(
+                select(Capture.id)
+                .where(Capture.status == CaptureStatus.stored, Capture.attempts == 0, Capture.id != first.id)
+                .order_by(Capture.received_at, Capture.id)
+                .limit(limit)
             )
+        )
 
     def process_many(self, capture_ids: list[int]) -> dict[int, Result]:
         """Claim, decode and detect several captures, one batched model call per model; each stored on its own."""
@@ -416,6 +420,17 @@ class CaptureProcessor:
         _observe_latency(cap)
         log.info("capture %s: %d detections in %.0f ms", cap.id, len(records), elapsed_ms)
         return Result(Outcome.done, detections=len(records))
+
+
+def _settled(cap: Capture | None) -> Result | None:
+    """The result of a capture there is nothing to do for (gone, done or failed), else None."""
+    if cap is None:
+        return Result(Outcome.failed, "capture does not exist")
+    if cap.status == CaptureStatus.done:
+        return Result(Outcome.already_done)
+    if cap.status == CaptureStatus.failed:
+        return Result(Outcome.failed, cap.error or "")
+    return None
 
 
 def _detect_one(detector: Any, w: _Work, kw: dict) -> tuple[Any, float]:

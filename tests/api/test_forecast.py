@@ -183,3 +183,13 @@ def test_the_union_admin_reads_the_unions_totals_without_plot_names(client, sess
     assert csv.status_code == 200 and csv.text.startswith("\ufeffCây trồng,Tuần bắt đầu,Dự kiến (kg)")
     week = csv.text.splitlines()[1].split(",")[1]
     assert dt.datetime.strptime(week, "%d/%m/%Y").weekday() == 0, "weeks start on Monday, dd/mm/yyyy"
+    # the same table as a spreadsheet
+    import io
+
+    from openpyxl import load_workbook
+
+    xlsx = client.get("/api/v1/forecast.xlsx", headers=tenant_a.auth(Role.coop_admin))
+    sheet = load_workbook(io.BytesIO(xlsx.content)).active
+    rows = [[str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+    assert sheet.title == "Dự báo sản lượng" and rows[0][:3] == ["Cây trồng", "Tuần bắt đầu", "Dự kiến (kg)"]
+    assert [r[:2] for r in rows[1:]] == [line.split(",")[:2] for line in csv.text.splitlines()[1:]]

@@ -111,7 +111,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/admin/cameras/{camera_id}/revoke"): "object",
     ("POST", "/admin/retention"): "action",
     ("GET", "/forecast"): "list",  # the caller's cooperative (or union)
-    ("GET", "/forecast.csv"): "list",  # the caller's own cooperative's photo retention policy
+    ("GET", "/forecast.csv"): "list",
+    ("GET", "/forecast.xlsx"): "list",  # the caller's own cooperative's photo retention policy
     ("GET", "/admin/plots"): "list",
     ("POST", "/admin/farms"): "create",
     ("POST", "/admin/plots"): "create",
@@ -183,6 +184,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/lots/{lot_id}/epcis"): "object",
     ("GET", "/api/v1/forecast"): "list",  # the caller's cooperative (or union) only
     ("GET", "/api/v1/forecast.csv"): "list",
+    ("GET", "/api/v1/forecast.xlsx"): "list",
     ("GET", "/api/v1/crop-profiles"): "list",
     ("PUT", "/api/v1/crop-profiles"): "action",  # the caller's own cooperative's profile
     ("GET", "/api/v1/retention"): "list",  # the caller's own cooperative's policy and storage

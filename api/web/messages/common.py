@@ -57,6 +57,7 @@ MESSAGES = {
     "all": {"vi": "Tất cả", "en": "All"},
     "filter": {"vi": "Lọc", "en": "Filter"},
     "download_csv": {"vi": "Tải CSV", "en": "Download CSV"},
+    "download_xlsx": {"vi": "Tải Excel (XLSX)", "en": "Download Excel (XLSX)"},
     "photo_alt": {"vi": "Ảnh chụp từ camera {camera} lúc {when}", "en": "Photo from camera {camera} at {when}"},
     "boxes_legend": {"vi": "{n} khung phát hiện", "en": "{n} detection boxes", "en_one": "{n} detection box"},
 }
