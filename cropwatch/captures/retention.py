@@ -99,6 +99,16 @@ def _firsts_of_day(session: Session, rows: list) -> set[int]:
     return firsts
 
 
+def _thinnable(session: Session, cooperative_id: int, cutoff: dt.datetime, after_id: int, limit: int):
+    """The next batch of candidates after ``after_id`` without their camera's first photo of the day: (the photos
+    the policy removes, the last candidate id read; None when there is none left)."""
+    rows = _candidates(session, cooperative_id, cutoff, after_id, limit)
+    if not rows:
+        return [], None
+    firsts = _firsts_of_day(session, rows)
+    return [r for r in rows if r.id not in firsts], rows[-1].id
+
+
 @dataclass
 class Outcome:
     cooperative_id: int
@@ -132,12 +142,10 @@ def apply_policy(
     after = 0
     while True:
         with sessions() as s:
-            rows = _candidates(s, cooperative_id, cutoff, after, batch)
-            if not rows:
-                break
-            after = rows[-1].id
-            firsts = _firsts_of_day(s, rows)
-            ids = [r.id for r in rows if r.id not in firsts]
+            rows, after = _thinnable(s, cooperative_id, cutoff, after, batch)
+        if after is None:
+            break
+        ids = [r.id for r in rows]
         if not ids:
             continue
         with sessions.begin() as s:  # re-checked at write time: a review that got there first keeps its photo
@@ -213,14 +221,12 @@ def usage(session: Session, cooperative_id: int, *, now: dt.datetime | None = No
     )
     to_free: dict[int, list[int]] = {}
     if days is not None:
-        after = 0
-        while rows := _candidates(session, cooperative_id, now - dt.timedelta(days=days), after, 1000):
-            after = rows[-1].id
-            firsts = _firsts_of_day(session, rows)
+        after: int | None = 0
+        while after is not None:
+            rows, after = _thinnable(session, cooperative_id, now - dt.timedelta(days=days), after, 1000)
             for r in rows:
-                if r.id not in firsts:
-                    n, b = to_free.setdefault(r.camera_id, [0, 0])
-                    to_free[r.camera_id] = [n + 1, b + (r.size_bytes or 0)]
+                n, b = to_free.setdefault(r.camera_id, [0, 0])
+                to_free[r.camera_id] = [n + 1, b + (r.size_bytes or 0)]
     return [
         CameraUsage(
             camera_id=cam,

@@ -49,6 +49,12 @@ def events(session: Session, lot_id: int) -> list[LotEvent]:
     )
 
 
+def history(session: Session, lot: HarvestLot) -> list[LotEvent]:
+    """The lot's steps in order; a package's start with the steps of the lot it was split from."""
+    inherited = events(session, lot.parent_lot_id) if lot.parent_lot_id else []
+    return sorted(inherited + events(session, lot.id), key=lambda e: (_aware(e.occurred_at), e.id))
+
+
 def _clean(kind: str, details: dict[str, Any], lot: HarvestLot) -> dict[str, Any]:
     """The step's details, checked: packages × kg per package within the lot; a buyer for a shipment."""
     out: dict[str, Any] = {}
@@ -101,9 +107,7 @@ def add_event(
         raise ChainRefused("chain_before_harvest")
     if occurred_at > utcnow() + CLOCK_SLACK:
         raise ChainRefused("chain_in_future")
-    # a package's history is its lot's too: packed with the lot, it can be shipped on its own
-    inherited = events(session, lot.parent_lot_id) if lot.parent_lot_id else []
-    done = sorted(inherited + events(session, lot.id), key=lambda e: (_aware(e.occurred_at), e.id))
+    done = history(session, lot)  # a package packed with its lot can be shipped on its own
     kinds = {e.kind for e in done}
     if kind in ONCE and kind in kinds:
         raise ChainRefused("chain_twice", step=Message(f"chain_step_{kind}"))
@@ -212,8 +216,7 @@ def epcis_document(session: Session, lot: HarvestLot, lot_uri: str) -> dict[str,
             "bizLocation": {"id": farm_place},
         }
     ]
-    inherited = events(session, lot.parent_lot_id) if lot.parent_lot_id else []  # a package: its lot's steps
-    for e in inherited + events(session, lot.id):
+    for e in history(session, lot):
         place = {"id": _urn("place", e.place)} if e.place else {"id": farm_place}
         if e.kind == "preprocessing":
             body = {
@@ -275,8 +278,7 @@ def public_chain(session: Session, lot: HarvestLot) -> list[dict[str, Any]]:
     from cropwatch.core.timeutil import fmt_date
 
     out = []
-    history = events(session, lot.parent_lot_id) if lot.parent_lot_id else []
-    for e in history + events(session, lot.id):
+    for e in history(session, lot):
         item = {"kind": e.kind, "date": fmt_date(_aware(e.occurred_at)), "place": e.place}
         if e.kind == "packing":
             item |= {"packages": e.details.get("packages"), "package_kg": e.details.get("package_kg")}
