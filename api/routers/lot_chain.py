@@ -63,7 +63,13 @@ def add_lot_event(lot_id: Id, body: LotEventIn, session: SessionDep, principal: 
         )
     except chain.ChainRefused as exc:
         session.rollback()
-        order = exc.code in ("chain_twice", "chain_out_of_order", "chain_ship_before_pack", "chain_receive_before_ship")
+        order = exc.code in (
+            "chain_twice",
+            "chain_out_of_order",
+            "chain_ship_before_pack",
+            "chain_receive_before_ship",
+            "chain_merged_already",
+        )
         raise ApiError(409 if order else 422, exc.code, **exc.params) from None
     session.commit()
     return LotEventOut.model_validate(ev)
@@ -82,7 +88,7 @@ def lot_events(lot_id: Id, session: SessionDep, principal: CurrentUser) -> list[
 def lot_epcis(lot_id: Id, request: Request, session: SessionDep, principal: CurrentUser) -> JSONResponse:
     """The lot's harvest and chain as an EPCIS 2.0 JSON-LD document (a lot of another cooperative: 404)."""
     lot = get_owned(session, HarvestLot, lot_id, principal, "lot")
-    doc = chain.epcis_document(session, lot, _public_url(request, lot))
+    doc = chain.epcis_document(session, lot, lambda one: _public_url(request, one))
     return JSONResponse(doc, media_type="application/ld+json")
 
 
@@ -106,7 +112,44 @@ def split_lot(lot_id: Id, body: SplitIn, request: Request, session: SessionDep, 
     except chain.ChainRefused as exc:
         session.rollback()
         raise ApiError(
-            409 if exc.code in ("chain_split_twice", "chain_split_package") else 422, exc.code, **exc.params
+            409 if exc.code in ("chain_split_twice", "chain_split_package", "chain_merged_already") else 422,
+            exc.code,
+            **exc.params,
         ) from None
     session.commit()
     return [_out(request, p) for p in made]
+
+
+class MergeIn(BaseModel):
+    lot_ids: list[Id] = Field(description="the lots to merge: one crop, one unit", max_length=chain.MAX_MERGE)
+    occurred_at: dt.datetime
+    place: str = Field(default="", max_length=200)
+
+
+@router.post(
+    "/api/v1/lots/merge",
+    response_model=LotOut,
+    status_code=201,
+    responses=errors(400, 403, 404, 409, 422),
+)
+def merge_lots(body: MergeIn, request: Request, session: SessionDep, principal: CurrentUser) -> LotOut:
+    """Merge lots of one crop (members' harvests commingled at the packhouse) into a new lot with its own code and
+    QR; its chain starts with theirs. A lot of another cooperative: 404; merged, split, a package or past a step
+    other than storage: 409; crops or units that differ, fewer than two lots, a time before a source's: 422."""
+    principal.require(*STAFF)
+    lots = [get_owned(session, HarvestLot, i, principal, "lot") for i in body.lot_ids]
+    try:
+        merged = chain.merge(
+            session, lots=lots, occurred_at=body.occurred_at, place=body.place, user_id=principal.user.id
+        )
+    except chain.ChainRefused as exc:
+        session.rollback()
+        conflict = exc.code in (
+            "chain_merged_already",
+            "chain_split_twice",
+            "chain_merge_package",
+            "chain_merge_after_step",
+        )
+        raise ApiError(409 if conflict else 422, exc.code, **exc.params) from None
+    session.commit()
+    return _out(request, merged)

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
 from sqlalchemy import func, or_, select
 
 from api.deps import Principal, SessionDep, SettingsDep, StorageDep
@@ -745,6 +746,40 @@ def add_lot_event_page(
             error=translate(exc.code, page_locale(request, principal), **exc.params),
         )
     return RedirectResponse(f"/lots?step={kind}#lot-{lot_id}", status_code=303)
+
+
+@router.post("/lots/merge")
+def merge_lots_page(
+    request: Request,
+    session: SessionDep,
+    principal: PageUser,
+    occurred_at: Annotated[str, Form(max_length=32)],
+    lot_ids: Annotated[list[int], Form()] = [],  # noqa: B006 (FastAPI copies a Form default)
+    place: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """The lots page's merge form (the same rules as POST /api/v1/lots/merge); the time is local."""
+    from api.routers.lot_chain import MergeIn, merge_lots
+
+    locale = page_locale(request, principal)
+    try:
+        when = dt.datetime.fromisoformat(occurred_at)
+    except ValueError:
+        return _lots_page(request, session, principal, status=422, error=translate("chain_bad_time", locale))
+    when = when if when.tzinfo else when.replace(tzinfo=LOCAL_TZ)
+    try:
+        body = MergeIn(lot_ids=lot_ids, occurred_at=when, place=place)
+        merged = merge_lots(body, request, session, principal)
+    except ValidationError:  # more lots than a merge takes
+        msg = translate("chain_merge_count", locale, high=chain.MAX_MERGE)
+        return _lots_page(request, session, principal, status=422, error=msg)
+    except ApiError as exc:
+        if exc.status in (403, 404):
+            raise
+        session.rollback()
+        return _lots_page(
+            request, session, principal, status=exc.status, error=translate(exc.code, locale, **exc.params)
+        )
+    return RedirectResponse(f"/lots?created={merged.public_code}", status_code=303)
 
 
 @router.get("/lots/{lot_id}/qr.{fmt}")

@@ -285,6 +285,33 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "{kg} kg is more than the lot weighs ({lot} kg).",
     },
     "chain_needs_buyer": {"vi": "Cần tên người mua khi vận chuyển.", "en": "A shipment needs the buyer's name."},
+    "chain_step_merge": {"vi": "gộp lô", "en": "merge"},
+    "chain_lots_word": {"vi": "lô", "en": "lots"},
+    "chain_merge_count": {
+        "vi": "Cần từ 2 đến {high} lô khác nhau để gộp.",
+        "en": "From 2 to {high} different lots are needed for a merge.",
+    },
+    "chain_merge_crops": {
+        "vi": "Chỉ gộp được các lô cùng một loại cây trồng.",
+        "en": "Only lots of the same crop can be merged.",
+    },
+    "chain_merge_units": {
+        "vi": "Chỉ gộp được các lô cùng đơn vị khối lượng.",
+        "en": "Only lots with the same unit can be merged.",
+    },
+    "chain_merge_package": {
+        "vi": "Một kiện đã tách từ lô không thể gộp.",
+        "en": "A package split from a lot cannot be merged.",
+    },
+    "chain_merged_already": {
+        "vi": "Lô này đã được gộp vào một lô khác.",
+        "en": "This lot has been merged into another lot.",
+    },
+    "chain_merge_after_step": {
+        "vi": "Không thể gộp lô đã {step}; chỉ gộp lô chưa qua bước nào ngoài bảo quản.",
+        "en": "A lot past {step} cannot be merged; only lots with no step but storage can.",
+    },
+    "lot_sources_title": {"vi": "Nguồn gốc các lô đã gộp", "en": "Where the merged lots came from"},
     "forecast_missing_area": {
         "vi": "Lô {plot}: chưa có diện tích, chưa thể dự báo sản lượng.",
         "en": "Plot {plot}: no area recorded, so no forecast.",

@@ -618,6 +618,21 @@ class LotEvent(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class LotSource(Base):
+    """A lot merged into another (several members' harvests of one crop commingled at the packhouse): which lot,
+    into which, how many kg, when; a lot is merged once (cropwatch.diary.chain.merge)."""
+
+    __tablename__ = "lot_sources"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cooperative_id: Mapped[int] = _coop_fk()
+    lot_id: Mapped[int] = mapped_column(ForeignKey("harvest_lots.id", ondelete="CASCADE"), index=True)
+    source_lot_id: Mapped[int] = mapped_column(ForeignKey("harvest_lots.id", ondelete="RESTRICT"), unique=True)
+    quantity: Mapped[float] = mapped_column(Float)
+    merged_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    place: Mapped[str] = mapped_column(String(200), default="")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
 class NotificationChannel(Base):
     """Where a cooperative's alerts go: in_app | webhook | email | telegram | zalo, with its settings; or a
     member's own Zalo, Telegram or e-mail (``user_id``)."""

@@ -1,6 +1,9 @@
 """The chain after harvest: a lot's steps (sơ chế, đóng gói, bảo quản, vận chuyển, nhận hàng) and their EPCIS 2.0
 export.
 
+Several lots of one crop merge into one (``merge``: members' harvests commingled at the packhouse, before any step
+but storage); the merged lot's chain starts with its sources' steps and the merge.
+
 Order: pre-processing (at most once) → packing (once) → storage (any number of times, before shipment) → shipment
 (once, to a named buyer) → receipt (once, after shipment). A step out of that order (shipped before packed), earlier
 than the step before it, before the harvest or in the future, or packing more than the lot weighs, is refused with
@@ -9,7 +12,8 @@ a reason (:class:`ChainRefused`, an i18n key).
 EPCIS 2.0 JSON-LD (``epcis_document``): the harvest is an ObjectEvent ``ADD`` (bizStep ``commissioning``),
 pre-processing a TransformationEvent (the harvested kg in, the pre-processed kg out), packing an AggregationEvent
 ``ADD`` (the lot's kg into its packages, bizStep ``packing``), storage, shipment and receipt ObjectEvents
-``OBSERVE`` (``storing``, ``shipping`` with disposition ``in_transit`` and the buyer as destination, ``receiving``).
+``OBSERVE`` (``storing``, ``shipping`` with disposition ``in_transit`` and the buyer as destination, ``receiving``),
+a merge a TransformationEvent (each source lot's kg in, the merged lot's kg out, bizStep ``creating_class_instance``).
 The lot is identified by its public URL (``…/t/{code}``), its places by the plot's growing-area code or the typed
 place, in the ``urn:cropwatch:`` namespace: a cooperative without GS1 company prefix has no GLN or GTIN to give.
 """
@@ -20,13 +24,14 @@ import datetime as dt
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cropwatch.core.i18n import Message, Number
-from cropwatch.core.orm import Cooperative, HarvestLot, LotEvent, Plot
+from cropwatch.core.orm import Cooperative, HarvestLot, LotEvent, LotSource, Plot
 from cropwatch.core.timeutil import LOCAL_TZ, local_day_bounds, utcnow
 
 KINDS = ("preprocessing", "packing", "storage", "shipment", "receipt")
@@ -107,6 +112,8 @@ def add_event(
         raise ChainRefused("chain_before_harvest")
     if occurred_at > utcnow() + CLOCK_SLACK:
         raise ChainRefused("chain_in_future")
+    if merged_into(session, lot) is not None:
+        raise ChainRefused("chain_merged_already")
     done = history(session, lot)  # a package packed with its lot can be shipped on its own
     kinds = {e.kind for e in done}
     if kind in ONCE and kind in kinds:
@@ -120,7 +127,11 @@ def add_event(
         raise ChainRefused("chain_ship_before_pack")
     if kind == "receipt" and "shipment" not in kinds:
         raise ChainRefused("chain_receive_before_ship")
-    if done and occurred_at < _aware(done[-1].occurred_at):
+    times = [_aware(e.occurred_at) for e in done]
+    merged = sources(session, lot)
+    if merged:  # a merged lot's steps come after its merge
+        times.append(_aware(merged[0][0].merged_at))
+    if times and occurred_at < max(times):
         raise ChainRefused("chain_earlier_than_last")
     ev = LotEvent(
         cooperative_id=lot.cooperative_id,
@@ -149,6 +160,8 @@ def split(
 
     if lot.parent_lot_id is not None:
         raise ChainRefused("chain_split_package")
+    if merged_into(session, lot) is not None:
+        raise ChainRefused("chain_merged_already")
     if session.scalar(select(HarvestLot.id).where(HarvestLot.parent_lot_id == lot.id).limit(1)) is not None:
         raise ChainRefused("chain_split_twice")
     if not 1 <= len(packages_kg) <= MAX_PACKAGES:
@@ -177,6 +190,112 @@ def split(
     return made
 
 
+MAX_MERGE = 50
+#: the only step a lot may have had before it is merged (cold store overnight at the collection point)
+MERGEABLE_STEPS = {"storage"}
+
+
+def merged_into(session: Session, lot: HarvestLot) -> int | None:
+    """The id of the lot ``lot`` was merged into, if it was."""
+    return session.scalar(select(LotSource.lot_id).where(LotSource.source_lot_id == lot.id))
+
+
+def sources(session: Session, lot: HarvestLot) -> list[tuple[LotSource, HarvestLot]]:
+    """The lots merged into ``lot`` (empty for a lot that is not a merge), heaviest first."""
+    rows = session.execute(
+        select(LotSource, HarvestLot)
+        .join(HarvestLot, HarvestLot.id == LotSource.source_lot_id)
+        .where(LotSource.lot_id == lot.id)
+        .order_by(LotSource.quantity.desc(), LotSource.id)
+    )
+    return [(s, src) for s, src in rows]
+
+
+def merge(
+    session: Session,
+    *,
+    lots: list[HarvestLot],
+    occurred_at: dt.datetime,
+    place: str = "",
+    user_id: int | None = None,
+) -> HarvestLot:
+    """Merge ``lots`` (one cooperative's, one crop, one unit) into a new lot with its own code and QR, weighing
+    their sum; its plot is the heaviest source's, its harvest day the latest. Refused (:class:`ChainRefused`): fewer
+    than two or the same lot twice, crops or units that differ, a lot merged, split or a package already, a lot with
+    a step other than storage, a time before a source's last step or harvest, or in the future."""
+    import secrets
+
+    if not 2 <= len(lots) <= MAX_MERGE or len({lot.id for lot in lots}) != len(lots):
+        raise ChainRefused("chain_merge_count", high=MAX_MERGE)
+    if occurred_at.tzinfo is None:
+        raise ChainRefused("chain_bad_time")
+    if occurred_at > utcnow() + CLOCK_SLACK:
+        raise ChainRefused("chain_in_future")
+    plots = {p.id: p for p in session.scalars(select(Plot).where(Plot.id.in_({lot.plot_id for lot in lots})))}
+    if len({(plots[lot.plot_id].crop or "").strip().lower() for lot in lots}) != 1:
+        raise ChainRefused("chain_merge_crops")
+    if len({lot.unit for lot in lots}) != 1:
+        raise ChainRefused("chain_merge_units")
+    for lot in lots:
+        if lot.parent_lot_id is not None:
+            raise ChainRefused("chain_merge_package")
+        if merged_into(session, lot) is not None:
+            raise ChainRefused("chain_merged_already")
+        if session.scalar(select(HarvestLot.id).where(HarvestLot.parent_lot_id == lot.id).limit(1)) is not None:
+            raise ChainRefused("chain_split_twice")
+        done = history(session, lot)
+        step = next((e.kind for e in done if e.kind not in MERGEABLE_STEPS), None)
+        if step is not None:
+            raise ChainRefused("chain_merge_after_step", step=Message(f"chain_step_{step}"))
+        if occurred_at < local_day_bounds(lot.harvested_on)[0]:
+            raise ChainRefused("chain_before_harvest")
+        if done and occurred_at < _aware(done[-1].occurred_at):
+            raise ChainRefused("chain_earlier_than_last")
+    heaviest = max(lots, key=lambda lot: (lot.quantity, -lot.id))
+    grades = {lot.ripeness_grade for lot in lots}
+    merged = HarvestLot(
+        cooperative_id=heaviest.cooperative_id,
+        plot_id=heaviest.plot_id,
+        public_code=secrets.token_urlsafe(16),
+        harvested_on=max(lot.harvested_on for lot in lots),
+        quantity=round(sum(lot.quantity for lot in lots), 3),
+        unit=heaviest.unit,
+        ripeness_grade=grades.pop() if len(grades) == 1 else None,
+        created_by=user_id,
+    )
+    session.add(merged)
+    session.flush()
+    for lot in lots:
+        session.add(
+            LotSource(
+                cooperative_id=merged.cooperative_id,
+                lot_id=merged.id,
+                source_lot_id=lot.id,
+                quantity=lot.quantity,
+                merged_at=occurred_at,
+                place=place.strip()[:200],
+                created_by=user_id,
+            )
+        )
+    session.flush()
+    return merged
+
+
+def full_history(session: Session, lot: HarvestLot) -> list[tuple[str, Any, HarvestLot]]:
+    """What the public page and the export show, in order, as ``(kind, item, whose)``: a merged lot's sources'
+    steps (``"event"``, their LotEvent, the source lot), the merge (``"merge"``, ``[(LotSource, lot), …]``, the
+    lot), then the lot's own steps (a package's: its lot's too)."""
+    items: list[tuple[dt.datetime, int, str, Any, HarvestLot]] = []
+    merged = sources(session, lot)
+    for _, src in merged:
+        items += [(_aware(e.occurred_at), 0, "event", e, src) for e in history(session, src)]
+    if merged:
+        items.append((_aware(merged[0][0].merged_at), 1, "merge", merged, lot))
+    items += [(_aware(e.occurred_at), 2, "event", e, lot) for e in history(session, lot)]
+    items.sort(key=lambda i: (i[0], i[1]))
+    return [(kind, obj, whose) for _, _, kind, obj, whose in items]
+
+
 def _aware(t: dt.datetime) -> dt.datetime:
     return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
 
@@ -197,70 +316,105 @@ def _event_id(body: dict) -> str:
     return f"ni:///sha-256;{digest}?ver=CBV2.0"
 
 
-def epcis_document(session: Session, lot: HarvestLot, lot_uri: str) -> dict[str, Any]:
-    """The lot's harvest and its chain as an EPCIS 2.0 JSON-LD document."""
+#: UN/ECE Recommendation 20 codes EPCIS wants as ``uom``; any other unit (bao, thùng) is a count, without ``uom``
+UOM = {"kg": "KGM", "t": "TNE", "tấn": "TNE", "g": "GRM"}
+
+
+def _qty(uri: str, quantity: float, unit: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"epcClass": uri, "quantity": quantity}
+    if unit.strip().lower() in UOM:
+        out["uom"] = UOM[unit.strip().lower()]
+    return out
+
+
+def _farm_place(session: Session, lot: HarvestLot) -> str:
     plot = session.get(Plot, lot.plot_id)
     coop = session.get(Cooperative, lot.cooperative_id)
-    farm_place = _urn("growing-area", plot.growing_area_code or f"{coop.code}-{plot.id}")
-    qty = [{"epcClass": lot_uri, "quantity": lot.quantity, "uom": "KGM" if lot.unit == "kg" else lot.unit}]
-    harvest_time = dt.datetime.combine(lot.harvested_on, dt.time(12), LOCAL_TZ)
-    out = [
-        {
-            "type": "ObjectEvent",
-            **_when(harvest_time),
-            "action": "ADD",
-            "quantityList": qty,
+    return _urn("growing-area", plot.growing_area_code or f"{coop.code}-{plot.id}")
+
+
+def _harvest_event(session: Session, lot: HarvestLot, uri: str) -> dict[str, Any]:
+    """The harvest, at noon of its day (a lot records no hour), or at its first step if that came earlier."""
+    farm = _farm_place(session, lot)
+    steps = history(session, lot)
+    noon = dt.datetime.combine(lot.harvested_on, dt.time(12), LOCAL_TZ)
+    return {
+        "type": "ObjectEvent",
+        **_when(min([noon] + [_aware(e.occurred_at) for e in steps[:1]])),
+        "action": "ADD",
+        "quantityList": [_qty(uri, lot.quantity, lot.unit)],
+        "bizStep": "commissioning",
+        "disposition": "active",
+        "readPoint": {"id": farm},
+        "bizLocation": {"id": farm},
+    }
+
+
+def _step_event(e: LotEvent, lot: HarvestLot, uri: str, farm_place: str) -> dict[str, Any]:
+    qty = [_qty(uri, lot.quantity, lot.unit)]
+    place = {"id": _urn("place", e.place)} if e.place else {"id": farm_place}
+    if e.kind == "preprocessing":
+        return {
+            "type": "TransformationEvent",
+            **_when(e.occurred_at),
+            "inputQuantityList": qty,
+            "outputQuantityList": [_qty(uri, e.details.get("output_kg", lot.quantity), "kg")],
             "bizStep": "commissioning",
             "disposition": "active",
-            "readPoint": {"id": farm_place},
-            "bizLocation": {"id": farm_place},
+            "readPoint": place,
         }
-    ]
-    for e in history(session, lot):
-        place = {"id": _urn("place", e.place)} if e.place else {"id": farm_place}
-        if e.kind == "preprocessing":
-            body = {
+    if e.kind == "packing":
+        return {
+            "type": "AggregationEvent",
+            **_when(e.occurred_at),
+            "action": "ADD",
+            "parentID": f"{uri}#packages",
+            "childQuantityList": [_qty(uri, e.details["packages"] * e.details["package_kg"], "kg")],
+            "bizStep": "packing",
+            "disposition": "in_progress",
+            "readPoint": place,
+        }
+    body = {
+        "type": "ObjectEvent",
+        **_when(e.occurred_at),
+        "action": "OBSERVE",
+        "quantityList": qty,
+        "bizStep": {"storage": "storing", "shipment": "shipping", "receipt": "receiving"}[e.kind],
+        "disposition": {"storage": "in_progress", "shipment": "in_transit", "receipt": "in_progress"}[e.kind],
+        "readPoint": place,
+    }
+    if e.kind == "shipment":
+        body["destinationList"] = [{"type": "owning_party", "destination": _urn("party", e.details["buyer"])}]
+    if e.kind == "storage" and "temperature_c" in e.details:
+        body["sensorElementList"] = [
+            {"sensorReport": [{"type": "Temperature", "value": e.details["temperature_c"], "uom": "CEL"}]}
+        ]
+    return body
+
+
+def epcis_document(session: Session, lot: HarvestLot, uri_of: Callable[[HarvestLot], str]) -> dict[str, Any]:
+    """The lot's harvest and its chain as an EPCIS 2.0 JSON-LD document (``uri_of``: a lot's public URL, its
+    identifier). A merged lot's starts with each source's harvest and steps, then the merge."""
+    uri, farm = uri_of(lot), _farm_place(session, lot)
+    merged = sources(session, lot)
+    out = [_harvest_event(session, src, uri_of(src)) for _, src in merged] or [_harvest_event(session, lot, uri)]
+    for kind, item, whose in full_history(session, lot):
+        if kind == "event":
+            out.append(_step_event(item, whose, uri_of(whose), _farm_place(session, whose)))
+            continue
+        link = item[0][0]
+        out.append(
+            {
                 "type": "TransformationEvent",
-                **_when(e.occurred_at),
-                "inputQuantityList": qty,
-                "outputQuantityList": [
-                    {"epcClass": lot_uri, "quantity": e.details.get("output_kg", lot.quantity), "uom": "KGM"}
-                ],
-                "bizStep": "commissioning",
+                **_when(link.merged_at),
+                "inputQuantityList": [_qty(uri_of(src), s.quantity, src.unit) for s, src in item],
+                "outputQuantityList": [_qty(uri, lot.quantity, lot.unit)],
+                "bizStep": "creating_class_instance",
                 "disposition": "active",
-                "readPoint": place,
+                "readPoint": {"id": _urn("place", link.place)} if link.place else {"id": farm},
             }
-        elif e.kind == "packing":
-            body = {
-                "type": "AggregationEvent",
-                **_when(e.occurred_at),
-                "action": "ADD",
-                "parentID": f"{lot_uri}#packages",
-                "childQuantityList": [
-                    {"epcClass": lot_uri, "quantity": e.details["packages"] * e.details["package_kg"], "uom": "KGM"}
-                ],
-                "bizStep": "packing",
-                "disposition": "in_progress",
-                "readPoint": place,
-            }
-        else:
-            step = {"storage": "storing", "shipment": "shipping", "receipt": "receiving"}[e.kind]
-            body = {
-                "type": "ObjectEvent",
-                **_when(e.occurred_at),
-                "action": "OBSERVE",
-                "quantityList": qty,
-                "bizStep": step,
-                "disposition": {"storage": "in_progress", "shipment": "in_transit", "receipt": "in_progress"}[e.kind],
-                "readPoint": place,
-            }
-            if e.kind == "shipment":
-                body["destinationList"] = [{"type": "owning_party", "destination": _urn("party", e.details["buyer"])}]
-            if e.kind == "storage" and "temperature_c" in e.details:
-                body["sensorElementList"] = [
-                    {"sensorReport": [{"type": "Temperature", "value": e.details["temperature_c"], "uom": "CEL"}]}
-                ]
-        out.append(body)
+        )
+    out.sort(key=lambda body: dt.datetime.fromisoformat(body["eventTime"]))  # stable: sources' harvests first
     for body in out:
         body["eventID"] = _event_id(body)
     return {
@@ -274,11 +428,16 @@ def epcis_document(session: Session, lot: HarvestLot, lot_uri: str) -> dict[str,
 
 def public_chain(session: Session, lot: HarvestLot) -> list[dict[str, Any]]:
     """The steps the public page shows: what, when (dd/mm/yyyy), where, packages and the buyer; never who entered
-    them, the vehicle or an id. A package's chain starts with its lot's."""
+    them, the vehicle or an id. A package's chain starts with its lot's, a merged lot's with its sources' and the
+    merge (how many lots, how many kg; not their codes)."""
     from cropwatch.core.timeutil import fmt_date
 
     out = []
-    for e in history(session, lot):
+    for kind, e, _ in full_history(session, lot):
+        if kind == "merge":
+            link = e[0][0]
+            out.append({"kind": "merge", "date": fmt_date(_aware(link.merged_at)), "place": link.place, "lots": len(e)})
+            continue
         item = {"kind": e.kind, "date": fmt_date(_aware(e.occurred_at)), "place": e.place}
         if e.kind == "packing":
             item |= {"packages": e.details.get("packages"), "package_kg": e.details.get("package_kg")}

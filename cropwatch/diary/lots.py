@@ -152,13 +152,11 @@ def create_lot(
     return lot
 
 
-def public_view(session: Session, lot: HarvestLot, *, photo_url=None) -> dict[str, Any]:
-    """Everything the public page shows, and nothing more (see module docstring)."""
-    plot = session.get(Plot, lot.plot_id)
-    coop = session.get(Cooperative, lot.cooperative_id)
-    since = plot.planting_date or (lot.harvested_on - dt.timedelta(days=SEASON_DAYS))
+def _season_diary(session: Session, plot: Plot, harvested_on: dt.date, photo_url=None) -> list[tuple[Any, dict]]:
+    """The plot's done diary entries of the season that ended with ``harvested_on``, as (when, item)."""
+    since = plot.planting_date or (harvested_on - dt.timedelta(days=SEASON_DAYS))
     start, _ = local_day_bounds(since)
-    _, end = local_day_bounds(lot.harvested_on)
+    _, end = local_day_bounds(harvested_on)
     entries = []
     for e in session.scalars(
         select(DiaryEntry)
@@ -192,7 +190,36 @@ def public_view(session: Session, lot: HarvestLot, *, photo_url=None) -> dict[st
             item |= {"quantity": e.quantity_value, "unit": e.quantity_unit}
         if photo_url is not None:
             item["photos"] = [photo_url(k) for k in (e.photo_keys or [])]
-        entries.append(item)
+        entries.append((e.occurred_at, item))
+    return entries
+
+
+def public_view(session: Session, lot: HarvestLot, *, photo_url=None) -> dict[str, Any]:
+    """Everything the public page shows, and nothing more (see module docstring). A merged lot shows each source's
+    growing area, harvest day and weight (not its code) and the diaries of their plots."""
+    from cropwatch.diary.chain import sources
+
+    plot = session.get(Plot, lot.plot_id)
+    coop = session.get(Cooperative, lot.cooperative_id)
+    merged = sources(session, lot)
+    origins, entries, seen = [], [], set()
+    for link, src in merged:
+        src_plot = session.get(Plot, src.plot_id)
+        origins.append(
+            {
+                "growing_area_code": src_plot.growing_area_code,
+                "harvested_on": fmt_date(src.harvested_on),
+                "quantity": link.quantity,
+                "unit": src.unit,
+            }
+        )
+        if (src_plot.id, src.harvested_on) not in seen:  # two lots of one plot and day: its diary once
+            seen.add((src_plot.id, src.harvested_on))
+            for when, item in _season_diary(session, src_plot, src.harvested_on, photo_url):
+                entries.append((when, item | {"growing_area_code": src_plot.growing_area_code}))
+    if not merged:
+        entries = _season_diary(session, plot, lot.harvested_on, photo_url)
+    entries.sort(key=lambda pair: pair[0])
     return {
         "code": lot.public_code,
         "cooperative": coop.name,
@@ -204,7 +231,8 @@ def public_view(session: Session, lot: HarvestLot, *, photo_url=None) -> dict[st
         "quantity": lot.quantity,
         "unit": lot.unit,
         "ripeness_grade": lot.ripeness_grade,
-        "diary": entries,
+        "sources": origins,
+        "diary": [item for _, item in entries],
         "chain": public_chain(session, lot),
     }
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from epcis_schema import problems
 
 from cropwatch.core.enums import Role
 from cropwatch.core.timeutil import LOCAL_TZ, utcnow
@@ -107,6 +108,9 @@ def test_a_lot_goes_from_harvest_to_the_buyer_and_the_export_says_so(client, ten
         assert e.get("action") in ("ADD", "OBSERVE") or e["type"] == "TransformationEvent"
         assert e.get("quantityList") or e.get("childQuantityList") or e.get("inputQuantityList")
     assert len({e["eventID"] for e in events}) == len(events)
+    assert problems(body) == []  # the EPCIS 2.0 JSON rules (tests/api/epcis_schema.py)
+    broken = {**body, "epcisBody": {"eventList": [{**events[0], "eventTimeZoneOffset": "+7"}]}}
+    assert problems(broken), "the rules catch a malformed offset, so passing them means something"
     lot_uri = lot["public_url"]
     assert events[0]["quantityList"] == [{"epcClass": lot_uri, "quantity": 500, "uom": "KGM"}]
     assert events[1]["outputQuantityList"][0]["quantity"] == 480
@@ -190,3 +194,114 @@ def test_a_packed_lot_splits_into_packages_with_their_own_codes_once(client, ten
     page = client.get(f"/t/{packages[0]['public_code']}").text
     assert "đóng gói" in page and "Cửa hàng Cô Ba" in page and "100 kg" in page and lot["public_code"] not in page
     assert "Cửa hàng Cô Ba" not in client.get(f"/t/{lot['public_code']}").text
+    export = client.get(f"/api/v1/lots/{packages[0]['id']}/epcis", headers=tenant_a.auth()).json()
+    assert problems(export) == []
+    assert [e["bizStep"] for e in export["epcisBody"]["eventList"]] == ["commissioning", "packing", "shipping"]
+
+
+def _lot(client, tenant, kg, days_ago=2, plot_id=None, unit="kg"):
+    r = client.post(
+        "/api/v1/lots",
+        headers=tenant.auth(Role.member),
+        json={
+            "plot_id": plot_id or tenant.plot_id,
+            "harvested_on": (TODAY - dt.timedelta(days=days_ago)).isoformat(),
+            "quantity": kg,
+            "unit": unit,
+        },
+    )
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _merge(client, tenant, lots, when, **kw):
+    return client.post(
+        "/api/v1/lots/merge",
+        headers=tenant.auth(Role.member),
+        json={"lot_ids": [x["id"] for x in lots], "occurred_at": when, **kw},
+    )
+
+
+def test_members_lots_merge_into_one_that_carries_their_origins(client, tenant_a, tenant_b, sessions):
+    """Three members' harvests of one crop commingled at the packhouse: one new lot of their weight, with its own
+    code; the sources take no more steps; the public page names each source's growing area and day, not its code;
+    the export starts with each harvest and holds the merge as a TransformationEvent."""
+    from cropwatch.core.orm import Plot
+
+    with sessions() as s:
+        plot = s.get(Plot, tenant_a.plot_id)
+        plot.growing_area_code = "VN-TG-001"
+        other = Plot(cooperative_id=plot.cooperative_id, farm_id=plot.farm_id, name="B2", crop=plot.crop)
+        other.growing_area_code = "VN-TG-002"
+        veg = Plot(cooperative_id=plot.cooperative_id, farm_id=plot.farm_id, name="V1", crop="cải bắp")
+        s.add_all([other, veg])
+        s.commit()
+        other_id, veg_id = other.id, veg.id
+    a, b = _lot(client, tenant_a, 120, days_ago=3), _lot(client, tenant_a, 80, days_ago=2, plot_id=other_id)
+    c = _lot(client, tenant_a, 50, days_ago=2)
+    cold = _step(client, tenant_a, a, "storage", _at(2.5), place="Kho lạnh HTX", details={"temperature_c": 6})
+    assert cold.status_code == 201  # a night in the cold store does not stop a merge
+    cabbage = _lot(client, tenant_a, 30, plot_id=veg_id)
+    assert _merge(client, tenant_a, [a, cabbage], _at(1)).json()["code"] == "chain_merge_crops"
+    assert _merge(client, tenant_a, [a], _at(1)).json()["code"] == "chain_merge_count"
+    assert _merge(client, tenant_a, [a, a], _at(1)).json()["code"] == "chain_merge_count"
+    assert _merge(client, tenant_a, [a, b], _at(2.6)).json()["code"] == "chain_earlier_than_last"
+    assert _merge(client, tenant_b, [a, b], _at(1)).status_code == 404  # another cooperative's lots
+    packed = _lot(client, tenant_a, 40)
+    assert (
+        _step(client, tenant_a, packed, "packing", _at(1.5), details={"packages": 4, "package_kg": 10}).status_code
+        == 201
+    )
+    late = _merge(client, tenant_a, [a, packed], _at(1))
+    assert late.status_code == 409 and late.json()["detail"] == (
+        "Không thể gộp lô đã đóng gói; chỉ gộp lô chưa qua bước nào ngoài bảo quản."
+    )
+
+    r = _merge(client, tenant_a, [a, b, c], _at(1), place="Nhà sơ chế HTX")
+    assert r.status_code == 201, r.text
+    merged = r.json()
+    assert merged["quantity"] == 250 and merged["public_code"] not in {a["public_code"], b["public_code"]}
+    assert merged["harvested_on"] == (TODAY - dt.timedelta(days=2)).isoformat()  # the latest source's day
+    again = _merge(client, tenant_a, [a, _lot(client, tenant_a, 10)], _at(0.5))
+    assert again.status_code == 409 and again.json()["code"] == "chain_merged_already"
+    gone = _step(client, tenant_a, b, "packing", _at(0.5), details={"packages": 8, "package_kg": 10})
+    assert gone.status_code == 409 and gone.json()["detail"] == "Lô này đã được gộp vào một lô khác."
+    assert _step(client, tenant_a, merged, "storage", _at(1.2)).json()["code"] == "chain_earlier_than_last"
+    assert (
+        _step(client, tenant_a, merged, "packing", _at(0.8), details={"packages": 25, "package_kg": 10}).status_code
+        == 201
+    )
+    assert (
+        _step(client, tenant_a, merged, "shipment", _at(0.5), details={"buyer": "Chợ đầu mối Thủ Đức"}).status_code
+        == 201
+    )
+
+    page = client.get(f"/t/{merged['public_code']}").text
+    assert "Nguồn gốc các lô đã gộp" in page and "VN-TG-001" in page and "VN-TG-002" in page
+    assert "gộp lô" in page and "3 lô" in page and "Kho lạnh HTX" in page and "Chợ đầu mối Thủ Đức" in page
+    assert not any(x["public_code"] in page for x in (a, b, c)), "a source lot's code is not on the public page"
+
+    export = client.get(f"/api/v1/lots/{merged['id']}/epcis", headers=tenant_a.auth()).json()
+    assert problems(export) == []
+    events = export["epcisBody"]["eventList"]
+    assert [(e["type"], e["bizStep"]) for e in events] == [
+        ("ObjectEvent", "commissioning"),  # a, three days ago
+        ("ObjectEvent", "storing"),  # a in the cold store
+        ("ObjectEvent", "commissioning"),  # b and c, two days ago
+        ("ObjectEvent", "commissioning"),
+        ("TransformationEvent", "creating_class_instance"),
+        ("AggregationEvent", "packing"),
+        ("ObjectEvent", "shipping"),
+    ]
+    merge = events[4]
+    assert sorted(q["quantity"] for q in merge["inputQuantityList"]) == [50, 80, 120]
+    assert {q["epcClass"] for q in merge["inputQuantityList"]} == {a["public_url"], b["public_url"], c["public_url"]}
+    assert merge["outputQuantityList"] == [{"epcClass": merged["public_url"], "quantity": 250, "uom": "KGM"}]
+    assert events[1]["quantityList"][0]["epcClass"] == a["public_url"]
+
+
+def test_a_lot_counted_in_bags_exports_a_count_not_a_bad_unit(client, tenant_a):
+    bags = _lot(client, tenant_a, 12, unit="bao")
+    export = client.get(f"/api/v1/lots/{bags['id']}/epcis", headers=tenant_a.auth()).json()
+    assert problems(export) == []
+    assert export["epcisBody"]["eventList"][0]["quantityList"] == [{"epcClass": bags["public_url"], "quantity": 12}]

@@ -77,6 +77,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/lots/{lot_id}/qr.{fmt}"): "object",
     ("GET", "/lots/labels.pdf"): "create",
     ("POST", "/lots/events"): "create",  # the body names A's lot: 404, nothing recorded
+    ("POST", "/lots/merge"): "create",  # the body names A's lots: 404, nothing merged
     ("GET", "/review"): "list",
     ("GET", "/review/next"): "list",
     ("GET", "/review/{capture_id}"): "object",
@@ -180,6 +181,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/alerts/{alert_id}/deliveries"): "object",
     ("POST", "/api/v1/lots/{lot_id}/events"): "object",
     ("POST", "/api/v1/lots/{lot_id}/split"): "object",
+    ("POST", "/api/v1/lots/merge"): "action",  # its body names A's lots
     ("GET", "/api/v1/lots/{lot_id}/events"): "object",
     ("GET", "/api/v1/lots/{lot_id}/epcis"): "object",
     ("GET", "/api/v1/forecast"): "list",  # the caller's cooperative (or union) only
@@ -433,6 +435,8 @@ def _body(ids: dict) -> dict:
         "epochs": 1,
         "ids": str(ids["lot_id"]),
         "lot_id": ids["lot_id"],
+        "lot_ids": [ids["lot_id"], ids["lot_id"]],
+        "occurred_at": "2026-01-02T08:00:00+07:00",
         "threshold_count": 1,
         "days": 30,
         "crop": "lúa",

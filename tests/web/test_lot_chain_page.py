@@ -46,3 +46,35 @@ def test_a_lot_walks_from_harvest_through_packing_and_shipment_to_its_public_pag
     text = public.locator("body").inner_text()
     assert "Sau thu hoạch" in text and "đóng gói" in text and "Siêu thị Xanh" in text and "30 × 10 kg" in text
     assert "63C-999.99" not in public.content()
+
+
+def test_two_members_harvests_merge_into_one_lot_from_the_lots_page(live_server, open_page, sessions):
+    with sessions.begin() as s:
+        make_tenant(s, "mg")
+    page = open_page("mg-member", "pw-mg", PHONE)
+    page.goto("/lots")
+    codes = []
+    for kg in ("120", "80"):
+        if codes:  # with a lot on the page, the new-lot form starts folded
+            page.locator("details.card summary").click()
+        page.fill("#l-qty", kg)
+        page.get_by_role("button", name="Lưu").first.click()
+        page.wait_for_url("**/lots?created=*")
+        codes.append(page.url.rsplit("=", 1)[1])
+    form = page.locator("#merge-form")
+    form.get_by_role("button", name="Gộp thành một lô").click()  # nothing ticked: refused with the reason
+    assert "Cần từ 2 đến 50 lô khác nhau để gộp." in page.get_by_role("alert").inner_text()
+    for box in page.locator("#merge-form input[name=lot_ids]").all():
+        box.check()
+    page.fill("#m-place", "Nhà sơ chế HTX")
+    page.locator("#merge-form").get_by_role("button", name="Gộp thành một lô").click()
+    page.wait_for_url("**/lots?created=*")
+    merged = page.url.rsplit("=", 1)[1]
+    assert merged not in codes
+    card = page.locator(f"article.lot[data-code='{merged}']")
+    assert "200 kg" in card.inner_text() and "gộp lô" in card.inner_text() and "2 lô" in card.inner_text()
+    public = open_page("mg-agronomist", "pw-mg", PHONE)
+    public.goto(f"/t/{merged}")
+    text = public.locator("body").inner_text()
+    assert "Nguồn gốc các lô đã gộp" in text and "120 kg" in text and "80 kg" in text and "Nhà sơ chế HTX" in text
+    assert not any(c in public.content() for c in codes)

@@ -142,6 +142,19 @@ MESSAGES = {
     "chain_temperature": {"vi": "Nhiệt độ bảo quản (°C)", "en": "Storage temperature (°C)"},
     "chain_buyer": {"vi": "Người mua", "en": "Buyer"},
     "chain_vehicle": {"vi": "Biển số xe", "en": "Vehicle"},
+    "chain_lots_shown": {"vi": "{n} lô", "en": "{n} lots", "en_one": "{n} lot"},
+    "merge_title": {
+        "vi": "Gộp lô (cùng cây trồng, trước khi sơ chế)",
+        "en": "Merge lots (one crop, before processing)",
+    },
+    "merge_help": {
+        "vi": "Gộp thu hoạch của nhiều thành viên thành một lô mới có mã và tem QR riêng; trang truy xuất của lô mới "
+        "ghi vùng trồng, ngày thu hoạch và khối lượng của từng lô gộp vào.",
+        "en": "Members' harvests become one new lot with its own code and QR label; its traceability page lists each "
+        "merged lot's growing area, harvest day and weight.",
+    },
+    "merge_lots": {"vi": "Các lô gộp", "en": "Lots to merge"},
+    "merge_button": {"vi": "Gộp thành một lô", "en": "Merge into one lot"},
     "lot_download_png": {"vi": "Tải QR (PNG)", "en": "Download QR (PNG)"},
     "lot_created": {"vi": "Đã tạo lô hàng {code}.", "en": "Lot {code} created."},
     "select_lots": {"vi": "Chọn lô để in", "en": "Select lots to print"},
