@@ -14,11 +14,12 @@ from pathlib import Path
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from cropwatch.core.enums import AlertLevel, CameraKind, ModelStage, ModelTask, Role
+from cropwatch.core.enums import AlertLevel, CameraKind, DiaryType, ModelStage, ModelTask, Role
 from cropwatch.core.orm import (
     AlertRule,
     Camera,
     Cooperative,
+    DiaryEntry,
     Farm,
     HarvestLot,
     Membership,
@@ -28,6 +29,7 @@ from cropwatch.core.orm import (
     User,
 )
 from cropwatch.core.security import hash_password, new_token, token_hash
+from cropwatch.core.timeutil import LOCAL_TZ
 from cropwatch.union.forecast import DEFAULT_PROFILES
 
 DEMO_PASSWORD = "cropwatch-demo"
@@ -201,6 +203,7 @@ def seed_demo(session: Session, tokens_file: Path) -> list[DemoCamera]:
         cams.append(DemoCamera(camera_id=cam.id, name=name, kind=kind.value, token=token, photos=photos))
     default_rules(session, coop.id)
     seed_union(session, coop)
+    cams += _union_cameras(session)
     session.commit()
     tokens_file.parent.mkdir(parents=True, exist_ok=True)
     tokens_file.write_text(json.dumps([c.__dict__ for c in cams], ensure_ascii=False, indent=1))
@@ -293,6 +296,91 @@ def seed_union(session: Session, home: Cooperative) -> None:
     session.flush()
 
 
+#: a camera on the first plot of each other demo cooperative (name, kind, task, photos), so the union's counts and
+#: harvest windows come from the real pipeline as the demo cooperative's do
+UNION_CAMERAS = {
+    "demo-rau": ("Camera rau Chợ Gạo", CameraKind.garden, ModelTask.pest, "field-pests"),
+    "demo-cachua": ("Camera quả Mỹ Tho", CameraKind.fruit, ModelTask.ripeness, "tomato"),
+}
+
+
+def _union_cameras(session: Session) -> list[DemoCamera]:
+    """New cameras (new tokens: the file that kept the old ones is gone) for the union's other cooperatives."""
+    out = []
+    for code, (name, kind, task, photos) in UNION_CAMERAS.items():
+        coop = session.scalar(select(Cooperative).where(Cooperative.code == code))
+        plot = session.scalar(select(Plot).where(Plot.cooperative_id == coop.id).order_by(Plot.id))
+        for cam in session.scalars(select(Camera).where(Camera.cooperative_id == coop.id)):
+            session.delete(cam)
+        session.flush()
+        token = new_token("cam")
+        cam = Camera(
+            cooperative_id=coop.id,
+            plot_id=plot.id,
+            name=name,
+            kind=kind,
+            model_task=task,
+            token_hash=token_hash(token),
+            capture_interval_s=20,
+        )
+        session.add(cam)
+        session.flush()
+        out.append(DemoCamera(camera_id=cam.id, name=name, kind=kind.value, token=token, photos=photos))
+    return out
+
+
+#: a season's diary in the demo (days after planting, type, title, product, active ingredient, dose, interval), per
+#: crop: what a VietGAP diary of that crop holds; products are common ones of each crop (demo data, not advice)
+SEASON_DIARY = {
+    "lúa": (
+        (0, DiaryType.sowing, "Sạ lúa", None, None, "100 kg/ha", None),
+        (20, DiaryType.fertilizing, "Bón thúc lần 1", "NPK 20-20-15", None, "150 kg/ha", None),
+        (45, DiaryType.pest_control, "Phun trừ rầy nâu", "Chess 50WG", "Pymetrozine", "0,3 kg/ha", 14),
+        (60, DiaryType.fertilizing, "Bón đón đòng", "Kali clorua", None, "50 kg/ha", None),
+    ),
+    "cải bắp": (
+        (0, DiaryType.transplanting, "Trồng cây con", None, None, None, None),
+        (15, DiaryType.fertilizing, "Bón thúc", "Phân hữu cơ vi sinh", None, "1 tấn/ha", None),
+        (35, DiaryType.pest_control, "Phun trừ sâu tơ", "Radiant 60SC", "Spinetoram", "0,5 l/ha", 7),
+    ),
+    "cà chua": (
+        (0, DiaryType.transplanting, "Trồng cây con", None, None, None, None),
+        (20, DiaryType.fertilizing, "Bón thúc lần 1", "NPK 16-16-8", None, "200 kg/ha", None),
+        (40, DiaryType.pest_control, "Phun phòng bọ phấn trắng", "Actara 25WG", "Thiamethoxam", "0,1 kg/ha", 7),
+        (55, DiaryType.pruning, "Tỉa cành, buộc dây", None, None, None, None),
+    ),
+}
+
+
+def _season_diary(session: Session, coop: Cooperative, plot: Plot, planted: dt.date) -> None:
+    """A finished season's diary: its work (planting, inputs with their intervals) at the local morning."""
+    for days, kind, title, product, ingredient, dose, phi in SEASON_DIARY.get(plot.crop, ()):
+        _entry(
+            session,
+            DiaryEntry(
+                cooperative_id=coop.id,
+                plot_id=plot.id,
+                occurred_at=dt.datetime.combine(planted + dt.timedelta(days=days), dt.time(7), LOCAL_TZ),
+                type=kind,
+                title=title,
+                product_name=product,
+                active_ingredient=ingredient,
+                dose=dose,
+                phi_days=phi,
+                treated_area_m2=plot.area_m2 if product else None,
+            ),
+        )
+
+
+def _entry(session: Session, entry: DiaryEntry) -> DiaryEntry:
+    """A seeded diary entry with its first revision, as one written on the diary page has."""
+    from cropwatch.diary.entries import record_revision
+
+    session.add(entry)
+    record_revision(session, entry, user_id=None)
+    return entry
+
+
 def _past_seasons(session: Session, rng, coop: Cooperative, plot: Plot, realised: float) -> None:
     """Finished seasons of ``plot`` before its current one, each with its harvest recorded as lots."""
 
@@ -316,16 +404,31 @@ def _past_seasons(session: Session, rng, coop: Cooperative, plot: Plot, realised
                 ended_on=ended,
             )
         )
+        _season_diary(session, coop, plot, planted)
         total = plot.area_m2 / 10_000 * prof.yield_kg_per_ha * realised * rng.gauss(1.0, 0.06)
         picks = 3 if prof.harvest_days > 14 else 1
         for j in range(picks):
+            day = start + dt.timedelta(days=j * (prof.harvest_days // picks))
+            entry = _entry(
+                session,
+                DiaryEntry(
+                    cooperative_id=coop.id,
+                    plot_id=plot.id,
+                    occurred_at=dt.datetime.combine(day, dt.time(6), LOCAL_TZ),
+                    type=DiaryType.harvest,
+                    title="Thu hoạch",
+                    quantity_value=round(total / picks, 1),
+                    quantity_unit="kg",
+                ),
+            )
             session.add(
                 HarvestLot(
                     cooperative_id=coop.id,
                     plot_id=plot.id,
                     public_code=secrets.token_urlsafe(16),
-                    harvested_on=start + dt.timedelta(days=j * (prof.harvest_days // picks)),
+                    harvested_on=day,
                     quantity=round(total / picks, 1),
                     unit="kg",
+                    diary_entry_id=entry.id,
                 )
             )

@@ -82,7 +82,7 @@ def test_the_demo_union_has_three_cooperatives_with_past_seasons_to_forecast_fro
     from cropwatch.union import forecast
 
     with sessions() as s:
-        seed_demo(s, tmp_path / "cameras.json")
+        cams = seed_demo(s, tmp_path / "cameras.json")
     with sessions() as s:
         home = s.scalar(select(Cooperative).where(Cooperative.code == "demo"))
         union = s.scalars(select(Cooperative).where(Cooperative.union_code == home.union_code)).all()
@@ -97,7 +97,39 @@ def test_the_demo_union_has_three_cooperatives_with_past_seasons_to_forecast_fro
         b["mape_forecast"] < b["mape_naive"] for b in back.values()
     )
     assert not ahead["missing"] and {r["crop"] for r in ahead["rows"]} == {"lúa", "cà chua", "cải bắp"}
+    # each cooperative's counts and harvest windows come from a camera of its own, through the real pipeline
+    with sessions() as s:
+        by_coop = {
+            c.code: {
+                (cam.kind.value, cam.model_task.value)
+                for cam in s.scalars(select(Camera).filter_by(cooperative_id=c.id))
+            }
+            for c in union
+        }
+    assert by_coop["demo-rau"] == {("garden", "pest")} and by_coop["demo-cachua"] == {("fruit", "ripeness")}
+    assert {c.photos for c in cams if c.camera_id in {cam for cam in _union_camera_ids(sessions)}} == {
+        "field-pests",
+        "tomato",
+    }
+    # a past season's lot carries its season's diary: sowing or planting, inputs with their intervals, the harvest
+    with sessions() as s:
+        from cropwatch.diary.lots import public_view
+
+        rau = next(c for c in union if c.code == "demo-rau")
+        old_lot = s.scalars(
+            select(HarvestLot).filter_by(cooperative_id=rau.id).order_by(HarvestLot.harvested_on)
+        ).first()
+        view = public_view(s, old_lot)
+    assert [e["type"] for e in view["diary"]] == ["transplanting", "fertilizing", "pest_control", "harvest"]
+    assert view["diary"][2]["product"] == "Radiant 60SC" and view["diary"][2]["phi_days"] == 7
+    assert old_lot.diary_entry_id is not None
     with sessions() as s:
         seed_demo(s, tmp_path / "cameras.json")
         assert s.scalar(select(func.count(PlotSeason.id))) == seasons
         assert s.scalar(select(func.count(Cooperative.id))) == len(union)
+
+
+def _union_camera_ids(sessions) -> set[int]:
+    with sessions() as s:
+        home = s.scalar(select(Cooperative).where(Cooperative.code == "demo"))
+        return set(s.scalars(select(Camera.id).where(Camera.cooperative_id != home.id)))

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from cropwatch.core.enums import DiarySource, DiaryStatus, DiaryType
 from cropwatch.core.i18n import t
-from cropwatch.core.orm import Cooperative, DiaryEntry, HarvestLot, Plot
+from cropwatch.core.orm import Cooperative, DiaryEntry, HarvestLot, Plot, PlotSeason
 from cropwatch.core.timeutil import fmt_date, local_day, local_day_bounds
 from cropwatch.diary import entries as diary
 from cropwatch.diary.chain import public_chain
@@ -152,9 +152,25 @@ def create_lot(
     return lot
 
 
+def season_start(session: Session, plot: Plot, harvested_on: dt.date) -> dt.date:
+    """The planting day of the season ``harvested_on`` belongs to: the latest finished season (``plot_seasons``)
+    planted on or before it, else the plot's current planting date if it is not later, else ``SEASON_DAYS`` back."""
+    planted = session.scalar(
+        select(PlotSeason.planting_date)
+        .where(PlotSeason.plot_id == plot.id, PlotSeason.planting_date <= harvested_on)
+        .order_by(PlotSeason.planting_date.desc())
+        .limit(1)
+    )
+    current = plot.planting_date if plot.planting_date and plot.planting_date <= harvested_on else None
+    candidates = [d for d in (planted, current) if d is not None]
+    return max(candidates) if candidates else harvested_on - dt.timedelta(days=SEASON_DAYS)
+
+
 def _season_diary(session: Session, plot: Plot, harvested_on: dt.date, photo_url=None) -> list[tuple[Any, dict]]:
-    """The plot's done diary entries of the season that ended with ``harvested_on``, as (when, item)."""
-    since = plot.planting_date or (harvested_on - dt.timedelta(days=SEASON_DAYS))
+    """The plot's done diary entries of the season that ended with ``harvested_on``, as (when, item): from the
+    planting of the season the harvest belongs to (a finished season's, or the current one's), or ``SEASON_DAYS``
+    before the harvest when no planting date is known."""
+    since = season_start(session, plot, harvested_on)
     start, _ = local_day_bounds(since)
     _, end = local_day_bounds(harvested_on)
     entries = []
