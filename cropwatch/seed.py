@@ -18,6 +18,7 @@ from cropwatch.core.enums import AlertLevel, CameraKind, DiaryType, ModelStage, 
 from cropwatch.core.orm import (
     AlertRule,
     Camera,
+    Certification,
     Cooperative,
     DiaryEntry,
     Farm,
@@ -288,12 +289,33 @@ def seed_union(session: Session, home: Cooperative) -> None:
             session.flush()
             default_rules(session, coop.id)
         coops.append((coop, realised))
+    for coop, _ in coops:
+        _demo_certificate(session, coop, today)
     for coop, realised in coops:
         for plot in session.scalars(select(Plot).where(Plot.cooperative_id == coop.id).order_by(Plot.id)):
             if session.scalar(select(PlotSeason.id).where(PlotSeason.plot_id == plot.id).limit(1)) is not None:
                 continue
             _past_seasons(session, rng, coop, plot, realised)
     session.flush()
+
+
+def _demo_certificate(session: Session, coop: Cooperative, today: dt.date) -> None:
+    """A VietGAP certificate (a made-up number, marked demo) covering the cooperative's crops, so a lot's public page
+    shows one; left alone if the cooperative has any."""
+    if session.scalar(select(Certification.id).where(Certification.cooperative_id == coop.id).limit(1)):
+        return
+    crops = sorted(set(session.scalars(select(Plot.crop).where(Plot.cooperative_id == coop.id))))
+    session.add(
+        Certification(
+            cooperative_id=coop.id,
+            scheme="vietgap",
+            code=f"VietGAP-DEMO-{coop.code.upper()}",
+            issued_by="Tổ chức chứng nhận (demo)",
+            valid_from=today - dt.timedelta(days=3 * 365),
+            valid_until=today + dt.timedelta(days=365),
+            crops=crops,
+        )
+    )
 
 
 #: a camera on the first plot of each other demo cooperative (name, kind, task, photos), so the union's counts and

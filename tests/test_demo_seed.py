@@ -122,6 +122,7 @@ def test_the_demo_union_has_three_cooperatives_with_past_seasons_to_forecast_fro
         view = public_view(s, old_lot)
     assert [e["type"] for e in view["diary"]] == ["transplanting", "fertilizing", "pest_control", "harvest"]
     assert view["diary"][2]["product"] == "Radiant 60SC" and view["diary"][2]["phi_days"] == 7
+    assert [c["code"] for c in view["certifications"]] == ["VietGAP-DEMO-DEMO-RAU"]
     assert old_lot.diary_entry_id is not None
     with sessions() as s:
         seed_demo(s, tmp_path / "cameras.json")

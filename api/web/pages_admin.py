@@ -51,10 +51,11 @@ from cropwatch.captures import retention
 from cropwatch.core import show_once
 from cropwatch.core.enums import CameraKind, ModelTask, Role
 from cropwatch.core.i18n import fmt_number
-from cropwatch.core.orm import Camera, Cooperative, Farm, Membership, Plot, RetentionRun, User
+from cropwatch.core.orm import Camera, Certification, Cooperative, Farm, Membership, Plot, RetentionRun, User
 from cropwatch.core.security import PASSWORD_MIN
 from cropwatch.core.spreadsheet import csv_cell
 from cropwatch.core.timeutil import utcnow
+from cropwatch.diary import certifications
 from cropwatch.union import stats as union
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
@@ -526,6 +527,7 @@ def _plots_page(
     error: str | None = None,
     farm_form: dict | None = None,
     plot_form: dict | None = None,
+    cert_form: dict | None = None,
     done: str | None = None,
     status: int = 200,
 ) -> Response:
@@ -563,14 +565,65 @@ def _plots_page(
         plot_count=len(plots),
         farm_form=farm_form or {},
         plot_form=plot_form or {},
+        certs=certifications.of_cooperative(session, principal.cooperative_id),
+        cert_form=cert_form or {},
+        cert_schemes=certifications.SCHEMES,
     )
 
 
 @router.get("/admin/plots")
 def admin_plots_page(request: Request, session: SessionDep, principal: PageUser, done: str | None = None) -> Response:
-    return _plots_page(
-        request, session, principal, done={"farm": "admin_farm_added", "plot": "admin_plot_added"}.get(done or "")
-    )
+    done_key = {"farm": "admin_farm_added", "plot": "admin_plot_added", "cert": "cert_added", "uncert": "cert_removed"}
+    return _plots_page(request, session, principal, done=done_key.get(done or ""))
+
+
+@router.post("/admin/certifications")
+def add_certification_page(
+    request: Request,
+    session: SessionDep,
+    principal: PageUser,
+    scheme: Annotated[str, Form(max_length=32)] = "",
+    code: Annotated[str, Form(max_length=100)] = "",
+    issued_by: Annotated[str, Form(max_length=200)] = "",
+    valid_from: Annotated[str, Form()] = "",
+    valid_until: Annotated[str, Form()] = "",
+    crops: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """The plots page's certificate form (the same rules as POST /api/v1/certifications)."""
+    principal.require(Role.coop_admin)
+    form = {"scheme": scheme, "code": code, "issued_by": issued_by, "valid_from": valid_from}
+    form |= {"valid_until": valid_until, "crops": crops}
+    try:
+        until = _date(valid_until, "cert_valid_until_label")
+        if until is None:
+            raise _refuse("admin_required", field="cert_valid_until_label")
+        certifications.add(
+            session,
+            cooperative_id=principal.cooperative_id,
+            scheme=scheme,
+            code=code,
+            issued_by=issued_by,
+            valid_from=_date(valid_from, "cert_valid_from"),
+            valid_until=until,
+            crops=crops.split(","),
+        )
+    except certifications.CertificationRefused as exc:
+        session.rollback()
+        msg = translate(exc.code, page_locale(request, principal), **exc.params)
+        return _plots_page(request, session, principal, error=msg, cert_form=form, status=422)
+    except ApiError as exc:
+        msg = _reason(request, principal, exc)
+        return _plots_page(request, session, principal, error=msg, cert_form=form, status=exc.status)
+    session.commit()
+    return RedirectResponse("/admin/plots?done=cert#certifications", status_code=303)
+
+
+@router.post("/admin/certifications/{cert_id}/delete")
+def delete_certification_page(cert_id: Id, session: SessionDep, principal: PageUser) -> Response:
+    principal.require(Role.coop_admin)
+    session.delete(get_owned(session, Certification, cert_id, principal, "certification"))
+    session.commit()
+    return RedirectResponse("/admin/plots?done=uncert#certifications", status_code=303)
 
 
 @router.post("/admin/farms")

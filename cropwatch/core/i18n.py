@@ -285,6 +285,21 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "{kg} kg is more than the lot weighs ({lot} kg).",
     },
     "chain_needs_buyer": {"vi": "Cần tên người mua khi vận chuyển.", "en": "A shipment needs the buyer's name."},
+    "cert_scheme_vietgap": {"vi": "Chứng nhận VietGAP", "en": "VietGAP certificate"},
+    "cert_scheme_globalgap": {"vi": "Chứng nhận GlobalG.A.P.", "en": "GlobalG.A.P. certificate"},
+    "cert_scheme_organic": {"vi": "Chứng nhận hữu cơ", "en": "Organic certificate"},
+    "cert_scheme_other": {"vi": "Chứng nhận khác", "en": "Other certificate"},
+    "cert_valid_until": {"vi": "hiệu lực đến", "en": "valid until"},
+    "cert_bad_scheme": {
+        "vi": "Loại chứng nhận phải là một trong: {schemes}.",
+        "en": "The scheme must be one of: {schemes}.",
+    },
+    "cert_needs_code": {"vi": "Cần số chứng nhận.", "en": "The certificate needs its number."},
+    "cert_ends_before_start": {
+        "vi": "Ngày hết hiệu lực trước ngày bắt đầu hiệu lực.",
+        "en": "The certificate ends before it starts.",
+    },
+    "cert_too_many_crops": {"vi": "Tối đa {high} cây trồng.", "en": "At most {high} crops."},
     "chain_step_merge": {"vi": "gộp lô", "en": "merge"},
     "chain_lots_word": {"vi": "lô", "en": "lots"},
     "chain_merge_count": {

@@ -633,6 +633,22 @@ class LotSource(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
+class Certification(Base):
+    """A cooperative's certificate (VietGAP, GlobalG.A.P., organic): scheme, code, issuer, validity and the crops it
+    covers (empty: every crop); the public page of a lot shows those valid on its harvest day for its crop."""
+
+    __tablename__ = "certifications"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cooperative_id: Mapped[int] = _coop_fk()
+    scheme: Mapped[str] = mapped_column(String(32))  # vietgap | globalgap | organic | other
+    code: Mapped[str] = mapped_column(String(100))
+    issued_by: Mapped[str] = mapped_column(String(200), default="")
+    valid_from: Mapped[dt.date | None] = mapped_column(Date)
+    valid_until: Mapped[dt.date] = mapped_column(Date)
+    crops: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class NotificationChannel(Base):
     """Where a cooperative's alerts go: in_app | webhook | email | telegram | zalo, with its settings; or a
     member's own Zalo, Telegram or e-mail (``user_id``)."""

@@ -25,6 +25,7 @@ from cropwatch.core.enums import DiarySource, DiaryStatus, DiaryType
 from cropwatch.core.i18n import t
 from cropwatch.core.orm import Cooperative, DiaryEntry, HarvestLot, Plot, PlotSeason
 from cropwatch.core.timeutil import fmt_date, local_day, local_day_bounds
+from cropwatch.diary import certifications
 from cropwatch.diary import entries as diary
 from cropwatch.diary.chain import public_chain
 
@@ -248,6 +249,9 @@ def public_view(session: Session, lot: HarvestLot, *, photo_url=None) -> dict[st
         "unit": lot.unit,
         "ripeness_grade": lot.ripeness_grade,
         "sources": origins,
+        "certifications": certifications.public(
+            certifications.valid_for(session, lot.cooperative_id, plot.crop, lot.harvested_on)
+        ),
         "diary": [item for _, item in entries],
         "chain": public_chain(session, lot),
     }

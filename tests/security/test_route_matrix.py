@@ -117,6 +117,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/admin/plots"): "list",
     ("POST", "/admin/farms"): "create",
     ("POST", "/admin/plots"): "create",
+    ("POST", "/admin/certifications"): "create",
+    ("POST", "/admin/certifications/{cert_id}/delete"): "object",
     ("GET", "/union"): "list",
     ("GET", "/union/export.csv"): "list",
     # API
@@ -182,6 +184,9 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/lots/{lot_id}/events"): "object",
     ("POST", "/api/v1/lots/{lot_id}/split"): "object",
     ("POST", "/api/v1/lots/merge"): "action",  # its body names A's lots
+    ("GET", "/api/v1/certifications"): "list",
+    ("POST", "/api/v1/certifications"): "create",
+    ("DELETE", "/api/v1/certifications/{cert_id}"): "object",
     ("GET", "/api/v1/lots/{lot_id}/events"): "object",
     ("GET", "/api/v1/lots/{lot_id}/epcis"): "object",
     ("GET", "/api/v1/forecast"): "list",  # the caller's cooperative (or union) only
@@ -336,7 +341,15 @@ def world(settings, storage, sessions, models_registered):
             stats={"images": {"train": 1}},
             preview_key=f"datasets/{MARK}/p.jpg",
         )
-        s.add_all([lot, channel, dataset])
+        cert = T.Certification(
+            cooperative_id=a.cooperative_id,
+            scheme="vietgap",
+            code=f"VG-{MARK}",
+            issued_by=f"org {MARK}",
+            valid_until=now.date(),
+            crops=[],
+        )
+        s.add_all([lot, channel, dataset, cert])
         s.flush()
         run = T.TrainingRun(
             cooperative_id=a.cooperative_id,
@@ -379,6 +392,7 @@ def world(settings, storage, sessions, models_registered):
             "code": "vi",
             "farm_id": farm.id,
             "dataset_version_id": dataset.id,
+            "cert_id": cert.id,
         }
     for key in (f"raw/{MARK}/c.jpg", f"diary/{MARK}/p.jpg", f"datasets/{MARK}/p.jpg", f"reports/{MARK}.png"):
         storage.put_bytes(key, MARK.encode() * 10, "image/jpeg")

@@ -571,3 +571,41 @@ def test_cameras_page_shows_what_the_field_agent_reports(live_server, open_page,
     row = page.locator(f"tr[data-camera='{tenant.camera_id}']").inner_text()
     for text in ("64%", "58 °C", "còn 3.5 GB", "12 ảnh chờ gửi", "đã xoá bớt 4 ảnh"):
         assert text in row, (text, row)
+
+
+def test_admin_records_a_vietgap_certificate_that_a_lot_page_then_shows(live_server, open_page, sessions):
+    with sessions.begin() as s:
+        a = make_tenant(s, "ct")
+        crop = s.get(Plot, a.plot_id).crop
+    page = open_page("ct-coop_admin", "pw-ct", DESKTOP)
+    page.goto("/admin/plots")
+    form = page.locator("#cert-form")
+    form.get_by_label("Số chứng nhận").fill("VG-0042")
+    form.get_by_label("Hiệu lực từ").fill("2026-06-01")
+    form.get_by_label("Hiệu lực đến").fill("2026-01-01")
+    form.get_by_role("button", name="Thêm chứng nhận").click()
+    assert "Ngày hết hiệu lực trước ngày bắt đầu hiệu lực." in page.locator(".flash.error").inner_text()
+    assert form.get_by_label("Số chứng nhận").input_value() == "VG-0042"  # what was typed is kept
+    form.get_by_label("Hiệu lực từ").fill("2026-01-01")
+    form.get_by_label("Hiệu lực đến").fill("2028-12-31")
+    form.get_by_label("Tổ chức chứng nhận").fill("Trung tâm Kiểm định B")
+    form.get_by_label("Cây trồng (cách nhau").fill(crop)
+    form.get_by_role("button", name="Thêm chứng nhận").click()
+    page.wait_for_selector(".flash.ok")
+    assert "31/12/2028" in page.locator("tr[data-cert='VG-0042']").inner_text()
+    lot = page.request.post(
+        f"{live_server.url}/api/v1/lots",
+        headers={"Authorization": f"Bearer {a.tokens[Role.member]}"},
+        data={"plot_id": a.plot_id, "harvested_on": local_today().isoformat(), "quantity": 10},
+    )
+    assert lot.status == 201, lot.text()
+    public = page.context.browser.new_page()
+    public.goto(f"{live_server.url}/t/{lot.json()['public_code']}")
+    assert "VG-0042 — Trung tâm Kiểm định B" in public.locator("tr.cert").inner_text()
+    page.locator("tr[data-cert='VG-0042']").get_by_role("button", name="Xoá").click()
+    page.wait_for_selector(".flash.ok")
+    assert page.locator("tr[data-cert='VG-0042']").count() == 0
+
+
+def local_today() -> dt.date:
+    return utcnow().astimezone(LOCAL_TZ).date()

@@ -206,6 +206,29 @@ MESSAGES: dict[str, dict[str, str]] = {
         "vi": "Ngày dự kiến thu hoạch phải sau ngày xuống giống.",
         "en": "The expected harvest must come after the planting date.",
     },
+    "cert_title": {
+        "vi": "Chứng nhận (VietGAP, GlobalG.A.P., hữu cơ)",
+        "en": "Certificates (VietGAP, GlobalG.A.P., organic)",
+    },
+    "cert_help": {
+        "vi": "Trang truy xuất của mỗi lô hàng ghi các chứng nhận còn hiệu lực vào ngày thu hoạch, cho cây trồng của lô.",
+        "en": "Each lot's traceability page shows the certificates valid on its harvest day for its crop.",
+    },
+    "cert_none": {"vi": "Chưa có chứng nhận.", "en": "No certificates yet."},
+    "cert_scheme": {"vi": "Loại chứng nhận", "en": "Scheme"},
+    "cert_code": {"vi": "Số chứng nhận", "en": "Certificate number"},
+    "cert_issued_by": {"vi": "Tổ chức chứng nhận", "en": "Certified by"},
+    "cert_valid_from": {"vi": "Hiệu lực từ", "en": "Valid from"},
+    "cert_valid_until_label": {"vi": "Hiệu lực đến", "en": "Valid until"},
+    "cert_crops": {
+        "vi": "Cây trồng (cách nhau bằng dấu phẩy; để trống: mọi cây)",
+        "en": "Crops (comma-separated; empty: every crop)",
+    },
+    "cert_all_crops": {"vi": "mọi cây trồng", "en": "every crop"},
+    "cert_add": {"vi": "Thêm chứng nhận", "en": "Add certificate"},
+    "cert_remove": {"vi": "Xoá", "en": "Remove"},
+    "cert_added": {"vi": "Đã thêm chứng nhận.", "en": "Certificate added."},
+    "cert_removed": {"vi": "Đã xoá chứng nhận.", "en": "Certificate removed."},
     # union
     "union_title": {"vi": "Liên minh hợp tác xã", "en": "Cooperative union"},
     "union_sub": {
