@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-fast install clean-data browser lint lock
+.PHONY: run test test-fast install clean-data browser lint lock messages
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -54,3 +54,8 @@ test-fast: $(STAMP) browser
 
 clean-data:
 	rm -rf data
+
+# the message keys the code and templates use, into messages.pot (the template a new language starts from:
+# copy api/web/locale/en/LC_MESSAGES/web.po and cropwatch/locale/en/LC_MESSAGES/cropwatch.po and translate them)
+messages: $(STAMP)
+	$(BIN)/python -m cropwatch.core.catalogue messages.pot

@@ -521,7 +521,7 @@ def _models_page(
                 "bars": bars if compared else None,
             }
         )
-    user_ids = {h.get("by") for t in tasks for v in t["versions"] for h in v["history"] if h.get("by")}
+    user_ids = {h.get("by") for task in tasks for v in task["versions"] for h in v["history"] if h.get("by")}
     users = (
         {u.id: u.full_name or u.username for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
         if user_ids

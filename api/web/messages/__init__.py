@@ -1,25 +1,16 @@
-"""The web pages' message catalogue, one module per page group (vi first, en second).
+"""The web pages' message catalogue: gettext ``.po`` files in ``api/web/locale/{vi,en}/LC_MESSAGES/web.po`` (one
+entry per key, each with a ``page group`` comment: common, farmer, agronomist, ml, admin, account, public,
+channels), read with Babel by ``cropwatch.core.catalogue``.
 
 Templates say ``{{ _("key") }}``; nothing user-visible is written in a template itself (a test checks this).
-Keys not found here fall back to the API catalogue in ``cropwatch/core/i18n.py`` (error messages, diary types...).
+Keys not found here fall back to the shared catalogue (``cropwatch/locale``: error messages, diary types...).
 """
 
 from __future__ import annotations
 
-from importlib import import_module
+from pathlib import Path
 
-GROUPS = ("common", "farmer", "agronomist", "ml", "admin", "account", "public", "channels")
+from cropwatch.core.catalogue import load
 
-
-def _load() -> dict[str, dict[str, str]]:
-    merged: dict[str, dict[str, str]] = {}
-    for name in GROUPS:
-        messages = import_module(f"{__name__}.{name}").MESSAGES
-        for key, entry in messages.items():
-            if key in merged:
-                raise ValueError(f"message key {key!r} is defined twice (in {name})")
-            merged[key] = entry
-    return merged
-
-
-MESSAGES = _load()
+LOCALE_DIR = Path(__file__).resolve().parents[1] / "locale"
+MESSAGES = load(LOCALE_DIR, "web")
