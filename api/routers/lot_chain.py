@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from api.deps import CurrentUser, SessionDep
-from api.errors import ApiError
+from api.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
+from api.errors import ApiError, not_found
 from api.routers.lots import LotOut, _out, _public_url
 from api.schemas import Id, errors
 from api.scoping import get_owned
 from cropwatch.core.enums import Role
-from cropwatch.core.orm import HarvestLot
+from cropwatch.core.orm import HarvestLot, LotEvent
 from cropwatch.diary import chain
 
 router = APIRouter(tags=["harvest lots"], responses=errors(401))
@@ -38,6 +40,13 @@ class LotEventOut(BaseModel):
     occurred_at: dt.datetime
     place: str
     details: dict
+    photo_count: int = 0
+
+    @classmethod
+    def of(cls, ev: LotEvent) -> LotEventOut:
+        out = cls.model_validate(ev)
+        out.photo_count = len(ev.photo_keys or [])
+        return out
 
 
 @router.post(
@@ -48,9 +57,23 @@ class LotEventOut(BaseModel):
 )
 def add_lot_event(lot_id: Id, body: LotEventIn, session: SessionDep, principal: CurrentUser) -> LotEventOut:
     """Record a step after harvest; out of order (shipped before packed), more than the lot weighs, before the
-    harvest or in the future: 409 or 422 with the reason."""
+    harvest or in the future: 409 or 422 with the reason. Photos of it: ``POST …/events/{event_id}/photos``."""
     principal.require(*STAFF)
     lot = get_owned(session, HarvestLot, lot_id, principal, "lot")
+    return LotEventOut.of(record_step(session, principal, lot, body))
+
+
+ORDER_REFUSALS = (
+    "chain_twice",
+    "chain_out_of_order",
+    "chain_ship_before_pack",
+    "chain_receive_before_ship",
+    "chain_merged_already",
+)
+
+
+def record_step(session, principal, lot: HarvestLot, body: LotEventIn, photo_keys: list[str] = ()) -> LotEvent:
+    """The step, committed (shared by the API and the lots page); a refusal is an ApiError with the reason."""
     try:
         ev = chain.add_event(
             session,
@@ -63,22 +86,60 @@ def add_lot_event(lot_id: Id, body: LotEventIn, session: SessionDep, principal: 
         )
     except chain.ChainRefused as exc:
         session.rollback()
-        order = exc.code in (
-            "chain_twice",
-            "chain_out_of_order",
-            "chain_ship_before_pack",
-            "chain_receive_before_ship",
-            "chain_merged_already",
-        )
-        raise ApiError(409 if order else 422, exc.code, **exc.params) from None
+        raise ApiError(409 if exc.code in ORDER_REFUSALS else 422, exc.code, **exc.params) from None
+    ev.photo_keys = list(photo_keys)
     session.commit()
-    return LotEventOut.model_validate(ev)
+    return ev
 
 
 @router.get("/api/v1/lots/{lot_id}/events", response_model=list[LotEventOut], responses=errors(404))
 def lot_events(lot_id: Id, session: SessionDep, principal: CurrentUser) -> list[LotEventOut]:
     lot = get_owned(session, HarvestLot, lot_id, principal, "lot")
-    return [LotEventOut.model_validate(e) for e in chain.events(session, lot.id)]
+    return [LotEventOut.of(e) for e in chain.events(session, lot.id)]
+
+
+async def store_step_photos(
+    settings, storage, lot: HarvestLot, photos: list[UploadFile], already: int = 0
+) -> list[str]:
+    """The phone photos of a step, checked like camera images (all before any is stored), stored under the lot."""
+    from api.routers.diary import read_photos
+    from cropwatch.captures.ingest import CONTENT_TYPES
+
+    blobs = await read_photos(settings, photos, already=already)
+    keys = []
+    for data, fmt in blobs:
+        key = f"lots/{lot.cooperative_id}/{lot.id}/{uuid.uuid4().hex}.{'jpg' if fmt == 'jpeg' else fmt}"
+        storage.put_bytes(key, data, CONTENT_TYPES[fmt])
+        keys.append(key)
+    return keys
+
+
+@router.post(
+    "/api/v1/lots/{lot_id}/events/{event_id}/photos",
+    response_model=LotEventOut,
+    status_code=201,
+    responses=errors(400, 403, 404, 413, 415, 422),
+)
+async def add_lot_event_photos(
+    lot_id: Id,
+    event_id: Id,
+    session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+    principal: CurrentUser,
+    photos: Annotated[list[UploadFile], File()],
+) -> LotEventOut:
+    """Photos of a step (the packed boxes, the truck, the cold store's thermometer), checked like camera images;
+    more than a diary entry may hold: 422; another cooperative's lot or a step of another lot: 404."""
+    principal.require(*STAFF)
+    lot = get_owned(session, HarvestLot, lot_id, principal, "lot")
+    ev = session.get(LotEvent, event_id)
+    if ev is None or ev.lot_id != lot.id:
+        raise not_found("lot_event")
+    keys = await store_step_photos(settings, storage, lot, photos, already=len(ev.photo_keys or []))
+    ev.photo_keys = [*(ev.photo_keys or []), *keys]
+    session.commit()
+    return LotEventOut.of(ev)
 
 
 @router.get(

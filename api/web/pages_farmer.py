@@ -694,9 +694,11 @@ def _number(value: str, field: str) -> float | None:
 
 
 @router.post("/lots/events")
-def add_lot_event_page(
+async def add_lot_event_page(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
     principal: PageUser,
     lot_id: Annotated[int, Form(ge=1)],
     kind: Annotated[str, Form(max_length=32)],
@@ -709,10 +711,15 @@ def add_lot_event_page(
     temperature_c: Annotated[str, Form(max_length=20)] = "",
     buyer: Annotated[str, Form(max_length=200)] = "",
     vehicle: Annotated[str, Form(max_length=50)] = "",
+    photos: Annotated[list[UploadFile] | None, File()] = None,
 ) -> Response:
-    """The lot card's "after harvest" form (the same rules as POST /api/v1/lots/{id}/events); the time is local."""
-    from api.routers.lot_chain import LotEventIn, add_lot_event
+    """The lot card's "after harvest" form (the same rules as POST /api/v1/lots/{id}/events), with the step's
+    photos (checked before anything is recorded); the time is local."""
+    from api.routers.lot_chain import STAFF, LotEventIn, record_step, store_step_photos
 
+    locale = page_locale(request, principal)
+    principal.require(*STAFF)
+    lot = get_owned(session, HarvestLot, lot_id, principal, "lot")  # another cooperative's: 404
     try:
         when = dt.datetime.fromisoformat(occurred_at)
         when = when if when.tzinfo else when.replace(tzinfo=LOCAL_TZ)
@@ -729,21 +736,25 @@ def add_lot_event_page(
         body = LotEventIn(
             kind=kind, occurred_at=when, place=place, details={k: v for k, v in details.items() if v not in (None, "")}
         )
-        add_lot_event(lot_id, body, session, principal)
     except ValueError:
+        return _lots_page(request, session, principal, status=422, error=translate("chain_bad_time", locale))
+    except ApiError as exc:
         return _lots_page(
-            request, session, principal, status=422, error=translate("chain_bad_time", page_locale(request, principal))
+            request, session, principal, status=exc.status, error=translate(exc.code, locale, **exc.params)
+        )
+    try:
+        keys = await store_step_photos(settings, storage, lot, [p for p in photos or [] if p.filename])
+        record_step(session, principal, lot, body, keys)
+    except IngestError as exc:  # a photo that is not one, or too large
+        return _lots_page(
+            request, session, principal, status=exc.status, error=translate(exc.key, locale, **exc.params)
         )
     except ApiError as exc:
         if exc.status in (403, 404):
             raise
         session.rollback()
         return _lots_page(
-            request,
-            session,
-            principal,
-            status=exc.status,
-            error=translate(exc.code, page_locale(request, principal), **exc.params),
+            request, session, principal, status=exc.status, error=translate(exc.code, locale, **exc.params)
         )
     return RedirectResponse(f"/lots?step={kind}#lot-{lot_id}", status_code=303)
 

@@ -614,6 +614,8 @@ class LotEvent(Base):
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     place: Mapped[str] = mapped_column(String(200), default="")
     details: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: photos of the step taken on the phone (the packed boxes, the truck, the cold store's thermometer)
+    photo_keys: Mapped[list] = mapped_column(JSON, default=list)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -426,10 +426,12 @@ def epcis_document(session: Session, lot: HarvestLot, uri_of: Callable[[HarvestL
     }
 
 
-def public_chain(session: Session, lot: HarvestLot) -> list[dict[str, Any]]:
+def public_chain(
+    session: Session, lot: HarvestLot, photo_url: Callable[[str], str] | None = None
+) -> list[dict[str, Any]]:
     """The steps the public page shows: what, when (dd/mm/yyyy), where, packages and the buyer; never who entered
     them, the vehicle or an id. A package's chain starts with its lot's, a merged lot's with its sources' and the
-    merge (how many lots, how many kg; not their codes)."""
+    merge (how many lots, how many kg; not their codes); with ``photo_url``, each step's photos as the page's links."""
     from cropwatch.core.timeutil import fmt_date
 
     out = []
@@ -445,5 +447,8 @@ def public_chain(session: Session, lot: HarvestLot) -> list[dict[str, Any]]:
             item["temperature_c"] = e.details["temperature_c"]
         if e.kind == "shipment":
             item["buyer"] = e.details.get("buyer")
+        item["photo_count"] = len(e.photo_keys or [])
+        if photo_url is not None:
+            item["photos"] = [photo_url(k) for k in (e.photo_keys or [])]
         out.append(item)
     return out

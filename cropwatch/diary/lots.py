@@ -253,7 +253,7 @@ def public_view(session: Session, lot: HarvestLot, *, photo_url=None) -> dict[st
             certifications.valid_for(session, lot.cooperative_id, plot.crop, lot.harvested_on)
         ),
         "diary": [item for _, item in entries],
-        "chain": public_chain(session, lot),
+        "chain": public_chain(session, lot, photo_url),
     }
 
 

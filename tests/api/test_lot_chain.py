@@ -135,8 +135,7 @@ def test_a_step_before_the_harvest_is_refused(client, tenant_a, lot):
 
 
 def test_a_product_with_a_gtin_gets_gs1_digital_link_qr_codes(client, tenant_a, settings):
-    import cv2
-    import numpy as np
+    from helpers import decode_qr
 
     admin = tenant_a.auth(Role.coop_admin)
     profile = {"crop": "lúa", "yield_kg_per_ha": 6000, "days_to_harvest": 100}
@@ -154,7 +153,7 @@ def test_a_product_with_a_gtin_gets_gs1_digital_link_qr_codes(client, tenant_a, 
     link = f"{settings.public_base_url.rstrip('/')}/01/08931234567897/10/{code}"
     assert lot["public_url"] == link
     png = client.get(f"/api/v1/lots/{lot['id']}/qr.png", headers=tenant_a.auth(Role.member)).content
-    decoded, _, _ = cv2.QRCodeDetector().detectAndDecode(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR))
+    decoded = decode_qr(png)
     assert decoded == link, "the printed QR scans back to the Digital Link"
     hop = client.get(f"/01/08931234567897/10/{code}", follow_redirects=False)
     assert hop.status_code == 307 and hop.headers["location"] == f"/t/{code}"
@@ -305,3 +304,37 @@ def test_a_lot_counted_in_bags_exports_a_count_not_a_bad_unit(client, tenant_a):
     export = client.get(f"/api/v1/lots/{bags['id']}/epcis", headers=tenant_a.auth()).json()
     assert problems(export) == []
     assert export["epcisBody"]["eventList"][0]["quantityList"] == [{"epcClass": bags["public_url"], "quantity": 12}]
+
+
+def test_a_steps_photos_are_checked_and_shown_on_the_public_page(client, tenant_a, tenant_b, lot):
+    import io
+
+    from helpers import SHARED
+
+    photo = sorted((SHARED / "rice-pests" / "images" / "test").glob("*.jpg"))[0].read_bytes()
+    packed = _step(client, tenant_a, lot, "packing", _at(1), details={"packages": 5, "package_kg": 10})
+    assert packed.status_code == 201 and packed.json()["photo_count"] == 0
+    url = f"/api/v1/lots/{lot['id']}/events/{packed.json()['id']}/photos"
+    fake = client.post(
+        url, headers=tenant_a.auth(), files=[("photos", ("x.jpg", io.BytesIO(b"not a photo"), "image/jpeg"))]
+    )
+    assert fake.status_code in (415, 422) and fake.json()["detail"]
+    assert (
+        client.post(
+            url, headers=tenant_b.auth(Role.coop_admin), files=[("photos", ("a.jpg", photo, "image/jpeg"))]
+        ).status_code
+        == 404
+    )
+    r = client.post(url, headers=tenant_a.auth(), files=[("photos", ("boxes.jpg", io.BytesIO(photo), "image/jpeg"))])
+    assert r.status_code == 201 and r.json()["photo_count"] == 1, r.text
+    page = client.get(f"/t/{lot['public_code']}").text
+    src = page.split('data-step="packing"', 1)[1].split('<img src="', 1)[1].split('"', 1)[0]
+    assert src.startswith(f"/t/{lot['public_code']}/photos/")
+    shown = client.get(src)
+    assert shown.status_code == 200 and shown.content[:2] == b"\xff\xd8"  # the photo, served by the app, not S3
+    other = _step(client, tenant_a, _lot(client, tenant_a, 10), "storage", _at(0.5))
+    wrong = f"/api/v1/lots/{lot['id']}/events/{other.json()['id']}/photos"
+    assert (
+        client.post(wrong, headers=tenant_a.auth(), files=[("photos", ("a.jpg", photo, "image/jpeg"))]).status_code
+        == 404
+    )

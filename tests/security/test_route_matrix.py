@@ -183,6 +183,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/alerts/{alert_id}/deliveries"): "object",
     ("POST", "/api/v1/lots/{lot_id}/events"): "object",
     ("POST", "/api/v1/lots/{lot_id}/split"): "object",
+    ("POST", "/api/v1/lots/{lot_id}/events/{event_id}/photos"): "object",
     ("POST", "/api/v1/lots/merge"): "action",  # its body names A's lots
     ("GET", "/api/v1/certifications"): "list",
     ("POST", "/api/v1/certifications"): "create",
@@ -351,6 +352,16 @@ def world(settings, storage, sessions, models_registered):
         )
         s.add_all([lot, channel, dataset, cert])
         s.flush()
+        step = T.LotEvent(
+            cooperative_id=a.cooperative_id,
+            lot_id=lot.id,
+            kind="storage",
+            occurred_at=now,
+            place=f"kho {MARK}",
+            details={},
+            photo_keys=[f"lots/{MARK}/s.jpg"],
+        )
+        s.add(step)
         run = T.TrainingRun(
             cooperative_id=a.cooperative_id,
             dataset_version_id=dataset.id,
@@ -393,6 +404,7 @@ def world(settings, storage, sessions, models_registered):
             "farm_id": farm.id,
             "dataset_version_id": dataset.id,
             "cert_id": cert.id,
+            "event_id": step.id,
         }
     for key in (f"raw/{MARK}/c.jpg", f"diary/{MARK}/p.jpg", f"datasets/{MARK}/p.jpg", f"reports/{MARK}.png"):
         storage.put_bytes(key, MARK.encode() * 10, "image/jpeg")

@@ -4,11 +4,11 @@ chain after harvest and without the vehicle."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urlparse
 
-import cv2
-import numpy as np
 from factories import make_tenant
+from helpers import SHARED, decode_qr
 
 from .browsing import PHONE
 
@@ -23,29 +23,34 @@ def test_a_lot_walks_from_harvest_through_packing_and_shipment_to_its_public_pag
     page.wait_for_url("**/lots?created=*")
     code = page.locator("article.lot").first.get_attribute("data-code")
 
-    def step(kind: str, **fields: str) -> None:
+    def step(kind: str, photo: Path | None = None, **fields: str) -> None:
         page.select_option("#c-kind", kind)
         for name, value in fields.items():
             page.fill(f"#c-{name}", value)
+        if photo is not None:
+            page.set_input_files("#c-photos", str(photo))
         page.locator("#chain-form").get_by_role("button", name="Lưu").click()
         page.wait_for_load_state("networkidle")
 
     step("shipment", buyer="Siêu thị Xanh")
     assert "Lô phải được đóng gói trước khi vận chuyển." in page.get_by_role("alert").inner_text()
-    step("packing", n="30", each="10", place="Nhà đóng gói HTX")
+    boxes = sorted((SHARED / "rice-pests" / "images" / "test").glob("*.jpg"))[0]
+    step("packing", photo=boxes, n="30", each="10", place="Nhà đóng gói HTX")
     step("shipment", buyer="Siêu thị Xanh", vehicle="63C-999.99")
     card = page.locator(f"article.lot[data-code='{code}']")
     assert [li.get_attribute("data-step") for li in card.locator("ol.chain li").all()] == ["packing", "shipment"]
-    assert "30 × 10 kg" in card.inner_text()
+    assert "30 × 10 kg" in card.inner_text() and "1 ảnh" in card.inner_text()
 
     png = page.request.get(card.get_by_role("link", name="Tải QR (PNG)").get_attribute("href")).body()
-    decoded, _, _ = cv2.QRCodeDetector().detectAndDecode(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR))
+    decoded = decode_qr(png)
     assert decoded.endswith(f"/t/{code}"), decoded
     public = open_page("ch-agronomist", "pw-ch", PHONE)
     public.goto(urlparse(decoded).path)
     text = public.locator("body").inner_text()
     assert "Sau thu hoạch" in text and "đóng gói" in text and "Siêu thị Xanh" in text and "30 × 10 kg" in text
     assert "63C-999.99" not in public.content()
+    shown = public.locator("tr[data-step='packing'] img")
+    assert shown.count() == 1 and shown.evaluate("img => img.complete && img.naturalWidth > 0")
 
 
 def test_two_members_harvests_merge_into_one_lot_from_the_lots_page(live_server, open_page, sessions):
