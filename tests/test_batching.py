@@ -241,3 +241,38 @@ def test_a_write_conflict_in_a_batch_stores_the_others_one_by_one(
     assert [_runs(sessions, i) for i in ids] == [1] * 4
     with sessions() as s:
         assert all(s.get(Capture, i).status == CaptureStatus.done for i in ids)
+
+
+def test_a_capture_given_back_after_its_message_was_spent_elsewhere_gets_a_new_one(
+    settings, sessions, storage, tenant, models_registered
+):
+    """The capture that waited for the sweeper in the 20-minute soak: worker A's batch holds capture Y; Y's own
+    message reaches worker B, which stands back (in_progress) and so spends it; then A's object storage fails and
+    A gives Y back. Y must be published again at once, not left `stored` without a message until the sweeper."""
+    from cropwatch.core.storage import Storage, StorageError
+
+    x, y = (upload(sessions, storage, settings, tenant, p.read_bytes()) for p in rice_photos(2))
+    published: list[int] = []
+    worker_b = CaptureProcessor(settings, sessions, storage, requeue=published.append)
+    seen_by_b: list[Outcome] = []
+
+    class StorageDownForA(Storage):
+        """Worker A's object storage failing (simulated outage) right after B was handed Y's message."""
+
+        def get_bytes(self, key, *, max_bytes=None):
+            if not seen_by_b:
+                seen_by_b.append(worker_b.process_batch(y).outcome)
+            raise StorageError("connection refused (simulated outage of worker A's S3)")
+
+    worker_a = CaptureProcessor(settings, sessions, StorageDownForA(settings), requeue=published.append)
+    assert worker_a.process_batch(x).outcome == Outcome.retry  # x: its own message retries with a back-off
+    assert seen_by_b == [Outcome.in_progress]
+    assert published == [y], "y's message was spent by B: A publishes it again when it gives y back"
+    with sessions() as s:
+        cap = s.get(Capture, y)
+        assert (cap.status, cap.requeue_needed) == (CaptureStatus.stored, False)
+    # the new message processes it (x, waiting too, goes in the same batch); a capture given back whose message
+    # is still alive gets no second one
+    assert worker_b.process_batch(y).outcome == Outcome.done
+    z = upload(sessions, storage, settings, tenant, rice_photos(3)[2].read_bytes())
+    assert worker_a.process_batch(z).outcome == Outcome.retry and published == [y]

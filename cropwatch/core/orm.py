@@ -243,6 +243,8 @@ class Capture(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     #: when a worker last claimed it: a lease of `claim_lease_seconds` during which other deliveries stand back
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: its own message was spent while another worker's batch held it: if that worker gives it back, publish again
+    requeue_needed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     #: a farmer asked for a second look (it goes first in the review queue)
     flagged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     flag_note: Mapped[str | None] = mapped_column(Text)

@@ -27,7 +27,9 @@ _processor_lock = threading.Lock()
 @lru_cache(maxsize=1)
 def _make_processor() -> CaptureProcessor:
     settings = get_settings()
-    return CaptureProcessor(settings, session_factory(settings.db_url), Storage(settings), on_batch=_count_batch)
+    return CaptureProcessor(
+        settings, session_factory(settings.db_url), Storage(settings), on_batch=_count_batch, requeue=enqueue_detect
+    )
 
 
 def processor() -> CaptureProcessor:
