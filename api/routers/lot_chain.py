@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
 
 from api.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
 from api.errors import ApiError, not_found
@@ -72,8 +73,10 @@ ORDER_REFUSALS = (
 )
 
 
-def record_step(session, principal, lot: HarvestLot, body: LotEventIn, photo_keys: list[str] = ()) -> LotEvent:
-    """The step, committed (shared by the API and the lots page); a refusal is an ApiError with the reason."""
+def record_step(session, principal, lot: HarvestLot, body: LotEventIn, photos=(), storage=None) -> LotEvent:
+    """The step with its checked ``photos`` (``check_step_photos``), committed; shared by the API and the lots page.
+    A refusal is an ApiError with the reason and stores nothing; the photos are stored only once the step is
+    accepted, and an object-storage failure then records nothing (503)."""
     try:
         ev = chain.add_event(
             session,
@@ -87,7 +90,11 @@ def record_step(session, principal, lot: HarvestLot, body: LotEventIn, photo_key
     except chain.ChainRefused as exc:
         session.rollback()
         raise ApiError(409 if exc.code in ORDER_REFUSALS else 422, exc.code, **exc.params) from None
-    ev.photo_keys = list(photo_keys)
+    try:
+        ev.photo_keys = put_step_photos(storage, lot, photos) if photos else []
+    except Exception:
+        session.rollback()
+        raise
     session.commit()
     return ev
 
@@ -98,14 +105,17 @@ def lot_events(lot_id: Id, session: SessionDep, principal: CurrentUser) -> list[
     return [LotEventOut.of(e) for e in chain.events(session, lot.id)]
 
 
-async def store_step_photos(
-    settings, storage, lot: HarvestLot, photos: list[UploadFile], already: int = 0
-) -> list[str]:
-    """The phone photos of a step, checked like camera images (all before any is stored), stored under the lot."""
+async def check_step_photos(settings, photos: list[UploadFile], already: int = 0) -> list:
+    """The phone photos of a step, checked like camera images, all before any is stored."""
     from api.routers.diary import read_photos
+
+    return await read_photos(settings, photos, already=already)
+
+
+def put_step_photos(storage, lot: HarvestLot, blobs: list) -> list[str]:
+    """Store checked photos under the lot; their keys."""
     from cropwatch.captures.ingest import CONTENT_TYPES
 
-    blobs = await read_photos(settings, photos, already=already)
     keys = []
     for data, fmt in blobs:
         key = f"lots/{lot.cooperative_id}/{lot.id}/{uuid.uuid4().hex}.{'jpg' if fmt == 'jpeg' else fmt}"
@@ -136,8 +146,8 @@ async def add_lot_event_photos(
     ev = session.get(LotEvent, event_id)
     if ev is None or ev.lot_id != lot.id:
         raise not_found("lot_event")
-    keys = await store_step_photos(settings, storage, lot, photos, already=len(ev.photo_keys or []))
-    ev.photo_keys = [*(ev.photo_keys or []), *keys]
+    blobs = await check_step_photos(settings, photos, already=len(ev.photo_keys or []))
+    ev.photo_keys = [*(ev.photo_keys or []), *put_step_photos(storage, lot, blobs)]
     session.commit()
     return LotEventOut.of(ev)
 
@@ -203,6 +213,10 @@ def merge_lots(body: MergeIn, request: Request, session: SessionDep, principal: 
         merged = chain.merge(
             session, lots=lots, occurred_at=body.occurred_at, place=body.place, user_id=principal.user.id
         )
+        session.commit()
+    except IntegrityError:  # the same lots merged by a second request at the same moment (a double tap)
+        session.rollback()
+        raise ApiError(409, "chain_merged_already") from None
     except chain.ChainRefused as exc:
         session.rollback()
         conflict = exc.code in (
@@ -210,7 +224,7 @@ def merge_lots(body: MergeIn, request: Request, session: SessionDep, principal: 
             "chain_split_twice",
             "chain_merge_package",
             "chain_merge_after_step",
+            "chain_merge_merged",
         )
         raise ApiError(409 if conflict else 422, exc.code, **exc.params) from None
-    session.commit()
     return _out(request, merged)

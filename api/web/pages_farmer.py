@@ -715,7 +715,7 @@ async def add_lot_event_page(
 ) -> Response:
     """The lot card's "after harvest" form (the same rules as POST /api/v1/lots/{id}/events), with the step's
     photos (checked before anything is recorded); the time is local."""
-    from api.routers.lot_chain import STAFF, LotEventIn, record_step, store_step_photos
+    from api.routers.lot_chain import STAFF, LotEventIn, check_step_photos, record_step
 
     locale = page_locale(request, principal)
     principal.require(*STAFF)
@@ -743,8 +743,8 @@ async def add_lot_event_page(
             request, session, principal, status=exc.status, error=translate(exc.code, locale, **exc.params)
         )
     try:
-        keys = await store_step_photos(settings, storage, lot, [p for p in photos or [] if p.filename])
-        record_step(session, principal, lot, body, keys)
+        blobs = await check_step_photos(settings, [p for p in photos or [] if p.filename])
+        record_step(session, principal, lot, body, blobs, storage)
     except IngestError as exc:  # a photo that is not one, or too large
         return _lots_page(
             request, session, principal, status=exc.status, error=translate(exc.key, locale, **exc.params)

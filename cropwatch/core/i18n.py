@@ -99,4 +99,4 @@ def fmt_number(value: float | int, lang: str = "vi", digits: int = 1) -> str:
     if isinstance(value, float) and not math.isfinite(value):
         return "—"
     pattern = "#,##0" + ("." + "#" * digits if digits > 0 else "")
-    return format_decimal(round(float(value), digits), format=pattern, locale=lang if lang in LOCALES else "vi")
+    return format_decimal(round(float(value), digits), format=pattern, locale="vi" if lang == "vi" else "en")

@@ -201,11 +201,13 @@ def merged_into(session: Session, lot: HarvestLot) -> int | None:
 
 
 def sources(session: Session, lot: HarvestLot) -> list[tuple[LotSource, HarvestLot]]:
-    """The lots merged into ``lot`` (empty for a lot that is not a merge), heaviest first."""
+    """The lots merged into ``lot`` (a package: into the lot it was split from; empty for a lot that is not a
+    merge), heaviest first."""
+    root = lot.parent_lot_id or lot.id
     rows = session.execute(
         select(LotSource, HarvestLot)
         .join(HarvestLot, HarvestLot.id == LotSource.source_lot_id)
-        .where(LotSource.lot_id == lot.id)
+        .where(LotSource.lot_id == root)
         .order_by(LotSource.quantity.desc(), LotSource.id)
     )
     return [(s, src) for s, src in rows]
@@ -222,7 +224,8 @@ def merge(
     """Merge ``lots`` (one cooperative's, one crop, one unit) into a new lot with its own code and QR, weighing
     their sum; its plot is the heaviest source's, its harvest day the latest. Refused (:class:`ChainRefused`): fewer
     than two or the same lot twice, crops or units that differ, a lot merged, split or a package already, a lot with
-    a step other than storage, a time before a source's last step or harvest, or in the future."""
+    a step other than storage, a merged lot (merge its sources instead), a time before a source's last step or
+    harvest, or in the future."""
     import secrets
 
     if not 2 <= len(lots) <= MAX_MERGE or len({lot.id for lot in lots}) != len(lots):
@@ -241,6 +244,8 @@ def merge(
             raise ChainRefused("chain_merge_package")
         if merged_into(session, lot) is not None:
             raise ChainRefused("chain_merged_already")
+        if session.scalar(select(LotSource.id).where(LotSource.lot_id == lot.id).limit(1)) is not None:
+            raise ChainRefused("chain_merge_merged")  # its sources would hide behind it; merge them instead
         if session.scalar(select(HarvestLot.id).where(HarvestLot.parent_lot_id == lot.id).limit(1)) is not None:
             raise ChainRefused("chain_split_twice")
         done = history(session, lot)
@@ -310,9 +315,10 @@ def _when(t: dt.datetime) -> dict[str, str]:
     return {"eventTime": local.isoformat(timespec="seconds"), "eventTimeZoneOffset": local.strftime("%z")[:3] + ":00"}
 
 
-def _event_id(body: dict) -> str:
-    """A stable event id from the event's content (EPCIS allows any URI; a hash is what CBV 2.0 suggests)."""
-    digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+def _event_id(body: dict, tag: str) -> str:
+    """A stable event id from the event's content and the record it comes from (``tag``: two identical storage
+    steps are two events); EPCIS allows any URI, a hash is what CBV 2.0 suggests."""
+    digest = hashlib.sha256(json.dumps([body, tag], sort_keys=True, default=str).encode()).hexdigest()
     return f"ni:///sha-256;{digest}?ver=CBV2.0"
 
 
@@ -338,9 +344,11 @@ def _harvest_event(session: Session, lot: HarvestLot, uri: str) -> dict[str, Any
     farm = _farm_place(session, lot)
     steps = history(session, lot)
     noon = dt.datetime.combine(lot.harvested_on, dt.time(12), LOCAL_TZ)
+    merged_at = session.scalar(select(LotSource.merged_at).where(LotSource.source_lot_id == lot.id))
+    firsts = [_aware(e.occurred_at) for e in steps[:1]] + ([_aware(merged_at)] if merged_at else [])
     return {
         "type": "ObjectEvent",
-        **_when(min([noon] + [_aware(e.occurred_at) for e in steps[:1]])),
+        **_when(min([noon, *firsts])),
         "action": "ADD",
         "quantityList": [_qty(uri, lot.quantity, lot.unit)],
         "bizStep": "commissioning",
@@ -358,7 +366,11 @@ def _step_event(e: LotEvent, lot: HarvestLot, uri: str, farm_place: str) -> dict
             "type": "TransformationEvent",
             **_when(e.occurred_at),
             "inputQuantityList": qty,
-            "outputQuantityList": [_qty(uri, e.details.get("output_kg", lot.quantity), "kg")],
+            "outputQuantityList": [
+                _qty(uri, e.details["output_kg"], "kg")
+                if "output_kg" in e.details
+                else _qty(uri, lot.quantity, lot.unit)
+            ],
             "bizStep": "commissioning",
             "disposition": "active",
             "readPoint": place,
@@ -397,32 +409,35 @@ def epcis_document(session: Session, lot: HarvestLot, uri_of: Callable[[HarvestL
     identifier). A merged lot's starts with each source's harvest and steps, then the merge."""
     uri, farm = uri_of(lot), _farm_place(session, lot)
     merged = sources(session, lot)
-    out = [_harvest_event(session, src, uri_of(src)) for _, src in merged] or [_harvest_event(session, lot, uri)]
+    root = session.get(HarvestLot, lot.parent_lot_id) if lot.parent_lot_id else lot  # a package's merge is its lot's
+    out = [(_harvest_event(session, src, uri_of(src)), f"harvest:{src.id}") for _, src in merged]
+    if not merged:
+        out.append((_harvest_event(session, lot, uri), f"harvest:{lot.id}"))
     for kind, item, whose in full_history(session, lot):
         if kind == "event":
-            out.append(_step_event(item, whose, uri_of(whose), _farm_place(session, whose)))
+            out.append((_step_event(item, whose, uri_of(whose), _farm_place(session, whose)), f"event:{item.id}"))
             continue
         link = item[0][0]
-        out.append(
-            {
-                "type": "TransformationEvent",
-                **_when(link.merged_at),
-                "inputQuantityList": [_qty(uri_of(src), s.quantity, src.unit) for s, src in item],
-                "outputQuantityList": [_qty(uri, lot.quantity, lot.unit)],
-                "bizStep": "creating_class_instance",
-                "disposition": "active",
-                "readPoint": {"id": _urn("place", link.place)} if link.place else {"id": farm},
-            }
-        )
-    out.sort(key=lambda body: dt.datetime.fromisoformat(body["eventTime"]))  # stable: sources' harvests first
-    for body in out:
-        body["eventID"] = _event_id(body)
+        body = {
+            "type": "TransformationEvent",
+            **_when(link.merged_at),
+            "inputQuantityList": [_qty(uri_of(src), s.quantity, src.unit) for s, src in item],
+            "outputQuantityList": [_qty(uri_of(root), root.quantity, root.unit)],
+            "bizStep": "creating_class_instance",
+            "disposition": "active",
+            "readPoint": {"id": _urn("place", link.place)} if link.place else {"id": farm},
+        }
+        out.append((body, f"merge:{root.id}"))
+    out.sort(key=lambda pair: dt.datetime.fromisoformat(pair[0]["eventTime"]))  # stable: sources' harvests first
+    for body, tag in out:
+        body["eventID"] = _event_id(body, tag)
+    events = [body for body, _ in out]
     return {
         "@context": [EPCIS_CONTEXT],
         "type": "EPCISDocument",
         "schemaVersion": "2.0",
         "creationDate": utcnow().isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "epcisBody": {"eventList": out},
+        "epcisBody": {"eventList": events},
     }
 
 

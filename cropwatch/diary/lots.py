@@ -153,18 +153,32 @@ def create_lot(
     return lot
 
 
-def season_start(session: Session, plot: Plot, harvested_on: dt.date) -> dt.date:
-    """The planting day of the season ``harvested_on`` belongs to: the latest finished season (``plot_seasons``)
-    planted on or before it, else the plot's current planting date if it is not later, else ``SEASON_DAYS`` back."""
-    planted = session.scalar(
-        select(PlotSeason.planting_date)
+@dataclass(frozen=True)
+class Season:
+    planted: dt.date
+    crop: str
+    variety: str | None
+
+
+def season_of(session: Session, plot: Plot, harvested_on: dt.date) -> Season:
+    """The season ``harvested_on`` belongs to: the latest finished season (``plot_seasons``) planted on or before it,
+    or the plot's current one if that was planted later (but not after the harvest); its planting day, crop and
+    variety (a plot that grew cabbage last season and tomatoes now). Without a known planting: ``SEASON_DAYS``
+    back, the plot's crop."""
+    past = session.scalar(
+        select(PlotSeason)
         .where(PlotSeason.plot_id == plot.id, PlotSeason.planting_date <= harvested_on)
         .order_by(PlotSeason.planting_date.desc())
         .limit(1)
     )
     current = plot.planting_date if plot.planting_date and plot.planting_date <= harvested_on else None
-    candidates = [d for d in (planted, current) if d is not None]
-    return max(candidates) if candidates else harvested_on - dt.timedelta(days=SEASON_DAYS)
+    if past is not None and (current is None or past.planting_date > current):
+        return Season(past.planting_date, past.crop, past.variety)
+    return Season(current or harvested_on - dt.timedelta(days=SEASON_DAYS), plot.crop, plot.variety)
+
+
+def season_start(session: Session, plot: Plot, harvested_on: dt.date) -> dt.date:
+    return season_of(session, plot, harvested_on).planted
 
 
 def _season_diary(session: Session, plot: Plot, harvested_on: dt.date, photo_url=None) -> list[tuple[Any, dict]]:
@@ -218,6 +232,7 @@ def public_view(session: Session, lot: HarvestLot, *, photo_url=None) -> dict[st
 
     plot = session.get(Plot, lot.plot_id)
     coop = session.get(Cooperative, lot.cooperative_id)
+    season = season_of(session, plot, lot.harvested_on)
     merged = sources(session, lot)
     origins, entries, seen = [], [], set()
     for link, src in merged:
@@ -242,19 +257,30 @@ def public_view(session: Session, lot: HarvestLot, *, photo_url=None) -> dict[st
         "cooperative": coop.name,
         "province": coop.province,
         "growing_area_code": plot.growing_area_code,
-        "crop": plot.crop,
-        "variety": plot.variety,
+        "crop": season.crop,
+        "variety": season.variety,
         "harvested_on": fmt_date(lot.harvested_on),
         "quantity": lot.quantity,
         "unit": lot.unit,
         "ripeness_grade": lot.ripeness_grade,
         "sources": origins,
-        "certifications": certifications.public(
-            certifications.valid_for(session, lot.cooperative_id, plot.crop, lot.harvested_on)
-        ),
+        "certifications": certifications.public(_certified(session, lot, plot, season, merged)),
         "diary": [item for _, item in entries],
         "chain": public_chain(session, lot, photo_url),
     }
+
+
+def _certified(session: Session, lot: HarvestLot, plot: Plot, season: Season, merged: list) -> list:
+    """The certificates valid for the lot's crop on its harvest day; for a merged lot, those valid for every
+    source's crop on every source's harvest day (one uncertified source and the lot is not certified)."""
+    if not merged:
+        return certifications.valid_for(session, lot.cooperative_id, season.crop, lot.harvested_on)
+    common: dict[int, Any] | None = None
+    for _, src in merged:
+        src_crop = season_of(session, session.get(Plot, src.plot_id), src.harvested_on).crop
+        valid = {c.id: c for c in certifications.valid_for(session, lot.cooperative_id, src_crop, src.harvested_on)}
+        common = valid if common is None else {i: c for i, c in common.items() if i in valid}
+    return list((common or {}).values())
 
 
 def qr_png(url: str, box_size: int = 8) -> bytes:

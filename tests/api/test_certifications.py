@@ -57,3 +57,34 @@ def test_a_lots_page_shows_the_certificates_valid_for_its_crop_on_its_harvest_da
     assert client.delete(f"/api/v1/certifications/{cert_id}", headers=tenant_b.auth(Role.coop_admin)).status_code == 404
     assert client.delete(f"/api/v1/certifications/{cert_id}", headers=tenant_a.auth(Role.coop_admin)).status_code == 204
     assert "VietGAP-TT-22-01" not in client.get(f"/t/{lot['public_code']}").text
+
+
+def test_a_past_seasons_lot_shows_that_seasons_crop_and_its_certificate(client, tenant_a, sessions):
+    """The plot grew cabbage last season and rice now: last season's lot says cabbage and shows the cabbage
+    certificate, not the rice one."""
+    from cropwatch.core.orm import Plot, PlotSeason
+
+    last = TODAY - dt.timedelta(days=120)
+    with sessions.begin() as s:
+        plot = s.get(Plot, tenant_a.plot_id)
+        plot.planting_date = TODAY - dt.timedelta(days=30)
+        s.add(
+            PlotSeason(
+                cooperative_id=plot.cooperative_id, plot_id=plot.id, crop="cải bắp", variety="KK Cross",
+                area_m2=1000, planting_date=last - dt.timedelta(days=70), expected_harvest=last, ended_on=last,
+            )
+        )  # fmt: skip
+        current_crop = plot.crop
+    until = (TODAY + dt.timedelta(days=30)).isoformat()
+    since = (last - dt.timedelta(days=200)).isoformat()
+    kw = {"valid_from": since, "valid_until": until}
+    assert _cert(client, tenant_a, scheme="vietgap", code="VG-CABBAGE", crops=["Cải bắp"], **kw).status_code == 201
+    assert _cert(client, tenant_a, scheme="vietgap", code="VG-NOW", crops=[current_crop], **kw).status_code == 201
+    old = client.post(
+        "/api/v1/lots",
+        headers=tenant_a.auth(Role.member),
+        json={"plot_id": tenant_a.plot_id, "harvested_on": last.isoformat(), "quantity": 300},
+    ).json()
+    view = client.get(f"/t/{old['public_code']}.json").json()
+    assert (view["crop"], view["variety"]) == ("cải bắp", "KK Cross")
+    assert [c["code"] for c in view["certifications"]] == ["VG-CABBAGE"]

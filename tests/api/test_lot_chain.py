@@ -297,13 +297,32 @@ def test_members_lots_merge_into_one_that_carries_their_origins(client, tenant_a
     assert {q["epcClass"] for q in merge["inputQuantityList"]} == {a["public_url"], b["public_url"], c["public_url"]}
     assert merge["outputQuantityList"] == [{"epcClass": merged["public_url"], "quantity": 250, "uom": "KGM"}]
     assert events[1]["quantityList"][0]["epcClass"] == a["public_url"]
+    # a merged lot is not merged again (its sources would hide behind it)
+    again = _merge(client, tenant_a, [merged, _lot(client, tenant_a, 5)], _at(0.2))
+    assert again.status_code == 409 and again.json()["code"] == "chain_merge_merged"
+    # its packages carry the merge and its sources
+    parts = client.post(f"/api/v1/lots/{merged['id']}/split", headers=tenant_a.auth(), json={"packages_kg": [100, 150]})
+    assert parts.status_code == 201, parts.text
+    package = parts.json()[0]
+    page = client.get(f"/t/{package['public_code']}").text
+    assert "Nguồn gốc các lô đã gộp" in page and "VN-TG-002" in page and "gộp lô" in page
+    export = client.get(f"/api/v1/lots/{package['id']}/epcis", headers=tenant_a.auth()).json()
+    assert problems(export) == []
+    merge = next(e for e in export["epcisBody"]["eventList"] if e["bizStep"] == "creating_class_instance")
+    assert merge["outputQuantityList"] == [{"epcClass": merged["public_url"], "quantity": 250, "uom": "KGM"}]
 
 
 def test_a_lot_counted_in_bags_exports_a_count_not_a_bad_unit(client, tenant_a):
     bags = _lot(client, tenant_a, 12, unit="bao")
+    assert _step(client, tenant_a, bags, "preprocessing", _at(1)).status_code == 201  # no weight after sorting
+    for _ in range(2):  # two storage records alike are two events, with two ids
+        assert _step(client, tenant_a, bags, "storage", _at(0.5), place="Kho HTX").status_code == 201
     export = client.get(f"/api/v1/lots/{bags['id']}/epcis", headers=tenant_a.auth()).json()
     assert problems(export) == []
-    assert export["epcisBody"]["eventList"][0]["quantityList"] == [{"epcClass": bags["public_url"], "quantity": 12}]
+    events = export["epcisBody"]["eventList"]
+    assert events[0]["quantityList"] == [{"epcClass": bags["public_url"], "quantity": 12}]
+    assert events[1]["outputQuantityList"] == [{"epcClass": bags["public_url"], "quantity": 12}]  # a count, no kg
+    assert len({e["eventID"] for e in events}) == len(events) == 4
 
 
 def test_a_steps_photos_are_checked_and_shown_on_the_public_page(client, tenant_a, tenant_b, lot):
