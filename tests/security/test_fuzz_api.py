@@ -37,7 +37,7 @@ from fastapi.testclient import TestClient
 from helpers import planthopper_photo
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
-from hypothesis.errors import Unsatisfiable
+from hypothesis.errors import FlakyStrategyDefinition, Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -530,11 +530,13 @@ def _has_inputs(operation) -> bool:
 def test_stateful_sequences_keep_their_schema_and_tenant_isolation(api_schema, fuzz_world):
     world = fuzz_world
 
-    # Once-only steps of a lot (split it, record its chain, merge it) answer 201 the first time and 409 afterwards, on a server
+    # Once-only steps (split a lot, record its chain or a step's photos, merge lots, remove a certificate) answer 201 the first time and 409 afterwards, on a server
     # whose state outlives each generated sequence: Hypothesis sees the same sequence branch differently when it
     # replays it ("Inconsistent data generation"). They stay in the per-operation fuzz above and in
     # tests/api/test_lot_chain.py; the sequences skip them.
-    machine_schema = api_schema.exclude(path_regex=r"^/api/v1/lots/(\{lot_id\}/(split|events)|merge)$", method="POST")
+    machine_schema = api_schema.exclude(
+        path_regex=r"^/api/v1/lots/(\{lot_id\}/(split|events(/\{event_id\}/photos)?)|merge)$", method="POST"
+    ).exclude(path_regex=r"^/api/v1/certifications/\{cert_id\}$", method="DELETE")
 
     class Machine(machine_schema.as_state_machine()):
         def before_call(self, case):
@@ -545,7 +547,15 @@ def test_stateful_sequences_keep_their_schema_and_tenant_isolation(api_schema, f
 
     # no shrinking: replaying a failing sequence against a server whose state has moved on reports "flaky
     # generation" instead of the failure itself; the failing sequence is printed as found
-    Machine.run(settings=_settings(max_examples=30, stateful_step_count=8, phases=[Phase.explicit, Phase.generate]))
+    run = {"max_examples": 30, "stateful_step_count": 8, "phases": [Phase.explicit, Phase.generate]}
+    try:
+        Machine.run(settings=_settings(**run))
+    except FlakyStrategyDefinition as exc:
+        # Not a failed check: Hypothesis saw one sequence prefix branch two ways, because the server's answers depend
+        # on state and on today's date that the fixed seed does not fix (a step allowed yesterday, refused today, so
+        # a bundle stays empty). Explore once more from a fresh random seed; a second occurrence fails the test.
+        print(f"\nstateful fuzz: {type(exc).__name__} with the fixed seed; running again from a random one")
+        Machine.run(settings=settings(_settings(**run), derandomize=False))
 
 
 def test_what_the_fuzzer_cannot_judge_is_refused(fuzz_world):
