@@ -2,8 +2,8 @@
 
 For a trap the count is what a farmer acts on, not the boxes: per card, the detections at or above a confidence
 (after the tiled detector's cross-window NMS) are counted and compared with the card's labelled insects. The
-confidence is chosen on the validation cards (the one with the smallest mean absolute error) and then measured on
-the test cards, so the test split never picks its own threshold. Greedy NMS keeps a box only against higher-scored
+confidence is chosen on the training and validation cards (the one with the smallest mean absolute error; the
+pipeline's ``trap_counts``) and then measured on the test cards, so the test split never picks its own threshold. Greedy NMS keeps a box only against higher-scored
 boxes, so one detection pass at the lowest confidence gives the count at every higher one.
 
 Figures: ``mae`` (mean over cards of |predicted − true|), ``relative_mae`` (``mae`` / mean true count: the

@@ -30,8 +30,9 @@ def _count_lines(card: dict[str, Any]) -> list[str]:
         "",
         "## Count per whole card (tiled, as the worker reads a trap photo)",
         "",
-        f"Confidence {card['detect'].get('conf')} chosen on the validation cards (smallest mean absolute error); "
-        "windows of the training size, overlap 0.2, cross-window NMS.",
+        f"Confidence {card['detect'].get('conf')} chosen on the training and validation cards together (smallest "
+        "mean absolute error; the test cards never choose); windows of the training size, overlap 0.2, cross-window "
+        "NMS.",
         "",
         "| file | split | cards | labelled insects | counted | mean abs. error per card | ÷ mean true count | bias |",
         "|---|---|---|---|---|---|---|---|",

@@ -194,7 +194,7 @@ PEST_TRAP = Recipe(
     names=STICKY_TRAP_NAMES,
     names_vi=STICKY_TRAP_NAMES_VI,
     # insects of ~10 px on 1,500 px cards: windows of 640 source pixels, trained and read at their real size
-    epochs=10,
+    epochs=25,
     imgsz=640,
     batch=8,
     tile=640,
