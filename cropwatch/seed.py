@@ -187,21 +187,9 @@ def seed_demo(session: Session, tokens_file: Path) -> list[DemoCamera]:
         (plots[2], "Camera quả B1", CameraKind.fruit, ModelTask.ripeness, "tomato"),
         (vegetables, "Camera rau C1", CameraKind.garden, ModelTask.pest, "field-pests"),
     ]
-    cams = []
-    for plot, name, kind, task, photos in specs:
-        token = new_token("cam")
-        cam = Camera(
-            cooperative_id=coop.id,
-            plot_id=plot.id,
-            name=name,
-            kind=kind,
-            model_task=task,
-            token_hash=token_hash(token),
-            capture_interval_s=10,
-        )
-        session.add(cam)
-        session.flush()
-        cams.append(DemoCamera(camera_id=cam.id, name=name, kind=kind.value, token=token, photos=photos))
+    cams = [
+        _demo_camera(session, plot, name, kind, task, photos, interval_s=10) for plot, name, kind, task, photos in specs
+    ]
     default_rules(session, coop.id)
     seed_union(session, coop)
     cams += _union_cameras(session)
@@ -335,20 +323,27 @@ def _union_cameras(session: Session) -> list[DemoCamera]:
         for cam in session.scalars(select(Camera).where(Camera.cooperative_id == coop.id)):
             session.delete(cam)
         session.flush()
-        token = new_token("cam")
-        cam = Camera(
-            cooperative_id=coop.id,
-            plot_id=plot.id,
-            name=name,
-            kind=kind,
-            model_task=task,
-            token_hash=token_hash(token),
-            capture_interval_s=20,
-        )
-        session.add(cam)
-        session.flush()
-        out.append(DemoCamera(camera_id=cam.id, name=name, kind=kind.value, token=token, photos=photos))
+        out.append(_demo_camera(session, plot, name, kind, task, photos, interval_s=20))
     return out
+
+
+def _demo_camera(
+    session: Session, plot: Plot, name: str, kind: CameraKind, task: ModelTask, photos: str, *, interval_s: int
+) -> DemoCamera:
+    """A camera on ``plot`` with a new device token, and what the demo's sender needs of it."""
+    token = new_token("cam")
+    cam = Camera(
+        cooperative_id=plot.cooperative_id,
+        plot_id=plot.id,
+        name=name,
+        kind=kind,
+        model_task=task,
+        token_hash=token_hash(token),
+        capture_interval_s=interval_s,
+    )
+    session.add(cam)
+    session.flush()
+    return DemoCamera(camera_id=cam.id, name=name, kind=kind.value, token=token, photos=photos)
 
 
 #: a season's diary in the demo (days after planting, type, title, product, active ingredient, dose, interval), per

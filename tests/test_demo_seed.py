@@ -107,10 +107,8 @@ def test_the_demo_union_has_three_cooperatives_with_past_seasons_to_forecast_fro
             for c in union
         }
     assert by_coop["demo-rau"] == {("garden", "pest")} and by_coop["demo-cachua"] == {("fruit", "ripeness")}
-    assert {c.photos for c in cams if c.camera_id in {cam for cam in _union_camera_ids(sessions)}} == {
-        "field-pests",
-        "tomato",
-    }
+    union_cams = _union_camera_ids(sessions)
+    assert {c.photos for c in cams if c.camera_id in union_cams} == {"field-pests", "tomato"}
     # a past season's lot carries its season's diary: sowing or planting, inputs with their intervals, the harvest
     with sessions() as s:
         from cropwatch.diary.lots import public_view

@@ -64,13 +64,27 @@ def add_lot_event(lot_id: Id, body: LotEventIn, session: SessionDep, principal: 
     return LotEventOut.of(record_step(session, principal, lot, body))
 
 
-ORDER_REFUSALS = (
-    "chain_twice",
-    "chain_out_of_order",
-    "chain_ship_before_pack",
-    "chain_receive_before_ship",
-    "chain_merged_already",
+#: refusals that conflict with the lot's state (409); every other chain refusal is a bad request body (422)
+CONFLICTS = frozenset(
+    {
+        "chain_twice",
+        "chain_out_of_order",
+        "chain_ship_before_pack",
+        "chain_receive_before_ship",
+        "chain_merged_already",
+        "chain_split_twice",
+        "chain_split_package",
+        "chain_merge_package",
+        "chain_merge_after_step",
+        "chain_merge_merged",
+    }
 )
+
+
+def refused(session, exc: chain.ChainRefused) -> ApiError:
+    """A chain refusal as the API answers it, after rolling back what the refused step began."""
+    session.rollback()
+    return ApiError(409 if exc.code in CONFLICTS else 422, exc.code, **exc.params)
 
 
 def record_step(session, principal, lot: HarvestLot, body: LotEventIn, photos=(), storage=None) -> LotEvent:
@@ -88,8 +102,7 @@ def record_step(session, principal, lot: HarvestLot, body: LotEventIn, photos=()
             user_id=principal.user.id,
         )
     except chain.ChainRefused as exc:
-        session.rollback()
-        raise ApiError(409 if exc.code in ORDER_REFUSALS else 422, exc.code, **exc.params) from None
+        raise refused(session, exc) from None
     try:
         ev.photo_keys = put_step_photos(storage, lot, photos) if photos else []
     except Exception:
@@ -181,12 +194,7 @@ def split_lot(lot_id: Id, body: SplitIn, request: Request, session: SessionDep, 
     try:
         made = chain.split(session, lot=lot, packages_kg=body.packages_kg, user_id=principal.user.id)
     except chain.ChainRefused as exc:
-        session.rollback()
-        raise ApiError(
-            409 if exc.code in ("chain_split_twice", "chain_split_package", "chain_merged_already") else 422,
-            exc.code,
-            **exc.params,
-        ) from None
+        raise refused(session, exc) from None
     session.commit()
     return [_out(request, p) for p in made]
 
@@ -218,13 +226,5 @@ def merge_lots(body: MergeIn, request: Request, session: SessionDep, principal: 
         session.rollback()
         raise ApiError(409, "chain_merged_already") from None
     except chain.ChainRefused as exc:
-        session.rollback()
-        conflict = exc.code in (
-            "chain_merged_already",
-            "chain_split_twice",
-            "chain_merge_package",
-            "chain_merge_after_step",
-            "chain_merge_merged",
-        )
-        raise ApiError(409 if conflict else 422, exc.code, **exc.params) from None
+        raise refused(session, exc) from None
     return _out(request, merged)

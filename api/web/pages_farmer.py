@@ -643,6 +643,15 @@ def _lots_page(
     )
 
 
+def _lots_refusal(request: Request, session, principal: Principal, exc: ApiError) -> Response:
+    """A refused lot form: the lots page again with the reason (403 and 404 stay errors: not the caller's lot)."""
+    if exc.status in (403, 404):
+        raise exc
+    session.rollback()
+    error = translate(exc.code, page_locale(request, principal), **exc.params)
+    return _lots_page(request, session, principal, status=exc.status, error=error)
+
+
 @router.get("/lots")
 def lots_page(request: Request, session: SessionDep, principal: PageUser, created: str | None = None) -> Response:
     return _lots_page(request, session, principal, created=created)
@@ -671,16 +680,7 @@ def create_lot_page(
     try:
         lot = new_lot(body, request, session, principal)
     except ApiError as exc:
-        if exc.status in (403, 404):
-            raise
-        session.rollback()
-        return _lots_page(
-            request,
-            session,
-            principal,
-            status=exc.status,
-            error=translate(exc.code, page_locale(request, principal), **exc.params),
-        )
+        return _lots_refusal(request, session, principal, exc)
     return RedirectResponse(f"/lots?created={lot.public_code}", status_code=303)
 
 
@@ -738,10 +738,8 @@ async def add_lot_event_page(
         )
     except ValueError:
         return _lots_page(request, session, principal, status=422, error=translate("chain_bad_time", locale))
-    except ApiError as exc:
-        return _lots_page(
-            request, session, principal, status=exc.status, error=translate(exc.code, locale, **exc.params)
-        )
+    except ApiError as exc:  # a number that is not one
+        return _lots_refusal(request, session, principal, exc)
     try:
         blobs = await check_step_photos(settings, [p for p in photos or [] if p.filename])
         record_step(session, principal, lot, body, blobs, storage)
@@ -750,12 +748,7 @@ async def add_lot_event_page(
             request, session, principal, status=exc.status, error=translate(exc.key, locale, **exc.params)
         )
     except ApiError as exc:
-        if exc.status in (403, 404):
-            raise
-        session.rollback()
-        return _lots_page(
-            request, session, principal, status=exc.status, error=translate(exc.code, locale, **exc.params)
-        )
+        return _lots_refusal(request, session, principal, exc)
     return RedirectResponse(f"/lots?step={kind}#lot-{lot_id}", status_code=303)
 
 
@@ -784,12 +777,7 @@ def merge_lots_page(
         msg = translate("chain_merge_count", locale, high=chain.MAX_MERGE)
         return _lots_page(request, session, principal, status=422, error=msg)
     except ApiError as exc:
-        if exc.status in (403, 404):
-            raise
-        session.rollback()
-        return _lots_page(
-            request, session, principal, status=exc.status, error=translate(exc.code, locale, **exc.params)
-        )
+        return _lots_refusal(request, session, principal, exc)
     return RedirectResponse(f"/lots?created={merged.public_code}", status_code=303)
 
 

@@ -177,15 +177,11 @@ def season_of(session: Session, plot: Plot, harvested_on: dt.date) -> Season:
     return Season(current or harvested_on - dt.timedelta(days=SEASON_DAYS), plot.crop, plot.variety)
 
 
-def season_start(session: Session, plot: Plot, harvested_on: dt.date) -> dt.date:
-    return season_of(session, plot, harvested_on).planted
-
-
 def _season_diary(session: Session, plot: Plot, harvested_on: dt.date, photo_url=None) -> list[tuple[Any, dict]]:
     """The plot's done diary entries of the season that ended with ``harvested_on``, as (when, item): from the
     planting of the season the harvest belongs to (a finished season's, or the current one's), or ``SEASON_DAYS``
     before the harvest when no planting date is known."""
-    since = season_start(session, plot, harvested_on)
+    since = season_of(session, plot, harvested_on).planted
     start, _ = local_day_bounds(since)
     _, end = local_day_bounds(harvested_on)
     entries = []
