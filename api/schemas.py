@@ -162,6 +162,12 @@ class SlotIn(BaseModel):
     size: int = Field(description="bytes; 0 is refused as an empty image")
     captured_at: Moment
     multipart: bool = Field(default=False, description="upload in parts (resumable), for frames above the part size")
+    direct: bool = Field(
+        default=False,
+        description="PUT straight to the capture's final key, sending `upload_headers` exactly: object storage "
+        "verifies the sha256 and refuses a second write (412 means the upload is there: confirm); the confirm then "
+        "reads only the image header. Ignored with `multipart`.",
+    )
 
 
 class PartOut(BaseModel):
@@ -209,6 +215,8 @@ class SlotOut(BaseModel):
     status: CaptureStatus
     upload_url: str | None = None
     method: str = "PUT"
+    #: headers the PUT must carry exactly (signed): a direct slot's checksum and no-overwrite condition
+    upload_headers: dict[str, str] = Field(default_factory=dict)
     expires_at: dt.datetime | None = None
     duplicate: bool = False
     multipart: MultipartOut | None = None

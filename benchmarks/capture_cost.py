@@ -35,6 +35,8 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import sampling  # noqa: E402  (benchmarks/sampling.py, beside this file)
+
 #: (label, module path fragment, function name) of the steps; cumulative CPU of each, per capture
 STEPS = (
     ("claim (database)", "cropwatch/worker/pipeline.py", "_claim_many"),
@@ -64,6 +66,17 @@ def main() -> None:
     ap.add_argument("--captures", type=int, default=200)
     ap.add_argument("--variant", default="fp32", choices=["fp32", "int8"], help="the worker's model file")
     ap.add_argument("--database-url", help="default: SQLite in a temporary folder")
+    ap.add_argument(
+        "--slots",
+        default="direct",
+        choices=["direct", "legacy"],
+        help="direct: PUT to the final key, S3 checks the sha256 (the agents' default); legacy: incoming/ + copy",
+    )
+    ap.add_argument(
+        "--profile-api",
+        action="store_true",
+        help="sample the API process with py-spy during the uploads and print where its CPU goes",
+    )
     ap.add_argument("--top", type=int, default=0, help="also print the N functions with the most own CPU time")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="cw-cost-"))
@@ -164,13 +177,16 @@ def main() -> None:
         client = httpx.Client(timeout=30)
         for i in range(5):  # warm-up (imports, first connections), not counted
             data = unique_jpeg(blobs[i % len(blobs)], f"warm-{i}")
-            _upload(client, base, auth, data)
+            _upload(client, base, auth, data, args.slots == "direct")
+        spy = sampling.start(api.pid, work / "api-stacks.txt") if args.profile_api else None
         api_cpu0, s3_cpu0, t0 = cpu_seconds(api.pid), cpu_seconds(s3.proc.pid), time.perf_counter()
         for i in range(args.captures):
-            _upload(client, base, auth, unique_jpeg(blobs[i % len(blobs)], f"cost-{i}"))
+            _upload(client, base, auth, unique_jpeg(blobs[i % len(blobs)], f"cost-{i}"), args.slots == "direct")
         upload_wall = time.perf_counter() - t0
         api_ms = (cpu_seconds(api.pid) - api_cpu0) * 1000 / args.captures
         s3_upload_ms = (cpu_seconds(s3.proc.pid) - s3_cpu0) * 1000 / args.captures
+        if spy is not None:
+            sampling.stop(spy)
         api.terminate()
         api.wait(20)
         api = None
@@ -206,7 +222,9 @@ def main() -> None:
                 / len(ids)
             )
         forward = split["detector: pre + forward + post"]
-        print(f"\n{args.captures} captures, model file {args.variant}, batches of {batch}; {done} of {len(ids)} done")
+        print(
+            f"\n{args.captures} captures, model file {args.variant}, batches of {batch}, {args.slots} slots; {done} of {len(ids)} done"
+        )
         print(f"upload phase {upload_wall:.1f} s wall ({args.captures / upload_wall:.1f}/s, one camera in turn); "
               f"worker phase {worker_wall:.1f} s wall ({len(ids) / worker_wall:.1f}/s)\n")  # fmt: skip
         print("| per capture | CPU ms | target |")
@@ -217,6 +235,11 @@ def main() -> None:
         print(f"| SeaweedFS, both | {s3_upload_ms + s3_read_ms:.1f} | ≤ {TARGETS['s3']:.0f} |")
         print(f"| worker, all | {worker_ms:.1f} | |")
         print(f"| worker without the detector | {worker_ms - forward:.1f} | ≤ {TARGETS['worker_excl_forward']:.0f} |")
+        if spy is not None:
+            print("\n| API step (py-spy samples, innermost match) | CPU ms per capture | share |")
+            print("|---|---:|---:|")
+            for label, share, _ in sampling.split(work / "api-stacks.txt", sampling.API_STEPS, sampling.API_REST):
+                print(f"| {label} | {share * api_ms:.2f} | {share:.0%} |")
         print("\n| worker step (cumulative, per capture) | CPU ms | share |")
         print("|---|---:|---:|")
         for label, ms in split.items():
@@ -237,7 +260,7 @@ def main() -> None:
         s3.stop()
 
 
-def _upload(client: httpx.Client, base: str, auth: dict, data: bytes) -> None:
+def _upload(client: httpx.Client, base: str, auth: dict, data: bytes, direct: bool) -> None:
     slot = client.post(
         f"{base}/api/v1/ingest/slots",
         headers=auth,
@@ -245,11 +268,13 @@ def _upload(client: httpx.Client, base: str, auth: dict, data: bytes) -> None:
             "sha256": hashlib.sha256(data).hexdigest(),
             "size": len(data),
             "captured_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+            "direct": direct,
         },
     )
     slot.raise_for_status()
     body = slot.json()
-    put = client.put(body["upload_url"], content=data, headers={"Content-Type": "application/octet-stream"})
+    headers = {"Content-Type": "application/octet-stream", **body.get("upload_headers", {})}
+    put = client.put(body["upload_url"], content=data, headers=headers)
     put.raise_for_status()
     client.post(f"{base}/api/v1/ingest/captures/{body['capture_id']}/confirm", headers=auth).raise_for_status()
 

@@ -176,6 +176,8 @@ class Api:
         body: dict[str, Any] = {"sha256": sha256, "size": size, "captured_at": captured_at}
         if multipart:
             body["multipart"] = True
+        else:
+            body["direct"] = True  # straight to the final key, S3 checks the sha256 (a server without it ignores this)
         resp = self._call("POST", "/api/v1/ingest/slots", json=body)
         return resp.json(), resp.status_code
 
@@ -185,12 +187,16 @@ class Api:
             self.bucket.consume(len(chunk))
             yield bytes(chunk)
 
-    def put(self, url: str, data: memoryview) -> str | None:
-        headers = {"Content-Length": str(len(data)), "Content-Type": "application/octet-stream"}
+    def put(self, url: str, data: memoryview, signed: dict[str, str] | None = None) -> str | None:
+        """PUT ``data`` (with the slot's signed headers). A 412 to a direct slot's write-once PUT means an earlier
+        try of this upload landed (S3 verified its sha256 then): nothing to send again."""
+        headers = {"Content-Length": str(len(data)), "Content-Type": "application/octet-stream", **(signed or {})}
         try:
             resp = self.s3.put(url, content=self._body(data), headers=headers)
         except httpx.HTTPError as exc:
             raise LinkDown(f"PUT to object storage: {type(exc).__name__}: {exc}") from exc
+        if resp.status_code == 412 and signed and signed.get("if-none-match") == "*":
+            return None
         if resp.status_code >= 400:
             if resp.status_code == 403:  # a presigned URL that expired or does not match: ask for a new slot
                 raise LinkDown(f"object storage refused the upload URL (HTTP 403): {resp.text[:200]}")
@@ -231,7 +237,7 @@ class Api:
                 res.parts_sent += 1
                 res.bytes_sent += len(chunk)
         else:
-            self.put(slot["upload_url"], view)
+            self.put(slot["upload_url"], view, slot.get("upload_headers") or None)
             res.bytes_sent = len(data)
         body: dict[str, Any] = {}
         if edge is not None:

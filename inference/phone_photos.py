@@ -259,3 +259,10 @@ def declared_trailer(data: bytes, end: int) -> str | None:
     if root is not None and _described(root, _NS_HDRGM, "Version") is not None:
         return "gain_map"
     return "multi_picture"
+
+
+def may_declare_trailer(head: bytes) -> bool:
+    """Whether a JPEG's first bytes hold a declaration of appended pictures or video (an MPF segment, a Google
+    container, camera or gain-map XMP): only then can :func:`declared_trailer` find something to trim, so a reader of
+    the header alone knows when the whole file is needed."""
+    return b"MPF\x00" in head or b"http://ns.google.com/photos/1.0/" in head or _NS_HDRGM.encode() in head

@@ -86,8 +86,10 @@ def presigned_upload(
     *,
     captured_at: dt.datetime | None = None,
     declared_size: int | None = None,
+    direct: bool = False,
 ) -> httpx.Response:
-    """The camera's three steps: slot, PUT to S3, confirm. Returns the confirm response (or the slot's on refusal)."""
+    """The camera's three steps: slot, PUT to S3, confirm. Returns the confirm response (or the slot's on refusal).
+    ``direct``: a direct slot (the PUT goes to the final key with the slot's signed headers)."""
     when = (captured_at or dt.datetime.now(dt.timezone.utc)).isoformat()
     slot = client.post(
         "/api/v1/ingest/slots",
@@ -96,11 +98,12 @@ def presigned_upload(
             "sha256": hashlib.sha256(data).hexdigest(),
             "size": len(data) if declared_size is None else declared_size,
             "captured_at": when,
+            "direct": direct,
         },
     )
     if slot.status_code >= 400 or slot.json()["upload_url"] is None:
         return slot
-    put = httpx.put(slot.json()["upload_url"], content=data)
+    put = httpx.put(slot.json()["upload_url"], content=data, headers=slot.json()["upload_headers"])
     assert put.status_code == 200, put.text
     return client.post(f"/api/v1/ingest/captures/{slot.json()['capture_id']}/confirm", headers=camera_auth)
 

@@ -48,7 +48,9 @@ def get_capture(
     cap = get_owned(session, Capture, capture_id, principal, "capture")
     url = None
     if cap.status != CaptureStatus.pending and cap.purged_at is None:
-        url = storage.presigned_get(cap.object_key, dt.timedelta(seconds=settings.image_url_expiry_seconds))
+        url = storage.presigned_get(
+            cap.object_key, dt.timedelta(seconds=settings.image_url_expiry_seconds), content_type=cap.content_type
+        )
     return CaptureDetail(
         **CaptureOut.model_validate(cap).model_dump(),
         detections=[DetectionOut.model_validate(d) for d in sorted(cap.detections, key=lambda d: -d.score)],

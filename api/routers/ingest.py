@@ -50,6 +50,7 @@ def request_slot(
         size=body.size,
         captured_at=body.captured_at,
         multipart=body.multipart,
+        direct=body.direct,
     )
     response.status_code = 201 if slot.created else 200
     uploading = slot.upload_url is not None or slot.multipart is not None
@@ -57,6 +58,7 @@ def request_slot(
         capture_id=slot.capture.id,
         status=slot.capture.status,
         upload_url=slot.upload_url,
+        upload_headers=slot.upload_headers or {},
         expires_at=slot.capture.upload_expires_at if uploading else None,
         duplicate=not uploading,
         multipart=slot.multipart,

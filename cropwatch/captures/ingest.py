@@ -1,9 +1,15 @@
 """Accepting captures from cameras: presigned slot → confirm, or a direct upload.
 
-Idempotent per (camera, sha256). The uploader writes to a one-off `incoming/` key through a URL that takes
-exactly the declared number of bytes (the length is signed, cropwatch.core.presign); on confirm
-the server verifies size and sha256, checks the image header, and copies the bytes to the
-immutable `raw/` key the capture points at, so a leaked upload URL cannot change a stored capture.
+Idempotent per (camera, sha256). Two kinds of slot, both through URLs that take exactly the declared number of bytes
+(the length is signed, cropwatch.core.presign):
+
+* **direct** (``direct=True``, what CropWatch's own agents ask for): the URL writes the capture's final `raw/` key and
+  also signs ``x-amz-checksum-sha256`` (S3 verifies the body's SHA-256 and stores nothing else: 400 ``BadDigest``)
+  and ``if-none-match: *`` (S3 refuses any second write to the key: 412), so a leaked URL cannot change a stored
+  capture. The confirm reads the object's verified checksum (HEAD) and its first bytes for the image header: no
+  read-back, no copy, no delete (issue 16: most of what a confirm cost the API and the object store).
+* **legacy** (older agents): the uploader writes to a one-off `incoming/` key; on confirm the server reads the bytes
+  back, verifies size and sha256, checks the image header, and writes them to the immutable `raw/` key.
 
 A capture's ``sha256`` and ``size_bytes`` are those of the bytes the camera uploaded (what it declared for its slot,
 and the dedupe key: the same upload twice is one capture). The stored object is those bytes, except for a phone
@@ -28,13 +34,16 @@ from cropwatch.core.enums import CaptureStatus
 from cropwatch.core.i18n import Megabytes
 from cropwatch.core.orm import Camera, Capture
 from cropwatch.core.settings import Settings
-from cropwatch.core.storage import Storage, StorageError
+from cropwatch.core.storage import Storage, StorageError, sha256_header
 from cropwatch.core.timeutil import utcnow
 from inference.decode import ImageRejected, check_format, image_dimensions, primary_image
+from inference.phone_photos import may_declare_trailer
 
 log = logging.getLogger(__name__)
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 CONTENT_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
+#: bytes a direct slot's confirm reads for the image header (a JPEG's SOF follows its EXIF/XMP segments)
+HEAD_BYTES = 64 * 1024
 
 
 class IngestError(Exception):
@@ -52,6 +61,18 @@ class Slot:
     created: bool
     #: a multipart upload instead of upload_url: {"upload_id", "part_size", "parts": [{"part_number", "url", "done"}]}
     multipart: dict | None = None
+    #: headers the PUT to ``upload_url`` must carry exactly (a direct slot's checksum and no-overwrite condition)
+    upload_headers: dict[str, str] | None = None
+
+
+def direct_headers(sha256: str) -> dict[str, str]:
+    """What a direct slot's PUT signs and sends: S3 checks the body's SHA-256 and writes the key only once."""
+    return {"x-amz-checksum-sha256": sha256_header(sha256), "if-none-match": "*"}
+
+
+def is_direct(capture: Capture) -> bool:
+    """Whether the capture's pending upload goes straight to its final key (a direct slot)."""
+    return capture.upload_key is not None and capture.upload_key == capture.object_key
 
 
 def _part_sizes(size: int, part_size: int) -> list[int]:
@@ -196,6 +217,7 @@ def request_slot(
     size: int,
     captured_at: dt.datetime,
     multipart: bool = False,
+    direct: bool = False,
 ) -> Slot:
     sha256 = sha256.lower()
     _check_declared(settings, sha256, size, captured_at)
@@ -237,7 +259,8 @@ def request_slot(
                 multipart=multipart,
             )
         return _multipart_slot(session, storage, settings, cap, created, expires)
-    cap.upload_key = f"incoming/{camera.cooperative_id}/{camera.id}/{uuid.uuid4().hex}"
+    direct = direct and not multipart
+    cap.upload_key = cap.object_key if direct else f"incoming/{camera.cooperative_id}/{camera.id}/{uuid.uuid4().hex}"
     cap.upload_expires_at = utcnow() + expires
     cap.size_bytes = size
     try:
@@ -249,10 +272,19 @@ def request_slot(
             Slot(cap, None, False)
             if cap.status != CaptureStatus.pending
             else request_slot(
-                session, storage, settings, camera=camera, sha256=sha256, size=size, captured_at=captured_at
+                session,
+                storage,
+                settings,
+                camera=camera,
+                sha256=sha256,
+                size=size,
+                captured_at=captured_at,
+                direct=direct,
             )
         )
-    return Slot(cap, storage.presigned_put(cap.upload_key, expires, length=size), created)
+    headers = direct_headers(sha256) if direct else None
+    url = storage.presigned_put(cap.upload_key, expires, length=size, headers=headers)
+    return Slot(cap, url, created, upload_headers=headers)
 
 
 def confirm(session: Session, storage: Storage, settings: Settings, *, capture: Capture) -> Capture:
@@ -262,7 +294,8 @@ def confirm(session: Session, storage: Storage, settings: Settings, *, capture: 
         return capture
     if capture.multipart_upload_id:
         _complete_multipart(session, storage, settings, capture)
-    info = storage.stat(capture.upload_key) if capture.upload_key else None
+    direct = is_direct(capture)
+    info = storage.stat(capture.upload_key, checksum=direct) if capture.upload_key else None
     if info is None:
         if capture.upload_expires_at and capture.upload_expires_at < utcnow():
             raise IngestError(410, "upload_expired")
@@ -270,17 +303,22 @@ def confirm(session: Session, storage: Storage, settings: Settings, *, capture: 
     try:
         if info.size != capture.size_bytes:
             raise IngestError(422, "size_mismatch")
-        data = storage.get_bytes(capture.upload_key, max_bytes=settings.max_upload_bytes)
-        if hashlib.sha256(data).hexdigest() != capture.sha256:
-            raise IngestError(422, "sha256_mismatch")
-        image = check_image(settings, data, complete=False)
+        image = _checked_in_place(settings, storage, capture, info.sha256) if direct else None
+        if image is None:
+            data = storage.get_bytes(capture.upload_key, max_bytes=settings.max_upload_bytes)
+            if hashlib.sha256(data).hexdigest() != capture.sha256:
+                raise IngestError(422, "sha256_mismatch")
+            checked = check_image(settings, data, complete=False)
+            kept = None if direct and checked.data is data else checked.data
+            image = _InPlace(checked.fmt, checked.width, checked.height, kept)
     except IngestError:
         storage.remove(capture.upload_key)
         session.delete(capture)  # never accepted: nothing of it is kept
         session.commit()
         raise
-    storage.put_bytes(capture.object_key, image.data, CONTENT_TYPES[image.fmt])
-    upload_key = capture.upload_key
+    if image.data is not None:  # a legacy upload, or a direct one trimmed: the capture's object becomes these bytes
+        storage.put_bytes(capture.object_key, image.data, CONTENT_TYPES[image.fmt])
+    upload_key = None if direct else capture.upload_key
     capture.content_type, capture.width, capture.height = CONTENT_TYPES[image.fmt], image.width, image.height
     capture.status = CaptureStatus.stored
     capture.received_at = utcnow()
@@ -289,11 +327,49 @@ def confirm(session: Session, storage: Storage, settings: Settings, *, capture: 
     # only once the capture is accepted: a commit that fails (a cut database connection) leaves the slot and its
     # upload as they were, so the camera's retried confirm succeeds instead of finding its upload gone (409). An
     # upload left here by a failed remove is no slot's any more: the sweeper's clean_uploads removes it.
+    if upload_key is None:
+        return capture
     try:
         storage.remove(upload_key)
     except StorageError as exc:
         log.warning("capture %s: upload %s left for the sweeper (%s)", capture.id, upload_key, exc)
     return capture
+
+
+@dataclass(frozen=True)
+class _InPlace:
+    """A direct upload's header checked where it lies; ``data`` the bytes to write over it (a phone photo's primary
+    JPEG) or None to keep the object as uploaded."""
+
+    fmt: str
+    width: int
+    height: int
+    data: bytes | None
+
+
+def _checked_in_place(settings: Settings, storage: Storage, capture: Capture, verified: str | None) -> _InPlace | None:
+    """A direct upload checked without reading it whole: S3's verified checksum (HEAD) and the image header from its
+    first :data:`HEAD_BYTES`. None when the whole object must be read after all: the server keeps no checksum, the
+    header does not fit, or a JPEG declares appended pictures or video to trim."""
+    if verified is None:
+        return None
+    if verified != capture.sha256:
+        raise IngestError(422, "sha256_mismatch")
+    head = storage.get_head(capture.upload_key, HEAD_BYTES)
+    whole = len(head) >= capture.size_bytes
+    if whole:
+        image = check_image(settings, head, complete=False)
+        return _InPlace(image.fmt, image.width, image.height, None if image.data is head else image.data)
+    try:
+        fmt = check_format(head)
+        w, h = image_dimensions(head)
+    except ImageRejected:
+        return None  # a header longer than the head, or a refusal: the whole object decides
+    if w * h > settings.max_image_pixels:
+        raise IngestError(422, "image_too_many_pixels", pixels=w * h, limit=settings.max_image_pixels)
+    if fmt == "jpeg" and may_declare_trailer(head):
+        return None
+    return _InPlace(fmt, w, h, None)
 
 
 def direct_upload(

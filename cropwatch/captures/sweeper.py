@@ -14,6 +14,7 @@ from collections.abc import Callable
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from cropwatch.captures.ingest import is_direct
 from cropwatch.core.enums import CaptureStatus
 from cropwatch.core.orm import Capture
 from cropwatch.core.timeutil import utcnow
@@ -66,7 +67,8 @@ def clean_uploads(
     after confirm (or to an expired slot) leaves an object nobody reads. Every object under ``incoming/`` that is
     not the upload of a pending slot is removed, and pending slots expired for longer than ``grace`` are dropped
     (never accepted: the camera asks for a new slot). The set of expected keys is read *after* listing, so an upload
-    whose slot was created meanwhile is kept."""
+    whose slot was created meanwhile is kept. A direct slot's upload lies at its capture's own key: it goes with
+    its expired slot."""
     now = now or utcnow()
     keys = storage.list_keys("incoming/")[:limit]
     removed_slots = 0
@@ -84,6 +86,8 @@ def clean_uploads(
                     storage.abort_multipart(cap.upload_key, cap.multipart_upload_id)
                 except Exception:  # noqa: BLE001 - the upload may be gone already
                     log.info("capture %s: multipart upload already gone", cap.id)
+            if is_direct(cap):
+                storage.remove(cap.upload_key)  # S3 answers a missing key's DELETE with 204 too
             s.delete(cap)
             removed_slots += 1
     with sessions() as s:

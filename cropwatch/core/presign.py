@@ -35,11 +35,14 @@ def presign_put(
     region: str,
     expires: dt.timedelta,
     extra_query: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
     now: dt.datetime | None = None,
 ) -> str:
     """A PUT URL for ``bucket/key`` valid for ``expires`` that accepts a body of exactly ``length`` bytes.
 
-    ``base_url`` is ``scheme://host[:port]`` exactly as the uploader will reach it (the host is signed)."""
+    ``base_url`` is ``scheme://host[:port]`` exactly as the uploader will reach it (the host is signed). ``headers``
+    are signed too: the uploader must send each with exactly this value (e.g. ``x-amz-checksum-sha256``, which makes
+    S3 verify the body, and ``if-none-match: *``, which makes it refuse a second write to the key)."""
     if length < 0:
         raise ValueError("length must not be negative")
     scheme, _, host = base_url.partition("://")
@@ -49,6 +52,9 @@ def presign_put(
     now = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
     amz_date, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
     scope = f"{day}/{region}/s3/aws4_request"
+    signed = {k.lower().strip(): str(v).strip() for k, v in (headers or {}).items()}
+    signed.update({"content-length": str(length), "host": host})
+    names = ";".join(sorted(signed))
     query = dict(extra_query or {})
     query.update(
         {
@@ -56,7 +62,7 @@ def presign_put(
             "X-Amz-Credential": f"{access_key}/{scope}",
             "X-Amz-Date": amz_date,
             "X-Amz-Expires": str(int(expires.total_seconds())),
-            "X-Amz-SignedHeaders": "content-length;host",
+            "X-Amz-SignedHeaders": names,
         }
     )
     canonical_query = "&".join(f"{_enc(k)}={_enc(v)}" for k, v in sorted(query.items()))
@@ -66,8 +72,8 @@ def presign_put(
             "PUT",
             path,
             canonical_query,
-            f"content-length:{length}\nhost:{host}\n",
-            "content-length;host",
+            "".join(f"{name}:{signed[name]}\n" for name in sorted(signed)),
+            names,
             "UNSIGNED-PAYLOAD",
         ]
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import functools
 import io
@@ -39,6 +41,22 @@ class ObjectInfo:
     key: str
     size: int
     content_type: str | None
+    #: the SHA-256 (hex) S3 verified when the object was written with ``x-amz-checksum-sha256``; None otherwise, or
+    #: when the server keeps no checksums
+    sha256: str | None = None
+
+
+def sha256_header(hex_digest: str) -> str:
+    """The ``x-amz-checksum-sha256`` value (base64 of the digest) for a hex SHA-256."""
+    return base64.b64encode(bytes.fromhex(hex_digest)).decode()
+
+
+def _hex_checksum(value: str | None) -> str | None:
+    try:
+        raw = base64.b64decode(value or "", validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw.hex() if len(raw) == 32 else None
 
 
 class Storage:
@@ -94,17 +112,38 @@ class Storage:
             resp.release_conn()
         return data
 
-    @_observed("stat")
-    def stat(self, key: str) -> ObjectInfo | None:
+    @_observed("get_range")
+    def get_head(self, key: str, length: int) -> bytes:
+        """The object's first ``length`` bytes (all of a shorter one): one ranged GET."""
         try:
-            st = self._client.stat_object(self.bucket, key)
+            resp = self._client.get_object(self.bucket, key, offset=0, length=length)
+        except S3Error as exc:
+            if exc.code == "NoSuchKey":
+                raise FileNotFoundError(key) from exc
+            raise StorageError(str(exc)) from exc
+        except Exception as exc:
+            raise StorageError(f"object storage unreachable: {exc}") from exc
+        try:
+            return resp.read(length)
+        finally:
+            resp.close()
+            resp.release_conn()
+
+    @_observed("stat")
+    def stat(self, key: str, *, checksum: bool = False) -> ObjectInfo | None:
+        """Size and type of an object (None when there is none); with ``checksum`` also the SHA-256 S3 verified
+        on write (``x-amz-checksum-mode: ENABLED``), when it has one."""
+        extra = {"x-amz-checksum-mode": "ENABLED"} if checksum else None
+        try:
+            st = self._client.stat_object(self.bucket, key, extra_headers=extra)
         except S3Error as exc:
             if exc.code in ("NoSuchKey", "NoSuchObject", "NotFound"):
                 return None
             raise StorageError(str(exc)) from exc
         except Exception as exc:
             raise StorageError(f"object storage unreachable: {exc}") from exc
-        return ObjectInfo(key=key, size=st.size or 0, content_type=st.content_type)
+        sha = _hex_checksum(st.metadata.get("x-amz-checksum-sha256")) if checksum and st.metadata else None
+        return ObjectInfo(key=key, size=st.size or 0, content_type=st.content_type, sha256=sha)
 
     @_observed("remove")
     def remove(self, key: str) -> None:
@@ -120,12 +159,20 @@ class Storage:
         except Exception as exc:
             raise StorageError(str(exc)) from exc
 
-    def presigned_put(self, key: str, expires: dt.timedelta, *, length: int) -> str:
-        """A PUT URL that takes exactly ``length`` bytes (the length is signed: cropwatch.core.presign)."""
-        return self._public_url(presign_put(**self._signing, key=key, length=length, expires=expires))
+    def presigned_put(
+        self, key: str, expires: dt.timedelta, *, length: int, headers: dict[str, str] | None = None
+    ) -> str:
+        """A PUT URL that takes exactly ``length`` bytes (the length is signed: cropwatch.core.presign), and only
+        with ``headers`` sent as given (they are signed too)."""
+        return self._public_url(presign_put(**self._signing, key=key, length=length, expires=expires, headers=headers))
 
-    def presigned_get(self, key: str, expires: dt.timedelta) -> str:
-        return self._public_url(self._client.presigned_get_object(self.bucket, key, expires=expires))
+    def presigned_get(self, key: str, expires: dt.timedelta, *, content_type: str | None = None) -> str:
+        """A GET URL; ``content_type`` is what S3 answers with (``response-content-type``: a direct upload is stored
+        with the type its camera sent, usually ``application/octet-stream``)."""
+        extra = {"response-content-type": content_type} if content_type else None
+        return self._public_url(
+            self._client.presigned_get_object(self.bucket, key, expires=expires, response_headers=extra)
+        )
 
     # multipart uploads (large frames from field agents, resumable part by part) ------------------------------
 

@@ -73,7 +73,7 @@ def test_undeclared_data_after_a_diary_photo_is_still_refused(client, tenant_a, 
     assert storage.list_keys(f"diary/{tenant_a.cooperative_id}/") == []
 
 
-@pytest.mark.parametrize("flow", ["direct", "presigned"])
+@pytest.mark.parametrize("flow", ["direct", "presigned", "presigned-direct-slot"])
 @pytest.mark.parametrize("name", PHONE_PHOTOS)
 def test_a_phone_photo_capture_stores_the_primary_image(client, tenant_a, storage, sessions, enqueued, name, flow):
     """The capture keeps the sha256 and size of what was uploaded (its dedupe key: the same file again is the same
@@ -86,7 +86,7 @@ def test_a_phone_photo_capture_stores_the_primary_image(client, tenant_a, storag
         assert resp.status_code == 201, resp.text
         body = resp.json()["capture"]
     else:
-        resp = presigned_upload(client, tenant_a.camera_auth, data)
+        resp = presigned_upload(client, tenant_a.camera_auth, data, direct=flow.endswith("direct-slot"))
         assert resp.status_code == 200, resp.text
         body = resp.json()
     assert (body["width"], body["height"], body["status"]) == (320, 240, "stored")

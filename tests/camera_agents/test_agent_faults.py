@@ -20,6 +20,8 @@ from agent_testkit import ListSource, agent_config, jpeg, running, sha, wait_for
 
 from camera_agents.agent import Agent
 from camera_agents.sources import Frame
+from camera_agents.uploader import Api, LinkDown
+from cropwatch.core.orm import Capture
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -257,3 +259,33 @@ def test_edge_agent_downloads_the_model_and_its_detections_raise_alerts_on_the_s
         for alert in alerts:  # a garden camera's day is its highest photo of that class (score ≥ rule), counted once
             per_photo = Counter(d.capture_id for d in dets if d.class_name == alert.class_name and d.score >= 0.0)
             assert alert.count == max(per_photo.values())
+
+
+def test_an_upload_whose_put_landed_before_the_link_dropped_is_not_sent_again(field):
+    """A direct slot's PUT landed but the confirm never got through (the link dropped): the retried upload gets a
+    new URL to the same key, S3 answers its write-once PUT with 412 (the verified bytes are there) and the agent
+    confirms instead of failing; one capture, stored once."""
+    frame = jpeg(7, size=(300, 400))
+    api = Api(field.api_url, field.token, timeout=10, connect_timeout=3)
+    confirm, put, etags = api.confirm, api.put, []
+    api.put = lambda url, data, signed=None: etags.append(put(url, data, signed)) or etags[-1]
+
+    def link_drops(capture_id, body):
+        field.api.down()
+        try:
+            return confirm(capture_id, body)
+        finally:
+            field.api.up()
+
+    api.confirm = link_drops
+    with pytest.raises(LinkDown):
+        api.upload(frame, "2026-12-04T06:00:00+07:00")
+    assert field.captures() == {sha(frame): "pending"}
+    api.confirm = confirm
+    result = api.upload(frame, "2026-12-04T06:00:00+07:00")
+    assert not result.duplicate
+    assert field.capture_rows() == [(sha(frame), "stored")]
+    assert etags[0] and etags[1] is None  # the first PUT stored the frame, the second was refused as written (412)
+    with field.sessions() as s:
+        assert field.storage.get_bytes(s.get(Capture, result.capture_id).object_key) == frame
+    api.close()
