@@ -143,6 +143,15 @@ def main() -> None:
         action="store_true",
         help="sample the API and the first worker with py-spy and print their CPU per capture by step",
     )
+    ap.add_argument(
+        "--layout",
+        default="embedded",
+        choices=["embedded", "distributed"],
+        help="embedded: weed mini, Redis, SQLite unless given; distributed: a SeaweedFS cluster (master, 2 volume "
+        "servers replicating 001, filer, S3 gateway) and a private RabbitMQ node (unless --broker-url), on "
+        "--database-url (PostgreSQL)",
+    )
+    ap.add_argument("--apis", type=int, default=1, help="API processes (cameras spread over them)")
     ap.add_argument("--step-seconds", type=float, default=60.0)
     ap.add_argument("--confirm-fraction", type=float, default=0.8)
     ap.add_argument(
@@ -176,11 +185,33 @@ def main() -> None:
         os.environ.get("CROPWATCH_S3_ACCESS_KEY", "cropwatch"),
         os.environ.get("CROPWATCH_S3_SECRET_KEY", "cropwatch-dev-secret"),
     )
+    cluster_procs: dict[str, int] = {}
+    if args.layout == "distributed":
+        from cropwatch.cluster import PrivateRabbitMQ, SeaweedFSCluster, quiet_port
+
+        if not args.database_url:
+            raise SystemExit("--layout distributed runs on PostgreSQL: give --database-url postgresql+psycopg://…")
+        cluster = SeaweedFSCluster(
+            work / "seaweedfs", s3_port=quiet_port(), access_key="bench", secret_key="bench-secret"
+        ).start()
+        servers.append(cluster)
+        s3_endpoint, access, secret = cluster.endpoint, "bench", "bench-secret"
+        cluster_procs = {f"seaweedfs {k}": pid for k, pid in cluster.pids.items()}
+        if not args.broker_url:
+            rabbit = PrivateRabbitMQ(work / "rabbitmq").start()
+            servers.append(rabbit)
+            args.broker_url = rabbit.url
+            cluster_procs["rabbitmq"] = rabbit.pid
     if not s3_endpoint:
         s3 = EmbeddedS3(work / "s3", s3_port=free_port(), access_key="bench", secret_key="bench-secret").start()
         servers.append(s3)
         s3_endpoint, access, secret = s3.endpoint, "bench", "bench-secret"
     broker = args.broker_url
+    heartbeat_redis = None
+    if broker and broker.startswith("amqp"):  # heartbeats and rate limits stay on a Redis beside RabbitMQ
+        hb = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="cwr-"))).start()
+        servers.append(hb)
+        heartbeat_redis = hb.url
     if not broker:
         redis = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="cwr-"))).start()
         servers.append(redis)
@@ -251,6 +282,7 @@ def main() -> None:
             "CROPWATCH_ONNX_PARALLEL": "1" if args.workers > 1 else "2",
             "PYTHONUNBUFFERED": "1",
         }
+        | ({"CROPWATCH_HEARTBEAT_REDIS_URL": heartbeat_redis} if heartbeat_redis else {})
     )
     port = free_port()
     logs = open(work / "stack.log", "w")
@@ -268,27 +300,31 @@ def main() -> None:
         children.append(p)
         return p
 
-    procs = {"api": spawn("api", "--port", str(port)).pid}
+    api_ports = [port] + [free_port() for _ in range(args.apis - 1)]
+    procs = {("api" if i == 0 else f"api{i + 1}"): spawn("api", "--port", str(p)).pid for i, p in enumerate(api_ports)}
     for w in range(args.workers):
         procs[f"worker{w + 1}"] = spawn("worker", "--queues", "inference,maintenance", "--loglevel", "WARNING").pid
     # the sweeper, as in production: it re-queues a capture whose worker claim lapsed (a 20-minute soak without it
     # ended with 1 of 12,000 captures left `processing`)
     procs["beat"] = spawn("beat", "--loglevel", "WARNING").pid
     for srv in servers:
-        name = "s3" if isinstance(srv, EmbeddedS3) else "redis"
-        procs[name] = srv.proc.pid
+        if isinstance(srv, (EmbeddedS3, EmbeddedRedis)):
+            name = "s3" if isinstance(srv, EmbeddedS3) else ("redis" if "redis" not in procs else "redis (heartbeats)")
+            procs[name] = srv.proc.pid
+    procs.update(cluster_procs)
     procs["cameras (this script)"] = os.getpid()
-    base = f"http://127.0.0.1:{port}"
+    bases = [f"http://127.0.0.1:{p}" for p in api_ports]
     deadline = time.monotonic() + 90
-    while True:
-        try:
-            if httpx.get(base + "/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise SystemExit(f"API did not start; see {work / 'stack.log'}")
-        time.sleep(0.5)
+    for b in bases:
+        while True:
+            try:
+                if httpx.get(b + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(f"API did not start; see {work / 'stack.log'}")
+            time.sleep(0.5)
     time.sleep(5)  # workers load the model
 
     photos = sorted((ROOT.parent / "shared" / "datasets" / "rice-pests" / "images" / "test").glob("*.jpg"))
@@ -298,8 +334,8 @@ def main() -> None:
     http = urllib3.PoolManager(maxsize=args.cameras + 4, timeout=urllib3.Timeout(connect=5, read=30), retries=False)
     farmer_auth: dict[str, str] = {}
 
-    def call(method: str, url: str, **kw) -> urllib3.BaseHTTPResponse:
-        return http.request(method, url if url.startswith("http") else base + url, **kw)
+    def call(method: str, url: str, api: int = 0, **kw) -> urllib3.BaseHTTPResponse:
+        return http.request(method, url if url.startswith("http") else bases[api % len(bases)] + url, **kw)
 
     def waiting() -> int:
         with sessions() as s:
@@ -338,6 +374,7 @@ def main() -> None:
                         slot = call(
                             "POST",
                             "/api/v1/ingest/slots",
+                            i,
                             headers=auth,
                             body=json.dumps(
                                 {
@@ -356,7 +393,7 @@ def main() -> None:
                             put = call("PUT", body["upload_url"], body=data, headers=signed)
                             if put.status >= 300 and not (put.status == 412 and signed):  # 412: an earlier try
                                 raise RuntimeError(f"put {put.status}")
-                        conf = call("POST", f"/api/v1/ingest/captures/{body['capture_id']}/confirm", headers=auth)
+                        conf = call("POST", f"/api/v1/ingest/captures/{body['capture_id']}/confirm", i, headers=auth)
                         if conf.status >= 300:
                             raise RuntimeError(f"confirm {conf.status}")
                         with lock:

@@ -22,6 +22,22 @@ MAINTENANCE_QUEUE = "maintenance"
 TRAINING_QUEUE = "training"  # its own workers: a training job must not hold up detection
 
 
+def _transport_options(settings: Settings) -> dict:
+    """Per broker. RabbitMQ: publisher confirms (a publish returns once the broker holds the message; Celery's
+    queues there are durable and its messages persistent by default), and an unacknowledged message comes back as
+    soon as its worker's connection drops. Redis: the visibility timeout plays that part."""
+    if settings.celery_broker_url.startswith(("amqp://", "amqps://", "pyamqp://")):
+        return {"confirm_publish": True}
+    return {
+        "visibility_timeout": settings.broker_visibility_timeout,
+        # kombu >= 5.7 scans for unacknowledged messages only every interval x throttle (10 s x 10 by default),
+        # which re-delivers up to 100 s after the visibility timeout: scan every few seconds instead (one
+        # cheap ZRANGE per worker)
+        "unacked_restore_interval": max(1, min(10, settings.broker_visibility_timeout // 2)),
+        "unacked_restore_throttle": 1,
+    }
+
+
 def make_celery(settings: Settings) -> Celery:
     app = Celery("cropwatch", broker=settings.celery_broker_url, include=["cropwatch.worker.tasks", "training.tasks"])
     app.conf.update(
@@ -39,14 +55,7 @@ def make_celery(settings: Settings) -> Celery:
             DELIVER_TASK: {"queue": MAINTENANCE_QUEUE},
             RETENTION_TASK: {"queue": MAINTENANCE_QUEUE},
         },
-        broker_transport_options={
-            "visibility_timeout": settings.broker_visibility_timeout,
-            # kombu >= 5.7 scans for unacknowledged messages only every interval x throttle (10 s x 10 by default),
-            # which re-delivers up to 100 s after the visibility timeout: scan every few seconds instead (one
-            # cheap ZRANGE per worker)
-            "unacked_restore_interval": max(1, min(10, settings.broker_visibility_timeout // 2)),
-            "unacked_restore_throttle": 1,
-        },
+        broker_transport_options=_transport_options(settings),
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
         worker_hijack_root_logger=False,
