@@ -76,6 +76,7 @@ def test_metadata(detector, random_onnx):
     assert detector.provider == "cpu"
     opts = detector.session.get_session_options()
     assert opts.intra_op_num_threads == 1 and opts.inter_op_num_threads == 1
+    assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"  # no busy-waiting between calls
     assert random_onnx.name in repr(detector)
 
 
