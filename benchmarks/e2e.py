@@ -312,6 +312,19 @@ def main() -> None:
             name = "s3" if isinstance(srv, EmbeddedS3) else ("redis" if "redis" not in procs else "redis (heartbeats)")
             procs[name] = srv.proc.pid
     procs.update(cluster_procs)
+    if db_url.startswith(
+        "postgresql"
+    ):  # the server's CPU too, when it runs on this machine (its backends are children)
+        postmaster = next(
+            (
+                p
+                for p in psutil.process_iter(["name", "ppid"])
+                if p.info["name"] in ("postgres", "postmaster") and p.info["ppid"] in (0, 1)
+            ),
+            None,
+        )
+        if postmaster is not None:
+            procs["postgresql (whole server)"] = postmaster.pid
     procs["cameras (this script)"] = os.getpid()
     bases = [f"http://127.0.0.1:{p}" for p in api_ports]
     deadline = time.monotonic() + 90
