@@ -14,12 +14,14 @@ from pathlib import Path
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from cropwatch.core.enums import AlertLevel, CameraKind, DiaryType, ModelStage, ModelTask, Role
+from cropwatch.core.enums import AlertLevel, CameraKind, CaptureStatus, DiaryType, ModelStage, ModelTask, Role
 from cropwatch.core.orm import (
     AlertRule,
     Camera,
+    Capture,
     Certification,
     Cooperative,
+    Detection,
     DiaryEntry,
     Farm,
     HarvestLot,
@@ -178,15 +180,13 @@ def seed_demo(session: Session, tokens_file: Path) -> list[DemoCamera]:
         session.flush()
     vegetables = _vegetable_plot(session, coop.id)
     plots = list(session.scalars(select(Plot).where(Plot.cooperative_id == coop.id).order_by(Plot.id)))
-    for cam in session.scalars(select(Camera).where(Camera.cooperative_id == coop.id)):
-        session.delete(cam)  # tokens were lost with the file: issue new cameras
-    session.flush()
     specs = [
         (plots[0], "Bẫy dính A1", CameraKind.sticky_trap, ModelTask.pest, "sticky-trap"),
         (plots[1], "Camera ruộng A2", CameraKind.garden, ModelTask.pest, "rice-pests"),
         (plots[2], "Camera quả B1", CameraKind.fruit, ModelTask.ripeness, "tomato"),
         (vegetables, "Camera rau C1", CameraKind.garden, ModelTask.pest, "field-pests"),
     ]
+    _drop_other_cameras(session, coop.id, {(plot.id, name) for plot, name, *_ in specs})
     cams = [
         _demo_camera(session, plot, name, kind, task, photos, interval_s=10) for plot, name, kind, task, photos in specs
     ]
@@ -284,6 +284,11 @@ def seed_union(session: Session, home: Cooperative) -> None:
             if session.scalar(select(PlotSeason.id).where(PlotSeason.plot_id == plot.id).limit(1)) is not None:
                 continue
             _past_seasons(session, rng, coop, plot, realised)
+            session.flush()
+            for cam in session.scalars(
+                select(Camera).where(Camera.plot_id == plot.id, Camera.kind == CameraKind.fruit)
+            ):
+                _past_ripeness(session, cam, plot)
     session.flush()
 
 
@@ -320,30 +325,127 @@ def _union_cameras(session: Session) -> list[DemoCamera]:
     for code, (name, kind, task, photos) in UNION_CAMERAS.items():
         coop = session.scalar(select(Cooperative).where(Cooperative.code == code))
         plot = session.scalar(select(Plot).where(Plot.cooperative_id == coop.id).order_by(Plot.id))
-        for cam in session.scalars(select(Camera).where(Camera.cooperative_id == coop.id)):
-            session.delete(cam)
-        session.flush()
+        _drop_other_cameras(session, coop.id, {(plot.id, name)})
         out.append(_demo_camera(session, plot, name, kind, task, photos, interval_s=20))
     return out
+
+
+def _drop_other_cameras(session: Session, cooperative_id: int, keep: set[tuple[int, str]]) -> None:
+    """Remove the cooperative's cameras that are not the demo's (plot, name) ones."""
+    for cam in session.scalars(select(Camera).where(Camera.cooperative_id == cooperative_id)):
+        if (cam.plot_id, cam.name) not in keep:
+            session.delete(cam)
+    session.flush()
 
 
 def _demo_camera(
     session: Session, plot: Plot, name: str, kind: CameraKind, task: ModelTask, photos: str, *, interval_s: int
 ) -> DemoCamera:
-    """A camera on ``plot`` with a new device token, and what the demo's sender needs of it."""
+    """The camera ``name`` on ``plot`` with a new device token (created if missing: a camera whose token file was
+    lost keeps its photos and history), and what the demo's sender needs of it. A new fruit camera on a plot with
+    finished seasons gets what it saw in them (:func:`_past_ripeness`)."""
     token = new_token("cam")
-    cam = Camera(
-        cooperative_id=plot.cooperative_id,
-        plot_id=plot.id,
-        name=name,
-        kind=kind,
-        model_task=task,
-        token_hash=token_hash(token),
-        capture_interval_s=interval_s,
-    )
-    session.add(cam)
+    cam = session.scalar(select(Camera).where(Camera.plot_id == plot.id, Camera.name == name))
+    if cam is None:
+        cam = Camera(
+            cooperative_id=plot.cooperative_id,
+            plot_id=plot.id,
+            name=name,
+            kind=kind,
+            model_task=task,
+            capture_interval_s=interval_s,
+        )
+        session.add(cam)
+    cam.token_hash = token_hash(token)
     session.flush()
+    if kind == CameraKind.fruit:
+        _past_ripeness(session, cam, plot)
     return DemoCamera(camera_id=cam.id, name=name, kind=kind.value, token=token, photos=photos)
+
+
+#: fruit a demo fruit camera "saw" in each photo of a past season
+_FRUIT_SEEN = 24
+
+
+def _past_ripeness(session: Session, cam: Camera, plot: Plot) -> None:
+    """What ``cam`` saw of the plot's finished seasons: one photo a day from two weeks before each season's first
+    pick to a week past the middle of its picking, its fruit counted by class (the ripeness model's), the ripe share rising along a
+    logistic curve that reaches 80% in the middle of the season's picking (synthetic, seeded per season; the photos
+    themselves are not kept: `purged_at`, as the retention policy leaves old photos). The forecast's timing backtest
+    (:func:`cropwatch.union.forecast.timing_backtest`) replays these. Idempotent per season."""
+    import math
+
+    prof = DEFAULT_PROFILES.get(plot.crop)
+    if prof is None:
+        return
+    seasons = session.scalars(
+        select(PlotSeason).where(PlotSeason.plot_id == plot.id).order_by(PlotSeason.planting_date)
+    )
+    for season in seasons:
+        first = session.scalar(
+            select(HarvestLot.harvested_on)
+            .where(HarvestLot.plot_id == plot.id, HarvestLot.harvested_on >= season.planting_date)
+            .where(HarvestLot.harvested_on <= season.ended_on)
+            .order_by(HarvestLot.harvested_on)
+            .limit(1)
+        )
+        if first is None:
+            continue
+        days = range(-14, prof.harvest_days // 2 + 8)  # two weeks before the first pick to past the middle
+        window = (dt.datetime.combine(first + dt.timedelta(days=days[0]), dt.time(0), LOCAL_TZ),
+                  dt.datetime.combine(first + dt.timedelta(days=days[-1] + 1), dt.time(0), LOCAL_TZ))  # fmt: skip
+        seen = session.scalar(
+            select(Capture.id).where(Capture.camera_id == cam.id, Capture.captured_at.between(*window)).limit(1)
+        )
+        if seen is not None:
+            continue
+        rng = random.Random(f"{plot.name}/{season.planting_date}")
+        t80 = prof.harvest_days / 2 + rng.gauss(0, 2)  # days after the first pick
+        slope = 5.0
+        mid = t80 - slope * math.log(4)
+        for d in days:
+            day = first + dt.timedelta(days=d)
+            share = min(1.0, max(0.0, 1 / (1 + math.exp(-(d - mid) / slope)) + rng.gauss(0, 0.02)))
+            ripe = round(share * _FRUIT_SEEN)
+            turning = round((_FRUIT_SEEN - ripe) * 0.3)
+            counts = {"ripe": ripe, "turning": turning, "unripe": _FRUIT_SEEN - ripe - turning}
+            at = dt.datetime.combine(day, dt.time(9), LOCAL_TZ)
+            cap = Capture(
+                cooperative_id=cam.cooperative_id,
+                camera_id=cam.id,
+                plot_id=plot.id,
+                object_key=f"raw/{cam.cooperative_id}/{cam.id}/past/{secrets.token_hex(12)}.jpg",
+                sha256=secrets.token_hex(32),
+                size_bytes=0,
+                width=1280,
+                height=720,
+                captured_at=at,
+                received_at=at,
+                processed_at=at,
+                purged_at=at,
+                status=CaptureStatus.done,
+            )
+            session.add(cap)
+            session.flush()
+            k = 0
+            for class_id, name in enumerate(("unripe", "turning", "ripe")):  # the shipped ripeness model's classes
+                for _ in range(counts[name]):
+                    x, y = 40 + (k % 8) * 150, 40 + (k // 8) * 200
+                    session.add(
+                        Detection(
+                            cooperative_id=cam.cooperative_id,
+                            capture_id=cap.id,
+                            class_id=class_id,
+                            class_name=name,
+                            score=0.8,
+                            x1=x,
+                            y1=y,
+                            x2=x + 90,
+                            y2=y + 90,
+                        )
+                    )
+                    k += 1
+    session.flush()
 
 
 #: a season's diary in the demo (days after planting, type, title, product, active ingredient, dose, interval), per
@@ -407,7 +509,11 @@ def _past_seasons(session: Session, rng, coop: Cooperative, plot: Plot, realised
     length = prof.days_to_harvest + prof.harvest_days + 20  # planting to planting, with a fallow
     for k in range(PAST_SEASONS, 0, -1):
         planted = plot.planting_date - dt.timedelta(days=length * k)
-        start = planted + dt.timedelta(days=prof.days_to_harvest)
+        typed = planted + dt.timedelta(days=prof.days_to_harvest)  # what the member wrote as the expected harvest
+        # the weather moves the real first pick from the typed date (a seeded ±5 days per season, its own stream so
+        # the yields keep theirs)
+        late = round(random.Random(f"{coop.code}/{plot.name}/{k}").gauss(0, 5))
+        start = typed + dt.timedelta(days=max(-10, min(10, late)))
         ended = start + dt.timedelta(days=prof.harvest_days)
         session.add(
             PlotSeason(
@@ -417,7 +523,7 @@ def _past_seasons(session: Session, rng, coop: Cooperative, plot: Plot, realised
                 variety=plot.variety,
                 area_m2=plot.area_m2,
                 planting_date=planted,
-                expected_harvest=start,
+                expected_harvest=typed,
                 ended_on=ended,
             )
         )

@@ -90,6 +90,7 @@ def test_the_demo_union_has_three_cooperatives_with_past_seasons_to_forecast_fro
         seasons = s.scalar(select(func.count(PlotSeason.id)))
         lots = s.scalar(select(func.count(HarvestLot.id)))
         back = forecast.backtest(s, [c.id for c in union])
+        timing = forecast.timing_backtest(s, [c.id for c in union])
         ahead = forecast.weekly(s, [c.id for c in union], weeks=12)
     assert crops == {"demo": {"lúa", "cà chua", "cải bắp"}, "demo-rau": {"cải bắp"}, "demo-cachua": {"cà chua"}}
     assert seasons == 40 and lots > seasons  # 10 plots × 4 seasons; tomatoes are picked several times
@@ -97,6 +98,10 @@ def test_the_demo_union_has_three_cooperatives_with_past_seasons_to_forecast_fro
         b["mape_forecast"] < b["mape_naive"] for b in back.values()
     )
     assert not ahead["missing"] and {r["crop"] for r in ahead["rows"]} == {"lúa", "cà chua", "cải bắp"}
+    # the fruit cameras' past seasons time the picking once the fruit turns; before that the typed date stands
+    assert timing[0]["seasons"] == 8 and timing[0]["from_camera"] == 0
+    assert timing[0]["mae_days_forecast"] == timing[0]["mae_days_naive"] > 0
+    assert timing[14]["from_camera"] == 8 and timing[14]["mae_days_forecast"] < timing[14]["mae_days_naive"]
     # each cooperative's counts and harvest windows come from a camera of its own, through the real pipeline
     with sessions() as s:
         by_coop = {
@@ -132,3 +137,24 @@ def _union_camera_ids(sessions) -> set[int]:
     with sessions() as s:
         home = s.scalar(select(Cooperative).where(Cooperative.code == "demo"))
         return set(s.scalars(select(Camera.id).where(Camera.cooperative_id != home.id)))
+
+
+def test_seeding_again_without_the_token_file_keeps_the_cameras_and_what_they_saw(sessions, tmp_path):
+    """The token file lost (a new data folder for the sender): every demo camera gets a new token, but it is the same
+    camera, with its photos and counts (the fruit cameras' past seasons feed the forecast's timing backtest)."""
+    from sqlalchemy import func
+
+    from cropwatch.core.orm import Capture
+
+    with sessions() as s:
+        first = seed_demo(s, tmp_path / "cameras.json")
+    with sessions() as s:
+        photos = s.scalar(select(func.count(Capture.id)))
+    (tmp_path / "cameras.json").unlink()
+    with sessions() as s:
+        again = seed_demo(s, tmp_path / "cameras.json")
+    with sessions() as s:
+        assert s.scalar(select(func.count(Capture.id))) == photos > 0
+        assert s.scalar(select(func.count(Camera.id))) == len(first)
+    assert [c.camera_id for c in again] == [c.camera_id for c in first]
+    assert all(a.token != b.token for a, b in zip(again, first))

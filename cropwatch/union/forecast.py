@@ -7,14 +7,16 @@ its profile for the crop, else :data:`DEFAULT_PROFILES`), **corrected by evidenc
   of the crop (``plot_seasons`` and the lots harvested in them) scales the profile's yield; the spread of those
   ratios gives the band (±20% until three seasons are recorded);
 - *harvests already recorded* this season (lots since planting) are taken off what is still to come;
-- *the ripeness camera*: where a fruit camera watches the plot, the harvest is centred on the day the ripe share
-  reaches 80% by the trend of its last 7 days (:func:`cropwatch.alerts.rules.harvest_eta_days`), not on the date
-  the member typed.
+- *the ripeness camera*: where a fruit camera watches the plot and the ripe share has reached 30% (the harvest
+  window rule's default level: before that a straight line through the last days of a slow start runs off by
+  months), the picking is centred on the day the ripe share reaches 80% by the trend of its last 7 days
+  (:func:`cropwatch.alerts.rules.harvest_eta_days`), not on the date the member typed.
 
-Timing: the plot's expected harvest date (or planting date + the profile's days), the output spread evenly over
-the profile's harvest days. A plot without area or dates is listed with what is missing, never guessed.
+Timing: the picking starts on the plot's expected harvest date (the first pick, as members write it; or the planting
+date + the profile's days) and the output is spread evenly over the profile's harvest days. A plot without area or dates is listed with what is missing, never guessed.
 :func:`backtest` replays the finished seasons in order and prints the forecast's error (MAPE) next to the naive
-baseline (area × profile yield, no evidence).
+baseline (area × profile yield, no evidence); :func:`timing_backtest` does the same for the timing of fruit crops
+watched by a fruit camera (days off the first pick, against the typed date).
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ FRUIT_CROPS = ("cà chua",)
 #: the band until a cooperative has three finished seasons of a crop
 DEFAULT_BAND = 0.2
 RIPE_TARGET = 0.8
+#: the ripe share from which the camera's trend times the picking (the harvest window rule's default level)
+RIPE_TRUSTED = 0.3
 
 
 def profile_for(session: Session, cooperative_id: int, crop: str, variety: str | None) -> Profile | None:
@@ -120,6 +124,8 @@ def _ripeness_centre(session: Session, plot: Plot, today: dt.date) -> dt.date | 
         got = ripe_share(session, plot_id=plot.id, day=today - dt.timedelta(days=back), min_score=0.25)
         if got is not None:
             series.append((6 - back, got[0]))
+    if not series or series[-1][1] < RIPE_TRUSTED:
+        return None
     eta = harvest_eta_days(series, RIPE_TARGET)
     return None if eta is None else today + dt.timedelta(days=round(eta))
 
@@ -132,7 +138,7 @@ class PlotForecast:
     total_kg: float  # the season's expected output
     harvested_kg: float  # recorded so far this season
     by_day: dict[dt.date, tuple[float, float, float]]  # still to come: day -> (expected, low, high) kg
-    centre: dt.date
+    centre: dt.date  # the middle of the picking
     how: list[str] = field(default_factory=list)  # i18n keys: how the figure was made
 
 
@@ -156,18 +162,18 @@ def plot_forecast(session: Session, plot: Plot, today: dt.date) -> PlotForecast 
     cal = calibration(session, plot.cooperative_id, plot.crop, before=plot.planting_date or today)
     if cal.seasons:
         how.append("forecast_how_calibrated")
-    centre = plot.expected_harvest or plot.planting_date + dt.timedelta(days=prof.days_to_harvest)
+    first = plot.expected_harvest or plot.planting_date + dt.timedelta(days=prof.days_to_harvest)
+    centre = first + dt.timedelta(days=prof.harvest_days // 2)
     ripe = _ripeness_centre(session, plot, today) if plot.crop in FRUIT_CROPS else None
     if ripe is not None:
-        centre = ripe
+        centre, first = ripe, ripe - dt.timedelta(days=prof.harvest_days // 2)
         how.append("forecast_how_ripeness")
     total = plot.area_m2 / 10_000 * prof.yield_kg_per_ha
-    season_start = plot.planting_date or centre - dt.timedelta(days=prof.days_to_harvest)
+    season_start = plot.planting_date or first - dt.timedelta(days=prof.days_to_harvest)
     harvested = _harvested(session, plot.id, season_start)
     if harvested:
         how.append("forecast_how_harvested")
     remaining = max(0.0, total * cal.factor - harvested)
-    first = centre - dt.timedelta(days=prof.harvest_days // 2)
     days = [first + dt.timedelta(days=i) for i in range(prof.harvest_days)]
     days = [d for d in days if d >= today] or [today]  # overdue: what is left is expected now
     share = 1 / len(days)
@@ -245,3 +251,52 @@ def backtest(session: Session, coop_ids: list[int]) -> dict[str, dict]:
         }
         for crop, e in sorted(errors.items())
     }
+
+
+def timing_backtest(
+    session: Session, coop_ids: list[int], *, leads: tuple[int, ...] = (0, 7, 14, 21)
+) -> dict[int, dict]:
+    """For each finished season of a fruit crop on a plot a fruit camera watches: the middle of the picking as the
+    forecast put it ``lead`` days after the season's first recorded pick, with what the camera had seen by then,
+    against the recorded one (first pick + half the profile's harvest days, the forecast's own picture of a season);
+    next to the naive timing (the expected harvest date as typed, + half the harvest days). {lead: {"seasons",
+    "mae_days_forecast", "mae_days_naive", "from_camera"}}; from_camera counts the seasons the camera's trend timed
+    (the others fell back to the typed date, as the forecast does below a 30% ripe share)."""
+    watched = set(session.scalars(select(Camera.plot_id).where(Camera.kind == CameraKind.fruit)))
+    seasons = [
+        season
+        for season in session.scalars(
+            select(PlotSeason)
+            .where(PlotSeason.cooperative_id.in_(coop_ids), PlotSeason.crop.in_(FRUIT_CROPS))
+            .order_by(PlotSeason.ended_on)
+        )
+        if season.plot_id in watched and season.expected_harvest is not None
+    ]
+    out: dict[int, dict] = {}
+    for lead in leads:
+        fc, naive, camera = [], [], 0
+        for season in seasons:
+            prof = profile_for(session, season.cooperative_id, season.crop, season.variety)
+            first_pick = session.scalar(
+                select(func.min(HarvestLot.harvested_on)).where(
+                    HarvestLot.plot_id == season.plot_id,
+                    HarvestLot.harvested_on >= season.planting_date,
+                    HarvestLot.harvested_on <= season.ended_on,
+                )
+            )
+            if prof is None or first_pick is None:
+                continue
+            half = dt.timedelta(days=prof.harvest_days // 2)
+            recorded, typed = first_pick + half, season.expected_harvest + half
+            ripe = _ripeness_centre(session, session.get(Plot, season.plot_id), first_pick + dt.timedelta(days=lead))
+            camera += ripe is not None
+            fc.append(abs(((ripe or typed) - recorded).days))
+            naive.append(abs((typed - recorded).days))
+        if fc:
+            out[lead] = {
+                "seasons": len(fc),
+                "mae_days_forecast": round(statistics.fmean(fc), 1),
+                "mae_days_naive": round(statistics.fmean(naive), 1),
+                "from_camera": camera,
+            }
+    return out

@@ -160,6 +160,24 @@ def test_a_fruit_camera_moves_the_harvest_to_when_the_fruit_ripens(sessions):
     assert got.centre == TODAY + dt.timedelta(days=4) and "forecast_how_ripeness" in got.how
 
 
+def test_a_fruit_cameras_slow_start_leaves_the_typed_date(sessions):
+    """Below a 30% ripe share the trend of a slow start runs off by weeks (the timing backtest: 69 days at the first
+    pick): the picking stays where the member's date puts it, starting on that date."""
+    with sessions.begin() as s:
+        t = make_tenant(s, "slow", task=ModelTask.ripeness, crop="cà chua")
+        s.get(Camera, t.camera_id).kind = CameraKind.fruit
+        typed = TODAY + dt.timedelta(days=5)
+        plot = _plot(s, t, area_m2=1000, planting_date=TODAY - dt.timedelta(days=60), expected_harvest=typed)
+        for back, ripe in ((3, 1), (2, 1), (1, 2), (0, 2)):  # 5% rising to 10%
+            when = dt.datetime.combine(TODAY - dt.timedelta(days=back), dt.time(9), LOCAL_TZ)
+            processed_capture(s, t, when=when, counts={"ripe": ripe, "unripe": 20 - ripe}, class_id=0)
+    with sessions() as s:
+        got = forecast.plot_forecast(s, s.get(Plot, plot.id), TODAY)
+    half = forecast.DEFAULT_PROFILES["cà chua"].harvest_days // 2
+    assert "forecast_how_ripeness" not in got.how and got.centre == typed + dt.timedelta(days=half)
+    assert min(got.by_day) == typed  # the typed date is the first pick
+
+
 def test_the_union_admin_reads_the_unions_totals_without_plot_names(client, sessions, tenant_a, tenant_b):
     with sessions.begin() as s:
         for t, area in ((tenant_a, 5000), (tenant_b, 2000)):
