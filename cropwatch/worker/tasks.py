@@ -1,4 +1,8 @@
-"""Celery tasks: ids in, a service call, nothing heavy through the broker."""
+"""Celery tasks: ids in, a service call, nothing heavy through the broker.
+
+The capture pipeline (onnxruntime, OpenCV, numpy) is imported inside the tasks, not here: Celery's main process
+imports this module to know the task names and never runs one, so it stays small; each pool process imports the
+pipeline when it warms up (issue 16's worker memory)."""
 
 from __future__ import annotations
 
@@ -6,17 +10,19 @@ import datetime as dt
 import logging
 import threading
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from celery.signals import worker_process_init
 
-from cropwatch.captures.sweeper import clean_uploads, sweep
 from cropwatch.core import heartbeat
 from cropwatch.core.db import session_factory
 from cropwatch.core.enums import ModelTask
 from cropwatch.core.queue import DELIVER_TASK, DETECT_TASK, RETENTION_TASK, SWEEP_TASK, app, enqueue_detect
 from cropwatch.core.settings import get_settings
 from cropwatch.core.storage import Storage
-from cropwatch.worker.pipeline import CaptureProcessor, Outcome
+
+if TYPE_CHECKING:
+    from cropwatch.worker.pipeline import CaptureProcessor
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +32,8 @@ _processor_lock = threading.Lock()
 
 @lru_cache(maxsize=1)
 def _make_processor() -> CaptureProcessor:
+    from cropwatch.worker.pipeline import CaptureProcessor
+
     settings = get_settings()
     return CaptureProcessor(
         settings, session_factory(settings.db_url), Storage(settings), on_batch=_count_batch, requeue=enqueue_detect
@@ -84,6 +92,8 @@ def _warm_up() -> None:
 
 @app.task(name=DETECT_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=20)
 def detect(self, capture_id: int) -> str:
+    from cropwatch.worker.pipeline import Outcome
+
     result = processor().process_batch(capture_id)
     worker_heartbeat().stats.outcomes[result.outcome.value] += 1
     _beat()
@@ -100,6 +110,7 @@ def detect(self, capture_id: int) -> str:
 def sweep_stuck() -> int:
     """Re-publish stuck captures, and check the `silence` rules (cameras that stopped sending)."""
     from cropwatch.alerts.rules import check_silent_cameras_each
+    from cropwatch.captures.sweeper import clean_uploads, sweep
 
     settings = get_settings()
     sessions = session_factory(settings.db_url)
