@@ -24,7 +24,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from cropwatch.embedded import _port_free, weed_binary
+from cropwatch.embedded import _port_free, wait_s3, weed_binary, write_seaweedfs_config
 
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"  # Debian's; the /usr/sbin wrapper switches user
 
@@ -114,25 +114,6 @@ class SeaweedFSCluster:
         path.write_text(json.dumps(ports))
         return ports
 
-    def _write_config(self) -> None:
-        """The S3 identity, and JWT keys for the volume servers and the filer's HTTP API (as in
-        :class:`cropwatch.embedded.EmbeddedS3`: SeaweedFS reads ``security.toml`` from its working directory)."""
-        cfg = self.root / "s3.json"
-        identity = {
-            "name": "cropwatch",
-            "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
-            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-        }
-        cfg.write_text(json.dumps({"identities": [identity]}))
-        os.chmod(cfg, 0o600)
-        sec = self.root / "security.toml"
-        if not sec.exists():
-            lines = []
-            for section in ("jwt.signing", "jwt.signing.read", "jwt.filer_signing", "jwt.filer_signing.read"):
-                lines += [f"[{section}]", f'key = "{secrets.token_hex(24)}"', "expires_after_seconds = 10", ""]
-            sec.write_text("\n".join(lines))
-            os.chmod(sec, 0o600)
-
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
         log = open(self.root / f"{name}.log", "ab")
         return subprocess.Popen(
@@ -145,7 +126,7 @@ class SeaweedFSCluster:
 
     def start(self, timeout: float = 90) -> SeaweedFSCluster:
         self.root.mkdir(parents=True, exist_ok=True)
-        self._write_config()
+        write_seaweedfs_config(self.root, self.access_key, self.secret_key)
         p = self.ports
         (self.root / "master").mkdir(exist_ok=True)
         self.master = self._spawn(
@@ -254,20 +235,7 @@ class SeaweedFSCluster:
         self.volumes[i] = None
 
     def _wait_s3(self, timeout: float) -> None:
-        from minio import Minio
-
-        client = Minio(self.endpoint, access_key=self.access_key, secret_key=self.secret_key, secure=False)
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.s3 is None or self.s3.poll() is not None:
-                raise RuntimeError(f"SeaweedFS S3 gateway exited early; see {self.root / 's3.log'}")
-            try:
-                client.list_buckets()
-                return
-            except Exception:  # noqa: BLE001 - not answering yet: wait for the deadline
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"SeaweedFS S3 not ready after {timeout}s; see {self.root}") from None
-                time.sleep(0.3)
+        wait_s3(self.endpoint, self.access_key, self.secret_key, self.s3, timeout, self.root / "s3.log")
 
     @property
     def pids(self) -> dict[str, int]:

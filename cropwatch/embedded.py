@@ -42,6 +42,49 @@ def weed_binary() -> str:
     return found
 
 
+def write_seaweedfs_config(root: Path, access_key: str, secret_key: str) -> Path:
+    """``root/s3.json`` (the one S3 identity) and, once, ``root/security.toml``: JWT on the volume servers and on the
+    filer's HTTP API (SeaweedFS reads it from its working directory), so a request that is not SeaweedFS's own, e.g.
+    a tenant's webhook aimed at the filer's ``?mv.from=`` move, gets 401. Keys are random per data dir and kept, so a
+    restart finds them. Returns the identity file."""
+    cfg = root / "s3.json"
+    identity = {
+        "name": "cropwatch",
+        "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+    }
+    cfg.write_text(json.dumps({"identities": [identity]}))
+    os.chmod(cfg, 0o600)
+    sec = root / "security.toml"
+    if not sec.exists():
+        import secrets
+
+        lines = []
+        for section in ("jwt.signing", "jwt.signing.read", "jwt.filer_signing", "jwt.filer_signing.read"):
+            lines += [f"[{section}]", f'key = "{secrets.token_hex(24)}"', "expires_after_seconds = 10", ""]
+        sec.write_text("\n".join(lines))
+        os.chmod(sec, 0o600)
+    return cfg
+
+
+def wait_s3(endpoint: str, access_key: str, secret_key: str, proc, timeout: float, log: Path) -> None:
+    """Until the S3 endpoint answers a bucket listing; ``proc`` (the serving process) exiting first is an error."""
+    from minio import Minio
+
+    client = Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=False)
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc is None or proc.poll() is not None:
+            raise RuntimeError(f"SeaweedFS exited early; see {log}")
+        try:
+            client.list_buckets()
+            return
+        except Exception:  # noqa: BLE001 - not answering yet, whatever the error: wait for the deadline
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"SeaweedFS not ready after {timeout}s; see {log}") from None
+            time.sleep(0.25)
+
+
 class _Child:
     proc: subprocess.Popen | None = None
     name = "child"
@@ -122,43 +165,13 @@ class EmbeddedS3(_Child):
         path.write_text(json.dumps(ports))
         return ports
 
-    def _write_security_toml(self) -> None:
-        """JWT on the volume servers and on the filer's HTTP API (SeaweedFS reads ``security.toml`` from its working
-        directory): a request that is not SeaweedFS's own, e.g. a tenant's webhook aimed at the filer's
-        ``?mv.from=`` move, gets 401. Keys are random per data dir and kept, so a restart finds them. The master's
-        HTTP admin API has no such switch that leaves ``weed mini``'s own gRPC working (a guard white list cut it
-        off): that one is kept unreachable by the egress guard (cropwatch/core/egress.py) and, in production, by the
-        network (docs/deploy.md)."""
-        path = self.root / "security.toml"
-        if path.exists():
-            return
-        import secrets
-
-        lines = []
-        for section in ("jwt.signing", "jwt.signing.read", "jwt.filer_signing", "jwt.filer_signing.read"):
-            lines += [f"[{section}]", f'key = "{secrets.token_hex(24)}"', "expires_after_seconds = 10", ""]
-        path.write_text("\n".join(lines))
-        os.chmod(path, 0o600)
-
     def start(self, timeout: float = 60) -> "EmbeddedS3":
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "data").mkdir(exist_ok=True)
-        cfg = self.root / "s3.json"
-        cfg.write_text(
-            json.dumps(
-                {
-                    "identities": [
-                        {
-                            "name": "cropwatch",
-                            "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
-                            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-                        }
-                    ]
-                }
-            )
-        )
-        os.chmod(cfg, 0o600)
-        self._write_security_toml()
+        # the master's HTTP admin API has no JWT switch that leaves `weed mini`'s own gRPC working (a guard white list
+        # cut it off): it is kept unreachable by the egress guard (cropwatch/core/egress.py) and, in production, by
+        # the network (docs/deploy.md)
+        cfg = write_seaweedfs_config(self.root, self.access_key, self.secret_key)
         p = self._ports()
         cmd = [
             weed_binary(),
@@ -193,20 +206,7 @@ class EmbeddedS3(_Child):
         return self
 
     def _wait_ready(self, timeout: float) -> None:
-        from minio import Minio
-
-        client = Minio(self.endpoint, access_key=self.access_key, secret_key=self.secret_key, secure=False)
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc is None or self.proc.poll() is not None:
-                raise RuntimeError(f"SeaweedFS exited early; see {self.root / 'weed.log'}")
-            try:
-                client.list_buckets()
-                return
-            except Exception:  # noqa: BLE001 - not answering yet, whatever the error: wait for the deadline
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"SeaweedFS not ready after {timeout}s; see {self.root / 'weed.log'}") from None
-                time.sleep(0.25)
+        wait_s3(self.endpoint, self.access_key, self.secret_key, self.proc, timeout, self.root / "weed.log")
 
 
 def redis_binary() -> str:
