@@ -342,7 +342,9 @@ def decode_reduced(
     """:func:`decode_image`, but a JPEG whose long side is at least twice ``long_side`` (the detector's input side)
     is decoded straight at 1/2, 1/4 or 1/8 of its size, keeping the long side at ``long_side`` or more: the
     detector would shrink it to that anyway, and a 12 MP photo then costs ~2 MB of pixels instead of 36 MB. The
-    same checks run first (nothing is decoded before them); PNG and WebP decode at full size."""
+    same checks run first (nothing is decoded before them). PNG and WebP have no reduced decoding: they decode at
+    full size (under ``max_pixels``) and, like a JPEG still at twice ``long_side`` or more after 1/8, are shrunk to
+    ``long_side`` at once (:func:`shrink_to`); ``scale`` maps the kept pixels back to the photo's own."""
     if data is None or len(data) == 0:
         raise ImageRejected("empty", "the file is empty")
     if max_bytes is not None and len(data) > max_bytes:
@@ -371,4 +373,15 @@ def decode_reduced(
         raise _corrupt(f"decoded {img.shape} {img.dtype} does not match the {w}x{h} header")
     # EXIF orientation may have turned the photo a quarter: its own size follows the decoded one
     ow, oh = (w, h) if (img.shape[1], img.shape[0]) == (rw, rh) else (h, w)
+    if long_side and max(img.shape[:2]) >= 2 * long_side:
+        img = shrink_to(img, long_side)
     return Decoded(img, ow, oh, (ow / img.shape[1], oh / img.shape[0]))
+
+
+def shrink_to(img: np.ndarray, long_side: int) -> np.ndarray:
+    """``img`` with its long side at ``long_side`` (pixel-area averaging, as the DCT scaling does): what a photo that
+    could not be decoded reduced (a PNG, a WebP, a JPEG past 1/8) is kept as until its batch's forward pass, so a
+    batch holds model-sized pixels whatever it was sent, and only one full-size decode is alive at a time."""
+    h, w = img.shape[:2]
+    f = long_side / max(h, w)
+    return cv2.resize(img, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)

@@ -288,3 +288,18 @@ def test_a_reduced_decode_runs_the_same_checks_first():
     with pytest.raises(ImageRejected) as e:
         decode_reduced(data, long_side=480, max_pixels=4000 * 3000 - 1)
     assert e.value.code == "too_many_pixels"
+
+
+def test_a_big_png_is_kept_at_the_models_side_not_its_own():
+    """PNG has no reduced decoding: it decodes whole, then only model-sized pixels are kept for the batch."""
+    img = _scene(4000, 3000)
+    data = cv2.imencode(".png", img)[1].tobytes()
+    d = decode_reduced(data, long_side=480, max_pixels=MP)
+    assert d.image.shape == (360, 480, 3) and (d.width, d.height) == (4000, 3000)
+    assert d.scale == (4000 / 480, 3000 / 360)
+    ys, xs = np.nonzero(d.image[..., 2] > 200)  # the yellow rectangle, mapped back to the photo's own pixels
+    assert abs(xs.min() * d.scale[0] - 1000) <= 12 and abs(ys.min() * d.scale[1] - 1000) <= 12
+    # under twice the model's side a PNG is left as it is (the letterbox resizes it once, as before)
+    small = cv2.imencode(".png", _scene(900, 600))[1].tobytes()
+    assert decode_reduced(small, long_side=480, max_pixels=MP).image.shape == (600, 900, 3)
+    assert decode_reduced(data, long_side=None, max_pixels=MP).image.shape == (3000, 4000, 3), "windows: every pixel"
