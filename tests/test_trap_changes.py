@@ -80,3 +80,60 @@ def test_two_traps_give_the_mean_per_trap_and_a_garden_camera_its_best_photo(ses
     assert (figs["trap_day"].value, figs["trap_day"].cameras) == (4.5, 2)  # (6 + 3) / 2 new per trap
     assert (figs["sample"].value, figs["sample"].cameras) == (7, 1)  # the garden camera's best photo
     assert figs[None] == figs["trap_day"]  # a plot with traps is read by its traps
+
+
+def test_the_workers_day_read_gives_the_same_figures_as_the_charts(sessions):
+    """The worker reads a plot's day once per batch (DayFigures: one aggregate query for garden cameras, however
+    many photos the day has); it must give the numbers the pressure chart and the union's statistics give
+    (daily_figures, which walks the photos): two garden cameras over two days, a low score and a rejected box among
+    them, then a trap on the same plot, read by every unit."""
+    from cropwatch.alerts.counts import DayFigures
+    from cropwatch.core.enums import ReviewState
+    from cropwatch.core.orm import Detection
+
+    with sessions.begin() as s:
+        tenant = make_tenant(s, "same")
+        first = tenant.camera_id
+        second = Camera(cooperative_id=tenant.cooperative_id, plot_id=tenant.plot_id, name="garden 2",
+                        kind=CameraKind.garden, token_hash=uuid.uuid4().hex)  # fmt: skip
+        s.add(second)
+        s.flush()
+        start, _ = local_day_bounds(DAY)
+        photos = {  # camera: [(hours from the day's start, planthopper, rice bug)]
+            first: [(-20, 9, 0), (7, 2, 1), (9, 5, 0), (15, 1, 3)],
+            second.id: [(-3, 6, 6), (8, 4, 0), (12, 0, 0)],
+        }
+        for cam, series in photos.items():
+            tenant.camera_id = cam
+            for hours, ph, rb in series:
+                processed_capture(s, tenant, when=start + dt.timedelta(hours=hours),
+                                  counts={"planthopper": ph, "rice bug": rb})  # fmt: skip
+        weak = processed_capture(s, tenant, when=start + dt.timedelta(hours=10), counts={"rice bug": 8}, score=0.1)
+        rejected = processed_capture(s, tenant, when=start + dt.timedelta(hours=11), counts={"planthopper": 7})
+        for d in s.query(Detection).filter_by(capture_id=rejected.id):
+            d.review_state = ReviewState.rejected
+        s.flush()
+
+        def both(unit):
+            charts = daily_figures(s, plot_ids=[tenant.plot_id], days=[DAY], min_score=0.25, unit=unit)
+            worker = DayFigures(s, plot_id=tenant.plot_id, day=DAY)
+            return {
+                name: (charts.get((tenant.plot_id, name), {}).get(DAY), worker.get(name, min_score=0.25, unit=unit))
+                for name in ("planthopper", "rice bug")
+            }
+
+        def same(chart, worker) -> bool:  # a pest not seen that day: the charts may say 0, the worker None
+            return chart == worker or (worker is None and (chart is None or chart.value == 0))
+
+        gardens = both(None)
+        assert gardens["planthopper"][0].value == (5 + 4) / 2 and gardens["rice bug"][0].value == (3 + 0) / 2
+        assert all(chart == worker for chart, worker in gardens.values()), gardens
+        assert all(same(chart, worker) for chart, worker in both("sample").values())
+        tenant.camera_id = first
+        s.get(Camera, first).kind = CameraKind.sticky_trap  # the plot now has a trap: read by its new catches
+        s.flush()
+        for unit in (None, "trap_day", "sample"):
+            read = both(unit)
+            assert all(same(chart, worker) for chart, worker in read.values()), (unit, read)
+        assert both("trap_day")["planthopper"][1].unit == "trap_day"
+    assert weak.id and rejected.id

@@ -215,20 +215,69 @@ def daily_figure(
 
 class DayFigures:
     """One plot's figures for one local day, read once per (minimum score, unit) for every pest at once: a capture's
-    alert rules and its diary observation ask for several pests of the same day, and each read walks the day's
-    photos (``daily_figures``)."""
+    alert rules and its diary observation ask for several pests of the same day. For the pests of the day's photos
+    these are :func:`daily_figures`' figures; a pest not seen that day may read None where :func:`daily_figures`
+    says 0 (the same to every caller: no figure is a zero)."""
 
     def __init__(self, session: Session, *, plot_id: int, day: dt.date) -> None:
         self.session, self.plot_id, self.day = session, plot_id, day
-        self._read: dict[tuple[float, str | None], dict[tuple[int, str], dict[dt.date, Figure]]] = {}
+        self._read: dict[tuple[float, str | None], dict[str, Figure]] = {}
 
     def get(self, class_name: str, *, min_score: float, unit: str | None = None) -> Figure | None:
         key = (min_score, unit)
         if key not in self._read:
-            self._read[key] = daily_figures(
-                self.session, plot_ids=[self.plot_id], days=[self.day], min_score=min_score, unit=unit
+            self._read[key] = self._figures(min_score, unit)
+        return self._read[key].get(class_name)
+
+    def _figures(self, min_score: float, unit: str | None) -> dict[str, Figure]:
+        """Without a sticky trap in the reading, the highest count in one photo of each camera comes from one
+        aggregate query, so the cost does not grow with the day's photos (a worker reads this once per plot and
+        day of each batch: walking thousands of photos each time made a busy plot's captures ever dearer); a trap's
+        new catches need its photos in order, through :func:`daily_figures`."""
+        start, end = local_day_bounds(self.day)
+        seen = dict(
+            self.session.execute(
+                select(Capture.camera_id, Camera.kind)
+                .join(Camera, Camera.id == Capture.camera_id)
+                .where(
+                    Capture.plot_id == self.plot_id,
+                    Capture.status == CaptureStatus.done,
+                    Capture.captured_at >= start,
+                    Capture.captured_at < end,
+                )
+                .distinct()
+            ).all()
+        )
+        traps = {cam for cam, kind in seen.items() if kind == CameraKind.sticky_trap}
+        if traps and unit != "sample":
+            got = daily_figures(self.session, plot_ids=[self.plot_id], days=[self.day], min_score=min_score, unit=unit)
+            return {name: days[self.day] for (_, name), days in got.items() if self.day in days}
+        cams = set(seen) - traps
+        if not cams or unit == "trap_day":
+            return {}
+        per_photo = (
+            select(Capture.camera_id, Detection.class_name, func.count(Detection.id).label("n"))
+            .join(Capture, Capture.id == Detection.capture_id)
+            .where(
+                Capture.plot_id == self.plot_id,
+                Capture.camera_id.in_(cams),
+                Capture.status == CaptureStatus.done,
+                Capture.captured_at >= start,
+                Capture.captured_at < end,
+                Detection.score >= min_score,
+                Detection.review_state != ReviewState.rejected,
             )
-        return self._read[key].get((self.plot_id, class_name), {}).get(self.day)
+            .group_by(Detection.capture_id, Capture.camera_id, Detection.class_name)
+            .subquery()
+        )
+        best: dict[str, float] = defaultdict(float)
+        for _cam, name, n in self.session.execute(
+            select(per_photo.c.camera_id, per_photo.c.class_name, func.max(per_photo.c.n)).group_by(
+                per_photo.c.camera_id, per_photo.c.class_name
+            )
+        ):
+            best[name] += int(n)
+        return {name: Figure(round(total / len(cams), 2), "sample", len(cams)) for name, total in best.items()}
 
 
 #: how many earlier seasons a seasonal rule reads (the same ISO week of each of the last N years)
