@@ -279,6 +279,7 @@ def seed_union(session: Session, home: Cooperative) -> None:
         coops.append((coop, realised))
     for coop, _ in coops:
         _demo_certificate(session, coop, today)
+        _demo_seasonal_rules(session, coop)
     for coop, realised in coops:
         for plot in session.scalars(select(Plot).where(Plot.cooperative_id == coop.id).order_by(Plot.id)):
             if session.scalar(select(PlotSeason.id).where(PlotSeason.plot_id == plot.id).limit(1)) is not None:
@@ -290,6 +291,34 @@ def seed_union(session: Session, home: Cooperative) -> None:
             ):
                 _past_ripeness(session, cam, plot)
     session.flush()
+
+
+def _demo_seasonal_rules(session: Session, coop: Cooperative) -> None:
+    """A seasonal rule (this week above the median of the same week in earlier seasons by half, and at least 2 a
+    photo) for the main pest of each crop the cooperative grows that the demo's cameras have a history of
+    (:data:`PAST_PESTS`); left alone where the cooperative has a seasonal rule for that pest."""
+    crops = set(session.scalars(select(Plot.crop).where(Plot.cooperative_id == coop.id)))
+    have = set(
+        session.scalars(
+            select(AlertRule.class_name).where(AlertRule.cooperative_id == coop.id, AlertRule.kind == "seasonal")
+        )
+    )
+    for crop, pests in PAST_PESTS.items():
+        main = next(iter(pests))
+        if crop in crops and main not in have:
+            session.add(
+                AlertRule(
+                    cooperative_id=coop.id,
+                    crop=crop,
+                    class_name=main,
+                    kind="seasonal",
+                    threshold=2,
+                    level=AlertLevel.warning,
+                    params={"margin_pct": 50},
+                    unit="sample",
+                    cooldown_minutes=24 * 60,
+                )
+            )
 
 
 def _demo_certificate(session: Session, coop: Cooperative, today: dt.date) -> None:
@@ -343,7 +372,8 @@ def _demo_camera(
 ) -> DemoCamera:
     """The camera ``name`` on ``plot`` with a new device token (created if missing: a camera whose token file was
     lost keeps its photos and history), and what the demo's sender needs of it. A new fruit camera on a plot with
-    finished seasons gets what it saw in them (:func:`_past_ripeness`)."""
+    finished seasons gets what it saw in them (:func:`_past_ripeness`), a garden pest camera what it counted in
+    the same weeks of earlier years (:func:`_past_pest_counts`)."""
     token = new_token("cam")
     cam = session.scalar(select(Camera).where(Camera.plot_id == plot.id, Camera.name == name))
     if cam is None:
@@ -360,6 +390,8 @@ def _demo_camera(
     session.flush()
     if kind == CameraKind.fruit:
         _past_ripeness(session, cam, plot)
+    if kind == CameraKind.garden and task == ModelTask.pest:
+        _past_pest_counts(session, cam, plot)
     return DemoCamera(camera_id=cam.id, name=name, kind=kind.value, token=token, photos=photos)
 
 
@@ -410,42 +442,115 @@ def _past_ripeness(session: Session, cam: Camera, plot: Plot) -> None:
             turning = round((_FRUIT_SEEN - ripe) * 0.3)
             counts = {"ripe": ripe, "turning": turning, "unripe": _FRUIT_SEEN - ripe - turning}
             at = dt.datetime.combine(day, dt.time(9), LOCAL_TZ)
-            cap = Capture(
-                cooperative_id=cam.cooperative_id,
-                camera_id=cam.id,
-                plot_id=plot.id,
-                object_key=f"raw/{cam.cooperative_id}/{cam.id}/past/{secrets.token_hex(12)}.jpg",
-                sha256=secrets.token_hex(32),
-                size_bytes=0,
-                width=1280,
-                height=720,
-                captured_at=at,
-                received_at=at,
-                processed_at=at,
-                purged_at=at,
-                status=CaptureStatus.done,
+            # the shipped ripeness model's classes
+            _past_photo(
+                session, cam, plot, at, [(i, n, counts[n]) for i, n in enumerate(("unripe", "turning", "ripe"))]
             )
-            session.add(cap)
-            session.flush()
-            k = 0
-            for class_id, name in enumerate(("unripe", "turning", "ripe")):  # the shipped ripeness model's classes
-                for _ in range(counts[name]):
-                    x, y = 40 + (k % 8) * 150, 40 + (k // 8) * 200
-                    session.add(
-                        Detection(
-                            cooperative_id=cam.cooperative_id,
-                            capture_id=cap.id,
-                            class_id=class_id,
-                            class_name=name,
-                            score=0.8,
-                            x1=x,
-                            y1=y,
-                            x2=x + 90,
-                            y2=y + 90,
-                        )
-                    )
-                    k += 1
     session.flush()
+
+
+def _past_photo(session: Session, cam: Camera, plot: Plot, at: dt.datetime, seen: list[tuple[int, str, int]]) -> None:
+    """One photo ``cam`` took at ``at`` in an earlier season, done, with ``n`` detections of each (class id, class
+    name, n) of ``seen``; the photo itself is not kept (`purged_at`, as the retention policy leaves old photos)."""
+    cap = Capture(
+        cooperative_id=cam.cooperative_id,
+        camera_id=cam.id,
+        plot_id=plot.id,
+        object_key=f"raw/{cam.cooperative_id}/{cam.id}/past/{secrets.token_hex(12)}.jpg",
+        sha256=secrets.token_hex(32),
+        size_bytes=0,
+        width=1280,
+        height=720,
+        captured_at=at,
+        received_at=at,
+        processed_at=at,
+        purged_at=at,
+        status=CaptureStatus.done,
+    )
+    session.add(cap)
+    session.flush()
+    k = 0
+    for class_id, name, n in seen:
+        for _ in range(n):
+            x, y = 40 + (k % 8) * 150, 40 + (k // 8) * 200
+            session.add(
+                Detection(
+                    cooperative_id=cam.cooperative_id,
+                    capture_id=cap.id,
+                    class_id=class_id,
+                    class_name=name,
+                    score=0.8,
+                    x1=x,
+                    y1=y,
+                    x2=x + 90,
+                    y2=y + 90,
+                )
+            )
+            k += 1
+
+
+#: what a demo garden camera on a plot of each crop counted in earlier years, per photo at the height of the
+#: pests' season (synthetic): the crop's main pests in the shipped models' class names
+PAST_PESTS = {
+    "lúa": {"planthopper": 2.5, "rice leaf roller": 1.2},
+    "cải bắp": {"diamondback moth": 2.0, "cabbage white": 0.8},
+}
+#: how many earlier years, and how many weeks either side of this one, the demo's garden cameras "saw"
+PAST_PEST_YEARS, PAST_PEST_WEEKS = 2, 4
+
+
+def _past_pest_counts(session: Session, cam: Camera, plot: Plot, today: dt.date | None = None) -> None:
+    """What a garden pest camera counted on its plot in the same weeks of earlier years (:data:`PAST_PEST_YEARS`,
+    ±:data:`PAST_PEST_WEEKS` ISO weeks around this one): one photo a day, each pest a Poisson count whose mean rises
+    to :data:`PAST_PESTS`'s figure at a seeded peak week and falls after it (synthetic), so the seasonal rule
+    (this week against the median of the same week in earlier seasons) has a history to compare with, as it would
+    after two seasons of a real camera. Idempotent per year; the classes are the camera's production model's."""
+    import math
+
+    from models import registry
+
+    means = PAST_PESTS.get(plot.crop)
+    mv = registry.production(session, ModelTask.pest, cam.cooperative_id, crop=plot.crop, camera_kind=cam.kind)
+    if not means or mv is None:
+        return
+    ids = {name: int(i) for i, name in mv.classes.items()}
+    today = today or dt.date.today()
+    year, week, _ = today.isocalendar()
+    for back in range(1, PAST_PEST_YEARS + 1):
+        try:
+            centre = dt.date.fromisocalendar(year - back, min(week, 52), 1)
+        except ValueError:
+            continue
+        start, end = centre - dt.timedelta(weeks=PAST_PEST_WEEKS), centre + dt.timedelta(weeks=PAST_PEST_WEEKS + 1)
+        window = (dt.datetime.combine(start, dt.time(0), LOCAL_TZ), dt.datetime.combine(end, dt.time(0), LOCAL_TZ))
+        if session.scalar(
+            select(Capture.id).where(Capture.camera_id == cam.id, Capture.captured_at.between(*window)).limit(1)
+        ):
+            continue
+        rng = random.Random(f"{plot.name}/pests/{year - back}")
+        peak = rng.uniform(-10, 10)  # days from this week's Monday, that year
+        for d in range((end - start).days):
+            day = start + dt.timedelta(days=d)
+            bell = math.exp(-((((day - centre).days - peak) / 12) ** 2))
+            seen = [
+                (ids[name], name, _poisson(rng, mean * (0.2 + 0.8 * bell)))
+                for name, mean in means.items()
+                if name in ids
+            ]
+            at = dt.datetime.combine(day, dt.time(7, 30), LOCAL_TZ)
+            _past_photo(session, cam, plot, at, seen)
+    session.flush()
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    """A Poisson draw (Knuth's method: the means here are a few insects)."""
+    import math
+
+    limit, k, p = math.exp(-mean), 0, rng.random()
+    while p > limit:
+        k += 1
+        p *= rng.random()
+    return k
 
 
 #: a season's diary in the demo (days after planting, type, title, product, active ingredient, dose, interval), per

@@ -34,7 +34,9 @@ def test_the_demo_has_a_camera_for_each_model_and_rules_for_each_class(sessions,
         }
         rules = {
             (r.class_name, r.level): r.threshold
-            for r in s.scalars(select(AlertRule).where(AlertRule.cooperative_id == coop.id))
+            for r in s.scalars(
+                select(AlertRule).where(AlertRule.cooperative_id == coop.id, AlertRule.kind == "threshold")
+            )
         }
     assert rules[("planthopper", AlertLevel.warning)] == SPECIES_THRESHOLDS[0]
     assert rules[("diamondback moth", AlertLevel.danger)] == SPECIES_THRESHOLDS[1]
@@ -158,3 +160,41 @@ def test_seeding_again_without_the_token_file_keeps_the_cameras_and_what_they_sa
         assert s.scalar(select(func.count(Camera.id))) == len(first)
     assert [c.camera_id for c in again] == [c.camera_id for c in first]
     assert all(a.token != b.token for a, b in zip(again, first))
+
+
+def test_the_demo_garden_cameras_counted_the_same_weeks_of_earlier_years(sessions, all_models_registered, tmp_path):
+    """Issue 17: each cooperative with a garden pest camera has its counts of the same weeks in two earlier years,
+    so the seasonal rule it is given compares this week with a history, on the plot's own seasons."""
+    import datetime as dt
+
+    from sqlalchemy import func
+
+    from cropwatch.alerts.counts import seasonal_figure
+    from cropwatch.core.orm import Capture
+
+    with sessions() as s:
+        seed_demo(s, tmp_path / "cameras.json")
+    today = dt.date.today()
+    old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=300)
+    with sessions() as s:
+        figures = {}
+        for cam in s.scalars(select(Camera).filter_by(kind=CameraKind.garden)):
+            plot = s.get(Plot, cam.plot_id)
+            coop = s.get(Cooperative, cam.cooperative_id)
+            rule = s.scalar(select(AlertRule).filter_by(cooperative_id=coop.id, kind="seasonal", crop=plot.crop))
+            fig = seasonal_figure(
+                s, plot_id=plot.id, peer_plot_ids=[], class_name=rule.class_name, day=today, min_score=0.25,
+                unit="sample",
+            )  # fmt: skip
+            figures[(coop.code, plot.crop, rule.class_name)] = (fig.seasons, fig.scope, fig.median > 0)
+        past = s.scalar(select(func.count(Capture.id)).where(Capture.captured_at < old))
+    assert figures == {
+        ("demo", "lúa", "planthopper"): (2, "plot", True),
+        ("demo", "cải bắp", "diamondback moth"): (2, "plot", True),
+        ("demo-rau", "cải bắp", "diamondback moth"): (2, "plot", True),
+    }
+    with sessions() as s:  # seeding again adds neither photos nor rules
+        rules = s.scalar(select(func.count(AlertRule.id)))
+        seed_demo(s, tmp_path / "cameras.json")
+        assert s.scalar(select(func.count(Capture.id)).where(Capture.captured_at < old)) == past
+        assert s.scalar(select(func.count(AlertRule.id))) == rules
