@@ -58,6 +58,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--photos", type=int, default=16, help="real photos mixed in with the hostile cases")
+    ap.add_argument("--cases", default="", help="only the hostile cases whose id contains this (none: 'none')")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="cw-mem-"))
     from test_hostile_images import CASES
@@ -93,7 +94,8 @@ def main() -> None:
         storage.ensure_bucket()
         sessions = session_factory(settings.db_url)
         photos = sorted((ROOT.parent / "shared" / "datasets" / "rice-pests" / "images" / "test").glob("*.jpg"))
-        items = [(c.id, c.make()[0]) for c in CASES] + [(p.name, p.read_bytes()) for p in photos[: args.photos]]
+        cases = [c for c in CASES if args.cases in c.id]
+        items = [(c.id, c.make()[0]) for c in cases] + [(p.name, p.read_bytes()) for p in photos[: args.photos]]
         ids: dict[int, str] = {}
         with sessions.begin() as s:
             registry.bootstrap(s, storage)
@@ -174,7 +176,7 @@ def main() -> None:
         sampler.stop_flag.set()
         with sessions() as s:
             ended = {ids[c.id]: (c.status.value, (c.error or "").split(":")[0]) for c in s.query(Capture)}
-        print(f"\n{len(CASES)} hostile cases + {args.photos} real photos, batches of {args.batch_size}, one worker")
+        print(f"\n{len(cases)} hostile cases + {args.photos} real photos, batches of {args.batch_size}, one worker")
         print("| worker RSS | MB | target |\n|---|---:|---:|")
         print(f"| pool process after warm-up (models loaded) | {warm_pool:.0f} | |")
         print(f"| pool process, peak through the set | {sampler.pool_peak:.0f} | ≤ {TARGET_MB} |")
