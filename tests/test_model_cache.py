@@ -42,6 +42,18 @@ def test_a_worker_serves_the_variant_its_setting_names(sessions, storage, settin
     assert (loaded["variant"], loaded["provider"], loaded["model_version_id"]) == (variant, "cpu", pest_version)
 
 
+def test_a_cpu_worker_calls_the_model_with_one_image_per_core(sessions, storage, settings, pest_version):
+    """A batch of 8 claimed captures goes through the model 2 images at a time on a 2-core CPU worker (one per
+    parallel call: the same speed per image, a quarter of the activations held); a setting or a GPU changes it."""
+    with sessions() as s:
+        assert _cache(settings, storage).get(s, ModelTask.pest)[1].max_batch == 2
+        assert _cache(settings, storage, onnx_max_batch=8).get(s, ModelTask.pest)[1].max_batch == 8
+    from cropwatch.worker.model_cache import model_call_batch
+
+    gpu = settings.model_copy(update={"execution_provider": "cuda", "batch_size": 16})
+    assert model_call_batch(gpu) == 16
+
+
 def _bad_version(s, storage, data: bytes, *, recorded_sha: str | None = None) -> ModelVersion:
     sha = hashlib.sha256(data).hexdigest()
     key = f"models/pest/{sha}.onnx"

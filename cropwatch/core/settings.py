@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     # a batch of several images is split over this many single-threaded calls at once (one per core): on a 2-core
     # worker, 2 (see README, Performance)
     onnx_parallel: int = Field(default=2, ge=1, le=64)
+    # images per model call (a worker's batch of ``batch_size`` claimed captures goes through the model in groups of
+    # this many); unset: ``onnx_parallel`` on the CPU (one image per core per call: as fast per image as larger
+    # groups on this CPU, and the activations of two images instead of eight held at once), ``batch_size`` on a GPU
+    onnx_max_batch: int | None = Field(default=None, ge=1, le=64)
     execution_provider: Literal["cpu", "cuda", "tensorrt", "openvino"] = "cpu"
     # notifications (cropwatch/alerts/notify.py)
     public_base_url: str = "http://127.0.0.1:8000"  # links in messages (evidence photo, lot pages)

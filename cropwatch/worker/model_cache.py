@@ -24,6 +24,13 @@ from models import registry
 log = logging.getLogger(__name__)
 
 
+def model_call_batch(settings: Settings) -> int:
+    """Images per model call: ``onnx_max_batch``, else one per parallel call on the CPU, a whole batch on a GPU."""
+    if settings.onnx_max_batch:
+        return settings.onnx_max_batch
+    return settings.onnx_parallel if settings.execution_provider == "cpu" else settings.batch_size
+
+
 class NoModel(RuntimeError):
     """No production model can serve this task right now (transient: retried later)."""
 
@@ -63,7 +70,7 @@ class ModelCache:
             threads=self.settings.onnx_threads,
             provider=self.settings.execution_provider,
             expected_sha256=sha256,
-            max_batch=self.settings.batch_size,
+            max_batch=model_call_batch(self.settings),
             parallel=self.settings.onnx_parallel,
             **(detect or registry.DEFAULT_DETECT),
         )
