@@ -632,7 +632,7 @@ def _lots_page(
         status=status,
         lots=lots,
         plots=plots,
-        chains={lot.id: chain.public_chain(session, lot) for lot in lots},
+        chains=chain.public_chains(session, lots),
         steps=chain.KINDS,
         chain_now=utcnow().astimezone(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M"),
         mine=visible_plots(session, principal),

@@ -312,6 +312,28 @@ def test_members_lots_merge_into_one_that_carries_their_origins(client, tenant_a
     assert problems(export) == [] and official_problems(export) == []
     merge = next(e for e in export["epcisBody"]["eventList"] if e["bizStep"] == "creating_class_instance")
     assert merge["outputQuantityList"] == [{"epcClass": merged["public_url"], "quantity": 250, "uom": "KGM"}]
+    # the lots page reads every lot's chain at once: the chains it shows are the lots' own, in two queries whatever
+    # the number of lots (sources, the merge, packages and their inherited steps included)
+    from sqlalchemy import event, select
+
+    from cropwatch.core.orm import HarvestLot
+    from cropwatch.diary import chain
+
+    with sessions() as s:
+        lots = list(s.scalars(select(HarvestLot).where(HarvestLot.cooperative_id == tenant_a.cooperative_id)))
+        one_by_one = {x.id: chain.public_chain(s, x) for x in lots}
+        statements: list[str] = []
+
+        def count(conn, cursor, statement, *_):
+            statements.append(statement)
+
+        event.listen(s.get_bind(), "before_cursor_execute", count)
+        try:
+            together = chain.public_chains(s, lots)
+        finally:
+            event.remove(s.get_bind(), "before_cursor_execute", count)
+    assert len(lots) >= 7 and together == one_by_one and len(statements) == 2
+    assert any(c["kind"] == "merge" for c in together[package["id"]]), "a package shows its lot's merge"
 
 
 def test_a_lot_counted_in_bags_exports_a_count_not_a_bad_unit(client, tenant_a):
