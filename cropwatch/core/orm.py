@@ -220,6 +220,9 @@ class Capture(Base):
         UniqueConstraint("camera_id", "sha256", name="uq_capture_camera_sha256"),
         Index("ix_captures_status_updated", "status", "updated_at"),
         Index("ix_captures_coop_captured", "cooperative_id", "captured_at"),
+        # a plot's day of photos (the worker's day read per batch, the pressure charts, the seasonal weeks) is a
+        # range of this index, not every photo the plot ever had (ix_captures_plot_id)
+        Index("ix_captures_plot_captured", "plot_id", "captured_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     cooperative_id: Mapped[int] = _coop_fk()
