@@ -52,6 +52,17 @@ class BacktestOut(BaseModel):
     mape_naive: float
 
 
+class TimingOut(BaseModel):
+    """How far off the forecast put the middle of the picking, ``lead_days`` after a past season's first pick, with
+    what its fruit camera had seen by then; next to the typed expected date's error."""
+
+    lead_days: int
+    seasons: int
+    mae_days_forecast: float
+    mae_days_naive: float
+    from_camera: int  # seasons the camera's trend timed (the others kept the typed date)
+
+
 class ForecastOut(BaseModel):
     scope: str  # cooperative | union
     start: dt.date
@@ -59,6 +70,7 @@ class ForecastOut(BaseModel):
     rows: list[ForecastRow]
     missing: list[MissingOut]
     backtest: list[BacktestOut]
+    timing: list[TimingOut] = []  # the harvest timing's backtest on fruit crops a camera watches
     how: str  # how the figures were made, in the caller's language
 
 
@@ -96,6 +108,7 @@ def _forecast(session, principal: Principal, weeks: int) -> ForecastOut:
         rows=[ForecastRow(**r) for r in got["rows"]],
         missing=missing,
         backtest=[BacktestOut(crop=c, **v) for c, v in forecast.backtest(session, ids).items()],
+        timing=[TimingOut(lead_days=k, **v) for k, v in forecast.timing_backtest(session, ids).items()],
         how=t("forecast_how", lang),
     )
 

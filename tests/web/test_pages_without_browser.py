@@ -236,3 +236,27 @@ def test_the_forecast_page_shows_the_weeks_the_missing_plots_and_the_backtest(ap
     app_client.cookies.clear()
     _login(app_client, "fc-member", "pw-fc")
     assert app_client.get("/forecast").status_code == 403
+
+
+def test_the_forecast_page_says_how_well_the_fruit_cameras_timed_past_pickings(
+    app_client, sessions, all_models_registered, tmp_path
+):
+    """The demo union's fruit cameras saw 8 past tomato seasons: the page shows the timing's backtest next to the
+    typed date's, by days after the first pick (before the fruit turns, the typed date stands)."""
+    from cropwatch.seed import DEMO_PASSWORD, seed_demo
+
+    with sessions() as s:
+        seed_demo(s, tmp_path / "cameras.json")
+    _login(app_client, "lienminh", DEMO_PASSWORD)
+    page = app_client.get("/forecast").text
+    assert "Kiểm tra lại thời điểm thu hoạch" in page
+    rows = dict(re.findall(r'<tr data-lead="(\d+)"><td class="num">\d+</td><td class="num">(\d+)</td>', page))
+    assert rows == {"0": "8", "7": "8", "14": "8", "21": "8"}
+    token = app_client.post("/api/v1/auth/token", data={"username": "lienminh", "password": DEMO_PASSWORD}).json()[
+        "access_token"
+    ]
+    api = app_client.get("/api/v1/forecast", headers={"Authorization": f"Bearer {token}"}).json()
+    timing = {m["lead_days"]: m for m in api["timing"]}  # the API's figures are the page's
+    assert {str(k): str(m["seasons"]) for k, m in timing.items()} == rows
+    assert timing[0]["from_camera"] == 0 and timing[14]["from_camera"] == 8
+    assert timing[14]["mae_days_forecast"] < timing[14]["mae_days_naive"]
