@@ -276,3 +276,48 @@ def test_a_capture_given_back_after_its_message_was_spent_elsewhere_gets_a_new_o
     assert worker_b.process_batch(y).outcome == Outcome.done
     z = upload(sessions, storage, settings, tenant, rice_photos(3)[2].read_bytes())
     assert worker_a.process_batch(z).outcome == Outcome.retry and published == [y]
+
+
+def test_a_capture_stored_while_another_worker_read_it_is_not_claimed_back(
+    processor, sessions, storage, settings, tenant
+):
+    """The soak's lost capture: worker B reads a capture as `stored`; before B writes its claim, worker A claims
+    it, stores its detections and marks it done. B's claim must see that (compare and set) instead of putting the
+    done capture back to `processing`, which made it go round the sweeper until it failed after 3 attempts."""
+    cid = upload(sessions, storage, settings, tenant, rice_photos(1)[0].read_bytes())
+    if sessions.kw["bind"].dialect.name != "sqlite":
+        pytest.skip("PostgreSQL locks the row it reads (FOR UPDATE): another worker cannot write between")
+    worker_a = CaptureProcessor(settings, sessions, storage)
+    real_get = sessions.class_.get
+
+    def get_then_a_stores_it(self, *args, **kwargs):
+        cap = real_get(self, *args, **kwargs)
+        if args and args[0] is Capture and not getattr(get_then_a_stores_it, "done", False):
+            get_then_a_stores_it.done = True
+            assert worker_a.process(cid).outcome == Outcome.done  # A, between B's read and B's write
+        return cap
+
+    sessions.class_.get = get_then_a_stores_it
+    try:
+        got = processor._claim(cid)
+    finally:
+        sessions.class_.get = real_get
+    assert getattr(got, "outcome", None) == Outcome.in_progress
+    with sessions() as s:
+        cap = s.get(Capture, cid)
+        assert (cap.status, cap.attempts) == (CaptureStatus.done, 1)
+    assert _runs(sessions, cid) == 1
+
+
+def test_a_capture_whose_results_are_stored_becomes_done_when_met_again(processor, sessions, storage, settings, tenant):
+    """However a capture with stored results came back to `processing` (an older worker's write, a restore), the
+    next delivery finds its inference run and marks it done, not failed after its attempts."""
+    cid = upload(sessions, storage, settings, tenant, rice_photos(1)[0].read_bytes())
+    assert processor.process(cid).outcome == Outcome.done
+    with sessions.begin() as s:
+        cap = s.get(Capture, cid)
+        cap.status, cap.claimed_at = CaptureStatus.stored, None
+    assert processor.process(cid).outcome == Outcome.already_done
+    with sessions() as s:
+        assert s.get(Capture, cid).status == CaptureStatus.done
+    assert _runs(sessions, cid) == 1

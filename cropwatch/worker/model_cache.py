@@ -7,6 +7,7 @@ loaded; a model that fails its checks is refused and the one already loaded keep
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -55,7 +56,10 @@ class ModelCache:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{sha256}.onnx"
         if not path.exists() or registry.sha256_file(path) != sha256:
-            tmp = path.with_suffix(".part")
+            # a name of this process and thread's own: two workers (or a worker's warm-up and its first task)
+            # fetching the same model each write their own copy and the rename is atomic; with one shared
+            # ".part" the second rename found the file gone (a soak's first batch failed on it)
+            tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.part")
             tmp.write_bytes(self.storage.get_bytes(key))
             tmp.replace(path)
         return path

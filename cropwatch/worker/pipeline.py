@@ -109,15 +109,34 @@ class CaptureProcessor:
                 if own:
                     cap.requeue_needed = True
                 return Result(Outcome.in_progress, "another worker is processing it")
+            # the row as read is the condition of the write (compare and set): on SQLite the read above is not
+            # locked (no FOR UPDATE, and the driver begins the transaction at the first write), so another worker
+            # may have claimed or stored the capture since; an unconditional write would put a stored capture
+            # back to `processing` (a soak lost one that way: it was stored, claimed again, and failed after 3
+            # attempts). PostgreSQL's FOR UPDATE makes the condition always true there.
+            seen = and_(
+                Capture.id == cap.id,
+                Capture.status == cap.status,
+                Capture.attempts == cap.attempts,
+                Capture.claimed_at.is_(None) if cap.claimed_at is None else Capture.claimed_at == cap.claimed_at,
+            )
             if cap.attempts >= self.settings.max_attempts:
-                cap.status = CaptureStatus.failed
-                cap.error = f"gave up after {cap.attempts} attempts: {cap.error or 'worker lost during processing'}"
-                return Result(Outcome.failed, cap.error)
-            cap.status = CaptureStatus.processing
-            cap.claimed_at = now
-            cap.attempts += 1
-            s.flush()
+                error = f"gave up after {cap.attempts} attempts: {cap.error or 'worker lost during processing'}"
+                changed = s.execute(
+                    update(Capture).where(seen).values(status=CaptureStatus.failed, error=error),
+                    execution_options={"synchronize_session": False},
+                ).rowcount
+                return Result(Outcome.failed, error) if changed else Result(Outcome.in_progress, "claimed meanwhile")
+            changed = s.execute(
+                update(Capture)
+                .where(seen)
+                .values(status=CaptureStatus.processing, claimed_at=now, attempts=Capture.attempts + 1),
+                execution_options={"synchronize_session": False},
+            ).rowcount
+            if not changed:
+                return Result(Outcome.in_progress, "another worker took it meanwhile")
             s.expunge(cap)
+            cap.status, cap.claimed_at, cap.attempts = CaptureStatus.processing, now, cap.attempts + 1
             return cap
 
     def _claim_many(self, capture_ids: list[int]) -> dict[int, Result | Capture]:
@@ -421,7 +440,14 @@ class CaptureProcessor:
                         InferenceRun.capture_id == capture_id, InferenceRun.model_version_id == model_id
                     )
                 )
-            if run is not None:
+            if run is not None:  # its results are stored: it is done, whatever its row says (never claim it again)
+                with self.sessions.begin() as s:
+                    s.execute(
+                        update(Capture)
+                        .where(Capture.id == capture_id, Capture.status != CaptureStatus.done)
+                        .values(status=CaptureStatus.done, error=None, requeue_needed=False),
+                        execution_options={"synchronize_session": False},
+                    )
                 return Result(Outcome.already_done)
             self._release(capture_id, "write conflict, retrying", permanent=False)
             return Result(Outcome.retry, "write conflict")
