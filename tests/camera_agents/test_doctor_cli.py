@@ -15,7 +15,7 @@ data_dir = "{tmp_path / "agent"}"
 [server]
 url = "{url or field.api_url}"
 token = "{token or field.token}"
-timeout_s = 5
+timeout_s = 20
 connect_timeout_s = 2
 [camera]
 source = "simulator"
