@@ -76,15 +76,25 @@ class _Photo:
     at: dt.datetime
 
 
+def _done_between(plot_ids: Sequence[int], start: dt.datetime, end: dt.datetime) -> tuple:
+    """The processed photos of ``plot_ids`` taken in [start, end): the condition every read here starts from."""
+    return (
+        Capture.plot_id.in_(plot_ids),
+        Capture.status == CaptureStatus.done,
+        Capture.captured_at >= start,
+        Capture.captured_at < end,
+    )
+
+
+def _counted(min_score: float) -> tuple:
+    """The detections a figure counts: at least ``min_score``, not rejected by a reviewer."""
+    return Detection.score >= min_score, Detection.review_state != ReviewState.rejected
+
+
 def _photos(session: Session, plot_ids: Sequence[int], start: dt.datetime, end: dt.datetime) -> list[_Photo]:
     rows = session.execute(
         select(Capture.id, Capture.camera_id, Capture.plot_id, Capture.captured_at)
-        .where(
-            Capture.plot_id.in_(plot_ids),
-            Capture.status == CaptureStatus.done,
-            Capture.captured_at >= start,
-            Capture.captured_at < end,
-        )
+        .where(*_done_between(plot_ids, start, end))
         .order_by(Capture.captured_at, Capture.id)
     )
     return [_Photo(*r) for r in rows]
@@ -101,14 +111,7 @@ def _counts(
     q = (
         select(Detection.capture_id, Detection.class_name, func.count(Detection.id))
         .join(Capture, and_(Capture.id == Detection.capture_id))
-        .where(
-            Capture.plot_id.in_(plot_ids),
-            Capture.status == CaptureStatus.done,
-            Capture.captured_at >= start,
-            Capture.captured_at < end,
-            Detection.score >= min_score,
-            Detection.review_state != ReviewState.rejected,
-        )
+        .where(*_done_between(plot_ids, start, end), *_counted(min_score))
         .group_by(Detection.capture_id, Detection.class_name)
     )
     if classes is not None:
@@ -239,12 +242,7 @@ class DayFigures:
             self.session.execute(
                 select(Capture.camera_id, Camera.kind)
                 .join(Camera, Camera.id == Capture.camera_id)
-                .where(
-                    Capture.plot_id == self.plot_id,
-                    Capture.status == CaptureStatus.done,
-                    Capture.captured_at >= start,
-                    Capture.captured_at < end,
-                )
+                .where(*_done_between([self.plot_id], start, end))
                 .distinct()
             ).all()
         )
@@ -258,15 +256,7 @@ class DayFigures:
         per_photo = (
             select(Capture.camera_id, Detection.class_name, func.count(Detection.id).label("n"))
             .join(Capture, Capture.id == Detection.capture_id)
-            .where(
-                Capture.plot_id == self.plot_id,
-                Capture.camera_id.in_(cams),
-                Capture.status == CaptureStatus.done,
-                Capture.captured_at >= start,
-                Capture.captured_at < end,
-                Detection.score >= min_score,
-                Detection.review_state != ReviewState.rejected,
-            )
+            .where(*_done_between([self.plot_id], start, end), Capture.camera_id.in_(cams), *_counted(min_score))
             .group_by(Detection.capture_id, Capture.camera_id, Detection.class_name)
             .subquery()
         )
@@ -330,12 +320,7 @@ def _plots_with_photos(
     q = (
         select(Capture.plot_id, Capture.captured_at, Camera.kind)
         .join(Camera, Camera.id == Capture.camera_id)
-        .where(
-            Capture.plot_id.in_(plot_ids),
-            Capture.status == CaptureStatus.done,
-            Capture.captured_at >= start,
-            Capture.captured_at < end,
-        )
+        .where(*_done_between(plot_ids, start, end))
     )
     wanted = set(days)
     out: dict[int, set[dt.date]] = defaultdict(set)
